@@ -1,0 +1,5 @@
+// Every `frspec` subcommand, in the order `frspec --help` lists them. Each lives in its own file.
+import type { Command } from '../command';
+import { inspect } from './inspect';
+
+export const commands: Command[] = [inspect];

@@ -1,0 +1,14 @@
+// Bundles the TypeScript entry points into dist/: the command line (also the sidecar host) and the
+// VS Code extension. The native addon stays a separate file (build/Release/frspec.node), found at run
+// time relative to the package root.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
+const entries = [
+  { entryPoints: ['cli/frspec.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+];
+if (existsSync('extension/extension.ts')) {
+  entries.push({ entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
+}
+await Promise.all(entries.map((e) => esbuild.build({ ...common, ...e })));

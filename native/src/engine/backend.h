@@ -1,0 +1,119 @@
+// The small set of operations a transformer forward pass needs, implemented once per device (CPU in
+// cpu_backend.*, CUDA in ../cuda/). The forward pass (forward.cpp) is written only against this
+// interface, so the two backends compute the same thing and tests can compare them op by op.
+//
+// Conventions
+// - Activations are F32, row-major, one row per token: x[n][d]. Pointers passed to ops are backend memory
+//   (host memory for the CPU backend, device memory for CUDA) obtained from alloc(); "host" in a name
+//   means an ordinary host pointer.
+// - A weight matrix has `rows` output features and `cols` input features (ggml: ne0 = cols, ne1 = rows);
+//   each row is stored contiguously in its type's blocks, so rows can be gathered (FR-Spec) without
+//   re-quantizing.
+// - The KV cache is owned by the backend; slots are positions in the cache (not RoPE positions: tree
+//   tokens share positions), K and V for slot s of layer l are written by kv_write and read by attention.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace frspec {
+
+enum class DType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30 };  // ggml ids
+const char* dtype_name(DType t);
+size_t dtype_row_bytes(DType t, int64_t cols);  // bytes of one row of `cols` elements
+bool dtype_supported(uint32_t ggml_type_id);
+
+// A weight matrix as it lies in the file (host memory, usually the mmap).
+struct WeightView {
+  DType type = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const void* data = nullptr;
+  std::string name;  // for error messages
+};
+
+// A weight prepared for a backend (CPU: the same bytes, zero-copy; CUDA: a device copy). Owned by the backend.
+struct Weight {
+  DType type = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const void* data = nullptr;  // backend memory
+  size_t row_bytes = 0;
+};
+
+struct RopeParams {
+  float theta = 10000.f;
+  bool neox = true;                      // qwen2: rotate-half pairs (i, i+d/2); llama: adjacent pairs (2i, 2i+1)
+  const float* freq_factors = nullptr;   // Llama-3.1 rope_freqs (head_dim/2 divisors), backend memory, or null
+  int rot_dims = 0;                      // dimensions rotated per head (0 = head_dim)
+};
+
+struct KvCacheShape {
+  int n_layers = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;  // capacity in slots
+};
+
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual const KvCacheShape& shape() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual int threads() const { return 1; }
+
+  // Memory. alloc returns zeroed memory of n floats owned by the backend (freed with the backend or free()).
+  virtual float* alloc(size_t n_floats) = 0;
+  virtual void free(float* p) = 0;
+  virtual void to_device(float* dst, const float* host_src, size_t n) = 0;
+  virtual void to_host(float* host_dst, const float* src, size_t n) = 0;
+  virtual void sync() {}
+
+  // Weights. prepare() keeps `view.data` alive only as long as the caller does (the mmap); gather_rows
+  // builds a new contiguous k x cols weight from rows ids[0..k) of w (FR-Spec restricted LM head).
+  virtual Weight prepare(const WeightView& view) = 0;
+  virtual Weight gather_rows(const Weight& w, const int32_t* host_ids, int k) = 0;
+  virtual void release(Weight& w) = 0;
+  virtual float* prepare_vector(const float* host, size_t n) = 0;  // norms and biases (F32)
+
+  // y[n][w.rows] = x[n][w.cols] . W^T (+ bias[w.rows] when bias != null). n = 1 is the decode GEMV.
+  virtual void matmul(const Weight& w, const float* x, float* y, int n, const float* bias = nullptr) = 0;
+  // out[n][w.cols] = dequantized rows ids[i] of w (token embedding lookup). ids are host memory.
+  virtual void get_rows(const Weight& w, const int32_t* host_ids, int n, float* out) = 0;
+
+  // y[n][d] = x / rms(x) * weight (weight may be null: no scale). y may alias x.
+  virtual void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps) = 0;
+  // In place on x[n][n_heads*head_dim]; positions are host memory, one per token.
+  virtual void rope(float* x, const int32_t* host_pos, int n, int n_heads, int head_dim, const RopeParams& p) = 0;
+  // out[n][d] = silu(gate) * up.
+  virtual void swiglu(const float* gate, const float* up, float* out, int n, int d) = 0;
+  // y[i] += x[i].
+  virtual void add(float* y, const float* x, size_t n) = 0;
+
+  // KV cache.
+  virtual std::unique_ptr<KvCache> create_kv(const KvCacheShape& shape) = 0;
+  // Writes k[n][n_kv_heads*head_dim] and v[...] of layer `layer` into slots first_slot .. first_slot+n-1.
+  virtual void kv_write(KvCache& kv, int layer, const float* k, const float* v, int first_slot, int n) = 0;
+  // Copies slot src[i] to slot dst[i] in every layer (after tree verification: keep the accepted path).
+  // host arrays; pairs are applied in order, and dst[i] <= src[i] so compaction towards the front is safe.
+  virtual void kv_move(KvCache& kv, const int32_t* host_src, const int32_t* host_dst, int n) = 0;
+  // Attention for n new query tokens whose K/V already sit in slots n_past .. n_past+n-1.
+  // Query i attends every committed slot [0, n_past) and the new slots j where mask[i*n + j] != 0;
+  // host_mask == null means causal (j <= i). q[n][n_heads*head_dim], out has the same shape.
+  virtual void attention(const KvCache& kv, int layer, const float* q, float* out, int n_past, int n,
+                         const uint8_t* host_mask, int n_heads, float scale) = 0;
+
+  // Reductions over logits rows logits[n][vocab]; results land in host memory.
+  virtual void argmax(const float* logits, int n, int vocab, int32_t* host_out) = 0;
+  // Top-k (ids and values, sorted by value descending) of one row.
+  virtual void topk(const float* logits, int vocab, int k, int32_t* host_ids, float* host_vals) = 0;
+};
+
+// The CPU backend (always available). threads <= 0 means all cores.
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+// The CUDA backend, or null with `why` set when no usable GPU/driver is present or it was not built.
+std::unique_ptr<Backend> make_cuda_backend(int device, std::string* why);
+
+}  // namespace frspec
