@@ -1,0 +1,38 @@
+// The CPU compute kernels behind the CPU backend's matmul / get_rows / gather_rows (backend.h).
+//
+// cpu_matmul picks, per weight type, one micro-kernel that computes a tile of R rows x T tokens. Every
+// (row, token) output goes through the same sequence of floating-point operations whatever the tile,
+// n, or thread count, so a token's logits are bit-identical whether it is decoded alone (GEMV) or
+// verified in a batch of drafted tokens (GEMM) — speculative decoding stays exactly greedy decoding.
+//
+// Quantized weights (Q8_0, Q4_K, Q6_K) are multiplied as llama.cpp does: the activation rows are quantized
+// once per call to 8-bit blocks (float scale per block) and dotted with integer instructions
+// (AVX-512 VNNI / AVX2 maddubs). Float weights (F32, F16, BF16) are widened to F32 and FMA'd with F32 x.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/threadpool.h"
+
+namespace frspec {
+
+// y[n][w.rows] = x[n][w.cols] . W^T (+ bias[w.rows] when bias != null). Host memory; y must not alias x.
+// Picks the best kernel for w.type and n (GEMV for n == 1, register-tiled GEMM for n > 1).
+void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int n, const float* bias);
+
+// out[n][w.cols] = dequantized rows ids[0..n) of w. Throws std::out_of_range for an id outside [0, rows).
+void cpu_get_rows(const Weight& w, const int32_t* ids, int n, float* out);
+
+// The bytes of rows ids[0..k) of w, contiguous (k * w.row_bytes): a smaller weight of the same type
+// (FR-Spec's restricted LM head). Throws std::out_of_range for an id outside [0, rows).
+std::vector<uint8_t> cpu_gather_rows(const Weight& w, const int32_t* ids, int k);
+
+// A Weight over host bytes (zero-copy), with row_bytes filled in; throws for an unsupported type or a
+// column count that is not a whole number of the type's blocks.
+Weight cpu_weight(DType type, int64_t rows, int64_t cols, const void* data);
+
+// Which instruction set the kernels were compiled for ("avx512-vnni", "avx2", "scalar"), for logs and benches.
+const char* cpu_kernels_isa();
+
+}  // namespace frspec

@@ -1,0 +1,84 @@
+// Weight block formats, bit-exact with ggml (ggml-common.h), and conversions between them and F32.
+//
+//   Q8_0  32 values:  f16 d; int8 qs[32]                          x = d * q
+//   Q4_K 256 values:  f16 d, dmin; u8 scales[12]; u8 qs[128]      x = d * sc[j] * q - dmin * m[j]
+//                     (8 sub-blocks of 32 with 6-bit scale sc and min m; 4-bit q)
+//   Q6_K 256 values:  u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d   x = d * scales[j] * (q - 32)
+//                     (16 sub-blocks of 16; 6-bit q = low 4 bits in ql, high 2 bits in qh)
+//
+// The quantize_row_* functions are reference quantizers (ports of ggml's *_ref functions) used to build
+// test fixtures and GGUF files; they are not on the inference hot path.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "engine/backend.h"
+
+namespace frspec {
+
+constexpr int QK8_0 = 32;
+constexpr int QK_K = 256;
+constexpr int K_SCALE_SIZE = 12;
+
+using f16_t = uint16_t;   // IEEE half, raw bits
+using bf16_t = uint16_t;  // bfloat16, raw bits
+
+struct BlockQ8_0 {
+  f16_t d;
+  int8_t qs[QK8_0];
+};
+struct BlockQ4_K {
+  f16_t d;
+  f16_t dmin;
+  uint8_t scales[K_SCALE_SIZE];
+  uint8_t qs[QK_K / 2];
+};
+struct BlockQ6_K {
+  uint8_t ql[QK_K / 2];
+  uint8_t qh[QK_K / 4];
+  int8_t scales[QK_K / 16];
+  f16_t d;
+};
+static_assert(sizeof(BlockQ8_0) == 34, "ggml block_q8_0");
+static_assert(sizeof(BlockQ4_K) == 144, "ggml block_q4_K");
+static_assert(sizeof(BlockQ6_K) == 210, "ggml block_q6_K");
+
+// Elements per block of a type (1 for F32/F16/BF16).
+int dtype_block_elems(DType t);
+
+// Scalar half / bfloat16 conversions (round to nearest even; NaN stays NaN).
+float f16_to_f32(f16_t h);
+f16_t f32_to_f16(float f);
+inline float bf16_to_f32(bf16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+bf16_t f32_to_bf16(float f);
+
+// The 6-bit scale and min of sub-block j (0..7) of a Q4_K block (ggml get_scale_min_k4).
+inline void q4k_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// y[cols] = the values of one row of type t stored at `row`. cols must be a multiple of the block size.
+void dequantize_row(DType t, const void* row, float* y, int64_t cols);
+
+// One row of `cols` F32 values into type t at `out` (dtype_row_bytes(t, cols) bytes). Throws
+// std::invalid_argument when cols is not a multiple of the block size.
+void quantize_row(DType t, const float* x, void* out, int64_t cols);
+void quantize_row_f16(const float* x, f16_t* y, int64_t k);
+void quantize_row_bf16(const float* x, bf16_t* y, int64_t k);
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k);
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k);
+
+}  // namespace frspec
