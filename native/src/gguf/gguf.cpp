@@ -102,7 +102,7 @@ class Cursor {
     uint64_t len = read<uint64_t>(what);
     if (len > remaining())
       fail(at, std::string(what) + ": string length " + std::to_string(len) + " exceeds the " +
-                   std::to_string(remaining()) + " bytes left in the file");
+                   std::to_string(remaining()) + " bytes left in the file (truncated or corrupt file)");
     std::string_view s(reinterpret_cast<const char*>(base_ + pos_), len);
     pos_ += len;
     return s;
@@ -249,9 +249,11 @@ void GgufFile::parse() {
   uint64_t n_kv = c.read<uint64_t>("metadata count");
   // Each key/value needs at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at least 8+4+8+4+8.
   if (n_kv > c.remaining() / 13)
-    fail(16, "metadata count " + std::to_string(n_kv) + " cannot fit in the file");
+    fail(16, "metadata count " + std::to_string(n_kv) + " cannot fit in the " + std::to_string(c.remaining()) +
+                 " bytes left (truncated or corrupt file)");
   if (n_tensors > c.remaining() / 32)
-    fail(8, "tensor count " + std::to_string(n_tensors) + " cannot fit in the file");
+    fail(8, "tensor count " + std::to_string(n_tensors) + " cannot fit in the " + std::to_string(c.remaining()) +
+                " bytes left (truncated or corrupt file)");
 
   kv_.reserve(n_kv);
   for (uint64_t k = 0; k < n_kv; ++k) {
