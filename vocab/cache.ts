@@ -1,0 +1,126 @@
+// The per-file count cache that makes rebuilds incremental: for each file, the stamp it had when counted
+// (size + mtime for folders, size + content hash for JSONL corpora) and its sparse counts, or the rule
+// that skipped it. A cache belongs to one tokenizer and one set of file rules; any mismatch, or a damaged
+// cache file, simply starts an empty cache (it is a disposable speed-up, never a source of truth).
+//
+// Binary, little-endian: "FRCOUNTS" u32 version, u32 entries, str fingerprint, str rulesKey, then per
+// entry: str path, str stamp, u8 skip code (0 = counted), f64 bytes, f64 tokens, u32 distinct ids, u32 payload
+// bytes, payload (see sparse.ts); finally u32 CRC-32 of everything before. str = u32 byte length + UTF-8.
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import type { SkipReason } from './rules';
+
+const MAGIC = 'FRCOUNTS';
+const VERSION = 1;
+const SKIP_CODES: SkipReason[] = ['too-large', 'binary', 'not-utf8', 'minified', 'generated', 'lockfile', 'unreadable'];
+
+export interface CacheEntry {
+  stamp: string;
+  /** Set when the file was not counted. */
+  skip?: SkipReason;
+  /** UTF-8 bytes of the counted text (0 when skipped). */
+  bytes: number;
+  tokens: number;
+  distinct: number;
+  payload: Uint8Array;
+}
+
+export class CountCache {
+  readonly entries = new Map<string, CacheEntry>();
+  /** Why an existing cache file was not used (absent, other tokenizer, damaged...), for the build log. */
+  discarded?: string;
+
+  constructor(readonly fingerprint: string, readonly rulesKey: string) {}
+
+  /** The entry for `path` if its stamp still matches. */
+  lookup(path: string, stamp: string): CacheEntry | undefined {
+    const e = this.entries.get(path);
+    return e && e.stamp === stamp ? e : undefined;
+  }
+
+  static load(file: string, fingerprint: string, rulesKey: string): CountCache {
+    const cache = new CountCache(fingerprint, rulesKey);
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(file);
+    } catch {
+      cache.discarded = 'no cache yet';
+      return cache;
+    }
+    try {
+      parseInto(cache, buf);
+    } catch (e) {
+      cache.entries.clear();
+      cache.discarded = `${file}: ${(e as Error).message}; counting from scratch`;
+    }
+    return cache;
+  }
+
+  /** Writes the cache atomically (temp file + rename), so a crash never leaves half a cache. */
+  save(file: string): void {
+    let size = 8 + 4 + 4 + strBytes(this.fingerprint) + strBytes(this.rulesKey) + 4;
+    for (const [p, e] of this.entries) size += strBytes(p) + strBytes(e.stamp) + 1 + 8 + 8 + 4 + 4 + e.payload.length;
+    const w = new Writer(Buffer.alloc(size));
+    w.ascii(MAGIC); w.u32(VERSION); w.u32(this.entries.size); w.str(this.fingerprint); w.str(this.rulesKey);
+    for (const [p, e] of this.entries) {
+      w.str(p); w.str(e.stamp);
+      w.u8(e.skip ? SKIP_CODES.indexOf(e.skip) + 1 : 0);
+      w.f64(e.bytes); w.f64(e.tokens); w.u32(e.distinct); w.u32(e.payload.length); w.bytes(e.payload);
+    }
+    w.u32(zlib.crc32(w.buf.subarray(0, w.at)));
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, w.buf);
+    fs.renameSync(tmp, file);
+  }
+}
+
+function parseInto(cache: CountCache, buf: Buffer): void {
+  if (buf.length < 24 || buf.toString('latin1', 0, 8) !== MAGIC) throw new Error('not a count cache');
+  const crc = buf.readUInt32LE(buf.length - 4);
+  if (zlib.crc32(buf.subarray(0, buf.length - 4)) !== crc) throw new Error('checksum mismatch (damaged)');
+  const r = new Reader(buf.subarray(0, buf.length - 4));
+  r.at = 8;
+  const version = r.u32();
+  if (version !== VERSION) throw new Error(`cache version ${version}, expected ${VERSION}`);
+  const n = r.u32();
+  const fingerprint = r.str();
+  const rulesKey = r.str();
+  if (fingerprint !== cache.fingerprint) throw new Error(`cache is for another tokenizer (${fingerprint})`);
+  if (rulesKey !== cache.rulesKey) throw new Error('cache was made with other file rules');
+  for (let i = 0; i < n; i++) {
+    const p = r.str();
+    const stamp = r.str();
+    const code = r.u8();
+    if (code > SKIP_CODES.length) throw new Error(`bad skip code ${code} at byte ${r.at - 1}`);
+    const bytes = r.f64();
+    const tokens = r.f64();
+    const distinct = r.u32();
+    const payload = r.bytes(r.u32());
+    cache.entries.set(p, { stamp, skip: code ? SKIP_CODES[code - 1] : undefined, bytes, tokens, distinct, payload });
+  }
+  if (r.at !== r.buf.length) throw new Error(`${r.buf.length - r.at} unexpected bytes after the last entry`);
+}
+
+const strBytes = (s: string) => 4 + Buffer.byteLength(s);
+
+class Writer {
+  at = 0;
+  constructor(readonly buf: Buffer) {}
+  ascii(s: string) { this.at += this.buf.write(s, this.at, 'latin1'); }
+  u8(v: number) { this.buf[this.at++] = v; }
+  u32(v: number) { this.buf.writeUInt32LE(v, this.at); this.at += 4; }
+  f64(v: number) { this.buf.writeDoubleLE(v, this.at); this.at += 8; }
+  str(s: string) { const n = this.buf.write(s, this.at + 4, 'utf8'); this.u32(n); this.at += n; }
+  bytes(b: Uint8Array) { this.buf.set(b, this.at); this.at += b.length; }
+}
+
+class Reader {
+  at = 0;
+  constructor(readonly buf: Buffer) {}
+  private need(n: number) { if (this.at + n > this.buf.length) throw new Error(`truncated at byte ${this.at}`); }
+  u8() { this.need(1); return this.buf[this.at++]; }
+  u32() { this.need(4); const v = this.buf.readUInt32LE(this.at); this.at += 4; return v; }
+  f64() { this.need(8); const v = this.buf.readDoubleLE(this.at); this.at += 8; return v; }
+  bytes(n: number) { this.need(n); const b = this.buf.subarray(this.at, this.at + n); this.at += n; return b; }
+  str() { return this.bytes(this.u32()).toString('utf8'); }
+}
