@@ -91,6 +91,9 @@ class Backend {
   virtual void swiglu(const float* gate, const float* up, float* out, int n, int d) = 0;
   // y[i] += x[i].
   virtual void add(float* y, const float* x, size_t n) = 0;
+  // dst[i][0..cols) = src[i][0..cols) for i in [0, n); strides in floats (cudaMemcpy2D on a GPU). The
+  // forward pass uses it to concatenate EAGLE's [embedding; feature] and to pick the rows to project.
+  virtual void copy_rows(float* dst, size_t dst_stride, const float* src, size_t src_stride, int n, int cols) = 0;
 
   // KV cache.
   virtual std::unique_ptr<KvCache> create_kv(const KvCacheShape& shape) = 0;
