@@ -91,52 +91,61 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
     stats.tokens += tokens;
   };
 
-  if (isJsonlCorpus(source)) {
-    let fraction = 0;
-    const seen = new Map<string, number>();
-    for await (const f of readJsonlCorpus(source, (read, total) => { fraction = read / total; })) {
-      throwIfAborted(signal);
-      const dup = seen.get(f.path) ?? 0;
-      seen.set(f.path, dup + 1);
-      const key = dup ? `${f.path}#${dup}` : f.path;  // a path listed twice is two files
-      const size = Buffer.byteLength(f.text);
-      const stamp = `${size}:${createHash('sha1').update(f.text).digest('hex')}`;
-      let entry = cache?.lookup(key, stamp);
-      if (entry) stats.fromCache++;
-      else {
-        const why = size > rules.maxFileBytes ? 'too-large' : skipByName(f.path) ?? skipByText(f.text, rules);
-        entry = why ? skipEntry(stamp, why) : countText(stamp, f.text);
+  try {
+    if (isJsonlCorpus(source)) {
+      let fraction = 0;
+      const seen = new Map<string, number>();
+      for await (const f of readJsonlCorpus(source, (read, total) => { fraction = read / total; })) {
+        throwIfAborted(signal);
+        const dup = seen.get(f.path) ?? 0;
+        seen.set(f.path, dup + 1);
+        const key = dup ? `${f.path}#${dup}` : f.path;  // a path listed twice is two files
+        const size = Buffer.byteLength(f.text);
+        const stamp = `${size}:${createHash('sha1').update(f.text).digest('hex')}`;
+        let entry = cache?.lookup(key, stamp);
+        if (entry) stats.fromCache++;
+        else {
+          const why = size > rules.maxFileBytes ? 'too-large' : skipByName(f.path) ?? skipByText(f.text, rules);
+          entry = why ? skipEntry(stamp, why) : countText(stamp, f.text);
+        }
+        keep(key, entry);
+        use(key, entry);
+        await progress.tick({ files: stats.files, bytes: stats.bytes, tokens: stats.tokens, fraction });
       }
-      keep(key, entry);
-      use(key, entry);
-      await progress.tick({ files: stats.files, bytes: stats.bytes, tokens: stats.tokens, fraction });
-    }
-  } else {
-    const walk = walkFolder(source, rules, signal);
-    for (const [reason, n] of Object.entries(walk.skipped)) skipped[reason] = (skipped[reason] ?? 0) + n;
-    const bytesTotal = walk.files.reduce((s, f) => s + f.size, 0);
-    let bytesSeen = 0;
-    for (const f of walk.files) {
-      throwIfAborted(signal);
-      const stamp = folderStamp(f.size, f.mtimeMs);
-      let entry = cache?.lookup(f.rel, stamp);
-      let cacheable = true;
-      if (entry) stats.fromCache++;
-      else {
-        const readAt = Date.now();
-        let bytes: Buffer | undefined;
-        try { bytes = fs.readFileSync(f.abs); } catch { /* vanished or unreadable since the walk */ }
-        // Changed since the walk, or so recent that it may change again unseen: count it, don't cache it.
-        cacheable = bytes !== undefined && bytes.length === f.size && f.mtimeMs <= readAt - RACY_MS;
-        const decoded = bytes ? decodeSource(bytes) : { skip: 'unreadable' as const };
-        const why = 'skip' in decoded ? decoded.skip : skipByText(decoded.text, rules);
-        entry = why ? skipEntry(stamp, why) : countText(stamp, (decoded as { text: string }).text);
+    } else {
+      const walk = walkFolder(source, rules, signal);
+      for (const [reason, n] of Object.entries(walk.skipped)) skipped[reason] = (skipped[reason] ?? 0) + n;
+      const bytesTotal = walk.files.reduce((s, f) => s + f.size, 0);
+      let bytesSeen = 0;
+      for (const f of walk.files) {
+        throwIfAborted(signal);
+        const stamp = folderStamp(f.size, f.mtimeMs);
+        let entry = cache?.lookup(f.rel, stamp);
+        let cacheable = true;
+        if (entry) stats.fromCache++;
+        else {
+          const readAt = Date.now();
+          let bytes: Buffer | undefined;
+          try { bytes = fs.readFileSync(f.abs); } catch { /* vanished or unreadable since the walk */ }
+          // Changed since the walk, or so recent that it may change again unseen: count it, don't cache it.
+          cacheable = bytes !== undefined && bytes.length === f.size && f.mtimeMs <= readAt - RACY_MS;
+          const decoded = bytes ? decodeSource(bytes) : { skip: 'unreadable' as const };
+          const why = 'skip' in decoded ? decoded.skip : skipByText(decoded.text, rules);
+          entry = why ? skipEntry(stamp, why) : countText(stamp, (decoded as { text: string }).text);
+        }
+        if (cacheable) keep(f.rel, entry);
+        use(f.rel, entry);
+        bytesSeen += f.size;
+        await progress.tick({ files: stats.files, filesTotal: walk.files.length, bytes: stats.bytes, tokens: stats.tokens, fraction: bytesTotal ? bytesSeen / bytesTotal : 1 });
       }
-      if (cacheable) keep(f.rel, entry);
-      use(f.rel, entry);
-      bytesSeen += f.size;
-      await progress.tick({ files: stats.files, filesTotal: walk.files.length, bytes: stats.bytes, tokens: stats.tokens, fraction: bytesTotal ? bytesSeen / bytesTotal : 1 });
     }
+  } catch (e) {
+    // Cancelled (or failed) mid-way: keep what was counted, so the next build resumes from there.
+    if (options.cacheFile) {
+      for (const [key, entry] of cache!.entries) if (!next.entries.has(key)) next.entries.set(key, entry);
+      if (!sameEntries(cache!, next)) next.save(options.cacheFile);
+    }
+    throw e;
   }
   throwIfAborted(signal);
   progress.final({ files: stats.files, bytes: stats.bytes, tokens: stats.tokens, fraction: 1 });
