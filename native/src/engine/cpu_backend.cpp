@@ -1,0 +1,201 @@
+// The CPU implementation of Backend: matmuls from cpu_kernels (zero-copy over the mmapped weights), row
+// operations from cpu_ops, a KV cache laid out per KV head so attention streams contiguous rows, and one
+// thread pool for everything. Work is split by rows (or query heads), never inside a row, so the result
+// of every row is the same for any thread count and any batch it came in.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/backend.h"
+#include "engine/cpu_kernels.h"
+#include "engine/cpu_ops.h"
+#include "engine/threadpool.h"
+
+namespace frspec {
+namespace {
+
+// K and V of every layer: [layer][kv_head][slot][head_dim], so one head's keys are one contiguous run.
+class CpuKvCache final : public KvCache {
+ public:
+  explicit CpuKvCache(const KvCacheShape& s) : shape_(s) {
+    const size_t n = size_t(s.n_layers) * s.n_kv_heads * s.capacity * s.head_dim;
+    k_.assign(n, 0.f);
+    v_.assign(n, 0.f);
+  }
+  const KvCacheShape& shape() const override { return shape_; }
+  float* k(int layer, int head) { return k_.data() + offset(layer, head); }
+  float* v(int layer, int head) { return v_.data() + offset(layer, head); }
+  const float* k(int layer, int head) const { return k_.data() + offset(layer, head); }
+  const float* v(int layer, int head) const { return v_.data() + offset(layer, head); }
+
+ private:
+  size_t offset(int layer, int head) const {
+    return (size_t(layer) * shape_.n_kv_heads + head) * shape_.capacity * shape_.head_dim;
+  }
+  KvCacheShape shape_;
+  std::vector<float> k_, v_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : pool_(threads), scores_(pool_.size()) {}
+  ~CpuBackend() override {
+    for (float* p : allocations_) std::free(p);
+  }
+
+  std::string name() const override { return std::string("cpu (") + cpu_kernels_isa() + ")"; }
+  int threads() const override { return pool_.size(); }
+
+  float* alloc(size_t n_floats) override {
+    const size_t bytes = std::max<size_t>(64, (n_floats * sizeof(float) + 63) / 64 * 64);
+    auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    allocations_.insert(p);
+    return p;
+  }
+  void free(float* p) override {
+    if (p && allocations_.erase(p)) std::free(p);
+  }
+  void to_device(float* dst, const float* src, size_t n) override { std::memcpy(dst, src, n * sizeof(float)); }
+  void to_host(float* dst, const float* src, size_t n) override {
+    if (dst != src) std::memcpy(dst, src, n * sizeof(float));
+  }
+
+  Weight prepare(const WeightView& view) override { return cpu_weight(view.type, view.rows, view.cols, view.data); }
+  Weight gather_rows(const Weight& w, const int32_t* ids, int k) override {
+    std::vector<uint8_t> bytes = cpu_gather_rows(w, ids, k);
+    Weight g = cpu_weight(w.type, k, w.cols, bytes.data());
+    gathered_.emplace(g.data, std::move(bytes));  // the vector's buffer does not move with it
+    return g;
+  }
+  void release(Weight& w) override {
+    gathered_.erase(w.data);  // zero-copy weights belong to the mapping: nothing to free
+    w = Weight{};
+  }
+  float* prepare_vector(const float* host, size_t n) override {
+    float* p = alloc(n);
+    std::memcpy(p, host, n * sizeof(float));
+    return p;
+  }
+
+  void matmul(const Weight& w, const float* x, float* y, int n, const float* bias) override {
+    cpu_matmul(pool_, w, x, y, n, bias);
+  }
+  void get_rows(const Weight& w, const int32_t* ids, int n, float* out) override { cpu_get_rows(w, ids, n, out); }
+
+  void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps) override {
+    rows(n, [&](int i) { cpu::rms_norm_row(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps); });
+  }
+  void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p) override {
+    rows(n, [&](int i) {
+      float cs[1024];  // cos/sin pairs: head_dim is at most 1024 (checked when the KV cache is made)
+      cpu::rope_angles(pos[i], head_dim, p, cs);
+      cpu::rope_apply(x + size_t(i) * n_heads * head_dim, n_heads, head_dim, p, cs);
+    });
+  }
+  void swiglu(const float* gate, const float* up, float* out, int n, int d) override {
+    rows(n, [&](int i) { cpu::swiglu_row(gate + size_t(i) * d, up + size_t(i) * d, out + size_t(i) * d, d); });
+  }
+  void add(float* y, const float* x, size_t n) override {
+    for (size_t i = 0; i < n; ++i) y[i] += x[i];
+  }
+
+  void copy_rows(float* dst, size_t dst_stride, const float* src, size_t src_stride, int n, int cols) override {
+    for (int i = 0; i < n; ++i) std::memcpy(dst + i * dst_stride, src + i * src_stride, cols * sizeof(float));
+  }
+
+  std::unique_ptr<KvCache> create_kv(const KvCacheShape& s) override {
+    if (s.n_layers <= 0 || s.n_kv_heads <= 0 || s.head_dim <= 0 || s.capacity <= 0 || s.head_dim > 1024)
+      throw std::invalid_argument("create_kv: invalid KV cache shape");
+    for (auto& buf : scores_)  // attention scratch: one score per visible slot, per thread
+      if (buf.size() < size_t(s.capacity)) buf.assign(s.capacity, 0.f);
+    return std::make_unique<CpuKvCache>(s);
+  }
+
+  void kv_write(KvCache& kv_, int layer, const float* k, const float* v, int first_slot, int n) override {
+    auto& kv = static_cast<CpuKvCache&>(kv_);
+    const KvCacheShape& s = kv.shape();
+    check_slots(s, layer, first_slot, n);
+    const size_t row = size_t(s.n_kv_heads) * s.head_dim;
+    for (int i = 0; i < n; ++i)
+      for (int h = 0; h < s.n_kv_heads; ++h) {
+        const size_t dst = size_t(first_slot + i) * s.head_dim;
+        std::memcpy(kv.k(layer, h) + dst, k + i * row + size_t(h) * s.head_dim, s.head_dim * sizeof(float));
+        std::memcpy(kv.v(layer, h) + dst, v + i * row + size_t(h) * s.head_dim, s.head_dim * sizeof(float));
+      }
+  }
+
+  void kv_move(KvCache& kv_, const int32_t* src, const int32_t* dst, int n) override {
+    auto& kv = static_cast<CpuKvCache&>(kv_);
+    const KvCacheShape& s = kv.shape();
+    for (int i = 0; i < n; ++i)
+      if (src[i] < 0 || src[i] >= s.capacity || dst[i] < 0 || dst[i] > src[i])
+        throw std::out_of_range("kv_move: slot pair " + std::to_string(src[i]) + " -> " + std::to_string(dst[i]) +
+                                " is outside the cache or moves backwards");
+    for (int l = 0; l < s.n_layers; ++l)
+      for (int h = 0; h < s.n_kv_heads; ++h)
+        for (int i = 0; i < n; ++i) {
+          if (src[i] == dst[i]) continue;
+          const size_t a = size_t(src[i]) * s.head_dim, b = size_t(dst[i]) * s.head_dim;
+          std::memmove(kv.k(l, h) + b, kv.k(l, h) + a, s.head_dim * sizeof(float));
+          std::memmove(kv.v(l, h) + b, kv.v(l, h) + a, s.head_dim * sizeof(float));
+        }
+  }
+
+  void attention(const KvCache& kv_, int layer, const float* q, float* out, int n_past, int n,
+                 const uint8_t* mask, int n_heads, float scale) override {
+    const auto& kv = static_cast<const CpuKvCache&>(kv_);
+    const KvCacheShape& s = kv.shape();
+    check_slots(s, layer, n_past, n);
+    if (n_heads % s.n_kv_heads != 0) throw std::invalid_argument("attention: heads not a multiple of KV heads");
+    const int group = n_heads / s.n_kv_heads, hd = s.head_dim;
+    const size_t row = size_t(n_heads) * hd;
+    // One task per (query, head): enough parallelism for a single decoded token with a few heads.
+    pool_.parallel_for(n * n_heads, [&](int task, int thread) {
+      const int i = task / n_heads, h = task % n_heads, g = h / group;
+      cpu::attend_one(q + i * row + size_t(h) * hd, kv.k(layer, g), kv.v(layer, g), hd, n_past, n, i,
+                      mask ? mask + size_t(i) * n : nullptr, scale, scores_[thread].data(),
+                      out + i * row + size_t(h) * hd);
+    });
+  }
+
+  void argmax(const float* logits, int n, int vocab, int32_t* out) override {
+    rows(n, [&](int i) { out[i] = cpu::argmax_row(logits + size_t(i) * vocab, vocab); });
+  }
+  void topk(const float* logits, int vocab, int k, int32_t* ids, float* vals) override {
+    if (k < 1 || k > vocab) throw std::invalid_argument("topk: k must be in [1, vocab]");
+    cpu::topk_row(logits, vocab, k, ids, vals);
+  }
+
+ private:
+  // Row-parallel loop; small batches stay on the calling thread (waking workers costs more).
+  template <class F>
+  void rows(int n, F&& f) {
+    if (n < 4) {
+      for (int i = 0; i < n; ++i) f(i);
+    } else {
+      pool_.parallel_for(n, [&](int i, int) { f(i); });
+    }
+  }
+  static void check_slots(const KvCacheShape& s, int layer, int first, int n) {
+    if (layer < 0 || layer >= s.n_layers || first < 0 || n < 0 || first + n > s.capacity)
+      throw std::out_of_range("KV cache: slots [" + std::to_string(first) + ", " + std::to_string(first + n) +
+                              ") of layer " + std::to_string(layer) + " do not fit a cache of " +
+                              std::to_string(s.capacity) + " slots");
+  }
+
+  ThreadPool pool_;
+  std::vector<std::vector<float>> scores_;  // per-thread attention scratch
+  std::unordered_set<float*> allocations_;
+  std::unordered_map<const void*, std::vector<uint8_t>> gathered_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace frspec

@@ -1,0 +1,125 @@
+// The transformer forward pass, written only against Backend (so CPU and CUDA compute the same thing):
+//   x = embed(tokens)                      EAGLE: x = fc([embed(tokens); features]) + fc_bias
+//   per layer: h = rms_norm(x) (EAGLE skips it), q,k,v = h.W (+bias), rope(q,k), append k,v to the cache,
+//              x += attention(q, cache, mask).Wo;  h = rms_norm(x);  x += (silu(h.Wgate) * h.Wup).Wdown
+//   out = rms_norm(x, output_norm) (EAGLE: x itself);  logits = out[rows].W_lm
+#include <cmath>
+#include <string>
+
+#include "engine/context.h"
+
+namespace frspec {
+
+void Context::check(const EvalRequest& req) const {
+  const int n = int(req.tokens.size());
+  const int vocab = int(model_.token_embd().rows);
+  if (n < 1) throw ContextError("eval: no tokens");
+  if (n > params_.max_batch)
+    throw ContextError("eval: " + std::to_string(n) + " tokens exceed the batch size " + std::to_string(params_.max_batch));
+  if (n_past() + n > params_.n_ctx)
+    throw ContextError("context full: " + std::to_string(n_past()) + " cached + " + std::to_string(n) +
+                       " new tokens do not fit in the context of " + std::to_string(params_.n_ctx) + " tokens");
+  for (int i = 0; i < n; ++i)
+    if (req.tokens[i] < 0 || req.tokens[i] >= vocab)
+      throw ContextError("eval: token id " + std::to_string(req.tokens[i]) + " at index " + std::to_string(i) +
+                         " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+  if (req.positions)
+    for (int i = 0; i < n; ++i)
+      if (req.positions[i] < 0) throw ContextError("eval: negative position at index " + std::to_string(i));
+  const int rows = req.logits == LogitRows::All ? n : req.logits == LogitRows::List ? int(req.rows.size()) : 1;
+  if (req.logits != LogitRows::None && rows > params_.max_logit_rows)
+    throw ContextError("eval: " + std::to_string(rows) + " logit rows exceed the limit of " +
+                       std::to_string(params_.max_logit_rows));
+  for (int32_t r : req.rows)
+    if (r < 0 || r >= n) throw ContextError("eval: logit row " + std::to_string(r) + " is not in the batch");
+  const Weight* head = req.lm_head ? req.lm_head : &model_.output();
+  if (head->cols != model_.config().d_model || head->rows > model_.n_vocab())
+    throw ContextError("eval: the LM head must have d_model columns and at most n_vocab rows");
+  if (model_.config().arch == Arch::Eagle && !req.features)
+    throw ContextError("eval: an EAGLE head needs the target's features for every token");
+}
+
+void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask) {
+  Backend& b = backend();
+  const ModelConfig& c = model_.config();
+  const int d = c.d_model;
+  const RopeParams rope = model_.rope();
+
+  if (L.attn_norm) b.rms_norm(x_, L.attn_norm, h_, n, d, c.rms_eps);
+  const float* in = L.attn_norm ? h_ : x_;
+  b.matmul(L.q, in, q_, n, L.q_bias);
+  b.matmul(L.k, in, k_, n, L.k_bias);
+  b.matmul(L.v, in, v_, n, L.v_bias);
+  b.rope(q_, pos_.data(), n, c.n_heads, c.head_dim, rope);
+  b.rope(k_, pos_.data(), n, c.n_kv_heads, c.head_dim, rope);
+  b.kv_write(*kv_, l, k_, v_, n_past(), n);
+  b.attention(*kv_, l, q_, att_, n_past(), n, mask, c.n_heads, 1.f / std::sqrt(float(c.head_dim)));
+  b.matmul(L.o, att_, h_, n, L.o_bias);
+  b.add(x_, h_, size_t(n) * d);
+
+  b.rms_norm(x_, L.ffn_norm, h_, n, d, c.rms_eps);
+  b.matmul(L.gate, h_, gate_, n, nullptr);
+  b.matmul(L.up, h_, up_, n, nullptr);
+  b.swiglu(gate_, up_, gate_, n, c.d_ff);
+  b.matmul(L.down, gate_, h_, n, nullptr);
+  b.add(x_, h_, size_t(n) * d);
+}
+
+EvalResult Context::eval(const EvalRequest& req) {
+  check(req);
+  Backend& b = backend();
+  const ModelConfig& c = model_.config();
+  const int n = int(req.tokens.size()), d = c.d_model, base = n_past();
+  for (int i = 0; i < n; ++i) pos_[i] = req.positions ? req.positions[i] : base + i;
+
+  if (c.arch == Arch::Eagle) {
+    // x = fc([E[token]; feature]): the embedding lands in h_, the concatenation in cat_.
+    b.get_rows(model_.token_embd(), req.tokens.data(), n, h_);
+    b.copy_rows(cat_, 2 * size_t(d), h_, d, n, d);
+    b.copy_rows(cat_ + d, 2 * size_t(d), req.features, d, n, d);
+    b.matmul(model_.fc(), cat_, x_, n, model_.fc_bias());
+  } else {
+    b.get_rows(model_.token_embd(), req.tokens.data(), n, x_);
+  }
+
+  // The K/V of the new tokens are written at slots base..base+n-1 by each layer; commit them only
+  // after the whole pass so a failure leaves the cache as it was.
+  for (size_t l = 0; l < model_.layers().size(); ++l) layer(model_.layers()[l], int(l), n, req.mask);
+  tokens_.insert(tokens_.end(), req.tokens.begin(), req.tokens.end());
+
+  EvalResult r;
+  r.n = n;
+  const float* out = x_;  // EAGLE: the layer output is the feature
+  if (model_.output_norm()) {
+    if (req.hidden) b.rms_norm(x_, model_.output_norm(), hidden_, n, d, c.rms_eps);
+    out = hidden_;
+  }
+  if (req.hidden) r.hidden = out;
+  if (req.logits == LogitRows::None) return r;
+
+  // The rows to project, then one matmul over them (all rows share each weight read).
+  int n_rows = 0;
+  switch (req.logits) {
+    case LogitRows::Last: out_rows_[n_rows++] = n - 1; break;
+    case LogitRows::All: for (int i = 0; i < n; ++i) out_rows_[n_rows++] = i; break;
+    case LogitRows::List: for (int32_t i : req.rows) out_rows_[n_rows++] = i; break;
+    case LogitRows::None: break;
+  }
+  const Weight& head = req.lm_head ? *req.lm_head : model_.output();
+  // Gather (and normalize) the selected rows into sel_, one contiguous run at a time.
+  for (int i = 0; i < n_rows;) {
+    int j = i + 1;
+    while (j < n_rows && out_rows_[j] == out_rows_[j - 1] + 1) ++j;
+    const float* src = x_ + size_t(out_rows_[i]) * d;
+    if (model_.output_norm()) b.rms_norm(src, model_.output_norm(), sel_ + size_t(i) * d, j - i, d, c.rms_eps);
+    else b.copy_rows(sel_ + size_t(i) * d, d, src, d, j - i, d);
+    i = j;
+  }
+  b.matmul(head, sel_, logits_, n_rows, nullptr);
+  r.logits = logits_;
+  r.n_rows = n_rows;
+  r.vocab = int(head.rows);
+  return r;
+}
+
+}  // namespace frspec
