@@ -1,0 +1,41 @@
+// The CUDA implementation of frspec::Backend (backend.h), plus what benchmarks and tests need beyond
+// the interface: the stream, CUDA-graph capture of a sequence of backend calls, and device timers.
+// Plain C++ header (no CUDA types), so programs compiled by the host compiler can use it.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/backend.h"
+
+namespace frspec::cuda {
+
+struct DeviceInfo {
+  std::string name;
+  int sm_count = 0, cc_major = 0, cc_minor = 0;
+  size_t total_mem = 0, l2_bytes = 0;
+  int driver_version = 0, runtime_version = 0;
+};
+
+class CudaBackendExtras {
+ public:
+  virtual ~CudaBackendExtras() = default;
+  virtual DeviceInfo info() const = 0;
+  // Milliseconds per call of fn, median of `reps` timed runs after `warmup` runs (CUDA events around
+  // each run). With graph = true, fn's launches are captured once into a CUDA graph and each run replays
+  // it (fn must then only enqueue work: no host reads, no allocation).
+  virtual double time_ms(const std::function<void()>& fn, int warmup, int reps, bool graph) = 0;
+  // Device-to-device copy bandwidth in bytes/s (bytes read + bytes written), copying `bytes` bytes.
+  virtual double copy_bandwidth(size_t bytes, int reps) = 0;
+  // A weight of the given type and shape filled on the GPU with random but valid values (finite scales),
+  // for benchmarks at real shapes without building gigabytes on the host.
+  virtual Weight random_weight(DType type, int64_t rows, int64_t cols, uint64_t seed) = 0;
+  // Fills backend memory with uniform random floats in [lo, hi).
+  virtual void random_fill(float* p, size_t n, uint64_t seed, float lo, float hi) = 0;
+  virtual size_t free_memory() const = 0;
+};
+
+// The extras of a backend made by make_cuda_backend (null for any other backend).
+CudaBackendExtras* extras(Backend* b);
+
+}  // namespace frspec::cuda

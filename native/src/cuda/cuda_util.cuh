@@ -1,0 +1,77 @@
+// Error checking and small device helpers shared by the CUDA kernels. Every CUDA call and every launch is
+// checked; a failure becomes a std::runtime_error naming the operation (the engine reports it, never aborts).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace frspec::cuda {
+
+[[noreturn]] inline void throw_cuda(cudaError_t e, const char* what, const char* file, int line) {
+  throw std::runtime_error(std::string("cuda: ") + what + ": " + cudaGetErrorString(e) + " (" + file + ":" +
+                           std::to_string(line) + ")");
+}
+
+#define FRSPEC_CUDA_CHECK(call)                                                          \
+  do {                                                                                   \
+    cudaError_t frspec_e_ = (call);                                                      \
+    if (frspec_e_ != cudaSuccess) ::frspec::cuda::throw_cuda(frspec_e_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+// After a kernel launch: configuration errors show up here; faults inside kernels show up at the next sync.
+#define FRSPEC_CUDA_LAUNCHED(what)                                                       \
+  do {                                                                                   \
+    cudaError_t frspec_e_ = cudaGetLastError();                                          \
+    if (frspec_e_ != cudaSuccess) ::frspec::cuda::throw_cuda(frspec_e_, what, __FILE__, __LINE__); \
+  } while (0)
+
+inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
+
+#ifdef __CUDACC__
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+// Block-wide sum / max for blockDim.x a multiple of 32 (<= 1024); `scratch` holds 32 floats. Every
+// thread gets the result. The reduction order is fixed by the block shape, so results are reproducible.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = lane < nwarps ? scratch[lane] : 0.f;
+  return warp_sum(v);
+}
+__device__ __forceinline__ double block_sum_d(double v, double* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = lane < nwarps ? scratch[lane] : 0.0;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float block_max(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = lane < nwarps ? scratch[lane] : -INFINITY;
+  return warp_max(v);
+}
+#endif
+
+}  // namespace frspec::cuda

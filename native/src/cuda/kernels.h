@@ -1,0 +1,48 @@
+// Launchers of the CUDA kernels, one group per .cu file. Host functions; all work is queued on `stream`.
+// Pointers are device memory unless the name says host. See backend.h for each operation's contract.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/backend.h"
+
+namespace frspec::cuda {
+
+// matmul.cu: y[n][w.rows] = x[n][w.cols] . W^T (+ bias). Up to kMaxVerifyTokens tokens go through the
+// GEMV kernels, whose per-token arithmetic does not depend on n (decode == verification, bit for bit);
+// larger n (prefill) goes through the tiled GEMM.
+constexpr int kMaxVerifyTokens = 64;
+void matmul(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
+void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
+void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
+
+// rows.cu
+void get_rows(const Weight& w, const int32_t* ids, int n, float* out, cudaStream_t stream);
+void copy_rows(const uint8_t* src, size_t row_bytes, const int32_t* ids, int k, uint8_t* dst, cudaStream_t stream);
+
+// pointwise.cu
+void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps, cudaStream_t stream);
+void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p, cudaStream_t stream);
+void swiglu(const float* gate, const float* up, float* out, size_t count, cudaStream_t stream);
+void add(float* y, const float* x, size_t count, cudaStream_t stream);
+
+// kv_attention.cu. The cache of one layer is K[capacity][kv_dim] then V[capacity][kv_dim] (F32).
+void kv_write(float* layer_k, float* layer_v, const float* k, const float* v, int first_slot, int n, int kv_dim,
+              cudaStream_t stream);
+void kv_move(float* cache, int n_layers, int capacity, int kv_dim, const int32_t* src, const int32_t* dst, int n,
+             cudaStream_t stream);
+// new_keys holds, for query i, the offsets (relative to n_past) of the new slots it attends, in increasing
+// order, at new_keys[new_start[i] .. new_start[i+1]).
+void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
+               const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads, int head_dim,
+               float scale, cudaStream_t stream);
+
+// select.cu. Order: larger value first, then smaller id (NaN counts as -inf).
+void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_t stream);
+// Top-k of one row into out_ids/out_vals (k <= kMaxTopK). scratch: topk_scratch_floats(vocab, k) floats.
+constexpr int kMaxTopK = 256;
+size_t topk_scratch_floats(int vocab, int k);
+void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_ids, float* out_vals, cudaStream_t stream);
+
+}  // namespace frspec::cuda

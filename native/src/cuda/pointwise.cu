@@ -1,0 +1,83 @@
+// Per-token and per-element operations: RMSNorm, RoPE (NEOX rotate-half and adjacent pairs, Llama-3.1
+// frequency factors), SwiGLU and residual add.
+#include "cuda/cuda_util.cuh"
+#include "cuda/kernels.h"
+
+namespace frspec::cuda {
+namespace {
+
+// One block per row. The sum of squares is reduced in a fixed order (block_sum), so a row's result is the
+// same in every batch.
+__global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, float* y, int d, float eps) {
+  __shared__ double scratch[32];
+  const float* xr = x + size_t(blockIdx.x) * d;
+  float* yr = y + size_t(blockIdx.x) * d;
+  double ss = 0;  // in double, as the CPU backend and llama.cpp do
+  for (int i = threadIdx.x; i < d; i += blockDim.x) ss += double(xr[i]) * xr[i];
+  ss = block_sum_d(ss, scratch);
+  const float scale = float(1.0 / sqrt(ss / d + eps));
+  for (int i = threadIdx.x; i < d; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
+}
+
+// One thread per rotated pair. The angle pos * theta^(-2i/rot) / factor is computed in double: a float
+// angle loses ~1e-3 rad at positions in the tens of thousands.
+__global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, int n_heads, int head_dim, int rot, float theta,
+                            bool neox, const float* __restrict__ freq_factors) {
+  const int half = rot / 2;
+  const int pair = blockIdx.x * blockDim.x + threadIdx.x;
+  if (pair >= n_heads * half) return;
+  const int head = pair / half, i = pair % half;
+  const int tok = blockIdx.y;
+  double inv_freq = pow(double(theta), -2.0 * i / double(rot));
+  if (freq_factors) inv_freq /= double(freq_factors[i]);
+  double sd, cd;
+  sincos(double(pos[tok]) * inv_freq, &sd, &cd);
+  const float s = float(sd), c = float(cd);  // rotate in float, like the CPU backend
+  float* h = x + (size_t(tok) * n_heads + head) * head_dim;
+  const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+  const float x0 = h[a], x1 = h[b];
+  h[a] = x0 * c - x1 * s;
+  h[b] = x0 * s + x1 * c;
+}
+
+// out may alias g or u (the forward pass writes in place).
+__global__ void swiglu_kernel(const float* g, const float* u, float* out, size_t count) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+__global__ void add_kernel(float* y, const float* __restrict__ x, size_t count) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+    y[i] += x[i];
+}
+
+unsigned grid_for(size_t count) {
+  const size_t blocks = (count + 255) / 256;
+  return unsigned(blocks < 4096 ? blocks : 4096);
+}
+
+}  // namespace
+
+void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps, cudaStream_t s) {
+  rms_norm_kernel<<<n, d >= 1024 ? 1024 : (d + 31) / 32 * 32, 0, s>>>(x, weight, y, d, eps);
+  FRSPEC_CUDA_LAUNCHED("rms_norm");
+}
+
+void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p, cudaStream_t s) {
+  const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
+  const dim3 grid(ceil_div(int64_t(n_heads) * (rot / 2), 128), n);
+  rope_kernel<<<grid, 128, 0, s>>>(x, pos, n_heads, head_dim, rot, p.theta, p.neox, p.freq_factors);
+  FRSPEC_CUDA_LAUNCHED("rope");
+}
+
+void swiglu(const float* gate, const float* up, float* out, size_t count, cudaStream_t s) {
+  swiglu_kernel<<<grid_for(count), 256, 0, s>>>(gate, up, out, count);
+  FRSPEC_CUDA_LAUNCHED("swiglu");
+}
+
+void add(float* y, const float* x, size_t count, cudaStream_t s) {
+  add_kernel<<<grid_for(count), 256, 0, s>>>(y, x, count);
+  FRSPEC_CUDA_LAUNCHED("add");
+}
+
+}  // namespace frspec::cuda
