@@ -1,0 +1,168 @@
+// cpu_matmul / cpu_get_rows / cpu_gather_rows (cpu_kernels.h): argument checks, the one-per-call
+// activation quantization for quantized weights, and the split of rows into tasks for the pool.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "engine/cpu_kernels.h"
+#include "engine/cpu_matmul_tiles.h"
+
+namespace frspec {
+
+using namespace kernels;
+
+const char* cpu_kernels_isa() {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+  return "avx512-vnni";
+#elif defined(__AVX512F__)
+  return "avx512f (quantized: avx2)";
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+  return "avx2";
+#else
+  return "scalar";
+#endif
+}
+
+Weight cpu_weight(DType type, int64_t rows, int64_t cols, const void* data) {
+  if (rows <= 0 || cols <= 0) throw std::invalid_argument("weight shape must be positive, got " + std::to_string(rows) + "x" + std::to_string(cols));
+  Weight w;
+  w.type = type;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = data;
+  w.row_bytes = dtype_row_bytes(type, cols);  // throws for an unsupported type or partial block
+  return w;
+}
+
+namespace kernels {
+
+// Symmetric 8-bit rows: d = max|x| / 127, q = round(x / d). Rounding is to nearest (ties to even) so
+// |x - d q| <= d / 2; the kernels' error bound rests on that.
+template <int B>
+static inline float quantize_block(const float* x, int8_t* q) {
+  float amax = 0;
+  for (int i = 0; i < B; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.f, id = amax > 0 ? 127.f / amax : 0.f;
+  for (int i = 0; i < B; ++i) q[i] = int8_t(std::nearbyint(std::min(127.f, std::max(-127.f, x[i] * id))));
+  return d;
+}
+
+void quantize_act_q8_0(const float* x, ActQ8_0* out, int64_t cols) {
+  for (int64_t b = 0; b < cols / QK8_0; ++b) out[b].d = quantize_block<QK8_0>(x + b * QK8_0, out[b].qs);
+}
+
+void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols) {
+  for (int64_t b = 0; b < cols / QK_K; ++b) {
+    out[b].d = quantize_block<QK_K>(x + b * QK_K, out[b].qs);
+    for (int g = 0; g < QK_K / 16; ++g) {
+      int s = 0;
+      for (int i = 0; i < 16; ++i) s += out[b].qs[16 * g + i];
+      out[b].bsums[g] = int16_t(s);
+    }
+  }
+}
+
+}  // namespace kernels
+
+namespace {
+
+RowsFn rows_fn(DType t) {
+  switch (t) {
+    case DType::F32: return rows_fn_f32();
+    case DType::F16: return rows_fn_f16();
+    case DType::BF16: return rows_fn_bf16();
+    case DType::Q8_0: return rows_fn_q8_0();
+    case DType::Q4_K: return rows_fn_q4_K();
+    case DType::Q6_K: return rows_fn_q6_K();
+  }
+  throw std::invalid_argument("matmul: unsupported weight type id " + std::to_string(uint32_t(t)));
+}
+
+void check_weight(const Weight& w, const char* what) {
+  if (!w.data || w.rows <= 0 || w.cols <= 0)
+    throw std::invalid_argument(std::string(what) + ": empty weight (" + std::to_string(w.rows) + "x" + std::to_string(w.cols) + ")");
+  if (w.row_bytes != dtype_row_bytes(w.type, w.cols))
+    throw std::invalid_argument(std::string(what) + ": " + dtype_name(w.type) + " weight with " + std::to_string(w.cols) +
+                                " columns has row_bytes " + std::to_string(w.row_bytes) + ", expected " +
+                                std::to_string(dtype_row_bytes(w.type, w.cols)));
+}
+
+void check_id(const Weight& w, int32_t id, int i, const char* what) {
+  if (id < 0 || id >= w.rows)
+    throw std::out_of_range(std::string(what) + ": id " + std::to_string(id) + " at index " + std::to_string(i) +
+                            " is outside [0, " + std::to_string(w.rows) + ")");
+}
+
+// The calling thread's activation scratch: grows to the largest call seen, then is reused.
+std::vector<uint8_t>& act_scratch() {
+  thread_local std::vector<uint8_t> buf;
+  return buf;
+}
+
+}  // namespace
+
+void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int n, const float* bias) {
+  check_weight(w, "matmul");
+  if (n < 0) throw std::invalid_argument("matmul: negative token count " + std::to_string(n));
+  if (n == 0) return;
+  if (!x || !y) throw std::invalid_argument("matmul: null activation or output");
+
+  MatmulJob job;
+  job.w = &w;
+  job.n = n;
+  job.y = y;
+  job.bias = bias;
+  if (w.type == DType::F32 || w.type == DType::F16 || w.type == DType::BF16) {
+    job.act = reinterpret_cast<const uint8_t*>(x);
+    job.act_stride = size_t(w.cols) * sizeof(float);
+  } else {
+    const bool k_quant = w.type != DType::Q8_0;
+    job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(w.cols / QK8_0) * sizeof(ActQ8_0);
+    std::vector<uint8_t>& buf = act_scratch();
+    if (buf.size() < job.act_stride * size_t(n)) buf.resize(job.act_stride * size_t(n));
+    uint8_t* act = buf.data();
+    auto quantize_token = [&](int t, int) {
+      const float* xt = x + size_t(t) * size_t(w.cols);
+      if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols);
+      else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0*>(act + size_t(t) * job.act_stride), w.cols);
+    };
+    if (n >= 4) pool.parallel_for(n, quantize_token);
+    else for (int t = 0; t < n; ++t) quantize_token(t, 0);
+    job.act = act;
+  }
+
+  // Tasks of whole 16-row groups: several per thread so a busy core does not hold everyone up, but
+  // each at least ~64 KB of weight work so the claim overhead stays negligible; small matrices run
+  // on the calling thread alone.
+  const RowsFn fn = rows_fn(w.type);
+  const int64_t work_rows = std::max<int64_t>(16, int64_t(65536 / (w.row_bytes * size_t(n))) / 16 * 16);
+  const int64_t want_tasks = int64_t(pool.size()) * 8;
+  int64_t rows_per_task = (w.rows + want_tasks - 1) / want_tasks;
+  rows_per_task = std::max(work_rows, (rows_per_task + 15) / 16 * 16);
+  const int n_tasks = int((w.rows + rows_per_task - 1) / rows_per_task);
+  pool.parallel_for(n_tasks, [&](int task, int) {
+    const int64_t r0 = int64_t(task) * rows_per_task;
+    fn(job, r0, std::min(w.rows, r0 + rows_per_task));
+  });
+}
+
+void cpu_get_rows(const Weight& w, const int32_t* ids, int n, float* out) {
+  check_weight(w, "get_rows");
+  for (int i = 0; i < n; ++i) check_id(w, ids[i], i, "get_rows");
+  for (int i = 0; i < n; ++i)
+    dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + size_t(ids[i]) * w.row_bytes, out + size_t(i) * size_t(w.cols), w.cols);
+}
+
+std::vector<uint8_t> cpu_gather_rows(const Weight& w, const int32_t* ids, int k) {
+  check_weight(w, "gather_rows");
+  if (k < 0) throw std::invalid_argument("gather_rows: negative row count " + std::to_string(k));
+  for (int i = 0; i < k; ++i) check_id(w, ids[i], i, "gather_rows");
+  std::vector<uint8_t> out(size_t(k) * w.row_bytes);
+  for (int i = 0; i < k; ++i)
+    std::memcpy(out.data() + size_t(i) * w.row_bytes, static_cast<const uint8_t*>(w.data) + size_t(ids[i]) * w.row_bytes, w.row_bytes);
+  return out;
+}
+
+}  // namespace frspec

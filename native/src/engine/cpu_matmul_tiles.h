@@ -1,0 +1,84 @@
+// Internal to the cpu_matmul*.cpp files: the job a matmul task works on, the 8-bit activation formats
+// the quantized kernels read, and the driver that covers a range of rows with register tiles.
+//
+// Every weight type provides a kernel class K with
+//   template <int R, int T> static void tile(const MatmulJob&, int64_t row, int tok);
+// computing rows [row, row+R) x tokens [tok, tok+T), and the tile sizes kGemvRows (n == 1), kRows x kToks
+// (n > 1). Contract: the floating-point operations that produce one output y[t][r] are the same
+// whatever R and T are (each (row, token) pair owns its accumulators and sees the blocks in order),
+// so results do not depend on n, on the tiling, or on the thread count.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/backend.h"
+#include "engine/quant.h"
+
+// GCC 12's AVX-512 headers (_mm512_inserti64x4, _mm512_reduce_add_ps) pass _mm256_undefined_*() as an
+// unused merge source and then warn about it (GCC PR 105593); the warning is noise in these files.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace frspec::kernels {
+
+struct MatmulJob {
+  const Weight* w = nullptr;
+  const uint8_t* act = nullptr;  // per token: F32 x (float weights) or its 8-bit blocks (quantized weights)
+  size_t act_stride = 0;         // bytes between two tokens' activation rows
+  int n = 0;
+  float* y = nullptr;            // y[t * w->rows + r]
+  const float* bias = nullptr;
+
+  const uint8_t* weight_row(int64_t r) const { return static_cast<const uint8_t*>(w->data) + size_t(r) * w->row_bytes; }
+  const uint8_t* act_row(int t) const { return act + size_t(t) * act_stride; }
+  void store(int64_t r, int t, float dot) const { y[size_t(t) * size_t(w->rows) + size_t(r)] = bias ? dot + bias[r] : dot; }
+};
+
+// Activation blocks for Q8_0 weights: symmetric 8-bit, q in [-127, 127], x ≈ d * q.
+struct ActQ8_0 {
+  float d;
+  int8_t qs[QK8_0];
+};
+// Activation blocks for K-quant weights (ggml's block_q8_K shape): bsums[g] = sum of qs[16g .. 16g+16).
+struct ActQ8_K {
+  float d;
+  int8_t qs[QK_K];
+  int16_t bsums[QK_K / 16];
+};
+
+// Quantize one activation row of `cols` floats (cols a multiple of the block size).
+void quantize_act_q8_0(const float* x, ActQ8_0* out, int64_t cols);
+void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols);
+
+// Rows [r0, r1) for all job.n tokens, one function per weight type (cpu_matmul_<type>.cpp).
+using RowsFn = void (*)(const MatmulJob& job, int64_t r0, int64_t r1);
+RowsFn rows_fn_f32();
+RowsFn rows_fn_f16();
+RowsFn rows_fn_bf16();
+RowsFn rows_fn_q8_0();
+RowsFn rows_fn_q4_K();
+RowsFn rows_fn_q6_K();
+
+template <class K, int R>
+inline void tile_all_tokens(const MatmulJob& j, int64_t r) {
+  int t = 0;
+  for (; t + K::kToks <= j.n; t += K::kToks) K::template tile<R, K::kToks>(j, r, t);
+  for (; t < j.n; ++t) K::template tile<R, 1>(j, r, t);
+}
+
+template <class K>
+void matmul_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
+  int64_t r = r0;
+  if (j.n == 1) {
+    for (; r + K::kGemvRows <= r1; r += K::kGemvRows) K::template tile<K::kGemvRows, 1>(j, r, 0);
+    for (; r < r1; ++r) K::template tile<1, 1>(j, r, 0);
+    return;
+  }
+  // Each weight tile is loaded once from memory and reused, from cache, by every token tile.
+  for (; r + K::kRows <= r1; r += K::kRows) tile_all_tokens<K, K::kRows>(j, r);
+  for (; r < r1; ++r) tile_all_tokens<K, 1>(j, r);
+}
+
+}  // namespace frspec::kernels

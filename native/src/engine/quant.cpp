@@ -1,0 +1,292 @@
+// Block formats (quant.h): scalar F16/BF16 conversions, dequantize_row for every supported type, and
+// reference quantizers. The quantizers pick each block's scales by a small search plus a least-squares
+// refit (good enough for test fixtures and for re-quantizing models; not bit-identical to llama.cpp's
+// quantizer output, but every byte they write follows ggml's layout exactly).
+#include "engine/quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace frspec {
+
+static uint32_t f32_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+static float bits_f32(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+float f16_to_f32(f16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f;
+  const uint32_t mant = h & 0x3ff;
+  if (exp == 0x1f) return bits_f32(sign | 0x7f800000 | (mant << 13));  // inf / NaN (payload kept)
+  if (exp == 0) {
+    // zero or subnormal: mant * 2^-24, exact in float
+    const float v = float(mant) * (1.0f / 16777216.0f);
+    return sign ? -v : v;
+  }
+  return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+f16_t f32_to_f16(float f) {
+  uint32_t u = f32_bits(f);
+  const uint32_t sign = (u >> 16) & 0x8000;
+  u &= 0x7fffffff;
+  if (u > 0x7f800000) return f16_t(sign | 0x7e00 | ((u >> 13) & 0x3ff));  // NaN stays NaN (quiet)
+  if (u >= 0x477ff000) return f16_t(sign | 0x7c00);                       // rounds to >= 65520: inf
+  if (u < 0x38800000) {
+    // Result is subnormal (or zero): adding 0.5 aligns the value so that the float adder's own
+    // round-to-nearest-even drops exactly the bits a half subnormal cannot hold.
+    const float r = bits_f32(u) + 0.5f;
+    return f16_t(sign | (f32_bits(r) - f32_bits(0.5f)));
+  }
+  // Normal: rebias the exponent, round the 13 dropped mantissa bits to nearest even.
+  const uint32_t odd = (u >> 13) & 1;
+  u += 0xc8000fff + odd;  // (15 - 127) << 23, plus the rounding bias
+  return f16_t(sign | (u >> 13));
+}
+
+bf16_t f32_to_bf16(float f) {
+  const uint32_t u = f32_bits(f);
+  if ((u & 0x7fffffff) > 0x7f800000) return bf16_t((u >> 16) | 0x40);  // quiet NaN
+  return bf16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+// ---------------------------------------------------------------------------------------- dequantize
+
+static void dequantize_q8_0(const BlockQ8_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    for (int l = 0; l < QK8_0; ++l) y[i * QK8_0 + l] = d * float(b[i].qs[l]);
+  }
+}
+
+static void dequantize_q4_K(const BlockQ4_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK_K) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int c = 0; c < 4; ++c) {  // 64 values per 32 bytes: low nibbles, then high nibbles
+      uint8_t sc0, m0, sc1, m1;
+      q4k_scale_min(2 * c, b[i].scales, &sc0, &m0);
+      q4k_scale_min(2 * c + 1, b[i].scales, &sc1, &m1);
+      const float d0 = d * sc0, mm0 = dmin * m0, d1 = d * sc1, mm1 = dmin * m1;
+      const uint8_t* q = b[i].qs + 32 * c;
+      for (int l = 0; l < 32; ++l) y[64 * c + l] = d0 * float(q[l] & 0xF) - mm0;
+      for (int l = 0; l < 32; ++l) y[64 * c + 32 + l] = d1 * float(q[l] >> 4) - mm1;
+    }
+  }
+}
+
+// The 6-bit value of element e (0..255) of a Q6_K block, in 0..63.
+static inline int q6k_value(const BlockQ6_K& b, int e) {
+  const int half = e / 128, r = e % 128, quarter = r / 32, l = r % 32;
+  const uint8_t* ql = b.ql + 64 * half;
+  const uint8_t* qh = b.qh + 32 * half;
+  const int lo = (quarter & 1) ? ql[l + 32] : ql[l];
+  const int low4 = (quarter < 2) ? (lo & 0xF) : (lo >> 4);
+  return low4 | (((qh[l] >> (2 * quarter)) & 3) << 4);
+}
+
+static void dequantize_q6_K(const BlockQ6_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK_K) {
+    const float d = f16_to_f32(b[i].d);
+    for (int e = 0; e < QK_K; ++e) y[e] = d * float(b[i].scales[e / 16]) * float(q6k_value(b[i], e) - 32);
+  }
+}
+
+void dequantize_row(DType t, const void* row, float* y, int64_t cols) {
+  const int64_t be = dtype_block_elems(t);
+  if (cols % be != 0) dtype_row_bytes(t, cols);  // throws the standard message
+  switch (t) {
+    case DType::F32: std::memcpy(y, row, size_t(cols) * 4); return;
+    case DType::F16: {
+      const f16_t* h = static_cast<const f16_t*>(row);
+      for (int64_t i = 0; i < cols; ++i) y[i] = f16_to_f32(h[i]);
+      return;
+    }
+    case DType::BF16: {
+      const bf16_t* h = static_cast<const bf16_t*>(row);
+      for (int64_t i = 0; i < cols; ++i) y[i] = bf16_to_f32(h[i]);
+      return;
+    }
+    case DType::Q8_0: dequantize_q8_0(static_cast<const BlockQ8_0*>(row), y, cols / be); return;
+    case DType::Q4_K: dequantize_q4_K(static_cast<const BlockQ4_K*>(row), y, cols / be); return;
+    case DType::Q6_K: dequantize_q6_K(static_cast<const BlockQ6_K*>(row), y, cols / be); return;
+  }
+  throw std::invalid_argument("dequantize_row: unsupported type id " + std::to_string(uint32_t(t)));
+}
+
+// ------------------------------------------------------------------------------------------ quantize
+
+void quantize_row_f16(const float* x, f16_t* y, int64_t k) {
+  for (int64_t i = 0; i < k; ++i) y[i] = f32_to_f16(x[i]);
+}
+
+void quantize_row_bf16(const float* x, bf16_t* y, int64_t k) {
+  for (int64_t i = 0; i < k; ++i) y[i] = f32_to_bf16(x[i]);
+}
+
+static void require_blocks(const char* type, int64_t k, int64_t block) {
+  if (k % block != 0)
+    throw std::invalid_argument(std::string("quantize ") + type + ": " + std::to_string(k) +
+                                " values is not a multiple of the block size " + std::to_string(block));
+}
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
+  require_blocks("Q8_0", k, QK8_0);
+  for (int64_t i = 0; i < k / QK8_0; ++i, x += QK8_0) {
+    float amax = 0;
+    for (int l = 0; l < QK8_0; ++l) amax = std::max(amax, std::fabs(x[l]));
+    const float d = amax / 127.f, id = d != 0 ? 1.f / d : 0.f;
+    y[i].d = f32_to_f16(d);
+    for (int l = 0; l < QK8_0; ++l) y[i].qs[l] = int8_t(std::clamp(std::lround(x[l] * id), -127l, 127l));
+  }
+}
+
+// Fits x[0..n) ≈ scale * L - minv with L in [0, nmax], scale >= 0, minv >= 0: tries 21 scales around
+// (max - min) / nmax, refits (scale, minv) by least squares on each rounding, keeps the smallest error.
+static void fit_scale_min(const float* x, int n, int nmax, float* scale, float* minv) {
+  float lo = 0, hi = x[0];
+  for (int i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  *scale = 0;
+  *minv = -lo;
+  if (hi <= lo) return;
+  float best_err = INFINITY;
+  for (int step = -10; step <= 10; ++step) {
+    const float s0 = (hi - lo) / (float(nmax) + 0.1f * float(step));
+    double sl = 0, sx = 0, sll = 0, slx = 0;
+    int L[QK_K];
+    for (int i = 0; i < n; ++i) {
+      L[i] = std::clamp(int(std::lround((x[i] - lo) / s0)), 0, nmax);
+      sl += L[i], sx += x[i], sll += double(L[i]) * L[i], slx += double(L[i]) * x[i];
+    }
+    const double det = n * sll - sl * sl;
+    double a = det > 0 ? (n * slx - sl * sx) / det : s0, b = (sx - a * sl) / n;
+    if (b > 0) b = 0, a = sll > 0 ? slx / sll : 0;  // the format's offset can only be negative
+    if (a <= 0) continue;
+    float err = 0;
+    for (int i = 0; i < n; ++i) {
+      const int q = std::clamp(int(std::lround((x[i] - b) / a)), 0, nmax);
+      const float e = float(a * q + b) - x[i];
+      err += e * e;
+    }
+    if (err < best_err) best_err = err, *scale = float(a), *minv = float(-b);
+  }
+}
+
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k) {
+  require_blocks("Q4_K", k, QK_K);
+  for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
+    float scale[8], minv[8], max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+      fit_scale_min(x + 32 * j, 32, 15, &scale[j], &minv[j]);
+      max_scale = std::max(max_scale, scale[j]);
+      max_min = std::max(max_min, minv[j]);
+    }
+    BlockQ4_K& b = y[i];
+    b.d = f32_to_f16(max_scale / 63.f);
+    b.dmin = f32_to_f16(max_min / 63.f);
+    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+    uint8_t ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+      ls[j] = uint8_t(d > 0 ? std::clamp(std::lround(scale[j] / d), 0l, 63l) : 0);
+      lm[j] = uint8_t(dmin > 0 ? std::clamp(std::lround(minv[j] / dmin), 0l, 63l) : 0);
+    }
+    // Inverse of q4k_scale_min: sub-blocks 0..3 in the low 6 bits of bytes 0..7, 4..7 split 4 + 2 bits.
+    std::memset(b.scales, 0, sizeof b.scales);
+    for (int j = 0; j < 4; ++j) {
+      b.scales[j] = ls[j] | uint8_t((ls[j + 4] >> 4) << 6);
+      b.scales[j + 4] = lm[j] | uint8_t((lm[j + 4] >> 4) << 6);
+      b.scales[j + 8] = uint8_t((ls[j + 4] & 0xF) | ((lm[j + 4] & 0xF) << 4));
+    }
+    uint8_t L[QK_K];
+    for (int j = 0; j < 8; ++j) {
+      const float s = d * ls[j], m = dmin * lm[j];
+      for (int l = 0; l < 32; ++l)
+        L[32 * j + l] = uint8_t(s > 0 ? std::clamp(std::lround((x[32 * j + l] + m) / s), 0l, 15l) : 0);
+    }
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = uint8_t(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+  }
+}
+
+// Fits x[0..16) ≈ s * L with L in [-32, 31]: the largest magnitude maps near -32 (the wider side), then a
+// least-squares refit of s on each rounding; keeps the smallest error.
+static float fit_scale_q6(const float* x) {
+  float vmax = 0;
+  for (int i = 0; i < 16; ++i)
+    if (std::fabs(x[i]) > std::fabs(vmax)) vmax = x[i];
+  if (vmax == 0) return 0;
+  float best = 0, best_err = INFINITY;
+  for (int step = -6; step <= 6; ++step) {
+    const float s0 = -vmax / (32.f + 0.1f * float(step));
+    double slx = 0, sll = 0;
+    for (int i = 0; i < 16; ++i) {
+      const int q = std::clamp(int(std::lround(x[i] / s0)), -32, 31);
+      slx += double(q) * x[i], sll += double(q) * q;
+    }
+    const float s = sll > 0 ? float(slx / sll) : s0;
+    float err = 0;
+    for (int i = 0; i < 16; ++i) {
+      const int q = std::clamp(int(std::lround(x[i] / s)), -32, 31);
+      const float e = s * float(q) - x[i];
+      err += e * e;
+    }
+    if (err < best_err) best_err = err, best = s;
+  }
+  return best;
+}
+
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k) {
+  require_blocks("Q6_K", k, QK_K);
+  for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
+    float scale[16], max_abs = 0;
+    for (int g = 0; g < 16; ++g) {
+      scale[g] = fit_scale_q6(x + 16 * g);
+      max_abs = std::max(max_abs, std::fabs(scale[g]));
+    }
+    BlockQ6_K& b = y[i];
+    b.d = f32_to_f16(max_abs / 127.f);
+    const float d = f16_to_f32(b.d);
+    uint8_t L[QK_K];
+    for (int g = 0; g < 16; ++g) {
+      const long ls = d > 0 ? std::clamp(std::lround(scale[g] / d), -127l, 127l) : 0;
+      b.scales[g] = int8_t(ls);
+      const float s = d * float(ls);
+      for (int l = 0; l < 16; ++l)
+        L[16 * g + l] = uint8_t(32 + (s != 0 ? std::clamp(int(std::lround(x[16 * g + l] / s)), -32, 31) : 0));
+    }
+    // Inverse of q6k_value: per half of 128, element l + 32*quarter keeps its low 4 bits in ql (quarters
+    // 0/1 low nibbles of ql[l], ql[l+32]; quarters 2/3 their high nibbles) and its high 2 bits in qh[l].
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* q = L + 128 * half;
+      uint8_t* ql = b.ql + 64 * half;
+      uint8_t* qh = b.qh + 32 * half;
+      for (int l = 0; l < 32; ++l) {
+        ql[l] = uint8_t((q[l] & 0xF) | ((q[l + 64] & 0xF) << 4));
+        ql[l + 32] = uint8_t((q[l + 32] & 0xF) | ((q[l + 96] & 0xF) << 4));
+        qh[l] = uint8_t((q[l] >> 4) | ((q[l + 32] >> 4) << 2) | ((q[l + 64] >> 4) << 4) | ((q[l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+void quantize_row(DType t, const float* x, void* out, int64_t cols) {
+  switch (t) {
+    case DType::F32: std::memcpy(out, x, size_t(cols) * 4); return;
+    case DType::F16: quantize_row_f16(x, static_cast<f16_t*>(out), cols); return;
+    case DType::BF16: quantize_row_bf16(x, static_cast<bf16_t*>(out), cols); return;
+    case DType::Q8_0: quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), cols); return;
+    case DType::Q4_K: quantize_row_q4_K(x, static_cast<BlockQ4_K*>(out), cols); return;
+    case DType::Q6_K: quantize_row_q6_K(x, static_cast<BlockQ6_K*>(out), cols); return;
+  }
+  throw std::invalid_argument("quantize_row: unsupported type id " + std::to_string(uint32_t(t)));
+}
+
+}  // namespace frspec
