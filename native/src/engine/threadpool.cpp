@@ -89,7 +89,16 @@ void ThreadPool::worker_main(int thread) {
 void ThreadPool::run(int n_tasks, TaskFn call, void* ctx) {
   if (n_tasks <= 0) return;
   if (n_threads_ == 1 || n_tasks == 1 || t_inside_task) {
-    for (int t = 0; t < n_tasks; ++t) call(ctx, t, 0);
+    // Inline, with the same contract as below: every task runs, the first exception is rethrown.
+    std::exception_ptr first;
+    for (int t = 0; t < n_tasks; ++t) {
+      try {
+        call(ctx, t, 0);
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    if (first) std::rethrow_exception(first);
     return;
   }
   std::lock_guard<std::mutex> lock(run_mutex_);

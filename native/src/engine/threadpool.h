@@ -28,8 +28,8 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Runs fn(task, thread) for task in [0, n_tasks) across the workers and the calling thread
-  // (thread is in [0, size()); the caller is 0); returns when all are done. The first exception thrown
-  // by a task is rethrown here after every claimed task has finished.
+  // (thread is in [0, size()); the caller is 0); returns when all are done. Every task runs even if
+  // one throws; the first exception is rethrown here once all have finished.
   template <class F>
   void parallel_for(int n_tasks, F&& fn) {
     using Fn = std::remove_reference_t<F>;
