@@ -1,0 +1,151 @@
+// Random-weight model fixtures: small GGUF files of every weight type, qwen2 and llama architectures,
+// tied and untied LM heads, written with the test GGUF writer and quantized with the native reference
+// quantizers (addon.quantize). Seeded, so every run builds the same files. No download needed.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { addon } from '../../native/addon';
+import { f16Bytes, f32Bytes, GGML_TYPE_IDS, type GgufMeta, type GgufTensorSpec, writeGguf } from './gguf-writer';
+
+export type WeightType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_K' | 'Q6_K' | 'Q4_K_M';
+
+export interface FixtureSpec {
+  arch: 'qwen2' | 'llama';
+  /** Type of the matrices; Q4_K_M mixes Q4_K with Q6_K for attn_v, ffn_down and the LM head, as llama.cpp does. */
+  type: WeightType;
+  tied: boolean;
+  seed?: number;
+  d?: number;
+  layers?: number;
+  heads?: number;
+  kvHeads?: number;
+  ff?: number;
+  vocab?: number;
+  /** llama: write Llama-3.1 style rope_freqs divisors. */
+  ropeFreqs?: boolean;
+  /** llama: linear RoPE scaling factor (DeepSeek-Coder style). */
+  ropeLinear?: number;
+  /** Extra metadata or tensors, to build broken files for error tests. */
+  extraMeta?: GgufMeta[];
+  mutate?: (tensors: GgufTensorSpec[]) => void;
+}
+
+/** A deterministic PRNG (mulberry32) with a Gaussian helper. */
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  return { next, gauss };
+}
+
+function bf16Bytes(values: Float32Array): Uint8Array {
+  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = u32[i];
+    out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;  // round to nearest even
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** Encodes rows x cols F32 values as a ggml type. */
+export function encodeMatrix(type: Exclude<WeightType, 'Q4_K_M'>, values: Float32Array, cols: number): Uint8Array {
+  switch (type) {
+    case 'F32': return f32Bytes(values);
+    case 'F16': return f16Bytes(values);
+    case 'BF16': return bf16Bytes(values);
+    default: {
+      const buf: Buffer = addon().quantize(type, values, cols);
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+  }
+}
+
+/** Builds the GGUF image of a fixture model. */
+export function buildFixture(spec: FixtureSpec): { metadata: GgufMeta[]; tensors: GgufTensorSpec[] } {
+  const { arch, type, tied } = spec;
+  const d = spec.d ?? 256, L = spec.layers ?? 2, nh = spec.heads ?? 4, nkv = spec.kvHeads ?? 2;
+  const ff = spec.ff ?? 512, vocab = spec.vocab ?? 320, hd = d / nh;
+  const r = rng(spec.seed ?? 1);
+  const tensors: GgufTensorSpec[] = [];
+  const matrixType = (name: string): Exclude<WeightType, 'Q4_K_M'> =>
+    type !== 'Q4_K_M' ? type : /attn_v|ffn_down|output\.weight|token_embd/.test(name) ? 'Q6_K' : 'Q4_K';
+  const matrix = (name: string, rows: number, cols: number, scale = 1 / Math.sqrt(cols)) => {
+    const v = new Float32Array(rows * cols);
+    for (let i = 0; i < v.length; i++) v[i] = r.gauss() * scale;
+    const t = matrixType(name);
+    tensors.push({ name, shape: [cols, rows], type: GGML_TYPE_IDS[t], data: encodeMatrix(t, v, cols) });
+  };
+  const vector = (name: string, n: number, mean: number, sd: number) => {
+    const v = new Float32Array(n);
+    for (let i = 0; i < n; i++) v[i] = mean + sd * r.gauss();
+    tensors.push({ name, shape: [n], type: GGML_TYPE_IDS.F32, data: f32Bytes(v) });
+  };
+  matrix('token_embd.weight', vocab, d, 1);
+  for (let l = 0; l < L; l++) {
+    const p = `blk.${l}.`;
+    vector(p + 'attn_norm.weight', d, 1, 0.1);
+    matrix(p + 'attn_q.weight', nh * hd, d);
+    matrix(p + 'attn_k.weight', nkv * hd, d);
+    matrix(p + 'attn_v.weight', nkv * hd, d);
+    if (arch === 'qwen2') {
+      vector(p + 'attn_q.bias', nh * hd, 0, 0.2);
+      vector(p + 'attn_k.bias', nkv * hd, 0, 0.2);
+      vector(p + 'attn_v.bias', nkv * hd, 0, 0.2);
+    }
+    matrix(p + 'attn_output.weight', d, nh * hd);
+    vector(p + 'ffn_norm.weight', d, 1, 0.1);
+    matrix(p + 'ffn_gate.weight', ff, d);
+    matrix(p + 'ffn_up.weight', ff, d);
+    matrix(p + 'ffn_down.weight', d, ff);
+  }
+  vector('output_norm.weight', d, 1, 0.1);
+  if (!tied) matrix('output.weight', vocab, d);
+  if (spec.ropeFreqs) {
+    // Llama-3.1's shape: high frequencies untouched, low ones divided by up to 8, a smooth band between.
+    const v = new Float32Array(hd / 2).map((_, i) => (i < hd / 8 ? 1 : i < hd / 4 ? 1 + (7 * (i - hd / 8)) / (hd / 8) : 8));
+    tensors.push({ name: 'rope_freqs.weight', shape: [hd / 2], type: GGML_TYPE_IDS.F32, data: f32Bytes(v) });
+  }
+  spec.mutate?.(tensors);
+
+  const metadata: GgufMeta[] = [
+    { key: 'general.architecture', type: 'string', value: arch },
+    { key: 'general.name', type: 'string', value: `fixture-${arch}-${type}-${tied ? 'tied' : 'untied'}` },
+    { key: `${arch}.context_length`, type: 'u32', value: 2048 },
+    { key: `${arch}.embedding_length`, type: 'u32', value: d },
+    { key: `${arch}.block_count`, type: 'u32', value: L },
+    { key: `${arch}.feed_forward_length`, type: 'u32', value: ff },
+    { key: `${arch}.attention.head_count`, type: 'u32', value: nh },
+    { key: `${arch}.attention.head_count_kv`, type: 'u32', value: nkv },
+    { key: `${arch}.rope.freq_base`, type: 'f32', value: arch === 'llama' ? 500000 : 10000 },
+    { key: `${arch}.attention.layer_norm_rms_epsilon`, type: 'f32', value: 1e-5 },
+  ];
+  if (spec.ropeLinear) {
+    metadata.push({ key: `${arch}.rope.scaling.type`, type: 'string', value: 'linear' });
+    metadata.push({ key: `${arch}.rope.scaling.factor`, type: 'f32', value: spec.ropeLinear });
+  }
+  metadata.push(...(spec.extraMeta ?? []));
+  return { metadata, tensors };
+}
+
+let fixtureDir: string | undefined;
+
+/** Writes the fixture to a temporary folder (once per process and name) and returns its path. */
+export function fixtureFile(name: string, spec: FixtureSpec): string {
+  fixtureDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-fixtures-'));
+  const file = path.join(fixtureDir, `${name}.gguf`);
+  if (!fs.existsSync(file)) writeGguf(file, buildFixture(spec));
+  return file;
+}
+
+/** Removes the temporary fixture folder (call from a root after() hook). */
+export function removeFixtures(): void {
+  if (fixtureDir) fs.rmSync(fixtureDir, { recursive: true, force: true });
+  fixtureDir = undefined;
+}
