@@ -1,5 +1,6 @@
 // Every `frspec` subcommand, in the order `frspec --help` lists them. Each lives in its own file.
 import type { Command } from '../command';
 import { inspect } from './inspect';
+import { tokenize } from './tokenize';
 
-export const commands: Command[] = [inspect];
+export const commands: Command[] = [inspect, tokenize];
