@@ -90,6 +90,7 @@ interface NativeEngine {
   generate(tokens: Int32Array, opts: object, onToken?: (ids: Int32Array) => void): Promise<GenerateResult>;
   eval(tokens: Int32Array, opts: object): Promise<EvalResult>;
   truncate(n: number): void;
+  keep(base: number, slots: Int32Array): void;
   tokens(): Int32Array;
   cancel(): void;
   close(): void;
@@ -133,6 +134,14 @@ export class Engine {
   /** Rolls the cache back to its first n tokens (waits for queued calls). */
   truncate(n: number): Promise<void> {
     return this.run(undefined, async () => this.native.truncate(n));
+  }
+
+  /**
+   * Keeps cached slots `slots` (increasing, all >= base) as slots base, base+1, ... and forgets the rest:
+   * the accepted path after evaluating a tree of drafted tokens.
+   */
+  keep(base: number, slots: ArrayLike<number>): Promise<void> {
+    return this.run(undefined, async () => this.native.keep(base, toInt32(slots)));
   }
 
   /** The token ids whose K/V are cached, in order. */

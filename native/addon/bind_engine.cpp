@@ -4,7 +4,8 @@
 //
 //   loadModel(path, {threads, contextSize, maxBatch, maxLogitRows, backend}) -> Promise<Engine>
 //   estimateMemory(path, {contextSize, maxBatch, maxLogitRows}) -> {weights, kvCache, scratch, total, ...}
-//   Engine: info(), generate(tokens, opts, onToken?), eval(tokens, opts), truncate(n), tokens(), cancel(), close()
+//   Engine: info(), generate(tokens, opts, onToken?), eval(tokens, opts), truncate(n), keep(base, slots), tokens(),
+//           cancel(), close()
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -138,6 +139,7 @@ class JsEngine : public Napi::ObjectWrap<JsEngine> {
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Eval(const Napi::CallbackInfo& info);
   Napi::Value Truncate(const Napi::CallbackInfo& info);
+  Napi::Value Keep(const Napi::CallbackInfo& info);
   Napi::Value Tokens(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -307,6 +309,7 @@ void JsEngine::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "Engine",
       {InstanceMethod<&JsEngine::Info>("info"), InstanceMethod<&JsEngine::Generate>("generate"),
        InstanceMethod<&JsEngine::Eval>("eval"), InstanceMethod<&JsEngine::Truncate>("truncate"),
+       InstanceMethod<&JsEngine::Keep>("keep"),
        InstanceMethod<&JsEngine::Tokens>("tokens"), InstanceMethod<&JsEngine::Cancel>("cancel"),
        InstanceMethod<&JsEngine::Close>("close")});
   engine_constructor = new Napi::FunctionReference(Napi::Persistent(cls));  // lives as long as the process
@@ -443,6 +446,15 @@ Napi::Value JsEngine::Truncate(const Napi::CallbackInfo& info) {
   check_idle(env);
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "truncate(n: number)");
   guarded(env, [&] { state_->ctx->truncate(info[0].As<Napi::Number>().Int32Value()); });
+  return env.Undefined();
+}
+
+Napi::Value JsEngine::Keep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  check_idle(env);
+  if (info.Length() < 2 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "keep(base: number, slots: Int32Array)");
+  std::vector<int32_t> slots = int32_array(env, info[1], "slots");
+  guarded(env, [&] { state_->ctx->keep(info[0].As<Napi::Number>().Int32Value(), slots); });
   return env.Undefined();
 }
 

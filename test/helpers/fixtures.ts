@@ -44,6 +44,12 @@ export function rng(seed: number) {
   return { next, gauss };
 }
 
+/** n token ids in [0, vocab), from a seed. */
+export function randomTokens(n: number, vocab: number, seed: number): number[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => Math.floor(r.next() * vocab));
+}
+
 function bf16Bytes(values: Float32Array): Uint8Array {
   const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);

@@ -16,13 +16,13 @@ void Context::check(const EvalRequest& req) const {
   if (n < 1) throw ContextError("eval: no tokens");
   if (n > params_.max_batch)
     throw ContextError("eval: " + std::to_string(n) + " tokens exceed the batch size " + std::to_string(params_.max_batch));
-  if (n_past() + n > params_.n_ctx)
-    throw ContextError("context full: " + std::to_string(n_past()) + " cached + " + std::to_string(n) +
-                       " new tokens do not fit in the context of " + std::to_string(params_.n_ctx) + " tokens");
   for (int i = 0; i < n; ++i)
     if (req.tokens[i] < 0 || req.tokens[i] >= vocab)
       throw ContextError("eval: token id " + std::to_string(req.tokens[i]) + " at index " + std::to_string(i) +
                          " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+  if (n_past() + n > params_.n_ctx)
+    throw ContextError("context full: " + std::to_string(n_past()) + " cached + " + std::to_string(n) +
+                       " new tokens do not fit in the context of " + std::to_string(params_.n_ctx) + " tokens");
   if (req.positions)
     for (int i = 0; i < n; ++i)
       if (req.positions[i] < 0) throw ContextError("eval: negative position at index " + std::to_string(i));
