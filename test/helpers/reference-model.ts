@@ -73,7 +73,7 @@ export class ReferenceModel {
     const { d, hd, nHeads, nKv } = this;
     const n = tokens.length;
     const emb = this.mat('token_embd.weight');
-    let x = tokens.map((t) => emb.w.slice(t * d, (t + 1) * d));
+    let x: Float64Array[] = tokens.map((t) => emb.w.slice(t * d, (t + 1) * d));
     for (let l = 0; l < this.nLayers; l++) {
       const p = `blk.${l}.`;
       const h = x.map((r) => this.rmsNorm(r, this.mat(p + 'attn_norm.weight').w));
