@@ -81,3 +81,41 @@ export function llama3Gguf(file: string): string {
   }));
   return file;
 }
+
+/**
+ * A small byte-level vocabulary: the 256 byte tokens (id = byte value), tokens built by chains of merges
+ * for a few words (so ties, ranks and multi-step merges all occur), then added tokens of every kind.
+ */
+export function tinyVocab(pre = 'qwen2'): VocabSpec & { ids: Record<string, number> } {
+  const tokens = [...BYTE_CHARS];
+  const types: number[] = tokens.map(() => TokenType.NORMAL);
+  const merges: string[] = [];
+  const ids: Record<string, number> = {};
+  const add = (text: string, type: number = TokenType.NORMAL) => {
+    ids[text] = tokens.length;
+    tokens.push(text);
+    types.push(type);
+  };
+  const words = ['ab', 'bc', 'aa', 'Ġthe', 'Ġreturn', 'ing', 'Ġin', 'def', 'ĠĠ', 'ĠĠĠĠ', 'ĊĊ', 'self', '12', '123',
+    'Ġ<', '<|', 'fim', 'Ã©', 'ðŁĺ', 'ðŁĺĢ'];
+  for (const w of words) {
+    const chars = [...w];
+    let cur = chars[0];
+    for (const c of chars.slice(1)) {
+      if (!(cur + c in ids)) {
+        merges.push(`${cur} ${c}`);
+        add(cur + c);
+      }
+      cur += c;
+    }
+  }
+  add('<|endoftext|>', TokenType.CONTROL);
+  add('<|fim_prefix|>', TokenType.CONTROL);
+  add('<|fim_suffix|>', TokenType.CONTROL);
+  add('<|fim_middle|>', TokenType.CONTROL);
+  add('ü', TokenType.USER_DEFINED);        // an ordinary word: matched in text
+  add('<tool>', TokenType.USER_DEFINED);   // a marker: never matched in text
+  add('[PAD9]', TokenType.UNUSED);
+  add('<|im_end|>');                       // a NORMAL token with a marker's text: not a role, not special
+  return { pre, tokens, types, merges, ids };
+}
