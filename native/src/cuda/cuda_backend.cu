@@ -49,6 +49,7 @@ class Staging {
     cudaFreeHost(host_);
     cudaFree(dev_);
   }
+  void reset() { off_ = 0; }  // only when the stream is idle
   template <class T>
   const T* put(const T* host, size_t n) {
     const size_t bytes = (n * sizeof(T) + 255) / 256 * 256;
@@ -312,13 +313,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   void topk(const float* logits, int vocab, int k, int32_t* host_ids, float* host_vals) override {
     require(k > 0 && k <= vocab, "topk: k must be in 1..vocab, got " + std::to_string(k));
     if (k > kMaxTopK) return topk_on_host(logits, vocab, k, host_ids, host_vals);
-    const size_t need = topk_scratch_floats(vocab, k) + 2 * size_t(k);
-    if (need > topk_cap_) {
-      if (topk_scratch_) device_free(topk_scratch_);
-      topk_scratch_ = alloc(need);
-      topk_cap_ = need;
-    }
-    float* vals = topk_scratch_;
+    float* vals = topk_scratch(vocab, k);
     int32_t* ids = reinterpret_cast<int32_t*>(topk_scratch_ + k);
     cuda::topk(logits, vocab, k, topk_scratch_ + 2 * size_t(k), ids, vals, stream_);
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host_ids, ids, k * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
@@ -331,6 +326,9 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   double time_ms(const std::function<void()>& fn, int warmup, int reps, bool graph) override {
     cudaGraphExec_t exec = nullptr;
     if (graph) {
+      // Start the ring at 0 so no wrap (a synchronize, illegal while capturing) happens inside fn.
+      FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      staging_->reset();
       cudaGraph_t g = nullptr;
       FRSPEC_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
       try {
@@ -394,6 +392,16 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     random_fill_kernel<<<1024, 256, 0, stream_>>>(p, n, seed, lo, hi);
     FRSPEC_CUDA_LAUNCHED("random_fill");
   }
+  void argmax_device(const float* logits, int n, int vocab, int32_t* ids) override {
+    cuda::argmax(logits, n, vocab, ids, stream_);
+  }
+  void topk_device(const float* logits, int vocab, int k, int32_t* ids, float* vals, const int32_t* remap) override {
+    require(k > 0 && k <= kMaxTopK && k <= vocab, "topk_device: k must be in 1..min(vocab, 256)");
+    float* scratch = topk_scratch(vocab, k);
+    cuda::topk(logits, vocab, k, scratch + 2 * size_t(k), ids, vals, stream_);
+    if (remap) remap_ids(ids, k, remap, stream_);
+  }
+  int32_t* alloc_ids(size_t n) override { return reinterpret_cast<int32_t*>(alloc(n)); }
   size_t free_memory() const override {
     size_t f = 0, t = 0;
     cudaMemGetInfo(&f, &t);
@@ -442,6 +450,16 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
       ids_cap_ = n;
     }
     return ids_;
+  }
+  // Scratch for top-k: k values, k ids, then the passes' buffers.
+  float* topk_scratch(int vocab, int k) {
+    const size_t need = topk_scratch_floats(vocab, k) + 2 * size_t(k);
+    if (need > topk_cap_) {
+      if (topk_scratch_) device_free(topk_scratch_);
+      topk_scratch_ = alloc(need);
+      topk_cap_ = need;
+    }
+    return topk_scratch_;
   }
   void topk_on_host(const float* logits, int vocab, int k, int32_t* host_ids, float* host_vals) {
     std::vector<float> row(vocab);

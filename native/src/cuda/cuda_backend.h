@@ -33,6 +33,12 @@ class CudaBackendExtras {
   // Fills backend memory with uniform random floats in [lo, hi).
   virtual void random_fill(float* p, size_t n, uint64_t seed, float lo, float hi) = 0;
   virtual size_t free_memory() const = 0;
+  // Device-only selection for captured steps (no host round trip): argmax of n rows into device ids, and
+  // the top-k of one row into device ids/vals; with remap (device, FR-Spec) ids become remap[position].
+  virtual void argmax_device(const float* logits, int n, int vocab, int32_t* ids) = 0;
+  virtual void topk_device(const float* logits, int vocab, int k, int32_t* ids, float* vals, const int32_t* remap) = 0;
+  // Device memory for int32 arrays (freed with free()).
+  virtual int32_t* alloc_ids(size_t n) = 0;
 };
 
 // The extras of a backend made by make_cuda_backend (null for any other backend).

@@ -44,5 +44,7 @@ void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_
 constexpr int kMaxTopK = 256;
 size_t topk_scratch_floats(int vocab, int k);
 void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_ids, float* out_vals, cudaStream_t stream);
+// ids[i] = map[ids[i]] for i < k (FR-Spec: positions in the restricted head back to token ids).
+void remap_ids(int32_t* ids, int k, const int32_t* map, cudaStream_t stream);
 
 }  // namespace frspec::cuda

@@ -84,6 +84,11 @@ __global__ void __launch_bounds__(32 * kWarps)
   }
 }
 
+__global__ void remap_kernel(int32_t* ids, int k, const int32_t* __restrict__ map) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < k) ids[i] = map[ids[i]];
+}
+
 int segments(int count) { return (count + kSeg - 1) / kSeg; }
 
 }  // namespace
@@ -115,6 +120,11 @@ void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_id
     count = warps * k;
     which ^= 1;
   }
+}
+
+void remap_ids(int32_t* ids, int k, const int32_t* map, cudaStream_t s) {
+  remap_kernel<<<ceil_div(k, 256), 256, 0, s>>>(ids, k, map);
+  FRSPEC_CUDA_LAUNCHED("remap_ids");
 }
 
 }  // namespace frspec::cuda

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The GPU run: correctness checks, a compute-sanitizer pass and the benchmarks, from the programs that
+# bench/gpu/prepare.sh built on the development machine. Writes logs and one JSON summary to $OUT
+# (default ./gpu-out) and prints the summary last. Exit status 0 only when every check passed.
+#   bench/gpu/run.sh          (in the repository root on the GPU machine, with .gpucarry/ carried)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+carry=${FRSPEC_GPU_CARRY:-$root/.gpucarry}
+out=${OUT:-$root/gpu-out}
+mkdir -p "$out"
+bin=$carry/bin
+[ -x "$bin/cuda_backend_test" ] || { echo "no $bin/cuda_backend_test: run bench/gpu/prepare.sh first and carry .gpucarry"; exit 2; }
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv \
+  > "$out/nvidia-smi.csv" 2>&1
+cat "$out/nvidia-smi.csv"
+models=/tmp/frspec-models
+mkdir -p $models
+if [ -f "$carry/models/demo-target.gguf.xz" ]; then
+  xz -dc "$carry/models/demo-target.gguf.xz" > $models/demo-target.gguf && cp "$carry/models/demo-target.reference.json" $models/
+fi
+
+step() {  # name, time limit (s), command...
+  local name=$1 limit=$2; shift 2
+  local t0=$(date +%s)
+  timeout "$limit" "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc in $(( $(date +%s) - t0 )) s"
+  tail -n 60 "$out/$name.log"
+  eval "rc_${name}=$rc"
+}
+step checks 150 "$bin/cuda_backend_test" --require-gpu --models $models --json "$out/checks.json"
+step bench 200 "$bin/cuda_bench" --json "$out/bench.json"
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+step sanitizer 120 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_backend_test" --require-gpu
+
+python3 - "$out" "$rc_checks" "$rc_bench" "$rc_sanitizer" <<'PY'
+import json, sys, os
+out, rc_checks, rc_bench, rc_san = sys.argv[1], *map(int, sys.argv[2:])
+def load(name):
+    try:
+        return json.load(open(os.path.join(out, name)))
+    except Exception as e:
+        return {"error": str(e)}
+checks, bench = load("checks.json"), load("bench.json")
+san = open(os.path.join(out, "sanitizer.log")).read()[-2000:] if os.path.exists(os.path.join(out, "sanitizer.log")) else ""
+summary = {
+    "device": bench.get("device") or checks.get("device"),
+    "checks": {"exit": rc_checks, "passed": checks.get("passed"), "failed": checks.get("failed"),
+               "failures": [c for c in checks.get("checks", []) if not c.get("ok")]},
+    "sanitizer": {"exit": rc_san, "tail": san.strip().splitlines()[-3:]},
+    "bench": bench,
+    "demo": {k: v for k, v in checks.items() if k.startswith("demo_")},
+}
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
+print(json.dumps({k: summary[k] for k in ("device", "checks", "sanitizer", "demo")}))
+PY
+[ "$rc_checks" = 0 ] && [ "$rc_sanitizer" = 0 ] && [ "$rc_bench" = 0 ]

@@ -1,0 +1,406 @@
+// GPU benchmarks at real model shapes with random weights generated on the GPU (nothing large is carried
+// to the machine). Every number is taken in the same run as its baseline, on the device named in the output:
+//  * device-to-device copy bandwidth (bytes read + written): the ceiling for weight streaming;
+//  * one decode step of a Qwen2.5-Coder-7B-shaped target per weight type: the weight GEMVs alone (bytes of
+//    weights / time = achieved bandwidth, as a fraction of the copy) and the whole step (norms, RoPE,
+//    attention over 512 cached tokens, LM head, argmax), each replayed from a CUDA graph;
+//  * the same target verifying n = 1..64 tokens at once (the GEMV passes) and a prefill GEMM;
+//  * Llama-3-8B LM head, full 128256 rows vs FR-Spec 32k / 16k gathered rows;
+//  * draft steps: an EAGLE head on Llama-3-8B (fc + one layer + LM head + top-10) and a Qwen2.5-0.5B-shaped
+//    draft model (24 layers + LM head + top-10), each with the full vocabulary vs FR-Spec 32k / 16k.
+//
+//   cuda_bench [--json FILE] [--quick]
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#ifdef FRSPEC_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+using namespace frspec;
+
+#ifndef FRSPEC_HAVE_CUDA
+int main() {
+  std::printf("SKIP: this build has no CUDA backend\n");
+  return 0;
+}
+#else
+using cuda::CudaBackendExtras;
+
+namespace {
+
+struct Row {
+  std::string name;
+  double ms = 0, bytes = 0;
+  std::string extra;  // more JSON fields
+};
+std::vector<Row> g_rows;
+double g_copy_bw = 0;
+
+void report(const std::string& name, double ms, double bytes, const std::string& extra = "") {
+  g_rows.push_back({name, ms, bytes, extra});
+  if (bytes > 0)
+    std::printf("%-62s %9.1f us  %7.1f GB/s  %5.1f%% of copy\n", name.c_str(), ms * 1e3, bytes / (ms * 1e-3) / 1e9,
+                100.0 * bytes / (ms * 1e-3) / g_copy_bw);
+  else
+    std::printf("%-62s %9.1f us\n", name.c_str(), ms * 1e3);
+}
+
+const char* tname(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::Q8_0: return "Q8_0";
+    case DType::Q4_K: return "Q4_K";
+    case DType::Q6_K: return "Q6_K";
+  }
+  return "?";
+}
+
+struct Shape {
+  const char* name;
+  int d, layers, heads, kv_heads, head_dim, ffn, vocab;
+  bool qkv_bias, eagle;  // eagle: fc [2d -> d] in front, no input norm, no final norm
+};
+
+// A transformer with random weights on the GPU, run through the Backend interface exactly as the
+// forward pass does for one token (batch n for the GEMV-only timings).
+class Synth {
+ public:
+  Synth(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, int n_past)
+      : b_(b), x_(x), s_(s), n_past_(n_past) {
+    uint64_t seed = 1;
+    auto W = [&](int64_t rows, int64_t cols) {
+      Weight w = x.random_weight(type, rows, cols, seed++);
+      bytes_ += double(w.row_bytes) * w.rows;
+      return w;
+    };
+    auto V = [&](size_t n, float lo, float hi) {
+      float* p = b.alloc(n);
+      x.random_fill(p, n, seed++, lo, hi);
+      vecs_.push_back(p);
+      return p;
+    };
+    const int qd = s.heads * s.head_dim, kvd = s.kv_heads * s.head_dim;
+    if (s.eagle) fc_ = W(s.d, 2 * s.d);
+    for (int l = 0; l < s.layers; ++l) {
+      Layer L;
+      L.q = W(qd, s.d), L.k = W(kvd, s.d), L.v = W(kvd, s.d), L.o = W(s.d, qd);
+      L.gate = W(s.ffn, s.d), L.up = W(s.ffn, s.d), L.down = W(s.d, s.ffn);
+      L.attn_norm = V(s.d, 0.5f, 1.5f), L.ffn_norm = V(s.d, 0.5f, 1.5f);
+      if (s.qkv_bias) L.qb = V(qd, -0.1f, 0.1f), L.kb = V(kvd, -0.1f, 0.1f), L.vb = V(kvd, -0.1f, 0.1f);
+      layers_.push_back(L);
+    }
+    layer_bytes_ = bytes_;
+    if (!s.eagle) embd_ = x.random_weight(type, s.vocab, s.d, seed++);
+    out_norm_ = V(s.d, 0.5f, 1.5f);
+    const int n = 64;
+    xbuf_ = V(size_t(n) * 2 * s.d, -1, 1), h_ = V(size_t(n) * s.d, -1, 1), q_ = V(size_t(n) * qd, -1, 1);
+    k_ = V(size_t(n) * kvd, -1, 1), v_ = V(size_t(n) * kvd, -1, 1), att_ = V(size_t(n) * qd, -1, 1);
+    gate_ = V(size_t(n) * s.ffn, -1, 1), up_ = V(size_t(n) * s.ffn, -1, 1), cat_ = V(size_t(n) * 2 * s.d, -1, 1);
+    logits_ = V(size_t(n) * s.vocab, 0, 1);
+    ids_ = x.alloc_ids(256);
+    vals_ = b.alloc(256);
+    kv_ = b.create_kv({s.layers, s.kv_heads, s.head_dim, n_past + 64});
+    // Fill the cache's first n_past slots with random K/V.
+    float* kvr = b.alloc(size_t(n_past) * kvd);
+    x.random_fill(kvr, size_t(n_past) * kvd, 99, -1, 1);
+    for (int l = 0; l < s.layers; ++l) b.kv_write(*kv_, l, kvr, kvr, 0, n_past);
+    b.sync();
+    b.free(kvr);
+  }
+  ~Synth() {
+    b_.sync();
+    for (auto& L : layers_)
+      for (Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) b_.release(*w);
+    if (fc_.data) b_.release(fc_);
+    if (embd_.data) b_.release(embd_);
+    for (float* p : vecs_) b_.free(p);
+    b_.free(reinterpret_cast<float*>(ids_));
+    b_.free(vals_);
+  }
+  double layer_bytes() const { return layer_bytes_; }
+  int vocab() const { return s_.vocab; }
+
+  // Every weight GEMV of the layers for n tokens (no other work): the bandwidth measurement.
+  void gemvs(int n) {
+    for (auto& L : layers_) {
+      b_.matmul(L.q, h_, q_, n, L.qb);
+      b_.matmul(L.k, h_, k_, n, L.kb);
+      b_.matmul(L.v, h_, v_, n, L.vb);
+      b_.matmul(L.o, att_, xbuf_, n, nullptr);
+      b_.matmul(L.gate, h_, gate_, n, nullptr);
+      b_.matmul(L.up, h_, up_, n, nullptr);
+      b_.matmul(L.down, gate_, xbuf_, n, nullptr);
+    }
+  }
+  // One full token step: embedding (or EAGLE's fc), every layer, final norm, LM head, then argmax (k = 0)
+  // or top-k with FR-Spec's id remap.
+  void step(const Weight& head, int k, const int32_t* remap) {
+    const Shape& s = s_;
+    const int32_t pos = n_past_, tok = 1234;
+    if (s.eagle) {
+      b_.matmul(fc_, cat_, xbuf_, 1, nullptr);
+    } else {
+      b_.get_rows(embd_, &tok, 1, xbuf_);
+    }
+    RopeParams rope;
+    rope.neox = !s.eagle;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      Layer& L = layers_[l];
+      const float* in = xbuf_;
+      if (!s.eagle) b_.rms_norm(xbuf_, L.attn_norm, h_, 1, s.d, 1e-6f), in = h_;
+      b_.matmul(L.q, in, q_, 1, L.qb);
+      b_.matmul(L.k, in, k_, 1, L.kb);
+      b_.matmul(L.v, in, v_, 1, L.vb);
+      b_.rope(q_, &pos, 1, s.heads, s.head_dim, rope);
+      b_.rope(k_, &pos, 1, s.kv_heads, s.head_dim, rope);
+      b_.kv_write(*kv_, int(l), k_, v_, n_past_, 1);
+      b_.attention(*kv_, int(l), q_, att_, n_past_, 1, nullptr, s.heads, 1.f / std::sqrt(float(s.head_dim)));
+      b_.matmul(L.o, att_, h_, 1, nullptr);
+      b_.add(xbuf_, h_, s.d);
+      b_.rms_norm(xbuf_, L.ffn_norm, h_, 1, s.d, 1e-6f);
+      b_.matmul(L.gate, h_, gate_, 1, nullptr);
+      b_.matmul(L.up, h_, up_, 1, nullptr);
+      b_.swiglu(gate_, up_, gate_, 1, s.ffn);
+      b_.matmul(L.down, gate_, h_, 1, nullptr);
+      b_.add(xbuf_, h_, s.d);
+    }
+    if (!s.eagle) b_.rms_norm(xbuf_, out_norm_, h_, 1, s.d, 1e-6f);
+    b_.matmul(head, s.eagle ? xbuf_ : h_, logits_, 1, nullptr);
+    if (k == 0) x_.argmax_device(logits_, 1, int(head.rows), ids_);
+    else x_.topk_device(logits_, int(head.rows), k, ids_, vals_, remap);
+  }
+  const Weight& embd() const { return embd_; }
+
+ private:
+  struct Layer {
+    Weight q, k, v, o, gate, up, down;
+    float *attn_norm = nullptr, *ffn_norm = nullptr, *qb = nullptr, *kb = nullptr, *vb = nullptr;
+  };
+  Backend& b_;
+  CudaBackendExtras& x_;
+  Shape s_;
+  int n_past_;
+  std::vector<Layer> layers_;
+  Weight fc_, embd_;
+  std::vector<float*> vecs_;
+  float *out_norm_ = nullptr, *xbuf_ = nullptr, *h_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr;
+  float *att_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *cat_ = nullptr, *logits_ = nullptr, *vals_ = nullptr;
+  int32_t* ids_ = nullptr;
+  std::unique_ptr<KvCache> kv_;
+  double bytes_ = 0, layer_bytes_ = 0;
+};
+
+double wbytes(const Weight& w) { return double(w.row_bytes) * w.rows; }
+
+// FR-Spec ids: k distinct token ids, sorted (a frequency ranking would give some such set).
+std::vector<int32_t> subset(int vocab, int k, uint64_t seed) {
+  std::vector<int32_t> ids(vocab);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::mt19937_64 r(seed);
+  std::shuffle(ids.begin(), ids.end(), r);
+  ids.resize(k);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+constexpr int kWarm = 3, kReps = 20;
+
+void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
+  const Shape qwen7b{"qwen2.5-coder-7b", 3584, 28, 28, 4, 128, 18944, 152064, true, false};
+  Synth m(b, x, qwen7b, type, 512);
+  Weight head = x.random_weight(type, qwen7b.vocab, qwen7b.d, 77);
+  const double step_bytes = m.layer_bytes() + wbytes(head);
+  const std::string t = tname(type);
+  float* hx = b.alloc(64 * size_t(qwen7b.d));
+  float* hy = b.alloc(64 * size_t(qwen7b.vocab));
+  x.random_fill(hx, 64 * size_t(qwen7b.d), 5, -1, 1);
+  auto gemvs = [&](int n) {
+    m.gemvs(n);
+    b.matmul(head, hx, hy, n, nullptr);
+  };
+  gemvs(1);
+  b.sync();
+  report("7B " + t + " decode step, weight GEMVs only (28 layers + LM head)", x.time_ms([&] { gemvs(1); }, kWarm, kReps, true),
+         step_bytes, "\"type\": \"" + t + "\", \"kind\": \"decode_gemv\"");
+  if (!full) return b.release(head), b.free(hx), b.free(hy);
+  m.step(head, 0, nullptr);
+  b.sync();
+  const double ms = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
+  report("7B " + t + " full decode step (n_past 512, argmax), graph", ms, step_bytes,
+         "\"type\": \"" + t + "\", \"kind\": \"decode_full\", \"tok_s\": " + std::to_string(1e3 / ms));
+  const double ms_ng = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, 5, false);
+  report("7B " + t + " full decode step, no graph (launch overhead)", ms_ng, step_bytes, "\"type\": \"" + t + "\", \"kind\": \"decode_full_nograph\"");
+  for (int n : {2, 4, 8, 16, 32, 64})
+    report("7B " + t + " verify " + std::to_string(n) + " tokens, weight GEMVs", x.time_ms([&] { gemvs(n); }, kWarm, 5, true),
+           step_bytes, "\"type\": \"" + t + "\", \"kind\": \"verify\", \"n\": " + std::to_string(n));
+  b.release(head);
+  b.free(hx);
+  b.free(hy);
+}
+
+void bench_prefill(Backend& b, CudaBackendExtras& x, DType type) {
+  // One 7B layer's matrices at 512 tokens through the tiled GEMM: FLOP rate of prefill.
+  const int n = 512, d = 3584, ffn = 18944;
+  Weight wq = x.random_weight(type, d, d, 1), wg = x.random_weight(type, ffn, d, 2), wd = x.random_weight(type, d, ffn, 3);
+  float* in = b.alloc(size_t(n) * ffn);
+  float* out = b.alloc(size_t(n) * ffn);
+  x.random_fill(in, size_t(n) * ffn, 4, -1, 1);
+  auto f = [&] {
+    b.matmul(wq, in, out, n, nullptr);
+    b.matmul(wg, in, out, n, nullptr);
+    b.matmul(wd, in, out, n, nullptr);
+  };
+  f();
+  b.sync();
+  const double ms = x.time_ms(f, 1, 5, false);
+  const double flops = 2.0 * n * (double(d) * d + 2.0 * double(ffn) * d);
+  report(std::string("prefill GEMM 512 tokens x (3584^2 + 2 x 18944x3584) ") + tname(type), ms, 0,
+         "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"prefill\", \"tflops\": " + std::to_string(flops / (ms * 1e-3) / 1e12));
+  std::printf("    = %.1f TFLOP/s\n", flops / (ms * 1e-3) / 1e12);
+  for (Weight* w : {&wq, &wg, &wd}) b.release(*w);
+  b.free(in);
+  b.free(out);
+}
+
+void bench_lm_head(Backend& b, CudaBackendExtras& x, DType type) {
+  const int vocab = 128256, d = 4096;
+  Weight full = x.random_weight(type, vocab, d, 11);
+  float* h = b.alloc(d);
+  float* logits = b.alloc(vocab);
+  x.random_fill(h, d, 3, -1, 1);
+  int32_t* ids = x.alloc_ids(16);
+  float* vals = b.alloc(16);
+  double base = 0;
+  for (int k : {vocab, 32768, 16384}) {
+    const auto pick = subset(vocab, k, 7);
+    Weight w = k == vocab ? full : b.gather_rows(full, pick.data(), k);
+    int32_t* remap = nullptr;
+    if (k != vocab) {
+      remap = x.alloc_ids(k);
+      std::vector<float> as_f(k);
+      std::memcpy(as_f.data(), pick.data(), 4 * size_t(k));
+      b.to_device(reinterpret_cast<float*>(remap), as_f.data(), k);
+    }
+    auto gemv = [&] { b.matmul(w, h, logits, 1, nullptr); };
+    auto with_topk = [&] {
+      gemv();
+      x.topk_device(logits, k, 10, ids, vals, remap);
+    };
+    with_topk();
+    b.sync();
+    const double ms = x.time_ms(gemv, kWarm, kReps, true);
+    if (k == vocab) base = ms;
+    report("Llama-3-8B LM head " + std::string(tname(type)) + " " + std::to_string(k) + " rows GEMV", ms, wbytes(w),
+           "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"lm_head\", \"rows\": " + std::to_string(k) +
+               ", \"speedup_vs_full\": " + std::to_string(base / ms));
+    report("Llama-3-8B LM head " + std::string(tname(type)) + " " + std::to_string(k) + " rows GEMV + top-10 (+remap)",
+           x.time_ms(with_topk, kWarm, kReps, true), wbytes(w),
+           "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"lm_head_topk\", \"rows\": " + std::to_string(k));
+    if (k != vocab) b.release(w), b.free(reinterpret_cast<float*>(remap));
+  }
+  b.release(full);
+  b.free(h), b.free(logits), b.free(vals), b.free(reinterpret_cast<float*>(ids));
+}
+
+// A draft step with the full head vs FR-Spec heads of 32k and 16k rows (top-10 + remap).
+void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, const std::string& label) {
+  Synth m(b, x, s, type, 512);
+  Weight full = s.eagle ? x.random_weight(type, s.vocab, s.d, 21) : m.embd();  // the 0.5B ties its head
+  double base = 0;
+  for (int k : {s.vocab, 32768, 16384}) {
+    const auto pick = subset(s.vocab, k, 9);
+    Weight head = k == s.vocab ? full : b.gather_rows(full, pick.data(), k);
+    int32_t* remap = nullptr;
+    if (k != s.vocab) {
+      remap = x.alloc_ids(k);
+      std::vector<float> as_f(k);
+      std::memcpy(as_f.data(), pick.data(), 4 * size_t(k));
+      b.to_device(reinterpret_cast<float*>(remap), as_f.data(), k);
+    }
+    m.step(head, 10, remap);
+    b.sync();
+    const double ms = x.time_ms([&] { m.step(head, 10, remap); }, kWarm, kReps, true);
+    if (k == s.vocab) base = ms;
+    report(label + " " + tname(type) + " draft step, head " + std::to_string(k) + " rows + top-10", ms,
+           m.layer_bytes() + wbytes(head),
+           "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_step\", \"model\": \"" + label +
+               "\", \"rows\": " + std::to_string(k) + ", \"speedup_vs_full\": " + std::to_string(base / ms));
+    if (k != s.vocab) b.release(head), b.free(reinterpret_cast<float*>(remap));
+  }
+  if (s.eagle) b.release(full);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a == "--quick") quick = true;
+    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick]\n"), 2;
+  }
+  std::string why;
+  auto backend = make_cuda_backend(0, &why);
+  if (!backend) return std::printf("SKIP: no CUDA backend: %s\n", why.c_str()), 0;
+  Backend& b = *backend;
+  CudaBackendExtras& x = *cuda::extras(backend.get());
+  const auto info = x.info();
+  std::printf("device: %s, %d SMs, %.1f GB, L2 %.0f MB, driver %d, runtime %d\n", info.name.c_str(), info.sm_count,
+              info.total_mem / 1e9, info.l2_bytes / 1e6, info.driver_version, info.runtime_version);
+  g_copy_bw = x.copy_bandwidth(size_t(2) << 30, 10);
+  std::printf("device-to-device copy: %.1f GB/s (read + write)\n", g_copy_bw / 1e9);
+  int status = 0;
+  auto run = [&](const char* what, const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      std::printf("ERROR in %s: %s\n", what, e.what());
+      status = 1;
+    }
+  };
+  run("7B F16", [&] { bench_target(b, x, DType::F16, true); });
+  run("7B Q8_0", [&] { bench_target(b, x, DType::Q8_0, true); });
+  if (!quick)
+    for (DType t : {DType::BF16, DType::Q4_K, DType::Q6_K}) run("7B other", [&] { bench_target(b, x, t, false); });
+  run("prefill", [&] { bench_prefill(b, x, DType::F16); });
+  run("prefill", [&] { bench_prefill(b, x, DType::Q8_0); });
+  run("LM head", [&] { bench_lm_head(b, x, DType::BF16); });
+  run("LM head", [&] { bench_lm_head(b, x, DType::F16); });
+  const Shape eagle8b{"eagle-llama3-8b", 4096, 1, 32, 8, 128, 14336, 128256, false, true};
+  const Shape qwen05b{"qwen2.5-0.5b", 896, 24, 14, 2, 64, 4864, 151936, true, false};
+  run("EAGLE", [&] { bench_draft(b, x, eagle8b, DType::BF16, "EAGLE head on Llama-3-8B"); });
+  run("0.5B", [&] { bench_draft(b, x, qwen05b, DType::BF16, "Qwen2.5-0.5B draft"); });
+  run("0.5B", [&] { bench_draft(b, x, qwen05b, DType::Q8_0, "Qwen2.5-0.5B draft"); });
+
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    f << "{\"device\": \"" << info.name << "\", \"sm_count\": " << info.sm_count << ", \"copy_GBps\": " << g_copy_bw / 1e9
+      << ", \"driver\": " << info.driver_version << ", \"results\": [\n";
+    for (size_t i = 0; i < g_rows.size(); ++i) {
+      const Row& r = g_rows[i];
+      f << "  {\"name\": \"" << r.name << "\", \"us\": " << r.ms * 1e3;
+      if (r.bytes > 0)
+        f << ", \"weight_bytes\": " << r.bytes << ", \"GBps\": " << r.bytes / (r.ms * 1e-3) / 1e9
+          << ", \"frac_of_copy\": " << r.bytes / (r.ms * 1e-3) / g_copy_bw;
+      if (!r.extra.empty()) f << ", " << r.extra;
+      f << "}" << (i + 1 < g_rows.size() ? ",\n" : "\n");
+    }
+    f << "]}\n";
+  }
+  return status;
+}
+#endif
