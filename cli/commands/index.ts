@@ -1,6 +1,7 @@
 // Every `frspec` subcommand, in the order `frspec --help` lists them. Each lives in its own file.
 import type { Command } from '../command';
+import { generate } from './generate';
 import { inspect } from './inspect';
 import { tokenize } from './tokenize';
 
-export const commands: Command[] = [inspect, tokenize];
+export const commands: Command[] = [generate, inspect, tokenize];
