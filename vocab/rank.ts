@@ -10,9 +10,15 @@ export interface Ranked {
   forced: number;
 }
 
-/** The specials a drafter may need to emit: end of text/turn and the FIM/repository markers. */
+/**
+ * The specials a drafter may need to emit: end of text/turn/message, every other end-of-generation id,
+ * and the FIM/repository markers. BOS and PAD are never generated, so they are not forced.
+ */
 export function forcedSpecialIds(specials: SpecialTokens, vocabSize: number): number[] {
-  const order = [specials.eos, specials.eot, specials.fimPre, specials.fimSuf, specials.fimMid, specials.fimPad, specials.fimRep, specials.fimSep];
+  const order = [
+    specials.eos, specials.eot, specials.eom ?? -1, ...(specials.eog ?? []),
+    specials.fimPre, specials.fimSuf, specials.fimMid, specials.fimPad, specials.fimRep, specials.fimSep,
+  ];
   const out: number[] = [];
   for (const id of order) if (id >= 0 && id < vocabSize && !out.includes(id)) out.push(id);
   return out;

@@ -3,8 +3,10 @@
 
 /** Special token ids of a model; -1 = the model has none. */
 export interface SpecialTokens {
-  bos: number; eos: number; eot: number; pad: number;
+  bos: number; eos: number; eot: number; eom?: number; pad: number;
   fimPre: number; fimSuf: number; fimMid: number; fimPad: number; fimRep: number; fimSep: number;
+  /** Every id that ends a generation (EOS, EOT, <|im_end|>, ...), when the tokenizer knows them. */
+  eog?: readonly number[];
 }
 
 export interface CountingTokenizer {

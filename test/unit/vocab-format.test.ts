@@ -113,10 +113,11 @@ describe('vocab ranking', () => {
     assert.deepEqual(transferCoverage(r.ids, other, [2, 3, 8]).map((c) => c.share), [0, 0.75, 0.75]);
   });
 
-  it('forces EOS/EOT and the FIM and repository markers, once each, when the model has them', () => {
+  it('forces EOS/EOT/EOM, every end-of-generation id and the FIM and repository markers, once each', () => {
     const specials = { bos: 0, eos: 10, eot: 10, pad: 10, fimPre: 11, fimSuf: 12, fimMid: 13, fimPad: -1, fimRep: 14, fimSep: 15 };
     assert.deepEqual(forcedSpecialIds(specials, 16), [10, 11, 12, 13, 14, 15]);
     assert.deepEqual(forcedSpecialIds(specials, 12), [10, 11]);
+    assert.deepEqual(forcedSpecialIds({ ...specials, eom: 9, eog: [10, 7, 15] }, 16), [10, 9, 7, 15, 11, 12, 13, 14]);
   });
 });
 
