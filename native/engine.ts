@@ -14,6 +14,8 @@ export interface EngineOptions {
   maxLogitRows?: number;
   /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available). */
   backend?: 'cpu' | 'cuda' | 'auto';
+  /** An EAGLE draft head for this model (uses its embedding and LM head; its own KV cache). */
+  eagle?: string;
 }
 
 export interface ModelInfo {
@@ -91,6 +93,8 @@ interface NativeEngine {
   eval(tokens: Int32Array, opts: object): Promise<EvalResult>;
   truncate(n: number): void;
   keep(base: number, slots: Int32Array): void;
+  eagleEval(tokens: Int32Array, features: Float32Array, opts: object): Promise<EvalResult>;
+  eagleTruncate(n: number): void;
   tokens(): Int32Array;
   cancel(): void;
   close(): void;
@@ -129,6 +133,25 @@ export class Engine {
       ...(logits === undefined || typeof logits === 'string' ? { logits } : { logits: toInt32(logits) }),
     };
     return this.run(signal, () => this.native.eval(toInt32(tokens), args));
+  }
+
+  /**
+   * One forward pass of the EAGLE head: token i with the target's feature f_i (its final normed hidden
+   * state, n x dModel) predicts the feature after token i; `hidden` returns those predicted features.
+   */
+  eagleEval(tokens: ArrayLike<number>, features: Float32Array, opts: EvalOptions = {}): Promise<EvalResult> {
+    const { signal, positions, logits, ...rest } = opts;
+    const args = {
+      ...rest,
+      ...(positions ? { positions: toInt32(positions) } : {}),
+      ...(logits === undefined || typeof logits === 'string' ? { logits } : { logits: toInt32(logits) }),
+    };
+    return this.run(signal, () => this.native.eagleEval(toInt32(tokens), features, args));
+  }
+
+  /** Rolls the EAGLE head's cache back to its first n tokens. */
+  eagleTruncate(n: number): Promise<void> {
+    return this.run(undefined, async () => this.native.eagleTruncate(n));
   }
 
   /** Rolls the cache back to its first n tokens (waits for queued calls). */

@@ -2,10 +2,10 @@
 // JS thread) and returns a Promise; one call runs at a time per engine (native/engine.ts queues them);
 // cancel() stops a running call between steps (prompt chunks or decoded tokens).
 //
-//   loadModel(path, {threads, contextSize, maxBatch, maxLogitRows, backend}) -> Promise<Engine>
+//   loadModel(path, {threads, contextSize, maxBatch, maxLogitRows, backend, eagle}) -> Promise<Engine>
 //   estimateMemory(path, {contextSize, maxBatch, maxLogitRows}) -> {weights, kvCache, scratch, total, ...}
 //   Engine: info(), generate(tokens, opts, onToken?), eval(tokens, opts), truncate(n), keep(base, slots), tokens(),
-//           cancel(), close()
+//           eagleEval(tokens, features, opts), eagleTruncate(n), cancel(), close()
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -24,6 +24,7 @@ namespace {
 struct EngineOptions {
   int threads = 0;
   std::string backend = "cpu";
+  std::string eagle;  // optional EAGLE head for this model
   ContextParams ctx;
 };
 
@@ -57,6 +58,11 @@ EngineOptions parse_engine_options(const Napi::Object& o) {
   e.ctx.n_ctx = int_opt(o, "contextSize", 4096, 1, 1 << 22);
   e.ctx.max_batch = int_opt(o, "maxBatch", 256, 1, 1 << 16);
   e.ctx.max_logit_rows = int_opt(o, "maxLogitRows", 64, 1, 1 << 16);
+  Napi::Value eagle = o.Get("eagle");
+  if (!eagle.IsUndefined()) {
+    if (!eagle.IsString()) throw Napi::TypeError::New(o.Env(), "eagle must be the path of an EAGLE head");
+    e.eagle = eagle.As<Napi::String>();
+  }
   Napi::Value b = o.Get("backend");
   if (!b.IsUndefined()) {
     if (!b.IsString()) throw Napi::TypeError::New(o.Env(), "backend must be 'cpu', 'cuda' or 'auto'");
@@ -91,6 +97,11 @@ struct EngineState {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<PreparedModel> prepared;
   std::unique_ptr<Context> ctx;
+  // The optional EAGLE head: its own weights and KV cache, the target's embedding and LM head.
+  std::unique_ptr<Model> eagle_model;
+  std::unique_ptr<PreparedModel> eagle_prepared;
+  std::unique_ptr<Context> eagle_ctx;
+  float* features = nullptr;  // backend buffer for the head's input features, max_batch x d
   std::string backend_note;  // why CUDA was not used, when it was asked for with 'auto'
   std::atomic<bool> cancel{false};
   std::atomic<bool> busy{false};
@@ -109,7 +120,25 @@ struct EngineState {
     if (!s->backend) s->backend = make_cpu_backend(o.threads);
     s->prepared = std::make_unique<PreparedModel>(*s->backend, *s->model);
     s->ctx = std::make_unique<Context>(*s->prepared, o.ctx);
+    if (!o.eagle.empty()) {
+      s->eagle_model = Model::load(o.eagle);
+      if (s->eagle_model->config().arch != Arch::Eagle) throw ModelError(o.eagle + ": not an EAGLE head");
+      s->eagle_prepared = std::make_unique<PreparedModel>(*s->backend, *s->eagle_model, s->prepared.get());
+      s->eagle_ctx = std::make_unique<Context>(*s->eagle_prepared, o.ctx);
+      s->features = s->backend->alloc(size_t(s->eagle_ctx->params().max_batch) * s->model->config().d_model);
+    }
     return s;
+  }
+  ~EngineState() {
+    eagle_ctx.reset();  // contexts and weights go before the backend that holds their memory
+    if (features) backend->free(features);
+    eagle_prepared.reset();
+    ctx.reset();
+    prepared.reset();
+  }
+  Context& context(bool eagle) {
+    if (eagle && !eagle_ctx) throw std::runtime_error("no EAGLE head was loaded (loadModel option 'eagle')");
+    return eagle ? *eagle_ctx : *ctx;
   }
 };
 
@@ -139,6 +168,9 @@ class JsEngine : public Napi::ObjectWrap<JsEngine> {
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Eval(const Napi::CallbackInfo& info);
   Napi::Value Truncate(const Napi::CallbackInfo& info);
+  Napi::Value EagleEval(const Napi::CallbackInfo& info);
+  Napi::Value EagleTruncate(const Napi::CallbackInfo& info);
+  Napi::Value EvalOn(const Napi::CallbackInfo& info, bool eagle);
   Napi::Value Keep(const Napi::CallbackInfo& info);
   Napi::Value Tokens(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
@@ -253,6 +285,8 @@ class GenerateWorker : public EngineWorker<Napi::AsyncProgressQueueWorker<int32_
 class EvalWorker : public EngineWorker<Napi::AsyncWorker> {
  public:
   struct Request {
+    bool eagle = false;  // evaluate the EAGLE head (with features) instead of the model
+    std::vector<float> features;
     std::vector<int32_t> tokens, positions, rows;
     std::vector<uint8_t> mask;
     LogitRows logits = LogitRows::Last;
@@ -262,8 +296,17 @@ class EvalWorker : public EngineWorker<Napi::AsyncWorker> {
       : EngineWorker(env, engine, self), req_(std::move(req)) {}
   void Execute() override {
     try {
-      Context& ctx = *state_.ctx;
+      Context& ctx = state_.context(req_.eagle);
       EvalRequest r;
+      if (req_.eagle) {
+        const size_t d = ctx.model().config().d_model;
+        if (req_.features.size() != req_.tokens.size() * d)
+          throw std::invalid_argument("features must hold d_model = " + std::to_string(d) + " floats per token");
+        if (req_.tokens.size() > size_t(ctx.params().max_batch))
+          throw std::invalid_argument("too many tokens for one batch");
+        ctx.backend().to_device(state_.features, req_.features.data(), req_.features.size());
+        r.features = state_.features;
+      }
       r.tokens = req_.tokens;
       r.positions = req_.positions.empty() ? nullptr : req_.positions.data();
       r.mask = req_.mask.empty() ? nullptr : req_.mask.data();
@@ -276,7 +319,7 @@ class EvalWorker : public EngineWorker<Napi::AsyncWorker> {
       logits_.resize(size_t(out.n_rows) * out.vocab);
       if (out.logits) ctx.backend().to_host(logits_.data(), out.logits, logits_.size());
       if (out.hidden) {
-        hidden_.resize(size_t(out.n) * ctx.model().config().d_model);
+        hidden_.resize(size_t(out.n) * ctx.model().config().d_model);  // EAGLE: its predicted features
         ctx.backend().to_host(hidden_.data(), out.hidden, hidden_.size());
       }
     } catch (const std::exception& e) {
@@ -309,7 +352,8 @@ void JsEngine::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "Engine",
       {InstanceMethod<&JsEngine::Info>("info"), InstanceMethod<&JsEngine::Generate>("generate"),
        InstanceMethod<&JsEngine::Eval>("eval"), InstanceMethod<&JsEngine::Truncate>("truncate"),
-       InstanceMethod<&JsEngine::Keep>("keep"),
+       InstanceMethod<&JsEngine::Keep>("keep"), InstanceMethod<&JsEngine::EagleEval>("eagleEval"),
+       InstanceMethod<&JsEngine::EagleTruncate>("eagleTruncate"),
        InstanceMethod<&JsEngine::Tokens>("tokens"), InstanceMethod<&JsEngine::Cancel>("cancel"),
        InstanceMethod<&JsEngine::Close>("close")});
   engine_constructor = new Napi::FunctionReference(Napi::Persistent(cls));  // lives as long as the process
@@ -403,12 +447,24 @@ Napi::Value JsEngine::Generate(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-Napi::Value JsEngine::Eval(const Napi::CallbackInfo& info) {
+Napi::Value JsEngine::Eval(const Napi::CallbackInfo& info) { return EvalOn(info, false); }
+Napi::Value JsEngine::EagleEval(const Napi::CallbackInfo& info) { return EvalOn(info, true); }
+
+// eval(tokens, options) / eagleEval(tokens, features: Float32Array, options)
+Napi::Value JsEngine::EvalOn(const Napi::CallbackInfo& info, bool eagle) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1) throw Napi::TypeError::New(env, "eval(tokens, options?)");
+  if (info.Length() < (eagle ? 2u : 1u))
+    throw Napi::TypeError::New(env, eagle ? "eagleEval(tokens, features, options?)" : "eval(tokens, options?)");
   EvalWorker::Request r;
+  r.eagle = eagle;
   r.tokens = int32_array(env, info[0], "tokens");
-  Napi::Object o = opts_arg(info, 1);
+  if (eagle) {
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, "features must be a Float32Array of n x d_model");
+    Napi::Float32Array f = info[1].As<Napi::Float32Array>();
+    r.features.assign(f.Data(), f.Data() + f.ElementLength());
+  }
+  Napi::Object o = opts_arg(info, eagle ? 2 : 1);
   if (!o.Get("positions").IsUndefined()) {
     r.positions = int32_array(env, o.Get("positions"), "positions");
     if (r.positions.size() != r.tokens.size()) throw Napi::RangeError::New(env, "positions must have one entry per token");
@@ -446,6 +502,14 @@ Napi::Value JsEngine::Truncate(const Napi::CallbackInfo& info) {
   check_idle(env);
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "truncate(n: number)");
   guarded(env, [&] { state_->ctx->truncate(info[0].As<Napi::Number>().Int32Value()); });
+  return env.Undefined();
+}
+
+Napi::Value JsEngine::EagleTruncate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  check_idle(env);
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "eagleTruncate(n: number)");
+  guarded(env, [&] { state_->context(true).truncate(info[0].As<Napi::Number>().Int32Value()); });
   return env.Undefined();
 }
 
