@@ -101,7 +101,7 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
         seen.set(f.path, dup + 1);
         const key = dup ? `${f.path}#${dup}` : f.path;  // a path listed twice is two files
         const size = Buffer.byteLength(f.text);
-        const stamp = `${size}:${createHash('sha1').update(f.text).digest('hex')}`;
+        const stamp = options.cacheFile ? `${size}:${createHash('sha1').update(f.text).digest('hex')}` : '';
         let entry = cache?.lookup(key, stamp);
         if (entry) stats.fromCache++;
         else {
