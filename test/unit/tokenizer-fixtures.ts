@@ -86,7 +86,7 @@ export function llama3Gguf(file: string): string {
  * A small byte-level vocabulary: the 256 byte tokens (id = byte value), tokens built by chains of merges
  * for a few words (so ties, ranks and multi-step merges all occur), then added tokens of every kind.
  */
-export function tinyVocab(pre = 'qwen2'): VocabSpec & { ids: Record<string, number> } {
+export function tinyVocab(pre = 'qwen2'): VocabSpec & { types: number[]; ids: Record<string, number> } {
   const tokens = [...BYTE_CHARS];
   const types: number[] = tokens.map(() => TokenType.NORMAL);
   const merges: string[] = [];
