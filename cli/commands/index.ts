@@ -1,8 +1,9 @@
 // Every `frspec` subcommand, in the order `frspec --help` lists them. Each lives in its own file.
 import type { Command } from '../command';
+import { demo } from './demo';
 import { generate } from './generate';
 import { inspect } from './inspect';
 import { tokenize } from './tokenize';
 import { vocabCommands } from './vocab';
 
-export const commands: Command[] = [generate, inspect, tokenize, ...vocabCommands];
+export const commands: Command[] = [demo, generate, inspect, tokenize, ...vocabCommands];

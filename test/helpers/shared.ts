@@ -1,6 +1,7 @@
 // Access to ../shared (demo models, corpus, tokenizer vectors) for tests and benchmarks. The project must
 // build and pass its own unit tests without it, so every user checks for `undefined` and skips clearly.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { demoModelPath, type DemoModelName, sharedDir as sharedDirOf } from '../../cli/models';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -8,26 +9,12 @@ import * as readline from 'node:readline';
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
 /** The shared folder beside the checkout (or $FRSPEC_SHARED), or undefined when it is absent. */
-export function sharedDir(): string | undefined {
-  const dir = process.env.FRSPEC_SHARED ?? path.resolve(repoRoot, '..', 'shared');
-  return fs.existsSync(path.join(dir, 'README.md')) ? dir : undefined;
-}
+export const sharedDir = (): string | undefined => sharedDirOf(repoRoot);
 
-export type DemoModel = 'demo-target' | 'demo-draft' | 'demo-eagle';
+export type DemoModel = DemoModelName;
 
 /** Path of a decompressed demo model in .cache/models (decompressing it once), or undefined without ../shared. */
-export function demoModel(name: DemoModel): string | undefined {
-  const shared = sharedDir();
-  if (!shared) return undefined;
-  const out = path.join(repoRoot, '.cache', 'models', `${name}.gguf`);
-  if (!fs.existsSync(out)) {
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    const tmp = `${out}.${process.pid}.tmp`;
-    execFileSync('sh', ['-c', 'xz -dc "$1" > "$2"', 'sh', path.join(shared, 'models', `${name}.gguf.xz`), tmp]);
-    fs.renameSync(tmp, out);  // atomic: parallel test processes never see a half-written model
-  }
-  return out;
-}
+export const demoModel = (name: DemoModel): string | undefined => demoModelPath(repoRoot, name);
 
 export interface CorpusFile { lang: string; path: string; text: string }
 
