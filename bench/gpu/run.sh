@@ -29,10 +29,10 @@ step() {  # name, time limit (s), command...
   tail -n 60 "$out/$name.log"
   eval "rc_${name}=$rc"
 }
-step checks 150 "$bin/cuda_backend_test" --require-gpu --models $models --json "$out/checks.json"
-step bench 200 "$bin/cuda_bench" --json "$out/bench.json"
+step checks 100 "$bin/cuda_backend_test" --require-gpu --models $models --json "$out/checks.json"
+step bench 120 "$bin/cuda_bench" --json "$out/bench.json"
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-step sanitizer 120 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_backend_test" --require-gpu
+step sanitizer 60 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_backend_test" --require-gpu
 
 python3 - "$out" "$rc_checks" "$rc_bench" "$rc_sanitizer" <<'PY'
 import json, sys, os

@@ -148,6 +148,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     for (void* p : owned_) cudaFree(p);
+    if (upload_) cudaFreeHost(upload_);
     staging_.reset();
     cudaStreamDestroy(stream_);
   }
@@ -175,24 +176,23 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     Weight w{v.type, v.rows, v.cols, nullptr, out_bytes};
     uint8_t* dev = static_cast<uint8_t*>(device_alloc(out_bytes * v.rows));
     w.data = dev;
-    // Repack in host slices of ~64 MB (pinned buffer) and copy each.
-    const int64_t rows_per = std::max<int64_t>(1, (64 << 20) / out_bytes);
-    uint8_t* host = nullptr;
-    FRSPEC_CUDA_CHECK(cudaHostAlloc(&host, out_bytes * std::min(rows_per, v.rows), cudaHostAllocDefault));
-    try {
-      const uint8_t* src = static_cast<const uint8_t*>(v.data);
-      for (int64_t r0 = 0; r0 < v.rows; r0 += rows_per) {
-        const int64_t nr = std::min(rows_per, v.rows - r0);
-        FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the previous slice's copy has read `host`
-        for (int64_t r = 0; r < nr; ++r) repack_row(v.type, src + (r0 + r) * in_bytes, host + r * out_bytes, v.cols);
-        FRSPEC_CUDA_CHECK(cudaMemcpyAsync(dev + r0 * out_bytes, host, nr * out_bytes, cudaMemcpyHostToDevice, stream_));
-      }
-      FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    } catch (...) {
-      cudaFreeHost(host);
-      throw;
+    // Repack in slices of up to 32 MB into a pinned buffer (kept for the next weight) and copy each.
+    const size_t slice = std::max<size_t>(out_bytes, 32 << 20);
+    if (upload_cap_ < std::min(slice, out_bytes * v.rows)) {
+      if (upload_) cudaFreeHost(upload_);
+      upload_ = nullptr;
+      upload_cap_ = std::min(slice, out_bytes * v.rows);
+      FRSPEC_CUDA_CHECK(cudaHostAlloc(&upload_, upload_cap_, cudaHostAllocDefault));
     }
-    cudaFreeHost(host);
+    const int64_t rows_per = int64_t(upload_cap_ / out_bytes);
+    const uint8_t* src = static_cast<const uint8_t*>(v.data);
+    for (int64_t r0 = 0; r0 < v.rows; r0 += rows_per) {
+      const int64_t nr = std::min(rows_per, v.rows - r0);
+      FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the previous slice's copy has read the buffer
+      for (int64_t r = 0; r < nr; ++r) repack_row(v.type, src + (r0 + r) * in_bytes, upload_ + r * out_bytes, v.cols);
+      FRSPEC_CUDA_CHECK(cudaMemcpyAsync(dev + r0 * out_bytes, upload_, nr * out_bytes, cudaMemcpyHostToDevice, stream_));
+    }
+    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
     return w;
   }
   Weight gather_rows(const Weight& w, const int32_t* ids, int k) override {
@@ -483,6 +483,8 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   size_t ids_cap_ = 0;
   float* topk_scratch_ = nullptr;
   size_t topk_cap_ = 0;
+  uint8_t* upload_ = nullptr;  // pinned staging for prepare()
+  size_t upload_cap_ = 0;
 };
 
 }  // namespace
