@@ -66,14 +66,17 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
   const cache = options.cacheFile ? CountCache.load(options.cacheFile, tokenizer.fingerprint, rulesKey) : undefined;
   const next = new CountCache(tokenizer.fingerprint, rulesKey);
   const counter = new SparseCounter(tokenizer.vocabSize);
-  const totals = new Float64Array(tokenizer.vocabSize);
+  // The totals start from the cache's sum over all its entries: a reused entry then costs nothing, and
+  // the entries not reused (changed, removed or now skipped files) are subtracted at the end.
+  const base = cache?.totals?.length === tokenizer.vocabSize ? cache.totals : undefined;
+  const totals = base ? Float64Array.from(base) : new Float64Array(tokenizer.vocabSize);
+  const notReused = new Set(base ? cache!.entries.keys() : []);
+  const countedUncached: CacheEntry[] = [];
   const skipped: Record<string, number> = {};
   const stats = { files: 0, bytes: 0, tokens: 0, fromCache: 0, tokenized: 0 };
   const progress = new Throttle(options);
   const { signal } = options;
 
-
-  const keep = (key: string, entry: CacheEntry) => { if (options.cacheFile) next.entries.set(key, entry); };
   const skipEntry = (stamp: string, skip: SkipReason): CacheEntry => ({ stamp, skip, bytes: 0, tokens: 0, distinct: 0, payload: new Uint8Array(0) });
   const countText = (stamp: string, text: string): CacheEntry => {
     const ids = tokenizer.encode(text);
@@ -81,14 +84,21 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
     stats.tokenized++;
     return { stamp, bytes: Buffer.byteLength(text), tokens: ids.length, distinct, payload };
   };
-  /** Adds one file's entry (fresh or cached) to the totals and statistics. */
-  const use = (key: string, entry: CacheEntry) => {
-    if (entry.skip) { skipped[entry.skip] = (skipped[entry.skip] ?? 0) + 1; return; }
+  /** Adds one file's entry (reused from the cache or fresh) to the totals, statistics and next cache. */
+  const use = (key: string, entry: CacheEntry, reused: boolean, cacheable: boolean) => {
+    if (reused) stats.fromCache++;
+    if (options.cacheFile && cacheable) next.entries.set(key, entry);
+    if (entry.skip) skipped[entry.skip] = (skipped[entry.skip] ?? 0) + 1;
+    else {
+      stats.files++;
+      stats.bytes += entry.bytes;
+      stats.tokens += entry.tokens;
+    }
+    if (reused && base) { notReused.delete(key); return; }  // already in the totals
+    if (entry.skip) return;
     const tokens = addPayload(entry.payload, totals, `counts of ${key}`);
     if (tokens !== entry.tokens) throw new Error(`counts of ${key}: ${tokens} tokens, expected ${entry.tokens} (delete the count cache)`);
-    stats.files++;
-    stats.bytes += entry.bytes;
-    stats.tokens += tokens;
+    if (!cacheable) countedUncached.push(entry);
   };
 
   try {
@@ -102,14 +112,13 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
         const key = dup ? `${f.path}#${dup}` : f.path;  // a path listed twice is two files
         const size = Buffer.byteLength(f.text);
         const stamp = options.cacheFile ? `${size}:${createHash('sha1').update(f.text).digest('hex')}` : '';
-        let entry = cache?.lookup(key, stamp);
-        if (entry) stats.fromCache++;
-        else {
+        const cached = cache?.lookup(key, stamp);
+        let entry = cached;
+        if (!entry) {
           const why = size > rules.maxFileBytes ? 'too-large' : skipByName(f.path) ?? skipByText(f.text, rules);
           entry = why ? skipEntry(stamp, why) : countText(stamp, f.text);
         }
-        keep(key, entry);
-        use(key, entry);
+        use(key, entry, entry === cached, true);
         await progress.tick({ files: stats.files, bytes: stats.bytes, tokens: stats.tokens, fraction });
       }
     } else {
@@ -120,10 +129,10 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
       for (const f of walk.files) {
         throwIfAborted(signal);
         const stamp = folderStamp(f.size, f.mtimeMs);
-        let entry = cache?.lookup(f.rel, stamp);
+        const cached = cache?.lookup(f.rel, stamp);
+        let entry = cached;
         let cacheable = true;
-        if (entry) stats.fromCache++;
-        else {
+        if (!entry) {
           const readAt = Date.now();
           let bytes: Buffer | undefined;
           try { bytes = fs.readFileSync(f.abs); } catch { /* vanished or unreadable since the walk */ }
@@ -133,8 +142,7 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
           const why = 'skip' in decoded ? decoded.skip : skipByText(decoded.text, rules);
           entry = why ? skipEntry(stamp, why) : countText(stamp, (decoded as { text: string }).text);
         }
-        if (cacheable) keep(f.rel, entry);
-        use(f.rel, entry);
+        use(f.rel, entry, entry === cached, cacheable);
         bytesSeen += f.size;
         await progress.tick({ files: stats.files, filesTotal: walk.files.length, bytes: stats.bytes, tokens: stats.tokens, fraction: bytesTotal ? bytesSeen / bytesTotal : 1 });
       }
@@ -148,9 +156,17 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
     throw e;
   }
   throwIfAborted(signal);
+  for (const key of notReused) {
+    const old = cache!.entries.get(key)!;
+    if (!old.skip) addPayload(old.payload, totals, `cached counts of ${key}`, -1);
+  }
   progress.final({ files: stats.files, bytes: stats.bytes, tokens: stats.tokens, fraction: 1 });
 
-  if (options.cacheFile && !sameEntries(cache!, next)) next.save(options.cacheFile);
+  if (options.cacheFile && (!sameEntries(cache!, next) || !base)) {
+    next.totals = Float64Array.from(totals);
+    for (const e of countedUncached) addPayload(e.payload, next.totals, 'uncached counts', -1);
+    next.save(options.cacheFile);
+  }
   const ranked = rankCounts(totals, forcedSpecialIds(tokenizer.specials, tokenizer.vocabSize));
   const vocab: VocabFile = {
     fingerprint: tokenizer.fingerprint, pre: tokenizer.pre, vocabSize: tokenizer.vocabSize, source,

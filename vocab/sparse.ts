@@ -46,10 +46,10 @@ function writeVarint(out: Uint8Array, at: number, v: number): number {
 }
 
 /**
- * Adds the counts of one encoded payload into `totals`; returns the number of tokens it held.
- * Throws (with `what` in the message) when the bytes are not a valid payload for this vocabulary size.
+ * Adds (sign 1) or subtracts (sign -1) the counts of one encoded payload into `totals`; returns the
+ * number of tokens it held. Throws (naming `what`) when the bytes are not a valid payload for this vocabulary.
  */
-export function addPayload(payload: Uint8Array, totals: Float64Array, what: string): number {
+export function addPayload(payload: Uint8Array, totals: Float64Array, what: string, sign: 1 | -1 = 1): number {
   let at = 0;
   let id = 0;
   let tokens = 0;
@@ -62,7 +62,7 @@ export function addPayload(payload: Uint8Array, totals: Float64Array, what: stri
     if (delta === 0 && tokens > 0) throw new Error(`${what}: corrupt counts (repeated id ${id})`);
     id += delta >>> 0;
     if (id >= totals.length || count === 0) throw new Error(`${what}: corrupt counts (id ${id}, count ${count})`);
-    totals[id] += count;
+    totals[id] += sign * count;
     tokens += count;
   }
   return tokens;
