@@ -17,10 +17,13 @@ import type { CountingTokenizer } from '../vocab/tokenizer';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+/** Wall-clock and CPU seconds of f (CPU time says more than wall time on a busy shared machine). */
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
   const t = performance.now();
+  const cpu = process.cpuUsage();
   const value = await f();
-  return { value, seconds: (performance.now() - t) / 1000 };
+  const used = process.cpuUsage(cpu);
+  return { value, seconds: (performance.now() - t) / 1000, cpuSeconds: +((used.user + used.system) / 1e6).toFixed(3) };
 }
 
 function throughput(r: BuildResult, seconds: number) {
@@ -78,7 +81,8 @@ async function incremental(tok: CountingTokenizer, trainCorpus: string) {
     if (!exact) throw new Error('incremental rebuild differs from cold counts adjusted by the edit');
     return {
       files: cold.value.vocab.corpus.files, folderCold: throughput(cold.value, cold.seconds),
-      rebuildUnchangedSeconds: +unchanged.seconds.toFixed(3), rebuildAfterEditSeconds: +edit.seconds.toFixed(3),
+      rebuildUnchangedSeconds: +unchanged.seconds.toFixed(3), rebuildUnchangedCpuSeconds: unchanged.cpuSeconds,
+      rebuildAfterEditSeconds: +edit.seconds.toFixed(3), rebuildAfterEditCpuSeconds: edit.cpuSeconds,
       tokenizedAfterEdit: edit.value.filesTokenized, exact, cacheBytes: fs.statSync(cacheFile).size, editedFile: edited,
     };
   } finally {
@@ -104,25 +108,28 @@ async function main(argv: string[]): Promise<number> {
 
   const results: Record<string, unknown> = { machine, model };
   const builds: Record<string, BuildResult> = {};
+  const coverages: Record<string, { k: number; share: number }[]> = {};
+  console.log('\ncorpus  files  MB      tokens      build s  MB/s    tokens/s   | tokenizer alone, in memory: s  MB/s');
   for (const [name, corpus] of [['train', train], ['dev', dev]] as const) {
     const b = await timed(() => buildVocab(corpus, tok));
     const baseline = await tokenizeOnly(tok, corpus);
     builds[name] = b.value;
-    const cov = coverage(b.value.vocab.counts, b.value.vocab.corpus.tokens);
-    results[name] = { build: throughput(b.value, b.seconds), tokenizeOnly: baseline, skipped: b.value.skipped, distinct: b.value.vocab.ids.length - b.value.vocab.forced, coverage: cov };
     const t = throughput(b.value, b.seconds);
-    console.log(`\n${name}: ${t.files} files, ${t.mb} MB, ${t.tokens} tokens in ${t.seconds} s = ${t.mbPerSec} MB/s, ${t.tokensPerSec} tokens/s` +
-      ` (tokenizer alone, texts in memory: ${baseline.seconds} s = ${baseline.mbPerSec} MB/s); skipped ${JSON.stringify(b.value.skipped)}`);
-    console.log(`  coverage of its own tokens: ${cov.map((c) => `top ${c.k / 1024}k ${pct(c.share)}`).join(', ')}`);
+    coverages[name] = coverage(b.value.vocab.counts, b.value.vocab.corpus.tokens);
+    results[name] = { build: t, tokenizeOnly: baseline, skipped: b.value.skipped, distinct: b.value.vocab.ids.length - b.value.vocab.forced, coverage: coverages[name] };
+    console.log(`${name.padEnd(6)}  ${String(t.files).padStart(5)}  ${t.mb.toFixed(2).padStart(6)}  ${String(t.tokens).padStart(10)}  ${t.seconds.toFixed(3).padStart(7)}  ${t.mbPerSec.toFixed(2).padStart(6)}  ${String(t.tokensPerSec).padStart(9)}  |  ${baseline.seconds.toFixed(3).padStart(28)}  ${baseline.mbPerSec.toFixed(2)}`);
   }
+  for (const name of ['train', 'dev']) console.log(`${name} skipped: ${JSON.stringify(builds[name].skipped)}; distinct ids: ${(results[name] as { distinct: number }).distinct}`);
   const transfer = transferCoverage(builds.train.vocab.ids, builds.dev.totals);
   results.transferDevByTrain = transfer;
-  console.log(`\ntransfer: dev tokens covered by the train-built vocabulary: ${transfer.map((c) => `top ${c.k / 1024}k ${pct(c.share)}`).join(', ')}`);
+  console.log('\ntop-k   train by train  dev by dev  dev by train (unseen code)');
+  transfer.forEach((row, i) => console.log(`${String(row.k).padEnd(6)}  ${pct(coverages.train[i].share).padStart(14)}  ${pct(coverages.dev[i].share).padStart(10)}  ${pct(row.share).padStart(12)}`));
 
   const inc = await incremental(tok, train);
   results.incremental = inc;
   console.log(`\nincremental (train as a folder of ${inc.files} counted files): cold build ${inc.folderCold.seconds} s (${inc.folderCold.mbPerSec} MB/s), ` +
-    `rebuild unchanged ${inc.rebuildUnchangedSeconds} s, rebuild after editing one file ${inc.rebuildAfterEditSeconds} s ` +
+    `rebuild unchanged ${inc.rebuildUnchangedSeconds} s (CPU ${inc.rebuildUnchangedCpuSeconds} s), ` +
+    `rebuild after editing one file ${inc.rebuildAfterEditSeconds} s (CPU ${inc.rebuildAfterEditCpuSeconds} s) ` +
     `(${inc.tokenizedAfterEdit} file re-tokenized; equal to cold − old + new: ${inc.exact}); cache ${(inc.cacheBytes / 1e6).toFixed(1)} MB`);
   if (json) console.log(JSON.stringify({ ok: true, ...results }));
   return 0;
