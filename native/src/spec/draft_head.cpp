@@ -1,0 +1,98 @@
+#include "spec/draft_head.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace frspec {
+
+DraftHead::DraftHead(Backend& b, const Weight& full, int usable_rows, int max_rows)
+    : b_(b), full_view_(full), usable_(std::min<int>(usable_rows, int(full.rows))), max_rows_(max_rows) {
+  if (usable_ < 1 || max_rows < 1) throw std::invalid_argument("DraftHead: empty head");
+  full_view_.rows = usable_;  // a view: rows are contiguous, so the first rows are a valid weight
+  sel_ = b_.alloc(size_t(max_rows) * full.cols);
+  ensure_buffers(usable_);
+}
+
+DraftHead::~DraftHead() {
+  if (base_.data) b_.release(base_);
+  if (extra_.data) b_.release(extra_);
+  for (float* p : {sel_, logits_, extra_logits_, packed_}) b_.free(p);
+}
+
+void DraftHead::ensure_buffers(int cols) {
+  const size_t need = size_t(max_rows_) * cols;
+  if (need <= logits_cap_) return;
+  b_.free(logits_);
+  logits_ = b_.alloc(need);
+  logits_cap_ = need;
+}
+
+void DraftHead::restrict_to(std::span<const int32_t> ids) {
+  if (base_.data) b_.release(base_);
+  if (extra_.data) b_.release(extra_);
+  b_.free(packed_);
+  packed_ = nullptr;
+  base_ids_.clear();
+  extra_ids_.clear();
+  in_base_.assign(usable_, 0);
+  for (int32_t id : ids)
+    if (id >= 0 && id < usable_ && !in_base_[id]) {
+      in_base_[id] = 1;
+      base_ids_.push_back(id);
+    }
+  if (!ids.empty() && base_ids_.empty()) throw std::invalid_argument("FR-Spec: none of the ranked ids is in the drafter's vocabulary");
+  if (!base_ids_.empty()) base_ = b_.gather_rows(full_view_, base_ids_.data(), int(base_ids_.size()));
+  all_ids_ = base_ids_;
+}
+
+void DraftHead::set_extra(std::span<const int32_t> ids) {
+  if (extra_.data) b_.release(extra_);
+  extra_ids_.clear();
+  if (full()) return;
+  std::vector<uint8_t> seen(in_base_);
+  for (int32_t id : ids)
+    if (id >= 0 && id < usable_ && !seen[id]) {
+      seen[id] = 1;
+      extra_ids_.push_back(id);
+    }
+  all_ids_ = base_ids_;
+  all_ids_.insert(all_ids_.end(), extra_ids_.begin(), extra_ids_.end());
+  if (extra_ids_.empty()) return;
+  if (!packed_) packed_ = b_.alloc(size_t(max_rows_) * base_ids_.size());
+  extra_ = b_.gather_rows(full_view_, extra_ids_.data(), int(extra_ids_.size()));
+  ensure_buffers(size());
+  const size_t need = size_t(max_rows_) * extra_ids_.size();
+  if (need > extra_cap_) {
+    b_.free(extra_logits_);
+    extra_logits_ = b_.alloc(need);
+    extra_cap_ = need;
+  }
+}
+
+const float* DraftHead::project(const float* h, std::span<const int32_t> rows) {
+  const int n = int(rows.size());
+  if (n < 1 || n > max_rows_) throw std::invalid_argument("DraftHead: " + std::to_string(n) + " rows (limit " + std::to_string(max_rows_) + ")");
+  const int d = int(full_view_.cols);
+  for (int i = 0; i < n;) {  // contiguous runs of rows are one copy
+    int j = i + 1;
+    while (j < n && rows[j] == rows[j - 1] + 1) ++j;
+    b_.copy_rows(sel_ + size_t(i) * d, d, h + size_t(rows[i]) * d, d, j - i, d);
+    i = j;
+  }
+  const Weight& head = full() ? full_view_ : base_;
+  if (extra_ids_.empty()) {
+    b_.matmul(head, sel_, logits_, n);
+    return logits_;
+  }
+  // With extra ids the two heads are projected separately and interleaved into rows of size() columns:
+  // base ids first, then the extra ones.
+  const int cols = size(), kb = base_rows(), ke = n_extra();
+  b_.matmul(head, sel_, packed_, n);
+  b_.copy_rows(logits_, cols, packed_, kb, n, kb);
+  b_.matmul(extra_, sel_, extra_logits_, n);
+  b_.copy_rows(logits_ + kb, cols, extra_logits_, ke, n, ke);
+  return logits_;
+}
+
+}  // namespace frspec

@@ -1,0 +1,58 @@
+// A drafter's LM head: the full vocabulary, or FR-Spec's restriction to the top-k ids of a ranked
+// vocabulary, gathered ONCE into a contiguous k x d weight (Backend::gather_rows) so drafting reads k
+// rows instead of the whole vocabulary. Optionally a per-request extension with the prompt's own token ids
+// (local identifiers are rare globally but frequent in the file being edited): those extra rows are a
+// second small gathered weight, so the big one is never rebuilt per request.
+//
+// Logits come out as rows of size() columns; column c is token id(c).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace frspec {
+
+class DraftHead {
+ public:
+  // `full` is the drafter's LM head (owned elsewhere); only its first `usable_rows` ids may be drafted
+  // (the target's vocabulary: extra padding rows of the drafter are never proposed).
+  DraftHead(Backend& b, const Weight& full, int usable_rows, int max_rows);
+  ~DraftHead();
+  DraftHead(const DraftHead&) = delete;
+  DraftHead& operator=(const DraftHead&) = delete;
+
+  // FR-Spec: restrict to these ids (ranked order; ids >= usable_rows are dropped). Empty: full vocabulary.
+  void restrict_to(std::span<const int32_t> ids);
+  // Per request: also allow these ids (e.g. the prompt's tokens); duplicates and ids already in the
+  // restricted set are skipped. No effect on a full-vocabulary head.
+  void set_extra(std::span<const int32_t> ids);
+
+  bool full() const { return base_ids_.empty(); }
+  int size() const { return base_rows() + int(extra_ids_.size()); }
+  int n_extra() const { return int(extra_ids_.size()); }
+  int32_t id(int col) const {
+    return full() ? col : col < int(base_ids_.size()) ? base_ids_[col] : extra_ids_[col - base_ids_.size()];
+  }
+  // Ids of the columns (null for the full vocabulary, where id == column).
+  const int32_t* ids() const { return full() ? nullptr : all_ids_.data(); }
+
+  // logits[n][size()] (backend memory, valid until the next call) for rows rows[i] of h[?][d].
+  const float* project(const float* h, std::span<const int32_t> rows);
+
+ private:
+  int base_rows() const { return full() ? usable_ : int(base_ids_.size()); }
+  void ensure_buffers(int cols);
+
+  Backend& b_;
+  Weight full_view_;  // the full head limited to usable rows (same memory)
+  int usable_, max_rows_;
+  Weight base_{}, extra_{};
+  std::vector<int32_t> base_ids_, extra_ids_, all_ids_;
+  std::vector<uint8_t> in_base_;  // id -> listed in base_ids_
+  float *sel_ = nullptr, *logits_ = nullptr, *extra_logits_ = nullptr, *packed_ = nullptr;
+  size_t logits_cap_ = 0, extra_cap_ = 0;
+};
+
+}  // namespace frspec

@@ -1,0 +1,245 @@
+#include "spec/drafter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace frspec {
+namespace {
+
+// Log-sum-exp of a row: draft log-probabilities are logit - lse.
+float log_sum_exp(const float* x, int n) {
+  float mx = -INFINITY;
+  for (int i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += std::exp(double(x[i] - mx));
+  return mx + float(std::log(s));
+}
+
+// The k largest entries, by value descending then index ascending (one pass, insertion buffer).
+void top_k(const float* x, int n, int k, std::vector<int32_t>& ids, std::vector<float>& vals) {
+  k = std::min(k, n);
+  ids.assign(k, -1);
+  vals.assign(k, -INFINITY);
+  int filled = 0;
+  for (int i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (filled == k && !(v > vals[k - 1])) continue;
+    int j = filled < k ? filled++ : k - 1;
+    while (j > 0 && vals[j - 1] < v) {
+      vals[j] = vals[j - 1];
+      ids[j] = ids[j - 1];
+      --j;
+    }
+    vals[j] = v;
+    ids[j] = i;
+  }
+}
+
+}  // namespace
+
+void DraftShape::validate() const {
+  auto range = [](int v, int lo, int hi, const char* what) {
+    if (v < lo || v > hi)
+      throw std::invalid_argument(std::string(what) + " must be from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                                  ", got " + std::to_string(v));
+  };
+  if (!tree) return range(chain, 1, 32, "chain length");
+  range(depth, 1, 16, "tree depth");
+  range(topk, 1, 32, "tree top-k");
+  range(beam, 1, 32, "tree beam");
+  range(budget, 1, 255, "tree node budget");
+  if (beam * (depth - 1) > 240) throw std::invalid_argument("tree beam x depth is too large (at most 240 expanded nodes)");
+}
+
+Drafter::Drafter(std::unique_ptr<Context> ctx, std::unique_ptr<DraftHead> head, int d_model)
+    : ctx_(std::move(ctx)), head_(std::move(head)), d_(d_model) {
+  root_hidden_ = ctx_->backend().alloc(d_);
+  batch_features_ = ctx_->backend().alloc(size_t(ctx_->params().max_batch) * d_);
+}
+
+Drafter::~Drafter() {
+  Backend& b = ctx_->backend();
+  for (float* p : {root_hidden_, node_hidden_, batch_features_}) b.free(p);
+}
+
+void Drafter::ensure_nodes(int n) {
+  if (n <= node_cap_) return;
+  ctx_->backend().free(node_hidden_);
+  node_hidden_ = ctx_->backend().alloc(size_t(n) * d_);
+  node_cap_ = n;
+}
+
+EvalResult Drafter::run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask,
+                        const float* features) {
+  EvalRequest req;
+  req.tokens = tokens;
+  req.positions = positions;
+  req.mask = mask;
+  req.logits = LogitRows::None;  // the head is ours (DraftHead): only the hidden states are needed
+  req.hidden = true;
+  req.features = features;
+  return ctx_->eval(req);
+}
+
+const float* Drafter::host_row(const float* logits, int i) {
+  const int cols = head_->size();
+  host_.resize(cols);
+  ctx_->backend().to_host(host_.data(), logits + size_t(i) * cols, cols);
+  return host_.data();
+}
+
+void Drafter::catch_up(std::span<const int32_t> committed, int32_t root, const float* features) {
+  wanted_inputs(committed, root, want_);
+  if (want_.empty()) throw std::logic_error("drafter: nothing to read before drafting");
+  const int n = int(want_.size());
+  const int keep = std::min(ctx_->common_prefix(want_), n - 1);  // the last input is read again: its output is needed
+  ctx_->truncate(keep);
+  if (n > ctx_->capacity()) throw ContextError("drafter: the sequence does not fit the draft context");
+  const int chunk = ctx_->params().max_batch;
+  EvalResult r;
+  for (int i = keep; i < n; i += chunk) {
+    const int m = std::min(chunk, n - i);
+    r = run(std::span<const int32_t>(want_).subspan(i, m), nullptr, nullptr,
+            needs_features() ? features + size_t(i) * d_ : nullptr);
+  }
+  ctx_->backend().copy_rows(root_hidden_, d_, r.hidden + size_t(r.n - 1) * d_, d_, 1, d_);
+  base_ = ctx_->n_past();
+  catchup_ = n - keep;
+}
+
+void Drafter::draft(std::span<const int32_t> committed, int32_t root, const float* features, const DraftShape& shape,
+                    int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q) {
+  tree.clear();
+  if (q) {
+    q->probs.clear();
+    q->dists.clear();
+  }
+  if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  catch_up(committed, root, features);
+  // Room in the drafter's own cache for what drafting appends.
+  limit = std::min(limit, ctx_->capacity() - base_ - 1);
+  if (limit < 1) return;
+  if (shape.tree) draft_tree(shape, limit, tree);
+  else draft_chain(shape, limit, temperature, rng, tree, q);
+}
+
+void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree,
+                          DraftProbs* q) {
+  const int n = std::min(shape.chain, limit);
+  ensure_nodes(1);
+  const float* h = root_hidden_;
+  const int32_t row0 = 0;
+  for (int i = 0; i < n; ++i) {
+    const float* row = host_row(head_->project(h, std::span<const int32_t>(&row0, 1)), 0);
+    const int cols = head_->size();
+    int col;
+    if (temperature > 0 && q) {
+      // Sample from q = softmax(row / T) over the head's columns and keep q for verification.
+      std::vector<float>& p = q->probs.emplace_back(cols);
+      const float mx = *std::max_element(row, row + cols);
+      double s = 0;
+      for (int c = 0; c < cols; ++c) s += (p[c] = float(std::exp(double(row[c] - mx) / temperature)));
+      for (int c = 0; c < cols; ++c) p[c] = float(p[c] / s);
+      col = sample_from(p.data(), cols, double(rng() >> 11) * 0x1.0p-53);
+    } else {
+      col = int(std::max_element(row, row + cols) - row);  // first maximum, as the target's argmax
+    }
+    const int32_t tok = head_->id(col);
+    tree.add(tok, tree.size() - 1, 0.f);
+    if (i + 1 == n) break;
+    // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature.
+    if (needs_features()) ctx_->backend().copy_rows(node_hidden_, d_, h, d_, 1, d_);
+    EvalResult r = run(std::span<const int32_t>(&tree.token.back(), 1), nullptr, nullptr,
+                       needs_features() ? node_hidden_ : nullptr);
+    h = r.hidden;
+  }
+  if (q)
+    for (auto& p : q->probs) q->dists.push_back(SparseDist{head_->ids(), p.data(), int(p.size())});
+  if (!drafted_kv_reusable()) ctx_->truncate(base_);
+}
+
+void Drafter::draft_tree(const DraftShape& shape, int limit, DraftTree& tree) {
+  cands_.clear();
+  const int32_t row0 = 0;
+  const int cols = head_->size();
+  auto expand = [&](const float* logits, int row, int parent, float score, int depth) {
+    const float* x = host_row(logits, row);
+    const float lse = log_sum_exp(x, cols);
+    top_k(x, cols, shape.topk, top_ids_, top_vals_);
+    for (size_t i = 0; i < top_ids_.size(); ++i)
+      cands_.push_back(Cand{head_->id(top_ids_[i]), parent, score + (top_vals_[i] - lse), depth});
+  };
+  expand(head_->project(root_hidden_, std::span<const int32_t>(&row0, 1)), 0, -1, 0.f, 1);
+  ensure_nodes(shape.topk * (1 + shape.beam * shape.depth));
+
+  size_t level_begin = 0;
+  std::vector<int> order, batch, slot_of;
+  std::vector<uint8_t> in_batch;
+  for (int depth = 2; depth <= shape.depth; ++depth) {
+    // Expand the `beam` most probable nodes of the last level.
+    order.resize(cands_.size() - level_begin);
+    std::iota(order.begin(), order.end(), int(level_begin));
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return cands_[a].score > cands_[b].score; });
+    order.resize(std::min<size_t>(order.size(), shape.beam));
+    const size_t level_end = cands_.size();
+    // The batch: the expanded nodes and their ancestors, parents first, each attending its own path.
+    in_batch.assign(cands_.size(), 0);
+    for (int e : order)
+      for (int c = e; c >= 0 && !in_batch[c]; c = cands_[c].parent) in_batch[c] = 1;
+    batch.clear();
+    slot_of.assign(cands_.size(), -1);
+    for (int c = 0; c < int(cands_.size()); ++c)
+      if (in_batch[c]) {
+        slot_of[c] = int(batch.size());
+        batch.push_back(c);
+      }
+    const int n = int(batch.size());
+    batch_tokens_.resize(n);
+    batch_pos_.resize(n);
+    mask_.assign(size_t(n) * n, 0);
+    for (int i = 0; i < n; ++i) {
+      const Cand& c = cands_[batch[i]];
+      batch_tokens_[i] = c.token;
+      batch_pos_[i] = base_ - 1 + c.depth;  // the root sits at slot base_-1
+      for (int a = batch[i]; a >= 0; a = cands_[a].parent) mask_[size_t(i) * n + slot_of[a]] = 1;
+      if (needs_features()) {
+        const float* parent_feature = c.parent < 0 ? root_hidden_ : node_hidden_ + size_t(c.parent) * d_;
+        ctx_->backend().copy_rows(batch_features_ + size_t(i) * d_, d_, parent_feature, d_, 1, d_);
+      }
+    }
+    ctx_->truncate(base_);
+    EvalResult r = run(batch_tokens_, batch_pos_.data(), mask_.data(), needs_features() ? batch_features_ : nullptr);
+    if (needs_features())
+      for (int i = 0; i < n; ++i)
+        ctx_->backend().copy_rows(node_hidden_ + size_t(batch[i]) * d_, d_, r.hidden + size_t(i) * d_, d_, 1, d_);
+    rows_.clear();
+    for (int e : order) rows_.push_back(slot_of[e]);
+    const float* logits = head_->project(r.hidden, rows_);
+    for (size_t i = 0; i < order.size(); ++i) expand(logits, int(i), order[i], cands_[order[i]].score, depth);
+    level_begin = level_end;
+  }
+  ctx_->truncate(base_);
+
+  // Keep the best `budget` nodes by cumulative log-probability. A child never scores above its parent,
+  // and ties go to the earlier (parent) node, so the kept set is a tree; the check below keeps it one.
+  order.resize(cands_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return cands_[a].score > cands_[b].score; });
+  const int keep = std::min({shape.budget, limit, int(cands_.size())});
+  std::vector<uint8_t> kept(cands_.size(), 0);
+  int n_kept = 0;
+  for (int c : order) {
+    if (n_kept == keep) break;
+    if (cands_[c].parent >= 0 && !kept[cands_[c].parent]) continue;
+    kept[c] = 1;
+    ++n_kept;
+  }
+  std::vector<int> node_of(cands_.size(), -1);
+  for (int c = 0; c < int(cands_.size()); ++c)
+    if (kept[c]) node_of[c] = tree.add(cands_[c].token, cands_[c].parent < 0 ? -1 : node_of[cands_[c].parent], cands_[c].score);
+}
+
+}  // namespace frspec

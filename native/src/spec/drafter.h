@@ -1,0 +1,104 @@
+// A drafter proposes the tokens the target will verify: a chain, or an EAGLE-2-style dynamic tree (expand
+// the `beam` most probable nodes of each level by cumulative draft log-probability, `topk` children each,
+// down to `depth`; keep the `budget` best nodes overall). Two drafters implement the same small interface
+// (like llama.cpp's common/speculative.h): a separate draft model with the target's tokenizer
+// (model_drafter.*) and an EAGLE head on the target's features (eagle_drafter.*). FR-Spec is a property
+// of either one's LM head (DraftHead), not a drafter of its own.
+//
+// The drafter keeps its own KV cache in step with the target's committed tokens: each draft() first
+// brings it up to date (reusing the longest common prefix), then drafts below the root (the token the
+// target emitted last, not yet in the target's cache).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "engine/context.h"
+#include "spec/draft_head.h"
+#include "spec/draft_tree.h"
+#include "spec/verify.h"
+
+namespace frspec {
+
+struct DraftShape {
+  bool tree = false;
+  int chain = 4;    // chain: tokens drafted per step
+  int depth = 5;    // tree: levels below the root
+  int topk = 8;     // tree: children proposed per expanded node
+  int beam = 8;     // tree: nodes expanded per level
+  int budget = 24;  // tree: nodes kept for verification
+  int max_nodes() const { return tree ? budget : chain; }
+  void validate() const;  // throws std::invalid_argument for shapes out of range
+};
+
+// Chain sampling: each drafted token's draft distribution q (over the head's columns).
+struct DraftProbs {
+  std::vector<std::vector<float>> probs;  // one row of head.size() per drafted token
+  std::vector<SparseDist> dists;          // views of probs with the head's ids
+};
+
+class Drafter {
+ public:
+  virtual ~Drafter();
+  virtual const char* kind() const = 0;  // "draft-model" or "eagle"
+  // EAGLE reads the target's final normed hidden state of every committed token.
+  virtual bool needs_features() const { return false; }
+
+  DraftHead& head() { return *head_; }
+  Context& context() { return *ctx_; }
+
+  // Proposes at most `limit` nodes below `root`. `committed` are the target's cached tokens; `features`
+  // (EAGLE only) their final hidden states, one backend row per token. Chain sampling (temperature > 0)
+  // samples each drafted token from q = softmax(logits / temperature) and records q in `q`; otherwise
+  // drafting is deterministic (argmax / top-k).
+  void draft(std::span<const int32_t> committed, int32_t root, const float* features, const DraftShape& shape,
+             int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
+
+  // Milliseconds of the last draft() spent bringing the cache up to date (part of drafting).
+  int last_catchup_tokens() const { return catchup_; }
+
+ protected:
+  Drafter(std::unique_ptr<Context> ctx, std::unique_ptr<DraftHead> head, int d_model);
+  // The inputs that bring the drafter's cache to the state "root has been read", and for EAGLE the slot
+  // of the target feature that goes with input i (i itself).
+  virtual void wanted_inputs(std::span<const int32_t> committed, int32_t root, std::vector<int32_t>& out) = 0;
+  // Whether the drafter's cache entries for drafted tokens are valid once those tokens are accepted
+  // (a draft model: yes; EAGLE: no, they were computed from its own features, not the target's).
+  virtual bool drafted_kv_reusable() const = 0;
+
+ private:
+  EvalResult run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask, const float* features);
+  void catch_up(std::span<const int32_t> committed, int32_t root, const float* features);
+  void draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
+  void draft_tree(const DraftShape& shape, int limit, DraftTree& tree);
+  // Host copy of logits row i; its log-sum-exp; the top-k columns.
+  const float* host_row(const float* logits, int i);
+  void ensure_nodes(int n);
+
+  struct Cand {
+    int32_t token;
+    int parent;  // -1: the root
+    float score; // cumulative log-probability
+    int depth;
+  };
+
+  std::unique_ptr<Context> ctx_;
+  std::unique_ptr<DraftHead> head_;
+  int d_;
+  int base_ = 0;  // slots of the drafter's cache once the root is read
+  int catchup_ = 0;
+  bool has_features_ = false;
+  float* root_hidden_ = nullptr;  // the root row's output (EAGLE: the feature its children read)
+  float* node_hidden_ = nullptr;  // per candidate (EAGLE)
+  float* batch_features_ = nullptr;
+  int node_cap_ = 0;
+  std::vector<float> host_;
+  std::vector<int32_t> want_, batch_tokens_, batch_pos_, batch_cand_, rows_, top_ids_;
+  std::vector<uint8_t> mask_;
+  std::vector<Cand> cands_;
+  std::vector<float> top_vals_;
+};
+
+}  // namespace frspec

@@ -1,0 +1,207 @@
+#include "spec/speculative.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+namespace frspec {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+bool cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
+
+}  // namespace
+
+const char* spec_stop_name(SpecStop s) {
+  switch (s) {
+    case SpecStop::StopToken: return "stop_token";
+    case SpecStop::MaxTokens: return "max_tokens";
+    case SpecStop::ContextFull: return "context_full";
+    case SpecStop::Cancelled: return "cancelled";
+    case SpecStop::TimeBudget: return "time_budget";
+    case SpecStop::Caller: return "stop_check";
+  }
+  return "?";
+}
+
+SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter) : target_(target), drafter_(drafter) {
+  if (drafter.needs_features())
+    features_ = target.backend().alloc(size_t(target.capacity()) * target.model().config().d_model);
+}
+
+SpeculativeDecoder::~SpeculativeDecoder() { target_.backend().free(features_); }
+
+void SpeculativeDecoder::store_features(const float* hidden, std::span<const int32_t> rows, int first_slot) {
+  if (!features_) return;
+  const int d = target_.model().config().d_model;
+  for (size_t i = 0; i < rows.size();) {  // runs of consecutive rows are one copy
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    target_.backend().copy_rows(features_ + size_t(first_slot + i) * d, d, hidden + size_t(rows[i]) * d, d, int(j - i), d);
+    i = j;
+  }
+}
+
+SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const SpecParams& params,
+                                        const std::atomic<bool>* cancel, const std::function<void(int32_t)>& on_token,
+                                        const std::function<bool(const std::vector<int32_t>&)>& stop_check) {
+  params.shape.validate();
+  SpecResult out;
+  SpecStats& st = out.stats;
+  const auto t0 = Clock::now();
+  const int n = int(prompt.size());
+  if (n == 0) throw ContextError("empty prompt");
+  if (n > target_.capacity())
+    throw ContextError("the prompt has " + std::to_string(n) + " tokens and does not fit in the context of " +
+                       std::to_string(target_.capacity()) + " tokens");
+  st.n_prompt = n;
+  Backend& b = target_.backend();
+  const bool feats = drafter_.needs_features();
+
+  // Prefill: the whole prompt (its last row gives the first token, exactly as generate() does), reusing
+  // the cached prefix; EAGLE also needs the stored features of that prefix.
+  int keep = target_.common_prefix(prompt);
+  if (feats) {
+    size_t f = 0;
+    while (f < feature_tokens_.size() && f < prompt.size() && feature_tokens_[f] == prompt[f]) ++f;
+    keep = std::min(keep, int(f));
+  }
+  keep = std::min(keep, n - 1);
+  target_.truncate(keep);
+  feature_tokens_.assign(prompt.begin(), prompt.begin() + keep);
+  st.n_reused = keep;
+  EvalResult r;
+  const int chunk = target_.params().max_batch;
+  std::vector<int32_t> rows;
+  for (int i = keep; i < n; i += chunk) {
+    if (cancelled(cancel)) {
+      out.stop = SpecStop::Cancelled;
+      return out;
+    }
+    EvalRequest req;
+    req.tokens = prompt.subspan(i, std::min(chunk, n - i));
+    req.logits = i + chunk >= n ? LogitRows::Last : LogitRows::None;
+    req.hidden = feats;
+    r = target_.eval(req);
+    rows.resize(req.tokens.size());
+    for (size_t j = 0; j < rows.size(); ++j) rows[j] = int32_t(j);
+    store_features(r.hidden, rows, i);
+    feature_tokens_.insert(feature_tokens_.end(), req.tokens.begin(), req.tokens.end());
+  }
+  st.prompt_ms = ms_since(t0);
+
+  const int vocab = r.vocab;
+  Sampler sampler(params.sampling, vocab);
+  std::mt19937_64 verify_rng(params.sampling.seed ^ 0x9E3779B97F4A7C15ull), draft_rng(params.sampling.seed + 1);
+  const bool greedy = params.sampling.greedy();
+  std::vector<float> host_logits, p_rows;
+  DraftHead& head = drafter_.head();
+  head.set_extra(params.context_tokens ? prompt : std::span<const int32_t>());
+  st.head_rows = head.size();
+
+  auto emit = [&](int32_t tok) {  // false: generation ends here
+    if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), tok) != params.stop_tokens.end()) {
+      out.stop = SpecStop::StopToken;
+      out.stop_token = tok;
+      return false;
+    }
+    out.tokens.push_back(tok);
+    if (on_token) on_token(tok);
+    if (int(out.tokens.size()) >= params.max_tokens) {
+      out.stop = SpecStop::MaxTokens;
+      return false;
+    }
+    return true;
+  };
+  auto finish = [&]() {
+    st.total_ms = ms_since(t0);
+    return out;
+  };
+  if (params.max_tokens <= 0) return finish();
+
+  int32_t root;
+  if (greedy) {
+    b.argmax(r.logits, 1, vocab, &root);
+  } else {
+    host_logits.resize(vocab);
+    b.to_host(host_logits.data(), r.logits, vocab);
+    root = sampler.sample(host_logits.data());
+  }
+  if (!emit(root)) return finish();
+
+  DraftTree tree;
+  DraftProbs q;
+  VerifyResult vr;
+  std::vector<int32_t> verify_tokens, positions, argmax_rows, slots;
+  std::vector<uint8_t> mask;
+  const bool chain_sampling = !greedy && !params.shape.tree;
+  for (;;) {
+    if (cancelled(cancel)) { out.stop = SpecStop::Cancelled; break; }
+    if (params.time_budget_ms > 0 && ms_since(t0) >= params.time_budget_ms) { out.stop = SpecStop::TimeBudget; break; }
+    if (stop_check && stop_check(out.tokens)) { out.stop = SpecStop::Caller; break; }
+    const int base = target_.n_past();  // the root's slot
+    if (base >= target_.capacity()) { out.stop = SpecStop::ContextFull; break; }
+
+    // Draft: no more nodes than the context, the verify rows and (for a chain) the tokens still wanted.
+    int limit = std::min({params.shape.max_nodes(), target_.capacity() - base - 1, target_.params().max_logit_rows - 1,
+                          target_.params().max_batch - 1});
+    if (!params.shape.tree) limit = std::min(limit, params.max_tokens - int(out.tokens.size()) - 1);
+    auto td = Clock::now();
+    tree.clear();
+    if (limit > 0)
+      drafter_.draft(target_.tokens(), root, features_, params.shape, limit, chain_sampling ? params.sampling.temperature : 0.f,
+                     draft_rng, tree, chain_sampling ? &q : nullptr);
+    st.draft_ms += ms_since(td);
+
+    // Verify root + all nodes in one target eval.
+    auto tv = Clock::now();
+    const int m = tree.size() + 1;
+    verify_tokens.assign(1, root);
+    verify_tokens.insert(verify_tokens.end(), tree.token.begin(), tree.token.end());
+    tree.verify_positions(base, positions);
+    if (params.shape.tree) tree.verify_mask(mask);  // a chain is causal: the default mask
+    EvalRequest req;
+    req.tokens = verify_tokens;
+    req.positions = positions.data();
+    req.mask = params.shape.tree ? mask.data() : nullptr;
+    req.logits = LogitRows::All;
+    req.hidden = feats;
+    r = target_.eval(req);
+    if (greedy) {
+      argmax_rows.resize(m);
+      b.argmax(r.logits, m, vocab, argmax_rows.data());
+      verify_greedy(tree, argmax_rows.data(), vr);
+    } else {
+      host_logits.resize(size_t(m) * vocab);
+      p_rows.resize(size_t(m) * vocab);
+      b.to_host(host_logits.data(), r.logits, host_logits.size());
+      for (int i = 0; i < m; ++i) sampler.probabilities(host_logits.data() + size_t(i) * vocab, p_rows.data() + size_t(i) * vocab);
+      if (params.shape.tree) verify_tree_sampling(tree, p_rows.data(), vocab, verify_rng, vr);
+      else verify_chain_sampling(tree.token.data(), q.dists.data(), tree.size(), p_rows.data(), vocab, verify_rng, vr);
+    }
+    // Keep the root and the accepted path; everything else drafted is rolled back.
+    rows.assign(1, 0);
+    for (int32_t node : vr.accepted_nodes) rows.push_back(node + 1);
+    slots.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) slots[i] = base + rows[i];
+    target_.keep(base, slots);
+    store_features(r.hidden, rows, base);
+    feature_tokens_.resize(base);
+    for (int32_t row : rows) feature_tokens_.push_back(verify_tokens[row]);
+    st.verify_ms += ms_since(tv);
+
+    ++st.steps;
+    st.drafted += tree.size();
+    st.accepted += int(vr.accepted_nodes.size());
+    st.emitted += int(vr.tokens.size());
+    bool go = true;
+    for (int32_t tok : vr.tokens)
+      if (!(go = emit(tok))) break;
+    if (!go) break;
+    root = vr.tokens.back();
+  }
+  return finish();
+}
+
+}  // namespace frspec

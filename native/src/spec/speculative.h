@@ -1,0 +1,75 @@
+// The speculative decoding loop: the drafter proposes a chain or tree below the last emitted token (the
+// root), the target verifies root + every drafted node in ONE eval with the tree mask, the accepted path
+// stays in the target's cache (Context::keep) and the rest is rolled back. Greedy output is token for
+// token the target's plain greedy decoding (generate()); sampled output follows exactly the target's
+// distribution (verify.h). Stops on a stop token, max tokens, the context, a wall-clock budget, a
+// caller check between steps, or cancellation.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/sampler.h"
+#include "spec/drafter.h"
+
+namespace frspec {
+
+enum class SpecStop { StopToken, MaxTokens, ContextFull, Cancelled, TimeBudget, Caller };
+const char* spec_stop_name(SpecStop s);
+
+struct SpecParams {
+  int max_tokens = 64;
+  SamplerParams sampling;
+  std::vector<int32_t> stop_tokens;  // end generation; not returned
+  double time_budget_ms = 0;         // 0: none; checked between steps (a step is a few ms)
+  DraftShape shape;
+  bool context_tokens = false;       // FR-Spec: also let the drafter propose every id of the prompt
+};
+
+struct SpecStats {
+  int n_prompt = 0, n_reused = 0;
+  int steps = 0;          // verify passes
+  int drafted = 0;        // drafted nodes verified
+  int accepted = 0;       // drafted tokens accepted
+  int emitted = 0;        // tokens the steps produced (accepted + one from the target each), before stops
+  double prompt_ms = 0;   // prefill of the target (and the drafter's first catch-up is in draft_ms)
+  double draft_ms = 0, verify_ms = 0, total_ms = 0;
+  int head_rows = 0;      // columns of the draft head (FR-Spec k, plus the prompt's ids)
+  // Mean tokens per verify pass, the target's bonus token included (the paper's acceptance length).
+  double tau() const { return steps ? double(emitted) / steps : 0; }
+};
+
+struct SpecResult {
+  std::vector<int32_t> tokens;
+  SpecStop stop = SpecStop::MaxTokens;
+  int32_t stop_token = -1;
+  SpecStats stats;
+};
+
+// Owns the pairing of one target context with one drafter, plus the target features EAGLE reads (one row
+// per target cache slot, kept in step with it).
+class SpeculativeDecoder {
+ public:
+  SpeculativeDecoder(Context& target, Drafter& drafter);
+  ~SpeculativeDecoder();
+  SpeculativeDecoder(const SpeculativeDecoder&) = delete;
+  SpeculativeDecoder& operator=(const SpeculativeDecoder&) = delete;
+
+  // `stop_check` (optional) sees the tokens so far after every step and returns true to stop there.
+  SpecResult generate(std::span<const int32_t> prompt, const SpecParams& params, const std::atomic<bool>* cancel = nullptr,
+                      const std::function<void(int32_t)>& on_token = {},
+                      const std::function<bool(const std::vector<int32_t>&)>& stop_check = {});
+
+ private:
+  void store_features(const float* hidden, std::span<const int32_t> rows, int first_slot);
+
+  Context& target_;
+  Drafter& drafter_;
+  float* features_ = nullptr;              // n_ctx x d (EAGLE)
+  std::vector<int32_t> feature_tokens_;    // the tokens whose features are stored, by slot
+};
+
+}  // namespace frspec

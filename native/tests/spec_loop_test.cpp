@@ -1,0 +1,306 @@
+// Speculative decoding on the demo models (../shared/models, decompressed into .cache/models): the EAGLE
+// head against its PyTorch reference, greedy identity with plain greedy decoding for both drafters x
+// {full vocabulary, FR-Spec restricted head, + prompt ids} x {chain, tree}, KV rollback (the cache after
+// speculation equals a fresh evaluation of the same tokens), stop conditions, and .frv refusals.
+// Usage: spec_loop_test [MODELS_DIR]  (default .cache/models; skips with a message when absent)
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/generate.h"
+#include "spec/drafters.h"
+#include "spec/ranked_vocab.h"
+#include "spec/speculative.h"
+#include "tokenizer/tokenizer.h"
+
+using namespace frspec;
+
+static int failures = 0;
+#define CHECK(cond, ...)                               \
+  do {                                                 \
+    if (!(cond)) {                                     \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::printf(__VA_ARGS__);                        \
+      std::printf("\n");                               \
+      ++failures;                                      \
+    }                                                  \
+  } while (0)
+
+// The numbers of one JSON array `"key": [ ... ]` (the reference files are flat).
+static std::vector<double> json_array(const std::string& text, const std::string& key) {
+  std::vector<double> out;
+  size_t p = text.find("\"" + key + "\"");
+  if (p == std::string::npos) return out;
+  p = text.find('[', p);
+  const size_t end = text.find(']', p);
+  std::istringstream in(text.substr(p + 1, end - p - 1));
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(std::stod(item));
+  return out;
+}
+
+struct Models {
+  std::unique_ptr<Model> target, draft, eagle;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<PreparedModel> pt, pd, pe;
+  std::unique_ptr<Tokenizer> tok;
+};
+
+static void test_eagle_reference(Models& m, const std::string& ref_path) {
+  std::ifstream f(ref_path);
+  if (!f) { std::printf("skip: %s absent\n", ref_path.c_str()); return; }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  std::vector<int32_t> tokens;
+  for (double v : json_array(text, "tokens")) tokens.push_back(int32_t(v));
+  const std::vector<double> want = json_array(text, "eagle_argmax"), feat = json_array(text, "eagle_feature_0_first8");
+  const int n = int(tokens.size()), d = m.pt->config().d_model;
+  Context target(*m.pt, ContextParams{});
+  EvalRequest req;
+  req.tokens = tokens;
+  req.logits = LogitRows::None;
+  req.hidden = true;
+  EvalResult r = target.eval(req);
+  std::vector<float> features(r.hidden, r.hidden + size_t(n) * d);
+  Context head_ctx(*m.pe, ContextParams{.n_ctx = 256, .max_batch = 64, .max_logit_rows = 1});
+  DraftHead head(*m.backend, m.pt->output(), m.pt->n_vocab(), 64);
+  EvalRequest er;
+  er.tokens = std::span<const int32_t>(tokens).subspan(1);
+  er.features = features.data();
+  er.logits = LogitRows::None;
+  er.hidden = true;
+  EvalResult e = head_ctx.eval(er);
+  for (int i = 0; i < 8; ++i)
+    CHECK(std::fabs(e.hidden[i] - feat[i]) < 2e-3, "EAGLE feature[%d] %g, reference %g", i, e.hidden[i], feat[i]);
+  int agree = 0;
+  for (int t = 0; t + 1 < n; ++t) {
+    const int32_t row = t;
+    const float* lg = head.project(e.hidden, std::span<const int32_t>(&row, 1));
+    const int32_t arg = int32_t(std::max_element(lg, lg + head.size()) - lg);
+    agree += arg == int32_t(want[t]);
+  }
+  CHECK(agree >= n - 2, "EAGLE argmax matches the reference at %d of %d positions", agree, n - 1);
+  std::printf("eagle reference: %d/%d argmax positions match, feature within 2e-3\n", agree, n - 1);
+}
+
+static std::vector<std::vector<int32_t>> prompts(const Tokenizer& tok) {
+  const char* snippets[][2] = {
+      {"def fibonacci(n):\n    if n < 2:\n        return n\n    return ", "\n\nprint(fibonacci(10))\n"},
+      {"public class Point {\n    private final int x;\n    private final int y;\n\n    public Point(int x, int y) {\n", "    }\n}\n"},
+      {"#include <stdio.h>\n\nint main(int argc, char** argv) {\n    for (int i = 0; i < argc; i++) {\n", "    }\n    return 0;\n}\n"},
+      {"export function debounce<T extends (...args: any[]) => void>(fn: T, ms: number) {\n  let timer: any;\n", "}\n"},
+  };
+  const SpecialTokens& s = tok.specials();
+  std::vector<std::vector<int32_t>> out;
+  for (auto& sn : snippets) {
+    std::vector<int32_t> p{s.fim_pre};
+    tok.encode_append(sn[0], p);
+    p.push_back(s.fim_suf);
+    tok.encode_append(sn[1], p);
+    p.push_back(s.fim_mid);
+    out.push_back(p);
+    std::vector<int32_t> plain = tok.encode(std::string(sn[0]));  // prefix-only continuation accepts more
+    out.push_back(plain);
+  }
+  return out;
+}
+
+static std::string shape_name(const DraftShape& s) {
+  return s.tree ? "tree(d" + std::to_string(s.depth) + ",k" + std::to_string(s.topk) + ",b" + std::to_string(s.beam) + ",n" +
+                      std::to_string(s.budget) + ")"
+                : "chain(" + std::to_string(s.chain) + ")";
+}
+
+static void test_greedy_identity(Models& m) {
+  const int n_tokens = 40;
+  auto ps = prompts(*m.tok);
+  Context plain_ctx(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
+  std::vector<std::vector<int32_t>> want;
+  GenerateParams gp;
+  gp.max_tokens = n_tokens;
+  for (auto& p : ps) want.push_back(generate(plain_ctx, p, gp).tokens);
+
+  std::vector<int32_t> top8k(8192);
+  for (int i = 0; i < 8192; ++i) top8k[i] = i;  // a restricted set (the TS suite uses real .frv files)
+  Context target(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
+  auto dm = make_model_drafter(*m.pd, *m.pt, 2048);
+  auto de = make_eagle_drafter(*m.pe, *m.pt, 2048);
+  DraftShape chain{.tree = false, .chain = 5};
+  DraftShape tree{.tree = true, .depth = 5, .topk = 4, .beam = 4, .budget = 16};
+  for (Drafter* dr : {dm.get(), de.get()})
+    for (int vocab = 0; vocab < 3; ++vocab)
+      for (const DraftShape& shape : {chain, tree}) {
+        dr->head().restrict_to(vocab ? std::span<const int32_t>(top8k) : std::span<const int32_t>());
+        SpeculativeDecoder dec(target, *dr);
+        SpecParams sp;
+        sp.max_tokens = n_tokens;
+        sp.shape = shape;
+        sp.context_tokens = vocab == 2;
+        int same = 0, steps = 0, emitted = 0;
+        for (size_t i = 0; i < ps.size(); ++i) {
+          SpecResult r = dec.generate(ps[i], sp);
+          same += r.tokens == want[i];
+          CHECK(r.tokens == want[i], "%s %s vocab=%d prompt %zu: speculative output differs from plain greedy", dr->kind(),
+                shape_name(shape).c_str(), vocab, i);
+          steps += r.stats.steps;
+          emitted += r.stats.emitted;
+          // KV rollback: the target cache must equal a fresh evaluation of the same tokens.
+          if (i == 0) {
+            Context fresh(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
+            std::vector<int32_t> all = target.tokens();
+            EvalRequest a;
+            a.tokens = all;
+            EvalResult fr = fresh.eval(a);
+            std::vector<float> expect(fr.logits, fr.logits + fr.vocab);
+            target.truncate(int(all.size()) - 1);
+            EvalRequest b;
+            b.tokens = std::span<const int32_t>(all).subspan(all.size() - 1);
+            EvalResult tr = target.eval(b);
+            double maxdiff = 0;
+            for (int v = 0; v < tr.vocab; ++v) maxdiff = std::max(maxdiff, double(std::fabs(tr.logits[v] - expect[v])));
+            CHECK(maxdiff < 1e-3, "%s %s: logits after speculation differ from a fresh evaluation by %g", dr->kind(),
+                  shape_name(shape).c_str(), maxdiff);
+          }
+        }
+        std::printf("%-11s %-22s %-10s identical %zu/%zu  tau %.2f\n", dr->kind(), shape_name(shape).c_str(),
+                    vocab == 0 ? "full" : vocab == 1 ? "k=8192" : "k=8192+ctx", size_t(same), ps.size(),
+                    steps ? double(emitted) / steps : 0.0);
+      }
+}
+
+static void test_stops(Models& m) {
+  Context target(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
+  auto de = make_eagle_drafter(*m.pe, *m.pt, 2048);
+  SpeculativeDecoder dec(target, *de);
+  auto ps = prompts(*m.tok);
+  SpecParams sp;
+  sp.max_tokens = 30;
+  sp.shape = DraftShape{.tree = false, .chain = 6};
+  SpecResult full = dec.generate(ps[1], sp);
+  CHECK(full.tokens.size() == 30 && full.stop == SpecStop::MaxTokens, "max tokens: got %zu (%s)", full.tokens.size(), spec_stop_name(full.stop));
+  // A stop token in the middle of an accepted run ends the output right before it.
+  sp.stop_tokens = {full.tokens[7]};
+  size_t first = 0;
+  while (full.tokens[first] != full.tokens[7]) ++first;
+  SpecResult st = dec.generate(ps[1], sp);
+  CHECK(st.stop == SpecStop::StopToken && st.tokens.size() == first && st.stop_token == full.tokens[7],
+        "stop token: %zu tokens, expected %zu", st.tokens.size(), first);
+  sp.stop_tokens.clear();
+  // The caller's check runs between steps and sees every token so far.
+  SpecResult cs = dec.generate(ps[1], sp, nullptr, {}, [](const std::vector<int32_t>& t) { return t.size() >= 10; });
+  CHECK(cs.stop == SpecStop::Caller && cs.tokens.size() >= 10 && cs.tokens.size() < 30, "stop check: %zu tokens (%s)",
+        cs.tokens.size(), spec_stop_name(cs.stop));
+  CHECK(std::equal(cs.tokens.begin(), cs.tokens.end(), full.tokens.begin()), "stop check changed the tokens");
+  std::atomic<bool> cancel{true};
+  SpecResult cc = dec.generate(ps[1], sp, &cancel);
+  CHECK(cc.stop == SpecStop::Cancelled && cc.tokens.size() <= 1, "cancel: %zu tokens (%s)", cc.tokens.size(), spec_stop_name(cc.stop));
+  sp.time_budget_ms = 1e-6;
+  SpecResult tb = dec.generate(ps[1], sp);
+  CHECK(tb.stop == SpecStop::TimeBudget && tb.tokens.size() == 1, "time budget: %zu tokens (%s)", tb.tokens.size(), spec_stop_name(tb.stop));
+  // A context that fills up stops cleanly.
+  Context small(*m.pt, ContextParams{.n_ctx = int(ps[1].size()) + 12, .max_batch = 256, .max_logit_rows = 64});
+  auto de2 = make_eagle_drafter(*m.pe, *m.pt, small.capacity());
+  SpeculativeDecoder dec2(small, *de2);
+  sp.time_budget_ms = 0;
+  SpecResult cf = dec2.generate(ps[1], sp);
+  CHECK(cf.stop == SpecStop::ContextFull && std::equal(cf.tokens.begin(), cf.tokens.end(), full.tokens.begin()),
+        "context full: %zu tokens (%s)", cf.tokens.size(), spec_stop_name(cf.stop));
+  std::printf("stops: max tokens, stop token, stop check, cancel, time budget, context full\n");
+}
+
+static std::vector<uint8_t> frv_bytes(const std::string& fingerprint, uint32_t vocab_size, const std::vector<uint32_t>& ids) {
+  std::vector<uint8_t> b(64, 0);
+  auto put32 = [&](size_t off, uint32_t v) { std::memcpy(&b[off], &v, 4); };
+  auto put64 = [&](size_t off, uint64_t v) { std::memcpy(&b[off], &v, 8); };
+  std::memcpy(b.data(), "FRVOCAB\0", 8);
+  put32(8, 1);
+  put32(16, vocab_size);
+  put32(20, uint32_t(ids.size()));
+  for (const std::string& s : {fingerprint, std::string("qwen2"), std::string("test")}) {
+    const uint32_t n = uint32_t(s.size());
+    b.insert(b.end(), reinterpret_cast<const uint8_t*>(&n), reinterpret_cast<const uint8_t*>(&n) + 4);
+    b.insert(b.end(), s.begin(), s.end());
+  }
+  b.resize((b.size() + 7) & ~size_t(7));
+  put32(12, uint32_t(b.size()));
+  uint64_t total = 0;
+  for (uint32_t id : ids) b.insert(b.end(), reinterpret_cast<const uint8_t*>(&id), reinterpret_cast<const uint8_t*>(&id) + 4);
+  b.resize((b.size() + 7) & ~size_t(7));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint64_t c = 100 - i;
+    total += c;
+    b.insert(b.end(), reinterpret_cast<const uint8_t*>(&c), reinterpret_cast<const uint8_t*>(&c) + 8);
+  }
+  put64(48, total);
+  uint32_t crc = 0xFFFFFFFFu;  // CRC-32 (IEEE), bitwise: independent of the reader's table
+  for (uint8_t byte : b) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+  }
+  crc ^= 0xFFFFFFFFu;
+  b.insert(b.end(), reinterpret_cast<const uint8_t*>(&crc), reinterpret_cast<const uint8_t*>(&crc) + 4);
+  return b;
+}
+
+static void test_vocab_file(const Tokenizer* tok) {
+  auto ok = frv_bytes(tok ? tok->fingerprint() : "abc", tok ? tok->n_vocab() : 1000, {5, 9, 2});
+  RankedVocab v = parse_ranked_vocab(ok.data(), ok.size(), "ok.frv");
+  CHECK(v.ids == std::vector<int32_t>({5, 9, 2}) && v.corpus_tokens == 297, "parsed ids/tokens");
+  if (tok) {
+    bool threw = false;
+    try { check_vocab_tokenizer(v, *tok, "target.gguf"); } catch (const VocabFileError&) { threw = true; }
+    CHECK(!threw, "a matching tokenizer must be accepted");
+    auto other = frv_bytes("0123456789abcdef0123456789abcdef", tok->n_vocab(), {5, 9, 2});
+    RankedVocab w = parse_ranked_vocab(other.data(), other.size(), "llama.frv");
+    std::string msg;
+    try { check_vocab_tokenizer(w, *tok, "target.gguf"); } catch (const VocabFileError& e) { msg = e.what(); }
+    CHECK(msg.find("llama.frv was built for tokenizer 0123456789ab") != std::string::npos && msg.find("target.gguf") != std::string::npos,
+          "wrong tokenizer refused with both fingerprints: '%s'", msg.c_str());
+  }
+  auto expect_error = [](std::vector<uint8_t> b, const char* what) {
+    std::string msg;
+    try { parse_ranked_vocab(b.data(), b.size(), "bad.frv"); } catch (const VocabFileError& e) { msg = e.what(); }
+    CHECK(msg.find(what) != std::string::npos, "expected '%s', got '%s'", what, msg.c_str());
+  };
+  auto bad = ok; bad[0] = 'X'; expect_error(bad, "magic");
+  bad = ok; bad.back() ^= 1; expect_error(bad, "CRC-32");
+  bad = ok; bad.pop_back(); expect_error(bad, "truncated");
+  bad = ok; bad.push_back(0); expect_error(bad, "trailing");
+  expect_error(frv_bytes("x", 4, {5}), "not below vocab_size");
+  expect_error(frv_bytes("x", 100, {5, 5}), "twice");
+  std::printf(".frv reader: parses, refuses a wrong tokenizer and damaged files\n");
+}
+
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : ".cache/models";
+  namespace fs = std::filesystem;
+  if (!fs::exists(dir + "/demo-target.gguf") || !fs::exists(dir + "/demo-draft.gguf") || !fs::exists(dir + "/demo-eagle.gguf")) {
+    test_vocab_file(nullptr);
+    std::printf("skip: demo models not found in %s (decompress ../shared/models/*.gguf.xz there)\n", dir.c_str());
+    std::printf(failures ? "%d FAILURES\n" : "all spec loop tests passed\n", failures);
+    return failures ? 1 : 0;
+  }
+  Models m;
+  m.target = Model::load(dir + "/demo-target.gguf");
+  m.draft = Model::load(dir + "/demo-draft.gguf");
+  m.eagle = Model::load(dir + "/demo-eagle.gguf");
+  m.backend = make_cpu_backend(2);
+  m.pt = std::make_unique<PreparedModel>(*m.backend, *m.target);
+  m.pd = std::make_unique<PreparedModel>(*m.backend, *m.draft);
+  m.pe = std::make_unique<PreparedModel>(*m.backend, *m.eagle, m.pt.get());
+  m.tok = Tokenizer::from_gguf(m.target->gguf());
+  check_same_tokenizer(*m.target, *m.tok, *m.draft);
+  test_vocab_file(m.tok.get());
+  const std::string ref = argc > 2 ? argv[2] : "../shared/models/demo-eagle.reference.json";
+  test_eagle_reference(m, ref);
+  test_greedy_identity(m);
+  test_stops(m);
+  std::printf(failures ? "%d FAILURES\n" : "all spec loop tests passed\n", failures);
+  return failures ? 1 : 0;
+}
