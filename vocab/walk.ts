@@ -58,16 +58,17 @@ export function walkFolder(root: string, rules: FileRules = defaultRules, signal
 
   const visit = (absDir: string, relDir: string, scopes: IgnoreScope[]) => {
     throwIfAborted(signal);
-    const gitignore = path.join(absDir, '.gitignore');
-    if (fs.existsSync(gitignore)) {
-      scopes = [...scopes, { base: relDir, rules: ignore().add(fs.readFileSync(gitignore, 'utf8')) }];
-    }
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(absDir, { withFileTypes: true });
     } catch {
       skip('unreadable');
       return;
+    }
+    if (entries.some((e) => e.name === '.gitignore')) {
+      let rules: string | undefined;
+      try { rules = fs.readFileSync(path.join(absDir, '.gitignore'), 'utf8'); } catch { /* a folder, or unreadable: no rules */ }
+      if (rules !== undefined) scopes = [...scopes, { base: relDir, rules: ignore().add(rules) }];
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
