@@ -78,7 +78,8 @@ const withoutTime = (v: VocabFile) => ({ ...v, createdAt: 0 });
 const sizeRule = { rules: RULES } satisfies BuildOptions;
 
 describe('vocab (real tokenizer)', () => {
-before(() => {
+before(function () {
+  this.timeout(60_000);  // building the Llama-3 fixture takes seconds on a busy machine
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-vocab-build-'));
   modelPath = demoModel('demo-target') ?? (console.log('    (../shared is absent: using the Llama-3 tokenizer fixture)'), llama3Gguf(path.join(tmp, 'llama3.gguf')));
   tok = openTokenizer(modelPath);
@@ -222,7 +223,8 @@ describe('vocab build from JSONL corpora', () => {
   });
 });
 
-describe('frspec vocab build / stats', () => {
+describe('frspec vocab build / stats', function () {
+  this.timeout(60_000);  // each command opens the model's tokenizer again
   async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
     const stdout = new PassThrough(), stderr = new PassThrough();
     let out = '', err = '';
