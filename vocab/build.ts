@@ -52,6 +52,8 @@ const folderStamp = (size: number, mtimeMs: number) => `${size}:${mtimeMs}`;
 // A file modified this recently may change again within the file system's timestamp granularity
 // without its mtime changing ("racy git"): count it, but do not cache it.
 const RACY_MS = 100;
+/** The longest the builder keeps the event loop busy before letting other work run. */
+const YIELD_MS = 15;
 
 /** Default cache file for an output file: beside it, or in `dir` keyed by source and tokenizer. */
 export function defaultCacheFile(outFile: string, source: string, fingerprint: string, dir?: string): string {
@@ -185,16 +187,24 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException('The build was aborted', 'AbortError');
 }
 
-/** Rate-limits progress callbacks and yields to the event loop so an abort can arrive mid-build. */
+/**
+ * Rate-limits progress callbacks, and yields to the event loop every few milliseconds: tokenizing is
+ * synchronous, and a host process (the sidecar) must stay responsive and able to receive an abort.
+ */
 class Throttle {
-  private last = Date.now();
+  private lastProgress = Date.now();
+  private lastYield = Date.now();
   constructor(private readonly options: BuildOptions) {}
   async tick(p: BuildProgress): Promise<void> {
     const now = Date.now();
-    if (now - this.last < (this.options.progressIntervalMs ?? 100)) return;
-    this.last = now;
-    this.options.onProgress?.(p);
-    await new Promise((resolve) => setImmediate(resolve));
+    if (now - this.lastProgress >= (this.options.progressIntervalMs ?? 100)) {
+      this.lastProgress = now;
+      this.options.onProgress?.(p);
+    }
+    if (now - this.lastYield >= YIELD_MS || this.lastProgress === now) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.lastYield = Date.now();
+    }
   }
   final(p: BuildProgress): void {
     this.options.onProgress?.(p);
