@@ -222,7 +222,9 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   void get_rows(const Weight& w, const int32_t* ids, int n, float* out) override {
     require(n > 0, "get_rows: n must be positive");
     check_ids(ids, n, w.rows, "get_rows");
-    cuda::get_rows(w, staging_->put(ids, n), n, out, stream_);
+    SmallInts small{};
+    const int32_t* dev = small_or_staged(ids, n, small);
+    cuda::get_rows(w, dev, small, n, out, stream_);
   }
   void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps) override {
     require(n > 0 && d > 0, "rms_norm: n and d must be positive");
@@ -233,7 +235,9 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     require(n > 0 && n_heads > 0 && head_dim > 0 && rot % 2 == 0 && rot <= head_dim,
             "rope: bad shape (n " + std::to_string(n) + ", heads " + std::to_string(n_heads) + ", head_dim " +
                 std::to_string(head_dim) + ", rot_dims " + std::to_string(rot) + ")");
-    cuda::rope(x, staging_->put(pos, n), n, n_heads, head_dim, p, stream_);
+    SmallInts small{};
+    const int32_t* dev = small_or_staged(pos, n, small);
+    cuda::rope(x, dev, small, n, n_heads, head_dim, p, stream_);
   }
   void swiglu(const float* gate, const float* up, float* out, int n, int d) override {
     cuda::swiglu(gate, up, out, size_t(n) * d, stream_);
@@ -270,6 +274,10 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     auto& c = cuda_kv(kv);
     check_ids(src, n, c.shape().capacity, "kv_move src");
     check_ids(dst, n, c.shape().capacity, "kv_move dst");
+    for (int i = 0; i < n; ++i)
+      if (dst[i] > src[i])
+        throw std::out_of_range("cuda backend: kv_move: slot pair " + std::to_string(src[i]) + " -> " +
+                                std::to_string(dst[i]) + " moves backwards (the contract is dst <= src)");
     std::vector<int32_t> both(2 * size_t(n));
     std::copy(src, src + n, both.begin());
     std::copy(dst, dst + n, both.begin() + n);
@@ -283,22 +291,31 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     require(layer >= 0 && layer < s.n_layers && n > 0 && n_past >= 0 && n_past + n <= s.capacity,
             "attention: layer " + std::to_string(layer) + ", n_past " + std::to_string(n_past) + ", n " +
                 std::to_string(n) + " outside the cache");
-    require(n_heads > 0 && n_heads % s.n_kv_heads == 0 && s.head_dim <= 256,
-            "attention: n_heads must be a multiple of n_kv_heads and head_dim <= 256");
-    // Per query, the new slots it sees, in slot order (see kv_attention.cu).
+    require(n_heads > 0 && n_heads % s.n_kv_heads == 0, "attention: n_heads must be a multiple of n_kv_heads");
+    AttnMask am;
+    if (!mask || n <= kMaxMaskTokens) {
+      am.mode = mask ? AttnMask::kBits : AttnMask::kCausal;
+      for (int i = 0; mask && i < n; ++i) {
+        am.bits[i] = 0;
+        for (int j = 0; j < n; ++j) am.bits[i] |= uint64_t(mask[size_t(i) * n + j] != 0) << j;
+      }
+      return cuda::attention(c.k(layer), c.v(layer), q, out, n_past, n, am, nullptr, nullptr, n_heads, s.n_kv_heads,
+                             s.head_dim, scale, stream_);
+    }
+    // A large explicit mask: per query, the new slots it sees, in slot order, as device lists.
+    am.mode = AttnMask::kLists;
     std::vector<int32_t> lists(size_t(n) + 1);
     std::vector<int32_t> keys;
-    keys.reserve(mask ? size_t(n) * n : size_t(n) * (n + 1) / 2);
     for (int i = 0; i < n; ++i) {
       lists[i] = int32_t(keys.size());
       for (int j = 0; j < n; ++j)
-        if (mask ? mask[size_t(i) * n + j] != 0 : j <= i) keys.push_back(j);
+        if (mask[size_t(i) * n + j] != 0) keys.push_back(j);
     }
     lists[n] = int32_t(keys.size());
     if (keys.empty()) keys.push_back(0);
     lists.insert(lists.end(), keys.begin(), keys.end());
     const int32_t* d = staging_->put(lists.data(), lists.size());
-    cuda::attention(c.k(layer), c.v(layer), q, out, n_past, n, d, d + n + 1, n_heads, s.n_kv_heads, s.head_dim, scale,
+    cuda::attention(c.k(layer), c.v(layer), q, out, n_past, n, am, d, d + n + 1, n_heads, s.n_kv_heads, s.head_dim, scale,
                     stream_);
   }
 
@@ -422,13 +439,22 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     owned_.insert(p);
     return p;
   }
+  // Like std::free: null and unknown pointers are ignored, and nothing throws (it runs in destructors).
   void device_free(void* p) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!owned_.erase(p)) throw std::invalid_argument("cuda backend: free of memory this backend did not allocate");
+      if (!p || !owned_.erase(p)) return;
     }
-    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued work may still use it
-    FRSPEC_CUDA_CHECK(cudaFree(p));
+    cudaStreamSynchronize(stream_);  // queued work may still use it
+    cudaFree(p);
+  }
+  // n <= 64 values go by value (small), more through the staging ring (returned device pointer).
+  const int32_t* small_or_staged(const int32_t* host, int n, SmallInts& small) {
+    if (n <= kSmallInts) {
+      std::copy(host, host + n, small.v);
+      return nullptr;
+    }
+    return staging_->put(host, n);
   }
   static void check_ids(const int32_t* ids, int n, int64_t limit, const char* op) {
     require(ids != nullptr, std::string(op) + ": no ids");

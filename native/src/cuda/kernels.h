@@ -17,13 +17,22 @@ void matmul(const Weight& w, const float* x, float* y, int n, const float* bias,
 void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
 void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
 
+// Small host arrays (token ids, positions: n <= 64) travel as kernel parameters, so decode and verify
+// steps need no host-to-device copies (and capture into CUDA graphs as plain kernel nodes). Larger ones
+// come as device arrays; a function takes `dev` when it is non-null, else `small`.
+constexpr int kSmallInts = 64;
+struct SmallInts {
+  int32_t v[kSmallInts];
+};
+
 // rows.cu
-void get_rows(const Weight& w, const int32_t* ids, int n, float* out, cudaStream_t stream);
+void get_rows(const Weight& w, const int32_t* ids_dev, const SmallInts& ids_small, int n, float* out, cudaStream_t stream);
 void copy_rows(const uint8_t* src, size_t row_bytes, const int32_t* ids, int k, uint8_t* dst, cudaStream_t stream);
 
 // pointwise.cu
 void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps, cudaStream_t stream);
-void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p, cudaStream_t stream);
+void rope(float* x, const int32_t* pos_dev, const SmallInts& pos_small, int n, int n_heads, int head_dim,
+          const RopeParams& p, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, size_t count, cudaStream_t stream);
 void add(float* y, const float* x, size_t count, cudaStream_t stream);
 
@@ -32,11 +41,17 @@ void kv_write(float* layer_k, float* layer_v, const float* k, const float* v, in
               cudaStream_t stream);
 void kv_move(float* cache, int n_layers, int capacity, int kv_dim, const int32_t* src, const int32_t* dst, int n,
              cudaStream_t stream);
-// new_keys holds, for query i, the offsets (relative to n_past) of the new slots it attends, in increasing
-// order, at new_keys[new_start[i] .. new_start[i+1]).
+// Which new slots (relative to n_past) query i may see: causal (j <= i), a bit mask passed by value
+// (n <= 64: bit j of bits[i]), or device lists new_keys[new_start[i] .. new_start[i+1]) in increasing order.
+constexpr int kMaxMaskTokens = 64;
+struct AttnMask {
+  enum Mode : int { kCausal, kBits, kLists };
+  int mode = kCausal;
+  uint64_t bits[kMaxMaskTokens];
+};
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
-               const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads, int head_dim,
-               float scale, cudaStream_t stream);
+               const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
+               int head_dim, float scale, cudaStream_t stream);
 
 // select.cu. Order: larger value first, then smaller id (NaN counts as -inf).
 void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_t stream);

@@ -1,7 +1,7 @@
 // y[n][rows] = x[n][cols] . W^T (+ bias): batch-1 GEMV streaming the weights with 16-byte loads, the same
 // kernel for small verification batches (n <= 64, up to 8 tokens per weight pass), and a tiled GEMM for
-// prefill. In the GEMV each warp owns one row; lane l takes chunks l, l+32, ... in order and the warp sums
-// the 32 partials with a fixed butterfly, so a token's output is bit-identical for every n <= 64.
+// prefill. In the GEMV a block owns 4 rows; its warps split the columns, lanes take fixed chunks, and the
+// partial sums are combined in a fixed order, so a token's output is bit-identical for every n <= 64.
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
 #include "cuda/weight_types.cuh"
@@ -9,45 +9,89 @@
 namespace frspec::cuda {
 namespace {
 
-constexpr int kGemvWarps = 4;   // rows per block
-constexpr int kGemvUnroll = 4;  // chunks in flight per lane
+constexpr int kGemvWarps = 4;  // per block; the block's warps split the columns
+constexpr int kGemvRows = 4;   // rows per block, all in every warp: each x value loaded serves 4 rows
 
+// One block computes kGemvRows rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
+// group, one per lane), loads the chunk of each of the 4 rows, and for each run of the chunk loads x once
+// per token and accumulates into acc[row][token]. Then lanes, then warps (in warp order) are summed.
 template <class T, int NT>
 __global__ void __launch_bounds__(32 * kGemvWarps)
     gemv_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x,
                 float* __restrict__ y, int ldy, const float* __restrict__ bias) {
-  const int lane = threadIdx.x & 31;
-  const int row = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
-  if (row >= rows) return;
-  const uint8_t* wr = W + size_t(row) * stride;
-  float acc[NT];
+  constexpr int R = kGemvRows, RL = T::kRL;
+  __shared__ float partial[kGemvWarps][R][NT];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row0 = blockIdx.x * R;
+  const uint8_t* wr[R];
 #pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+  for (int r = 0; r < R; ++r) wr[r] = W + size_t(min(row0 + r, rows - 1)) * stride;  // past the end: recomputed, not written
+  float acc[R][NT];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
   const int nch = T::chunks(cols);
-  int c = lane;
-  for (; c + 32 * (kGemvUnroll - 1) < nch; c += 32 * kGemvUnroll) {
-    typename T::Raw r[kGemvUnroll];
+  for (int c = warp * 32 + lane; c < nch; c += 32 * kGemvWarps) {
+    typename T::Raw raw[R];
 #pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) T::load(wr, cols, c + 32 * u, r[u]);
+    for (int r = 0; r < R; ++r) T::load(wr[r], cols, c, raw[r]);
 #pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) T::template dot<NT>(r[u], c + 32 * u, x, cols, acc);
+    for (int run = 0; run < T::kRuns; ++run) {
+      float w[R][RL], scale[R], mn[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) T::run(raw[r], c, run, w[r], scale[r], mn[r]);
+      const int s0 = T::start(c, run);
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        float xv[RL];
+        const float4* xp = reinterpret_cast<const float4*>(x + size_t(t) * cols + s0);
+#pragma unroll
+        for (int i = 0; i < RL / 4; ++i) {
+          const float4 v = __ldg(xp + i);
+          xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
+        }
+        float xsum = 0.f;
+        if constexpr (T::kHasMin) {
+#pragma unroll
+          for (int i = 0; i < RL; ++i) xsum += xv[i];
+        }
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          float d = 0.f;
+#pragma unroll
+          for (int i = 0; i < RL; ++i) d = fmaf(w[r][i], xv[i], d);
+          if constexpr (T::kScaled) acc[r][t] = fmaf(scale[r], d, acc[r][t]);
+          else acc[r][t] += d;
+          if constexpr (T::kHasMin) acc[r][t] = fmaf(-mn[r], xsum, acc[r][t]);
+        }
+      }
+    }
   }
-  for (; c < nch; c += 32) {
-    typename T::Raw r;
-    T::load(wr, cols, c, r);
-    T::template dot<NT>(r, c, x, cols, acc);
+  if (warp == 0) {  // float types whose cols are not whole chunks
+    for (int i = nch * T::kElems + lane; i < cols; i += 32)
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float wv = T::elem(wr[r], cols, i);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = fmaf(wv, x[size_t(t) * cols + i], acc[r][t]);
+      }
   }
-  for (int i = nch * T::kElems + lane; i < cols; i += 32) {  // float types whose cols are not whole chunks
-    const float wv = T::elem(wr, cols, i);
 #pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = fmaf(wv, x[size_t(t) * cols + i], acc[t]);
-  }
+  for (int r = 0; r < R; ++r)
 #pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = warp_sum(acc[t]);
-  if (lane == 0) {
-    const float b = bias ? bias[row] : 0.f;
+    for (int t = 0; t < NT; ++t) {
+      const float v = warp_sum(acc[r][t]);
+      if (lane == 0) partial[warp][r][t] = v;
+    }
+  __syncthreads();
+  for (int i = threadIdx.x; i < R * NT; i += blockDim.x) {
+    const int r = i / NT, t = i % NT, row = row0 + r;
+    if (row >= rows) continue;
+    float v = partial[0][r][t];
 #pragma unroll
-    for (int t = 0; t < NT; ++t) y[size_t(t) * ldy + row] = acc[t] + b;
+    for (int w = 1; w < kGemvWarps; ++w) v += partial[w][r][t];
+    y[size_t(t) * ldy + row] = v + (bias ? bias[row] : 0.f);
   }
 }
 
@@ -57,7 +101,7 @@ __global__ void gemv_generic_kernel(const uint8_t* __restrict__ W, size_t stride
                                     const float* __restrict__ x, float* __restrict__ y, int ldy,
                                     const float* __restrict__ bias) {
   const int lane = threadIdx.x & 31;
-  const int row = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
+  const int row = blockIdx.x * 4 + (threadIdx.x >> 5);
   const int t = blockIdx.y;
   if (row >= rows) return;
   const uint8_t* wr = W + size_t(row) * stride;
@@ -117,7 +161,7 @@ __global__ void __launch_bounds__(256)
 
 template <class T, int NT>
 void launch_gemv(const Weight& w, const float* x, float* y, const float* bias, cudaStream_t s) {
-  const dim3 grid(ceil_div(w.rows, kGemvWarps));
+  const dim3 grid(ceil_div(w.rows, kGemvRows));
   gemv_kernel<T, NT><<<grid, 32 * kGemvWarps, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows),
                                                       int(w.cols), x, y, int(w.rows), bias);
   FRSPEC_CUDA_LAUNCHED("gemv");
@@ -129,7 +173,7 @@ void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* 
   const bool aligned = w.cols % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
   with_type(w.type, [&]<class T>() {
     if (!aligned) {
-      const dim3 grid(ceil_div(w.rows, kGemvWarps), n);
+      const dim3 grid(ceil_div(w.rows, 4), n);
       gemv_generic_kernel<T><<<grid, 32 * kGemvWarps, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes,
                                                                int(w.rows), int(w.cols), x, y, int(w.rows), bias);
       FRSPEC_CUDA_LAUNCHED("gemv_generic");

@@ -21,8 +21,8 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, flo
 
 // One thread per rotated pair. The angle pos * theta^(-2i/rot) / factor is computed in double: a float
 // angle loses ~1e-3 rad at positions in the tens of thousands.
-__global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, int n_heads, int head_dim, int rot, float theta,
-                            bool neox, const float* __restrict__ freq_factors) {
+__global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, SmallInts pos_small, int n_heads, int head_dim,
+                            int rot, float theta, bool neox, const float* __restrict__ freq_factors) {
   const int half = rot / 2;
   const int pair = blockIdx.x * blockDim.x + threadIdx.x;
   if (pair >= n_heads * half) return;
@@ -31,7 +31,7 @@ __global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, int n_hea
   double inv_freq = pow(double(theta), -2.0 * i / double(rot));
   if (freq_factors) inv_freq /= double(freq_factors[i]);
   double sd, cd;
-  sincos(double(pos[tok]) * inv_freq, &sd, &cd);
+  sincos(double(pos ? pos[tok] : pos_small.v[tok]) * inv_freq, &sd, &cd);
   const float s = float(sd), c = float(cd);  // rotate in float, like the CPU backend
   float* h = x + (size_t(tok) * n_heads + head) * head_dim;
   const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
@@ -63,10 +63,11 @@ void rms_norm(const float* x, const float* weight, float* y, int n, int d, float
   FRSPEC_CUDA_LAUNCHED("rms_norm");
 }
 
-void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p, cudaStream_t s) {
+void rope(float* x, const int32_t* pos, const SmallInts& small, int n, int n_heads, int head_dim, const RopeParams& p,
+          cudaStream_t s) {
   const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
   const dim3 grid(ceil_div(int64_t(n_heads) * (rot / 2), 128), n);
-  rope_kernel<<<grid, 128, 0, s>>>(x, pos, n_heads, head_dim, rot, p.theta, p.neox, p.freq_factors);
+  rope_kernel<<<grid, 128, 0, s>>>(x, pos, small, n_heads, head_dim, rot, p.theta, p.neox, p.freq_factors);
   FRSPEC_CUDA_LAUNCHED("rope");
 }
 

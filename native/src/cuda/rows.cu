@@ -10,9 +10,9 @@ namespace {
 // Output rows are spread over blockIdx.y (grid-stride: n may exceed the 65535 limit of gridDim.y).
 template <class T>
 __global__ void get_rows_kernel(const uint8_t* __restrict__ W, size_t stride, int cols, const int32_t* __restrict__ ids,
-                                int n, float* __restrict__ out) {
+                                SmallInts small, int n, float* __restrict__ out) {
   for (int r = blockIdx.y; r < n; r += gridDim.y) {
-    const uint8_t* row = W + size_t(ids[r]) * stride;
+    const uint8_t* row = W + size_t(ids ? ids[r] : small.v[r]) * stride;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < cols; i += gridDim.x * blockDim.x)
       out[size_t(r) * cols + i] = T::elem(row, cols, i);
   }
@@ -31,10 +31,10 @@ unsigned grid_rows(int n) { return unsigned(n < 65535 ? n : 65535); }
 
 }  // namespace
 
-void get_rows(const Weight& w, const int32_t* ids, int n, float* out, cudaStream_t s) {
+void get_rows(const Weight& w, const int32_t* ids, const SmallInts& small, int n, float* out, cudaStream_t s) {
   with_type(w.type, [&]<class T>() {
     const dim3 grid(ceil_div(w.cols, 256) < 64 ? ceil_div(w.cols, 256) : 64, grid_rows(n));
-    get_rows_kernel<T><<<grid, 256, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.cols), ids, n, out);
+    get_rows_kernel<T><<<grid, 256, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.cols), ids, small, n, out);
     FRSPEC_CUDA_LAUNCHED("get_rows");
   });
 }

@@ -2,10 +2,10 @@
 //
 // A GEMV lane works on "chunks": the bytes one 16-byte load (plus a few cached scale bytes) brings in,
 // and the elements they hold. Each type says how many chunks a row has, how to load chunk c (load) and
-// how to multiply it with NT activation rows into NT accumulators (dot). Elements are dequantized to F32
-// exactly as ggml does (dequantize_row_*), then FMA'd with F32 activations in element order, so a token's
-// result depends only on the chunk order — never on how many tokens share the launch.
-// elem() dequantizes one element (get_rows, the prefill GEMM's tile loads, the generic fallback).
+// how to read it as runs of consecutive elements (start, run): quants as exact small floats with the
+// run's scale (and min), so the GEMV multiplies F32 activations by the quants and applies the scale once
+// per run. elem() dequantizes one element exactly as ggml does (get_rows, the prefill GEMM, the generic
+// fallback).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -17,78 +17,67 @@ namespace frspec::cuda {
 __device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 __device__ __forceinline__ float bf2f(uint16_t h) { return __uint_as_float(uint32_t(h) << 16); }
 
-// acc[t] += w[0..16) . x_t[start .. start+16) for the NT activation rows x_t = x + t*ldx.
-template <int NT, int N>
-__device__ __forceinline__ void dot_run(const float* w, const float* x, int ldx, int start, float (&acc)[NT]) {
-#pragma unroll
-  for (int t = 0; t < NT; ++t) {
-    const float4* xv = reinterpret_cast<const float4*>(x + size_t(t) * ldx + start);
-#pragma unroll
-    for (int i = 0; i < N / 4; ++i) {
-      const float4 v = __ldg(xv + i);
-      acc[t] = fmaf(w[4 * i + 0], v.x, acc[t]);
-      acc[t] = fmaf(w[4 * i + 1], v.y, acc[t]);
-      acc[t] = fmaf(w[4 * i + 2], v.z, acc[t]);
-      acc[t] = fmaf(w[4 * i + 3], v.w, acc[t]);
-    }
-  }
-}
-
 __device__ __forceinline__ uint4 ld16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
+// Small integers to float without the slow integer-convert unit: byte i of `bytes` (unsigned) becomes the
+// float 2^23 + byte (exponent bits 0x4B placed above it by a byte permute), and one subtraction of
+// 2^23 + bias leaves byte - bias, exactly.
+template <int kBias>
+__device__ __forceinline__ float byte_to_float(uint32_t bytes, int i) {
+  return __int_as_float(__byte_perm(bytes, 0x4B000000u, 0x7440u + i)) - float(8388608 + kBias);
+}
+
+// Each type's chunk is read as kRuns runs of kRL consecutive elements; run r of chunk c starts at element
+// start(c, r) and has values w[] with a scale and (Q4_K) a min: its contribution to a row's dot product
+// with x is scale * sum(w x) - min * sum(x) (float types: sum(w x)).
 struct TF32 {
-  static constexpr int kElems = 4;
+  static constexpr int kElems = 4, kRL = 4, kRuns = 1;
+  static constexpr bool kScaled = false, kHasMin = false;
   struct Raw { uint4 v; };
   __device__ static int chunks(int cols) { return cols / kElems; }
   __device__ static void load(const uint8_t* row, int, int c, Raw& r) { r.v = ld16(row + 16 * c); }
-  template <int NT>
-  __device__ static void dot(const Raw& r, int c, const float* x, int ldx, float (&acc)[NT]) {
-    const float w[4] = {__uint_as_float(r.v.x), __uint_as_float(r.v.y), __uint_as_float(r.v.z), __uint_as_float(r.v.w)};
-    dot_run<NT, 4>(w, x, ldx, c * 4, acc);
+  __device__ static int start(int c, int) { return 4 * c; }
+  __device__ static void run(const Raw& r, int, int, float (&w)[kRL], float&, float&) {
+    w[0] = __uint_as_float(r.v.x), w[1] = __uint_as_float(r.v.y), w[2] = __uint_as_float(r.v.z), w[3] = __uint_as_float(r.v.w);
   }
   __device__ static float elem(const uint8_t* row, int, int i) { return reinterpret_cast<const float*>(row)[i]; }
 };
 
 template <bool kBF16>
-struct THalf {  // F16 and BF16: 8 elements per chunk
-  static constexpr int kElems = 8;
+struct THalf {  // F16 and BF16: one run of 8 per chunk
+  static constexpr int kElems = 8, kRL = 8, kRuns = 1;
+  static constexpr bool kScaled = false, kHasMin = false;
   struct Raw { uint4 v; };
   __device__ static int chunks(int cols) { return cols / kElems; }
   __device__ static void load(const uint8_t* row, int, int c, Raw& r) { r.v = ld16(row + 16 * c); }
   __device__ static float cvt(uint16_t h) { return kBF16 ? bf2f(h) : h2f(h); }
-  template <int NT>
-  __device__ static void dot(const Raw& r, int c, const float* x, int ldx, float (&acc)[NT]) {
+  __device__ static int start(int c, int) { return 8 * c; }
+  __device__ static void run(const Raw& r, int, int, float (&w)[kRL], float&, float&) {
     const uint32_t u[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
-    float w[8];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      w[2 * i] = cvt(uint16_t(u[i] & 0xffff));
-      w[2 * i + 1] = cvt(uint16_t(u[i] >> 16));
-    }
-    dot_run<NT, 8>(w, x, ldx, c * 8, acc);
+    for (int i = 0; i < 4; ++i) w[2 * i] = cvt(uint16_t(u[i] & 0xffff)), w[2 * i + 1] = cvt(uint16_t(u[i] >> 16));
   }
   __device__ static float elem(const uint8_t* row, int, int i) { return cvt(reinterpret_cast<const uint16_t*>(row)[i]); }
 };
 using TF16 = THalf<false>;
 using TBF16 = THalf<true>;
 
-// Q8_0 (repacked): qs[cols] int8 | f16 d[cols/32]. Chunk = 16 quants of one block.
+// Q8_0 (repacked): qs[cols] int8 | f16 d[cols/32]. Chunk = 16 quants of one block, two runs of 8.
 struct TQ8_0 {
-  static constexpr int kElems = 16;
+  static constexpr int kElems = 16, kRL = 8, kRuns = 2;
+  static constexpr bool kScaled = true, kHasMin = false;
   struct Raw { uint4 q; uint16_t d; };
   __device__ static int chunks(int cols) { return cols / 16; }
   __device__ static void load(const uint8_t* row, int cols, int c, Raw& r) {
     r.q = ld16(row + 16 * c);
     r.d = __ldg(reinterpret_cast<const unsigned short*>(row + cols) + c / 2);
   }
-  template <int NT>
-  __device__ static void dot(const Raw& r, int c, const float* x, int ldx, float (&acc)[NT]) {
-    const float d = h2f(r.d);
-    const uint32_t u[4] = {r.q.x, r.q.y, r.q.z, r.q.w};
-    float w[16];
+  __device__ static int start(int c, int run) { return 16 * c + 8 * run; }
+  __device__ static void run(const Raw& r, int, int run, float (&w)[kRL], float& scale, float&) {
+    const uint32_t a = (run ? r.q.z : r.q.x) ^ 0x80808080u, b = (run ? r.q.w : r.q.y) ^ 0x80808080u;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) w[i] = d * float(int8_t(u[i / 4] >> (8 * (i % 4))));
-    dot_run<NT, 16>(w, x, ldx, c * 16, acc);
+    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<128>(a, i), w[4 + i] = byte_to_float<128>(b, i);
+    scale = h2f(r.d);
   }
   __device__ static float elem(const uint8_t* row, int cols, int i) {
     return h2f(reinterpret_cast<const uint16_t*>(row + cols)[i / 32]) * float(reinterpret_cast<const int8_t*>(row)[i]);
@@ -97,7 +86,7 @@ struct TQ8_0 {
 
 // Q4_K (ggml blocks of 144 bytes). Chunk c = 16 bytes of qs of super-block c/8: quant bytes
 // j*32 + h*16 .. +16 (j = (c%8)/2, h = c%2), whose low nibbles are elements j*64 + h*16 + l and high
-// nibbles elements j*64 + 32 + h*16 + l (sub-blocks 2j and 2j+1).
+// nibbles elements j*64 + 32 + h*16 + l (sub-blocks 2j and 2j+1). Runs: low 0-7, low 8-15, high 0-7, high 8-15.
 struct Bytes12 {  // the 12 scale bytes of a Q4_K block held in three registers
   uint32_t w0, w1, w2;
   __device__ uint32_t operator[](int k) const { return ((k < 4 ? w0 : k < 8 ? w1 : w2) >> (8 * (k % 4))) & 0xff; }
@@ -113,7 +102,8 @@ __device__ __forceinline__ void q4k_scale_min(int j, const Q& q, int& sc, int& m
   }
 }
 struct TQ4_K {
-  static constexpr int kElems = 32;
+  static constexpr int kElems = 32, kRL = 8, kRuns = 4;
+  static constexpr bool kScaled = true, kHasMin = true;
   struct Raw { uint4 q; uint4 head; };
   __device__ static int chunks(int cols) { return cols / 32; }
   __device__ static void load(const uint8_t* row, int, int c, Raw& r) {
@@ -121,27 +111,22 @@ struct TQ4_K {
     r.head = ld16(blk);
     r.q = ld16(blk + 16 + 16 * (c % 8));
   }
-  template <int NT>
-  __device__ static void dot(const Raw& r, int c, const float* x, int ldx, float (&acc)[NT]) {
-    const int t = c % 8, j = t / 2, h = t % 2;
-    const float d = h2f(uint16_t(r.head.x & 0xffff)), dmin = h2f(uint16_t(r.head.x >> 16));
-    const Bytes12 scales{r.head.y, r.head.z, r.head.w};  // registers, not a local-memory array
+  __device__ static int start(int c, int run) {
+    const int t = c % 8;
+    return (c / 8) * 256 + (t / 2) * 64 + (t % 2) * 16 + (run / 2) * 32 + (run % 2) * 8;
+  }
+  __device__ static void run(const Raw& r, int c, int run, float (&w)[kRL], float& scale, float& min) {
+    const int j = (c % 8) / 2, hi = run / 2;
+    const Bytes12 scales{r.head.y, r.head.z, r.head.w};
     int sc, m;
-    q4k_scale_min(2 * j, scales, sc, m);
-    const float d1 = d * sc, m1 = dmin * m;
-    q4k_scale_min(2 * j + 1, scales, sc, m);
-    const float d2 = d * sc, m2 = dmin * m;
-    const uint32_t u[4] = {r.q.x, r.q.y, r.q.z, r.q.w};
-    float lo[16], hi[16];
+    q4k_scale_min(2 * j + hi, scales, sc, m);
+    scale = h2f(uint16_t(r.head.x & 0xffff)) * sc;
+    min = h2f(uint16_t(r.head.x >> 16)) * m;
+    uint32_t a = run % 2 ? r.q.z : r.q.x, b = run % 2 ? r.q.w : r.q.y;
+    a = (hi ? a >> 4 : a) & 0x0F0F0F0Fu;
+    b = (hi ? b >> 4 : b) & 0x0F0F0F0Fu;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const uint32_t b = (u[i / 4] >> (8 * (i % 4))) & 0xff;
-      lo[i] = d1 * float(b & 0xF) - m1;
-      hi[i] = d2 * float(b >> 4) - m2;
-    }
-    const int base = (c / 8) * 256 + j * 64 + h * 16;
-    dot_run<NT, 16>(lo, x, ldx, base, acc);
-    dot_run<NT, 16>(hi, x, ldx, base + 32, acc);
+    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<0>(a, i), w[4 + i] = byte_to_float<0>(b, i);
   }
   __device__ static float elem(const uint8_t* row, int, int i) {
     const uint8_t* blk = row + 144 * (i / 256);
@@ -156,9 +141,11 @@ struct TQ4_K {
 
 // Q6_K (repacked): ql[nb*128] | qh[nb*64] | sc[nb*16] | f16 d[nb]. Chunk c of super-block c/4 covers
 // half n = (c%4)/2 and l0 = 16*(c%2): 16 bytes of ql at n*64 + l0, 16 at n*64 + 32 + l0, 16 of qh at
-// n*32 + l0 give elements n*128 + l0 + l + {0, 32, 64, 96}, l < 16 (ggml dequantize_row_q6_K).
+// n*32 + l0 give elements n*128 + l0 + l + 32*part, l < 16, part < 4 (ggml dequantize_row_q6_K).
+// Run r = (part, half): elements n*128 + l0 + 32*part + 8*half .. +8.
 struct TQ6_K {
-  static constexpr int kElems = 64;
+  static constexpr int kElems = 64, kRL = 8, kRuns = 8;
+  static constexpr bool kScaled = true, kHasMin = false;
   struct Raw { uint4 a, b, h; uint32_t sc; uint16_t d; };
   __device__ static int chunks(int cols) { return cols / 64; }
   __device__ static void load(const uint8_t* row, int cols, int c, Raw& r) {
@@ -168,36 +155,27 @@ struct TQ6_K {
     r.b = ld16(ql + 32);
     r.h = ld16(row + nb * 128 + sb * 64 + n * 32 + l0);
     // scales sc[is + 0, 2, 4, 6] with is = l0/16: bytes n*8 + is .. n*8 + is + 7 of this block's 16.
-    const uint8_t* sc = row + nb * 192 + sb * 16 + n * 8;
-    const uint2 s8 = __ldg(reinterpret_cast<const uint2*>(sc));
+    const uint2 s8 = __ldg(reinterpret_cast<const uint2*>(row + nb * 192 + sb * 16 + n * 8));
     const int is = l0 / 16;
-    const uint32_t s[2] = {s8.x, s8.y};
-    r.sc = 0;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) r.sc |= ((s[(is + 2 * k) / 4] >> (8 * ((is + 2 * k) % 4))) & 0xff) << (8 * k);
+    r.sc = is ? (((s8.x >> 8) & 0xff) | ((s8.x >> 16) & 0xff00) | ((s8.y << 8) & 0xff0000) | (s8.y & 0xff000000))
+              : ((s8.x & 0xff) | ((s8.x >> 8) & 0xff00) | ((s8.y << 16) & 0xff0000) | ((s8.y << 8) & 0xff000000));
     r.d = __ldg(reinterpret_cast<const unsigned short*>(row + nb * 208) + sb);
   }
-  template <int NT>
-  __device__ static void dot(const Raw& r, int c, const float* x, int ldx, float (&acc)[NT]) {
-    const float d = h2f(r.d);
-    const uint32_t a[4] = {r.a.x, r.a.y, r.a.z, r.a.w}, b[4] = {r.b.x, r.b.y, r.b.z, r.b.w},
-                   h[4] = {r.h.x, r.h.y, r.h.z, r.h.w};
-    const int t = c % 4, n = t / 2, l0 = 16 * (t % 2);
-    const int base = (c / 4) * 256 + n * 128 + l0;
+  __device__ static int start(int c, int run) {
+    const int t = c % 4;
+    return (c / 4) * 256 + (t / 2) * 128 + 16 * (t % 2) + 32 * (run / 2) + 8 * (run % 2);
+  }
+  __device__ static void run(const Raw& r, int, int run, float (&w)[kRL], float& scale, float&) {
+    const int part = run / 2, half = run % 2;
+    const uint4& src = part % 2 ? r.b : r.a;
+    uint32_t lo0 = half ? src.z : src.x, lo1 = half ? src.w : src.y;
+    uint32_t h0 = half ? r.h.z : r.h.x, h1 = half ? r.h.w : r.h.y;
+    const int lshift = part >= 2 ? 4 : 0, hshift = 2 * part;
+    const uint32_t q0 = ((lo0 >> lshift) & 0x0F0F0F0Fu) | (((h0 >> hshift) & 0x03030303u) << 4);
+    const uint32_t q1 = ((lo1 >> lshift) & 0x0F0F0F0Fu) | (((h1 >> hshift) & 0x03030303u) << 4);
 #pragma unroll
-    for (int part = 0; part < 4; ++part) {
-      const float ds = d * float(int8_t(r.sc >> (8 * part)));
-      float w[16];
-#pragma unroll
-      for (int i = 0; i < 16; ++i) {
-        const uint32_t qa = (a[i / 4] >> (8 * (i % 4))) & 0xff, qb = (b[i / 4] >> (8 * (i % 4))) & 0xff;
-        const uint32_t qh = (h[i / 4] >> (8 * (i % 4))) & 0xff;
-        const uint32_t lo4 = part == 0 ? (qa & 0xF) : part == 1 ? (qb & 0xF) : part == 2 ? (qa >> 4) : (qb >> 4);
-        const int q = int(lo4 | (((qh >> (2 * part)) & 3) << 4)) - 32;
-        w[i] = ds * float(q);
-      }
-      dot_run<NT, 16>(w, x, ldx, base + 32 * part, acc);
-    }
+    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<32>(q0, i), w[4 + i] = byte_to_float<32>(q1, i);
+    scale = h2f(r.d) * float(int8_t(r.sc >> (8 * part)));
   }
   __device__ static float elem(const uint8_t* row, int cols, int i) {
     const int nb = cols / 256, sb = i / 256, k = i % 256, n = k / 128, r = k % 128, part = r / 32, l = r % 32;
