@@ -1,0 +1,34 @@
+// The sidecar process: hosts the native addon and serves the protocol (protocol.ts) on stdin/stdout.
+// Started by the extension as `process.execPath dist/sidecar.js` with ELECTRON_RUN_AS_NODE=1, or alone with
+// `frspec serve --stdio`. stdout carries only protocol messages; logs go to stderr.
+import { rpc } from './jsonrpc';
+import { ErrorCode, Notify } from './protocol';
+import { SidecarServer } from './server';
+
+export function runSidecar(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const log = (line: string) => process.stderr.write(`[frspec sidecar ${process.pid}] ${line}\n`);
+  // Anything that would print to stdout (a stray console.log) must not corrupt the protocol stream.
+  console.log = console.info = (...a: unknown[]) => log(a.map(String).join(' '));
+  const reader = new rpc.StreamMessageReader(input);
+  const writer = new rpc.StreamMessageWriter(output);
+  const conn = rpc.createMessageConnection(reader, writer);
+  // A body that is not JSON (or a broken header) gets a JSON-RPC parse error with id null; the sidecar goes on.
+  conn.onError(([error]: [Error, unknown, unknown]) => {
+    log(`bad message: ${error.message.split('\n')[0]}`);
+    void writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.ParseError, message: `parse error: ${error.message.split('\n')[0]}` } } as never);
+  });
+  const server = new SidecarServer(conn, log);
+  server.register();
+  return new Promise((resolve) => {
+    const finish = () => { conn.dispose(); resolve(); };
+    conn.onNotification(Notify.exit, finish);
+    conn.onClose(finish);  // the editor went away (stdin closed)
+    conn.listen();
+    log('ready');
+  });
+}
+
+if (require.main === module) {
+  process.on('uncaughtException', (e) => { process.stderr.write(`[frspec sidecar] uncaught: ${e.stack}\n`); process.exit(70); });
+  runSidecar().then(() => process.exit(0));
+}

@@ -1,0 +1,253 @@
+// The sidecar's request handlers on one JSON-RPC connection: load a model, complete (newest request wins,
+// streamed), cancel, statistics with a measured speed-up, vocabulary builds with progress, shutdown.
+// Every failure reaches the client as a JSON-RPC error with a code from protocol.ts and a readable message.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type CancellationToken, type MessageConnection, rpc } from './jsonrpc';
+import { buildVocab, coverage, writeVocab } from '../../vocab';
+import { calibrate } from './calibrate';
+import { SidecarError } from './errors';
+import { LatestWins } from './scheduler';
+import { Session } from './session';
+import { Stats } from './stats';
+import { findStop, type StopHit } from './stop-rules';
+import { encodePrompt } from './prompt';
+import {
+  type CancelParams, type CancelResult, type CompleteParams, type CompleteResult, type CompleteStop, type CompletionStats,
+  ErrorCode, type InitializeParams, type InitializeResult, Method, Notify, type StatsResult, type VocabBuildParams,
+  type VocabBuildResult, type VocabLoadParams, type VocabSummary,
+} from './protocol';
+
+type Handler = (params: any, token: CancellationToken) => Promise<unknown>;
+
+export class SidecarServer {
+  private session?: Session;
+  private initializing: Promise<unknown> = Promise.resolve();
+  private readonly scheduler = new LatestWins();
+  private readonly stats = new Stats();
+  private readonly streams = new Map<string, (why: string) => void>();
+  private vocabBuild?: AbortController;
+  private shuttingDown = false;
+
+  constructor(private readonly conn: MessageConnection, private readonly log: (line: string) => void) {}
+
+  register(): void {
+    const on = (method: string, handler: Handler) => {
+      // By-name params arrive as (params, token); anything else (positional arrays, none) is refused.
+      this.conn.onRequest(method, async (...args: unknown[]) => {
+        const token = args[args.length - 1] as CancellationToken;
+        const params = args.length === 2 ? args[0] : undefined;
+        try {
+          if (this.shuttingDown && method !== Method.shutdown) throw new SidecarError(ErrorCode.ShuttingDown, 'the sidecar is shutting down');
+          if (method !== Method.stats && method !== Method.shutdown && (params === null || typeof params !== 'object' || Array.isArray(params))) {
+            throw new SidecarError(ErrorCode.InvalidParams, `${method}: params must be an object with named fields`);
+          }
+          return await handler(params ?? {}, token);
+        } catch (e) {
+          throw toResponseError(e);
+        }
+      });
+    };
+    on(Method.initialize, (p) => this.initialize(p));
+    on(Method.complete, (p, t) => this.complete(p, t));
+    on(Method.cancel, async (p) => this.cancel(p));
+    on(Method.stats, async () => this.snapshot());
+    on(Method.calibrate, () => this.calibrate());
+    on(Method.vocabBuild, (p, t) => this.buildVocab(p, t));
+    on(Method.vocabLoad, (p) => this.loadVocab(p));
+    on(Method.shutdown, () => this.shutdown());
+  }
+
+  async initialize(p: InitializeParams): Promise<InitializeResult> {
+    if (typeof p.model !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'initialize: `model` (a GGUF file path) is required');
+    // One model at a time: a second initialize replaces the first once it is loaded.
+    const run = this.initializing.then(async () => {
+      await this.closeSession('the model is being replaced');
+      const t0 = performance.now();
+      this.session = await Session.load(p);
+      this.log(`loaded ${p.model} in ${(performance.now() - t0).toFixed(0)} ms (${this.session.decoder.summary.mode} decoding)`);
+      if (p.calibrate !== false) void this.calibrate().catch(() => undefined);
+      return this.session.describe();
+    });
+    this.initializing = run.catch(() => undefined);
+    return run;
+  }
+
+  async complete(p: CompleteParams, token: CancellationToken): Promise<CompleteResult> {
+    const received = performance.now();
+    this.stats.requests.received++;
+    const s = this.requireSession();
+    const maxTokens = p.maxTokens ?? 64;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > s.limits.maxTokens) {
+      throw new SidecarError(ErrorCode.InvalidParams, `maxTokens must be an integer from 1 to ${s.limits.maxTokens}, got ${p.maxTokens}`);
+    }
+    if (p.stopSequences !== undefined && (!Array.isArray(p.stopSequences) || p.stopSequences.some((x) => typeof x !== 'string'))) {
+      throw new SidecarError(ErrorCode.InvalidParams, 'stopSequences must be an array of strings');
+    }
+    if (p.streamId !== undefined && typeof p.streamId !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'streamId must be a string');
+    let prompt: Int32Array;
+    try {
+      prompt = encodePrompt(s.tok, p.parts, s.limits);
+    } catch (e) {
+      this.stats.requests.failed++;
+      throw e;
+    }
+    const job = this.scheduler.submit((signal) => this.decode(s, prompt, maxTokens, p, signal, received));
+    const cancelSub = token.onCancellationRequested(() => job.cancel('cancelled by the client'));
+    if (p.streamId) this.streams.set(p.streamId, job.cancel);
+    try {
+      const r = await job.promise;
+      this.stats.completed(r.stats);
+      return r;
+    } catch (e) {
+      if (e instanceof SidecarError && e.code === ErrorCode.RequestCancelled) this.stats.requests.cancelled++;
+      else this.stats.requests.failed++;
+      throw e;
+    } finally {
+      cancelSub.dispose();
+      if (p.streamId && this.streams.get(p.streamId) === job.cancel) this.streams.delete(p.streamId);
+    }
+  }
+
+  private async decode(s: Session, prompt: Int32Array, maxTokens: number, p: CompleteParams, signal: AbortSignal, received: number): Promise<CompleteResult> {
+    const started = performance.now();
+    // Our own stop rules and the time budget end generation through `inner`; `signal` is the scheduler's.
+    const inner = new AbortController();
+    const forward = () => inner.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    let timedOut = false;
+    const timer = p.timeBudgetMs ? setTimeout(() => { timedOut = true; inner.abort(); }, p.timeBudgetMs) : undefined;
+    const stream = s.tok.streamDecoder();
+    let text = '';
+    let hit: StopHit | undefined;
+    let firstTokenAt: number | undefined;
+    try {
+      const r = await s.decoder.generate({
+        prompt, maxTokens, stopTokens: s.tok.specials.eog, signal: inner.signal,
+        onToken: (ids) => {
+          firstTokenAt ??= performance.now();
+          if (hit) return;
+          for (const id of ids) text += stream.push(id);
+          hit = findStop(text, p);
+          if (hit) { text = text.slice(0, hit.length); inner.abort(); }
+          else if (p.streamId) void this.conn.sendNotification(Notify.partial, { streamId: p.streamId, text });
+        },
+      });
+      if (signal.aborted) throw signal.reason;
+      if (!hit) text += stream.flush();
+      const stop: CompleteStop = hit ? hit.reason : timedOut ? 'time_budget'
+        : r.stop === 'stop_token' ? 'end_of_text' : r.stop === 'context_full' ? 'context_full' : 'max_tokens';
+      const done = performance.now();
+      const stats: CompletionStats = {
+        promptTokens: r.nPrompt, reusedTokens: r.nReused, tokens: r.tokens.length,
+        queueMs: started - received, promptMs: r.promptMs, decodeMs: r.decodeMs,
+        firstTokenMs: (firstTokenAt ?? done) - received, totalMs: done - received,
+        tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
+        steps: r.steps, tau: r.steps > 0 ? r.tokens.length / r.steps : 0, mode: s.decoder.summary.mode,
+      };
+      return { text, stop, stats };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', forward);
+    }
+  }
+
+  cancel(p: CancelParams): CancelResult {
+    if (p.streamId !== undefined) {
+      const cancel = this.streams.get(p.streamId);
+      if (!cancel) return { cancelled: 0 };
+      cancel('cancelled by the client');
+      return { cancelled: 1 };
+    }
+    return { cancelled: this.scheduler.cancelAll('cancelled by the client') };
+  }
+
+  snapshot(): StatsResult {
+    this.stats.requests.superseded = this.scheduler.superseded;
+    return this.stats.snapshot(this.session?.decoder.summary ?? { mode: 'plain', note: 'no model loaded' }, this.session?.vocab);
+  }
+
+  async calibrate() {
+    const s = this.requireSession();
+    const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal));
+    if (this.session === s) {
+      this.stats.calibration = c;
+      this.log(`calibrated: plain ${c.plainTokensPerSecond.toFixed(1)} tokens/s, decoder ${c.decoderTokensPerSecond.toFixed(1)} tokens/s, τ ${c.tau.toFixed(2)}`);
+    }
+    return c;
+  }
+
+  async buildVocab(p: VocabBuildParams, token: CancellationToken): Promise<VocabBuildResult> {
+    const s = this.requireSession();
+    if (typeof p.folder !== 'string' || !fs.existsSync(p.folder) || !fs.statSync(p.folder).isDirectory()) {
+      throw new SidecarError(ErrorCode.InvalidParams, `vocab/build: folder not found: ${p.folder}`);
+    }
+    if (typeof p.out !== 'string' || !p.out) throw new SidecarError(ErrorCode.InvalidParams, 'vocab/build: `out` (the .frv file to write) is required');
+    // One build at a time: a newer one (e.g. after a save) replaces a running one.
+    this.vocabBuild?.abort(new SidecarError(ErrorCode.RequestCancelled, 'superseded by a newer vocabulary build'));
+    const ctrl = new AbortController();
+    this.vocabBuild = ctrl;
+    const sub = token.onCancellationRequested(() => ctrl.abort(new SidecarError(ErrorCode.RequestCancelled, 'vocabulary build cancelled')));
+    const t0 = performance.now();
+    try {
+      fs.mkdirSync(path.dirname(p.out), { recursive: true });
+      const r = await buildVocab(p.folder, s.tok, {
+        cacheFile: p.cacheFile ?? `${p.out}.cache`, signal: ctrl.signal, progressIntervalMs: 200,
+        onProgress: (pr) => {
+          if (p.progressToken) void this.conn.sendNotification(Notify.vocabProgress, { token: p.progressToken, files: pr.files, filesTotal: pr.filesTotal, tokens: pr.tokens, fraction: pr.fraction });
+        },
+      });
+      writeVocab(p.out, r.vocab);
+      const ms = performance.now() - t0;
+      let summary: VocabSummary;
+      const loaded = p.load !== false && this.session === s;
+      if (loaded) summary = await s.loadVocab(p.out);
+      else {
+        const v = r.vocab;
+        summary = { file: p.out, fingerprint: v.fingerprint, files: v.corpus.files, bytes: v.corpus.bytes, tokens: v.corpus.tokens, distinct: v.ids.length, createdAt: v.createdAt, coverage: coverage(v.counts, v.corpus.tokens), topK: s.params.topK ?? 32768 };
+      }
+      this.log(`vocabulary of ${p.folder}: ${summary.files} files, ${summary.tokens} tokens → ${p.out} in ${ms.toFixed(0)} ms`);
+      return { ...summary, ms, filesFromCache: r.filesFromCache, filesTokenized: r.filesTokenized, loaded };
+    } catch (e) {
+      if (ctrl.signal.aborted) throw ctrl.signal.reason;
+      throw e instanceof SidecarError ? e : new SidecarError(ErrorCode.VocabFailed, (e as Error).message);
+    } finally {
+      sub.dispose();
+      if (this.vocabBuild === ctrl) this.vocabBuild = undefined;
+    }
+  }
+
+  async loadVocab(p: VocabLoadParams): Promise<VocabSummary> {
+    if (typeof p.file !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'vocab/load: `file` is required');
+    return this.requireSession().loadVocab(p.file, p.topK);
+  }
+
+  async shutdown(): Promise<null> {
+    this.shuttingDown = true;
+    this.vocabBuild?.abort(new SidecarError(ErrorCode.ShuttingDown, 'the sidecar is shutting down'));
+    await this.closeSession('the sidecar is shutting down');
+    return null;
+  }
+
+  private async closeSession(why: string): Promise<void> {
+    this.scheduler.cancelAll(why);
+    await this.scheduler.idle();
+    const s = this.session;
+    this.session = undefined;
+    this.stats.resetModel();
+    if (s) await s.close();
+  }
+
+  private requireSession(): Session {
+    if (!this.session) throw new SidecarError(ErrorCode.NotInitialized, 'no model is loaded: send `initialize` with a model path first');
+    return this.session;
+  }
+}
+
+function toResponseError(e: unknown): InstanceType<typeof rpc.ResponseError<void>> {
+  if (e instanceof rpc.ResponseError) return e;
+  if (e instanceof SidecarError) return new rpc.ResponseError(e.code, e.message);
+  const err = e as Error;
+  if (err?.name === 'AbortError') return new rpc.ResponseError(ErrorCode.RequestCancelled, err.message);
+  return new rpc.ResponseError(ErrorCode.EngineFailed, err?.message ?? String(e));
+}

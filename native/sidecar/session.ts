@@ -1,0 +1,85 @@
+// One loaded model: the target engine, its tokenizer, the decoder (plain or speculative) and the draft
+// vocabulary in use. Loading validates every file and fails with a message that names it.
+import * as fs from 'node:fs';
+import { Engine } from '../engine';
+import { openTokenizer, type Tokenizer } from '../tokenizer';
+import { coverage, readVocab } from '../../vocab';
+import { createDecoder, type Decoder } from './decoder';
+import { ErrorCode, type InitializeParams, type InitializeResult, type Limits, PROTOCOL_VERSION, type VocabSummary } from './protocol';
+import { specialTexts } from './prompt';
+import { SidecarError } from './errors';
+
+export const DEFAULT_CONTEXT = 4096;
+export const MAX_COMPLETION_TOKENS = 512;
+export const DEFAULT_TOP_K = 32768;
+
+export class Session {
+  vocab?: VocabSummary;
+  private constructor(
+    readonly params: InitializeParams,
+    readonly engine: Engine,
+    readonly tok: Tokenizer,
+    readonly decoder: Decoder,
+    readonly limits: Limits,
+  ) {}
+
+  static async load(params: InitializeParams): Promise<Session> {
+    for (const key of ['model', 'draft', 'eagle', 'vocab'] as const) {
+      const file = params[key];
+      if (file === undefined) continue;
+      if (typeof file !== 'string' || !file) throw new SidecarError(ErrorCode.InvalidParams, `\`${key}\` must be a file path`);
+      if (!fs.existsSync(file)) throw new SidecarError(ErrorCode.ModelLoadFailed, `${key} file not found: ${file}`);
+    }
+    const contextSize = params.contextSize ?? DEFAULT_CONTEXT;
+    if (!Number.isInteger(contextSize) || contextSize < 256 || contextSize > 131072) {
+      throw new SidecarError(ErrorCode.InvalidParams, `contextSize must be an integer from 256 to 131072, got ${contextSize}`);
+    }
+    let tok: Tokenizer, engine: Engine;
+    try {
+      tok = openTokenizer(params.model);
+      engine = await Engine.load(params.model, { threads: params.threads ?? 0, contextSize });
+    } catch (e) {
+      throw new SidecarError(ErrorCode.ModelLoadFailed, (e as Error).message);
+    }
+    const decoder = await createDecoder(engine, { draft: params.draft, eagle: params.eagle });
+    const maxTokens = Math.min(MAX_COMPLETION_TOKENS, contextSize >> 2);
+    const limits: Limits = { maxPromptTokens: contextSize - maxTokens, maxPromptChars: 16 * (contextSize - maxTokens), maxTokens };
+    const session = new Session(params, engine, tok, decoder, limits);
+    if (params.vocab) await session.loadVocab(params.vocab, params.topK);
+    return session;
+  }
+
+  /** Reads a .frv file (refusing one built for another tokenizer) and hands it to the decoder. */
+  async loadVocab(file: string, topK = this.params.topK ?? DEFAULT_TOP_K): Promise<VocabSummary> {
+    if (!Number.isInteger(topK) || topK < 1) throw new SidecarError(ErrorCode.InvalidParams, `topK must be a positive integer, got ${topK}`);
+    let v;
+    try {
+      v = readVocab(file, { name: this.params.model, tokenizer: this.tok });
+      await this.decoder.setVocab(file, topK);
+    } catch (e) {
+      throw new SidecarError(ErrorCode.VocabFailed, (e as Error).message);
+    }
+    this.vocab = {
+      file, fingerprint: v.fingerprint, files: v.corpus.files, bytes: v.corpus.bytes, tokens: v.corpus.tokens,
+      distinct: v.ids.length, createdAt: v.createdAt, coverage: coverage(v.counts, v.corpus.tokens), topK,
+    };
+    return this.vocab;
+  }
+
+  describe(): InitializeResult {
+    const i = this.engine.info;
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      model: { path: i.path, arch: i.arch, nVocab: i.nVocab, nLayers: i.nLayers, dModel: i.dModel, weightBytes: i.weightBytes, backend: i.backend, threads: i.threads, contextSize: i.contextSize },
+      tokenizer: { fingerprint: this.tok.fingerprint, pre: this.tok.pre, vocabSize: this.tok.vocabSize, addBos: this.tok.specials.addBos },
+      specials: specialTexts(this.tok),
+      decoding: this.decoder.summary,
+      ...(this.vocab ? { vocab: this.vocab } : {}),
+      limits: this.limits,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.decoder.close();
+  }
+}

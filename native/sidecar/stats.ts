@@ -1,0 +1,59 @@
+// Running statistics of the sidecar: request counters, the recent completions' speed, τ and latency, and
+// the measured speed-up (recent tokens/s of the decoder over the calibrated plain tokens/s).
+import type { Calibration, CompletionStats, DecodingSummary, StatsResult, VocabSummary } from './protocol';
+
+const RECENT = 100;
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export class Stats {
+  readonly started = Date.now();
+  readonly requests = { received: 0, completed: 0, cancelled: 0, superseded: 0, failed: 0 };
+  private recent: CompletionStats[] = [];
+  calibration?: Calibration;
+
+  completed(s: CompletionStats): void {
+    this.requests.completed++;
+    if (s.tokens === 0) return;
+    this.recent.push(s);
+    if (this.recent.length > RECENT) this.recent.shift();
+  }
+
+  /** A new model: its speed is not comparable to the old one's. */
+  resetModel(): void {
+    this.recent = [];
+    this.calibration = undefined;
+  }
+
+  snapshot(decoding: DecodingSummary, vocab: VocabSummary | undefined): StatsResult {
+    const r = this.recent;
+    const tokens = r.reduce((s, x) => s + x.tokens, 0);
+    const decodeMs = r.reduce((s, x) => s + x.decodeMs, 0);
+    const steps = r.reduce((s, x) => s + x.steps, 0);
+    const prompt = r.reduce((s, x) => s + x.promptTokens, 0);
+    const reused = r.reduce((s, x) => s + x.reusedTokens, 0);
+    const tokensPerSecond = decodeMs > 0 ? tokens / (decodeMs / 1000) : 0;
+    const mem = process.memoryUsage();
+    return {
+      decoding,
+      requests: { ...this.requests },
+      recent: {
+        count: r.length,
+        tokensPerSecond,
+        tau: steps > 0 ? tokens / steps : 0,
+        latencyMs: { p50: percentile(r.map((x) => x.totalMs), 50), p95: percentile(r.map((x) => x.totalMs), 95) },
+        firstTokenMs: { p50: percentile(r.map((x) => x.firstTokenMs), 50), p95: percentile(r.map((x) => x.firstTokenMs), 95) },
+        reusedShare: prompt > 0 ? reused / prompt : 0,
+      },
+      ...(this.calibration ? { calibration: this.calibration } : {}),
+      ...(this.calibration && r.length > 0 ? { speedup: tokensPerSecond / this.calibration.plainTokensPerSecond } : {}),
+      ...(vocab ? { vocab } : {}),
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+      uptimeMs: Date.now() - this.started,
+    };
+  }
+}
