@@ -2,48 +2,61 @@
 // the F32 activations, one vector accumulator per (row, token), summed across lanes at the end. Weights
 // are streamed once per call (GEMV) or once per tile of kRows rows reused by every token (GEMM). Widening
 // is exact, so the only rounding is F32 FMA accumulation, as in llama.cpp's F16 path.
-#include <cstring>
-
-#include "engine/cpu_matmul_tiles.h"
-
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
-#include <immintrin.h>
-#endif
+#include "engine/cpu_matmul_simd.h"
 
 namespace frspec::kernels {
 namespace {
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 constexpr int kLanes = 16;
 using vf = __m512;
-inline vf vzero() { return _mm512_setzero_ps(); }
-inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-inline float vsum(vf v) { return _mm512_reduce_add_ps(v); }
-inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
-inline vf vload(const f16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-inline vf vload_bf16(const bf16_t* p) {
-  const __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+FRSPEC_INLINE vf vzero() { return _mm512_setzero_ps(); }
+FRSPEC_INLINE vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+FRSPEC_INLINE vf vload(const float* p) { return _mm512_loadu_ps(p); }
+FRSPEC_INLINE vf vload(const f16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+FRSPEC_INLINE vf vload(const bf16_t* p, int) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+// The first `rest` (< kLanes) elements, zeros after them; reads nothing beyond them.
+FRSPEC_INLINE vf vload_part(const float* p, int rest) { return _mm512_maskz_loadu_ps(__mmask16((1u << rest) - 1), p); }
+FRSPEC_INLINE vf vload_part(const f16_t* p, int rest) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(__mmask16((1u << rest) - 1), p));
+}
+FRSPEC_INLINE vf vload_part(const bf16_t* p, int rest, int) {
+  const __m256i h = _mm256_maskz_loadu_epi16(__mmask16((1u << rest) - 1), p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 constexpr int kLanes = 8;
 using vf = __m256;
-inline vf vzero() { return _mm256_setzero_ps(); }
-inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-inline float vsum(vf v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+FRSPEC_INLINE vf vzero() { return _mm256_setzero_ps(); }
+FRSPEC_INLINE vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+FRSPEC_INLINE vf vload(const float* p) { return _mm256_loadu_ps(p); }
+FRSPEC_INLINE vf vload(const f16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+FRSPEC_INLINE vf vload(const bf16_t* p, int) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
 }
-inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
-inline vf vload(const f16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-inline vf vload_bf16(const bf16_t* p) {
-  const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+template <class E>
+FRSPEC_INLINE void copy_part(E* dst, const E* src, int rest) {
+  for (int i = 0; i < rest; ++i) dst[i] = src[i];
+}
+FRSPEC_INLINE vf vload_part(const float* p, int rest) {
+  alignas(32) float b[kLanes] = {};
+  copy_part(b, p, rest);
+  return vload(b);
+}
+FRSPEC_INLINE vf vload_part(const f16_t* p, int rest) {
+  alignas(32) f16_t b[kLanes] = {};
+  copy_part(b, p, rest);
+  return vload(b);
+}
+FRSPEC_INLINE vf vload_part(const bf16_t* p, int rest, int) {
+  alignas(32) bf16_t b[kLanes] = {};
+  copy_part(b, p, rest);
+  return vload(b, 0);
 }
 #else
-// Portable fallback: 8 independent lanes, the same shape as the AVX2 path.
+// Portable fallback: 8 lanes, summed in the same pairs as the AVX2 path.
 constexpr int kLanes = 8;
 struct vf {
   float v[kLanes];
@@ -53,10 +66,11 @@ inline vf vfma(vf a, vf b, vf c) {
   for (int i = 0; i < kLanes; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
   return c;
 }
-inline float vsum(vf v) {
-  float s = 0;
-  for (int i = 0; i < kLanes; ++i) s += v.v[i];
-  return s;
+inline float hsum(vf v) {
+  float s4[4], s2[2];
+  for (int i = 0; i < 4; ++i) s4[i] = v.v[i] + v.v[i + 4];
+  for (int i = 0; i < 2; ++i) s2[i] = s4[i] + s4[i + 2];
+  return s2[0] + s2[1];
 }
 inline vf vload(const float* p) {
   vf r;
@@ -68,16 +82,39 @@ inline vf vload(const f16_t* p) {
   for (int i = 0; i < kLanes; ++i) r.v[i] = f16_to_f32(p[i]);
   return r;
 }
-inline vf vload_bf16(const bf16_t* p) {
+inline vf vload(const bf16_t* p, int) {
   vf r;
   for (int i = 0; i < kLanes; ++i) r.v[i] = bf16_to_f32(p[i]);
   return r;
 }
+template <bool kBf16, class E>
+inline vf vload_part_generic(const E* p, int rest) {
+  E b[kLanes] = {};
+  for (int i = 0; i < rest; ++i) b[i] = p[i];
+  if constexpr (kBf16) return vload(b, 0);
+  else return vload(b);
+}
+inline vf vload_part(const float* p, int rest) { return vload_part_generic<false>(p, rest); }
+inline vf vload_part(const f16_t* p, int rest) { return vload_part_generic<false>(p, rest); }
+inline vf vload_part(const bf16_t* p, int rest, int) { return vload_part_generic<true>(p, rest); }
 #endif
 
-struct TagF32 { using E = float; static vf load(const float* p) { return vload(p); } };
-struct TagF16 { using E = f16_t; static vf load(const f16_t* p) { return vload(p); } };
-struct TagBF16 { using E = bf16_t; static vf load(const bf16_t* p) { return vload_bf16(p); } };
+// f16_t and bf16_t are both uint16_t: the extra int argument picks the bfloat16 overloads.
+struct TagF32 {
+  using E = float;
+  static FRSPEC_INLINE vf load(const E* p) { return vload(p); }
+  static FRSPEC_INLINE vf load_part(const E* p, int rest) { return vload_part(p, rest); }
+};
+struct TagF16 {
+  using E = f16_t;
+  static FRSPEC_INLINE vf load(const E* p) { return vload(p); }
+  static FRSPEC_INLINE vf load_part(const E* p, int rest) { return vload_part(p, rest); }
+};
+struct TagBF16 {
+  using E = bf16_t;
+  static FRSPEC_INLINE vf load(const E* p) { return vload(p, 0); }
+  static FRSPEC_INLINE vf load_part(const E* p, int rest) { return vload_part(p, rest, 0); }
+};
 
 template <class Tag, int GemvRows, int Rows, int Toks>
 struct FloatKernel {
@@ -85,7 +122,7 @@ struct FloatKernel {
   static constexpr int kGemvRows = GemvRows, kRows = Rows, kToks = Toks;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t cols = j.w->cols, full = cols / kLanes * kLanes;
     const E* w[R];
     const float* x[T];
@@ -98,25 +135,21 @@ struct FloatKernel {
       vf xv[T];
       for (int t = 0; t < T; ++t) xv[t] = vload(x[t] + c);
       for (int r = 0; r < R; ++r) {
+        prefetch_ahead(w[r] + c);
         const vf wv = Tag::load(w[r] + c);
         for (int t = 0; t < T; ++t) acc[r][t] = vfma(wv, xv[t], acc[r][t]);
       }
     }
     if (full < cols) {  // last partial chunk, zero-padded (0 * 0 leaves the sums unchanged)
       const int rest = int(cols - full);
-      for (int t = 0; t < T; ++t) {
-        alignas(64) float xp[kLanes] = {};
-        std::memcpy(xp, x[t] + full, size_t(rest) * sizeof(float));
-        const vf xv = vload(xp);
-        for (int r = 0; r < R; ++r) {
-          alignas(64) E wp[kLanes] = {};
-          std::memcpy(wp, w[r] + full, size_t(rest) * sizeof(E));
-          acc[r][t] = vfma(Tag::load(wp), xv, acc[r][t]);
-        }
+      vf xv[T];
+      for (int t = 0; t < T; ++t) xv[t] = vload_part(x[t] + full, rest);
+      for (int r = 0; r < R; ++r) {
+        const vf wv = Tag::load_part(w[r] + full, rest);
+        for (int t = 0; t < T; ++t) acc[r][t] = vfma(wv, xv[t], acc[r][t]);
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) j.store(row + r, tok + t, vsum(acc[r][t]));
+    store_tile<R, T>(j, row, tok, acc);
   }
 };
 

@@ -2,7 +2,7 @@
 //   dot = d * dx * sum_j sc[j] * (q . xq)_j  -  dmin * dx * sum_j m[j] * (sum of xq in sub-block j)
 // The first sum is exact in int32: 4-bit q times int8 xq pairs (maddubs, <= 3810 in int16), weighted by
 // the 6-bit scales (vpdpwssd / madd). The second uses the activation's precomputed 16-value sums.
-#include "engine/cpu_matmul_tiles.h"
+#include "engine/cpu_matmul_simd.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -27,13 +27,26 @@ inline void unpack_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// The 8 scales (int16 lanes 0..7) and 8 mins (lanes 8..15) of a block: unpack_scales in vector
+// registers (the 12 scale bytes are followed by qs, so a 16-byte load stays inside the block).
+FRSPEC_INLINE __m256i scales_mins_16(const uint8_t* s) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));          // [u0 u1 u2 .]
+  const __m128i p = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 0));                  // [u0 u1 u2 u2]
+  const __m128i q = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0));                  // [.  .  u0 u1]
+  const __m128i lo6_or_4 = _mm_and_si128(_mm_srlv_epi32(p, _mm_set_epi32(4, 0, 0, 0)),
+                                         _mm_set_epi32(0x0f0f0f0f, 0x0f0f0f0f, 0x3f3f3f3f, 0x3f3f3f3f));
+  const __m128i top2 = _mm_and_si128(_mm_srli_epi32(q, 6), _mm_set_epi32(0x03030303, 0x03030303, 0, 0));
+  const __m128i bytes = _mm_or_si128(lo6_or_4, _mm_slli_epi32(top2, 4));             // [sc0-3 m0-3 sc4-7 m4-7]
+  return _mm256_cvtepu8_epi16(_mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0)));    // sc[0..7], m[0..7]
+}
+
 // 64 values per step: the 32 bytes qs[32k..32k+32) hold values 64k.. (low nibbles) then 64k+32..
 // (high nibbles), which is exactly natural order once the two nibble halves are stacked.
 struct Q4KKernel {
   static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK_K;
     const BlockQ4_K* w[R];
     const ActQ8_K* x[T];
@@ -44,14 +57,14 @@ struct Q4KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      if constexpr (T == 1)
+        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m512i sc16[R];  // the 8 scales as int16 in lanes 0..7
       __m256i m16[R];   // mins, each repeated twice to line up with the 16 bsums
       for (int r = 0; r < R; ++r) {
-        alignas(16) uint8_t sc[16], m[8];
-        unpack_scales(w[r][b].scales, sc, m);
-        sc16[r] = _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
-        const __m128i mm = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m));
-        m16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
+        const __m256i sm = scales_mins_16(w[r][b].scales);
+        sc16[r] = _mm512_zextsi256_si512(sm);
+        m16[r] = _mm256_permutexvar_epi16(_mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), sm);
       }
       __m512i isum[R][T];
       for (int r = 0; r < R; ++r)
@@ -82,25 +95,17 @@ struct Q4KKernel {
         }
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) j.store(row + r, tok + t, _mm512_reduce_add_ps(acc[r][t]));
+    store_tile<R, T>(j, row, tok, acc);
   }
 };
 
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // 32 values (one sub-block) per step.
 struct Q4KKernel {
-  static constexpr int kGemvRows = 2, kRows = 2, kToks = 4;
+  static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK_K;
     const BlockQ4_K* w[R];
     const ActQ8_K* x[T];
@@ -111,6 +116,8 @@ struct Q4KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      if constexpr (T == 1)
+        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       uint8_t sc[R][8], m[R][8];
       __m256i m16[R];
       for (int r = 0; r < R; ++r) {
@@ -145,8 +152,7 @@ struct Q4KKernel {
         }
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) j.store(row + r, tok + t, hsum8(acc[r][t]));
+    store_tile<R, T>(j, row, tok, acc);
   }
 };
 
@@ -156,7 +162,7 @@ struct Q4KKernel {
   static constexpr int kGemvRows = 1, kRows = 1, kToks = 1;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK_K;
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {

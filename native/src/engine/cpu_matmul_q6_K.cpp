@@ -3,7 +3,7 @@
 // computed exactly in int32: unsigned q times int8 xq pairs (maddubs, <= 16002 in int16), weighted by the
 // signed 8-bit sub-block scales (vpdpwssd / madd); the "-32" offset comes from the activation's 16-value
 // sums, so the kernel never has to make q signed.
-#include "engine/cpu_matmul_tiles.h"
+#include "engine/cpu_matmul_simd.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -19,7 +19,7 @@ struct Q6KKernel {
   static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK_K;
     const BlockQ6_K* w[R];
     const ActQ8_K* x[T];
@@ -30,6 +30,8 @@ struct Q6KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      if constexpr (T == 1)
+        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m256i sc16[R];  // the 16 scales as int16
       for (int r = 0; r < R; ++r) sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].scales)));
       __m512i isum[R][T];
@@ -65,25 +67,17 @@ struct Q6KKernel {
         }
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) j.store(row + r, tok + t, _mm512_reduce_add_ps(acc[r][t]));
+    store_tile<R, T>(j, row, tok, acc);
   }
 };
 
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // 32 values per step e (0..7): half e/4, quarter e%4 (ql[l] or ql[l+32], low or high nibble; qh >> 2*quarter).
 struct Q6KKernel {
-  static constexpr int kGemvRows = 2, kRows = 2, kToks = 4;
+  static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK_K;
     const BlockQ6_K* w[R];
     const ActQ8_K* x[T];
@@ -94,6 +88,8 @@ struct Q6KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      if constexpr (T == 1)
+        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m256i isum[R][T];
       for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
@@ -124,8 +120,7 @@ struct Q6KKernel {
         }
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) j.store(row + r, tok + t, hsum8(acc[r][t]));
+    store_tile<R, T>(j, row, tok, acc);
   }
 };
 
@@ -141,7 +136,7 @@ struct Q6KKernel {
   }
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK_K;
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {

@@ -4,7 +4,7 @@
 // accumulated in F32, one 8-lane accumulator per (row, token).
 #include <cstring>
 
-#include "engine/cpu_matmul_tiles.h"
+#include "engine/cpu_matmul_simd.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -15,13 +15,6 @@ namespace frspec::kernels {
 namespace {
 
 #if FRSPEC_Q8_SIMD
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // Eight int32 partial sums of |w| . (x signed like w) over one block.
 inline __m256i block_dot(__m256i abs_w, __m256i signed_x) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -37,7 +30,7 @@ struct Q8_0Kernel {
   static constexpr int kGemvRows = 4, kRows = 4, kToks = 4;
 
   template <int R, int T>
-  static void tile(const MatmulJob& j, int64_t row, int tok) {
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
     const int64_t nb = j.w->cols / QK8_0;
     const BlockQ8_0* w[R];
     const ActQ8_0* x[T];
@@ -48,6 +41,8 @@ struct Q8_0Kernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      if constexpr (T == 1)
+        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m256i wq[R], wabs[R];
       float dw[R];
       for (int r = 0; r < R; ++r) {
@@ -63,8 +58,7 @@ struct Q8_0Kernel {
         }
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) j.store(row + r, tok + t, hsum8(acc[r][t]));
+    store_tile<R, T>(j, row, tok, acc);
 #else
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {
