@@ -1,0 +1,138 @@
+// Typed access to speculative decoding (native/addon/bind_spec.cpp). A SpecEngine holds a target model and
+// optionally a draft model and/or an EAGLE head; each generate() chooses its drafter ('none' = plain
+// decoding, the baseline), its FR-Spec vocabulary (a .frv file and top-k; omitted = full vocabulary) and
+// its draft shape. Calls are queued so they run one at a time; an AbortSignal cancels between steps.
+import { addon } from './addon';
+
+export interface SpecLoadOptions {
+  /** A separate draft model with the target's tokenizer (checked at load). */
+  draft?: string;
+  /** An EAGLE head trained on the target's features. */
+  eagle?: string;
+  /** Worker threads (0 or absent: all cores). */
+  threads?: number;
+  /** KV cache capacity in tokens (default 4096). */
+  contextSize?: number;
+  backend?: 'cpu' | 'cuda' | 'auto';
+}
+
+export interface SpecInfo {
+  target: string;
+  draft?: string;
+  eagle?: string;
+  backend: string;
+  threads: number;
+  contextSize: number;
+  nVocab: number;
+  tokenizerFingerprint: string;
+}
+
+/** How drafted tokens are laid out: a chain of `chain` tokens, or an EAGLE-2 dynamic tree. */
+export interface DraftShapeOptions {
+  /** Tree drafting (default: chain). */
+  tree?: boolean;
+  /** Chain: tokens drafted per step (default 4). */
+  chain?: number;
+  /** Tree: levels (default 5). */
+  depth?: number;
+  /** Tree: children proposed per expanded node (default 8). */
+  branch?: number;
+  /** Tree: nodes expanded per level, by cumulative draft probability (default 8). */
+  beam?: number;
+  /** Tree: nodes kept for verification (default 24). */
+  nodes?: number;
+}
+
+export interface SpecGenerateOptions extends DraftShapeOptions {
+  /** 'eagle' (default when loaded), 'draft', or 'none' for plain decoding. */
+  drafter?: 'none' | 'draft' | 'eagle';
+  /** FR-Spec: the ranked vocabulary (.frv) whose top `vocabTopK` ids the drafter may propose. */
+  vocab?: string;
+  /** FR-Spec k (default 32768). */
+  vocabTopK?: number;
+  /** Also let the drafter propose every token id of this prompt (local identifiers). */
+  contextTokens?: boolean;
+  maxTokens?: number;
+  /** 0 (default): greedy; the output is then token for token the target's greedy decoding. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Token ids that end generation (not included), e.g. EOS/EOT. */
+  stopTokens?: ArrayLike<number>;
+  /** Wall-clock budget in ms, checked between steps. */
+  timeBudgetMs?: number;
+  /** Stop (between steps) once the output holds this many newlines. */
+  maxLines?: number;
+  signal?: AbortSignal;
+  onToken?: (ids: Int32Array) => void;
+}
+
+export type SpecStopReason = 'stop_token' | 'max_tokens' | 'context_full' | 'cancelled' | 'time_budget' | 'stop_check';
+
+export interface SpecResult {
+  tokens: Int32Array;
+  stop: SpecStopReason;
+  stopToken: number;
+  drafter: 'none' | 'draft-model' | 'eagle';
+  nPrompt: number;
+  nReused: number;
+  /** Target forward passes after the prompt (verify steps; plain decoding: one per token). */
+  steps: number;
+  drafted: number;
+  accepted: number;
+  /** Mean tokens per step, the target's own token included (acceptance length). */
+  tau: number;
+  /** Columns of the draft head (FR-Spec k plus prompt ids; the vocabulary when full). */
+  headRows: number;
+  promptMs: number;
+  draftMs: number;
+  /** Verification (plain decoding: all decode steps). */
+  verifyMs: number;
+  totalMs: number;
+  /** Generated tokens per second after the prompt. */
+  tokensPerSecond: number;
+}
+
+interface NativeSpecEngine {
+  info(): SpecInfo;
+  generate(tokens: Int32Array, opts: object, onToken?: (ids: Int32Array) => void): Promise<SpecResult>;
+  cancel(): void;
+  close(): void;
+}
+
+export class SpecEngine {
+  private queue: Promise<unknown> = Promise.resolve();
+  private constructor(private readonly native: NativeSpecEngine, readonly info: SpecInfo) {}
+
+  /** Loads the target and drafters (off the JS thread); rejects naming the file and the problem. */
+  static async load(targetPath: string, opts: SpecLoadOptions = {}): Promise<SpecEngine> {
+    const native: NativeSpecEngine = await addon().loadSpec(targetPath, opts);
+    return new SpecEngine(native, native.info());
+  }
+
+  generate(prompt: ArrayLike<number>, opts: SpecGenerateOptions = {}): Promise<SpecResult> {
+    const { signal, onToken, stopTokens, ...rest } = opts;
+    const args = { ...rest, ...(stopTokens ? { stopTokens: Int32Array.from(stopTokens) } : {}) };
+    return this.run(signal, () => this.native.generate(Int32Array.from(prompt), args, onToken));
+  }
+
+  close(): Promise<void> {
+    return this.run(undefined, async () => this.native.close());
+  }
+
+  private run<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(async () => {
+      if (signal?.aborted) throw new Error('cancelled before it started');
+      const onAbort = () => this.native.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await call();
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
