@@ -1,43 +1,44 @@
-// A bounded, thread-safe memo of piece bytes -> token ids. Code repeats the same identifiers, keywords and
-// indentation endlessly, so most pieces are encoded by one hash lookup instead of a BPE run.
-// Sharded by hash with one mutex per shard: threads counting a corpus rarely meet on the same shard.
+// A memo of piece bytes -> token ids. Code repeats the same identifiers, keywords and indentation
+// endlessly, so most pieces are encoded by one table lookup instead of a BPE run.
+//
+// Each thread has its own direct-mapped table per tokenizer (thread_local, so lookups take no lock and
+// threads counting a corpus never contend); a colliding piece simply replaces the old one. Tables are
+// told apart by a serial number that is never reused, so a table can never serve a different tokenizer.
 #pragma once
-#include <array>
+#include <cstddef>
 #include <cstdint>
-#include <mutex>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace frspec {
 
 class PieceCache {
  public:
-  static constexpr size_t kMaxPieceBytes = 48;  // longer pieces are rare: not worth the memory
-  static constexpr size_t kMaxIds = 7;
+  static constexpr size_t kMaxPieceBytes = 22;  // longer pieces are encoded every time (rare in code)
+  static constexpr size_t kMaxIds = 8;
 
+  PieceCache();
   // Appends the cached ids of `piece` to out and returns true, or returns false on a miss.
   bool lookup(std::string_view piece, uint64_t hash, std::vector<int32_t>& out) const;
-  void store(std::string_view piece, uint64_t hash, const int32_t* ids, size_t n);
+  void store(std::string_view piece, uint64_t hash, const int32_t* ids, size_t n) const;
+
   static uint64_t hash(std::string_view piece);
   struct HashOf {  // for maps keyed by std::string, looked up by string_view
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return size_t(PieceCache::hash(s)); }
   };
 
- private:
-  struct Ids {
-    uint32_t n;
+  struct Slot {
+    uint64_t hash;
+    uint8_t len;  // 0: empty (empty pieces are never cached)
+    uint8_t n_ids;
+    char bytes[kMaxPieceBytes];
     int32_t ids[kMaxIds];
   };
-  struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, Ids, HashOf, std::equal_to<>> map;
-  };
-  static constexpr size_t kShards = 64;
-  static constexpr size_t kMaxEntriesPerShard = 4096;  // then the shard starts over (~25 MB in all at most)
-  std::array<Shard, kShards> shards_;
+
+ private:
+  Slot* table() const;  // this thread's table for this cache
+  uint64_t serial_;
 };
 
 }  // namespace frspec

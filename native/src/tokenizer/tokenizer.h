@@ -87,7 +87,7 @@ class Tokenizer {
   bool added_first_byte_[256] = {};
   SpecialTokens specials_;
   std::string fingerprint_;
-  mutable PieceCache cache_;
+  PieceCache cache_;  // per-thread tables inside: encode stays const and thread-safe
 
   friend class TokenizerLoader;
 };
