@@ -1,0 +1,220 @@
+// The sidecar process through its protocol, with the real demo model: completions equal the engine's own
+// greedy output, stream, stop by rules, reuse the previous prompt's KV cache, newest request wins,
+// cancellation lands within a step, vocabulary builds report progress, and bad input gets coded errors.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { SidecarClient } from '../../extension/client/sidecar-client';
+import { rpc } from '../../native/sidecar/jsonrpc';
+import { ErrorCode, type InitializeResult, type PromptPart } from '../../native/sidecar/protocol';
+import { Engine } from '../../native/engine';
+import { openTokenizer } from '../../native/tokenizer';
+import { readVocab } from '../../vocab';
+import { demoModel, requireShared } from '../helpers/shared';
+import { RawSidecar, startClient } from './sidecar-helpers';
+
+const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
+const PREFIX = 'import os\n\n\ndef read_lines(path):\n    """Returns the lines of a text file."""\n    with open(path) as f:\n        ';
+
+async function rejectsWith(p: Promise<unknown>, code: number, re?: RegExp): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof rpc.ResponseError, `expected a JSON-RPC error, got ${(e as Error).message}`);
+    assert.equal((e as InstanceType<typeof rpc.ResponseError>).code, code, (e as Error).message);
+    if (re) assert.match((e as Error).message, re);
+    return e as Error;
+  }
+  assert.fail(`expected error ${code}`);
+}
+
+describe('sidecar (real process, demo model)', function () {
+  this.timeout(60000);
+  let model: string;
+  let client: SidecarClient;
+  let init: InitializeResult;
+
+  before(async function () {
+    requireShared(this);
+    model = demoModel('demo-target')!;
+    client = startClient();
+    init = await client.initialize({ model, threads: 2, contextSize: 1024, calibrate: false });
+  });
+  after(async () => { await client?.dispose(); });
+
+  it('describes the model, its special tokens and limits', () => {
+    assert.equal(init.model.arch, 'qwen2');
+    assert.equal(init.specials.fim_prefix, '<|fim_prefix|>');
+    assert.equal(init.specials.file_sep, '<|file_sep|>');
+    assert.equal(init.decoding.mode, 'plain');
+    assert.equal(init.limits.maxPromptTokens + init.limits.maxTokens, 1024);
+  });
+
+  it('completes exactly what the engine decodes greedily, streaming prefixes of it', async () => {
+    const partials: string[] = [];
+    const r = await client.complete({ parts: fim(PREFIX, '\n'), maxTokens: 12 }, undefined, (t) => partials.push(t));
+    const tok = openTokenizer(model);
+    const engine = await Engine.load(model, { threads: 1, contextSize: 1024 });
+    try {
+      const s = tok.specials;
+      const ids = [s.fimPre, ...tok.encode(PREFIX), s.fimSuf, ...tok.encode('\n'), s.fimMid];
+      const want = await engine.generate(ids, { maxTokens: 12, stopTokens: s.eog });
+      assert.equal(r.text, tok.decode(want.tokens));
+      assert.equal(r.stats.tokens, want.tokens.length);
+      assert.equal(r.stats.promptTokens, ids.length);
+    } finally {
+      await engine.close();
+    }
+    assert.ok(partials.length > 0);
+    for (const p of partials) assert.ok(r.text.startsWith(p), `partial ${JSON.stringify(p)} is not a prefix of ${JSON.stringify(r.text)}`);
+    assert.equal(r.stats.mode, 'plain');
+    assert.equal(r.stats.tau, 1);
+  });
+
+  it('user text that spells a special token stays text', async () => {
+    const a = await client.complete({ parts: ['x = "<|fim_prefix|><|endoftext|>"\n'], maxTokens: 1 });
+    const tok = openTokenizer(model);
+    assert.equal(a.stats.promptTokens, tok.encode('x = "<|fim_prefix|><|endoftext|>"\n').length);
+    assert.ok(a.stats.promptTokens > 4);
+  });
+
+  it('reuses the KV cache of the shared prefix', async () => {
+    const first = await client.complete({ parts: [PREFIX], maxTokens: 2 });
+    const second = await client.complete({ parts: [PREFIX + 'lines'], maxTokens: 2 });
+    assert.ok(first.stats.promptTokens > 20);
+    assert.ok(second.stats.reusedTokens >= first.stats.promptTokens - 2, `reused ${second.stats.reusedTokens} of ${first.stats.promptTokens}`);
+  });
+
+  it('stops by line count, stop sequence and blank line, and leaves the stop text out', async () => {
+    const long = await client.complete({ parts: ['def a():\n    return 1\n\n\ndef b():\n'], maxTokens: 40 });
+    const oneLine = await client.complete({ parts: ['def a():\n    return 1\n\n\ndef b():\n'], maxTokens: 40, maxLines: 1 });
+    if (long.text.includes('\n')) {
+      assert.equal(oneLine.stop, 'max_lines');
+      assert.equal(oneLine.text, long.text.slice(0, long.text.indexOf('\n')));
+    }
+    const seq = long.text.trim().slice(0, 3);
+    if (seq) {
+      const cut = await client.complete({ parts: ['def a():\n    return 1\n\n\ndef b():\n'], maxTokens: 40, stopSequences: [seq] });
+      assert.equal(cut.stop, 'stop_sequence');
+      assert.equal(cut.text, long.text.slice(0, long.text.indexOf(seq)));
+    }
+  });
+
+  it('the newest completion wins: the running one is cancelled, the waiting one superseded', async () => {
+    const a = client.complete({ parts: [PREFIX], maxTokens: 200 });
+    const b = client.complete({ parts: [PREFIX + 'x'], maxTokens: 200 });
+    const c = client.complete({ parts: [PREFIX + 'xy'], maxTokens: 3 });
+    await rejectsWith(a, ErrorCode.RequestCancelled, /superseded/);
+    await rejectsWith(b, ErrorCode.RequestCancelled, /superseded/);
+    const r = await c;
+    assert.ok(r.stats.tokens <= 3);
+  });
+
+  it('cancellation takes effect within a decoding step', async () => {
+    const src = new rpc.CancellationTokenSource();
+    let cancelledAt = 0;
+    let tokensAtCancel = 0;
+    const p = client.complete({ parts: [PREFIX], maxTokens: 250 }, src.token, (text) => {
+      if (!cancelledAt && text.length > 0) { cancelledAt = performance.now(); tokensAtCancel = text.length; src.cancel(); }
+    });
+    await rejectsWith(p, ErrorCode.RequestCancelled, /cancelled by the client/);
+    const lag = performance.now() - cancelledAt;
+    // A step of the demo model takes milliseconds; 400 tokens would take seconds. Allow a loaded machine.
+    assert.ok(cancelledAt > 0 && tokensAtCancel > 0);
+    assert.ok(lag < 1500, `cancellation took ${lag.toFixed(0)} ms`);
+    // The engine is free again at once.
+    const r = await client.complete({ parts: [PREFIX], maxTokens: 2 });
+    assert.ok(r.stats.queueMs < 1000, `queued ${r.stats.queueMs} ms behind the cancelled request`);
+  });
+
+  it('`cancel` by stream id', async () => {
+    const p = client.complete({ parts: [PREFIX], maxTokens: 250, streamId: 'abc' });
+    await new Promise((r) => setTimeout(r, 50));
+    const c = await client.request<{ cancelled: number }>('cancel', { streamId: 'abc' });
+    assert.equal(c.cancelled, 1);
+    await rejectsWith(p, ErrorCode.RequestCancelled);
+  });
+
+  it('errors carry codes and readable messages', async () => {
+    await rejectsWith(client.request('nope', {}), ErrorCode.MethodNotFound);
+    await rejectsWith(client.request('complete', { parts: 'text' }), ErrorCode.InvalidParams, /parts/);
+    await rejectsWith(client.request('complete', { parts: [{ special: 'im_start' }] }), ErrorCode.InvalidParams, /parts\[0\]/);
+    await rejectsWith(client.request('complete', { parts: ['x'], maxTokens: 0 }), ErrorCode.InvalidParams, /maxTokens/);
+    await rejectsWith(client.request('complete', { parts: ['x '.repeat(3000)] }), ErrorCode.PromptTooLong, /tokens is over the limit/);
+    await rejectsWith(client.request('complete', { parts: ['x'.repeat(1_000_000)] }), ErrorCode.PromptTooLong, /characters is over the limit/);
+    await rejectsWith(client.request('vocab/load', { file: model }), ErrorCode.VocabFailed, /not a vocabulary file/);
+    await rejectsWith(client.request('vocab/build', { folder: '/nonexistent/dir', out: '/tmp/x.frv' }), ErrorCode.InvalidParams, /folder not found/);
+    // still serving
+    assert.ok((await client.complete({ parts: ['x'], maxTokens: 1 })).stats.promptTokens > 0);
+  });
+
+  it('builds the vocabulary of a folder with progress, writes the .frv and uses it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-sidecar-vocab-'));
+    try {
+      const past = new Date(Date.now() - 60_000);  // files this fresh are counted but not cached (racy mtimes)
+      for (let i = 0; i < 30; i++) {
+        fs.writeFileSync(path.join(dir, `m${i}.py`), `def f${i}(x):\n    return x * ${i} + len(str(x))\n`.repeat(20));
+        fs.utimesSync(path.join(dir, `m${i}.py`), past, past);
+      }
+      const out = path.join(dir, 'out', 'workspace.frv');
+      const progress: number[] = [];
+      const r = await client.buildVocab({ folder: dir, out }, undefined, (p) => progress.push(p.fraction));
+      assert.equal(r.files, 30, JSON.stringify(r));
+      assert.ok(r.loaded);
+      assert.ok(progress.length >= 1 && progress[progress.length - 1] === 1);
+      const v = readVocab(out, { name: model, tokenizer: openTokenizer(model) });
+      assert.equal(v.corpus.files, 30);
+      assert.equal(r.tokens, v.corpus.tokens);
+      assert.equal(r.coverage.find((c) => c.k === 8192)!.share, 1);
+      const stats = await client.stats();
+      assert.equal(stats.vocab?.file, out);
+      // A second build of the unchanged folder takes every file from the count cache.
+      const again = await client.buildVocab({ folder: dir, out });
+      assert.equal(again.filesFromCache, 30);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('measures plain decoding speed (calibration) and reports statistics', async () => {
+    const c = await client.request<{ plainTokensPerSecond: number; tokens: number }>('calibrate', {});
+    assert.ok(c.plainTokensPerSecond > 0);
+    const s = await client.stats();
+    assert.ok(s.calibration && s.speedup! > 0);
+    assert.ok(s.requests.completed > 5 && s.requests.cancelled >= 3);
+    assert.ok(s.memory.rssBytes > 0);
+  });
+});
+
+describe('sidecar: malformed input on the wire', function () {
+  this.timeout(60000);
+  let raw: RawSidecar;
+  before(function () { requireShared(this); raw = new RawSidecar(); });
+  after(async () => { await raw?.close(); });
+
+  it('answers a body that is not JSON with a parse error and keeps serving', async () => {
+    raw.writeBody('{"jsonrpc": "2.0", "id": 1, "method": "stats", ');
+    const err = await raw.next((m) => m.id === null && m.error);
+    assert.equal(err.error.code, ErrorCode.ParseError);
+    raw.send({ id: 2, method: 'stats' });
+    const ok = await raw.next((m) => m.id === 2);
+    assert.equal(ok.result.decoding.mode, 'plain');
+  });
+
+  it('refuses positional params, requests before initialize, and a missing model file', async () => {
+    raw.send({ id: 3, method: 'complete', params: ['a', 'b'] });
+    assert.equal((await raw.next((m) => m.id === 3)).error.code, ErrorCode.InvalidParams);
+    raw.send({ id: 4, method: 'complete', params: { parts: ['x'] } });
+    assert.equal((await raw.next((m) => m.id === 4)).error.code, ErrorCode.NotInitialized);
+    raw.send({ id: 5, method: 'initialize', params: { model: '/no/such/model.gguf' } });
+    const e = await raw.next((m) => m.id === 5);
+    assert.equal(e.error.code, ErrorCode.ModelLoadFailed);
+    assert.match(e.error.message, /\/no\/such\/model\.gguf/);
+    raw.send({ id: 6, method: 'initialize', params: { model: __filename } });
+    const e2 = await raw.next((m) => m.id === 6);
+    assert.equal(e2.error.code, ErrorCode.ModelLoadFailed);
+    raw.send({ id: 7, method: 'shutdown' });
+    assert.equal((await raw.next((m) => m.id === 7)).result, null);
+  });
+});
