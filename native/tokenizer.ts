@@ -36,6 +36,7 @@ export interface Tokenizer {
   countInto(text: string | Uint8Array, counts: Uint32Array): number;
   /** countInto for many texts, on a worker thread; counts is updated when the promise resolves. */
   countFilesAsync(texts: Array<string | Uint8Array>, counts: Uint32Array): Promise<number>;
+  /** The token's bytes read as UTF-8 (a token holding part of a character shows U+FFFD; tokenBytes is exact). */
   tokenText(id: number): string;
   tokenBytes(id: number): Buffer;
   /** A control/marker token that encode() never produces (only added by id). */
