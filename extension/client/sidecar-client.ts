@@ -56,7 +56,7 @@ export class SidecarClient {
 
   /** Spawns the sidecar (once); requests wait for it. */
   start(): void {
-    if (!this.proc && !this.disposed) this.spawn();
+    if (!this.proc && !this.restartTimer && !this.disposed) this.spawn();
   }
 
   get pid(): number | undefined { return this.proc?.pid; }
@@ -108,6 +108,8 @@ export class SidecarClient {
 
   /** Stops and starts the sidecar now (Restart Engine). */
   async restart(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     await this.stopProcess();
     this.consecutiveDeaths = 0;
     this.spawn();
@@ -148,7 +150,10 @@ export class SidecarClient {
     try {
       return token ? await conn.sendRequest<R>(method, params, token) : await conn.sendRequest<R>(method, params);
     } catch (e) {
-      if (e instanceof rpc.ResponseError) throw e;
+      // vscode-jsonrpc reports transport failures (pipe closed, write failed) with codes -32099..-32090.
+      if (e instanceof rpc.ResponseError && !(e.code >= -32099 && e.code <= -32090)) throw e;
+      // The closed pipe can reject the request before the process's exit is reported: wait for it briefly.
+      if (proc && proc.exitCode === null && proc.signalCode === null) await Promise.race([new Promise((r) => proc.once('exit', r)), delay(1000)]);
       if (this.proc !== proc || !proc || proc.exitCode !== null || proc.signalCode !== null) {
         throw new SidecarDiedError(`the FR-Spec engine stopped during '${method}' (it is restarting)`);
       }
@@ -203,7 +208,7 @@ export class SidecarClient {
     const restartInMs = backoff[Math.min(this.consecutiveDeaths, backoff.length - 1)];
     this.consecutiveDeaths++;
     this.opts.onDied?.({ code, signal, restartInMs, stderrTail: this.stderrTail });
-    this.restartTimer = setTimeout(() => { this.restarts++; this.spawn(); }, restartInMs);
+    this.restartTimer = setTimeout(() => { this.restartTimer = undefined; this.restarts++; this.spawn(); }, restartInMs);
   }
 }
 
