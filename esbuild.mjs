@@ -8,6 +8,8 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 const entries = [
   { entryPoints: ['cli/frspec.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
+// The sidecar process the extension spawns (it hosts the native addon; the extension never loads it).
+entries.push({ entryPoints: ['native/sidecar/entry.ts'], outfile: 'dist/sidecar.js' });
 if (existsSync('extension/extension.ts')) {
   entries.push({ entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
 }

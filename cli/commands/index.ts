@@ -3,7 +3,8 @@ import type { Command } from '../command';
 import { demo } from './demo';
 import { generate } from './generate';
 import { inspect } from './inspect';
+import { serve } from './serve';
 import { tokenize } from './tokenize';
 import { vocabCommands } from './vocab';
 
-export const commands: Command[] = [demo, generate, inspect, tokenize, ...vocabCommands];
+export const commands: Command[] = [demo, generate, inspect, serve, tokenize, ...vocabCommands];

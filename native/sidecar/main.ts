@@ -22,13 +22,13 @@ export function runSidecar(input: NodeJS.ReadableStream = process.stdin, output:
   return new Promise((resolve) => {
     const finish = () => { conn.dispose(); resolve(); };
     conn.onNotification(Notify.exit, finish);
-    conn.onClose(finish);  // the editor went away (stdin closed)
+    // stdin closed (the editor went away, or a script piped its requests in): answer what is in flight first.
+    conn.onClose(async () => {
+      await new Promise((r) => setTimeout(r, 100));  // the last messages are still being decoded and queued
+      for (let waited = 0; server.inFlight > 0 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      finish();
+    });
     conn.listen();
     log('ready');
   });
-}
-
-if (require.main === module) {
-  process.on('uncaughtException', (e) => { process.stderr.write(`[frspec sidecar] uncaught: ${e.stack}\n`); process.exit(70); });
-  runSidecar().then(() => process.exit(0));
 }

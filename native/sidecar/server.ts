@@ -28,6 +28,8 @@ export class SidecarServer {
   private readonly streams = new Map<string, (why: string) => void>();
   private vocabBuild?: AbortController;
   private shuttingDown = false;
+  /** Requests being handled (the process waits for them when stdin closes). */
+  inFlight = 0;
 
   constructor(private readonly conn: MessageConnection, private readonly log: (line: string) => void) {}
 
@@ -37,6 +39,7 @@ export class SidecarServer {
       this.conn.onRequest(method, async (...args: unknown[]) => {
         const token = args[args.length - 1] as CancellationToken;
         const params = args.length === 2 ? args[0] : undefined;
+        this.inFlight++;
         try {
           if (this.shuttingDown && method !== Method.shutdown) throw new SidecarError(ErrorCode.ShuttingDown, 'the sidecar is shutting down');
           if (method !== Method.stats && method !== Method.shutdown && (params === null || typeof params !== 'object' || Array.isArray(params))) {
@@ -45,6 +48,8 @@ export class SidecarServer {
           return await handler(params ?? {}, token);
         } catch (e) {
           throw toResponseError(e);
+        } finally {
+          this.inFlight--;
         }
       });
     };

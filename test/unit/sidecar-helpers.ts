@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { SidecarClient, type SidecarClientOptions } from '../../extension/client/sidecar-client';
 import { repoRoot } from '../helpers/shared';
 
-export const SIDECAR_ENTRY = path.join(repoRoot, 'native', 'sidecar', 'main.ts');
+export const SIDECAR_ENTRY = path.join(repoRoot, 'native', 'sidecar', 'entry.ts');
 
 export function startClient(opts: Partial<SidecarClientOptions> = {}): SidecarClient {
   const client = new SidecarClient({
