@@ -1,11 +1,11 @@
 // Random-weight model fixtures: small GGUF files of every weight type, qwen2 and llama architectures,
 // tied and untied LM heads, written with the test GGUF writer and quantized with the native reference
-// quantizers (addon.quantize). Seeded, so every run builds the same files. No download needed.
+// quantizers (native/quant.ts). Seeded, so every run builds the same files. No download needed.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { addon } from '../../native/addon';
-import { f16Bytes, f32Bytes, GGML_TYPE_IDS, type GgufMeta, type GgufTensorSpec, writeGguf } from './gguf-writer';
+import { quantize } from '../../native/quant';
+import { f32Bytes, GGML_TYPE_IDS, type GgufMeta, type GgufTensorSpec, writeGguf } from './gguf-writer';
 
 export type WeightType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_K' | 'Q6_K' | 'Q4_K_M';
 
@@ -50,27 +50,11 @@ export function randomTokens(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => Math.floor(r.next() * vocab));
 }
 
-function bf16Bytes(values: Float32Array): Uint8Array {
-  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const x = u32[i];
-    out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;  // round to nearest even
-  }
-  return new Uint8Array(out.buffer);
-}
-
 /** Encodes rows x cols F32 values as a ggml type. */
 export function encodeMatrix(type: Exclude<WeightType, 'Q4_K_M'>, values: Float32Array, cols: number): Uint8Array {
-  switch (type) {
-    case 'F32': return f32Bytes(values);
-    case 'F16': return f16Bytes(values);
-    case 'BF16': return bf16Bytes(values);
-    default: {
-      const buf: Buffer = addon().quantize(type, values, cols);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    }
-  }
+  if (type === 'F32') return f32Bytes(values);
+  const buf = quantize(type, values, cols);  // the native reference conversions (round to nearest even)
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /** Builds the GGUF image of a fixture model. */

@@ -10,6 +10,23 @@
 
 namespace frspec::cpu {
 
+#if defined(__AVX512F__)
+// Sum of 16 lanes in a fixed order (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).
+static inline float hsum16(__m512 v) {
+#if defined(__AVX512DQ__)
+  __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+#else
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  __m256 h = _mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8));
+#endif
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+#endif
+
 float dot(const float* a, const float* b, int n) {
   int i = 0;
   float s = 0.f;
@@ -20,7 +37,7 @@ float dot(const float* a, const float* b, int n) {
     acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
   }
   for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-  s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  s = hsum16(_mm512_add_ps(acc0, acc1));
 #endif
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
@@ -108,9 +125,38 @@ void attend_one(const float* q, const float* k_head, const float* v_head, int he
 }
 
 int32_t argmax_row(const float* x, int n) {
+  int i = 0;
   int32_t best = 0;
   float bv = x[0];
-  for (int i = 1; i < n; ++i)
+#if defined(__AVX512F__)
+  if (n >= 32) {
+    // Per lane: the first maximum of its strided elements; then the lowest index among the lanes that
+    // hold the overall maximum, so the result is the first maximum exactly as in the scalar loop.
+    __m512 vbest = _mm512_loadu_ps(x);
+    __m512i vidx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i vbest_idx = vidx;
+    const __m512i step = _mm512_set1_epi32(16);
+    for (i = 16; i + 16 <= n; i += 16) {
+      vidx = _mm512_add_epi32(vidx, step);
+      const __m512 v = _mm512_loadu_ps(x + i);
+      const __mmask16 gt = _mm512_cmp_ps_mask(v, vbest, _CMP_GT_OQ);
+      vbest = _mm512_mask_blend_ps(gt, vbest, v);
+      vbest_idx = _mm512_mask_blend_epi32(gt, vbest_idx, vidx);
+    }
+    alignas(64) float vals[16];
+    alignas(64) int32_t idxs[16];
+    _mm512_store_ps(vals, vbest);
+    _mm512_store_si512(idxs, vbest_idx);
+    bv = vals[0];
+    best = idxs[0];
+    for (int l = 1; l < 16; ++l)
+      if (vals[l] > bv || (vals[l] == bv && idxs[l] < best)) {
+        bv = vals[l];
+        best = idxs[l];
+      }
+  }
+#endif
+  for (; i < n; ++i)
     if (x[i] > bv) {
       bv = x[i];
       best = i;

@@ -1,0 +1,182 @@
+// The CPU backend's own operations against plain double-precision math: RMSNorm, RoPE (NEOX, adjacent
+// pairs, frequency factors, partial rotation), SwiGLU, masked attention with GQA over committed and new
+// slots, KV moves, argmax (first maximum, ties) and top-k. Exits non-zero on the first failure.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+using namespace frspec;
+
+namespace {
+
+int failures = 0;
+void check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::printf("FAIL: %s\n", what.c_str());
+    ++failures;
+  }
+}
+void close(double got, double want, double tol, const std::string& what) {
+  if (!(std::fabs(got - want) <= tol * (1 + std::fabs(want))))
+    check(false, what + ": got " + std::to_string(got) + ", want " + std::to_string(want));
+}
+
+std::mt19937 rng(42);
+std::vector<float> randn(size_t n, float scale = 1.f) {
+  std::normal_distribution<float> g(0.f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = g(rng);
+  return v;
+}
+
+void test_rms_norm(Backend& b) {
+  const int n = 5, d = 200;
+  auto x = randn(n * d, 3.f), w = randn(d);
+  std::vector<float> y(n * d);
+  b.rms_norm(x.data(), w.data(), y.data(), n, d, 1e-5f);
+  for (int i = 0; i < n; ++i) {
+    double ss = 0;
+    for (int j = 0; j < d; ++j) ss += double(x[i * d + j]) * x[i * d + j];
+    const double s = 1 / std::sqrt(ss / d + 1e-5);
+    for (int j = 0; j < d; ++j) close(y[i * d + j], x[i * d + j] * s * w[j], 1e-5, "rms_norm");
+  }
+}
+
+void test_rope(Backend& b) {
+  const int n = 3, heads = 2, hd = 16;
+  const std::vector<int32_t> pos = {0, 7, 1000};
+  const std::vector<float> ff = {1, 1, 2, 4, 8, 8, 8, 8};
+  for (int variant = 0; variant < 4; ++variant) {
+    RopeParams p;
+    p.theta = 10000.f;
+    p.neox = variant % 2 == 0;
+    p.freq_factors = variant >= 2 ? ff.data() : nullptr;
+    p.rot_dims = variant == 3 ? 8 : 0;
+    const int rot = p.rot_dims ? p.rot_dims : hd;
+    auto x = randn(n * heads * hd), y = x;
+    b.rope(y.data(), pos.data(), n, heads, hd, p);
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < heads; ++h) {
+        const float* in = &x[(t * heads + h) * hd];
+        const float* out = &y[(t * heads + h) * hd];
+        for (int i = 0; i < rot / 2; ++i) {
+          double th = pos[t] * std::pow(10000.0, -2.0 * i / rot) / (p.freq_factors ? ff[i] : 1);
+          const int a = p.neox ? i : 2 * i, c = p.neox ? i + rot / 2 : 2 * i + 1;
+          close(out[a], in[a] * std::cos(th) - in[c] * std::sin(th), 1e-5, "rope variant " + std::to_string(variant));
+          close(out[c], in[a] * std::sin(th) + in[c] * std::cos(th), 1e-5, "rope variant " + std::to_string(variant));
+        }
+        for (int i = rot; i < hd; ++i) check(out[i] == in[i], "rope leaves dimensions past rot_dims alone");
+      }
+  }
+}
+
+void test_swiglu(Backend& b) {
+  auto g = randn(300, 4.f), u = randn(300);
+  std::vector<float> o(300);
+  b.swiglu(g.data(), u.data(), o.data(), 3, 100);
+  for (int i = 0; i < 300; ++i) close(o[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-5, "swiglu");
+}
+
+// Naive attention: every (query, head) over the visible slots, in double.
+void test_attention(Backend& b) {
+  const int layers = 2, kv_heads = 2, heads = 6, hd = 32, cap = 40, n_past = 13, n = 7;
+  auto kv = b.create_kv({layers, kv_heads, hd, cap});
+  std::vector<float> K = randn(size_t(cap) * kv_heads * hd), V = randn(size_t(cap) * kv_heads * hd);
+  for (int l = 0; l < layers; ++l) b.kv_write(*kv, l, K.data(), V.data(), 0, n_past + n);
+  auto q = randn(size_t(n) * heads * hd);
+  std::vector<uint8_t> tree(n * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j <= i; ++j) tree[i * n + j] = (j == i || (rng() % 2));  // random ancestors, self always
+  tree[3 * n + 3] = 0;                                                       // and one row that sees no new slot
+  for (const uint8_t* mask : {static_cast<const uint8_t*>(nullptr), static_cast<const uint8_t*>(tree.data())}) {
+    std::vector<float> out(size_t(n) * heads * hd);
+    const float scale = 0.17f;
+    b.attention(*kv, 1, q.data(), out.data(), n_past, n, mask, heads, scale);
+    for (int i = 0; i < n; ++i)
+      for (int h = 0; h < heads; ++h) {
+        const int g = h / (heads / kv_heads);
+        std::vector<double> s;
+        std::vector<int> slots;
+        for (int j = 0; j < n_past + n; ++j) {
+          const bool vis = j < n_past || (mask ? mask[i * n + (j - n_past)] : j - n_past <= i);
+          if (!vis) continue;
+          double dot = 0;
+          for (int c = 0; c < hd; ++c) dot += double(q[(i * heads + h) * hd + c]) * K[(j * kv_heads + g) * hd + c];
+          s.push_back(dot * scale);
+          slots.push_back(j);
+        }
+        const double m = *std::max_element(s.begin(), s.end());
+        double sum = 0;
+        for (double& z : s) sum += (z = std::exp(z - m));
+        for (int c = 0; c < hd; ++c) {
+          double want = 0;
+          for (size_t k = 0; k < s.size(); ++k) want += s[k] / sum * V[(slots[k] * kv_heads + g) * hd + c];
+          close(out[(i * heads + h) * hd + c], want, 1e-4, std::string("attention ") + (mask ? "tree" : "causal"));
+        }
+      }
+  }
+  // kv_move: slots 15 and 18 become 13 and 14; attention over them then equals attention over fresh writes.
+  const int32_t src[] = {15, 18}, dst[] = {13, 14};
+  b.kv_move(*kv, src, dst, 2);
+  auto kv2 = b.create_kv({layers, kv_heads, hd, cap});
+  std::vector<float> K2 = K, V2 = V;
+  for (int s = 0; s < 2; ++s)
+    for (int c = 0; c < kv_heads * hd; ++c) {
+      K2[dst[s] * kv_heads * hd + c] = K[src[s] * kv_heads * hd + c];
+      V2[dst[s] * kv_heads * hd + c] = V[src[s] * kv_heads * hd + c];
+    }
+  b.kv_write(*kv2, 0, K2.data(), V2.data(), 0, 15);
+  std::vector<float> o1(heads * hd), o2(heads * hd);
+  b.attention(*kv, 0, q.data(), o1.data(), 15, 0 + 0, nullptr, heads, 0.2f);
+  b.attention(*kv2, 0, q.data(), o2.data(), 15, 0, nullptr, heads, 0.2f);
+  check(o1 == o2, "attention after kv_move equals attention over the moved values written fresh");
+}
+
+void test_argmax_topk(Backend& b) {
+  for (int n : {1, 5, 16, 31, 32, 33, 1000, 151936}) {
+    auto x = randn(n);
+    for (int rep = 0; rep < 3; ++rep) {
+      if (rep == 1) std::fill(x.begin(), x.end(), 0.5f);  // all tied: the first index wins
+      if (rep == 2 && n > 3) x[n - 1] = x[n / 2] = x[n / 3] = 100.f;
+      int32_t got;
+      b.argmax(x.data(), 1, n, &got);
+      const int32_t want = int32_t(std::max_element(x.begin(), x.end()) - x.begin());
+      check(got == want, "argmax n=" + std::to_string(n) + " rep " + std::to_string(rep) + ": " + std::to_string(got) +
+                             " vs " + std::to_string(want));
+    }
+    const int k = std::min(n, 10);
+    std::vector<int32_t> ids(k);
+    std::vector<float> vals(k);
+    b.topk(x.data(), n, k, ids.data(), vals.data());
+    std::vector<int32_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int c) { return x[a] > x[c]; });
+    for (int i = 0; i < k; ++i) check(ids[i] == order[i] && vals[i] == x[order[i]], "topk n=" + std::to_string(n));
+  }
+}
+
+}  // namespace
+
+int main() {
+  for (int threads : {1, 3}) {
+    auto b = make_cpu_backend(threads);
+    test_rms_norm(*b);
+    test_rope(*b);
+    test_swiglu(*b);
+    test_attention(*b);
+    test_argmax_topk(*b);
+  }
+  if (failures) {
+    std::printf("%d engine op checks failed\n", failures);
+    return 1;
+  }
+  std::printf("all engine op tests passed\n");
+  return 0;
+}

@@ -1,0 +1,82 @@
+// Loading models: what the engine refuses (unsupported types, shapes, architectures, stray or missing
+// tensors) with a message naming the file and the tensor or key, and the memory estimate made from the
+// header before loading. Also runs the native op tests (native/tests/engine_ops_test.cpp).
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Engine, estimateMemory } from '../../native/engine';
+import { openGguf } from '../../native/gguf';
+import { type FixtureSpec, buildFixture, fixtureFile, removeFixtures } from '../helpers/fixtures';
+import { writeGguf } from '../helpers/gguf-writer';
+import { nativeBin } from '../helpers/native-bin';
+
+const BASE: FixtureSpec = { arch: 'qwen2', type: 'F16', tied: true, layers: 1, vocab: 64 };
+
+describe('engine: loading and refusing models', function () {
+  this.timeout(30000);
+  after(removeFixtures);
+
+  const refuses = async (name: string, spec: Partial<FixtureSpec>, message: RegExp) => {
+    const file = fixtureFile(name, { ...BASE, ...spec });
+    await assert.rejects(Engine.load(file, { contextSize: 16 }), (e: Error) => {
+      assert.match(e.message, message);
+      assert.ok(e.message.includes(file), `the message names the file: ${e.message}`);
+      return true;
+    });
+  };
+
+  it('refuses an unsupported weight type, naming the tensor', () =>
+    refuses('q5k', { mutate: (ts) => { const t = ts.find((x) => x.name === 'blk.0.ffn_up.weight')!; t.type = 13; t.data = new Uint8Array((512 / 256) * 176 * 256); } },
+      /tensor 'blk\.0\.ffn_up\.weight' has type Q5_K, which this engine cannot compute/));
+
+  it('refuses a wrong shape, a missing tensor and a stray tensor', async () => {
+    await refuses('shape', { mutate: (ts) => { const t = ts.find((x) => x.name === 'blk.0.attn_k.weight')!; t.shape = [128, 256]; t.data = t.data.subarray(0, 128 * 256 * 2); } },
+      /tensor 'blk\.0\.attn_k\.weight' has shape \[128, 256\], expected \[256, 128\]/);
+    await refuses('missing', { mutate: (ts) => ts.splice(ts.findIndex((x) => x.name === 'blk.0.ffn_norm.weight'), 1) },
+      /missing tensor 'blk\.0\.ffn_norm\.weight'/);
+    await refuses('stray', { mutate: (ts) => ts.push({ name: 'blk.0.ffn_up.bias', shape: [512], type: 0, data: new Uint8Array(2048) }) },
+      /tensor 'blk\.0\.ffn_up\.bias' is not part of the qwen2 architecture/);
+    await refuses('f16-norm', { mutate: (ts) => { const t = ts.find((x) => x.name === 'output_norm.weight')!; t.type = 1; t.data = t.data.subarray(0, 512); } },
+      /tensor 'output_norm\.weight' has type F16, expected F32/);
+  });
+
+  it('refuses unsupported architectures and settings', async () => {
+    const file = fixtureFile('gpt2', BASE).replace('gpt2.gguf', 'gpt2-arch.gguf');
+    const img = buildFixture(BASE);
+    img.metadata[0] = { key: 'general.architecture', type: 'string', value: 'gpt2' };
+    writeGguf(file, img);
+    await assert.rejects(Engine.load(file), /architecture 'gpt2' is not supported \(supported: qwen2, llama, eagle\)/);
+    await refuses('yarn', { arch: 'llama', extraMeta: [{ key: 'llama.rope.scaling.type', type: 'string', value: 'yarn' }] },
+      /rope\.scaling\.type 'yarn' is not supported/);
+    await refuses('heads', { extraMeta: [], mutate: () => {}, kvHeads: 3 }, /head_count 4 is not a multiple of head_count_kv 3/);
+  });
+
+  it('refuses a file that is not a GGUF, and a missing file', async () => {
+    const file = fixtureFile('ok', BASE).replace('ok.gguf', 'junk.gguf');
+    fs.writeFileSync(file, 'this is not a model');
+    await assert.rejects(Engine.load(file), /bad magic|truncated/);
+    await assert.rejects(Engine.load(file + '.absent'), /cannot open/);
+  });
+
+  it('estimates memory from the header: weights, KV cache and buffers', () => {
+    const file = fixtureFile('ok', BASE);
+    const tensorBytes = openGguf(file).tensors().reduce((s, t) => s + t.nBytes, 0);
+    const e = estimateMemory(file, { contextSize: 1000, maxBatch: 32, maxLogitRows: 8 });
+    assert.equal(e.weights, tensorBytes);
+    assert.equal(e.kvCache, 2 * 1 /* layers */ * 2 /* kv heads */ * 64 /* head dim */ * 4 * 1000);
+    assert.ok(e.scratch >= 4 * 8 * 64 /* logits */ + 4 * 32 * 256 * 3, `scratch ${e.scratch}`);
+    assert.equal(e.total, e.weights + e.kvCache + e.scratch);
+  });
+
+  it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', function () {
+    let bin: string;
+    try {
+      bin = nativeBin('engine_ops_test');
+    } catch (e) {
+      if (process.env.FRSPEC_NATIVE_BIN_DIR) throw e;
+      console.log('    (skipped: engine_ops_test is not built; run `npm run build:native`)');
+      this.skip();
+    }
+    assert.match(execFileSync(bin!, { encoding: 'utf8' }), /all engine op tests passed/);
+  });
+});
