@@ -73,10 +73,10 @@ With no model anywhere it says where it looked and how to get one.`,
     const v = built.vocab;
     const cov = coverage(v.counts, v.corpus.tokens);
     say(`\ndraft vocabulary of ${workspace}:`);
-    say(`  ${v.corpus.files} files, ${mb(v.corpus.bytes)}, ${v.corpus.tokens} tokens → ${v.ids.length} distinct ids ranked in ${buildMs.toFixed(0)} ms` +
+    say(`  ${v.corpus.files} files, ${mb(v.corpus.bytes)}, ${v.corpus.tokens} tokens → ${v.ids.length - v.forced} distinct ids ranked (+${v.forced} special ids always kept) in ${buildMs.toFixed(0)} ms` +
         ` (${built.filesFromCache} files from the count cache)`);
     say(`  coverage of the workspace's tokens by the top k: ${cov.map((c) => `${c.k / 1024}k ${pct(c.share)}`).join(' · ')}`);
-    report.vocab = { files: v.corpus.files, bytes: v.corpus.bytes, tokens: v.corpus.tokens, distinct: v.ids.length, buildMs, coverage: cov };
+    report.vocab = { files: v.corpus.files, bytes: v.corpus.bytes, tokens: v.corpus.tokens, distinct: v.ids.length - v.forced, buildMs, coverage: cov };
 
     // 4. Completions at the cursor of each sample file.
     const files = values.file ?? fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f !== 'README.md').map((f) => path.join(repoRoot, 'examples', f));
