@@ -31,6 +31,10 @@ step() {  # name, time limit (s), command...
 }
 step checks 100 "$bin/cuda_backend_test" --require-gpu --models $models --json "$out/checks.json"
 step bench 120 "$bin/cuda_bench" --json "$out/bench.json"
+# Where the profiler works (Firecracker machines), the GEMV's limiters per weight type.
+ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+step ncu 60 "$ncu" --clock-control none -k regex:gemv_kernel -c 4 --section SpeedOfLight --section WarpStateStats \
+  --section Occupancy --section InstructionStats "$bin/cuda_bench" --profile
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 step sanitizer 60 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_backend_test" --require-gpu
 

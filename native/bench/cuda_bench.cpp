@@ -353,12 +353,13 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
 
 int main(int argc, char** argv) {
   std::string json_path;
-  bool quick = false;
+  bool quick = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--quick") quick = true;
-    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick]\n"), 2;
+    else if (a == "--profile") profile = true;
+    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick] [--profile]\n"), 2;
   }
   std::string why;
   auto backend = make_cuda_backend(0, &why);
@@ -368,6 +369,18 @@ int main(int argc, char** argv) {
   const auto info = x.info();
   std::printf("device: %s, %d SMs, %.1f GB, L2 %.0f MB, driver %d, runtime %d\n", info.name.c_str(), info.sm_count,
               info.total_mem / 1e9, info.l2_bytes / 1e6, info.driver_version, info.runtime_version);
+  if (profile) {  // one 7B FFN-shaped GEMV (18944 x 3584) per type, for a profiler to pick up (ncu -k regex:gemv)
+    for (DType t : {DType::F16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+      Weight w = x.random_weight(t, 18944, 3584, 1);
+      float* in = b.alloc(3584);
+      float* out = b.alloc(18944);
+      x.random_fill(in, 3584, 2, -1, 1);
+      b.matmul(w, in, out, 1, nullptr);
+      b.sync();
+      b.release(w), b.free(in), b.free(out);
+    }
+    return 0;
+  }
   g_copy_bw = x.copy_bandwidth(size_t(2) << 30, 10);
   std::printf("device-to-device copy: %.1f GB/s (read + write)\n", g_copy_bw / 1e9);
   int status = 0;

@@ -290,23 +290,27 @@ void check_attention(Backend& gpu, Backend& cpu, int n_heads, int n_kv, int hd) 
   write(7, 2993);
   auto [g2, c2] = attend(0, randv(qd, -2, 2), 2999, 1, nullptr);
   record(tag + " decode n_past=2999", rel_diff(g2, c2), 1e-5);
-  // Tree of 6 nodes after 100 committed: parents -1 0 0 1 1 3; node i sees its ancestors and itself.
-  const int parent[6] = {-1, 0, 0, 1, 1, 3};
-  uint8_t mask[36] = {};
-  for (int i = 0; i < 6; ++i)
-    for (int j = i; j >= 0; j = parent[j]) mask[i * 6 + j] = 1;
-  write(100, 6);
-  const auto q = randv(size_t(6) * qd, -2, 2);
-  auto [g3, c3] = attend(0, q, 100, 6, mask);
-  record(tag + " tree mask n_past=100 n=6", rel_diff(g3, c3), 1e-5);
-  // Keep the path 0-1-3-5 (slots 100,101,103,105 -> 100..103) and decode node 5 alone: same bits.
-  const int32_t src[2] = {103, 105}, dst[2] = {102, 103};
-  gpu.kv_move(*kg, src, dst, 2);
-  cpu.kv_move(*kc, src, dst, 2);
-  const std::vector<float> q5(q.begin() + 5 * qd, q.end());
-  auto [g4, c4] = attend(0, q5, 103, 1, nullptr);
-  record(tag + " after kv_move, decode of kept path", rel_diff(g4, c4), 1e-5);
-  record_bool(tag + " tree node == plain decode of its path (bits)", bit_equal(g4.data(), g3.data() + 5 * qd, qd));
+  // Tree of 6 nodes after n_past committed: parents -1 0 0 1 1 3; node i sees its ancestors and itself.
+  // n_past = 100 runs unsplit, 1000 splits the key list over blocks (kv_attention.cu).
+  for (int n_past : {100, 1000}) {
+    const std::string at = tag + " n_past=" + std::to_string(n_past);
+    const int parent[6] = {-1, 0, 0, 1, 1, 3};
+    uint8_t mask[36] = {};
+    for (int i = 0; i < 6; ++i)
+      for (int j = i; j >= 0; j = parent[j]) mask[i * 6 + j] = 1;
+    write(n_past, 6);
+    const auto q = randv(size_t(6) * qd, -2, 2);
+    auto [g3, c3] = attend(0, q, n_past, 6, mask);
+    record(at + " tree mask n=6", rel_diff(g3, c3), 1e-5);
+    // Keep the path 0-1-3-5 (slots +0,+1,+3,+5 -> +0..+3) and decode node 5 alone: same bits.
+    const int32_t src[2] = {n_past + 3, n_past + 5}, dst[2] = {n_past + 2, n_past + 3};
+    gpu.kv_move(*kg, src, dst, 2);
+    cpu.kv_move(*kc, src, dst, 2);
+    const std::vector<float> q5(q.begin() + 5 * qd, q.end());
+    auto [g4, c4] = attend(0, q5, n_past + 3, 1, nullptr);
+    record(at + " after kv_move, decode of kept path", rel_diff(g4, c4), 1e-5);
+    record_bool(at + " tree node == plain decode of its path (bits)", bit_equal(g4.data(), g3.data() + 5 * qd, qd));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ reductions

@@ -26,7 +26,22 @@ void require(bool ok, const std::string& msg) {
 class CudaKv : public KvCache {
  public:
   CudaKv(const KvCacheShape& s, float* data) : shape_(s), data_(data) {}
-  ~CudaKv() override { cudaFree(data_); }
+  ~CudaKv() override {
+    cudaFree(data_);
+    cudaFree(partial_);
+  }
+  // Scratch for split attention: sized once for the largest case (64 queries over the whole cache).
+  float* partial(int n_heads, cudaStream_t s) {
+    const size_t need = attention_partial_floats(kMaxMaskTokens, n_heads, shape_.head_dim, shape_.capacity);
+    if (need > partial_floats_) {
+      FRSPEC_CUDA_CHECK(cudaStreamSynchronize(s));
+      cudaFree(partial_);
+      partial_ = nullptr;
+      FRSPEC_CUDA_CHECK(cudaMalloc(&partial_, need * sizeof(float)));
+      partial_floats_ = need;
+    }
+    return partial_;
+  }
   const KvCacheShape& shape() const override { return shape_; }
   int kv_dim() const { return shape_.n_kv_heads * shape_.head_dim; }
   size_t plane() const { return size_t(shape_.capacity) * kv_dim(); }
@@ -37,6 +52,8 @@ class CudaKv : public KvCache {
  private:
   KvCacheShape shape_;
   float* data_;
+  float* partial_ = nullptr;
+  size_t partial_floats_ = 0;
 };
 
 // Host arrays go to the GPU through a ring of pinned memory mirrored on the device: an op copies its
@@ -286,7 +303,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   void attention(const KvCache& kv, int layer, const float* q, float* out, int n_past, int n, const uint8_t* mask,
                  int n_heads, float scale) override {
-    const auto& c = cuda_kv(kv);
+    auto& c = cuda_kv(kv);
     const auto& s = c.shape();
     require(layer >= 0 && layer < s.n_layers && n > 0 && n_past >= 0 && n_past + n <= s.capacity,
             "attention: layer " + std::to_string(layer) + ", n_past " + std::to_string(n_past) + ", n " +
@@ -300,7 +317,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
         for (int j = 0; j < n; ++j) am.bits[i] |= uint64_t(mask[size_t(i) * n + j] != 0) << j;
       }
       return cuda::attention(c.k(layer), c.v(layer), q, out, n_past, n, am, nullptr, nullptr, n_heads, s.n_kv_heads,
-                             s.head_dim, scale, stream_);
+                             s.head_dim, scale, c.partial(n_heads, stream_), stream_);
     }
     // A large explicit mask: per query, the new slots it sees, in slot order, as device lists.
     am.mode = AttnMask::kLists;
@@ -316,7 +333,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     lists.insert(lists.end(), keys.begin(), keys.end());
     const int32_t* d = staging_->put(lists.data(), lists.size());
     cuda::attention(c.k(layer), c.v(layer), q, out, n_past, n, am, d, d + n + 1, n_heads, s.n_kv_heads, s.head_dim, scale,
-                    stream_);
+                    nullptr, stream_);
   }
 
   // ---- reductions
@@ -468,7 +485,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     require(c != nullptr, "KV cache was not created by this backend");
     return *c;
   }
-  static const CudaKv& cuda_kv(const KvCache& kv) { return cuda_kv(const_cast<KvCache&>(kv)); }
+  static CudaKv& cuda_kv(const KvCache& kv) { return cuda_kv(const_cast<KvCache&>(kv)); }
   int32_t* scratch_ids(int n) {
     if (size_t(n) > ids_cap_) {
       if (ids_) device_free(ids_);

@@ -49,9 +49,14 @@ struct AttnMask {
   int mode = kCausal;
   uint64_t bits[kMaxMaskTokens];
 };
+// Batches of n <= 64 queries whose lists exceed kAttnChunk keys are split into chunks of kAttnChunk list
+// positions, one block each, merged by a second kernel: `partial` must then hold
+// attention_partial_floats(n, n_heads, head_dim, n_past + n) floats.
+constexpr int kAttnChunk = 256;
+size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys);
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
                const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
-               int head_dim, float scale, cudaStream_t stream);
+               int head_dim, float scale, float* partial, cudaStream_t stream);
 
 // select.cu. Order: larger value first, then smaller id (NaN counts as -inf).
 void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_t stream);

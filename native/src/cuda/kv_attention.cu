@@ -4,6 +4,8 @@
 // allowed new slots in increasing order — with an online softmax. The work is split over positions in
 // that list, not over slots, so a query decoded alone and the same query verified inside a tree (its
 // ancestors at other slots) see the same list and produce bit-identical outputs.
+#include <climits>
+
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
 
@@ -28,19 +30,38 @@ __global__ void kv_move_kernel(float* cache, int capacity, int kv_dim, const int
   for (int i = 0; i < n; ++i) plane[size_t(dst[i]) * kv_dim + e] = plane[size_t(src[i]) * kv_dim + e];
 }
 
-constexpr int kAttnWarps = 4, kBatch = 8;
+constexpr int kAttnWarps = 4;
 
-// One block per (head, query); 4 warps. The query's key list (committed slots 0..n_past-1, then its new
-// slots in increasing order) is cut into batches of 8 consecutive list positions; warp w takes batches
-// w, w+4, ... and keeps an online softmax (max, sum, output) with lane l holding dimensions
-// l*DPL .. l*DPL+DPL-1. The four warps' states are merged in warp order at the end. The partition depends
-// only on list positions, so a node verified in a tree and the same path decoded plainly give the same bits.
+template <int DPL>
+__device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
+  if constexpr (DPL % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < DPL / 4; ++i) {
+      const float4 v = __ldg(reinterpret_cast<const float4*>(p) + i);
+      r[4 * i] = v.x, r[4 * i + 1] = v.y, r[4 * i + 2] = v.z, r[4 * i + 3] = v.w;
+    }
+  } else if constexpr (DPL == 2) {
+    const float2 v = __ldg(reinterpret_cast<const float2*>(p));
+    r[0] = v.x, r[1] = v.y;
+  } else {
+    r[0] = __ldg(p);
+  }
+}
+
+// One block per (head, query, chunk of the key list). The query's key list (committed slots
+// 0..n_past-1, then its new slots in increasing order) is cut into chunks of `chunk` positions; within a
+// chunk, batches of B consecutive positions go to warp w, w+4, ...; each warp keeps an online softmax
+// (max, sum, output) with lane l holding dimensions l*DPL .. l*DPL+DPL-1, loading K and V rows of a batch
+// together. The warps' states merge in warp order; with `partial` the block stores its unnormalized state
+// (max, sum, output) for attention_combine, else it writes the normalized output. Every split depends only
+// on list positions, so a node verified in a tree and the same path decoded plainly give the same bits.
 template <int DPL>
 __global__ void __launch_bounds__(32 * kAttnWarps)
     attention_kernel(const float* __restrict__ K, const float* __restrict__ V, const float* __restrict__ q,
-                     float* __restrict__ out, int n_past, int n, AttnMask mask, const int32_t* __restrict__ new_start,
-                     const int32_t* __restrict__ new_keys, int n_heads, int n_kv_heads, float scale) {
-  constexpr int hd = 32 * DPL;
+                     float* __restrict__ out, float* __restrict__ partial, int chunk, int n_past, int n, AttnMask mask,
+                     const int32_t* __restrict__ new_start, const int32_t* __restrict__ new_keys, int n_heads,
+                     int n_kv_heads, float scale) {
+  constexpr int hd = 32 * DPL, B = DPL <= 4 ? 8 : 4;
   __shared__ int list[kMaxMaskTokens];
   __shared__ float part_acc[kAttnWarps][hd];
   __shared__ float part_m[kAttnWarps], part_l[kAttnWarps];
@@ -63,56 +84,60 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
     first_new = new_start[query];
     n_new = new_start[query + 1] - first_new;
   }
+  const int n_keys = n_past + n_new;
+  const int a_begin = blockIdx.z * chunk;
+  if (a_begin >= n_keys && blockIdx.z > 0) return;  // this query's list is shorter: the combine skips it
+  const int a_end = min(n_keys, a_begin + chunk);
   auto slot_of = [&](int a) -> int {
     if (a < n_past) return a;
     const int rel = a - n_past;
     return n_past + (mask.mode == AttnMask::kCausal ? rel : mask.mode == AttnMask::kBits ? list[rel] : new_keys[first_new + rel]);
   };
-  const int n_keys = n_past + n_new;
 
   float qr[DPL];
-  const float* qh = q + (size_t(query) * n_heads + head) * hd + lane * DPL;
+  load_dims<DPL>(q + (size_t(query) * n_heads + head) * hd + lane * DPL, qr);
 #pragma unroll
-  for (int d = 0; d < DPL; ++d) qr[d] = qh[d] * scale;
+  for (int d = 0; d < DPL; ++d) qr[d] *= scale;
   const float* Kh = K + kvh * hd + lane * DPL;
   const float* Vh = V + kvh * hd + lane * DPL;
 
   float m = -INFINITY, l = 0.f, acc[DPL];
 #pragma unroll
   for (int d = 0; d < DPL; ++d) acc[d] = 0.f;
-  for (int a0 = warp * kBatch; a0 < n_keys; a0 += kAttnWarps * kBatch) {
-    int slot[kBatch];
-    float s[kBatch];
+  for (int a0 = a_begin + warp * B; a0 < a_end; a0 += kAttnWarps * B) {
+    int slot[B];
+    float s[B], kr[B][DPL], vr[B][DPL];
 #pragma unroll
-    for (int j = 0; j < kBatch; ++j) slot[j] = a0 + j < n_keys ? slot_of(a0 + j) : -1;
+    for (int j = 0; j < B; ++j) slot[j] = a0 + j < a_end ? slot_of(a0 + j) : -1;
 #pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      float dot = 0.f;
-      if (slot[j] >= 0) {
-        const float* kr = Kh + size_t(slot[j]) * kv_dim;
-#pragma unroll
-        for (int d = 0; d < DPL; ++d) dot = fmaf(qr[d], kr[d], dot);
-      }
-      s[j] = dot;
+    for (int j = 0; j < B; ++j) {
+      const int sl = slot[j] >= 0 ? slot[j] : slot[0];  // past the end: a harmless reload, ignored below
+      load_dims<DPL>(Kh + size_t(sl) * kv_dim, kr[j]);
+      load_dims<DPL>(Vh + size_t(sl) * kv_dim, vr[j]);
     }
 #pragma unroll
-    for (int j = 0; j < kBatch; ++j) s[j] = slot[j] >= 0 ? warp_sum(s[j]) : -INFINITY;
+    for (int j = 0; j < B; ++j) {
+      float dot = 0.f;
+#pragma unroll
+      for (int d = 0; d < DPL; ++d) dot = fmaf(qr[d], kr[j][d], dot);
+      s[j] = warp_sum(dot);
+      if (slot[j] < 0) s[j] = -INFINITY;
+    }
     float bmax = s[0];
 #pragma unroll
-    for (int j = 1; j < kBatch; ++j) bmax = fmaxf(bmax, s[j]);
+    for (int j = 1; j < B; ++j) bmax = fmaxf(bmax, s[j]);
     const float m_new = fmaxf(m, bmax);
     const float corr = expf(m - m_new);  // 0 for the first batch (m = -inf)
     l *= corr;
 #pragma unroll
     for (int d = 0; d < DPL; ++d) acc[d] *= corr;
 #pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
+    for (int j = 0; j < B; ++j) {
       if (slot[j] < 0) break;
       const float p = expf(s[j] - m_new);
       l += p;
-      const float* vr = Vh + size_t(slot[j]) * kv_dim;
 #pragma unroll
-      for (int d = 0; d < DPL; ++d) acc[d] = fmaf(p, vr[d], acc[d]);
+      for (int d = 0; d < DPL; ++d) acc[d] = fmaf(p, vr[j][d], acc[d]);
     }
     m = m_new;
   }
@@ -130,12 +155,53 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
     f[w] = part_m[w] == -INFINITY ? 0.f : expf(part_m[w] - M);
     L += part_l[w] * f[w];
   }
+  if (partial) {
+    float* p = partial + ((size_t(query) * n_heads + head) * gridDim.z + blockIdx.z) * (hd + 2);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+      float v = 0.f;
+#pragma unroll
+      for (int w = 0; w < kAttnWarps; ++w) v += part_acc[w][d] * f[w];
+      p[2 + d] = v;
+    }
+    if (threadIdx.x == 0) p[0] = M, p[1] = L;
+    return;
+  }
   const float inv = L > 0.f ? 1.0f / L : 0.f;
   float* o = out + (size_t(query) * n_heads + head) * hd;
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float v = 0.f;
 #pragma unroll
     for (int w = 0; w < kAttnWarps; ++w) v += part_acc[w][d] * f[w];
+    o[d] = v * inv;
+  }
+}
+
+// Merges the chunks of each (head, query) in chunk order. For a single chunk this is exactly the
+// unsplit kernel's normalization (the factors are 1), so the result does not depend on the split.
+__global__ void attention_combine_kernel(const float* __restrict__ partial, float* __restrict__ out, int n_past,
+                                         AttnMask mask, const int32_t* __restrict__ new_start, int n_heads, int hd,
+                                         int chunk, int max_chunks) {
+  const int head = blockIdx.x, query = blockIdx.y;
+  const int n_new = mask.mode == AttnMask::kCausal ? query + 1
+                    : mask.mode == AttnMask::kBits ? __popcll(mask.bits[query])
+                                                   : new_start[query + 1] - new_start[query];
+  const int nch = (n_past + n_new + chunk - 1) / chunk;
+  const float* p = partial + (size_t(query) * n_heads + head) * max_chunks * (hd + 2);
+  float M = -INFINITY;
+  for (int c = 0; c < nch; ++c) M = fmaxf(M, p[c * (hd + 2)]);
+  float L = 0.f;
+  for (int c = 0; c < nch; ++c) {
+    const float mc = p[c * (hd + 2)];
+    L += p[c * (hd + 2) + 1] * (mc == -INFINITY ? 0.f : expf(mc - M));
+  }
+  const float inv = L > 0.f ? 1.0f / L : 0.f;
+  float* o = out + (size_t(query) * n_heads + head) * hd;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float v = 0.f;
+    for (int c = 0; c < nch; ++c) {
+      const float mc = p[c * (hd + 2)];
+      v += p[c * (hd + 2) + 2 + d] * (mc == -INFINITY ? 0.f : expf(mc - M));
+    }
     o[d] = v * inv;
   }
 }
@@ -157,13 +223,23 @@ void kv_move(float* cache, int n_layers, int capacity, int kv_dim, const int32_t
   FRSPEC_CUDA_LAUNCHED("kv_move");
 }
 
+size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys) {
+  return size_t(n) * n_heads * ((max_keys + kAttnChunk - 1) / kAttnChunk) * (head_dim + 2);
+}
+
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
                const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
-               int head_dim, float scale, cudaStream_t s) {
-  const dim3 grid(n_heads, n);
+               int head_dim, float scale, float* partial, cudaStream_t s) {
+  // Split the key list over blocks for small batches (decode, verification) with long lists; prefill
+  // batches have parallelism enough in their queries.
+  const int max_keys = n_past + n;
+  const bool split = n <= kMaxMaskTokens && max_keys > kAttnChunk;
+  const int chunks = split ? (max_keys + kAttnChunk - 1) / kAttnChunk : 1;
+  const dim3 grid(n_heads, n, chunks);
   auto launch = [&](auto kernel) {
-    kernel<<<grid, 32 * kAttnWarps, 0, s>>>(layer_k, layer_v, q, out, n_past, n, mask, new_start, new_keys, n_heads,
-                                             n_kv_heads, scale);
+    kernel<<<grid, 32 * kAttnWarps, 0, s>>>(layer_k, layer_v, q, out, split ? partial : nullptr,
+                                             split ? kAttnChunk : INT_MAX, n_past, n, mask, new_start, new_keys,
+                                             n_heads, n_kv_heads, scale);
   };
   switch (head_dim) {
     case 32: launch(attention_kernel<1>); break;
@@ -173,6 +249,11 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
     default: throw std::invalid_argument("cuda attention: head_dim must be 32, 64, 128 or 256, got " + std::to_string(head_dim));
   }
   FRSPEC_CUDA_LAUNCHED("attention");
+  if (split) {
+    attention_combine_kernel<<<dim3(n_heads, n), head_dim, 0, s>>>(partial, out, n_past, mask, new_start, n_heads,
+                                                                   head_dim, kAttnChunk, chunks);
+    FRSPEC_CUDA_LAUNCHED("attention_combine");
+  }
 }
 
 }  // namespace frspec::cuda

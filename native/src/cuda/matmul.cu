@@ -36,11 +36,14 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
     typename T::Raw raw[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) T::load(wr[r], cols, c, raw[r]);
+    typename T::Aux aux[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) aux[r] = T::aux(raw[r], c);
 #pragma unroll
     for (int run = 0; run < T::kRuns; ++run) {
       float w[R][RL], scale[R], mn[R];
 #pragma unroll
-      for (int r = 0; r < R; ++r) T::run(raw[r], c, run, w[r], scale[r], mn[r]);
+      for (int r = 0; r < R; ++r) T::run(raw[r], aux[r], run, w[r], scale[r], mn[r]);
       const int s0 = T::start(c, run);
 #pragma unroll
       for (int t = 0; t < NT; ++t) {

@@ -29,7 +29,8 @@ __device__ __forceinline__ float byte_to_float(uint32_t bytes, int i) {
 
 // Each type's chunk is read as kRuns runs of kRL consecutive elements; run r of chunk c starts at element
 // start(c, r) and has values w[] with a scale and (Q4_K) a min: its contribution to a row's dot product
-// with x is scale * sum(w x) - min * sum(x) (float types: sum(w x)).
+// with x is scale * sum(w x) - min * sum(x) (float types: sum(w x)). aux() decodes what the chunk's runs
+// share (scales) once per chunk.
 struct TF32 {
   static constexpr int kElems = 4, kRL = 4, kRuns = 1;
   static constexpr bool kScaled = false, kHasMin = false;
@@ -37,7 +38,9 @@ struct TF32 {
   __device__ static int chunks(int cols) { return cols / kElems; }
   __device__ static void load(const uint8_t* row, int, int c, Raw& r) { r.v = ld16(row + 16 * c); }
   __device__ static int start(int c, int) { return 4 * c; }
-  __device__ static void run(const Raw& r, int, int, float (&w)[kRL], float&, float&) {
+  struct Aux {};
+  __device__ static Aux aux(const Raw&, int) { return {}; }
+  __device__ static void run(const Raw& r, const Aux&, int, float (&w)[kRL], float&, float&) {
     w[0] = __uint_as_float(r.v.x), w[1] = __uint_as_float(r.v.y), w[2] = __uint_as_float(r.v.z), w[3] = __uint_as_float(r.v.w);
   }
   __device__ static float elem(const uint8_t* row, int, int i) { return reinterpret_cast<const float*>(row)[i]; }
@@ -52,7 +55,9 @@ struct THalf {  // F16 and BF16: one run of 8 per chunk
   __device__ static void load(const uint8_t* row, int, int c, Raw& r) { r.v = ld16(row + 16 * c); }
   __device__ static float cvt(uint16_t h) { return kBF16 ? bf2f(h) : h2f(h); }
   __device__ static int start(int c, int) { return 8 * c; }
-  __device__ static void run(const Raw& r, int, int, float (&w)[kRL], float&, float&) {
+  struct Aux {};
+  __device__ static Aux aux(const Raw&, int) { return {}; }
+  __device__ static void run(const Raw& r, const Aux&, int, float (&w)[kRL], float&, float&) {
     const uint32_t u[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
 #pragma unroll
     for (int i = 0; i < 4; ++i) w[2 * i] = cvt(uint16_t(u[i] & 0xffff)), w[2 * i + 1] = cvt(uint16_t(u[i] >> 16));
@@ -73,11 +78,13 @@ struct TQ8_0 {
     r.d = __ldg(reinterpret_cast<const unsigned short*>(row + cols) + c / 2);
   }
   __device__ static int start(int c, int run) { return 16 * c + 8 * run; }
-  __device__ static void run(const Raw& r, int, int run, float (&w)[kRL], float& scale, float&) {
+  struct Aux { float d; };
+  __device__ static Aux aux(const Raw& r, int) { return {h2f(r.d)}; }
+  __device__ static void run(const Raw& r, const Aux& x, int run, float (&w)[kRL], float& scale, float&) {
     const uint32_t a = (run ? r.q.z : r.q.x) ^ 0x80808080u, b = (run ? r.q.w : r.q.y) ^ 0x80808080u;
 #pragma unroll
     for (int i = 0; i < 4; ++i) w[i] = byte_to_float<128>(a, i), w[4 + i] = byte_to_float<128>(b, i);
-    scale = h2f(r.d);
+    scale = x.d;
   }
   __device__ static float elem(const uint8_t* row, int cols, int i) {
     return h2f(reinterpret_cast<const uint16_t*>(row + cols)[i / 32]) * float(reinterpret_cast<const int8_t*>(row)[i]);
@@ -115,18 +122,30 @@ struct TQ4_K {
     const int t = c % 8;
     return (c / 8) * 256 + (t / 2) * 64 + (t % 2) * 16 + (run / 2) * 32 + (run % 2) * 8;
   }
-  __device__ static void run(const Raw& r, int c, int run, float (&w)[kRL], float& scale, float& min) {
-    const int j = (c % 8) / 2, hi = run / 2;
-    const Bytes12 scales{r.head.y, r.head.z, r.head.w};
-    int sc, m;
-    q4k_scale_min(2 * j + hi, scales, sc, m);
-    scale = h2f(uint16_t(r.head.x & 0xffff)) * sc;
-    min = h2f(uint16_t(r.head.x >> 16)) * m;
-    uint32_t a = run % 2 ? r.q.z : r.q.x, b = run % 2 ? r.q.w : r.q.y;
-    a = (hi ? a >> 4 : a) & 0x0F0F0F0Fu;
-    b = (hi ? b >> 4 : b) & 0x0F0F0F0Fu;
+  // The chunk's two sub-blocks' scale and min, decoded once per chunk without branches: the 12 packed
+  // bytes give four words of 6-bit values, sc[0..3] | m[0..3] | sc[4..7] | m[4..7] (get_scale_min_k4).
+  struct Aux { float scale[2], min[2]; };
+  __device__ static Aux aux(const Raw& r, int c) {
+    const uint32_t w0 = r.head.y, w1 = r.head.z, w2 = r.head.w;
+    const int j = (c % 8) / 2;  // sub-blocks 2j, 2j+1: both in 0..3 or both in 4..7
+    const uint32_t sc = j < 2 ? (w0 & 0x3F3F3F3Fu) : ((w2 & 0x0F0F0F0Fu) | ((w0 >> 2) & 0x30303030u));
+    const uint32_t mn = j < 2 ? (w1 & 0x3F3F3F3Fu) : (((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u));
+    const float d = h2f(uint16_t(r.head.x & 0xffff)), dmin = h2f(uint16_t(r.head.x >> 16));
+    const int k = (2 * j) % 4;
+    Aux a;
+    a.scale[0] = d * byte_to_float<0>(sc, k), a.scale[1] = d * byte_to_float<0>(sc, k + 1);
+    a.min[0] = dmin * byte_to_float<0>(mn, k), a.min[1] = dmin * byte_to_float<0>(mn, k + 1);
+    return a;
+  }
+  __device__ static void run(const Raw& r, const Aux& a, int run, float (&w)[kRL], float& scale, float& min) {
+    const int hi = run / 2;
+    scale = a.scale[hi];
+    min = a.min[hi];
+    uint32_t x0 = run % 2 ? r.q.z : r.q.x, x1 = run % 2 ? r.q.w : r.q.y;
+    x0 = (hi ? x0 >> 4 : x0) & 0x0F0F0F0Fu;
+    x1 = (hi ? x1 >> 4 : x1) & 0x0F0F0F0Fu;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<0>(a, i), w[4 + i] = byte_to_float<0>(b, i);
+    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<0>(x0, i), w[4 + i] = byte_to_float<0>(x1, i);
   }
   __device__ static float elem(const uint8_t* row, int, int i) {
     const uint8_t* blk = row + 144 * (i / 256);
@@ -165,7 +184,9 @@ struct TQ6_K {
     const int t = c % 4;
     return (c / 4) * 256 + (t / 2) * 128 + 16 * (t % 2) + 32 * (run / 2) + 8 * (run % 2);
   }
-  __device__ static void run(const Raw& r, int, int run, float (&w)[kRL], float& scale, float&) {
+  struct Aux { float d; uint32_t sc; };  // d, and the four int8 scales biased to unsigned bytes
+  __device__ static Aux aux(const Raw& r, int) { return {h2f(r.d), r.sc ^ 0x80808080u}; }
+  __device__ static void run(const Raw& r, const Aux& a, int run, float (&w)[kRL], float& scale, float&) {
     const int part = run / 2, half = run % 2;
     const uint4& src = part % 2 ? r.b : r.a;
     uint32_t lo0 = half ? src.z : src.x, lo1 = half ? src.w : src.y;
@@ -175,7 +196,7 @@ struct TQ6_K {
     const uint32_t q1 = ((lo1 >> lshift) & 0x0F0F0F0Fu) | (((h1 >> hshift) & 0x03030303u) << 4);
 #pragma unroll
     for (int i = 0; i < 4; ++i) w[i] = byte_to_float<32>(q0, i), w[4 + i] = byte_to_float<32>(q1, i);
-    scale = h2f(r.d) * float(int8_t(r.sc >> (8 * part)));
+    scale = a.d * byte_to_float<128>(a.sc, part);
   }
   __device__ static float elem(const uint8_t* row, int cols, int i) {
     const int nb = cols / 256, sb = i / 256, k = i % 256, n = k / 128, r = k % 128, part = r / 32, l = r % 32;
