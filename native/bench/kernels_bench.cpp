@@ -133,6 +133,28 @@ struct Shape {
   int64_t rows, cols;
 };
 
+// The matmuls of one demo-target decode step, in order: per layer q, k, v, o (d = 256, 2 KV heads of
+// 64), gate, up, down (FFN 1024), then the 151936-row LM head; all F16, 93 MB, separate buffers as in
+// the model file. Its rate bounds the engine's decode tokens/s from above.
+double decode_step_ms(ThreadPool& pool) {
+  struct M { int64_t rows, cols; };
+  std::vector<M> shapes;
+  for (int l = 0; l < 8; ++l)
+    for (M m : {M{256, 256}, M{128, 256}, M{128, 256}, M{256, 256}, M{1024, 256}, M{1024, 256}, M{256, 1024}}) shapes.push_back(m);
+  shapes.push_back({151936, 256});
+  std::vector<std::vector<f16_t>> data;
+  std::vector<Weight> weights;
+  for (M m : shapes) {
+    data.emplace_back(size_t(m.rows * m.cols));
+    for (size_t i = 0; i < data.back().size(); ++i) data.back()[i] = f32_to_f16(float(int(i % 61) - 30) * 0.001f);
+    weights.push_back(cpu_weight(DType::F16, m.rows, m.cols, data.back().data()));
+  }
+  std::vector<float> x(1024, 0.5f), y(151936);
+  return 1e3 * time_call([&] {
+    for (const Weight& w : weights) cpu_matmul(pool, w, x.data(), y.data(), 1, nullptr);
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,6 +198,13 @@ int main(int argc, char** argv) {
       std::printf("baseline  %d thread(s): streaming read %6.1f GB/s   memcpy (read+write) %6.1f GB/s   [78 MB]\n", th,
                   read_bandwidth(pool, src), memcpy_bandwidth(pool, dst, src));
     }
+  }
+
+  for (int th : threads) {
+    ThreadPool pool(th);
+    const double ms = decode_step_ms(pool);
+    std::printf("demo-target decode step (57 F16 matmuls, 93 MB) %dT: %7.3f ms = at most %6.1f tokens/s, %5.1f GB/s\n", th, ms,
+                1e3 / ms, 93.0 / ms);
   }
 
   for (const Shape& s : shapes) {

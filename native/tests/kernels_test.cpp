@@ -78,12 +78,13 @@ static std::vector<float> kernel_activations(DType t, const float* x, int64_t co
     for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = a[size_t(i / QK8_0)].d * a[size_t(i / QK8_0)].qs[i % QK8_0];
   } else if (is_quantized(t)) {
     std::vector<kernels::ActQ8_K> a(size_t(cols / QK_K));
-    kernels::quantize_act_q8_K(x, a.data(), cols);
-    for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = a[size_t(i / QK_K)].d * a[size_t(i / QK_K)].qs[i % QK_K];
+    const bool q4k = t == DType::Q4_K;
+    kernels::quantize_act_q8_K(x, a.data(), cols, q4k);
+    for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = a[size_t(i / QK_K)].d * a[size_t(i / QK_K)].qs[kernels::act_q8_K_index(int(i % QK_K), q4k)];
     for (size_t b = 0; b < a.size(); ++b)
       for (int g = 0; g < 16; ++g) {
         int s = 0;
-        for (int i = 0; i < 16; ++i) s += a[b].qs[16 * g + i];
+        for (int i = 0; i < 16; ++i) s += a[b].qs[kernels::act_q8_K_index(16 * g + i, q4k)];
         CHECK(s == a[b].bsums[g], "Q8_K activation bsums[%d] = %d, want %d", g, a[b].bsums[g], s);
       }
   }

@@ -53,14 +53,16 @@ void quantize_act_q8_0(const float* x, ActQ8_0* out, int64_t cols) {
   for (int64_t b = 0; b < cols / QK8_0; ++b) out[b].d = quantize_block<QK8_0>(x + b * QK8_0, out[b].qs);
 }
 
-void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols) {
+void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_order) {
   for (int64_t b = 0; b < cols / QK_K; ++b) {
-    out[b].d = quantize_block<QK_K>(x + b * QK_K, out[b].qs);
+    int8_t q[QK_K];
+    out[b].d = quantize_block<QK_K>(x + b * QK_K, q);
     for (int g = 0; g < QK_K / 16; ++g) {
       int s = 0;
-      for (int i = 0; i < 16; ++i) s += out[b].qs[16 * g + i];
+      for (int i = 0; i < 16; ++i) s += q[16 * g + i];
       out[b].bsums[g] = int16_t(s);
     }
+    for (int j = 0; j < 8; ++j) std::memcpy(out[b].qs + 32 * (q4k_order ? kQ4KSlot[j] : j), q + 32 * j, 32);
   }
 }
 
@@ -125,7 +127,7 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     uint8_t* act = buf.data();
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
-      if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols);
+      if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols, w.type == DType::Q4_K);
       else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0*>(act + size_t(t) * job.act_stride), w.cols);
     };
     if (n >= 4) pool.parallel_for(n, quantize_token);

@@ -135,7 +135,7 @@ struct FloatKernel {
       vf xv[T];
       for (int t = 0; t < T; ++t) xv[t] = vload(x[t] + c);
       for (int r = 0; r < R; ++r) {
-        prefetch_ahead(w[r] + c);
+        if ((c * int64_t(sizeof(E))) % 64 == 0) prefetch_ahead(w[r] + c);  // once per cache line
         const vf wv = Tag::load(w[r] + c);
         for (int t = 0; t < T; ++t) acc[r][t] = vfma(wv, xv[t], acc[r][t]);
       }

@@ -40,8 +40,7 @@ FRSPEC_INLINE __m256i scales_mins_16(const uint8_t* s) {
   return _mm256_cvtepu8_epi16(_mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0)));    // sc[0..7], m[0..7]
 }
 
-// 64 values per step: the 32 bytes qs[32k..32k+32) hold values 64k.. (low nibbles) then 64k+32..
-// (high nibbles), which is exactly natural order once the two nibble halves are stacked.
+// 128 values per step: 64 quant bytes and two 64-value activation vectors (q4k order, see kQ4KSlot).
 struct Q4KKernel {
   static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
 
@@ -52,7 +51,7 @@ struct Q4KKernel {
     const ActQ8_K* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ4_K*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
-    const __m256i nib = _mm256_set1_epi8(0x0f);
+    const __m512i nib = _mm512_set1_epi8(0x0f);
     __m512 acc[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -69,19 +68,25 @@ struct Q4KKernel {
       __m512i isum[R][T];
       for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        // lanes 0..15 (values 64k..64k+31) take scale 2k, lanes 16..31 take scale 2k+1
-        const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(2 * k)), _mm256_set1_epi16(short(2 * k + 1)), 1);
-        __m512i q[R], s[R];
+      for (int h = 0; h < 2; ++h) {
+        // 64 quant bytes = sub-blocks 4h, 4h+2 (low nibbles) and 4h+1, 4h+3 (high nibbles); the activation
+        // holds them in that order. int16 lanes 0..15 take the first sub-block's scale, 16..31 the second's.
+        const __m512i pick_lo = _mm512_inserti64x4(_mm512_set1_epi16(short(4 * h)), _mm256_set1_epi16(short(4 * h + 2)), 1);
+        const __m512i pick_hi = _mm512_inserti64x4(_mm512_set1_epi16(short(4 * h + 1)), _mm256_set1_epi16(short(4 * h + 3)), 1);
+        __m512i q_lo[R], q_hi[R], s_lo[R], s_hi[R];
         for (int r = 0; r < R; ++r) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs + 32 * k));
-          q[r] = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_and_si256(v, nib)),
-                                    _mm256_and_si256(_mm256_srli_epi16(v, 4), nib), 1);
-          s[r] = _mm512_permutexvar_epi16(pick, sc16[r]);
+          const __m512i v = _mm512_loadu_si512(w[r][b].qs + 64 * h);
+          q_lo[r] = _mm512_and_si512(v, nib);
+          q_hi[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+          s_lo[r] = _mm512_permutexvar_epi16(pick_lo, sc16[r]);
+          s_hi[r] = _mm512_permutexvar_epi16(pick_hi, sc16[r]);
         }
         for (int t = 0; t < T; ++t) {
-          const __m512i xq = _mm512_loadu_si512(x[t][b].qs + 64 * k);
-          for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], xq), s[r]);
+          const __m512i x_lo = _mm512_loadu_si512(x[t][b].qs + 128 * h), x_hi = _mm512_loadu_si512(x[t][b].qs + 128 * h + 64);
+          for (int r = 0; r < R; ++r) {
+            isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q_lo[r], x_lo), s_lo[r]);
+            isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q_hi[r], x_hi), s_hi[r]);
+          }
         }
       }
       for (int r = 0; r < R; ++r) {
@@ -136,7 +141,7 @@ struct Q4KKernel {
           s[r] = _mm256_set1_epi16(short(sc[r][sb]));
         }
         for (int t = 0; t < T; ++t) {
-          const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].qs + 32 * sb));
+          const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].qs + 32 * kQ4KSlot[sb]));
           for (int r = 0; r < R; ++r)
             isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], xq), s[r]));
         }
@@ -176,7 +181,7 @@ struct Q4KKernel {
           for (int sb = 0; sb < 8; ++sb) {
             const uint8_t* q = w[b].qs + 32 * (sb / 2);
             int32_t dot = 0;
-            for (int i = 0; i < 32; ++i) dot += ((sb & 1) ? (q[i] >> 4) : (q[i] & 0xF)) * int32_t(x[b].qs[32 * sb + i]);
+            for (int i = 0; i < 32; ++i) dot += ((sb & 1) ? (q[i] >> 4) : (q[i] & 0xF)) * int32_t(x[b].qs[32 * kQ4KSlot[sb] + i]);
             isum += dot * sc[sb];
             msum += int32_t(m[sb]) * (x[b].bsums[2 * sb] + x[b].bsums[2 * sb + 1]);
           }

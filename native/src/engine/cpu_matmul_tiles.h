@@ -48,9 +48,17 @@ struct ActQ8_K {
   int16_t bsums[QK_K / 16];
 };
 
+// For Q4_K weights the 32-value sub-blocks of qs are stored in the order 0 2 1 3 4 6 5 7: the order in
+// which one 64-byte load of a Q4_K block's quants yields them (low nibbles: sub-blocks 0 and 2, high
+// nibbles: 1 and 3). kQ4KSlot[j] is the slot of sub-block j (the permutation is its own inverse);
+// bsums stay in natural order.
+constexpr int kQ4KSlot[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+// Index in qs of value i (0..255) of a block.
+inline int act_q8_K_index(int i, bool q4k_order) { return q4k_order ? 32 * kQ4KSlot[i / 32] + i % 32 : i; }
+
 // Quantize one activation row of `cols` floats (cols a multiple of the block size).
 void quantize_act_q8_0(const float* x, ActQ8_0* out, int64_t cols);
-void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols);
+void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_order);
 
 // Rows [r0, r1) for all job.n tokens, one function per weight type (cpu_matmul_<type>.cpp).
 using RowsFn = void (*)(const MatmulJob& job, int64_t r0, int64_t r1);
