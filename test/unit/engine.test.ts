@@ -47,6 +47,8 @@ describe('engine: cache reuse, rollback, trees and determinism', function () {
 
   it('evaluates in chunks and on any thread count with identical bits', async () => {
     const whole = await (await load({ threads: 1 })).eval(P, { logits: 'last' });
+    const allRows = await (await load({ threads: 1 })).eval(P, { logits: 'all' });
+    sameBits(row(allRows, P.length - 1), row(whole, 0), 'last row of all rows vs only the last row');
     const threaded = await (await load({ threads: 3 })).eval(P, { logits: 'last' });
     sameBits(row(threaded, 0), row(whole, 0), '3 threads vs 1');
     const small = await load({ maxBatch: 3 });

@@ -78,7 +78,7 @@ class Context {
 
  private:
   void check(const EvalRequest& req) const;
-  void layer(const PreparedLayer& L, int l, int n, const uint8_t* mask);
+  void layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, int first);
 
   const PreparedModel& model_;
   ContextParams params_;

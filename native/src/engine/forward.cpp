@@ -39,30 +39,39 @@ void Context::check(const EvalRequest& req) const {
     throw ContextError("eval: an EAGLE head needs the target's features for every token");
 }
 
-void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask) {
+// One decoder layer over the batch in x_. Every token's K and V go into the cache; the rest of the layer
+// (queries, attention, output projection, FFN) runs for the rows in [first, n) only: the last layer skips
+// rows whose outputs nobody reads (a prompt chunk needs only its K/V, a prompt only its last logits).
+// Each row's arithmetic does not depend on which other rows are computed, so the bits are the same.
+void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, int first) {
   Backend& b = backend();
   const ModelConfig& c = model_.config();
-  const int d = c.d_model;
+  const int d = c.d_model, m = n - first;
   const RopeParams rope = model_.rope();
 
   if (L.attn_norm) b.rms_norm(x_, L.attn_norm, h_, n, d, c.rms_eps);
   const float* in = L.attn_norm ? h_ : x_;
-  b.matmul(L.q, in, q_, n, L.q_bias);
   b.matmul(L.k, in, k_, n, L.k_bias);
   b.matmul(L.v, in, v_, n, L.v_bias);
-  b.rope(q_, pos_.data(), n, c.n_heads, c.head_dim, rope);
   b.rope(k_, pos_.data(), n, c.n_kv_heads, c.head_dim, rope);
   b.kv_write(*kv_, l, k_, v_, n_past(), n);
-  b.attention(*kv_, l, q_, att_, n_past(), n, mask, c.n_heads, 1.f / std::sqrt(float(c.head_dim)));
-  b.matmul(L.o, att_, h_, n, L.o_bias);
-  b.add(x_, h_, size_t(n) * d);
+  if (m == 0) return;
 
-  b.rms_norm(x_, L.ffn_norm, h_, n, d, c.rms_eps);
-  b.matmul(L.gate, h_, gate_, n, nullptr);
-  b.matmul(L.up, h_, up_, n, nullptr);
-  b.swiglu(gate_, up_, gate_, n, c.d_ff);
-  b.matmul(L.down, gate_, h_, n, nullptr);
-  b.add(x_, h_, size_t(n) * d);
+  // Query row r of [first, n) sits at slot n_past + first + r and sees the slots before it (causal), or
+  // what its mask row allows (a mask implies first == 0).
+  b.matmul(L.q, in + size_t(first) * d, q_, m, L.q_bias);
+  b.rope(q_, pos_.data() + first, m, c.n_heads, c.head_dim, rope);
+  b.attention(*kv_, l, q_, att_, n_past() + first, m, mask, c.n_heads, 1.f / std::sqrt(float(c.head_dim)));
+  float* x = x_ + size_t(first) * d;
+  b.matmul(L.o, att_, h_, m, L.o_bias);
+  b.add(x, h_, size_t(m) * d);
+
+  b.rms_norm(x, L.ffn_norm, h_, m, d, c.rms_eps);
+  b.matmul(L.gate, h_, gate_, m, nullptr);
+  b.matmul(L.up, h_, up_, m, nullptr);
+  b.swiglu(gate_, up_, gate_, m, c.d_ff);
+  b.matmul(L.down, gate_, h_, m, nullptr);
+  b.add(x, h_, size_t(m) * d);
 }
 
 EvalResult Context::eval(const EvalRequest& req) {
@@ -84,7 +93,12 @@ EvalResult Context::eval(const EvalRequest& req) {
 
   // The K/V of the new tokens are written at slots base..base+n-1 by each layer; commit them only
   // after the whole pass so a failure leaves the cache as it was.
-  for (size_t l = 0; l < model_.layers().size(); ++l) layer(model_.layers()[l], int(l), n, req.mask);
+  // The last layer finishes only the rows that are read: all of them for hidden states, a mask or
+  // several logit rows; the last one for a causal batch's last logits; none when only K/V are wanted.
+  const bool all_rows = req.hidden || req.mask || req.logits == LogitRows::All || req.logits == LogitRows::List;
+  const int last_first = all_rows ? 0 : req.logits == LogitRows::Last ? n - 1 : n;
+  const int n_layers = int(model_.layers().size());
+  for (int l = 0; l < n_layers; ++l) layer(model_.layers()[l], l, n, req.mask, l == n_layers - 1 ? last_first : 0);
   tokens_.insert(tokens_.end(), req.tokens.begin(), req.tokens.end());
 
   EvalResult r;
