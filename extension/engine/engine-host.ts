@@ -1,0 +1,150 @@
+// The engine as the rest of the extension sees it: one sidecar process (started with the editor's Node),
+// the model it has loaded, its state for the status bar, and the workspace vocabulary lifecycle (built on
+// first use, refreshed after saves, reloaded live). Deaths are reported once and the client restarts it.
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import { SidecarClient } from '../client/sidecar-client';
+import type { CompleteParams, CompleteResult, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../native/sidecar/protocol';
+import type { Settings } from '../config';
+import type { EngineState } from '../ui/status-format';
+import { vocabFileFor } from '../vocab/vocab-path';
+
+export class EngineHost implements vscode.Disposable {
+  private client?: SidecarClient;
+  state: EngineState = { kind: 'no-model' };
+  model?: InitializeResult;
+  lastStats?: StatsResult;
+  lastError?: string;
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private statsTimer?: NodeJS.Timeout;
+  private saveTimer?: NodeJS.Timeout;
+  private building?: Promise<VocabBuildResult | undefined>;
+
+  constructor(private readonly ctx: vscode.ExtensionContext, private readonly log: vscode.OutputChannel) {}
+
+  /** (Re)loads the configured model; with none configured, the state says so. */
+  async start(settings: Settings): Promise<void> {
+    if (!settings.model) { this.setState({ kind: 'no-model' }); return; }
+    if (!fs.existsSync(settings.model)) { this.fail(`model file not found: ${settings.model}`); return; }
+    this.setState({ kind: 'loading', model: settings.model });
+    this.client ??= new SidecarClient({
+      entry: this.ctx.asAbsolutePath('dist/sidecar.js'),
+      onLog: (line) => this.log.appendLine(line),
+      onDied: (d) => {
+        const why = `the engine process stopped (${d.signal ?? `exit code ${d.code}`}); restarting in ${d.restartInMs} ms`;
+        this.log.appendLine(why + (d.stderrTail ? `\n${d.stderrTail}` : ''));
+        this.fail(why);
+        void vscode.window.showWarningMessage(`FR-Spec: ${why}.`);
+      },
+      onReady: (init) => { this.model = init; this.setState({ kind: 'ready' }); },
+    });
+    try {
+      this.model = await this.client.initialize({
+        model: settings.model,
+        ...(settings.eagleModel ? { eagle: settings.eagleModel } : settings.draftModel ? { draft: settings.draftModel } : {}),
+        topK: settings.topK, threads: settings.threads, contextSize: settings.contextSize,
+      });
+      this.log.appendLine(`model ready: ${settings.model} (${this.model.decoding.mode} decoding${this.model.decoding.note ? `; ${this.model.decoding.note}` : ''})`);
+      this.setState({ kind: 'ready' });
+      await this.useExistingVocab(settings);
+    } catch (e) {
+      this.fail((e as Error).message);
+    }
+  }
+
+  get ready(): boolean { return this.state.kind === 'ready' || this.state.kind === 'building'; }
+
+  async complete(params: CompleteParams, token: vscode.CancellationToken): Promise<CompleteResult> {
+    const r = await this.client!.complete(params, token);
+    this.refreshStatsSoon();
+    return r;
+  }
+
+  async stats(): Promise<StatsResult | undefined> {
+    if (!this.client || !this.ready) return this.lastStats;
+    this.lastStats = await this.client.stats();
+    return this.lastStats;
+  }
+
+  async restart(settings: Settings): Promise<void> {
+    this.setState({ kind: 'loading', model: settings.model });
+    if (this.client) await this.client.restart();
+    await this.start(settings);
+  }
+
+  /** The vocabulary file of a workspace folder for the loaded model's tokenizer. */
+  vocabFile(folder: string): string | undefined {
+    if (!this.model) return undefined;
+    return vocabFileFor(this.ctx.globalStorageUri.fsPath, folder, this.model.tokenizer.fingerprint);
+  }
+
+  /** Builds the workspace vocabulary in the sidecar, which loads it when done. One build at a time. */
+  buildVocab(folder: string, token?: vscode.CancellationToken, onProgress?: (p: VocabProgress) => void): Promise<VocabBuildResult | undefined> {
+    const out = this.vocabFile(folder);
+    if (!out || !this.client) return Promise.resolve(undefined);
+    const run = (async () => {
+      this.setState({ kind: 'building', fraction: 0 });
+      try {
+        const r = await this.client!.buildVocab({ folder, out }, token, (p) => {
+          this.setState({ kind: 'building', fraction: p.fraction });
+          onProgress?.(p);
+        });
+        this.log.appendLine(`vocabulary of ${folder}: ${r.files} files, ${r.tokens} tokens, ${r.distinct} ids → ${out} (${r.ms.toFixed(0)} ms, ${r.filesFromCache} files from cache)`);
+        return r;
+      } finally {
+        if (this.state.kind === 'building') this.setState({ kind: 'ready' });
+        this.refreshStatsSoon();
+      }
+    })();
+    this.building = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A saved file: refresh the vocabulary a while later (the count cache makes it incremental). */
+  onSaved(settings: Settings, folder: string, delayMs = 30_000): void {
+    if (!settings.autoBuildVocabulary || !this.ready) return;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => { void this.buildVocab(folder).catch((e) => this.log.appendLine(`vocabulary refresh failed: ${(e as Error).message}`)); }, delayMs);
+  }
+
+  private async useExistingVocab(settings: Settings): Promise<void> {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (!folder || !this.client) return;
+    const file = this.vocabFile(folder)!;
+    if (fs.existsSync(file)) {
+      try {
+        await this.client.request('vocab/load', { file, topK: settings.topK });
+        return;
+      } catch (e) {
+        this.log.appendLine(`cannot use ${file}: ${(e as Error).message}; rebuilding it`);
+      }
+    }
+    // First use of this workspace with this tokenizer: build it in the background.
+    if (settings.autoBuildVocabulary) void this.buildVocab(folder).catch((e) => this.log.appendLine(`vocabulary build failed: ${(e as Error).message}`));
+  }
+
+  private refreshStatsSoon(): void {
+    if (this.statsTimer) return;
+    this.statsTimer = setTimeout(async () => {
+      this.statsTimer = undefined;
+      try { await this.stats(); this.changed.fire(); } catch { /* the next completion tries again */ }
+    }, 250);
+  }
+
+  private fail(message: string): void {
+    this.lastError = message;
+    this.setState({ kind: 'error', message });
+  }
+
+  private setState(s: EngineState): void {
+    this.state = s;
+    this.changed.fire();
+  }
+
+  async dispose(): Promise<void> {
+    clearTimeout(this.statsTimer);
+    clearTimeout(this.saveTimer);
+    await this.client?.dispose();
+  }
+}

@@ -1,0 +1,49 @@
+// Cleaning what the model wrote before it is shown: single-line suggestions in the middle of a line,
+// multi-line ones that stop where the block ends (a line indented less than the cursor's, a blank line),
+// and never repeating text that already follows the cursor.
+
+export interface CursorContext {
+  /** The current line up to the cursor, and after it. */
+  linePrefix: string;
+  lineSuffix: string;
+  /** The document after the cursor's line (for repeated-suffix detection). */
+  nextLines: string[];
+}
+
+/** Stop rules for the sidecar: mid-line completions stay on the line; otherwise a blank line ends a block. */
+export function requestRules(ctx: CursorContext): { maxLines?: number; stopAtBlankLine: boolean } {
+  return ctx.lineSuffix.trim() ? { maxLines: 1, stopAtBlankLine: true } : { stopAtBlankLine: true };
+}
+
+const indentOf = (line: string) => /^[ \t]*/.exec(line)![0].replace(/\t/g, '    ').length;
+
+/** The suggestion to show, or '' for none. */
+export function postprocess(text: string, ctx: CursorContext): string {
+  let lines = text.split('\n');
+  const midLine = ctx.lineSuffix.trim() !== '';
+  if (midLine) lines = lines.slice(0, 1);
+
+  // Dedent: the block ends at the first line indented less than the cursor's line (or at the same level
+  // when the cursor's line opens a block, e.g. ends with ':' or '{').
+  const base = indentOf(ctx.linePrefix);
+  const opensBlock = /[:{(\[]\s*$/.test(ctx.linePrefix);
+  for (let i = 1; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    const ind = indentOf(lines[i]);
+    if (ind < base || (opensBlock && ind <= base && !/^\s*[)\]}]/.test(lines[i]))) { lines = lines.slice(0, i); break; }
+  }
+  // Blank line: a block ends there.
+  for (let i = 1; i < lines.length; i++) if (!lines[i].trim() && lines.slice(0, i).some((l) => l.trim())) { lines = lines.slice(0, i); break; }
+  // Text already after the cursor: a line equal to the next non-empty line of the document is a repeat.
+  const nextLine = ctx.nextLines.find((l) => l.trim())?.trim();
+  if (nextLine) {
+    const at = lines.findIndex((l, i) => i > 0 && l.trim() === nextLine);
+    if (at > 0) lines = lines.slice(0, at);
+  }
+  let out = lines.join('\n').replace(/[ \t]+$/gm, '');
+  // ...and on the cursor's own line: drop the part the line already has after the cursor.
+  const rest = ctx.lineSuffix.trim();
+  if (rest && out.trimEnd().endsWith(rest)) out = out.trimEnd().slice(0, -rest.length);
+  if (!out.trim()) return '';
+  return out.replace(/\n+$/, '');
+}

@@ -1,0 +1,64 @@
+// The completion path: keystroke → typed-along cache → prefix/suffix windows and recent-file chunks → FIM
+// prompt by model family → one sidecar request (cancelled with VS Code's token) → cleaned suggestion.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { TypedAlongCache } from '../cache/typed-along';
+import { enabledFor, type Settings } from '../config';
+import { prefixWindow, suffixWindow } from '../context/windows';
+import type { RecentFiles } from '../context/recent-files';
+import type { EngineHost } from '../engine/engine-host';
+import { postprocess, requestRules, type CursorContext } from '../postprocess/multiline';
+import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
+
+export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
+  readonly cache = new TypedAlongCache();
+  /** Shown suggestions: key moments for the e2e test's latency figures, in the output channel. */
+  served = 0;
+
+  constructor(
+    private readonly engine: EngineHost,
+    private readonly recent: RecentFiles,
+    private readonly settings: () => Settings,
+    private readonly log: vscode.OutputChannel,
+  ) {}
+
+  async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position, _ctx: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const settings = this.settings();
+    if (!enabledFor(settings, doc.languageId) || !this.engine.ready || !this.engine.model) return undefined;
+    const offset = doc.offsetAt(pos);
+    const text = doc.getText();
+    const before = text.slice(0, offset);
+    const key = doc.uri.toString();
+    const cached = this.cache.lookup(key, before);
+    if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(pos, pos))];
+
+    const line = doc.lineAt(pos.line).text;
+    const cursor: CursorContext = {
+      linePrefix: line.slice(0, pos.character), lineSuffix: line.slice(pos.character),
+      nextLines: pos.line + 1 < doc.lineCount ? doc.getText(new vscode.Range(pos.line + 1, 0, Math.min(doc.lineCount - 1, pos.line + 4), 0)).split('\n') : [],
+    };
+    const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+    const rel = folder ? path.relative(folder.uri.fsPath, doc.uri.fsPath) : path.basename(doc.uri.fsPath);
+    const input = {
+      prefix: prefixWindow(before, settings.prefixChars), suffix: suffixWindow(text.slice(offset), settings.suffixChars),
+      path: rel, repoName: folder?.name ?? 'workspace', lineComment: lineCommentFor(doc.languageId),
+      chunks: this.recent.chunks(doc.uri.fsPath, settings.contextFiles, settings.contextChunkChars).map((c) => ({ ...c, path: folder ? path.relative(folder.uri.fsPath, c.path) : c.path })),
+    };
+    const caps = fimCapabilities(this.engine.model.specials);
+    const parts = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
+    try {
+      const r = await this.engine.complete({ parts, maxTokens: settings.maxTokens, ...requestRules(cursor) }, token);
+      if (token.isCancellationRequested) return undefined;
+      const suggestion = postprocess(r.text, cursor);
+      if (!suggestion) return undefined;
+      this.cache.store(key, before, suggestion);
+      this.served++;
+      return [new vscode.InlineCompletionItem(suggestion, new vscode.Range(pos, pos))];
+    } catch (e) {
+      const code = (e as { code?: number | string }).code;
+      // Superseded/cancelled requests and a restarting engine are normal while typing.
+      if (code !== -32800 && code !== 'SIDECAR_DIED') this.log.appendLine(`completion failed: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// What the status bar item says, as pure functions of the engine's state and statistics.
+import type { StatsResult } from '../../native/sidecar/protocol';
+
+export type EngineState =
+  | { kind: 'no-model' }
+  | { kind: 'loading'; model: string }
+  | { kind: 'building'; fraction: number }
+  | { kind: 'ready' }
+  | { kind: 'error'; message: string };
+
+export interface StatusView { text: string; tooltip: string; command: string; error: boolean }
+
+const fixed = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+/** e.g. `⚡ 2.1× · 310 tok/s · τ 2.6` (speculative) or `⚡ plain · 41 tok/s` (no drafter). */
+export function statusView(state: EngineState, stats?: StatsResult): StatusView {
+  switch (state.kind) {
+    case 'no-model':
+      return { text: '$(circle-slash) FR-Spec: no model', tooltip: 'No model configured: click to select a GGUF model', command: 'frspec.selectModel', error: false };
+    case 'loading':
+      return { text: '$(sync~spin) FR-Spec: loading', tooltip: `Loading ${state.model}`, command: 'frspec.showStatistics', error: false };
+    case 'building':
+      return { text: `$(sync~spin) FR-Spec: vocabulary ${Math.round(100 * state.fraction)}%`, tooltip: 'Building the draft vocabulary of this workspace', command: 'frspec.showStatistics', error: false };
+    case 'error':
+      return { text: '$(error) FR-Spec', tooltip: `FR-Spec engine error: ${state.message} (click for details)`, command: 'frspec.showError', error: true };
+    case 'ready':
+      break;
+  }
+  if (!stats || stats.recent.count === 0) {
+    return { text: '⚡ FR-Spec', tooltip: tooltip(stats), command: 'frspec.showStatistics', error: false };
+  }
+  const r = stats.recent;
+  const speed = `${Math.round(r.tokensPerSecond)} tok/s`;
+  const text = stats.decoding.mode === 'speculative'
+    ? `⚡ ${stats.speedup !== undefined ? `${fixed(stats.speedup)}×` : '…×'} · ${speed} · τ ${fixed(r.tau)}`
+    : `⚡ plain · ${speed}`;
+  return { text, tooltip: tooltip(stats), command: 'frspec.showStatistics', error: false };
+}
+
+function tooltip(s?: StatsResult): string {
+  if (!s) return 'FR-Spec Complete: ready';
+  const lines = [`FR-Spec Complete — ${s.decoding.mode} decoding${s.decoding.drafter ? ` (${s.decoding.drafter})` : ''}`];
+  if (s.decoding.note) lines.push(s.decoding.note);
+  lines.push(`Recent ${s.recent.count} suggestions: ${fixed(s.recent.tokensPerSecond)} tokens/s, τ ${fixed(s.recent.tau, 2)}, latency p50 ${Math.round(s.recent.latencyMs.p50)} ms / p95 ${Math.round(s.recent.latencyMs.p95)} ms`);
+  if (s.calibration) lines.push(`Plain decoding on this machine: ${fixed(s.calibration.plainTokensPerSecond)} tokens/s (calibrated)`);
+  if (s.speedup !== undefined && s.decoding.mode === 'speculative') lines.push(`Measured speed-up: ${fixed(s.speedup, 2)}×`);
+  if (s.vocab) lines.push(`Draft vocabulary: top ${s.vocab.topK} of ${s.vocab.distinct} ids from ${s.vocab.files} files`);
+  lines.push(`Requests: ${s.requests.completed} completed, ${s.requests.cancelled} cancelled · click for details`);
+  return lines.join('\n');
+}
+
+/** The full statistics as text (FR-Spec: Show Speed-up Statistics). */
+export function statisticsReport(s: StatsResult, model?: string): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const out = [
+    `FR-Spec Complete — statistics (${new Date().toISOString()})`,
+    `model: ${model ?? '(none)'}`,
+    `decoding: ${s.decoding.mode}${s.decoding.drafter ? ` with ${s.decoding.drafter}` : ''}${s.decoding.note ? ` — ${s.decoding.note}` : ''}`,
+    '',
+    `recent suggestions: ${s.recent.count}`,
+    `  decode speed: ${fixed(s.recent.tokensPerSecond)} tokens/s   τ (tokens per target pass): ${fixed(s.recent.tau, 2)}`,
+    `  latency (request → suggestion): p50 ${Math.round(s.recent.latencyMs.p50)} ms, p95 ${Math.round(s.recent.latencyMs.p95)} ms`,
+    `  first token: p50 ${Math.round(s.recent.firstTokenMs.p50)} ms, p95 ${Math.round(s.recent.firstTokenMs.p95)} ms`,
+    `  prompt tokens reused from the previous request: ${pct(s.recent.reusedShare)}`,
+  ];
+  if (s.calibration) {
+    const c = s.calibration;
+    out.push('', `calibration (${c.runs} runs × ${c.tokens} tokens, ${new Date(c.at).toISOString()}):`,
+      `  plain decoding: ${fixed(c.plainTokensPerSecond)} tokens/s   configured decoder: ${fixed(c.decoderTokensPerSecond)} tokens/s, τ ${fixed(c.tau, 2)}`);
+  } else out.push('', 'calibration: not measured yet (runs when the engine is idle)');
+  if (s.speedup !== undefined) out.push(`measured speed-up (recent decode speed ÷ calibrated plain speed): ${fixed(s.speedup, 2)}×`);
+  if (s.vocab) {
+    out.push('', `draft vocabulary: ${s.vocab.file}`,
+      `  ${s.vocab.files} files, ${s.vocab.tokens} tokens, ${s.vocab.distinct} distinct ids; drafter uses the top ${s.vocab.topK}`,
+      `  coverage: ${s.vocab.coverage.map((c) => `top ${c.k / 1024}k ${pct(c.share)}`).join(' · ')}`);
+  }
+  const q = s.requests;
+  out.push('', `requests: ${q.received} received, ${q.completed} completed, ${q.cancelled} cancelled (${q.superseded} superseded by newer), ${q.failed} failed`,
+    `sidecar memory: ${(s.memory.rssBytes / 1e6).toFixed(0)} MB resident; up ${(s.uptimeMs / 1000).toFixed(0)} s`);
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,148 @@
+// The extension's pure logic: FIM prompts by model family, context windows and chunks, the typed-along
+// cache, the multi-line stop rules, the status bar text and the vocabulary's storage key.
+import { strict as assert } from 'node:assert';
+import { TypedAlongCache } from '../../extension/cache/typed-along';
+import { chunkAround, RecentFiles } from '../../extension/context/recent-files';
+import { prefixWindow, suffixWindow } from '../../extension/context/windows';
+import { postprocess, requestRules } from '../../extension/postprocess/multiline';
+import { buildFimPrompt, fimCapabilities, lineCommentFor } from '../../extension/prompt/templates';
+import { statisticsReport, statusView } from '../../extension/ui/status-format';
+import { vocabFileFor } from '../../extension/vocab/vocab-path';
+import type { StatsResult } from '../../native/sidecar/protocol';
+import { findStop } from '../../native/sidecar/stop-rules';
+
+const QWEN = { fim_prefix: '<|fim_prefix|>', fim_suffix: '<|fim_suffix|>', fim_middle: '<|fim_middle|>', repo_name: '<|repo_name|>', file_sep: '<|file_sep|>' };
+const input = { prefix: 'def f(x):\n    ', suffix: '\n\nprint(f(2))\n', path: 'src/a.py', repoName: 'proj', chunks: [{ path: 'src/b.py', text: 'B = 1' }], lineComment: '#' };
+
+describe('extension: FIM templates', () => {
+  it('picks the family and layout from the model\'s own special tokens', () => {
+    assert.deepEqual(fimCapabilities(QWEN), { family: 'qwen', repoLevel: true });
+    assert.deepEqual(fimCapabilities({ fim_prefix: '<fim_prefix>', fim_suffix: '<fim_suffix>', fim_middle: '<fim_middle>', repo_name: '<reponame>', file_sep: '<file_sep>' }), { family: 'starcoder', repoLevel: true });
+    assert.deepEqual(fimCapabilities({ fim_prefix: '<｜fim▁begin｜>', fim_suffix: '<｜fim▁hole｜>', fim_middle: '<｜fim▁end｜>' }), { family: 'deepseek', repoLevel: false });
+    assert.deepEqual(fimCapabilities({ fim_prefix: '▁<PRE>', fim_suffix: '▁<SUF>', fim_middle: '▁<MID>' }), { family: 'codellama', repoLevel: false });
+    assert.equal(fimCapabilities({ eos: '</s>' }), undefined);
+  });
+
+  it('Qwen2.5-Coder repository layout: repo name, other files, then PSM for the current file', () => {
+    assert.deepEqual(buildFimPrompt(fimCapabilities(QWEN)!, input), [
+      { special: 'repo_name' }, 'proj\n',
+      { special: 'file_sep' }, 'src/b.py\nB = 1\n',
+      { special: 'file_sep' }, 'src/a.py\n',
+      { special: 'fim_prefix' }, 'def f(x):\n    ', { special: 'fim_suffix' }, '\n\nprint(f(2))\n', { special: 'fim_middle' },
+    ]);
+  });
+
+  it('models without repository tokens get the other files as comments; CodeLlama gets its spaces', () => {
+    const ds = buildFimPrompt({ family: 'deepseek', repoLevel: false }, input);
+    assert.deepEqual(ds, [{ special: 'fim_prefix' }, '# src/b.py\n# B = 1\n\ndef f(x):\n    ', { special: 'fim_suffix' }, input.suffix, { special: 'fim_middle' }]);
+    const cl = buildFimPrompt({ family: 'codellama', repoLevel: false }, { ...input, chunks: [] });
+    assert.deepEqual(cl, [{ special: 'fim_prefix' }, ' def f(x):\n    ', { special: 'fim_suffix' }, ' ' + input.suffix, { special: 'fim_middle' }]);
+    assert.equal(lineCommentFor('typescript'), '//');
+    assert.equal(lineCommentFor('python'), '#');
+  });
+
+  it('text that spells a special token stays a text part', () => {
+    const parts = buildFimPrompt(fimCapabilities(QWEN)!, { ...input, chunks: [], prefix: 'x = "<|fim_middle|>"\n' });
+    assert.ok(parts.includes('x = "<|fim_middle|>"\n'));
+    assert.equal(parts.filter((p) => typeof p !== 'string' && p.special === 'fim_middle').length, 1);
+  });
+});
+
+describe('extension: context', () => {
+  it('windows cut at line boundaries and keep the start stable while typing on a line', () => {
+    const text = Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n') + '\nabc';
+    const w = prefixWindow(text, 50);
+    assert.ok(w.length <= 50 && w.endsWith('abc') && text.includes('\n' + w));
+    assert.equal(prefixWindow(text + 'd', 50).slice(0, 10), w.slice(0, 10));
+    assert.equal(prefixWindow('short', 50), 'short');
+    const s = suffixWindow(text, 30);
+    assert.ok(s.length <= 30 && s.endsWith('\n') && text.startsWith(s));
+    assert.equal(prefixWindow('x'.repeat(100), 10), 'x'.repeat(10));
+  });
+
+  it('recent files: newest nearest the cursor, current file excluded, chunks around the last edit', () => {
+    const r = new RecentFiles(3);
+    r.touch('/a', 'A\n', 0, 1);
+    r.touch('/b', 'B\n', 0, 2);
+    r.touch('/c', 'C\n', 0, 3);
+    r.touch('/d', 'D\n', 0, 4);  // evicts /a
+    assert.deepEqual(r.chunks('/c', 5, 100).map((c) => c.path), ['/b', '/d']);
+    assert.deepEqual(r.chunks('/x', 2, 100).map((c) => c.path), ['/c', '/d']);
+    const long = Array.from({ length: 200 }, (_, i) => `row ${i}`).join('\n');
+    const chunk = chunkAround(long, long.indexOf('row 150'), 100);
+    assert.ok(chunk.length <= 100 && chunk.includes('row 150') && chunk.startsWith('row '));
+  });
+});
+
+describe('extension: typed-along cache', () => {
+  it('returns the rest of a shown suggestion while the user types it, and nothing once they diverge', () => {
+    const c = new TypedAlongCache();
+    c.store('doc', 'def f(x):\n    ', 'return x + 1');
+    assert.equal(c.lookup('doc', 'def f(x):\n    '), 'return x + 1');
+    assert.equal(c.lookup('doc', 'def f(x):\n    ret'), 'urn x + 1');
+    assert.equal(c.lookup('doc', 'def f(x):\n    return x + 1'), undefined);  // fully typed
+    assert.equal(c.lookup('doc', 'def f(x):\n    rex'), undefined);
+    assert.equal(c.lookup('other', 'def f(x):\n    ret'), undefined);
+    assert.equal(c.lookup('doc', 'def g(x):\n    ret'), undefined);  // same length, different text
+    c.clear('doc');
+    assert.equal(c.lookup('doc', 'def f(x):\n    ret'), undefined);
+  });
+});
+
+describe('extension: stop rules', () => {
+  const at = (linePrefix: string, lineSuffix = '', nextLines: string[] = []) => ({ linePrefix, lineSuffix, nextLines });
+
+  it('mid-line: one line, without the text already after the cursor', () => {
+    assert.deepEqual(requestRules(at('print(', ')')), { maxLines: 1, stopAtBlankLine: true });
+    assert.equal(postprocess('x + 1)\nmore', at('print(', ')')), 'x + 1');
+  });
+
+  it('multi-line: stops at a dedent below the cursor\'s block, and at a blank line', () => {
+    assert.equal(postprocess('    y = x * 2\n    return y\ndef g():\n    pass', at('    ')), '    y = x * 2\n    return y');
+    assert.equal(postprocess('\n    return 1\n\n    other()', at('def f():')), '\n    return 1');
+    assert.equal(postprocess('\nnext_top_level()', at('def f():')), '');
+  });
+
+  it('does not repeat the next line of the document', () => {
+    assert.equal(postprocess('a = 1\nb = 2\nc = 3', at('', '', ['b = 2', 'c = 3'])), 'a = 1');
+  });
+
+  it('sidecar stop rules cut before the stop text', () => {
+    assert.deepEqual(findStop('abc\ndef\n', { maxLines: 1 }), { length: 3, reason: 'max_lines' });
+    assert.deepEqual(findStop('a = 1\n\nb', { stopAtBlankLine: true }), { length: 5, reason: 'blank_line' });
+    assert.deepEqual(findStop('\n\nfoo', { stopAtBlankLine: true }), undefined);
+    assert.deepEqual(findStop('x = 1 # END', { stopSequences: ['#'] }), { length: 6, reason: 'stop_sequence' });
+  });
+});
+
+describe('extension: status bar and statistics', () => {
+  const stats = (mode: 'plain' | 'speculative'): StatsResult => ({
+    decoding: { mode }, requests: { received: 10, completed: 6, cancelled: 4, superseded: 3, failed: 0 },
+    recent: { count: 6, tokensPerSecond: 310.4, tau: 2.61, latencyMs: { p50: 120, p95: 240 }, firstTokenMs: { p50: 30, p95: 60 }, reusedShare: 0.9 },
+    calibration: { plainTokensPerSecond: 147.8, decoderTokensPerSecond: 300, tau: 2.5, tokens: 48, runs: 3, at: 0 },
+    speedup: 310.4 / 147.8, memory: { rssBytes: 3e8, heapUsedBytes: 1e7 }, uptimeMs: 5000,
+  });
+  it('shows the measured speed-up, tokens/s and τ when speculative; plain speed otherwise', () => {
+    assert.equal(statusView({ kind: 'ready' }, stats('speculative')).text, '⚡ 2.1× · 310 tok/s · τ 2.6');
+    assert.equal(statusView({ kind: 'ready' }, stats('plain')).text, '⚡ plain · 310 tok/s');
+    assert.match(statusView({ kind: 'ready' }, stats('plain')).tooltip, /147\.8 tokens\/s \(calibrated\)/);
+  });
+  it('has loading, building, error and no-model states with the right click action', () => {
+    assert.match(statusView({ kind: 'loading', model: 'm.gguf' }).text, /loading/);
+    assert.match(statusView({ kind: 'building', fraction: 0.42 }).text, /vocabulary 42%/);
+    const err = statusView({ kind: 'error', message: 'boom' });
+    assert.equal(err.command, 'frspec.showError');
+    assert.ok(err.error && /boom/.test(err.tooltip));
+    assert.equal(statusView({ kind: 'no-model' }).command, 'frspec.selectModel');
+  });
+  it('the statistics report names every figure', () => {
+    const r = statisticsReport(stats('speculative'), '/m.gguf');
+    for (const s of ['310.4 tokens/s', 'τ (tokens per target pass): 2.61', 'p50 120 ms, p95 240 ms', 'plain decoding: 147.8 tokens/s', 'measured speed-up', '2.10×']) assert.ok(r.includes(s), s);
+  });
+  it('keys the vocabulary file by workspace and tokenizer', () => {
+    const a = vocabFileFor('/s', '/w/proj', 'f1'), b = vocabFileFor('/s', '/w/proj', 'f2'), c = vocabFileFor('/s', '/w/other', 'f1');
+    assert.ok(a.startsWith('/s/vocab/proj-') && a.endsWith('.frv'));
+    assert.equal(new Set([a, b, c]).size, 3);
+    assert.equal(vocabFileFor('/s', '/w/proj/', 'f1'), a);
+  });
+});
