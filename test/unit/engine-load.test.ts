@@ -68,15 +68,22 @@ describe('engine: loading and refusing models', function () {
     assert.equal(e.total, e.weights + e.kvCache + e.scratch);
   });
 
-  it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', function () {
-    let bin: string;
+  const native = (ctx: Mocha.Context, name: string): string => {
     try {
-      bin = nativeBin('engine_ops_test');
+      return nativeBin(name);
     } catch (e) {
       if (process.env.FRSPEC_NATIVE_BIN_DIR) throw e;
-      console.log('    (skipped: engine_ops_test is not built; run `npm run build:native`)');
-      this.skip();
+      console.log(`    (skipped: ${name} is not built; run \`npm run build:native\`)`);
+      ctx.skip();
     }
-    assert.match(execFileSync(bin!, { encoding: 'utf8' }), /all engine op tests passed/);
+  };
+
+  it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', function () {
+    assert.match(execFileSync(native(this, 'engine_ops_test'), { encoding: 'utf8' }), /all engine op tests passed/);
+  });
+
+  it('allocates nothing per decoded token (native engine_alloc_test)', function () {
+    const file = fixtureFile('alloc', { arch: 'qwen2', type: 'Q4_K_M', tied: false, layers: 2 });
+    assert.match(execFileSync(native(this, 'engine_alloc_test'), [file], { encoding: 'utf8' }), /no allocation in 24 decode steps/);
   });
 });
