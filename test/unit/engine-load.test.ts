@@ -1,6 +1,7 @@
 // Loading models: what the engine refuses (unsupported types, shapes, architectures, stray or missing
 // tensors) with a message naming the file and the tensor or key, and the memory estimate made from the
-// header before loading. Also runs the native op tests (native/tests/engine_ops_test.cpp).
+// header before loading. Also runs the native engine tests (native/tests/engine_*.cpp): ops vs double
+// math, the restricted LM head, and no allocation per decoded token.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -80,6 +81,13 @@ describe('engine: loading and refusing models', function () {
 
   it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', function () {
     assert.match(execFileSync(native(this, 'engine_ops_test'), { encoding: 'utf8' }), /all engine op tests passed/);
+  });
+
+  it('projects onto a restricted (FR-Spec) LM head bit for bit like the full head (native engine_head_test)', function () {
+    for (const spec of [{ type: 'F16', tied: true }, { type: 'Q4_K_M', tied: false }] as const) {
+      const file = fixtureFile(`head-${spec.type}`, { arch: 'qwen2', layers: 1, ...spec });
+      assert.match(execFileSync(native(this, 'engine_head_test'), [file], { encoding: 'utf8' }), /matches the full head bit for bit/);
+    }
   });
 
   it('allocates nothing per decoded token (native engine_alloc_test)', function () {
