@@ -42,7 +42,8 @@ FRSPEC_INLINE __m256i scales_mins_16(const uint8_t* s) {
 
 // 128 values per step: 64 quant bytes and two 64-value activation vectors (q4k order, see kQ4KSlot).
 struct Q4KKernel {
-  static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
+  // GEMM: 1 row x 8 tokens (measured 1.2-1.9x faster than 2 x 4 at n = 8..64: fewer registers spilled).
+  static constexpr int kGemvRows = 4, kRows = 1, kToks = 8;
 
   template <int R, int T>
   static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
@@ -107,7 +108,7 @@ struct Q4KKernel {
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 // 32 values (one sub-block) per step.
 struct Q4KKernel {
-  static constexpr int kGemvRows = 4, kRows = 2, kToks = 4;
+  static constexpr int kGemvRows = 2, kRows = 1, kToks = 4;  // 16 ymm registers
 
   template <int R, int T>
   static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {

@@ -77,6 +77,13 @@ inline void rows_for_tokens(const MatmulJob& j, int64_t r0, int64_t r1, int tok)
   for (; r < r1; ++r) K::template tile<1, T>(j, r, tok);
 }
 
+// Tokens [t, n) in tiles of T, then of T/2, ... 1 (a 37-token batch: 4 x 8 + 4 + 1).
+template <class K, int T>
+inline void tokens_from(const MatmulJob& j, int64_t r0, int64_t r1, int t) {
+  for (; t + T <= j.n; t += T) rows_for_tokens<K, T>(j, r0, r1, t);
+  if constexpr (T > 1) tokens_from<K, T / 2>(j, r0, r1, t);
+}
+
 template <class K>
 void matmul_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
   if (j.n == 1) {
@@ -92,9 +99,7 @@ void matmul_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
   const int64_t block = fit < K::kRows ? K::kRows : fit > 64 ? 64 : fit;
   for (int64_t rb = r0; rb < r1; rb += block) {
     const int64_t re = rb + block < r1 ? rb + block : r1;
-    int t = 0;
-    for (; t + K::kToks <= j.n; t += K::kToks) rows_for_tokens<K, K::kToks>(j, rb, re, t);
-    for (; t < j.n; ++t) rows_for_tokens<K, 1>(j, rb, re, t);
+    tokens_from<K, K::kToks>(j, rb, re, 0);
   }
 }
 
