@@ -1,7 +1,7 @@
 // frspec generate: complete a prompt (or a fill-in-the-middle prefix/suffix) with the native engine.
 import * as fs from 'node:fs';
 import { type Command, floatOption, intOption, parseCommandArgs, printJson, UsageError } from '../command';
-import { Engine } from '../../native/engine';
+import { Engine, estimateMemory } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 
 export const generate: Command = {
@@ -16,8 +16,9 @@ Prints the completion as it is generated. The prompt is plain text: special-toke
 fill-in-the-middle layout (prefix, suffix, then the middle marker). Generation stops after -n tokens or
 at an end-of-generation token. Temperature 0 is greedy; otherwise top-k, then top-p, then a draw with
 the seed (the same seed gives the same text). --threads defaults to all cores.
-With --json the last line is {ok, tokens, text, stop, nPrompt, timings: {promptMs, decodeMs,
-promptTokensPerSecond, tokensPerSecond}}.`,
+The memory the model needs (weights, KV cache, buffers) is computed from the file's header and shown
+before loading. With --json the last line is {ok, tokens, text, stop, nPrompt, timings: {promptMs,
+decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, scratch, total}}.`,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {
       model: { type: 'string', short: 'm' },
@@ -69,7 +70,12 @@ promptTokensPerSecond, tokensPerSecond}}.`,
     if (sp.addBos && sp.bos >= 0) prompt.unshift(sp.bos);
     if (prompt.length === 0) throw new UsageError('the prompt is empty');
 
-    const engine = await Engine.load(values.model, { threads, contextSize: Math.min(contextSize, prompt.length + maxTokens) });
+    const engineOptions = { threads, contextSize: Math.min(contextSize, prompt.length + maxTokens), maxLogitRows: 1 };
+    const memory = estimateMemory(values.model, engineOptions);  // from the header, before loading
+    if (!values.json)
+      io.stderr.write(`[memory: ${mib(memory.total)} MiB = weights ${mib(memory.weights)} (mmapped) + KV cache ${mib(memory.kvCache)} ` +
+        `+ buffers ${mib(memory.scratch)}]\n`);
+    const engine = await Engine.load(values.model, engineOptions);
     try {
       const decoder = tok.streamDecoder();
       const r = await engine.generate(prompt, {
@@ -84,7 +90,7 @@ promptTokensPerSecond, tokensPerSecond}}.`,
         tokensPerSecond: r.nDecodeSteps ? round((r.nDecodeSteps * 1000) / r.decodeMs) : 0,
       };
       if (values.json) {
-        printJson(io, { ok: true, tokens: [...r.tokens], text, stop: r.stop, nPrompt: r.nPrompt, timings });
+        printJson(io, { ok: true, tokens: [...r.tokens], text, stop: r.stop, nPrompt: r.nPrompt, timings, memory });
       } else {
         io.stdout.write(decoder.flush() + '\n');
         io.stderr.write(`[${r.tokens.length} tokens, stop: ${r.stop}; prompt ${r.nPrompt} tokens in ${timings.promptMs} ms ` +
@@ -98,3 +104,4 @@ promptTokensPerSecond, tokensPerSecond}}.`,
 };
 
 const round = (x: number) => Math.round(x * 100) / 100;
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
