@@ -241,6 +241,11 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
   const double ms = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
   report("7B " + t + " full decode step (n_past 512, argmax), graph", ms, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full\", \"tok_s\": " + std::to_string(1e3 / ms));
+  x.set_launch_overlap(false);  // the same step without programmatic dependent launch: its share
+  const double ms_nopdl = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
+  x.set_launch_overlap(true);
+  report("7B " + t + " full decode step, graph, without PDL", ms_nopdl, step_bytes,
+         "\"type\": \"" + t + "\", \"kind\": \"decode_full_nopdl\"");
   const double ms_ng = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, 5, false);
   report("7B " + t + " full decode step, no graph (launch overhead)", ms_ng, step_bytes, "\"type\": \"" + t + "\", \"kind\": \"decode_full_nograph\"");
   const double ms_4k = x.time_ms([&] { m.step(head, 0, nullptr, 4000); }, kWarm, kReps, true);
@@ -339,7 +344,14 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
     m.step(head, 10, remap);
     b.sync();
     const double ms = x.time_ms([&] { m.step(head, 10, remap); }, kWarm, kReps, true);
-    if (k == s.vocab) base = ms;
+    if (k == s.vocab) {
+      base = ms;
+      x.set_launch_overlap(false);
+      report(label + " " + tname(type) + " draft step, head " + std::to_string(k) + " rows, without PDL",
+             x.time_ms([&] { m.step(head, 10, remap); }, kWarm, kReps, true), 0,
+             "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_step_nopdl\", \"model\": \"" + label + "\"");
+      x.set_launch_overlap(true);
+    }
     report(label + " " + tname(type) + " draft step, head " + std::to_string(k) + " rows + top-10", ms,
            m.layer_bytes() + wbytes(head),
            "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_step\", \"model\": \"" + label +

@@ -2,6 +2,7 @@
 // passed to ops (ids, positions, masks) are staged through a pinned ring buffer and copied in stream
 // order, so ops never wait for the GPU except where the contract hands results back to the host.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <numeric>
@@ -159,6 +160,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     info_.cc_minor = p.minor;
     info_.total_mem = p.totalGlobalMem;
     info_.l2_bytes = p.l2CacheSize;
+    launch_overlap() = p.major >= 9 && !std::getenv("FRSPEC_CUDA_NO_PDL");
     cudaDriverGetVersion(&info_.driver_version);
     cudaRuntimeGetVersion(&info_.runtime_version);
   }
@@ -435,6 +437,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     cuda::topk(logits, vocab, k, scratch + 2 * size_t(k), ids, vals, stream_);
     if (remap) remap_ids(ids, k, remap, stream_);
   }
+  void set_launch_overlap(bool on) override { launch_overlap() = on && info_.cc_major >= 9; }
   int32_t* alloc_ids(size_t n) override { return reinterpret_cast<int32_t*>(alloc(n)); }
   size_t free_memory() const override {
     size_t f = 0, t = 0;

@@ -37,6 +37,8 @@ class CudaBackendExtras {
   // the top-k of one row into device ids/vals; with remap (device, FR-Spec) ids become remap[position].
   virtual void argmax_device(const float* logits, int n, int vocab, int32_t* ids) = 0;
   virtual void topk_device(const float* logits, int vocab, int k, int32_t* ids, float* vals, const int32_t* remap) = 0;
+  // Programmatic dependent launch between kernels (on by default on Hopper; off for A/B timings).
+  virtual void set_launch_overlap(bool on) = 0;
   // Device memory for int32 arrays (freed with free()).
   virtual int32_t* alloc_ids(size_t n) = 0;
 };

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace frspec::cuda {
 
@@ -28,6 +29,37 @@ namespace frspec::cuda {
   } while (0)
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
+
+// Programmatic dependent launch (Hopper and newer): kernels are launched so that the next one is
+// scheduled while the previous one drains, hiding the launch gap between the many small kernels of a
+// decode step. Every kernel launched this way calls pdl_wait() before it touches memory, which waits
+// for the previous kernel to finish, so the results are exactly those of plain stream order.
+inline bool& launch_overlap() {
+  static bool on = false;
+  return on;
+}
+#ifdef __CUDACC__
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+template <typename... KArgs, typename... Args>
+void launch_kernel(const char* what, void (*kernel)(KArgs...), dim3 grid, dim3 block, cudaStream_t s, Args&&... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.stream = s;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = launch_overlap() ? 1 : 0;
+  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+  if (e != cudaSuccess) throw_cuda(e, what, __FILE__, __LINE__);
+}
+#endif
 
 #ifdef __CUDACC__
 __device__ __forceinline__ float warp_sum(float v) {

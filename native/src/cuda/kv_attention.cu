@@ -14,6 +14,7 @@ namespace {
 
 __global__ void kv_write_kernel(float* __restrict__ ck, float* __restrict__ cv, const float* __restrict__ k,
                                 const float* __restrict__ v, size_t count) {
+  pdl_wait();
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
     ck[i] = k[i];
     cv[i] = v[i];
@@ -24,6 +25,7 @@ __global__ void kv_write_kernel(float* __restrict__ ck, float* __restrict__ cv, 
 // sequential semantics of the contract even when a source was an earlier destination.
 __global__ void kv_move_kernel(float* cache, int capacity, int kv_dim, const int32_t* __restrict__ src,
                                const int32_t* __restrict__ dst, int n) {
+  pdl_wait();
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
   if (e >= kv_dim) return;
   float* plane = cache + size_t(blockIdx.y) * capacity * kv_dim;  // blockIdx.y = layer*2 + (K or V)
@@ -61,6 +63,7 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
                      float* __restrict__ out, float* __restrict__ partial, int chunk, int n_past, int n, AttnMask mask,
                      const int32_t* __restrict__ new_start, const int32_t* __restrict__ new_keys, int n_heads,
                      int n_kv_heads, float scale) {
+  pdl_wait();
   constexpr int hd = 32 * DPL, B = DPL <= 4 ? 8 : 4;
   __shared__ int list[kMaxMaskTokens];
   __shared__ float part_acc[kAttnWarps][hd];
@@ -181,6 +184,7 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
 __global__ void attention_combine_kernel(const float* __restrict__ partial, float* __restrict__ out, int n_past,
                                          AttnMask mask, const int32_t* __restrict__ new_start, int n_heads, int hd,
                                          int chunk, int max_chunks) {
+  pdl_wait();
   const int head = blockIdx.x, query = blockIdx.y;
   const int n_new = mask.mode == AttnMask::kCausal ? query + 1
                     : mask.mode == AttnMask::kBits ? __popcll(mask.bits[query])
@@ -212,15 +216,13 @@ void kv_write(float* layer_k, float* layer_v, const float* k, const float* v, in
               cudaStream_t s) {
   const size_t count = size_t(n) * kv_dim, off = size_t(first_slot) * kv_dim;
   const size_t blocks = (count + 255) / 256;
-  kv_write_kernel<<<unsigned(blocks < 1024 ? blocks : 1024), 256, 0, s>>>(layer_k + off, layer_v + off, k, v, count);
-  FRSPEC_CUDA_LAUNCHED("kv_write");
+  launch_kernel("kv_write", kv_write_kernel, dim3(unsigned(blocks < 1024 ? blocks : 1024)), dim3(256), s, layer_k + off, layer_v + off, k, v, count);
 }
 
 void kv_move(float* cache, int n_layers, int capacity, int kv_dim, const int32_t* src, const int32_t* dst, int n,
              cudaStream_t s) {
   const dim3 grid(ceil_div(kv_dim, 128), 2 * n_layers);
-  kv_move_kernel<<<grid, 128, 0, s>>>(cache, capacity, kv_dim, src, dst, n);
-  FRSPEC_CUDA_LAUNCHED("kv_move");
+  launch_kernel("kv_move", kv_move_kernel, dim3(grid), dim3(128), s, cache, capacity, kv_dim, src, dst, n);
 }
 
 size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys) {
@@ -237,9 +239,9 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
   const int chunks = split ? (max_keys + kAttnChunk - 1) / kAttnChunk : 1;
   const dim3 grid(n_heads, n, chunks);
   auto launch = [&](auto kernel) {
-    kernel<<<grid, 32 * kAttnWarps, 0, s>>>(layer_k, layer_v, q, out, split ? partial : nullptr,
-                                             split ? kAttnChunk : INT_MAX, n_past, n, mask, new_start, new_keys,
-                                             n_heads, n_kv_heads, scale);
+    launch_kernel("attention", kernel, grid, dim3(32 * kAttnWarps), s, layer_k, layer_v, q, out,
+                  split ? partial : nullptr, split ? kAttnChunk : INT_MAX, n_past, n, mask, new_start, new_keys,
+                  n_heads, n_kv_heads, scale);
   };
   switch (head_dim) {
     case 32: launch(attention_kernel<1>); break;
@@ -248,12 +250,9 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
     case 256: launch(attention_kernel<8>); break;
     default: throw std::invalid_argument("cuda attention: head_dim must be 32, 64, 128 or 256, got " + std::to_string(head_dim));
   }
-  FRSPEC_CUDA_LAUNCHED("attention");
-  if (split) {
-    attention_combine_kernel<<<dim3(n_heads, n), head_dim, 0, s>>>(partial, out, n_past, mask, new_start, n_heads,
-                                                                   head_dim, kAttnChunk, chunks);
-    FRSPEC_CUDA_LAUNCHED("attention_combine");
-  }
+  if (split)
+    launch_kernel("attention_combine", attention_combine_kernel, dim3(n_heads, n), dim3(head_dim), s, partial, out,
+                  n_past, mask, new_start, n_heads, head_dim, int(kAttnChunk), chunks);
 }
 
 }  // namespace frspec::cuda

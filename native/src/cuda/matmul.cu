@@ -10,16 +10,21 @@ namespace frspec::cuda {
 namespace {
 
 constexpr int kGemvWarps = 4;  // per block; the block's warps split the columns
-constexpr int kGemvRows = 4;   // rows per block, all in every warp: each x value loaded serves 4 rows
 
-// One block computes kGemvRows rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
-// group, one per lane), loads the chunk of each of the 4 rows, and for each run of the chunk loads x once
-// per token and accumulates into acc[row][token]. Then lanes, then warps (in warp order) are summed.
+// Rows per block, all in every warp: each x value loaded serves R rows. 4 for one or two tokens (more
+// blocks for small matrices); 8 for the wider passes of verification, where x loads would otherwise limit.
 template <class T, int NT>
+constexpr int gemv_rows() { return NT >= 4 && T::kElems <= 16 ? 8 : 4; }
+
+// One block computes R rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
+// group, one per lane), loads the chunk of each of the R rows, and for each run of the chunk loads x once
+// per token and accumulates into acc[row][token]. Then lanes, then warps (in warp order) are summed.
+template <class T, int NT, int R>
 __global__ void __launch_bounds__(32 * kGemvWarps)
     gemv_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x,
                 float* __restrict__ y, int ldy, const float* __restrict__ bias) {
-  constexpr int R = kGemvRows, RL = T::kRL;
+  pdl_wait();
+  constexpr int RL = T::kRL;
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int row0 = blockIdx.x * R;
@@ -103,6 +108,7 @@ template <class T>
 __global__ void gemv_generic_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols,
                                     const float* __restrict__ x, float* __restrict__ y, int ldy,
                                     const float* __restrict__ bias) {
+  pdl_wait();
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * 4 + (threadIdx.x >> 5);
   const int t = blockIdx.y;
@@ -121,6 +127,7 @@ template <class T>
 __global__ void __launch_bounds__(256)
     gemm_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x, int n,
                 float* __restrict__ y, const float* __restrict__ bias) {
+  pdl_wait();
   __shared__ float ws[kBK][kBM + 4];
   __shared__ float xs[kBK][kBN + 4];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
@@ -164,10 +171,10 @@ __global__ void __launch_bounds__(256)
 
 template <class T, int NT>
 void launch_gemv(const Weight& w, const float* x, float* y, const float* bias, cudaStream_t s) {
-  const dim3 grid(ceil_div(w.rows, kGemvRows));
-  gemv_kernel<T, NT><<<grid, 32 * kGemvWarps, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows),
+  constexpr int R = gemv_rows<T, NT>();
+  const dim3 grid(ceil_div(w.rows, R));
+  launch_kernel("gemv", gemv_kernel<T, NT, R>, dim3(grid), dim3(32 * kGemvWarps), s, static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows),
                                                       int(w.cols), x, y, int(w.rows), bias);
-  FRSPEC_CUDA_LAUNCHED("gemv");
 }
 
 }  // namespace
@@ -177,9 +184,8 @@ void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* 
   with_type(w.type, [&]<class T>() {
     if (!aligned) {
       const dim3 grid(ceil_div(w.rows, 4), n);
-      gemv_generic_kernel<T><<<grid, 32 * kGemvWarps, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes,
+      launch_kernel("gemv_generic", gemv_generic_kernel<T>, dim3(grid), dim3(32 * kGemvWarps), s, static_cast<const uint8_t*>(w.data), w.row_bytes,
                                                                int(w.rows), int(w.cols), x, y, int(w.rows), bias);
-      FRSPEC_CUDA_LAUNCHED("gemv_generic");
       return;
     }
     // Tokens in passes of 8, 4, 2, 1: each pass reads the weights once.
@@ -198,9 +204,8 @@ void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* 
 void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
   with_type(w.type, [&]<class T>() {
     const dim3 grid(ceil_div(w.rows, kBM), ceil_div(n, kBN));
-    gemm_kernel<T><<<grid, 256, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows), int(w.cols), x,
+    launch_kernel("gemm", gemm_kernel<T>, dim3(grid), dim3(256), s, static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows), int(w.cols), x,
                                         n, y, bias);
-    FRSPEC_CUDA_LAUNCHED("gemm");
   });
 }
 

@@ -9,6 +9,7 @@ namespace {
 // One block per row. The sum of squares is reduced in a fixed order (block_sum), so a row's result is the
 // same in every batch.
 __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, float* y, int d, float eps) {
+  pdl_wait();
   __shared__ double scratch[32];
   const float* xr = x + size_t(blockIdx.x) * d;
   float* yr = y + size_t(blockIdx.x) * d;
@@ -23,6 +24,7 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, flo
 // angle loses ~1e-3 rad at positions in the tens of thousands.
 __global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, SmallInts pos_small, int n_heads, int head_dim,
                             int rot, float theta, bool neox, const float* __restrict__ freq_factors) {
+  pdl_wait();
   const int half = rot / 2;
   const int pair = blockIdx.x * blockDim.x + threadIdx.x;
   if (pair >= n_heads * half) return;
@@ -42,11 +44,13 @@ __global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, SmallInts
 
 // out may alias g or u (the forward pass writes in place).
 __global__ void swiglu_kernel(const float* g, const float* u, float* out, size_t count) {
+  pdl_wait();
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
     out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 __global__ void add_kernel(float* y, const float* __restrict__ x, size_t count) {
+  pdl_wait();
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
     y[i] += x[i];
 }
@@ -59,26 +63,22 @@ unsigned grid_for(size_t count) {
 }  // namespace
 
 void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps, cudaStream_t s) {
-  rms_norm_kernel<<<n, d >= 1024 ? 1024 : (d + 31) / 32 * 32, 0, s>>>(x, weight, y, d, eps);
-  FRSPEC_CUDA_LAUNCHED("rms_norm");
+  launch_kernel("rms_norm", rms_norm_kernel, dim3(n), dim3(d >= 1024 ? 1024 : (d + 31) / 32 * 32), s, x, weight, y, d, eps);
 }
 
 void rope(float* x, const int32_t* pos, const SmallInts& small, int n, int n_heads, int head_dim, const RopeParams& p,
           cudaStream_t s) {
   const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
   const dim3 grid(ceil_div(int64_t(n_heads) * (rot / 2), 128), n);
-  rope_kernel<<<grid, 128, 0, s>>>(x, pos, small, n_heads, head_dim, rot, p.theta, p.neox, p.freq_factors);
-  FRSPEC_CUDA_LAUNCHED("rope");
+  launch_kernel("rope", rope_kernel, dim3(grid), dim3(128), s, x, pos, small, n_heads, head_dim, rot, p.theta, p.neox, p.freq_factors);
 }
 
 void swiglu(const float* gate, const float* up, float* out, size_t count, cudaStream_t s) {
-  swiglu_kernel<<<grid_for(count), 256, 0, s>>>(gate, up, out, count);
-  FRSPEC_CUDA_LAUNCHED("swiglu");
+  launch_kernel("swiglu", swiglu_kernel, dim3(grid_for(count)), dim3(256), s, gate, up, out, count);
 }
 
 void add(float* y, const float* x, size_t count, cudaStream_t s) {
-  add_kernel<<<grid_for(count), 256, 0, s>>>(y, x, count);
-  FRSPEC_CUDA_LAUNCHED("add");
+  launch_kernel("add", add_kernel, dim3(grid_for(count)), dim3(256), s, y, x, count);
 }
 
 }  // namespace frspec::cuda

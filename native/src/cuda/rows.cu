@@ -11,6 +11,7 @@ namespace {
 template <class T>
 __global__ void get_rows_kernel(const uint8_t* __restrict__ W, size_t stride, int cols, const int32_t* __restrict__ ids,
                                 SmallInts small, int n, float* __restrict__ out) {
+  pdl_wait();
   for (int r = blockIdx.y; r < n; r += gridDim.y) {
     const uint8_t* row = W + size_t(ids ? ids[r] : small.v[r]) * stride;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < cols; i += gridDim.x * blockDim.x)
@@ -20,6 +21,7 @@ __global__ void get_rows_kernel(const uint8_t* __restrict__ W, size_t stride, in
 
 __global__ void copy_rows_kernel(const uint4* __restrict__ src, size_t row_vecs, const int32_t* __restrict__ ids,
                                  int k, uint4* __restrict__ dst) {
+  pdl_wait();
   for (int r = blockIdx.y; r < k; r += gridDim.y) {
     const uint4* s = src + size_t(ids[r]) * row_vecs;
     uint4* d = dst + size_t(r) * row_vecs;
@@ -34,16 +36,14 @@ unsigned grid_rows(int n) { return unsigned(n < 65535 ? n : 65535); }
 void get_rows(const Weight& w, const int32_t* ids, const SmallInts& small, int n, float* out, cudaStream_t s) {
   with_type(w.type, [&]<class T>() {
     const dim3 grid(ceil_div(w.cols, 256) < 64 ? ceil_div(w.cols, 256) : 64, grid_rows(n));
-    get_rows_kernel<T><<<grid, 256, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.cols), ids, small, n, out);
-    FRSPEC_CUDA_LAUNCHED("get_rows");
+    launch_kernel("get_rows", get_rows_kernel<T>, dim3(grid), dim3(256), s, static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.cols), ids, small, n, out);
   });
 }
 
 void copy_rows(const uint8_t* src, size_t row_bytes, const int32_t* ids, int k, uint8_t* dst, cudaStream_t s) {
   const size_t vecs = row_bytes / 16;  // rows are padded to 16 bytes (weight_layout.h)
   const dim3 grid(ceil_div(int64_t(vecs), 256) < 16 ? ceil_div(int64_t(vecs), 256) : 16, grid_rows(k));
-  copy_rows_kernel<<<grid, 256, 0, s>>>(reinterpret_cast<const uint4*>(src), vecs, ids, k, reinterpret_cast<uint4*>(dst));
-  FRSPEC_CUDA_LAUNCHED("gather_rows");
+  launch_kernel("gather_rows", copy_rows_kernel, dim3(grid), dim3(256), s, reinterpret_cast<const uint4*>(src), vecs, ids, k, reinterpret_cast<uint4*>(dst));
 }
 
 }  // namespace frspec::cuda

@@ -22,6 +22,7 @@ __device__ __forceinline__ void warp_best(float& v, int& i) {
 }
 
 __global__ void argmax_kernel(const float* __restrict__ logits, int vocab, int32_t* __restrict__ out) {
+  pdl_wait();
   __shared__ float sv[32];
   __shared__ int si[32];
   const float* row = logits + size_t(blockIdx.x) * vocab;
@@ -50,6 +51,7 @@ constexpr int kPer = 16, kSeg = 32 * kPer, kWarps = 4;
 __global__ void __launch_bounds__(32 * kWarps)
     topk_pass_kernel(const float* __restrict__ vals, const int32_t* __restrict__ ids, int count, int k,
                      float* __restrict__ out_vals, int32_t* __restrict__ out_ids) {
+  pdl_wait();
   const int lane = threadIdx.x & 31;
   const int w = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int start = w * kSeg;
@@ -85,6 +87,7 @@ __global__ void __launch_bounds__(32 * kWarps)
 }
 
 __global__ void remap_kernel(int32_t* ids, int k, const int32_t* __restrict__ map) {
+  pdl_wait();
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < k) ids[i] = map[ids[i]];
 }
@@ -94,8 +97,7 @@ int segments(int count) { return (count + kSeg - 1) / kSeg; }
 }  // namespace
 
 void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_t s) {
-  argmax_kernel<<<n, 1024, 0, s>>>(logits, vocab, out_ids);
-  FRSPEC_CUDA_LAUNCHED("argmax");
+  launch_kernel("argmax", argmax_kernel, dim3(n), dim3(1024), s, logits, vocab, out_ids);
 }
 
 size_t topk_scratch_floats(int vocab, int k) { return 4 * size_t(segments(vocab)) * k; }
@@ -112,8 +114,7 @@ void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_id
     const bool last = warps == 1;
     float* ov = last ? out_vals : buf_vals[which];
     int32_t* oi = last ? out_ids : buf_ids[which];
-    topk_pass_kernel<<<ceil_div(warps, kWarps), 32 * kWarps, 0, s>>>(in_vals, in_ids, count, k, ov, oi);
-    FRSPEC_CUDA_LAUNCHED("topk");
+    launch_kernel("topk", topk_pass_kernel, dim3(ceil_div(warps, kWarps)), dim3(32 * kWarps), s, in_vals, in_ids, count, k, ov, oi);
     if (last) return;
     in_vals = ov;
     in_ids = oi;
@@ -123,8 +124,7 @@ void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_id
 }
 
 void remap_ids(int32_t* ids, int k, const int32_t* map, cudaStream_t s) {
-  remap_kernel<<<ceil_div(k, 256), 256, 0, s>>>(ids, k, map);
-  FRSPEC_CUDA_LAUNCHED("remap_ids");
+  launch_kernel("remap_ids", remap_kernel, dim3(ceil_div(k, 256)), dim3(256), s, ids, k, map);
 }
 
 }  // namespace frspec::cuda
