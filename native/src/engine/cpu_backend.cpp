@@ -164,7 +164,22 @@ class CpuBackend final : public Backend {
   }
 
   void argmax(const float* logits, int n, int vocab, int32_t* out) override {
-    rows(n, [&](int i) { out[i] = cpu::argmax_row(logits + size_t(i) * vocab, vocab); });
+    if (n > 1 || vocab < 32768 || pool_.size() == 1) {
+      rows(n, [&](int i) { out[i] = cpu::argmax_row(logits + size_t(i) * vocab, vocab); });
+      return;
+    }
+    // One large row (a decode step's logits): split it into one chunk per thread, then keep the first
+    // chunk holding the maximum, so the answer is still the first maximum of the whole row.
+    const int parts = std::min(pool_.size(), 64), chunk = (vocab / parts + 15) / 16 * 16;
+    int32_t best[64];
+    pool_.parallel_for(parts, [&](int p, int) {
+      const int begin = std::min(vocab, p * chunk), len = std::min(vocab, begin + chunk) - begin;
+      best[p] = len > 0 ? begin + cpu::argmax_row(logits + begin, len) : -1;
+    });
+    int32_t b = best[0];
+    for (int p = 1; p < parts; ++p)
+      if (best[p] >= 0 && logits[best[p]] > logits[b]) b = best[p];
+    out[0] = b;
   }
   void topk(const float* logits, int vocab, int k, int32_t* ids, float* vals) override {
     if (k < 1 || k > vocab) throw std::invalid_argument("topk: k must be in [1, vocab]");
