@@ -364,6 +364,28 @@ static void test_matmul_many_tasks(ThreadPool* pools[3]) {
   }
 }
 
+// NaN in the activations reaches the outputs for every type (quantizing must not clamp it away), and a
+// matmul issued from inside a pool task (nested) gives the same bits as from outside.
+static void test_nan_and_nesting(ThreadPool& pool) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    const int64_t rows = 20, cols = 512;
+    const std::vector<float> wf = random_values(size_t(rows * cols), 0.05f);
+    const std::vector<uint8_t> bytes = quantize_matrix(t, wf, rows, cols);
+    const Weight w = cpu_weight(t, rows, cols, bytes.data());
+    std::vector<float> x = random_values(size_t(2 * cols)), y(size_t(2 * rows)), y_nested(y.size());
+    cpu_matmul(pool, w, x.data(), y.data(), 2, nullptr);
+    pool.parallel_for(3, [&](int task, int) {
+      if (task == 1) cpu_matmul(pool, w, x.data(), y_nested.data(), 2, nullptr);
+    });
+    CHECK(std::memcmp(y.data(), y_nested.data(), y.size() * 4) == 0, "%s: nested matmul differs", dtype_name(t));
+    x[size_t(cols + 300)] = NAN;  // token 1
+    cpu_matmul(pool, w, x.data(), y.data(), 2, nullptr);
+    bool ok = true;
+    for (int64_t r = 0; r < rows; ++r) ok &= !std::isnan(y[size_t(r)]) && std::isnan(y[size_t(rows + r)]);
+    CHECK(ok, "%s: a NaN activation must give NaN outputs for its token only", dtype_name(t));
+  }
+}
+
 // ---------------------------------------------------------------------------- get_rows / gather_rows
 
 static void test_rows(ThreadPool& pool) {
@@ -477,6 +499,7 @@ int main() {
   test_round_trip_error();
   test_matmul(pools);
   test_matmul_many_tasks(pools);
+  test_nan_and_nesting(p2);
   test_rows(p2);
   test_bad_input(p2);
   test_thread_pool();

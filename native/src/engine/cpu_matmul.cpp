@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -39,12 +40,14 @@ Weight cpu_weight(DType type, int64_t rows, int64_t cols, const void* data) {
 namespace kernels {
 
 // Symmetric 8-bit rows: d = max|x| / 127, q = round(x / d). Rounding is to nearest (ties to even) so
-// |x - d q| <= d / 2; the kernels' error bound rests on that.
+// |x - d q| <= d / 2; the kernels' error bound rests on that. A NaN in x makes d NaN, so it reaches
+// the outputs as it would with float weights instead of being clamped away.
 template <int B>
 static inline float quantize_block(const float* x, int8_t* q) {
   float amax = 0;
-  for (int i = 0; i < B; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float d = amax / 127.f, id = amax > 0 ? 127.f / amax : 0.f;
+  bool nan = false;
+  for (int i = 0; i < B; ++i) amax = std::max(amax, std::fabs(x[i])), nan |= x[i] != x[i];
+  const float d = nan ? NAN : amax / 127.f, id = amax > 0 ? 127.f / amax : 0.f;
   for (int i = 0; i < B; ++i) q[i] = int8_t(std::nearbyint(std::min(127.f, std::max(-127.f, x[i] * id))));
   return d;
 }
@@ -97,11 +100,25 @@ void check_id(const Weight& w, int32_t id, int i, const char* what) {
                             " is outside [0, " + std::to_string(w.rows) + ")");
 }
 
-// The calling thread's activation scratch: grows to the largest call seen, then is reused.
-std::vector<uint8_t>& act_scratch() {
-  thread_local std::vector<uint8_t> buf;
-  return buf;
-}
+// The calling thread's activation scratch: grows to the largest call seen, then is reused. A matmul
+// issued while the thread's scratch is in use (from inside a pool task) gets a buffer of its own.
+struct ActScratch {
+  std::vector<uint8_t> own;
+  bool nested;
+  uint8_t* data;
+  explicit ActScratch(size_t bytes) {
+    thread_local std::vector<uint8_t> buf;
+    thread_local bool in_use = false;
+    nested = in_use;
+    std::vector<uint8_t>& v = nested ? own : buf;
+    if (v.size() < bytes) v.resize(bytes);
+    data = v.data();
+    in_use_flag = &in_use;
+    in_use = true;
+  }
+  ~ActScratch() { *in_use_flag = nested; }
+  bool* in_use_flag;
+};
 
 }  // namespace
 
@@ -112,6 +129,7 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
   if (!x || !y) throw std::invalid_argument("matmul: null activation or output");
 
   MatmulJob job;
+  std::optional<ActScratch> scratch;
   job.w = &w;
   job.n = n;
   job.y = y;
@@ -122,9 +140,8 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
   } else {
     const bool k_quant = w.type != DType::Q8_0;
     job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(w.cols / QK8_0) * sizeof(ActQ8_0);
-    std::vector<uint8_t>& buf = act_scratch();
-    if (buf.size() < job.act_stride * size_t(n)) buf.resize(job.act_stride * size_t(n));
-    uint8_t* act = buf.data();
+    scratch.emplace(job.act_stride * size_t(n));
+    uint8_t* act = scratch->data;
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
       if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols, w.type == DType::Q4_K);
