@@ -100,24 +100,34 @@ void check_id(const Weight& w, int32_t id, int i, const char* what) {
                             " is outside [0, " + std::to_string(w.rows) + ")");
 }
 
-// The calling thread's activation scratch: grows to the largest call seen, then is reused. A matmul
-// issued while the thread's scratch is in use (from inside a pool task) gets a buffer of its own.
-struct ActScratch {
-  std::vector<uint8_t> own;
-  bool nested;
-  uint8_t* data;
-  explicit ActScratch(size_t bytes) {
-    thread_local std::vector<uint8_t> buf;
-    thread_local bool in_use = false;
-    nested = in_use;
-    std::vector<uint8_t>& v = nested ? own : buf;
+// Quantized activations live in a per-thread buffer, grown to the largest call and then reused. A
+// matmul issued from inside a pool task while the same thread's outer matmul still reads that buffer
+// gets a buffer of its own instead.
+class ActScratch {
+ public:
+  explicit ActScratch(size_t bytes) : nested_(busy()) {
+    std::vector<uint8_t>& v = nested_ ? own_ : shared();
     if (v.size() < bytes) v.resize(bytes);
-    data = v.data();
-    in_use_flag = &in_use;
-    in_use = true;
+    data_ = v.data();
+    busy() = true;
   }
-  ~ActScratch() { *in_use_flag = nested; }
-  bool* in_use_flag;
+  ~ActScratch() { busy() = nested_; }
+  ActScratch(const ActScratch&) = delete;
+  ActScratch& operator=(const ActScratch&) = delete;
+  uint8_t* data() const { return data_; }
+
+ private:
+  static std::vector<uint8_t>& shared() {
+    thread_local std::vector<uint8_t> buf;
+    return buf;
+  }
+  static bool& busy() {
+    thread_local bool flag = false;
+    return flag;
+  }
+  bool nested_;
+  std::vector<uint8_t> own_;
+  uint8_t* data_ = nullptr;
 };
 
 }  // namespace
@@ -141,7 +151,7 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     const bool k_quant = w.type != DType::Q8_0;
     job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(w.cols / QK8_0) * sizeof(ActQ8_0);
     scratch.emplace(job.act_stride * size_t(n));
-    uint8_t* act = scratch->data;
+    uint8_t* act = scratch->data();
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
       if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols, w.type == DType::Q4_K);
