@@ -11,19 +11,21 @@
 
 #include "engine/backend.h"
 #include "engine/cpu_kernels.h"
+#include "engine/cpu_attention.h"
 #include "engine/cpu_ops.h"
 #include "engine/threadpool.h"
 
 namespace frspec {
 namespace {
 
-// K and V of every layer: [layer][kv_head][slot][head_dim], so one head's keys are one contiguous run.
+// K and V of every layer, per KV head: keys in blocks of 16 slots, transposed (cpu_attention.h), values
+// row-major; one head's keys and values are each one contiguous run.
 class CpuKvCache final : public KvCache {
  public:
   explicit CpuKvCache(const KvCacheShape& s) : shape_(s) {
-    const size_t n = size_t(s.n_layers) * s.n_kv_heads * s.capacity * s.head_dim;
-    k_.assign(n, 0.f);
-    v_.assign(n, 0.f);
+    head_floats_ = size_t(s.capacity + cpu::kKvBlock - 1) / cpu::kKvBlock * cpu::kKvBlock * s.head_dim;
+    k_.assign(size_t(s.n_layers) * s.n_kv_heads * head_floats_, 0.f);
+    v_.assign(k_.size(), 0.f);
   }
   const KvCacheShape& shape() const override { return shape_; }
   float* k(int layer, int head) { return k_.data() + offset(layer, head); }
@@ -32,16 +34,15 @@ class CpuKvCache final : public KvCache {
   const float* v(int layer, int head) const { return v_.data() + offset(layer, head); }
 
  private:
-  size_t offset(int layer, int head) const {
-    return (size_t(layer) * shape_.n_kv_heads + head) * shape_.capacity * shape_.head_dim;
-  }
+  size_t offset(int layer, int head) const { return (size_t(layer) * shape_.n_kv_heads + head) * head_floats_; }
   KvCacheShape shape_;
+  size_t head_floats_ = 0;
   std::vector<float> k_, v_;
 };
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads), scores_(pool_.size()) {}
+  explicit CpuBackend(int threads) : pool_(threads), scratch_(pool_.size()) {}
   ~CpuBackend() override {
     for (float* p : allocations_) std::free(p);
   }
@@ -91,9 +92,13 @@ class CpuBackend final : public Backend {
     rows(n, [&](int i) { cpu::rms_norm_row(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps); });
   }
   void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p) override {
+    if (head_dim > 1024) throw std::invalid_argument("rope: head_dim above 1024");
+    double inv_freq[512];
+    cpu::rope_inv_freq(head_dim, p, inv_freq);
+    const int half = (p.rot_dims > 0 ? p.rot_dims : head_dim) / 2;
     rows(n, [&](int i) {
-      float cs[1024];  // cos/sin pairs: head_dim is at most 1024 (checked when the KV cache is made)
-      cpu::rope_angles(pos[i], head_dim, p, cs);
+      float cs[1024];  // cos/sin pairs
+      cpu::rope_angles(pos[i], half, inv_freq, cs);
       cpu::rope_apply(x + size_t(i) * n_heads * head_dim, n_heads, head_dim, p, cs);
     });
   }
@@ -111,8 +116,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<KvCache> create_kv(const KvCacheShape& s) override {
     if (s.n_layers <= 0 || s.n_kv_heads <= 0 || s.head_dim <= 0 || s.capacity <= 0 || s.head_dim > 1024)
       throw std::invalid_argument("create_kv: invalid KV cache shape");
-    for (auto& buf : scores_)  // attention scratch: one score per visible slot, per thread
-      if (buf.size() < size_t(s.capacity)) buf.assign(s.capacity, 0.f);
+    for (cpu::AttentionScratch& a : scratch_) a.reserve(s.capacity);
     return std::make_unique<CpuKvCache>(s);
   }
 
@@ -123,9 +127,9 @@ class CpuBackend final : public Backend {
     const size_t row = size_t(s.n_kv_heads) * s.head_dim;
     for (int i = 0; i < n; ++i)
       for (int h = 0; h < s.n_kv_heads; ++h) {
-        const size_t dst = size_t(first_slot + i) * s.head_dim;
-        std::memcpy(kv.k(layer, h) + dst, k + i * row + size_t(h) * s.head_dim, s.head_dim * sizeof(float));
-        std::memcpy(kv.v(layer, h) + dst, v + i * row + size_t(h) * s.head_dim, s.head_dim * sizeof(float));
+        cpu::store_key(kv.k(layer, h), s.head_dim, first_slot + i, k + i * row + size_t(h) * s.head_dim);
+        std::memcpy(kv.v(layer, h) + size_t(first_slot + i) * s.head_dim, v + i * row + size_t(h) * s.head_dim,
+                    s.head_dim * sizeof(float));
       }
   }
 
@@ -136,13 +140,15 @@ class CpuBackend final : public Backend {
       if (src[i] < 0 || src[i] >= s.capacity || dst[i] < 0 || dst[i] > src[i])
         throw std::out_of_range("kv_move: slot pair " + std::to_string(src[i]) + " -> " + std::to_string(dst[i]) +
                                 " is outside the cache or moves backwards");
+    float key[1024];
     for (int l = 0; l < s.n_layers; ++l)
       for (int h = 0; h < s.n_kv_heads; ++h)
         for (int i = 0; i < n; ++i) {
           if (src[i] == dst[i]) continue;
-          const size_t a = size_t(src[i]) * s.head_dim, b = size_t(dst[i]) * s.head_dim;
-          std::memmove(kv.k(l, h) + b, kv.k(l, h) + a, s.head_dim * sizeof(float));
-          std::memmove(kv.v(l, h) + b, kv.v(l, h) + a, s.head_dim * sizeof(float));
+          cpu::load_key(kv.k(l, h), s.head_dim, src[i], key);
+          cpu::store_key(kv.k(l, h), s.head_dim, dst[i], key);
+          std::memmove(kv.v(l, h) + size_t(dst[i]) * s.head_dim, kv.v(l, h) + size_t(src[i]) * s.head_dim,
+                       s.head_dim * sizeof(float));
         }
   }
 
@@ -154,12 +160,12 @@ class CpuBackend final : public Backend {
     if (n_heads % s.n_kv_heads != 0) throw std::invalid_argument("attention: heads not a multiple of KV heads");
     const int group = n_heads / s.n_kv_heads, hd = s.head_dim;
     const size_t row = size_t(n_heads) * hd;
-    // One task per (query, head): enough parallelism for a single decoded token with a few heads.
-    pool_.parallel_for(n * n_heads, [&](int task, int thread) {
-      const int i = task / n_heads, h = task % n_heads, g = h / group;
-      cpu::attend_one(q + i * row + size_t(h) * hd, kv.k(layer, g), kv.v(layer, g), hd, n_past, n, i,
-                      mask ? mask + size_t(i) * n : nullptr, scale, scores_[thread].data(),
-                      out + i * row + size_t(h) * hd);
+    // One task per (query, KV head): the group's query heads share every key and value read.
+    pool_.parallel_for(n * s.n_kv_heads, [&](int task, int thread) {
+      const int i = task / s.n_kv_heads, g = task % s.n_kv_heads;
+      const size_t at = i * row + size_t(g) * group * hd;
+      cpu::attend_group(q + at, group, kv.k(layer, g), kv.v(layer, g), hd, n_past, n, i,
+                        mask ? mask + size_t(i) * n : nullptr, scale, scratch_[thread], out + at, hd);
     });
   }
 
@@ -204,7 +210,7 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
-  std::vector<std::vector<float>> scores_;  // per-thread attention scratch
+  std::vector<cpu::AttentionScratch> scratch_;  // per thread
   std::unordered_set<float*> allocations_;
   std::unordered_map<const void*, std::vector<uint8_t>> gathered_;
 };

@@ -27,21 +27,29 @@ static inline float hsum16(__m512 v) {
 }
 #endif
 
-float dot(const float* a, const float* b, int n) {
-  int i = 0;
-  float s = 0.f;
 #if defined(__AVX512F__)
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  for (; i + 32 <= n; i += 32) {
-    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
-  }
-  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-  s = hsum16(_mm512_add_ps(acc0, acc1));
-#endif
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+// exp(x) for 16 lanes: ggml's ggml_v_expf (MIT, llama.cpp), accurate to ~1.5 ulp. Every element goes
+// through this same function (partial blocks use masked loads), so a value's exp never depends on its
+// position or on the length of the row it came in.
+static inline __m512 vexp(__m512 x) {
+  const __m512 r = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+  const __m512 n = _mm512_sub_ps(z, r);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  const __m512 res = _mm512_maskz_scalef_ps(0xffff, j, n);  // (maskz: GCC 12 warns on the unmasked form)
+  if (_mm512_kortestz(d, d)) return res;
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ), _mm512_set1_ps(INFINITY), zero);
+  return _mm512_mask_blend_ps(d, res, alt);
 }
+static inline __mmask16 tail_mask(int left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
+#endif
 
 void axpy(float a, const float* x, float* y, int n) {
   int i = 0;
@@ -64,17 +72,31 @@ void rms_norm_row(const float* x, const float* weight, float* y, int d, float ep
 }
 
 void swiglu_row(const float* gate, const float* up, float* out, int d) {
+#if defined(__AVX512F__)
+  const __m512 one = _mm512_set1_ps(1.f);
+  for (int i = 0; i < d; i += 16) {
+    const __mmask16 k = tail_mask(d - i);
+    const __m512 g = _mm512_maskz_loadu_ps(k, gate + i);
+    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, vexp(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(k, up + i)));
+  }
+#else
   for (int i = 0; i < d; ++i) {
     const float g = gate[i];
     out[i] = g / (1.f + std::exp(-g)) * up[i];
   }
+#endif
 }
 
-void rope_angles(int32_t pos, int head_dim, const RopeParams& p, float* cs) {
+void rope_inv_freq(int head_dim, const RopeParams& p, double* inv_freq) {
   const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
-  for (int i = 0; i < rot / 2; ++i) {
-    double theta = double(pos) * std::pow(double(p.theta), -2.0 * i / rot);
-    if (p.freq_factors) theta /= p.freq_factors[i];
+  for (int i = 0; i < rot / 2; ++i)
+    inv_freq[i] = std::pow(double(p.theta), -2.0 * i / rot) / (p.freq_factors ? double(p.freq_factors[i]) : 1.0);
+}
+
+void rope_angles(int32_t pos, int half, const double* inv_freq, float* cs) {
+  for (int i = 0; i < half; ++i) {
+    const double theta = double(pos) * inv_freq[i];
     cs[2 * i] = float(std::cos(theta));
     cs[2 * i + 1] = float(std::sin(theta));
   }
@@ -96,32 +118,22 @@ void rope_apply(float* x, int n_heads, int head_dim, const RopeParams& p, const 
   }
 }
 
-void attend_one(const float* q, const float* k_head, const float* v_head, int head_dim, int n_past, int n_new,
-                int self, const uint8_t* mask_row, float scale, float* scores, float* out) {
-  // Pass 1: scores of every visible slot, in slot order (masked slots get -inf and weigh nothing).
-  const int n_slots = n_past + n_new;
-  float m = -std::numeric_limits<float>::infinity();
-  for (int j = 0; j < n_slots; ++j) {
-    const bool visible = j < n_past || (mask_row ? mask_row[j - n_past] != 0 : j - n_past <= self);
-    if (!visible) {
-      scores[j] = -std::numeric_limits<float>::infinity();
-      continue;
-    }
-    scores[j] = dot(q, k_head + size_t(j) * head_dim, head_dim) * scale;
-    m = std::max(m, scores[j]);
-  }
-  std::fill(out, out + head_dim, 0.f);
-  if (m == -std::numeric_limits<float>::infinity()) return;  // a query that may see nothing (empty mask row)
-  // Pass 2: softmax weights and the weighted sum of values, again in slot order.
+float softmax_weights(float* w, int n, float max) {
   float sum = 0.f;
-  for (int j = 0; j < n_slots; ++j) {
-    if (scores[j] == -std::numeric_limits<float>::infinity()) continue;
-    const float p = std::exp(scores[j] - m);
-    sum += p;
-    axpy(p, v_head + size_t(j) * head_dim, out, head_dim);
+#if defined(__AVX512F__)
+  __m512 acc = _mm512_setzero_ps();
+  const __m512 vm = _mm512_set1_ps(max);
+  for (int k = 0; k < n; k += 16) {
+    const __mmask16 t = tail_mask(n - k);
+    const __m512 e = _mm512_maskz_mov_ps(t, vexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, w + k), vm)));
+    _mm512_mask_storeu_ps(w + k, t, e);
+    acc = _mm512_add_ps(acc, e);
   }
-  const float inv = 1.f / sum;
-  for (int i = 0; i < head_dim; ++i) out[i] *= inv;
+  sum = hsum16(acc);
+#else
+  for (int k = 0; k < n; ++k) sum += (w[k] = std::exp(w[k] - max));
+#endif
+  return sum;
 }
 
 int32_t argmax_row(const float* x, int n) {
