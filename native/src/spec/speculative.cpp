@@ -93,7 +93,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
 
   const int vocab = r.vocab;
   Sampler sampler(params.sampling, vocab);
-  std::mt19937_64 verify_rng(params.sampling.seed ^ 0x9E3779B97F4A7C15ull), draft_rng(params.sampling.seed + 1);
+  std::mt19937_64 verify_rng(params.sampling.seed ^ 0x9E3779B97F4A7C15ull), draft_rng(params.sampling.seed ^ 0xD1B54A32D192ED03ull);
   const bool greedy = params.sampling.greedy();
   std::vector<float> host_logits, p_rows;
   DraftHead& head = drafter_.head();
