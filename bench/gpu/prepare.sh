@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds, on the development machine, everything the GPU run needs and puts it in .gpucarry/ (ignored via
-# .git/info/exclude; pass it in the device call's `carry`): the CUDA test and benchmark programs (portable
-# x86-64-v3 host code, sm_90 device code for the H100/H200) and the compressed demo target with its
-# reference. Nothing is built on the GPU machine.
+# .git/info/exclude; pass it in the device call's `carry`; at most 64 MiB travel, so binaries and models
+# go xz-compressed): the CUDA test and benchmark programs (portable x86-64-v3 host code, sm_90 device
+# code for the H100/H200), the compressed demo models, the target's reference, the speculative prompts
+# (token ids) and an FR-Spec vocabulary. Nothing is built on the GPU machine.
 #   bench/gpu/prepare.sh [ARCHS]     (default 90)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,16 +11,21 @@ archs=${1:-90}
 build=$root/build-gpu-carry
 carry=$root/.gpucarry
 shared=${FRSPEC_SHARED:-$root/../shared}
+vocab=$root/.cache/spec-test/train-head.frv  # counted by test/unit/spec.test.ts from the train split
 cmake -S "$root/native" -B "$build" -DFRSPEC_CUDA=ON -DFRSPEC_PORTABLE=ON -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null
-cmake --build "$build" -j2 --target cuda_backend_test cuda_bench
+cmake --build "$build" -j2 --target cuda_backend_test cuda_bench cuda_spec_bench
 rm -rf "$carry"
 mkdir -p "$carry/bin" "$carry/models"
-cp "$build/cuda_backend_test" "$build/cuda_bench" "$carry/bin/"
-strip "$carry/bin/"*
+for b in cuda_backend_test cuda_bench cuda_spec_bench; do
+  strip -o "$carry/bin/$b" "$build/$b"
+  xz -9 "$carry/bin/$b"
+done
 if [ -f "$shared/models/demo-target.gguf.xz" ]; then
-  cp "$shared/models/demo-target.gguf.xz" "$shared/models/demo-target.reference.json" "$carry/models/"
+  cp "$shared"/models/demo-{target,draft,eagle}.gguf.xz "$shared/models/demo-target.reference.json" "$carry/models/"
+  (cd "$root" && npx tsx bench/gpu/make-prompts.ts "$carry/prompts.txt")
 else
   echo "note: $shared/models not found: the GPU run will skip the demo-model checks"
 fi
+if [ -f "$vocab" ]; then cp "$vocab" "$carry/vocab.frv"; else echo "note: no $vocab (run npx mocha test/unit/spec.test.ts): no FR-Spec demo run"; fi
 grep -qx '/.gpucarry/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpucarry/' >> "$root/.git/info/exclude"
 du -sh "$carry"

@@ -1,0 +1,24 @@
+// Writes the GPU run's speculative-decoding prompts as token ids (the GPU machine has no Node): 20 FIM
+// prompts from the dev split, built exactly as the speculative test suite builds them (bench/fim-prompts.ts).
+//   npx tsx bench/gpu/make-prompts.ts OUT_FILE      (one prompt per line: path TAB space-separated ids)
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fimPrompts } from '../fim-prompts';
+import { openTokenizer } from '../../native/tokenizer';
+import { demoModel, readJsonlXz, sharedDir } from '../../test/helpers/shared';
+
+async function main(): Promise<void> {
+  const out = process.argv[2];
+  const shared = sharedDir();
+  const target = demoModel('demo-target');
+  if (!out || !shared || !target) throw new Error('usage: make-prompts.ts OUT_FILE (needs ../shared)');
+  const tok = openTokenizer(target);
+  const prompts = await fimPrompts(readJsonlXz(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, 20, { prefixChars: 600, suffixChars: 200 });
+  fs.writeFileSync(out, prompts.map((p) => `${p.path}\t${p.tokens.join(' ')}`).join('\n') + '\n');
+  console.log(`${prompts.length} prompts -> ${out}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

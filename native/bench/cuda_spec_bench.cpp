@@ -1,0 +1,177 @@
+// Speculative decoding of the demo models on one backend, side by side with plain greedy decoding in the
+// same run: plain vs full-vocabulary speculation vs FR-Spec (32k / 16k ids of a .frv), for both drafters
+// (the demo draft model and the EAGLE head), chain and tree. Every speculative output must be token for
+// token the backend's plain greedy output, and that must equal the CPU backend's plain greedy output.
+//
+//   cuda_spec_bench --models DIR --prompts FILE --vocab FILE.frv [--tokens N] [--backend cuda|cpu] [--json FILE]
+// DIR holds demo-target.gguf, demo-draft.gguf, demo-eagle.gguf; FILE has one prompt per line
+// (name TAB space-separated token ids; bench/gpu/make-prompts.ts writes it).
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/prepared_model.h"
+#include "spec/drafters.h"
+#include "spec/ranked_vocab.h"
+#include "spec/speculative.h"
+#include "tokenizer/tokenizer.h"
+
+using namespace frspec;
+
+namespace {
+
+std::vector<std::vector<int32_t>> read_prompts(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot open prompts file " + path);
+  std::vector<std::vector<int32_t>> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    const size_t tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    std::istringstream in(line.substr(tab + 1));
+    std::vector<int32_t> ids;
+    for (int32_t v; in >> v;) ids.push_back(v);
+    if (!ids.empty()) out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+struct Row {
+  std::string name;
+  double tok_s = 0, decode_tok_s = 0, tau = 0, draft_ms = 0, verify_ms = 0, total_ms = 0, prompt_ms = 0;
+  int tokens = 0, mismatches = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir, prompts_path, vocab_path, json_path, backend_name = "cuda";
+  int n_tokens = 64;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--models") dir = v;
+    else if (a == "--prompts") prompts_path = v;
+    else if (a == "--vocab") vocab_path = v;
+    else if (a == "--tokens") n_tokens = std::stoi(v);
+    else if (a == "--backend") backend_name = v;
+    else if (a == "--json") json_path = v;
+  }
+  if (dir.empty() || prompts_path.empty() || vocab_path.empty()) {
+    std::fprintf(stderr, "usage: cuda_spec_bench --models DIR --prompts FILE --vocab FILE.frv [--tokens N] [--backend cuda|cpu] [--json FILE]\n");
+    return 2;
+  }
+  try {
+    std::string why;
+    std::unique_ptr<Backend> backend = backend_name == "cuda" ? make_cuda_backend(0, &why) : make_cpu_backend(0);
+    if (!backend) return std::printf("SKIP: no CUDA backend: %s\n", why.c_str()), 0;
+    auto cpu = make_cpu_backend(0);
+    const auto prompts = read_prompts(prompts_path);
+    auto target = Model::load(dir + "/demo-target.gguf");
+    auto draft = Model::load(dir + "/demo-draft.gguf");
+    auto eagle = Model::load(dir + "/demo-eagle.gguf");
+    auto tok = Tokenizer::from_gguf(target->gguf());
+    RankedVocab vocab = read_ranked_vocab(vocab_path);
+    check_vocab_tokenizer(vocab, *tok, target->path());
+    PreparedModel pt(*backend, *target), pd(*backend, *draft), pe(*backend, *eagle, &pt);
+    ContextParams cp;
+    cp.n_ctx = 2048;
+    cp.max_batch = 256;
+    cp.max_logit_rows = 256;
+    Context ctx(pt, cp);
+    auto model_drafter = make_model_drafter(pd, pt, cp.n_ctx);
+    auto eagle_drafter = make_eagle_drafter(pe, pt, cp.n_ctx);
+    SpeculativeDecoder dec_model(ctx, *model_drafter), dec_eagle(ctx, *eagle_drafter);
+    std::printf("backend %s, %zu prompts, %d tokens each\n", backend->name().c_str(), prompts.size(), n_tokens);
+
+    // Plain greedy on this backend and on the CPU (the exactness reference).
+    GenerateParams gp;
+    gp.max_tokens = n_tokens;
+    std::vector<std::vector<int32_t>> plain, plain_cpu;
+    Row base{"plain greedy"};
+    {
+      PreparedModel pc(*cpu, *target);
+      Context cc(pc, cp);
+      for (const auto& p : prompts) plain_cpu.push_back(generate(cc, p, gp).tokens);
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const GenerateResult r = generate(ctx, prompts[i], gp);
+      plain.push_back(r.tokens);
+      base.tokens += int(r.tokens.size());
+      base.total_ms += r.stats.decode_ms + r.stats.prompt_ms;
+      base.prompt_ms += r.stats.prompt_ms;
+      base.verify_ms += r.stats.decode_ms;
+      base.mismatches += r.tokens != plain_cpu[i];
+    }
+    base.tok_s = base.tokens / (base.total_ms / 1e3);
+    base.decode_tok_s = base.tokens / ((base.total_ms - base.prompt_ms) / 1e3);
+    base.tau = 1;
+    std::vector<Row> rows{base};
+    std::printf("%-44s %8.1f tok/s with prompt, %8.1f after it   outputs != CPU plain greedy: %d\n", base.name.c_str(),
+                base.tok_s, base.decode_tok_s, base.mismatches);
+
+    struct Head { const char* name; int k; };
+    const Head heads[] = {{"full vocab", 0}, {"FR-Spec 32k", 32768}, {"FR-Spec 16k", 16384}};
+    for (int which = 0; which < 2; ++which) {
+      Drafter& d = which == 0 ? *model_drafter : *eagle_drafter;
+      SpeculativeDecoder& dec = which == 0 ? dec_model : dec_eagle;
+      for (const Head& h : heads) {
+        if (h.k == 0) d.head().restrict_to({});
+        else d.head().restrict_to(vocab.top(h.k));
+        for (bool tree : {false, true}) {
+          SpecParams sp;
+          sp.max_tokens = n_tokens;
+          sp.shape.tree = tree;
+          Row r{std::string(which == 0 ? "draft model" : "EAGLE") + ", " + h.name + (tree ? ", tree" : ", chain")};
+          int steps = 0, emitted = 0;
+          for (size_t i = 0; i < prompts.size(); ++i) {
+            const SpecResult o = dec.generate(prompts[i], sp);
+            r.tokens += int(o.tokens.size());
+            r.total_ms += o.stats.total_ms;
+            r.prompt_ms += o.stats.prompt_ms;
+            r.draft_ms += o.stats.draft_ms;
+            r.verify_ms += o.stats.verify_ms;
+            steps += o.stats.steps;
+            emitted += o.stats.emitted;
+            r.mismatches += o.tokens != plain[i];
+          }
+          r.tok_s = r.tokens / (r.total_ms / 1e3);
+          r.decode_tok_s = r.tokens / ((r.total_ms - r.prompt_ms) / 1e3);
+          r.tau = steps ? double(emitted) / steps : 0;
+          rows.push_back(r);
+          std::printf("%-44s %8.1f tok/s with prompt, %8.1f after it  (%.2fx plain)  tau %.2f  draft %.0f ms verify %.0f ms"
+                      "  outputs != plain: %d\n", r.name.c_str(), r.tok_s, r.decode_tok_s, r.decode_tok_s / base.decode_tok_s,
+                      r.tau, r.draft_ms, r.verify_ms, r.mismatches);
+        }
+      }
+    }
+    int bad = 0;
+    for (const Row& r : rows) bad += r.mismatches;
+    if (!json_path.empty()) {
+      std::ofstream f(json_path);
+      f << "{\"backend\": \"" << backend->name() << "\", \"prompts\": " << prompts.size() << ", \"tokens\": " << n_tokens
+        << ", \"mismatches\": " << bad << ", \"rows\": [\n";
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const Row& r = rows[i];
+        f << "  {\"name\": \"" << r.name << "\", \"tok_s\": " << r.tok_s << ", \"decode_tok_s\": " << r.decode_tok_s
+          << ", \"tau\": " << r.tau << ", \"tokens\": " << r.tokens
+          << ", \"total_ms\": " << r.total_ms << ", \"draft_ms\": " << r.draft_ms << ", \"verify_ms\": " << r.verify_ms
+          << ", \"prompt_ms\": " << r.prompt_ms << ", \"decode_speedup_vs_plain\": " << r.decode_tok_s / base.decode_tok_s << ", \"mismatches\": " << r.mismatches << "}"
+          << (i + 1 < rows.size() ? ",\n" : "\n");
+      }
+      f << "]}\n";
+    }
+    std::printf("%d outputs differ from plain greedy\n", bad);
+    return bad ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
