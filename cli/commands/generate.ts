@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { type Command, floatOption, intOption, parseCommandArgs, printJson, UsageError } from '../command';
 import { Engine, estimateMemory } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
+import { parseSpecOptions, runSpeculative, specHelp, specOptionDefs } from '../spec-options';
 
 export const generate: Command = {
   name: ['generate'],
@@ -18,7 +19,8 @@ at an end-of-generation token. Temperature 0 is greedy; otherwise top-k, then to
 the seed (the same seed gives the same text). --threads defaults to all cores.
 The memory the model needs (weights, KV cache, buffers) is computed from the file's header and shown
 before loading. With --json the last line is {ok, tokens, text, stop, nPrompt, timings: {promptMs,
-decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, scratch, total}}.`,
+decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, scratch, total}}.
+${specHelp}`,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {
       model: { type: 'string', short: 'm' },
@@ -33,7 +35,9 @@ decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, sc
       seed: { type: 'string' },
       threads: { type: 'string' },
       context: { type: 'string' },
+      ...specOptionDefs,
     });
+    const spec = parseSpecOptions(values);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.model) throw new UsageError('--model is required');
     const sources = [values.prompt !== undefined, values['prompt-file'] !== undefined,
@@ -70,6 +74,9 @@ decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, sc
     if (sp.addBos && sp.bos >= 0) prompt.unshift(sp.bos);
     if (prompt.length === 0) throw new UsageError('the prompt is empty');
 
+    if (spec)
+      return runSpeculative(spec, { model: values.model, prompt, tok, json: values.json === true, threads, contextSize,
+        sampling: { maxTokens, temperature, topK, topP, seed } }, io);
     const engineOptions = { threads, contextSize: Math.min(contextSize, prompt.length + maxTokens), maxLogitRows: 1 };
     const memory = estimateMemory(values.model, engineOptions);  // from the header, before loading
     if (!values.json)

@@ -1,5 +1,7 @@
 #include "spec/speculative.h"
 
+#include "spec/verify_logits.h"
+
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -91,7 +93,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   }
   st.prompt_ms = ms_since(t0);
 
-  const int vocab = r.vocab;
+  const int vocab = int(target_.model().output().rows);
   Sampler sampler(params.sampling, vocab);
   std::mt19937_64 verify_rng(params.sampling.seed ^ 0x9E3779B97F4A7C15ull), draft_rng(params.sampling.seed ^ 0xD1B54A32D192ED03ull);
   const bool greedy = params.sampling.greedy();
@@ -132,6 +134,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
 
   DraftTree tree;
   DraftProbs q;
+  VerifyLogits logits(b, target_.model().output());
   VerifyResult vr;
   std::vector<int32_t> verify_tokens, positions, argmax_rows, slots;
   std::vector<uint8_t> mask;
@@ -165,21 +168,34 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     req.tokens = verify_tokens;
     req.positions = positions.data();
     req.mask = params.shape.tree ? mask.data() : nullptr;
-    req.logits = LogitRows::All;
-    req.hidden = feats;
+    req.logits = LogitRows::None;  // the LM head runs only for the rows verification reaches
+    req.hidden = true;
     r = target_.eval(req);
+    logits.reset(tree, r.hidden);
     if (greedy) {
-      argmax_rows.resize(m);
-      b.argmax(r.logits, m, vocab, argmax_rows.data());
-      verify_greedy(tree, argmax_rows.data(), vr);
+      verify_walk(tree, [&](int row) {
+        int32_t a;
+        b.argmax(logits.row(row), 1, vocab, &a);
+        return a;
+      }, vr);
     } else {
-      host_logits.resize(size_t(m) * vocab);
-      p_rows.resize(size_t(m) * vocab);
-      b.to_host(host_logits.data(), r.logits, host_logits.size());
-      for (int i = 0; i < m; ++i) sampler.probabilities(host_logits.data() + size_t(i) * vocab, p_rows.data() + size_t(i) * vocab);
-      if (params.shape.tree) verify_tree_sampling(tree, p_rows.data(), vocab, verify_rng, vr);
-      else verify_chain_sampling(tree.token.data(), q.dists.data(), tree.size(), p_rows.data(), vocab, verify_rng, vr);
+      auto p_row = [&](int row) {  // the target's processed distribution at a verify row
+        host_logits.resize(vocab);
+        p_rows.resize(size_t(m) * vocab);
+        b.to_host(host_logits.data(), logits.row(row), vocab);
+        float* p = p_rows.data() + size_t(row) * vocab;
+        sampler.probabilities(host_logits.data(), p);
+        return p;
+      };
+      if (params.shape.tree) {
+        std::uniform_real_distribution<double> uni(0.0, 1.0);
+        verify_walk(tree, [&](int row) { return sample_from(p_row(row), vocab, uni(verify_rng)); }, vr);
+      } else {
+        for (int i = 0; i < m; ++i) p_row(i);  // a chain's rows are one path: scored in one matmul
+        verify_chain_sampling(tree.token.data(), q.dists.data(), tree.size(), p_rows.data(), vocab, verify_rng, vr);
+      }
     }
+    st.verify_rows += logits.rows_scored();
     // Keep the root and the accepted path; everything else drafted is rolled back.
     rows.assign(1, 0);
     for (int32_t node : vr.accepted_nodes) rows.push_back(node + 1);

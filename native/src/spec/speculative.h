@@ -35,6 +35,7 @@ struct SpecStats {
   int drafted = 0;        // drafted nodes verified
   int accepted = 0;       // drafted tokens accepted
   int emitted = 0;        // tokens the steps produced (accepted + one from the target each), before stops
+  int verify_rows = 0;    // verify rows the target's LM head was computed for (those verification reached)
   double prompt_ms = 0;   // prefill of the target (and the drafter's first catch-up is in draft_ms)
   double draft_ms = 0, verify_ms = 0, total_ms = 0;
   int head_rows = 0;      // columns of the draft head (FR-Spec k, plus the prompt's ids)

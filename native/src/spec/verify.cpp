@@ -24,13 +24,10 @@ int32_t sample_from(const float* probs, int vocab, double u) {
   return last_positive;  // rounding left u just above the total: the last token with mass
 }
 
-namespace {
-// Walks down the tree from `row` (0 = root) following tokens chosen by pick(row).
-template <class Pick>
-void walk(const DraftTree& tree, VerifyResult& out, Pick pick) {
+void verify_walk(const DraftTree& tree, const std::function<int32_t(int row)>& pick, VerifyResult& out) {
   out.accepted_nodes.clear();
   out.tokens.clear();
-  std::vector<int32_t> kids;
+  thread_local std::vector<int32_t> kids;
   int node = -1;
   for (;;) {
     const int32_t want = pick(node + 1);
@@ -44,16 +41,15 @@ void walk(const DraftTree& tree, VerifyResult& out, Pick pick) {
     node = next;
   }
 }
-}  // namespace
 
 void verify_greedy(const DraftTree& tree, const int32_t* argmax_rows, VerifyResult& out) {
-  walk(tree, out, [&](int row) { return argmax_rows[row]; });
+  verify_walk(tree, [&](int row) { return argmax_rows[row]; }, out);
 }
 
 void verify_tree_sampling(const DraftTree& tree, const float* p_rows, int vocab, std::mt19937_64& rng,
                           VerifyResult& out) {
   std::uniform_real_distribution<double> uni(0.0, 1.0);
-  walk(tree, out, [&](int row) { return sample_from(p_rows + size_t(row) * vocab, vocab, uni(rng)); });
+  verify_walk(tree, [&](int row) { return sample_from(p_rows + size_t(row) * vocab, vocab, uni(rng)); }, out);
 }
 
 void verify_chain_sampling(const int32_t* draft, const SparseDist* q, int n, const float* p_rows, int vocab,

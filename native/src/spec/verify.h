@@ -11,6 +11,7 @@
 //   the residual there equals p, so rare tokens stay reachable.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -22,6 +23,11 @@ struct VerifyResult {
   std::vector<int32_t> accepted_nodes;  // node indices along the accepted path, root first
   std::vector<int32_t> tokens;          // accepted tokens followed by the target's own next token
 };
+
+// The walk both tree rules share: from the root, pick(row) is the target's token at that verify row; descend
+// into the child with that token until none matches. pick is called only for rows on the walked path, so
+// the caller may compute the target's outputs lazily (VerifyLogits).
+void verify_walk(const DraftTree& tree, const std::function<int32_t(int row)>& pick, VerifyResult& out);
 
 // argmax_rows[r] = the target's argmax at verify row r (n+1 rows).
 void verify_greedy(const DraftTree& tree, const int32_t* argmax_rows, VerifyResult& out);

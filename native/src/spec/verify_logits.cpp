@@ -1,0 +1,47 @@
+#include "spec/verify_logits.h"
+
+namespace frspec {
+
+VerifyLogits::VerifyLogits(Backend& b, const Weight& lm_head) : b_(b), head_(lm_head) {}
+
+VerifyLogits::~VerifyLogits() {
+  b_.free(sel_);
+  b_.free(logits_);
+}
+
+void VerifyLogits::reset(const DraftTree& tree, const float* hidden) {
+  tree_ = &tree;
+  hidden_ = hidden;
+  scored_ = 0;
+  const int n = tree.size() + 1;
+  if (n > cap_) {  // grows to the largest tree seen, then stays
+    b_.free(sel_);
+    b_.free(logits_);
+    sel_ = b_.alloc(size_t(n) * head_.cols);
+    logits_ = b_.alloc(size_t(n) * head_.rows);
+    cap_ = n;
+  }
+  slot_.assign(n, -1);
+  best_child_.assign(n, -1);
+  for (int i = 0; i < tree.size(); ++i) {  // nodes come after their parents: the first best child wins ties
+    int& best = best_child_[tree.parent[i] + 1];
+    if (best < 0 || tree.score[i] > tree.score[best - 1]) best = i + 1;
+  }
+}
+
+const float* VerifyLogits::row(int r) {
+  if (slot_[r] < 0) {
+    rows_.clear();
+    for (int x = r; x >= 0 && slot_[x] < 0; x = best_child_[x]) rows_.push_back(x);
+    const int d = int(head_.cols), first = scored_;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      b_.copy_rows(sel_ + size_t(first + i) * d, d, hidden_ + size_t(rows_[i]) * d, d, 1, d);
+      slot_[rows_[i]] = first + int(i);
+    }
+    b_.matmul(head_, sel_ + size_t(first) * d, logits_ + size_t(first) * head_.rows, int(rows_.size()));
+    scored_ += int(rows_.size());
+  }
+  return logits_ + size_t(slot_[r]) * head_.rows;
+}
+
+}  // namespace frspec

@@ -1,0 +1,44 @@
+// The target's logits for verify rows, computed only when verification reaches them. Verification walks
+// down ONE path of the draft tree (the target's choices), so it needs the LM head for the rows on that
+// path only, not for every drafted node: on a CPU the LM head of a large-vocabulary model costs far more
+// than the decoder layers of a small tree, so a 24-node tree then costs about as much LM head as a chain.
+// When a row is first needed it is scored together with the drafter's most likely path below it (one
+// batched matmul), which is the path verification usually takes.
+//
+// The logits are the same numbers as plain decoding's: the rows are the context's final normed hidden
+// states multiplied with the same LM head weight by the same matmul.
+#pragma once
+#include <vector>
+
+#include "engine/backend.h"
+#include "spec/draft_tree.h"
+
+namespace frspec {
+
+class VerifyLogits {
+ public:
+  VerifyLogits(Backend& b, const Weight& lm_head);
+  ~VerifyLogits();
+  VerifyLogits(const VerifyLogits&) = delete;
+  VerifyLogits& operator=(const VerifyLogits&) = delete;
+
+  // A new step: `hidden` holds tree.size()+1 rows of d floats (backend memory; verify row 0 = the root).
+  void reset(const DraftTree& tree, const float* hidden);
+  // Logits of verify row r (backend memory, vocab() floats), valid until reset().
+  const float* row(int r);
+  int vocab() const { return int(head_.rows); }
+  int rows_scored() const { return scored_; }
+
+ private:
+  Backend& b_;
+  const Weight& head_;
+  const DraftTree* tree_ = nullptr;
+  const float* hidden_ = nullptr;
+  float *sel_ = nullptr, *logits_ = nullptr;
+  int cap_ = 0, scored_ = 0;
+  std::vector<int> slot_;        // verify row -> slot in logits_, -1 = not scored yet
+  std::vector<int> best_child_;  // verify row -> the row of its most likely drafted child, -1 = leaf
+  std::vector<int32_t> rows_;
+};
+
+}  // namespace frspec
