@@ -18,6 +18,7 @@ Sampler::Sampler(const SamplerParams& p, int vocab) : p_(p), vocab_(vocab), rng_
   if (!(p.top_p > 0.f && p.top_p <= 1.f)) throw std::invalid_argument("sampler: top_p must be in (0, 1]");
   ids_.resize(vocab);
   probs_.resize(vocab);
+  weight_of_.resize(vocab);
   cand_ids_.reserve(vocab);
   cand_probs_.reserve(vocab);
 }
@@ -32,39 +33,48 @@ void Sampler::candidates(const float* logits, std::vector<int32_t>& ids, std::ve
     probs.push_back(1.f);
     return;
   }
+  // Candidates in ids_[0..n), most probable first (ties: lower id) whenever a cut needs the order.
   auto higher = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
   const int k = p_.top_k > 0 ? std::min(p_.top_k, vocab_) : vocab_;
   const bool cut_p = p_.top_p < 1.f;
-  int n = vocab_;
-  if (k < vocab_) {
-    // Top-k by one pass with a sorted insertion buffer (k is usually small).
-    cpu::topk_row(logits, vocab_, k, ids_.data(), probs_.data());
-    n = k;
+  int n = k;
+  if (k <= 64 && k < vocab_) {
+    cpu::topk_row(logits, vocab_, k, ids_.data(), probs_.data());  // one pass, sorted insertion
   } else {
     std::iota(ids_.begin(), ids_.end(), 0);
-    if (cut_p) std::sort(ids_.begin(), ids_.end(), higher);  // the nucleus needs the order
+    if (k < vocab_) {
+      std::nth_element(ids_.begin(), ids_.begin() + (k - 1), ids_.end(), higher);
+      std::sort(ids_.begin(), ids_.begin() + k, higher);
+    }
   }
-  // Softmax of logits / T over the n candidates, in double.
+  // Weights exp((logit - max) / T), in double; probs_[i] belongs to ids_[i].
   float mx = -INFINITY;
   for (int i = 0; i < n; ++i) mx = std::max(mx, logits[ids_[i]]);
-  double sum = 0;
   const double inv_t = 1.0 / p_.temperature;
-  for (int i = 0; i < n; ++i) {
-    const double e = std::exp((double(logits[ids_[i]]) - mx) * inv_t);
-    probs_[i] = float(e);
-    sum += e;
-  }
-  // Nucleus: the shortest prefix (most probable first) whose mass reaches top_p.
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += (probs_[i] = float(std::exp((double(logits[ids_[i]]) - mx) * inv_t)));
+  // Nucleus: the shortest most-probable-first prefix whose mass reaches top_p. Over the whole vocabulary
+  // only a growing prefix is put in order (64, 512, ... candidates) until it holds that mass.
   if (cut_p) {
+    if (k == vocab_) {
+      for (int i = 0; i < n; ++i) weight_of_[ids_[i]] = probs_[i];
+      for (int m = std::min(64, n);; m = std::min(m * 8, n)) {
+        std::nth_element(ids_.begin(), ids_.begin() + (m - 1), ids_.end(), higher);
+        std::sort(ids_.begin(), ids_.begin() + m, higher);
+        double acc = 0;
+        for (int i = 0; i < m; ++i) acc += weight_of_[ids_[i]];
+        if (acc >= p_.top_p * sum || m == n) break;
+      }
+      for (int i = 0; i < n; ++i) probs_[i] = weight_of_[ids_[i]];
+    }
     double acc = 0;
     int keep = 0;
     while (keep < n) {
-      acc += probs_[keep++] / sum;
-      if (acc >= p_.top_p) break;
+      acc += probs_[keep++];
+      if (acc >= p_.top_p * sum) break;
     }
     n = keep;
-    sum = 0;
-    for (int i = 0; i < n; ++i) sum += probs_[i];
+    sum = acc;
   }
   for (int i = 0; i < n; ++i) {
     ids.push_back(ids_[i]);

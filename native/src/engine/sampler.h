@@ -24,8 +24,9 @@ class Sampler {
 
   // Samples from host logits (vocab floats). Greedy returns the first maximum.
   int32_t sample(const float* logits);
-  // The candidates that survive temperature/top-k/top-p with their probabilities (summing to 1), sorted
-  // by probability descending (ties by lower id). Greedy: the argmax with probability 1.
+  // The candidates that survive temperature/top-k/top-p with their probabilities (summing to 1): sorted
+  // by probability descending (ties by lower id) when top-k or top-p cut the list, in id order when the
+  // whole vocabulary is kept. Greedy: the argmax with probability 1.
   void candidates(const float* logits, std::vector<int32_t>& ids, std::vector<float>& probs);
   // Dense form: probs[vocab] (zero outside the candidates).
   void probabilities(const float* logits, float* probs);
@@ -37,7 +38,7 @@ class Sampler {
   int vocab_;
   std::mt19937_64 rng_;
   std::vector<int32_t> ids_, cand_ids_;  // scratch, sized once
-  std::vector<float> probs_, cand_probs_;
+  std::vector<float> probs_, cand_probs_, weight_of_;
 };
 
 }  // namespace frspec
