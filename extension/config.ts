@@ -7,6 +7,7 @@ export interface Settings {
   eagleModel: string;
   topK: number;
   maxTokens: number;
+  timeBudgetMs: number;
   contextSize: number;
   prefixChars: number;
   suffixChars: number;
@@ -26,6 +27,7 @@ export function readSettings(): Settings {
     eagleModel: c.get('eagleModel', ''),
     topK: c.get('topK', 32768),
     maxTokens: c.get('maxTokens', 48),
+    timeBudgetMs: c.get('timeBudgetMs', 200),
     contextSize: c.get('contextSize', 4096),
     prefixChars: c.get('prefixChars', 4000),
     suffixChars: c.get('suffixChars', 1000),

@@ -10,6 +10,9 @@ import type { EngineHost } from '../engine/engine-host';
 import { postprocess, requestRules, type CursorContext } from '../postprocess/multiline';
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
 
+/** FRSPEC_TRACE=1 in the editor's environment logs every completion to the output channel. */
+const TRACE = !!process.env.FRSPEC_TRACE;
+
 export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   readonly cache = new TypedAlongCache();
   /** Shown suggestions: key moments for the e2e test's latency figures, in the output channel. */
@@ -47,9 +50,12 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     const caps = fimCapabilities(this.engine.model.specials);
     const parts = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
     try {
-      const r = await this.engine.complete({ parts, maxTokens: settings.maxTokens, ...requestRules(cursor) }, token);
+      const r = await this.engine.complete({
+        parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}), ...requestRules(cursor),
+      }, token);
       if (token.isCancellationRequested) return undefined;
       const suggestion = postprocess(r.text, cursor);
+      if (TRACE) this.log.appendLine(`completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.stats.tokens} tokens, ${r.stats.totalMs.toFixed(0)} ms)`);
       if (!suggestion) return undefined;
       this.cache.store(key, before, suggestion);
       this.served++;

@@ -109,7 +109,7 @@ export interface CompleteParams {
   maxLines?: number;
   /** Stop at the first empty line after some text (a blank line ends a block). */
   stopAtBlankLine?: boolean;
-  /** Stop when the generated text has run this long (default: no limit). */
+  /** Stop this many ms after the request started running (prompt included) and return the text so far. */
   timeBudgetMs?: number;
 }
 

@@ -89,6 +89,9 @@ export class SidecarServer {
     if (p.stopSequences !== undefined && (!Array.isArray(p.stopSequences) || p.stopSequences.some((x) => typeof x !== 'string'))) {
       throw new SidecarError(ErrorCode.InvalidParams, 'stopSequences must be an array of strings');
     }
+    if (p.timeBudgetMs !== undefined && (typeof p.timeBudgetMs !== 'number' || !(p.timeBudgetMs >= 0))) {
+      throw new SidecarError(ErrorCode.InvalidParams, `timeBudgetMs must be a non-negative number of milliseconds, got ${p.timeBudgetMs}`);
+    }
     if (p.streamId !== undefined && typeof p.streamId !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'streamId must be a string');
     let prompt: Int32Array;
     try {

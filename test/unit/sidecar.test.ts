@@ -101,6 +101,14 @@ describe('sidecar (real process, demo model)', function () {
     }
   });
 
+  it('a time budget ends decoding and returns the text so far', async () => {
+    const r = await client.complete({ parts: [PREFIX], maxTokens: 250, timeBudgetMs: 80 });
+    assert.equal(r.stop, 'time_budget');
+    assert.ok(r.stats.tokens < 250);
+    assert.ok(r.stats.totalMs < 1500, `took ${r.stats.totalMs} ms`);
+    await rejectsWith(client.request('complete', { parts: ['x'], timeBudgetMs: 'soon' }), ErrorCode.InvalidParams, /timeBudgetMs/);
+  });
+
   it('the newest completion wins: the running one is cancelled, the waiting one superseded', async () => {
     const a = client.complete({ parts: [PREFIX], maxTokens: 200 });
     const b = client.complete({ parts: [PREFIX + 'x'], maxTokens: 200 });
