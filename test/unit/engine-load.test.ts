@@ -69,29 +69,19 @@ describe('engine: loading and refusing models', function () {
     assert.equal(e.total, e.weights + e.kvCache + e.scratch);
   });
 
-  const native = (ctx: Mocha.Context, name: string): string => {
-    try {
-      return nativeBin(name);
-    } catch (e) {
-      if (process.env.FRSPEC_NATIVE_BIN_DIR) throw e;
-      console.log(`    (skipped: ${name} is not built; run \`npm run build:native\`)`);
-      ctx.skip();
-    }
-  };
-
-  it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', function () {
-    assert.match(execFileSync(native(this, 'engine_ops_test'), { encoding: 'utf8' }), /all engine op tests passed/);
+  it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', () => {
+    assert.match(execFileSync(nativeBin('engine_ops_test'), { encoding: 'utf8' }), /all engine op tests passed/);
   });
 
-  it('projects onto a restricted (FR-Spec) LM head bit for bit like the full head (native engine_head_test)', function () {
+  it('projects onto a restricted (FR-Spec) LM head bit for bit like the full head (native engine_head_test)', () => {
     for (const spec of [{ type: 'F16', tied: true }, { type: 'Q4_K_M', tied: false }] as const) {
       const file = fixtureFile(`head-${spec.type}`, { arch: 'qwen2', layers: 1, ...spec });
-      assert.match(execFileSync(native(this, 'engine_head_test'), [file], { encoding: 'utf8' }), /matches the full head bit for bit/);
+      assert.match(execFileSync(nativeBin('engine_head_test'), [file], { encoding: 'utf8' }), /matches the full head bit for bit/);
     }
   });
 
-  it('allocates nothing per decoded token (native engine_alloc_test)', function () {
+  it('allocates nothing per decoded token (native engine_alloc_test)', () => {
     const file = fixtureFile('alloc', { arch: 'qwen2', type: 'Q4_K_M', tied: false, layers: 2 });
-    assert.match(execFileSync(native(this, 'engine_alloc_test'), [file], { encoding: 'utf8' }), /no allocation in 24 decode steps/);
+    assert.match(execFileSync(nativeBin('engine_alloc_test'), [file], { encoding: 'utf8' }), /no allocation in 24 decode steps/);
   });
 });
