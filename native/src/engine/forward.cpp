@@ -91,10 +91,10 @@ EvalResult Context::eval(const EvalRequest& req) {
     b.get_rows(model_.token_embd(), req.tokens.data(), n, x_);
   }
 
-  // The K/V of the new tokens are written at slots base..base+n-1 by each layer; commit them only
-  // after the whole pass so a failure leaves the cache as it was.
-  // The last layer finishes only the rows that are read: all of them for hidden states, a mask or
-  // several logit rows; the last one for a causal batch's last logits; none when only K/V are wanted.
+  // Each layer writes the new tokens' K/V at slots base..base+n-1; they count as cached only once the
+  // whole pass is done, so a failure leaves the cache as it was. The last layer finishes only the rows
+  // that are read: all of them for hidden states, a mask or several logit rows; the last one for a causal
+  // batch's last logits; none when only K/V are wanted (a prompt chunk).
   const bool all_rows = req.hidden || req.mask || req.logits == LogitRows::All || req.logits == LogitRows::List;
   const int last_first = all_rows ? 0 : req.logits == LogitRows::Last ? n - 1 : n;
   const int n_layers = int(model_.layers().size());
@@ -103,12 +103,10 @@ EvalResult Context::eval(const EvalRequest& req) {
 
   EvalResult r;
   r.n = n;
-  const float* out = x_;  // EAGLE: the layer output is the feature
-  if (model_.output_norm()) {
-    if (req.hidden) b.rms_norm(x_, model_.output_norm(), hidden_, n, d, c.rms_eps);
-    out = hidden_;
+  if (req.hidden) {
+    if (model_.output_norm()) b.rms_norm(x_, model_.output_norm(), hidden_, n, d, c.rms_eps);
+    r.hidden = model_.output_norm() ? hidden_ : x_;  // EAGLE: the layer output itself is the feature
   }
-  if (req.hidden) r.hidden = out;
   if (req.logits == LogitRows::None) return r;
 
   // The rows to project, then one matmul over them (all rows share each weight read).
