@@ -73,9 +73,9 @@ static std::vector<float> dequantize_matrix(const Weight& w) {
 static std::vector<float> kernel_activations(DType t, const float* x, int64_t cols) {
   std::vector<float> out(x, x + cols);
   if (t == DType::Q8_0) {
-    std::vector<kernels::ActQ8_0> a(size_t(cols / QK8_0));
+    std::vector<kernels::ActQ8_0x2> a(size_t(kernels::act_q8_0_pairs(cols)));
     kernels::quantize_act_q8_0(x, a.data(), cols);
-    for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = a[size_t(i / QK8_0)].d * a[size_t(i / QK8_0)].qs[i % QK8_0];
+    for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = kernels::act_q8_0_value(a.data(), i);
   } else if (is_quantized(t)) {
     std::vector<kernels::ActQ8_K> a(size_t(cols / QK_K));
     const bool q4k = t == DType::Q4_K;

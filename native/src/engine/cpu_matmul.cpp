@@ -52,8 +52,16 @@ static inline float quantize_block(const float* x, int8_t* q) {
   return d;
 }
 
-void quantize_act_q8_0(const float* x, ActQ8_0* out, int64_t cols) {
-  for (int64_t b = 0; b < cols / QK8_0; ++b) out[b].d = quantize_block<QK8_0>(x + b * QK8_0, out[b].qs);
+void quantize_act_q8_0(const float* x, ActQ8_0x2* out, int64_t cols) {
+  const int64_t nb = cols / QK8_0;
+  for (int64_t b = 0; b < 2 * act_q8_0_pairs(cols); ++b) {
+    ActQ8_0x2& p = out[b / 2];
+    const int half = int(b % 2);
+    float d = 0;
+    if (b < nb) d = quantize_block<QK8_0>(x + b * QK8_0, p.qs + QK8_0 * half);
+    else std::memset(p.qs + QK8_0 * half, 0, QK8_0);
+    for (int l = 0; l < 8; ++l) p.d[8 * half + l] = d;
+  }
 }
 
 void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_order) {
@@ -149,13 +157,13 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     job.act_stride = size_t(w.cols) * sizeof(float);
   } else {
     const bool k_quant = w.type != DType::Q8_0;
-    job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(w.cols / QK8_0) * sizeof(ActQ8_0);
+    job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(act_q8_0_pairs(w.cols)) * sizeof(ActQ8_0x2);
     scratch.emplace(job.act_stride * size_t(n));
     uint8_t* act = scratch->data();
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
       if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols, w.type == DType::Q4_K);
-      else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0*>(act + size_t(t) * job.act_stride), w.cols);
+      else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0x2*>(act + size_t(t) * job.act_stride), w.cols);
     };
     if (n >= 4) pool.parallel_for(n, quantize_token);
     else for (int t = 0; t < n; ++t) quantize_token(t, 0);

@@ -36,11 +36,18 @@ struct MatmulJob {
   void store(int64_t r, int t, float dot) const { y[size_t(t) * size_t(w->rows) + size_t(r)] = bias ? dot + bias[r] : dot; }
 };
 
-// Activation blocks for Q8_0 weights: symmetric 8-bit, q in [-127, 127], x ≈ d * q.
-struct ActQ8_0 {
-  float d;
-  int8_t qs[QK8_0];
+// Activations for Q8_0 weights: symmetric 8-bit blocks of 32, q in [-127, 127], x ≈ d * q, stored in
+// pairs (one 512-bit register of quants) with each block's scale repeated over the 8 int32 lanes its
+// sums land in. A row with an odd number of blocks ends with a half pair (zero quants, scale 0).
+struct ActQ8_0x2 {
+  int8_t qs[2 * QK8_0];
+  float d[16];
 };
+inline int64_t act_q8_0_pairs(int64_t cols) { return (cols / QK8_0 + 1) / 2; }
+inline float act_q8_0_value(const ActQ8_0x2* a, int64_t i) {
+  const ActQ8_0x2& p = a[i / (2 * QK8_0)];
+  return p.d[8 * ((i / QK8_0) % 2)] * float(p.qs[i % (2 * QK8_0)]);
+}
 // Activation blocks for K-quant weights (ggml's block_q8_K shape): bsums[g] = sum of qs[16g .. 16g+16).
 struct ActQ8_K {
   float d;
@@ -57,7 +64,7 @@ constexpr int kQ4KSlot[8] = {0, 2, 1, 3, 4, 6, 5, 7};
 inline int act_q8_K_index(int i, bool q4k_order) { return q4k_order ? 32 * kQ4KSlot[i / 32] + i % 32 : i; }
 
 // Quantize one activation row of `cols` floats (cols a multiple of the block size).
-void quantize_act_q8_0(const float* x, ActQ8_0* out, int64_t cols);
+void quantize_act_q8_0(const float* x, ActQ8_0x2* out, int64_t cols);
 void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_order);
 
 // Rows [r0, r1) for all job.n tokens, one function per weight type (cpu_matmul_<type>.cpp).
