@@ -5,9 +5,9 @@
 // is encoded as data: `<|fim_prefix|>` written in a file stays ordinary characters.
 import type { Tokenizer } from '../native/tokenizer';
 
-export interface CorpusFile { lang: string; path: string; text: string }
+export interface CorpusFile { lang?: string; path: string; text: string }
 
-export interface FimPrompt { path: string; lang: string; tokens: number[] }
+export interface FimPrompt { path: string; lang?: string; tokens: number[] }
 
 export interface FimOptions { prefixChars?: number; suffixChars?: number; gap?: number; minLines?: number }
 

@@ -1,5 +1,6 @@
 // Every `frspec` subcommand, in the order `frspec --help` lists them. Each lives in its own file.
 import type { Command } from '../command';
+import { benchSpec } from './bench-spec';
 import { demo } from './demo';
 import { generate } from './generate';
 import { inspect } from './inspect';
@@ -7,4 +8,4 @@ import { serve } from './serve';
 import { tokenize } from './tokenize';
 import { vocabCommands } from './vocab';
 
-export const commands: Command[] = [demo, generate, inspect, serve, tokenize, ...vocabCommands];
+export const commands: Command[] = [benchSpec, demo, generate, inspect, serve, tokenize, ...vocabCommands];

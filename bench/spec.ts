@@ -1,0 +1,215 @@
+// The speculative decoding benchmark (npm run bench:spec, or frspec bench spec): on N fill-in-the-middle
+// prompts of a corpus, T new tokens each, greedy, CPU: our plain decoding; full-vocabulary speculation;
+// FR-Spec at k = 8k/16k/32k/64k with the vocabulary counted from a training corpus and from the benchmark
+// corpus itself ("your workspace"), and the training vocabulary plus the prompt's own ids; each for both
+// drafters (draft model, EAGLE head), chain and tree; and llama.cpp plain and speculative
+// (node-llama-cpp's DraftSequenceTokenPredictor with the draft model) on the same prompts in the same run.
+// Configurations alternate prompt by prompt so machine load hits all of them alike. Every speculative
+// output is checked token for token against our plain greedy output (a mismatch is reported as an error).
+// Columns: tau, draft ms/step, verify ms/step, tokens/s (decode, after the first token), speed-up over
+// our plain decoding and over llama.cpp's best.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SpecEngine, type SpecGenerateOptions } from '../native/spec';
+import { openTokenizer, type Tokenizer } from '../native/tokenizer';
+import { buildVocab, defaultCacheFile } from '../vocab/build';
+import { readVocab, writeVocab } from '../vocab/format';
+import { packageRoot } from '../cli/paths';
+import { readJsonlCorpus } from '../vocab/corpus';
+import { fimPrompts } from './fim-prompts';
+import { LLAMA_CPP_VERSION, loadLlamaCpp } from './llama-cpp';
+import { loadLlamaCppSpeculative } from './spec-llama';
+
+export interface SpecBenchOptions {
+  model: string;
+  draft: string;
+  eagle: string;
+  corpus: string;
+  prompts: number;
+  /** Corpus the FR-Spec "train" vocabulary is counted from (default: none, only the workspace one). */
+  vocabCorpus?: string;
+  tokens: number;
+  threads: number;
+  ks: number[];
+  chain: number;
+  tree: Required<Pick<SpecGenerateOptions, 'depth' | 'branch' | 'beam' | 'nodes'>>;
+  llamaCpp: boolean;
+  /** Only configurations whose name contains one of these (plain always runs). */
+  only?: string[];
+}
+
+export interface SpecBenchRow {
+  name: string;
+  drafter: string;
+  vocab: string;
+  k: number | null;
+  shape: string;
+  tau: number;
+  draftMsPerStep: number;
+  verifyMsPerStep: number;
+  tokensPerSecond: number;
+  speedupOverPlain: number;
+  speedupOverLlamaCpp: number | null;
+  mismatches: number;
+}
+
+export interface SpecBenchResult {
+  machine: string;
+  threads: number;
+  loadAverage: [number, number];
+  prompts: number;
+  tokens: number;
+  rows: SpecBenchRow[];
+  best: SpecBenchRow;
+  frBeatsFullVocabulary: boolean;
+}
+
+interface Config { name: string; drafter: string; vocab: string; k: number | null; shape: string; opts: SpecGenerateOptions | 'llama-plain' | 'llama-spec' }
+interface Acc { steps: number; emitted: number; draftMs: number; verifyMs: number; decodeMs: number; decoded: number; mismatches: number }
+
+/** A .frv counted from a corpus with the target's tokenizer, cached in .cache/spec-bench/. */
+async function vocabFor(corpus: string, tok: Tokenizer, log: (s: string) => void): Promise<string> {
+  const dir = path.join(packageRoot(), '.cache', 'spec-bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, `${path.basename(corpus).replace(/\W+/g, '-')}-${tok.fingerprint.slice(0, 12)}.frv`);
+  const st = fs.statSync(corpus);
+  const stamp = `${out}.stamp`;
+  if (fs.existsSync(out) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === `${path.resolve(corpus)}:${st.size}:${st.mtimeMs}`) return out;
+  log(`counting the vocabulary of ${corpus} ...`);
+  const built = await buildVocab(corpus, tok, { cacheFile: defaultCacheFile(out, corpus, tok.fingerprint, dir) });
+  writeVocab(out, built.vocab);
+  fs.writeFileSync(stamp, `${path.resolve(corpus)}:${st.size}:${st.mtimeMs}`);
+  return out;
+}
+
+function configs(o: SpecBenchOptions, vocabs: Array<[string, string]>): Config[] {
+  const shapes: Array<[string, SpecGenerateOptions]> = [
+    [`chain ${o.chain}`, { chain: o.chain }],
+    [`tree ${o.tree.depth}/${o.tree.branch}/${o.tree.beam}/${o.tree.nodes}`, { tree: true, ...o.tree }],
+  ];
+  const out: Config[] = [];
+  for (const [drafter, dname] of [['draft', 'draft model'], ['eagle', 'EAGLE']] as const)
+    for (const [sname, sopts] of shapes) {
+      const base = { drafter: dname, shape: sname };
+      out.push({ ...base, name: `${dname}, ${sname}, full vocab`, vocab: 'full', k: null, opts: { drafter, ...sopts } });
+      for (const [vname, file] of vocabs)
+        for (const k of o.ks) {
+          out.push({ ...base, name: `${dname}, ${sname}, FR ${k / 1024}k ${vname}`, vocab: vname, k, opts: { drafter, ...sopts, vocab: file, vocabTopK: k } });
+          if (vname === 'train' && (k === 8192 || k === 32768))
+            out.push({ ...base, name: `${dname}, ${sname}, FR ${k / 1024}k train+prompt ids`, vocab: 'train+prompt', k,
+              opts: { drafter, ...sopts, vocab: file, vocabTopK: k, contextTokens: true } });
+        }
+    }
+  const wanted = (c: Config) => !o.only || o.only.some((s) => c.name.includes(s));
+  return out.filter(wanted);
+}
+
+export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void): Promise<SpecBenchResult> {
+  const tok = openTokenizer(o.model);
+  const prompts = await fimPrompts(readJsonlCorpus(o.corpus), tok, o.prompts);
+  if (prompts.length < o.prompts) throw new Error(`${o.corpus} gives only ${prompts.length} FIM prompts, ${o.prompts} asked`);
+  const vocabs: Array<[string, string]> = [];
+  if (o.vocabCorpus) vocabs.push(['train', await vocabFor(o.vocabCorpus, tok, log)]);
+  vocabs.push(['workspace', await vocabFor(o.corpus, tok, log)]);
+  for (const [, f] of vocabs) readVocab(f, { name: o.model, tokenizer: tok });  // refuses another tokenizer early
+
+  const maxPrompt = Math.max(...prompts.map((p) => p.tokens.length));
+  const contextSize = maxPrompt + o.tokens + 64;
+  const engine = await SpecEngine.load(o.model, { draft: o.draft, eagle: o.eagle, threads: o.threads, contextSize });
+  const all: Config[] = [{ name: 'ours, plain decoding', drafter: '-', vocab: '-', k: null, shape: '-', opts: { drafter: 'none' } }, ...configs(o, vocabs)];
+  const llamaPlain = o.llamaCpp ? await loadLlamaCpp(o.model, o.threads, contextSize) : undefined;
+  const llamaSpec = o.llamaCpp ? await loadLlamaCppSpeculative(o.model, o.draft, o.threads, contextSize) : undefined;
+  if (o.llamaCpp) {
+    all.push({ name: `llama.cpp ${LLAMA_CPP_VERSION}, plain`, drafter: '-', vocab: '-', k: null, shape: '-', opts: 'llama-plain' });
+    all.push({ name: `llama.cpp ${LLAMA_CPP_VERSION}, draft model (DraftSequenceTokenPredictor)`, drafter: 'draft model', vocab: 'full', k: null, shape: 'chain <=16', opts: 'llama-spec' });
+  }
+  const acc = new Map<Config, Acc>(all.map((c) => [c, { steps: 0, emitted: 0, draftMs: 0, verifyMs: 0, decodeMs: 0, decoded: 0, mismatches: 0 }]));
+  const load0 = os.loadavg()[0];
+
+  // Warm-up: page the weights in and let every head be gathered once.
+  for (const c of all) if (typeof c.opts === 'object') await engine.generate(prompts[0].tokens, { ...c.opts, maxTokens: 4 });
+  await llamaPlain?.greedy(prompts[0].tokens, 4, false);
+  await llamaSpec?.greedy(prompts[0].tokens, 4);
+
+  for (let i = 0; i < prompts.length; i++) {
+    const prompt = prompts[i].tokens;
+    let plain: Int32Array | undefined;
+    for (const c of all) {
+      const a = acc.get(c)!;
+      if (c.opts === 'llama-plain') {
+        const r = await llamaPlain!.greedy(prompt, o.tokens, false);
+        a.steps += r.decodeSteps + 1; a.emitted += r.decodeSteps + 1; a.verifyMs += r.decodeMs; a.decodeMs += r.decodeMs; a.decoded += r.tokens.length - 1;
+      } else if (c.opts === 'llama-spec') {
+        const r = await llamaSpec!.greedy(prompt, o.tokens);
+        a.decodeMs += r.decodeMs; a.decoded += r.tokens.length - 1;
+        a.steps += r.tokens.length - r.validated; a.emitted += r.tokens.length;  // each target pass emits its validated drafts + 1
+      } else {
+        const r = await engine.generate(prompt, { ...c.opts, maxTokens: o.tokens });
+        if (c.opts.drafter === 'none') plain = r.tokens;
+        else if (plain && (r.tokens.length !== plain.length || r.tokens.some((t, j) => t !== plain![j]))) a.mismatches++;
+        a.steps += r.steps; a.emitted += r.tau * r.steps; a.draftMs += r.draftMs; a.verifyMs += r.verifyMs;
+        a.decodeMs += r.totalMs - r.promptMs; a.decoded += r.tokens.length - 1;
+      }
+    }
+    log(`prompt ${i + 1}/${prompts.length} done (${prompts[i].path}, ${prompt.length} tokens)`);
+  }
+  await engine.close();
+  await llamaPlain?.close();
+  await llamaSpec?.close();
+
+  const tps = (a: Acc) => (a.decoded * 1000) / a.decodeMs;
+  const plainTps = tps(acc.get(all[0])!);
+  const llamaBest = o.llamaCpp ? Math.max(...all.filter((c) => typeof c.opts === 'string').map((c) => tps(acc.get(c)!))) : null;
+  const rows: SpecBenchRow[] = all.map((c) => {
+    const a = acc.get(c)!;
+    return {
+      name: c.name, drafter: c.drafter, vocab: c.vocab, k: c.k, shape: c.shape,
+      tau: a.emitted / a.steps, draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps,
+      tokensPerSecond: tps(a), speedupOverPlain: tps(a) / plainTps, speedupOverLlamaCpp: llamaBest ? tps(a) / llamaBest : null,
+      mismatches: a.mismatches,
+    };
+  });
+  const ours = rows.filter((r) => r.drafter !== '-' && !r.name.startsWith('llama.cpp'));
+  const best = ours.reduce((x, y) => (y.tokensPerSecond > x.tokensPerSecond ? y : x));
+  // The paper's claim, per drafter and shape: the best FR-Spec k beats the full vocabulary.
+  const frBeats = ['draft model', 'EAGLE'].every((d) => [...new Set(ours.map((r) => r.shape))].every((s) => {
+    const group = ours.filter((r) => r.drafter === d && r.shape === s);
+    const full = group.find((r) => r.vocab === 'full');
+    const fr = group.filter((r) => r.vocab !== 'full');
+    return !full || !fr.length || Math.max(...fr.map((r) => r.tokensPerSecond)) > full.tokensPerSecond;
+  }));
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return {
+    machine: `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} (shared machine)`,
+    threads: o.threads, loadAverage: [load0, os.loadavg()[0]], prompts: prompts.length, tokens: o.tokens, rows, best,
+    frBeatsFullVocabulary: frBeats,
+  };
+}
+
+/** The result as a Markdown table. */
+export function specBenchTable(r: SpecBenchResult): string {
+  const f = (x: number | null, d = 2) => (x === null || !Number.isFinite(x) ? '—' : x.toFixed(d));
+  const lines = [
+    `${r.prompts} FIM prompts x ${r.tokens} new tokens, greedy, ${r.threads} threads; ${r.machine}; load average ${r.loadAverage.map((x) => x.toFixed(1)).join(' -> ')}`,
+    '',
+    '| configuration | τ | draft ms/step | verify ms/step | tokens/s | × our plain | × llama.cpp best | output ≠ plain |',
+    '|---|---|---|---|---|---|---|---|',
+    ...r.rows.map((x) => `| ${x.name} | ${f(x.tau)} | ${f(x.draftMsPerStep)} | ${f(x.verifyMsPerStep)} | ${f(x.tokensPerSecond, 1)} | ${f(x.speedupOverPlain)} | ${f(x.speedupOverLlamaCpp)} | ${x.name.startsWith('llama.cpp') ? '—' : x.mismatches} |`),
+    '',
+    `best: ${r.best.name} — ${r.best.tokensPerSecond.toFixed(1)} tokens/s, ${r.best.speedupOverPlain.toFixed(2)}× our plain` +
+      (r.best.speedupOverLlamaCpp ? `, ${r.best.speedupOverLlamaCpp.toFixed(2)}× llama.cpp's best` : ''),
+    `FR-Spec faster than the full vocabulary for every drafter and shape: ${r.frBeatsFullVocabulary ? 'yes' : 'no'}`,
+  ];
+  return lines.join('\n');
+}
+
+// `npm run bench:spec -- [options]` is `frspec bench spec [options]`.
+if (require.main === module) {
+  // Loaded here, not at the top: the command module imports this one.
+  const { benchSpec } = require('../cli/commands/bench-spec') as typeof import('../cli/commands/bench-spec');
+  benchSpec.run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).catch((e) => {
+    console.error(`bench spec: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}
