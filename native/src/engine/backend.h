@@ -112,6 +112,13 @@ class Backend {
   virtual void argmax(const float* logits, int n, int vocab, int32_t* host_out) = 0;
   // Top-k (ids and values, sorted by value descending) of one row.
   virtual void topk(const float* logits, int vocab, int k, int32_t* host_ids, float* host_vals) = 0;
+  // Greedy decoding: host_out[i] = argmax(x[i] . W^T), always exactly the id argmax(matmul(w, x)) gives
+  // (first maximum). A backend may get there reading less than all of W (the CPU backend prefilters a
+  // float LM head with an 8-bit copy and rigorous error bounds). logits: scratch of n * w.rows floats.
+  virtual void matmul_argmax(const Weight& w, const float* x, int n, float* logits, int32_t* host_out) {
+    matmul(w, x, logits, n, nullptr);
+    argmax(logits, n, int(w.rows), host_out);
+  }
 };
 
 // The CPU backend (always available). threads <= 0 means all cores.
