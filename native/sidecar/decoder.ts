@@ -1,9 +1,16 @@
-// The one function every completion goes through: `decoder.generate()`. Today it is plain greedy decoding
-// on the target (native/engine.ts); with a drafter configured and the speculative engine available
-// (native/spec.ts, issue 4) it becomes FR-Spec speculative decoding — same inputs, same greedy output.
-// `plain()` always decodes without speculation: calibration measures the speed-up against it.
-import type { Engine } from '../engine';
-import type { DecodingSummary } from './protocol';
+// The one function every completion goes through: `decoder.generate()`. Without a drafter it is plain
+// greedy decoding on the target (native/engine.ts); with a draft model or an EAGLE head it is FR-Spec
+// speculative decoding (native/spec.ts) — same inputs, token for token the same greedy output, faster.
+// `plain()` always decodes without speculation on the same model and context: calibration measures the
+// speed-up against it.
+import { addon } from '../addon';
+import { Engine } from '../engine';
+import { openGguf } from '../gguf';
+import { SpecEngine } from '../spec';
+import { ErrorCode, type DecodingSummary, type InitializeResult } from './protocol';
+import { SidecarError } from './errors';
+
+export type ModelSummary = InitializeResult['model'];
 
 export interface DecodeRequest {
   prompt: Int32Array;
@@ -28,6 +35,7 @@ export interface DecodeResult {
 
 export interface Decoder {
   readonly summary: DecodingSummary;
+  readonly model: ModelSummary;
   generate(req: DecodeRequest): Promise<DecodeResult>;
   plain(req: DecodeRequest): Promise<DecodeResult>;
   /** Uses a new draft vocabulary (FR-Spec top-k); a no-op for plain decoding. */
@@ -40,8 +48,11 @@ export interface DrafterChoice { draft?: string; eagle?: string }
 /** Plain greedy decoding on the target; `note` says why speculation is off when a drafter was asked for. */
 export class PlainDecoder implements Decoder {
   readonly summary: DecodingSummary;
+  readonly model: ModelSummary;
   constructor(private readonly engine: Engine, note?: string) {
     this.summary = { mode: 'plain', ...(note ? { note } : {}) };
+    const i = engine.info;
+    this.model = { path: i.path, arch: i.arch, nVocab: i.nVocab, nLayers: i.nLayers, dModel: i.dModel, weightBytes: i.weightBytes, backend: i.backend, threads: i.threads, contextSize: i.contextSize };
   }
 
   generate(req: DecodeRequest): Promise<DecodeResult> {
@@ -65,9 +76,61 @@ export class PlainDecoder implements Decoder {
   }
 }
 
-/** Picks the decoder for a loaded target: speculative when a drafter is configured and available. */
-export async function createDecoder(engine: Engine, drafter: DrafterChoice): Promise<Decoder> {
-  const wanted = drafter.eagle ?? drafter.draft;
-  if (!wanted) return new PlainDecoder(engine);
-  return new PlainDecoder(engine, `speculative decoding is not available in this build yet; decoding plainly (drafter ${wanted} not used)`);
+/** FR-Spec speculative decoding with a draft model or an EAGLE head, restricted to a workspace vocabulary. */
+export class SpecDecoder implements Decoder {
+  readonly summary: DecodingSummary;
+  readonly model: ModelSummary;
+  private vocab?: { file: string; topK: number };
+
+  constructor(private readonly spec: SpecEngine, private readonly drafter: 'draft' | 'eagle', drafterPath: string) {
+    this.summary = { mode: 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}` };
+    const i = spec.info;
+    const g = openGguf(i.target);
+    const arch = String(g.get('general.architecture'));
+    const num = (k: string) => Number(g.get(`${arch}.${k}`) ?? 0);
+    this.model = { path: i.target, arch, nVocab: i.nVocab, nLayers: num('block_count'), dModel: num('embedding_length'), weightBytes: g.tensors().reduce((s, t) => s + t.nBytes, 0), backend: i.backend, threads: i.threads, contextSize: i.contextSize };
+  }
+
+  generate(req: DecodeRequest): Promise<DecodeResult> {
+    return this.run(req, this.drafter);
+  }
+
+  plain(req: DecodeRequest): Promise<DecodeResult> {
+    return this.run(req, 'none');
+  }
+
+  async setVocab(file: string, topK: number): Promise<void> {
+    this.vocab = { file, topK };
+  }
+
+  close(): Promise<void> {
+    return this.spec.close();
+  }
+
+  private async run(req: DecodeRequest, drafter: 'none' | 'draft' | 'eagle'): Promise<DecodeResult> {
+    const r = await this.spec.generate(req.prompt, {
+      drafter, maxTokens: req.maxTokens, stopTokens: req.stopTokens, signal: req.signal, onToken: req.onToken,
+      // FR-Spec: the drafter proposes only the workspace's most frequent ids, plus the prompt's own ids.
+      ...(drafter !== 'none' && this.vocab ? { vocab: this.vocab.file, vocabTopK: this.vocab.topK, contextTokens: true } : {}),
+    });
+    const stop = r.stop === 'stop_token' || r.stop === 'max_tokens' || r.stop === 'context_full' ? r.stop : 'cancelled';
+    return { tokens: r.tokens, stop, nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.totalMs - r.promptMs, steps: r.steps };
+  }
+}
+
+export interface LoadOptions { threads: number; contextSize: number }
+
+/** Loads the target with the decoder the settings ask for: speculative when a drafter is given. */
+export async function createDecoder(model: string, drafter: DrafterChoice, opts: LoadOptions): Promise<Decoder> {
+  const kind = drafter.eagle ? 'eagle' : drafter.draft ? 'draft' : undefined;
+  const load = async (what: string, f: () => Promise<Decoder>) => {
+    try { return await f(); } catch (e) { throw new SidecarError(ErrorCode.ModelLoadFailed, `${what}: ${(e as Error).message}`); }
+  };
+  if (!kind) return load(model, async () => new PlainDecoder(await Engine.load(model, opts)));
+  const drafterPath = (drafter.eagle ?? drafter.draft)!;
+  if (typeof addon().loadSpec !== 'function') {
+    const note = `this build of the native addon has no speculative decoding; decoding plainly (drafter ${drafterPath} not used)`;
+    return load(model, async () => new PlainDecoder(await Engine.load(model, opts), note));
+  }
+  return load(`${model} with ${drafterPath}`, async () => new SpecDecoder(await SpecEngine.load(model, { ...opts, [kind]: drafterPath }), kind, drafterPath));
 }

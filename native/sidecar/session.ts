@@ -1,7 +1,6 @@
 // One loaded model: the target engine, its tokenizer, the decoder (plain or speculative) and the draft
 // vocabulary in use. Loading validates every file and fails with a message that names it.
 import * as fs from 'node:fs';
-import { Engine } from '../engine';
 import { openTokenizer, type Tokenizer } from '../tokenizer';
 import { coverage, readVocab } from '../../vocab';
 import { createDecoder, type Decoder } from './decoder';
@@ -17,7 +16,6 @@ export class Session {
   vocab?: VocabSummary;
   private constructor(
     readonly params: InitializeParams,
-    readonly engine: Engine,
     readonly tok: Tokenizer,
     readonly decoder: Decoder,
     readonly limits: Limits,
@@ -34,17 +32,16 @@ export class Session {
     if (!Number.isInteger(contextSize) || contextSize < 256 || contextSize > 131072) {
       throw new SidecarError(ErrorCode.InvalidParams, `contextSize must be an integer from 256 to 131072, got ${contextSize}`);
     }
-    let tok: Tokenizer, engine: Engine;
+    let tok: Tokenizer;
     try {
       tok = openTokenizer(params.model);
-      engine = await Engine.load(params.model, { threads: params.threads ?? 0, contextSize });
     } catch (e) {
       throw new SidecarError(ErrorCode.ModelLoadFailed, (e as Error).message);
     }
-    const decoder = await createDecoder(engine, { draft: params.draft, eagle: params.eagle });
+    const decoder = await createDecoder(params.model, { draft: params.draft, eagle: params.eagle }, { threads: params.threads ?? 0, contextSize });
     const maxTokens = Math.min(MAX_COMPLETION_TOKENS, contextSize >> 2);
     const limits: Limits = { maxPromptTokens: contextSize - maxTokens, maxPromptChars: 16 * (contextSize - maxTokens), maxTokens };
-    const session = new Session(params, engine, tok, decoder, limits);
+    const session = new Session(params, tok, decoder, limits);
     if (params.vocab) await session.loadVocab(params.vocab, params.topK);
     return session;
   }
@@ -67,10 +64,9 @@ export class Session {
   }
 
   describe(): InitializeResult {
-    const i = this.engine.info;
     return {
       protocolVersion: PROTOCOL_VERSION,
-      model: { path: i.path, arch: i.arch, nVocab: i.nVocab, nLayers: i.nLayers, dModel: i.dModel, weightBytes: i.weightBytes, backend: i.backend, threads: i.threads, contextSize: i.contextSize },
+      model: this.decoder.model,
       tokenizer: { fingerprint: this.tok.fingerprint, pre: this.tok.pre, vocabSize: this.tok.vocabSize, addBos: this.tok.specials.addBos },
       specials: specialTexts(this.tok),
       decoding: this.decoder.summary,

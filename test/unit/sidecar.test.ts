@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../native/sidecar/jsonrpc';
 import { ErrorCode, type InitializeResult, type PromptPart } from '../../native/sidecar/protocol';
+import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { readVocab } from '../../vocab';
@@ -224,5 +225,50 @@ describe('sidecar: malformed input on the wire', function () {
     assert.equal(e2.error.code, ErrorCode.ModelLoadFailed);
     raw.send({ id: 7, method: 'shutdown' });
     assert.equal((await raw.next((m) => m.id === 7)).result, null);
+  });
+});
+
+describe('sidecar: speculative decoding (EAGLE head + FR-Spec workspace vocabulary)', function () {
+  this.timeout(120000);
+
+  it('gives token for token the plain greedy completion, with τ and a measured speed-up', async function () {
+    requireShared(this);
+    if (typeof addon().loadSpec !== 'function') {
+      console.log('    (skipped: this build of the addon has no speculative decoding; run `npm run build:native`)');
+      this.skip();
+    }
+    const model = demoModel('demo-target')!;
+    const client = startClient();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-sidecar-spec-'));
+    try {
+      const init = await client.initialize({ model, eagle: demoModel('demo-eagle')!, threads: 2, contextSize: 1024, topK: 8192, calibrate: false });
+      assert.equal(init.decoding.mode, 'speculative');
+      const v = await client.buildVocab({ folder: path.join(__dirname, '..', '..', 'vocab'), out: path.join(dir, 'ws.frv') });
+      assert.ok(v.loaded && v.topK === 8192);
+      const tok = openTokenizer(model);
+      const engine = await Engine.load(model, { threads: 1, contextSize: 1024 });
+      try {
+        let steps = 0, tokens = 0;
+        for (const [prefix, suffix] of [[PREFIX, '\n'], ['class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        ', '\n'], ['function add(a: number, b: number): number {\n  return ', '\n}\n']]) {
+          const r = await client.complete({ parts: fim(prefix, suffix), maxTokens: 24 });
+          const s = tok.specials;
+          const want = await engine.generate([s.fimPre, ...tok.encode(prefix), s.fimSuf, ...tok.encode(suffix), s.fimMid], { maxTokens: 24, stopTokens: s.eog });
+          assert.equal(r.text, tok.decode(want.tokens), `speculative output differs for ${JSON.stringify(prefix.slice(-30))}`);
+          assert.equal(r.stats.mode, 'speculative');
+          steps += r.stats.steps;
+          tokens += r.stats.tokens;
+        }
+        assert.ok(steps < tokens, `τ ${tokens / steps}: the drafter never got a token accepted`);
+      } finally {
+        await engine.close();
+      }
+      const c = await client.request<{ plainTokensPerSecond: number; decoderTokensPerSecond: number; tau: number }>('calibrate', {});
+      const stats = await client.stats();
+      console.log(`      calibration on this machine: plain ${c.plainTokensPerSecond.toFixed(1)} tokens/s, EAGLE + FR-Spec 8k ${c.decoderTokensPerSecond.toFixed(1)} tokens/s (τ ${c.tau.toFixed(2)}); live speed-up ${stats.speedup?.toFixed(2)}×`);
+      assert.ok(c.tau > 1 && stats.speedup! > 0);
+    } finally {
+      await client.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
