@@ -2,6 +2,8 @@
 // kernel for small verification batches (n <= 64, up to 8 tokens per weight pass), and a tiled GEMM for
 // prefill. In the GEMV a block owns 4 rows; its warps split the columns, lanes take fixed chunks, and the
 // partial sums are combined in a fixed order, so a token's output is bit-identical for every n <= 64.
+#include <type_traits>
+
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
 #include "cuda/weight_types.cuh"
@@ -103,6 +105,109 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
   }
 }
 
+// Quantized weights: the same block/warp/lane layout, but activations are quantized on the fly to 8 bits
+// per run of 16 (scale = max|x| / 127 over the 32-element block the run belongs to: the partner half comes
+// from the neighbouring lane, which holds the other half of the same blocks) and multiplied with the
+// 8-bit quants by dp4a, four products per instruction. Each token's quantization depends only on x, so
+// results stay bit-identical for every n <= 64.
+__device__ __forceinline__ int round_to_int(float v) {  // nearest, ties to even, for |v| < 2^22
+  return __float_as_int(v + 12582912.0f) - 0x4B400000;
+}
+__device__ __forceinline__ int pack4(int a, int b, int c, int d) {
+  return int(__byte_perm(__byte_perm(uint32_t(a), uint32_t(b), 0x0040), __byte_perm(uint32_t(c), uint32_t(d), 0x0040), 0x5410));
+}
+
+template <class T, int NT, int R>
+__global__ void __launch_bounds__(32 * kGemvWarps)
+    gemv_q_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x,
+                  float* __restrict__ y, int ldy, const float* __restrict__ bias) {
+  pdl_wait();
+  __shared__ float partial[kGemvWarps][R][NT];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row0 = blockIdx.x * R;
+  const uint8_t* wr[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wr[r] = W + size_t(min(row0 + r, rows - 1)) * stride;  // past the end: recomputed, not written
+  float acc[R][NT];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+  const int nch = T::chunks(cols);  // even, and chunks c, c^1 sit in lanes l, l^1: both in range or neither
+  for (int c = warp * 32 + lane; c < nch; c += 32 * kGemvWarps) {
+    const unsigned pair_mask = __activemask();
+    typename T::Raw raw[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) T::load(wr[r], cols, c, raw[r]);
+    typename T::Aux aux[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) aux[r] = T::aux(raw[r], c);
+#pragma unroll
+    for (int run = 0; run < T::kQRuns; ++run) {
+      int wq[R][4];
+      float scale[R], mn[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) T::qrun(raw[r], aux[r], run, wq[r], scale[r], mn[r]);
+      const int s0 = T::qstart(c, run);
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        float xv[16];
+        const float4* xp = reinterpret_cast<const float4*>(x + size_t(t) * cols + s0);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float4 v = __ldg(xp + i);
+          xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
+        }
+        float amax = 0.f;
+#pragma unroll
+        for (int i = 0; i < 16; ++i) amax = fmaxf(amax, fabsf(xv[i]));
+        amax = fmaxf(amax, __shfl_xor_sync(pair_mask, amax, 1));
+        const float inv = amax > 0.f ? 127.f / amax : 0.f, dx = amax * (1.f / 127.f);
+        int xq[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          xq[i] = pack4(round_to_int(xv[4 * i] * inv), round_to_int(xv[4 * i + 1] * inv), round_to_int(xv[4 * i + 2] * inv),
+                        round_to_int(xv[4 * i + 3] * inv));
+        float xsum = 0.f;
+        if constexpr (T::kHasMin) {
+#pragma unroll
+          for (int i = 0; i < 16; ++i) xsum += xv[i];
+        }
+        int qsum = 0;
+        if constexpr (T::kQOffset != 0) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) qsum = __dp4a(xq[i], 0x01010101, qsum);
+        }
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          int isum = 0;
+#pragma unroll
+          for (int i = 0; i < 4; ++i) isum = __dp4a(wq[r][i], xq[i], isum);
+          if constexpr (T::kQOffset != 0) isum -= T::kQOffset * qsum;
+          acc[r][t] = fmaf(scale[r] * dx, float(isum), acc[r][t]);
+          if constexpr (T::kHasMin) acc[r][t] = fmaf(-mn[r], xsum, acc[r][t]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const float v = warp_sum(acc[r][t]);
+      if (lane == 0) partial[warp][r][t] = v;
+    }
+  __syncthreads();
+  for (int i = threadIdx.x; i < R * NT; i += blockDim.x) {
+    const int r = i / NT, t = i % NT, row = row0 + r;
+    if (row >= rows) continue;
+    float v = partial[0][r][t];
+#pragma unroll
+    for (int w = 1; w < kGemvWarps; ++w) v += partial[w][r][t];
+    y[size_t(t) * ldy + row] = v + (bias ? bias[row] : 0.f);
+  }
+}
+
 // Any alignment, one element at a time (x rows not 16-byte aligned: cols % 4 != 0 or an offset pointer).
 template <class T>
 __global__ void gemv_generic_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols,
@@ -169,12 +274,20 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+template <class T>
+constexpr bool is_quantized() { return std::is_same_v<T, TQ8_0> || std::is_same_v<T, TQ4_K> || std::is_same_v<T, TQ6_K>; }
+
 template <class T, int NT>
 void launch_gemv(const Weight& w, const float* x, float* y, const float* bias, cudaStream_t s) {
   constexpr int R = gemv_rows<T, NT>();
-  const dim3 grid(ceil_div(w.rows, R));
-  launch_kernel("gemv", gemv_kernel<T, NT, R>, dim3(grid), dim3(32 * kGemvWarps), s, static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows),
-                                                      int(w.cols), x, y, int(w.rows), bias);
+  const dim3 grid(ceil_div(w.rows, R)), block(32 * kGemvWarps);
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  if constexpr (is_quantized<T>())
+    launch_kernel("gemv_q", gemv_q_kernel<T, NT, R>, grid, block, s, data, w.row_bytes, int(w.rows), int(w.cols), x, y,
+                  int(w.rows), bias);
+  else
+    launch_kernel("gemv", gemv_kernel<T, NT, R>, grid, block, s, data, w.row_bytes, int(w.rows), int(w.cols), x, y,
+                  int(w.rows), bias);
 }
 
 }  // namespace

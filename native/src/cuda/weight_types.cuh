@@ -27,10 +27,11 @@ __device__ __forceinline__ float byte_to_float(uint32_t bytes, int i) {
   return __int_as_float(__byte_perm(bytes, 0x4B000000u, 0x7440u + i)) - float(8388608 + kBias);
 }
 
-// Each type's chunk is read as kRuns runs of kRL consecutive elements; run r of chunk c starts at element
-// start(c, r) and has values w[] with a scale and (Q4_K) a min: its contribution to a row's dot product
-// with x is scale * sum(w x) - min * sum(x) (float types: sum(w x)). aux() decodes what the chunk's runs
-// share (scales) once per chunk.
+// Float types: a chunk is kRuns runs of kRL consecutive elements (start, run), multiplied with F32 x.
+// Quantized types: a chunk is kQRuns runs of 16 consecutive elements (qstart, qrun) given as four words of
+// packed 8-bit quants, with a scale and (Q4_K) a min; the GEMV multiplies them with 8-bit activations by
+// dp4a: run contribution = scale * d_x * (sum q qx - kQOffset * sum qx) - min * sum(x). aux() decodes what
+// the chunk's runs share (scales) once per chunk.
 struct TF32 {
   static constexpr int kElems = 4, kRL = 4, kRuns = 1;
   static constexpr bool kScaled = false, kHasMin = false;
@@ -69,22 +70,20 @@ using TBF16 = THalf<true>;
 
 // Q8_0 (repacked): qs[cols] int8 | f16 d[cols/32]. Chunk = 16 quants of one block, two runs of 8.
 struct TQ8_0 {
-  static constexpr int kElems = 16, kRL = 8, kRuns = 2;
-  static constexpr bool kScaled = true, kHasMin = false;
+  static constexpr int kElems = 16, kQRuns = 1, kQOffset = 0;
+  static constexpr bool kHasMin = false;
   struct Raw { uint4 q; uint16_t d; };
   __device__ static int chunks(int cols) { return cols / 16; }
   __device__ static void load(const uint8_t* row, int cols, int c, Raw& r) {
     r.q = ld16(row + 16 * c);
     r.d = __ldg(reinterpret_cast<const unsigned short*>(row + cols) + c / 2);
   }
-  __device__ static int start(int c, int run) { return 16 * c + 8 * run; }
+  __device__ static int qstart(int c, int) { return 16 * c; }
   struct Aux { float d; };
   __device__ static Aux aux(const Raw& r, int) { return {h2f(r.d)}; }
-  __device__ static void run(const Raw& r, const Aux& x, int run, float (&w)[kRL], float& scale, float&) {
-    const uint32_t a = (run ? r.q.z : r.q.x) ^ 0x80808080u, b = (run ? r.q.w : r.q.y) ^ 0x80808080u;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<128>(a, i), w[4 + i] = byte_to_float<128>(b, i);
-    scale = x.d;
+  __device__ static void qrun(const Raw& r, const Aux& a, int, int (&w)[4], float& scale, float&) {
+    w[0] = int(r.q.x), w[1] = int(r.q.y), w[2] = int(r.q.z), w[3] = int(r.q.w);
+    scale = a.d;
   }
   __device__ static float elem(const uint8_t* row, int cols, int i) {
     return h2f(reinterpret_cast<const uint16_t*>(row + cols)[i / 32]) * float(reinterpret_cast<const int8_t*>(row)[i]);
@@ -109,8 +108,8 @@ __device__ __forceinline__ void q4k_scale_min(int j, const Q& q, int& sc, int& m
   }
 }
 struct TQ4_K {
-  static constexpr int kElems = 32, kRL = 8, kRuns = 4;
-  static constexpr bool kScaled = true, kHasMin = true;
+  static constexpr int kElems = 32, kQRuns = 2, kQOffset = 0;
+  static constexpr bool kHasMin = true;
   struct Raw { uint4 q; uint4 head; };
   __device__ static int chunks(int cols) { return cols / 32; }
   __device__ static void load(const uint8_t* row, int, int c, Raw& r) {
@@ -118,9 +117,10 @@ struct TQ4_K {
     r.head = ld16(blk);
     r.q = ld16(blk + 16 + 16 * (c % 8));
   }
-  __device__ static int start(int c, int run) {
+  // Run 0: the low nibbles (16 elements of sub-block 2j), run 1: the high nibbles (sub-block 2j+1).
+  __device__ static int qstart(int c, int run) {
     const int t = c % 8;
-    return (c / 8) * 256 + (t / 2) * 64 + (t % 2) * 16 + (run / 2) * 32 + (run % 2) * 8;
+    return (c / 8) * 256 + (t / 2) * 64 + (t % 2) * 16 + run * 32;
   }
   // The chunk's two sub-blocks' scale and min, decoded once per chunk without branches: the 12 packed
   // bytes give four words of 6-bit values, sc[0..3] | m[0..3] | sc[4..7] | m[4..7] (get_scale_min_k4).
@@ -137,15 +137,12 @@ struct TQ4_K {
     a.min[0] = dmin * byte_to_float<0>(mn, k), a.min[1] = dmin * byte_to_float<0>(mn, k + 1);
     return a;
   }
-  __device__ static void run(const Raw& r, const Aux& a, int run, float (&w)[kRL], float& scale, float& min) {
-    const int hi = run / 2;
-    scale = a.scale[hi];
-    min = a.min[hi];
-    uint32_t x0 = run % 2 ? r.q.z : r.q.x, x1 = run % 2 ? r.q.w : r.q.y;
-    x0 = (hi ? x0 >> 4 : x0) & 0x0F0F0F0Fu;
-    x1 = (hi ? x1 >> 4 : x1) & 0x0F0F0F0Fu;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<0>(x0, i), w[4 + i] = byte_to_float<0>(x1, i);
+  __device__ static void qrun(const Raw& r, const Aux& a, int run, int (&w)[4], float& scale, float& min) {
+    const int shift = 4 * run;
+    w[0] = int((r.q.x >> shift) & 0x0F0F0F0Fu), w[1] = int((r.q.y >> shift) & 0x0F0F0F0Fu);
+    w[2] = int((r.q.z >> shift) & 0x0F0F0F0Fu), w[3] = int((r.q.w >> shift) & 0x0F0F0F0Fu);
+    scale = a.scale[run];
+    min = a.min[run];
   }
   __device__ static float elem(const uint8_t* row, int, int i) {
     const uint8_t* blk = row + 144 * (i / 256);
@@ -163,8 +160,8 @@ struct TQ4_K {
 // n*32 + l0 give elements n*128 + l0 + l + 32*part, l < 16, part < 4 (ggml dequantize_row_q6_K).
 // Run r = (part, half): elements n*128 + l0 + 32*part + 8*half .. +8.
 struct TQ6_K {
-  static constexpr int kElems = 64, kRL = 8, kRuns = 8;
-  static constexpr bool kScaled = true, kHasMin = false;
+  static constexpr int kElems = 64, kQRuns = 4, kQOffset = 32;
+  static constexpr bool kHasMin = false;
   struct Raw { uint4 a, b, h; uint32_t sc; uint16_t d; };
   __device__ static int chunks(int cols) { return cols / 64; }
   __device__ static void load(const uint8_t* row, int cols, int c, Raw& r) {
@@ -180,22 +177,19 @@ struct TQ6_K {
               : ((s8.x & 0xff) | ((s8.x >> 8) & 0xff00) | ((s8.y << 16) & 0xff0000) | ((s8.y << 8) & 0xff000000));
     r.d = __ldg(reinterpret_cast<const unsigned short*>(row + nb * 208) + sb);
   }
-  __device__ static int start(int c, int run) {
+  // Run p: part p, elements n*128 + l0 + 32p + l, l < 16; quants 0..63 (the -32 is applied to the sum).
+  __device__ static int qstart(int c, int part) {
     const int t = c % 4;
-    return (c / 4) * 256 + (t / 2) * 128 + 16 * (t % 2) + 32 * (run / 2) + 8 * (run % 2);
+    return (c / 4) * 256 + (t / 2) * 128 + 16 * (t % 2) + 32 * part;
   }
   struct Aux { float d; uint32_t sc; };  // d, and the four int8 scales biased to unsigned bytes
   __device__ static Aux aux(const Raw& r, int) { return {h2f(r.d), r.sc ^ 0x80808080u}; }
-  __device__ static void run(const Raw& r, const Aux& a, int run, float (&w)[kRL], float& scale, float&) {
-    const int part = run / 2, half = run % 2;
-    const uint4& src = part % 2 ? r.b : r.a;
-    uint32_t lo0 = half ? src.z : src.x, lo1 = half ? src.w : src.y;
-    uint32_t h0 = half ? r.h.z : r.h.x, h1 = half ? r.h.w : r.h.y;
+  __device__ static void qrun(const Raw& r, const Aux& a, int part, int (&w)[4], float& scale, float&) {
+    const uint4& lo = part % 2 ? r.b : r.a;
     const int lshift = part >= 2 ? 4 : 0, hshift = 2 * part;
-    const uint32_t q0 = ((lo0 >> lshift) & 0x0F0F0F0Fu) | (((h0 >> hshift) & 0x03030303u) << 4);
-    const uint32_t q1 = ((lo1 >> lshift) & 0x0F0F0F0Fu) | (((h1 >> hshift) & 0x03030303u) << 4);
+    const uint32_t l[4] = {lo.x, lo.y, lo.z, lo.w}, h[4] = {r.h.x, r.h.y, r.h.z, r.h.w};
 #pragma unroll
-    for (int i = 0; i < 4; ++i) w[i] = byte_to_float<32>(q0, i), w[4 + i] = byte_to_float<32>(q1, i);
+    for (int i = 0; i < 4; ++i) w[i] = int(((l[i] >> lshift) & 0x0F0F0F0Fu) | (((h[i] >> hshift) & 0x03030303u) << 4));
     scale = a.d * byte_to_float<128>(a.sc, part);
   }
   __device__ static float elem(const uint8_t* row, int cols, int i) {
