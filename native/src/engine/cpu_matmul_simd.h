@@ -68,22 +68,35 @@ FRSPEC_INLINE __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 }
 #endif
 
-// Writes the R x T finished accumulators of a tile (plus bias) to y; groups of 4 rows share the sums.
+// Writes the R x T finished accumulators of a tile (plus bias) to y. Groups of 4 rows (4 contiguous
+// outputs of a token) or else of 4 tokens (one row) share the lane-sum shuffles: for short rows (the
+// draft's 128-wide LM head) separate sums would cost as much as the multiply itself.
 template <int R, int T, class V>
 FRSPEC_INLINE void store_tile(const MatmulJob& j, int64_t row, int tok, V (&acc)[R][T]) {
-  for (int t = 0; t < T; ++t) {
-    int r = 0;
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-    if constexpr (!std::is_class_v<V>) {
-      for (; r + 4 <= R; r += 4) {
+  const size_t ld = size_t(j.w->rows);
+  if constexpr (!std::is_class_v<V> && R % 4 == 0) {
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; r += 4) {
         __m128 s = hsum4(acc[r][t], acc[r + 1][t], acc[r + 2][t], acc[r + 3][t]);
         if (j.bias) s = _mm_add_ps(s, _mm_loadu_ps(j.bias + row + r));
-        _mm_storeu_ps(j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row + r), s);
+        _mm_storeu_ps(j.y + size_t(tok + t) * ld + size_t(row + r), s);
       }
-    }
-#endif
-    for (; r < R; ++r) j.store(row + r, tok + t, hsum(acc[r][t]));
+    return;
+  } else if constexpr (!std::is_class_v<V> && T % 4 == 0) {
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; t += 4) {
+        __m128 s = hsum4(acc[r][t], acc[r][t + 1], acc[r][t + 2], acc[r][t + 3]);
+        if (j.bias) s = _mm_add_ps(s, _mm_set1_ps(j.bias[row + r]));
+        alignas(16) float out[4];
+        _mm_store_ps(out, s);
+        for (int k = 0; k < 4; ++k) j.y[size_t(tok + t + k) * ld + size_t(row + r)] = out[k];
+      }
+    return;
   }
+#endif
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) j.store(row + r, tok + t, hsum(acc[r][t]));
 }
 
 }  // namespace frspec::kernels
