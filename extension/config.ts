@@ -27,7 +27,7 @@ export function readSettings(): Settings {
     eagleModel: c.get('eagleModel', ''),
     topK: c.get('topK', 32768),
     maxTokens: c.get('maxTokens', 48),
-    timeBudgetMs: c.get('timeBudgetMs', 200),
+    timeBudgetMs: c.get('timeBudgetMs', 150),
     contextSize: c.get('contextSize', 4096),
     prefixChars: c.get('prefixChars', 4000),
     suffixChars: c.get('suffixChars', 1000),

@@ -26,6 +26,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
   ) {}
 
   async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position, _ctx: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const called = Date.now();
     const settings = this.settings();
     if (!enabledFor(settings, doc.languageId) || !this.engine.ready || !this.engine.model) return undefined;
     const offset = doc.offsetAt(pos);
@@ -55,7 +56,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
       }, token);
       if (token.isCancellationRequested) return undefined;
       const suggestion = postprocess(r.text, cursor);
-      if (TRACE) this.log.appendLine(`completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.stats.tokens} tokens, ${r.stats.totalMs.toFixed(0)} ms)`);
+      if (TRACE) this.log.appendLine(`completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.stats.tokens} tokens, sidecar ${r.stats.totalMs.toFixed(0)} ms, provider ${called} → ${Date.now()})`);
       if (!suggestion) return undefined;
       this.cache.store(key, before, suggestion);
       this.served++;

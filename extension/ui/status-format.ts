@@ -31,7 +31,7 @@ export function statusView(state: EngineState, stats?: StatsResult): StatusView 
   }
   const r = stats.recent;
   const speed = `${Math.round(r.tokensPerSecond)} tok/s`;
-  const text = stats.decoding.mode === 'speculative'
+  const text = stats.decoding.active === 'speculative'
     ? `⚡ ${stats.speedup !== undefined ? `${fixed(stats.speedup)}×` : '…×'} · ${speed} · τ ${fixed(r.tau)}`
     : `⚡ plain · ${speed}`;
   return { text, tooltip: tooltip(stats), command: 'frspec.showStatistics', error: false };
@@ -39,11 +39,11 @@ export function statusView(state: EngineState, stats?: StatsResult): StatusView 
 
 function tooltip(s?: StatsResult): string {
   if (!s) return 'FR-Spec Complete: ready';
-  const lines = [`FR-Spec Complete — ${s.decoding.mode} decoding${s.decoding.drafter ? ` (${s.decoding.drafter})` : ''}`];
+  const lines = [`FR-Spec Complete — ${s.decoding.active} decoding${s.decoding.drafter ? ` (${s.decoding.drafter})` : ''}`];
   if (s.decoding.note) lines.push(s.decoding.note);
   lines.push(`Recent ${s.recent.count} suggestions: ${fixed(s.recent.tokensPerSecond)} tokens/s, τ ${fixed(s.recent.tau, 2)}, latency p50 ${Math.round(s.recent.latencyMs.p50)} ms / p95 ${Math.round(s.recent.latencyMs.p95)} ms`);
   if (s.calibration) lines.push(`Plain decoding on this machine: ${fixed(s.calibration.plainTokensPerSecond)} tokens/s (calibrated)`);
-  if (s.speedup !== undefined && s.decoding.mode === 'speculative') lines.push(`Measured speed-up: ${fixed(s.speedup, 2)}×`);
+  if (s.speedup !== undefined && s.decoding.active === 'speculative') lines.push(`Measured speed-up: ${fixed(s.speedup, 2)}×`);
   if (s.vocab) lines.push(`Draft vocabulary: top ${s.vocab.topK} of ${s.vocab.distinct} ids from ${s.vocab.files} files`);
   lines.push(`Requests: ${s.requests.completed} completed, ${s.requests.cancelled} cancelled · click for details`);
   return lines.join('\n');
@@ -55,7 +55,7 @@ export function statisticsReport(s: StatsResult, model?: string): string {
   const out = [
     `FR-Spec Complete — statistics (${new Date().toISOString()})`,
     `model: ${model ?? '(none)'}`,
-    `decoding: ${s.decoding.mode}${s.decoding.drafter ? ` with ${s.decoding.drafter}` : ''}${s.decoding.note ? ` — ${s.decoding.note}` : ''}`,
+    `decoding: ${s.decoding.active}${s.decoding.active !== s.decoding.mode ? ` (configured: ${s.decoding.mode})` : ''}${s.decoding.drafter ? ` with ${s.decoding.drafter}` : ''}${s.decoding.note ? ` — ${s.decoding.note}` : ''}`,
     '',
     `recent suggestions: ${s.recent.count}`,
     `  decode speed: ${fixed(s.recent.tokensPerSecond)} tokens/s   τ (tokens per target pass): ${fixed(s.recent.tau, 2)}`,

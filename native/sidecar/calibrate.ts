@@ -34,7 +34,7 @@ export async function calibrate(decoder: Decoder, tok: Tokenizer, signal: AbortS
     const p = await decoder.plain(req);
     if (signal.aborted) throw signal.reason;
     plain.push(speed(p));
-    const d = decoder.summary.mode === 'plain' ? p : await decoder.generate(req);
+    const d = decoder.summary.mode === 'plain' ? p : await decoder.configured(req);
     if (signal.aborted) throw signal.reason;
     dec.push(speed(d));
     taus.push(d.steps > 0 ? d.tokens.length / d.steps : 0);

@@ -36,8 +36,13 @@ export interface DecodeResult {
 export interface Decoder {
   readonly summary: DecodingSummary;
   readonly model: ModelSummary;
+  /** The completion path: the configured decoder, or plain decoding when that was measured faster. */
   generate(req: DecodeRequest): Promise<DecodeResult>;
+  /** The configured decoder, whatever the measurements say (calibration measures it). */
+  configured(req: DecodeRequest): Promise<DecodeResult>;
   plain(req: DecodeRequest): Promise<DecodeResult>;
+  /** After a calibration: use plain decoding for completions when it was faster (same greedy output). */
+  choose(plainTokensPerSecond: number, configuredTokensPerSecond: number): void;
   /** Uses a new draft vocabulary (FR-Spec top-k); a no-op for plain decoding. */
   setVocab(file: string, topK: number): Promise<void>;
   close(): Promise<void>;
@@ -50,7 +55,7 @@ export class PlainDecoder implements Decoder {
   readonly summary: DecodingSummary;
   readonly model: ModelSummary;
   constructor(private readonly engine: Engine, note?: string) {
-    this.summary = { mode: 'plain', ...(note ? { note } : {}) };
+    this.summary = { mode: 'plain', active: 'plain', ...(note ? { note } : {}) };
     const i = engine.info;
     this.model = { path: i.path, arch: i.arch, nVocab: i.nVocab, nLayers: i.nLayers, dModel: i.dModel, weightBytes: i.weightBytes, backend: i.backend, threads: i.threads, contextSize: i.contextSize };
   }
@@ -58,6 +63,12 @@ export class PlainDecoder implements Decoder {
   generate(req: DecodeRequest): Promise<DecodeResult> {
     return this.plain(req);
   }
+
+  configured(req: DecodeRequest): Promise<DecodeResult> {
+    return this.plain(req);
+  }
+
+  choose(): void {}
 
   async plain(req: DecodeRequest): Promise<DecodeResult> {
     const r = await this.engine.generate(req.prompt, {
@@ -78,12 +89,13 @@ export class PlainDecoder implements Decoder {
 
 /** FR-Spec speculative decoding with a draft model or an EAGLE head, restricted to a workspace vocabulary. */
 export class SpecDecoder implements Decoder {
-  readonly summary: DecodingSummary;
+  summary: DecodingSummary;
   readonly model: ModelSummary;
   private vocab?: { file: string; topK: number };
+  private preferPlain = false;
 
   constructor(private readonly spec: SpecEngine, private readonly drafter: 'draft' | 'eagle', drafterPath: string) {
-    this.summary = { mode: 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}` };
+    this.summary = { mode: 'speculative', active: 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}` };
     const i = spec.info;
     const g = openGguf(i.target);
     const arch = String(g.get('general.architecture'));
@@ -92,11 +104,26 @@ export class SpecDecoder implements Decoder {
   }
 
   generate(req: DecodeRequest): Promise<DecodeResult> {
+    return this.run(req, this.preferPlain ? 'none' : this.drafter);
+  }
+
+  configured(req: DecodeRequest): Promise<DecodeResult> {
     return this.run(req, this.drafter);
   }
 
   plain(req: DecodeRequest): Promise<DecodeResult> {
     return this.run(req, 'none');
+  }
+
+  choose(plainTps: number, specTps: number): void {
+    // Greedy output is identical either way, so the faster one serves the editor; re-measured whenever
+    // the model or the draft vocabulary changes.
+    this.preferPlain = specTps < plainTps;
+    const { note: _old, ...rest } = this.summary;
+    this.summary = {
+      ...rest, active: this.preferPlain ? 'plain' : 'speculative',
+      ...(this.preferPlain ? { note: `speculative decoding measured slower than plain on this machine (${specTps.toFixed(0)} vs ${plainTps.toFixed(0)} tokens/s); decoding plainly until re-measured` } : {}),
+    };
   }
 
   async setVocab(file: string, topK: number): Promise<void> {

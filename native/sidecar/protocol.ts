@@ -79,7 +79,10 @@ export interface InitializeResult {
 }
 
 export interface DecodingSummary {
+  /** What the settings ask for. */
   mode: 'plain' | 'speculative';
+  /** What completions use now: 'plain' when calibration measured speculation slower on this machine. */
+  active: 'plain' | 'speculative';
   drafter?: string;
   /** Why speculative decoding is not used, when it was asked for. */
   note?: string;

@@ -151,7 +151,7 @@ export class SidecarServer {
         queueMs: started - received, promptMs: r.promptMs, decodeMs: r.decodeMs,
         firstTokenMs: (firstTokenAt ?? done) - received, totalMs: done - received,
         tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
-        steps: r.steps, tau: r.steps > 0 ? r.tokens.length / r.steps : 0, mode: s.decoder.summary.mode,
+        steps: r.steps, tau: r.steps > 0 ? r.tokens.length / r.steps : 0, mode: s.decoder.summary.active,
       };
       return { text, stop, stats };
     } finally {
@@ -172,7 +172,7 @@ export class SidecarServer {
 
   snapshot(): StatsResult {
     this.stats.requests.superseded = this.scheduler.superseded;
-    return this.stats.snapshot(this.session?.decoder.summary ?? { mode: 'plain', note: 'no model loaded' }, this.session?.vocab);
+    return this.stats.snapshot(this.session?.decoder.summary ?? { mode: 'plain', active: 'plain', note: 'no model loaded' }, this.session?.vocab);
   }
 
   async calibrate() {
@@ -180,6 +180,7 @@ export class SidecarServer {
     const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal));
     if (this.session === s) {
       this.stats.calibration = c;
+      s.decoder.choose(c.plainTokensPerSecond, c.decoderTokensPerSecond);
       this.log(`calibrated: plain ${c.plainTokensPerSecond.toFixed(1)} tokens/s, decoder ${c.decoderTokensPerSecond.toFixed(1)} tokens/s, τ ${c.tau.toFixed(2)}`);
     }
     return c;
@@ -209,7 +210,10 @@ export class SidecarServer {
       const ms = performance.now() - t0;
       let summary: VocabSummary;
       const loaded = p.load !== false && this.session === s;
-      if (loaded) summary = await s.loadVocab(p.out);
+      if (loaded) {
+        summary = await s.loadVocab(p.out);
+        this.recalibrate(s);  // FR-Spec's speed depends on the vocabulary
+      }
       else {
         const v = r.vocab;
         summary = { file: p.out, fingerprint: v.fingerprint, files: v.corpus.files, bytes: v.corpus.bytes, tokens: v.corpus.tokens, distinct: v.ids.length, createdAt: v.createdAt, coverage: coverage(v.counts, v.corpus.tokens), topK: s.params.topK ?? 32768 };
@@ -227,7 +231,14 @@ export class SidecarServer {
 
   async loadVocab(p: VocabLoadParams): Promise<VocabSummary> {
     if (typeof p.file !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'vocab/load: `file` is required');
-    return this.requireSession().loadVocab(p.file, p.topK);
+    const s = this.requireSession();
+    const summary = await s.loadVocab(p.file, p.topK);
+    this.recalibrate(s);
+    return summary;
+  }
+
+  private recalibrate(s: Session): void {
+    if (s.params.calibrate !== false && s.decoder.summary.mode === 'speculative') void this.calibrate().catch(() => undefined);
   }
 
   async shutdown(): Promise<null> {

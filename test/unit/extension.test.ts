@@ -117,7 +117,7 @@ describe('extension: stop rules', () => {
 
 describe('extension: status bar and statistics', () => {
   const stats = (mode: 'plain' | 'speculative'): StatsResult => ({
-    decoding: { mode }, requests: { received: 10, completed: 6, cancelled: 4, superseded: 3, failed: 0 },
+    decoding: { mode, active: mode }, requests: { received: 10, completed: 6, cancelled: 4, superseded: 3, failed: 0 },
     recent: { count: 6, tokensPerSecond: 310.4, tau: 2.61, latencyMs: { p50: 120, p95: 240 }, firstTokenMs: { p50: 30, p95: 60 }, reusedShare: 0.9 },
     calibration: { plainTokensPerSecond: 147.8, decoderTokensPerSecond: 300, tau: 2.5, tokens: 48, runs: 3, at: 0 },
     speedup: 310.4 / 147.8, memory: { rssBytes: 3e8, heapUsedBytes: 1e7 }, uptimeMs: 5000,
@@ -126,6 +126,10 @@ describe('extension: status bar and statistics', () => {
     assert.equal(statusView({ kind: 'ready' }, stats('speculative')).text, '⚡ 2.1× · 310 tok/s · τ 2.6');
     assert.equal(statusView({ kind: 'ready' }, stats('plain')).text, '⚡ plain · 310 tok/s');
     assert.match(statusView({ kind: 'ready' }, stats('plain')).tooltip, /147\.8 tokens\/s \(calibrated\)/);
+    // Speculation configured but measured slower here: the item says plain, the tooltip says why.
+    const slower = { ...stats('speculative'), decoding: { mode: 'speculative' as const, active: 'plain' as const, note: 'speculative decoding measured slower' } };
+    assert.equal(statusView({ kind: 'ready' }, slower).text, '⚡ plain · 310 tok/s');
+    assert.match(statusView({ kind: 'ready' }, slower).tooltip, /measured slower/);
   });
   it('has loading, building, error and no-model states with the right click action', () => {
     assert.match(statusView({ kind: 'loading', model: 'm.gguf' }).text, /loading/);

@@ -266,6 +266,9 @@ describe('sidecar: speculative decoding (EAGLE head + FR-Spec workspace vocabula
       const stats = await client.stats();
       console.log(`      calibration on this machine: plain ${c.plainTokensPerSecond.toFixed(1)} tokens/s, EAGLE + FR-Spec 8k ${c.decoderTokensPerSecond.toFixed(1)} tokens/s (τ ${c.tau.toFixed(2)}); live speed-up ${stats.speedup?.toFixed(2)}×`);
       assert.ok(c.tau > 1 && stats.speedup! > 0);
+      // Completions use whichever was measured faster (the greedy output is the same).
+      assert.equal(stats.decoding.active, c.decoderTokensPerSecond < c.plainTokensPerSecond ? 'plain' : 'speculative');
+      assert.equal(stats.decoding.mode, 'speculative');
     } finally {
       await client.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
