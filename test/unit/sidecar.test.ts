@@ -113,6 +113,7 @@ describe('sidecar (real process, demo model)', function () {
   it('the newest completion wins: the running one is cancelled, the waiting one superseded', async () => {
     const a = client.complete({ parts: [PREFIX], maxTokens: 200 });
     const b = client.complete({ parts: [PREFIX + 'x'], maxTokens: 200 });
+    a.catch(() => undefined); b.catch(() => undefined);  // checked below; rejected before we get there
     const c = client.complete({ parts: [PREFIX + 'xy'], maxTokens: 3 });
     await rejectsWith(a, ErrorCode.RequestCancelled, /superseded/);
     await rejectsWith(b, ErrorCode.RequestCancelled, /superseded/);
