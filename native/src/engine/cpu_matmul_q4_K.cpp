@@ -4,10 +4,6 @@
 // the 6-bit scales (vpdpwssd / madd). The second uses the activation's precomputed 16-value sums.
 #include "engine/cpu_matmul_simd.h"
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#endif
-
 namespace frspec::kernels {
 namespace {
 
@@ -57,8 +53,7 @@ struct Q4KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      if constexpr (T == 1)
-        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
+      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m512i sc16[R];  // the 8 scales as int16 in lanes 0..7
       __m256i m16[R];   // mins, each repeated twice to line up with the 16 bsums
       for (int r = 0; r < R; ++r) {
@@ -122,8 +117,7 @@ struct Q4KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      if constexpr (T == 1)
-        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
+      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       uint8_t sc[R][8], m[R][8];
       __m256i m16[R];
       for (int r = 0; r < R; ++r) {

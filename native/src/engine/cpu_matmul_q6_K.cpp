@@ -5,10 +5,6 @@
 // sums, so the kernel never has to make q signed.
 #include "engine/cpu_matmul_simd.h"
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#endif
-
 namespace frspec::kernels {
 namespace {
 
@@ -31,8 +27,7 @@ struct Q6KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      if constexpr (T == 1)
-        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
+      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m256i sc16[R];  // the 16 scales as int16
       for (int r = 0; r < R; ++r) sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].scales)));
       __m512i isum[R][T];
@@ -89,8 +84,7 @@ struct Q6KKernel {
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      if constexpr (T == 1)
-        for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
+      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m256i isum[R][T];
       for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();

@@ -30,7 +30,7 @@ struct Q8_0Kernel {
       __m512 dw[R];
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* b = &w[r][2 * p];
-        if constexpr (T == 1) prefetch_block_ahead(b);
+        prefetch_block_ahead(b);
         const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
         const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)) : _mm256_setzero_si256();
         const __m512i q = _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
@@ -71,7 +71,7 @@ struct Q8_0Kernel {
       __m256i wq[R], wabs[R];
       __m256 dw[R];
       for (int r = 0; r < R; ++r) {
-        if constexpr (T == 1) prefetch_block_ahead(&w[r][b]);
+        prefetch_block_ahead(&w[r][b]);
         wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs));
         wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
         dw[r] = _mm256_set1_ps(_cvtsh_ss(w[r][b].d));
