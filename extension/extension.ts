@@ -30,6 +30,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     createStatusBar(engine),
     vscode.workspace.onDidOpenTextDocument((d) => touch(d)),
+    vscode.window.onDidChangeActiveTextEditor((e) => { if (e) provider.prime(e.document, e.selection.active); }),
     vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length) touch(e.document, e.document.offsetAt(e.contentChanges[0].range.start)); }),
     vscode.workspace.onDidCloseTextDocument((d) => provider.cache.clear(d.uri.toString())),
     vscode.workspace.onDidSaveTextDocument(() => { const f = folderOf(); if (f) engine.onSaved(readSettings(), f); }),
@@ -56,7 +57,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
 
   const settings = readSettings();
   if (!settings.model) void firstRun();
-  void engine.start(settings);  // activation does not wait for the model
+  // Activation does not wait for the model; once it is loaded, the focused file's context is evaluated ahead.
+  void engine.start(settings).then(() => { const e = vscode.window.activeTextEditor; if (e) provider.prime(e.document, e.selection.active); });
 }
 
 export async function deactivate(): Promise<void> {

@@ -9,6 +9,7 @@ import type { RecentFiles } from '../context/recent-files';
 import type { EngineHost } from '../engine/engine-host';
 import { postprocess, requestRules, type CursorContext } from '../postprocess/multiline';
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
+import type { PromptPart } from '../../native/sidecar/protocol';
 
 /** FRSPEC_TRACE=1 in the editor's environment logs every completion to the output channel. */
 const TRACE = !!process.env.FRSPEC_TRACE;
@@ -36,20 +37,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     const cached = this.cache.lookup(key, before);
     if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(pos, pos))];
 
-    const line = doc.lineAt(pos.line).text;
-    const cursor: CursorContext = {
-      linePrefix: line.slice(0, pos.character), lineSuffix: line.slice(pos.character),
-      nextLines: pos.line + 1 < doc.lineCount ? doc.getText(new vscode.Range(pos.line + 1, 0, Math.min(doc.lineCount - 1, pos.line + 4), 0)).split('\n') : [],
-    };
-    const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
-    const rel = folder ? path.relative(folder.uri.fsPath, doc.uri.fsPath) : path.basename(doc.uri.fsPath);
-    const input = {
-      prefix: prefixWindow(before, settings.prefixChars), suffix: suffixWindow(text.slice(offset), settings.suffixChars),
-      path: rel, repoName: folder?.name ?? 'workspace', lineComment: lineCommentFor(doc.languageId),
-      chunks: this.recent.chunks(doc.uri.fsPath, settings.contextFiles, settings.contextChunkChars).map((c) => ({ ...c, path: folder ? path.relative(folder.uri.fsPath, c.path) : c.path })),
-    };
-    const caps = fimCapabilities(this.engine.model.specials);
-    const parts = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
+    const { parts, cursor } = this.promptAt(doc, pos, settings, text, offset);
     try {
       const r = await this.engine.complete({
         parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}), ...requestRules(cursor),
@@ -67,5 +55,36 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
       if (code !== -32800 && code !== 'SIDECAR_DIED') this.log.appendLine(`completion failed: ${(e as Error).message}`);
       return undefined;
     }
+  }
+
+  /**
+   * Evaluates the prompt at the cursor with one token, so the KV cache holds this file's context before the
+   * user types (called when an editor gets focus; the first keystroke then re-evaluates only a few tokens).
+   */
+  prime(doc: vscode.TextDocument, pos: vscode.Position): void {
+    const settings = this.settings();
+    if (!enabledFor(settings, doc.languageId) || !this.engine.ready || !this.engine.model) return;
+    const { parts } = this.promptAt(doc, pos, settings, doc.getText(), doc.offsetAt(pos));
+    const never: vscode.CancellationToken = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+    void this.engine.complete({ parts, maxTokens: 1, warmup: true }, never).catch(() => undefined);  // superseded by typing: fine
+  }
+
+  private promptAt(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number) {
+    const before = text.slice(0, offset);
+    const line = doc.lineAt(pos.line).text;
+    const cursor: CursorContext = {
+      linePrefix: line.slice(0, pos.character), lineSuffix: line.slice(pos.character),
+      nextLines: pos.line + 1 < doc.lineCount ? doc.getText(new vscode.Range(pos.line + 1, 0, Math.min(doc.lineCount - 1, pos.line + 4), 0)).split('\n') : [],
+    };
+    const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+    const rel = folder ? path.relative(folder.uri.fsPath, doc.uri.fsPath) : path.basename(doc.uri.fsPath);
+    const input = {
+      prefix: prefixWindow(before, settings.prefixChars), suffix: suffixWindow(text.slice(offset), settings.suffixChars),
+      path: rel, repoName: folder?.name ?? 'workspace', lineComment: lineCommentFor(doc.languageId),
+      chunks: this.recent.chunks(doc.uri.fsPath, settings.contextFiles, settings.contextChunkChars).map((c) => ({ ...c, path: folder ? path.relative(folder.uri.fsPath, c.path) : c.path })),
+    };
+    const caps = fimCapabilities(this.engine.model!.specials);  // callers checked that a model is loaded
+    const parts: PromptPart[] = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
+    return { parts, cursor };
   }
 }

@@ -112,6 +112,8 @@ export interface CompleteParams {
   maxLines?: number;
   /** Stop at the first empty line after some text (a blank line ends a block). */
   stopAtBlankLine?: boolean;
+  /** Only warming the KV cache for this prompt (e.g. a file got focus): not counted in the statistics. */
+  warmup?: boolean;
   /** Stop this many ms after the request started running (prompt included) and return the text so far. */
   timeBudgetMs?: number;
 }

@@ -80,7 +80,7 @@ export class SidecarServer {
 
   async complete(p: CompleteParams, token: CancellationToken): Promise<CompleteResult> {
     const received = performance.now();
-    this.stats.requests.received++;
+    if (!p.warmup) this.stats.requests.received++;
     const s = this.requireSession();
     const maxTokens = p.maxTokens ?? 64;
     if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > s.limits.maxTokens) {
@@ -105,10 +105,11 @@ export class SidecarServer {
     if (p.streamId) this.streams.set(p.streamId, job.cancel);
     try {
       const r = await job.promise;
-      this.stats.completed(r.stats);
+      if (!p.warmup) this.stats.completed(r.stats);
       return r;
     } catch (e) {
-      if (e instanceof SidecarError && e.code === ErrorCode.RequestCancelled) this.stats.requests.cancelled++;
+      if (p.warmup) { /* not counted */ }
+      else if (e instanceof SidecarError && e.code === ErrorCode.RequestCancelled) this.stats.requests.cancelled++;
       else this.stats.requests.failed++;
       throw e;
     } finally {
