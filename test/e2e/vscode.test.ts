@@ -127,7 +127,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
       const tick = () => {
         const ghosts = [...document.querySelectorAll('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text')];
         if (ghosts.some((g) => (g.textContent || '').trim())) resolve(performance.now() - window.__lastKey);
-        else if (performance.now() - window.__lastKey > 8000) resolve(-1);
+        else if (performance.now() - window.__lastKey > 4000) resolve(-1);
         else setTimeout(tick, 5);
       };
       tick();

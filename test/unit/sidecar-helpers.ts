@@ -23,8 +23,9 @@ export class RawSidecar {
   private readonly messages: any[] = [];
   private waiters: Array<() => void> = [];
 
-  constructor() {
-    this.proc = cp.spawn(process.execPath, ['--import', 'tsx', SIDECAR_ENTRY], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  /** `args`: the script and its arguments (default: the sidecar entry). */
+  constructor(args: string[] = [SIDECAR_ENTRY]) {
+    this.proc = cp.spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
     this.proc.stdout!.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
       for (;;) {

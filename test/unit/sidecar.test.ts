@@ -187,6 +187,22 @@ describe('sidecar (real process, demo model)', function () {
     }
   });
 
+  it('a vocabulary build cancelled by the client stops, writes nothing, and the engine keeps serving', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-sidecar-vocab-cancel-'));
+    try {
+      for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(dir, `f${i}.ts`), `export const value${i} = ${i};\n`.repeat(200));
+      const out = path.join(dir, 'out.frv');
+      const src = new rpc.CancellationTokenSource();
+      const p = client.buildVocab({ folder: dir, out }, src.token);
+      setTimeout(() => src.cancel(), 30);  // 400 files take far longer than this to count
+      await rejectsWith(p, ErrorCode.RequestCancelled, /cancelled/);
+      assert.ok(!fs.existsSync(out));
+      assert.ok((await client.complete({ parts: ['x = 1\n'], maxTokens: 1 })).stats.promptTokens > 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('measures plain decoding speed (calibration) and reports statistics', async () => {
     const c = await client.request<{ plainTokensPerSecond: number; tokens: number }>('calibrate', {});
     assert.ok(c.plainTokensPerSecond > 0);
@@ -226,6 +242,16 @@ describe('sidecar: malformed input on the wire', function () {
     assert.equal(e2.error.code, ErrorCode.ModelLoadFailed);
     raw.send({ id: 7, method: 'shutdown' });
     assert.equal((await raw.next((m) => m.id === 7)).result, null);
+  });
+
+  it('`frspec serve --stdio` serves the same protocol', async () => {
+    const cli = new RawSidecar([path.join(__dirname, '..', '..', 'cli', 'frspec.ts'), 'serve', '--stdio']);
+    try {
+      cli.send({ id: 1, method: 'stats' });
+      assert.equal((await cli.next((m) => m.id === 1)).result.decoding.note, 'no model loaded');
+    } finally {
+      await cli.close();
+    }
   });
 });
 
