@@ -32,6 +32,11 @@ export function postprocess(text: string, ctx: CursorContext): string {
     const ind = indentOf(lines[i]);
     if (ind < base || (opensBlock && ind <= base && !/^\s*[)\]}]/.test(lines[i]))) { lines = lines.slice(0, i); break; }
   }
+  // A line that repeats the one before it (the cursor's line for the first) is the model looping: stop there.
+  for (let i = 0; i < lines.length; i++) {
+    const prev = i === 0 ? '' : i === 1 ? (lines[0].trim() ? ctx.linePrefix + lines[0] : ctx.linePrefix) : lines[i - 1];
+    if (i > 0 && lines[i].trim() && lines[i].trim() === prev.trim()) { lines = lines.slice(0, i); break; }
+  }
   // Blank line: a block ends there.
   for (let i = 1; i < lines.length; i++) if (!lines[i].trim() && lines.slice(0, i).some((l) => l.trim())) { lines = lines.slice(0, i); break; }
   // Text already after the cursor: a line equal to the next non-empty line of the document is a repeat.

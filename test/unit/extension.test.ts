@@ -103,6 +103,12 @@ describe('extension: stop rules', () => {
     assert.equal(postprocess('\nnext_top_level()', at('def f():')), '');
   });
 
+  it('stops where the model starts repeating a line', () => {
+    assert.equal(postprocess('\n    return a\n    #', at('    return a')), '');
+    assert.equal(postprocess('x = 1\nx = 1\ny = 2', at('')), 'x = 1');
+    assert.equal(postprocess('\n    y = 2\n    y = 2', at('    x = 1')), '\n    y = 2');
+  });
+
   it('does not repeat the next line of the document', () => {
     assert.equal(postprocess('a = 1\nb = 2\nc = 3', at('', '', ['b = 2', 'c = 3'])), 'a = 1');
   });
