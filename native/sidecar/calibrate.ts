@@ -21,24 +21,28 @@ def load_settings(path: Path) -> dict:
 
 export interface CalibrateOptions { tokens?: number; runs?: number }
 
+/** Runs measured so far: a calibration interrupted by a completion resumes with these instead of starting over. */
+export interface CalibrationProgress { plain: number[]; decoder: number[]; taus: number[] }
+export const newCalibrationProgress = (): CalibrationProgress => ({ plain: [], decoder: [], taus: [] });
+
 /** Median tokens/s of `runs` plain runs and `runs` decoder runs, interleaved so load noise hits both. */
-export async function calibrate(decoder: Decoder, tok: Tokenizer, signal: AbortSignal, opts: CalibrateOptions = {}): Promise<Calibration> {
+export async function calibrate(decoder: Decoder, tok: Tokenizer, signal: AbortSignal, opts: CalibrateOptions = {},
+  done: CalibrationProgress = newCalibrationProgress()): Promise<Calibration> {
   const tokens = opts.tokens ?? 48;
   const runs = opts.runs ?? 3;
   const prompt = tok.encode(PROMPT);
-  const plain: number[] = [], dec: number[] = [], taus: number[] = [];
   const speed = (r: DecodeResult) => r.tokens.length / Math.max(1e-6, r.decodeMs / 1000);
   // No stop tokens: every run decodes exactly `tokens` tokens, whatever the model writes.
   const req = { prompt, maxTokens: tokens, stopTokens: [], signal };
-  for (let i = 0; i < runs; i++) {
+  while (done.plain.length < runs) {
     const p = await decoder.plain(req);
     if (signal.aborted) throw signal.reason;
-    plain.push(speed(p));
     const d = decoder.summary.mode === 'plain' ? p : await decoder.configured(req);
     if (signal.aborted) throw signal.reason;
-    dec.push(speed(d));
-    taus.push(d.steps > 0 ? d.tokens.length / d.steps : 0);
+    done.plain.push(speed(p));  // a pair is kept only when both runs finished
+    done.decoder.push(speed(d));
+    done.taus.push(d.steps > 0 ? d.tokens.length / d.steps : 0);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { plainTokensPerSecond: median(plain), decoderTokensPerSecond: median(dec), tau: median(taus), tokens, runs, at: Date.now() };
+  return { plainTokensPerSecond: median(done.plain), decoderTokensPerSecond: median(done.decoder), tau: median(done.taus), tokens, runs, at: Date.now() };
 }

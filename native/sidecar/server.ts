@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CancellationToken, type MessageConnection, rpc } from './jsonrpc';
 import { buildVocab, coverage, writeVocab } from '../../vocab';
-import { calibrate } from './calibrate';
+import { calibrate, newCalibrationProgress } from './calibrate';
 import { SidecarError } from './errors';
 import { LatestWins } from './scheduler';
 import { Session } from './session';
@@ -178,7 +178,8 @@ export class SidecarServer {
 
   async calibrate() {
     const s = this.requireSession();
-    const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal));
+    const progress = newCalibrationProgress();  // survives interruptions by completions
+    const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal, {}, progress));
     if (this.session === s) {
       this.stats.calibration = c;
       s.decoder.choose(c.plainTokensPerSecond, c.decoderTokensPerSecond);
