@@ -1,6 +1,7 @@
 // llama.cpp's draft-model speculative decoding as a baseline: node-llama-cpp's DraftSequenceTokenPredictor
-// (its defaults: up to 16 drafted tokens, minimum confidence 0.6) on a target context, greedy, with the
-// thread count passed explicitly. node-llama-cpp is installed on first use by ./llama-cpp.ts.
+// on a target context, greedy, with the thread count passed explicitly. It drafts up to 4 tokens with no
+// confidence floor, like our chain of 4 (its default floor of 0.6 never drafts with the demo draft model,
+// whose distributions are flat, and then it is plain decoding plus overhead). node-llama-cpp is installed on first use by ./llama-cpp.ts.
 import * as path from 'node:path';
 import { packageRoot } from '../cli/paths';
 
@@ -20,7 +21,7 @@ export async function loadLlamaCppSpeculative(targetPath: string, draftPath: str
   const batchSize = Math.min(512, contextSize);
   const draftContext = await draft.createContext({ contextSize, threads, batchSize, sequences: 1 });
   const context = await target.createContext({ contextSize, threads, batchSize, sequences: 1 });
-  let seq = context.getSequence({ tokenPredictor: new DraftSequenceTokenPredictor(draftContext.getSequence()) });
+  let seq = context.getSequence({ tokenPredictor: new DraftSequenceTokenPredictor(draftContext.getSequence(), { maxTokens: 4, minConfidence: 0 }) });
   return {
     async greedy(prompt, n) {
       await seq.clearHistory();

@@ -35,6 +35,8 @@ export interface SpecBenchOptions {
   chain: number;
   tree: Required<Pick<SpecGenerateOptions, 'depth' | 'branch' | 'beam' | 'nodes'>>;
   llamaCpp: boolean;
+  /** Thread counts llama.cpp runs with (each a row pair; llama.cpp's best of them is the anchor). */
+  llamaThreads: number[];
   /** Only configurations whose name contains one of these (plain always runs). */
   only?: string[];
 }
@@ -48,6 +50,7 @@ export interface SpecBenchRow {
   tau: number;
   draftMsPerStep: number;
   verifyMsPerStep: number;
+  headRowsPerStep: number;
   tokensPerSecond: number;
   speedupOverPlain: number;
   speedupOverLlamaCpp: number | null;
@@ -65,8 +68,8 @@ export interface SpecBenchResult {
   frBeatsFullVocabulary: boolean;
 }
 
-interface Config { name: string; drafter: string; vocab: string; k: number | null; shape: string; opts: SpecGenerateOptions | 'llama-plain' | 'llama-spec' }
-interface Acc { steps: number; emitted: number; draftMs: number; verifyMs: number; decodeMs: number; decoded: number; mismatches: number }
+interface Config { name: string; drafter: string; vocab: string; k: number | null; shape: string; opts: SpecGenerateOptions | 'llama-plain' | 'llama-spec'; llama?: number }
+interface Acc { rows: number; steps: number; emitted: number; draftMs: number; verifyMs: number; decodeMs: number; decoded: number; mismatches: number }
 
 /** A .frv counted from a corpus with the target's tokenizer, cached in .cache/spec-bench/. */
 async function vocabFor(corpus: string, tok: Tokenizer, log: (s: string) => void): Promise<string> {
@@ -118,19 +121,22 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
   const contextSize = maxPrompt + o.tokens + 64;
   const engine = await SpecEngine.load(o.model, { draft: o.draft, eagle: o.eagle, threads: o.threads, contextSize });
   const all: Config[] = [{ name: 'ours, plain decoding', drafter: '-', vocab: '-', k: null, shape: '-', opts: { drafter: 'none' } }, ...configs(o, vocabs)];
-  const llamaPlain = o.llamaCpp ? await loadLlamaCpp(o.model, o.threads, contextSize) : undefined;
-  const llamaSpec = o.llamaCpp ? await loadLlamaCppSpeculative(o.model, o.draft, o.threads, contextSize) : undefined;
-  if (o.llamaCpp) {
-    all.push({ name: `llama.cpp ${LLAMA_CPP_VERSION}, plain`, drafter: '-', vocab: '-', k: null, shape: '-', opts: 'llama-plain' });
-    all.push({ name: `llama.cpp ${LLAMA_CPP_VERSION}, draft model (DraftSequenceTokenPredictor)`, drafter: 'draft model', vocab: 'full', k: null, shape: 'chain <=16', opts: 'llama-spec' });
+  const llamaPlain = new Map<number, Awaited<ReturnType<typeof loadLlamaCpp>>>();
+  const llamaSpec = new Map<number, Awaited<ReturnType<typeof loadLlamaCppSpeculative>>>();
+  for (const t of o.llamaCpp ? o.llamaThreads : []) {
+    llamaPlain.set(t, await loadLlamaCpp(o.model, t, contextSize));
+    llamaSpec.set(t, await loadLlamaCppSpeculative(o.model, o.draft, t, contextSize));
+    all.push({ name: `llama.cpp ${LLAMA_CPP_VERSION}, plain, ${t} threads`, drafter: '-', vocab: '-', k: null, shape: '-', opts: 'llama-plain', llama: t });
+    all.push({ name: `llama.cpp ${LLAMA_CPP_VERSION}, draft model (DraftSequenceTokenPredictor), ${t} threads`, drafter: 'draft model', vocab: 'full',
+      k: null, shape: 'chain <=16', opts: 'llama-spec', llama: t });
   }
-  const acc = new Map<Config, Acc>(all.map((c) => [c, { steps: 0, emitted: 0, draftMs: 0, verifyMs: 0, decodeMs: 0, decoded: 0, mismatches: 0 }]));
+  const acc = new Map<Config, Acc>(all.map((c) => [c, { rows: 0, steps: 0, emitted: 0, draftMs: 0, verifyMs: 0, decodeMs: 0, decoded: 0, mismatches: 0 }]));
   const load0 = os.loadavg()[0];
 
   // Warm-up: page the weights in and let every head be gathered once.
   for (const c of all) if (typeof c.opts === 'object') await engine.generate(prompts[0].tokens, { ...c.opts, maxTokens: 4 });
-  await llamaPlain?.greedy(prompts[0].tokens, 4, false);
-  await llamaSpec?.greedy(prompts[0].tokens, 4);
+  for (const m of llamaPlain.values()) await m.greedy(prompts[0].tokens, 4, false);
+  for (const m of llamaSpec.values()) await m.greedy(prompts[0].tokens, 4);
 
   for (let i = 0; i < prompts.length; i++) {
     const prompt = prompts[i].tokens;
@@ -138,25 +144,25 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
     for (const c of all) {
       const a = acc.get(c)!;
       if (c.opts === 'llama-plain') {
-        const r = await llamaPlain!.greedy(prompt, o.tokens, false);
-        a.steps += r.decodeSteps + 1; a.emitted += r.decodeSteps + 1; a.verifyMs += r.decodeMs; a.decodeMs += r.decodeMs; a.decoded += r.tokens.length - 1;
+        const r = await llamaPlain.get(c.llama!)!.greedy(prompt, o.tokens, false);
+        a.rows += r.decodeSteps + 1; a.steps += r.decodeSteps + 1; a.emitted += r.decodeSteps + 1; a.verifyMs += r.decodeMs; a.decodeMs += r.decodeMs; a.decoded += r.tokens.length - 1;
       } else if (c.opts === 'llama-spec') {
-        const r = await llamaSpec!.greedy(prompt, o.tokens);
+        const r = await llamaSpec.get(c.llama!)!.greedy(prompt, o.tokens);
+        a.rows += r.validated + r.refuted;
         a.decodeMs += r.decodeMs; a.decoded += r.tokens.length - 1;
         a.steps += r.tokens.length - r.validated; a.emitted += r.tokens.length;  // each target pass emits its validated drafts + 1
       } else {
         const r = await engine.generate(prompt, { ...c.opts, maxTokens: o.tokens });
         if (c.opts.drafter === 'none') plain = r.tokens;
         else if (plain && (r.tokens.length !== plain.length || r.tokens.some((t, j) => t !== plain![j]))) a.mismatches++;
-        a.steps += r.steps; a.emitted += r.tau * r.steps; a.draftMs += r.draftMs; a.verifyMs += r.verifyMs;
+        a.rows += r.verifyRows; a.steps += r.steps; a.emitted += r.tau * r.steps; a.draftMs += r.draftMs; a.verifyMs += r.verifyMs;
         a.decodeMs += r.totalMs - r.promptMs; a.decoded += r.tokens.length - 1;
       }
     }
     log(`prompt ${i + 1}/${prompts.length} done (${prompts[i].path}, ${prompt.length} tokens)`);
   }
   await engine.close();
-  await llamaPlain?.close();
-  await llamaSpec?.close();
+  for (const m of [...llamaPlain.values(), ...llamaSpec.values()]) await m.close();
 
   const tps = (a: Acc) => (a.decoded * 1000) / a.decodeMs;
   const plainTps = tps(acc.get(all[0])!);
@@ -165,7 +171,7 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
     const a = acc.get(c)!;
     return {
       name: c.name, drafter: c.drafter, vocab: c.vocab, k: c.k, shape: c.shape,
-      tau: a.emitted / a.steps, draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps,
+      tau: c.opts === 'llama-spec' && a.rows === 0 ? NaN : a.emitted / a.steps,  // node-llama-cpp reported no prediction counts draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps, headRowsPerStep: a.rows / a.steps,
       tokensPerSecond: tps(a), speedupOverPlain: tps(a) / plainTps, speedupOverLlamaCpp: llamaBest ? tps(a) / llamaBest : null,
       mismatches: a.mismatches,
     };
@@ -193,9 +199,9 @@ export function specBenchTable(r: SpecBenchResult): string {
   const lines = [
     `${r.prompts} FIM prompts x ${r.tokens} new tokens, greedy, ${r.threads} threads; ${r.machine}; load average ${r.loadAverage.map((x) => x.toFixed(1)).join(' -> ')}`,
     '',
-    '| configuration | τ | draft ms/step | verify ms/step | tokens/s | × our plain | × llama.cpp best | output ≠ plain |',
-    '|---|---|---|---|---|---|---|---|',
-    ...r.rows.map((x) => `| ${x.name} | ${f(x.tau)} | ${f(x.draftMsPerStep)} | ${f(x.verifyMsPerStep)} | ${f(x.tokensPerSecond, 1)} | ${f(x.speedupOverPlain)} | ${f(x.speedupOverLlamaCpp)} | ${x.name.startsWith('llama.cpp') ? '—' : x.mismatches} |`),
+    '| configuration | τ | draft ms/step | verify ms/step | LM-head rows/step | tokens/s | × our plain | × llama.cpp best | output ≠ plain |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...r.rows.map((x) => `| ${x.name} | ${f(x.tau)} | ${f(x.draftMsPerStep)} | ${f(x.verifyMsPerStep)} | ${x.name.startsWith('llama.cpp') ? '—' : f(x.headRowsPerStep, 1)} | ${f(x.tokensPerSecond, 1)} | ${f(x.speedupOverPlain)} | ${f(x.speedupOverLlamaCpp)} | ${x.name.startsWith('llama.cpp') ? '—' : x.mismatches} |`),
     '',
     `best: ${r.best.name} — ${r.best.tokensPerSecond.toFixed(1)} tokens/s, ${r.best.speedupOverPlain.toFixed(2)}× our plain` +
       (r.best.speedupOverLlamaCpp ? `, ${r.best.speedupOverLlamaCpp.toFixed(2)}× llama.cpp's best` : ''),

@@ -89,6 +89,10 @@ export interface SpecResult {
   draftMs: number;
   /** Verification (plain decoding: all decode steps). */
   verifyMs: number;
+  /** Of verifyMs: the target's layers over the root and drafted tokens (the rest is LM head rows). */
+  verifyLayersMs: number;
+  /** Rows the target's LM head was computed for (only those verification reached). */
+  verifyRows: number;
   totalMs: number;
   /** Generated tokens per second after the prompt. */
   tokensPerSecond: number;

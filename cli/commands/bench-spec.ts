@@ -12,7 +12,7 @@ export const benchSpec: Command = {
   summary: 'benchmark speculative decoding (FR-Spec) against plain decoding and llama.cpp',
   help: `usage: frspec bench spec [--model T.gguf --draft D.gguf --eagle E.gguf] [--corpus C.jsonl[.xz]]
                          [--prompts 50] [--vocab-corpus C2.jsonl[.xz]] [--tokens 64] [--threads N]
-                         [--ks 8192,16384,32768,65536] [--chain 4] [--tree 5,4,4,16] [--only 'TEXT|TEXT']
+                         [--ks 8192,16384,32768,65536] [--chain 4] [--tree 4,4,4,12] [--only 'TEXT|TEXT']
                          [--no-llama-cpp] [--json]
 
 Runs N fill-in-the-middle prompts of corpus C (JSON lines {lang, path, text}), T new tokens each, greedy,
@@ -20,7 +20,8 @@ through: our plain decoding; speculation with the full vocabulary; FR-Spec at ea
 counted from C2 ("train") and from C itself ("workspace"), and the train vocabulary plus the prompt's own
 ids; for the draft model and the EAGLE head, chain and tree (depth,branch,beam,nodes); and llama.cpp
 plain and speculative (node-llama-cpp ${'3.21.1'}, installed on first use into .cache/) with the draft
-model. Configurations alternate prompt by prompt. Every speculative output must equal plain greedy
+model, with 1 thread and with N (--threads; llama.cpp's busy-waiting threads suffer most on a shared
+machine, so its best of these is the anchor). Configurations alternate prompt by prompt. Every speculative output must equal plain greedy
 decoding token for token (the last column counts differences). Prints a Markdown table; with --json
 one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C, train for C2).`,
   async run(argv, io) {
@@ -28,7 +29,7 @@ one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C,
       model: { type: 'string' }, draft: { type: 'string' }, eagle: { type: 'string' }, corpus: { type: 'string' },
       prompts: { type: 'string' }, 'vocab-corpus': { type: 'string' }, tokens: { type: 'string' }, threads: { type: 'string' },
       ks: { type: 'string' }, chain: { type: 'string' }, tree: { type: 'string' }, only: { type: 'string' },
-      'no-llama-cpp': { type: 'boolean' },
+      'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const root = packageRoot(), shared = sharedDir(root);
@@ -40,18 +41,20 @@ one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C,
     if (!model || !draft || !eagle || !corpus)
       throw new UsageError('give --model, --draft, --eagle and --corpus (the defaults need ../shared, which is absent)');
     for (const f of [model, draft, eagle, corpus, vocabCorpus]) if (f && !fs.existsSync(f)) throw new UsageError(`${f}: no such file`);
-    const tree = (values.tree ?? '5,4,4,16').split(',').map(Number);
+    const tree = (values.tree ?? '4,4,4,12').split(',').map(Number);
     if (tree.length !== 4 || tree.some((x) => !Number.isInteger(x) || x < 1)) throw new UsageError('--tree is depth,branch,beam,nodes, e.g. 5,4,4,16');
     const ks = (values.ks ?? '8192,16384,32768,65536').split(',').map(Number);
     if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UsageError('--ks is a comma-separated list of positive integers');
+    const threads = intOption(values.threads, 'threads', os.cpus().length, 1, 1024);
     const result = await runSpecBench({
       model, draft, eagle, corpus, vocabCorpus,
       prompts: intOption(values.prompts, 'prompts', 50, 1),
       tokens: intOption(values.tokens, 'tokens', 64, 2, 4096),
-      threads: intOption(values.threads, 'threads', os.cpus().length, 1, 1024),
+      threads,
       ks, chain: intOption(values.chain, 'chain', 4, 1, 32),
       tree: { depth: tree[0], branch: tree[1], beam: tree[2], nodes: tree[3] },
       llamaCpp: !values['no-llama-cpp'],
+      llamaThreads: (values['llama-threads'] ?? `1,${threads}`).split(',').map(Number).filter((t, i, a) => t >= 1 && a.indexOf(t) === i),
       only: values.only?.split('|'),
     }, (s) => io.stderr.write(`bench spec: ${s}\n`));
     io.stdout.write(specBenchTable(result) + '\n');

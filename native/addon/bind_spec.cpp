@@ -251,6 +251,8 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     o.Set("promptMs", st.prompt_ms);
     o.Set("draftMs", st.draft_ms);
     o.Set("verifyMs", st.verify_ms);
+    o.Set("verifyLayersMs", st.verify_eval_ms);
+    o.Set("verifyRows", st.verify_rows);
     o.Set("totalMs", st.total_ms);
     const double decode_ms = st.total_ms - st.prompt_ms;
     o.Set("tokensPerSecond", decode_ms > 0 ? out_.tokens.size() * 1000.0 / decode_ms : 0.0);
@@ -279,6 +281,7 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     out_.stats.emitted = out_.stats.steps;
     out_.stats.prompt_ms = r.stats.prompt_ms;
     out_.stats.verify_ms = r.stats.decode_ms;
+    out_.stats.verify_rows = out_.stats.steps;
     out_.stats.total_ms = r.stats.prompt_ms + r.stats.decode_ms;
   }
 

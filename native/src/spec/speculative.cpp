@@ -171,6 +171,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     req.logits = LogitRows::None;  // the LM head runs only for the rows verification reaches
     req.hidden = true;
     r = target_.eval(req);
+    st.verify_eval_ms += ms_since(tv);
     logits.reset(tree, r.hidden);
     if (greedy) {
       verify_walk(tree, [&](int row) {

@@ -38,6 +38,7 @@ struct SpecStats {
   int verify_rows = 0;    // verify rows the target's LM head was computed for (those verification reached)
   double prompt_ms = 0;   // prefill of the target (and the drafter's first catch-up is in draft_ms)
   double draft_ms = 0, verify_ms = 0, total_ms = 0;
+  double verify_eval_ms = 0;  // of verify_ms: the target's layers over root + drafted nodes (the rest is LM head rows)
   int head_rows = 0;      // columns of the draft head (FR-Spec k, plus the prompt's ids)
   // Mean tokens per verify pass, the target's bonus token included (the paper's acceptance length).
   double tau() const { return steps ? double(emitted) / steps : 0; }
