@@ -171,7 +171,9 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
     const a = acc.get(c)!;
     return {
       name: c.name, drafter: c.drafter, vocab: c.vocab, k: c.k, shape: c.shape,
-      tau: c.opts === 'llama-spec' && a.rows === 0 ? NaN : a.emitted / a.steps,  // node-llama-cpp reported no prediction counts draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps, headRowsPerStep: a.rows / a.steps,
+      // node-llama-cpp may report no prediction counts: then its tau is unknown
+      tau: c.opts === 'llama-spec' && a.rows === 0 ? NaN : a.emitted / a.steps,
+      draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps, headRowsPerStep: a.rows / a.steps,
       tokensPerSecond: tps(a), speedupOverPlain: tps(a) / plainTps, speedupOverLlamaCpp: llamaBest ? tps(a) / llamaBest : null,
       mismatches: a.mismatches,
     };
