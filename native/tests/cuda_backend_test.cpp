@@ -130,7 +130,8 @@ HostWeight make_weight(DType t, int64_t rows, int64_t cols) {
 }
 
 // ---------------------------------------------------------------------------------------------- matmul
-void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols) {
+void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols,
+                  const std::vector<int>& ns = {1, 2, 3, 5, 8, 13, 64, 65, 200}) {
   const std::string tag = std::string("matmul ") + tname(t) + " " + std::to_string(rows) + "x" + std::to_string(cols);
   HostWeight hw = make_weight(t, rows, cols);
   Weight wg = gpu.prepare(hw.view()), wc = cpu.prepare(hw.view());
@@ -144,13 +145,14 @@ void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols) {
   float* yc = cpu.alloc(size_t(max_n) * rows);
   // One token at a time: the reference for bit-identity of every batched run below.
   std::vector<float> single(size_t(max_n) * rows);
-  for (int i = 0; i < 64; ++i) {
+  const int n_single = std::min(64, *std::max_element(ns.begin(), ns.end()));
+  for (int i = 0; i < n_single; ++i) {
     gpu.matmul(wg, xg + size_t(i) * cols, yg, 1, nullptr);
     gpu.to_host(single.data() + size_t(i) * rows, yg, rows);
   }
   double err_ref = 0, err_cpu = 0;
   bool batch_bits = true;
-  for (int n : {1, 2, 3, 5, 8, 13, 64, 65, 200}) {
+  for (int n : ns) {
     const bool with_bias = n == 5 || n == 200;
     gpu.matmul(wg, xg, yg, n, with_bias ? bg : nullptr);
     cpu.matmul(wc, xc, yc, n, with_bias ? bc : nullptr);
@@ -507,6 +509,8 @@ int main(int argc, char** argv) {
   run("matmul F16 tail", [&] { check_matmul(*gpu, *cpu, DType::F16, 77, 4100); });    // cols % 8 != 0
   run("matmul F32 generic", [&] { check_matmul(*gpu, *cpu, DType::F32, 33, 70); });   // cols % 4 != 0
   run("matmul Q8_0 96", [&] { check_matmul(*gpu, *cpu, DType::Q8_0, 64, 96); });
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K})  // tall matrices take 8-row blocks (matmul.cu)
+    run("matmul tall", [&] { check_matmul(*gpu, *cpu, t, 8200, 512, {1, 2, 5}); });
   run("pointwise", [&] { check_pointwise(*gpu, *cpu); });
   run("attention 4/2 d64", [&] { check_attention(*gpu, *cpu, 4, 2, 64); });
   run("attention 8/2 d128", [&] { check_attention(*gpu, *cpu, 8, 2, 128); });

@@ -17,6 +17,7 @@ constexpr int kGemvWarps = 4;  // per block; the block's warps split the columns
 // blocks for small matrices); 8 for the wider passes of verification, where x loads would otherwise limit.
 template <class T, int NT>
 constexpr int gemv_rows() { return NT >= 4 && T::kElems <= 16 ? 8 : 4; }
+constexpr int64_t kTallRows = 8192;
 
 // One block computes R rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
 // group, one per lane), loads the chunk of each of the R rows, and for each run of the chunk loads x once
@@ -282,10 +283,19 @@ void launch_gemv(const Weight& w, const float* x, float* y, const float* bias, c
   constexpr int R = gemv_rows<T, NT>();
   const dim3 grid(ceil_div(w.rows, R)), block(32 * kGemvWarps);
   const auto* data = static_cast<const uint8_t*>(w.data);
-  if constexpr (is_quantized<T>())
+  if constexpr (is_quantized<T>()) {
+    // Tall matrices (FFN, LM head) have blocks to spare: at 1-2 tokens, 8 rows per block halve the cost of
+    // quantizing x. Which R a matrix gets depends on its shape only, never on n.
+    if constexpr (R == 4 && NT <= 2) {
+      if (w.rows >= kTallRows) {
+        launch_kernel("gemv_q", gemv_q_kernel<T, NT, 8>, dim3(ceil_div(w.rows, 8)), block, s, data, w.row_bytes,
+                      int(w.rows), int(w.cols), x, y, int(w.rows), bias);
+        return;
+      }
+    }
     launch_kernel("gemv_q", gemv_q_kernel<T, NT, R>, grid, block, s, data, w.row_bytes, int(w.rows), int(w.cols), x, y,
                   int(w.rows), bias);
-  else
+  } else
     launch_kernel("gemv", gemv_kernel<T, NT, R>, grid, block, s, data, w.row_bytes, int(w.rows), int(w.cols), x, y,
                   int(w.rows), bias);
 }
