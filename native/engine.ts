@@ -43,7 +43,16 @@ export interface ModelInfo {
   maxLogitRows: number;
 }
 
-export interface MemoryEstimate { weights: number; kvCache: number; scratch: number; total: number }
+export interface MemoryEstimate {
+  /** Weights (mmapped, not copied). */
+  weights: number;
+  kvCache: number;
+  /** Activation and logits buffers. */
+  scratch: number;
+  /** CPU greedy decoding with a float LM head: its 8-bit copy (see native/src/engine/cpu_argmax_filter.h). */
+  argmaxFilter: number;
+  total: number;
+}
 
 export interface GenerateOptions {
   maxTokens?: number;

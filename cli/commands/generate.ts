@@ -81,7 +81,7 @@ ${specHelp}`,
     const memory = estimateMemory(values.model, engineOptions);  // from the header, before loading
     if (!values.json)
       io.stderr.write(`[memory: ${mib(memory.total)} MiB = weights ${mib(memory.weights)} (mmapped) + KV cache ${mib(memory.kvCache)} ` +
-        `+ buffers ${mib(memory.scratch)}]\n`);
+        `+ buffers ${mib(memory.scratch)}${memory.argmaxFilter ? ` + greedy LM-head filter ${mib(memory.argmaxFilter)}` : ''}]\n`);
     const engine = await Engine.load(values.model, engineOptions);
     try {
       const decoder = tok.streamDecoder();

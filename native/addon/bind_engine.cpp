@@ -374,13 +374,13 @@ void JsEngine::Register(Napi::Env env, Napi::Object exports) {
     EngineOptions o = parse_engine_options(opts_arg(info, 1));
     return guarded(env, [&]() -> Napi::Value {
       auto m = Model::load(info[0].As<Napi::String>());  // reads the header and directory, not the weights
-      const ModelConfig& c = m->config();
-      MemoryEstimate e = estimate_memory(c, m->weight_bytes(), o.ctx.n_ctx, std::min(o.ctx.max_batch, o.ctx.n_ctx),
+      MemoryEstimate e = estimate_memory(*m, o.ctx.n_ctx, std::min(o.ctx.max_batch, o.ctx.n_ctx),
                                          std::min(o.ctx.max_logit_rows, o.ctx.max_batch));
       Napi::Object r = Napi::Object::New(env);
       r.Set("weights", double(e.weights));
       r.Set("kvCache", double(e.kv_cache));
       r.Set("scratch", double(e.scratch));
+      r.Set("argmaxFilter", double(e.argmax_filter));
       r.Set("total", double(e.total()));
       return r;
     });

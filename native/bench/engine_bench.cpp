@@ -70,6 +70,10 @@ class TimingBackend final : public Backend {
     time("argmax", [&] { b_->argmax(logits, n, vocab, out); });
   }
   void topk(const float* l, int vocab, int k, int32_t* ids, float* vals) override { b_->topk(l, vocab, k, ids, vals); }
+  void matmul_argmax(const Weight& w, const float* x, int n, float* logits, int32_t* out) override {
+    time("matmul_argmax " + std::string(dtype_name(w.type)) + " " + std::to_string(w.rows) + "x" + std::to_string(w.cols),
+         [&] { b_->matmul_argmax(w, x, n, logits, out); });
+  }
 
  private:
   static double process_cpu_ms() {

@@ -56,13 +56,23 @@ int main(int argc, char** argv) {
     Sampler sampler(sp, r.vocab);
     std::vector<float> host(r.vocab);
     int32_t tok = 1;
+    EvalRequest greedy_warmup;  // the first greedy step builds the LM head's argmax filter (once)
+    greedy_warmup.tokens = std::span<const int32_t>(&tok, 1);
+    greedy_warmup.argmax_only = true;
+    r = ctx.eval(greedy_warmup);
+    ctx.truncate(ctx.n_past() - 1);
+    EvalRequest with_logits;
+    with_logits.tokens = std::span<const int32_t>(&tok, 1);
+    r = ctx.eval(with_logits);
     const std::vector<uint8_t> mask = {1, 0, 0, 1, 1, 0, 1, 0, 1};  // a root with two children... as a tree
     const std::vector<int32_t> tree_pos = {0, 1, 1};
     std::vector<int32_t> tree_tokens = {3, 4, 5}, pos(3), keep = {0, 0};
 
     const long before = g_allocations.load();
     for (int step = 0; step < 24; ++step) {
-      if (step % 2) {
+      if (r.argmax) {
+        tok = r.argmax[0];
+      } else if (step % 3 == 1) {
         backend->argmax(r.logits, 1, r.vocab, &tok);
       } else {
         backend->to_host(host.data(), r.logits, r.vocab);
@@ -70,6 +80,7 @@ int main(int argc, char** argv) {
       }
       EvalRequest one;
       one.tokens = std::span<const int32_t>(&tok, 1);
+      one.argmax_only = step % 3 == 2;  // greedy steps through the LM head's argmax filter
       r = ctx.eval(one);
       if (step % 8 == 7) {  // a tree after the committed tokens, keep one path, roll back a little
         const int base = ctx.n_past();

@@ -66,7 +66,8 @@ describe('engine: loading and refusing models', function () {
     assert.equal(e.weights, tensorBytes);
     assert.equal(e.kvCache, 2 * 1 /* layers */ * 2 /* kv heads */ * 64 /* head dim */ * 4 * 1000);
     assert.ok(e.scratch >= 4 * 8 * 64 /* logits */ + 4 * 32 * 256 * 3, `scratch ${e.scratch}`);
-    assert.equal(e.total, e.weights + e.kvCache + e.scratch);
+    assert.equal(e.argmaxFilter, 64 * (256 + 16), 'an F16 LM head of 64 x 256 gets an 8-bit copy for greedy decoding');
+    assert.equal(e.total, e.weights + e.kvCache + e.scratch + e.argmaxFilter);
   });
 
   it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', () => {
@@ -78,6 +79,11 @@ describe('engine: loading and refusing models', function () {
       const file = fixtureFile(`head-${spec.type}`, { arch: 'qwen2', layers: 1, ...spec });
       assert.match(execFileSync(nativeBin('engine_head_test'), [file], { encoding: 'utf8' }), /matches the full head bit for bit/);
     }
+  });
+
+  it('finds the greedy argmax of a float LM head exactly with the 8-bit prefilter (native engine_argmax_test)', () => {
+    const file = fixtureFile('argmax', { arch: 'qwen2', type: 'F16', tied: true, layers: 1, vocab: 2000 });
+    assert.match(execFileSync(nativeBin('engine_argmax_test'), [file], { encoding: 'utf8' }), /argmax filter checks equal the full matmul/);
   });
 
   it('allocates nothing per decoded token (native engine_alloc_test)', () => {

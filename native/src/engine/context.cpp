@@ -36,6 +36,7 @@ Context::Context(const PreparedModel& model, const ContextParams& params) : mode
   logits_ = b.alloc(R * size_t(model.n_vocab()));
   pos_.resize(B);
   out_rows_.resize(R);
+  argmax_.resize(R);
   move_src_.reserve(B);
   move_dst_.reserve(B);
   tokens_.reserve(params.n_ctx);

@@ -39,11 +39,13 @@ struct EvalRequest {
   std::span<const int32_t> rows;         // LogitRows::List: indices into the batch
   const Weight* lm_head = nullptr;       // another LM head (e.g. FR-Spec's k-row head); null: the model's
   bool hidden = false;                   // also return the final hidden states of every token
+  bool argmax_only = false;              // greedy: return only each logit row's argmax (host), no logits
   const float* features = nullptr;       // EAGLE only: n x d target features (backend memory)
 };
 
 struct EvalResult {
   const float* logits = nullptr;  // backend memory, n_rows x vocab; valid until the next eval()
+  const int32_t* argmax = nullptr;  // host, n_rows ids, with argmax_only (logits is then null)
   int n_rows = 0;
   int vocab = 0;
   const float* hidden = nullptr;  // backend memory, n x d (after the final norm; EAGLE: the layer output)
@@ -89,7 +91,7 @@ class Context {
   float *x_ = nullptr, *h_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
   float *gate_ = nullptr, *up_ = nullptr, *cat_ = nullptr, *hidden_ = nullptr, *sel_ = nullptr, *logits_ = nullptr;
   // Host buffers.
-  std::vector<int32_t> pos_, out_rows_, move_src_, move_dst_;
+  std::vector<int32_t> pos_, out_rows_, move_src_, move_dst_, argmax_;
 };
 
 }  // namespace frspec

@@ -11,6 +11,7 @@
 
 #include "engine/backend.h"
 #include "engine/cpu_kernels.h"
+#include "engine/cpu_argmax_filter.h"
 #include "engine/cpu_attention.h"
 #include "engine/cpu_ops.h"
 #include "engine/threadpool.h"
@@ -42,7 +43,10 @@ class CpuKvCache final : public KvCache {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads), scratch_(pool_.size()) {}
+  explicit CpuBackend(int threads) : pool_(threads), scratch_(pool_.size()) {
+    const char* env = std::getenv("FRSPEC_ARGMAX_FILTER");  // "0": always the full LM head (benchmarks)
+    use_argmax_filter_ = !(env && std::string(env) == "0");
+  }
   ~CpuBackend() override {
     for (float* p : allocations_) std::free(p);
   }
@@ -74,6 +78,7 @@ class CpuBackend final : public Backend {
     return g;
   }
   void release(Weight& w) override {
+    filters_.erase(w.data);
     gathered_.erase(w.data);  // zero-copy weights belong to the mapping: nothing to free
     w = Weight{};
   }
@@ -187,6 +192,15 @@ class CpuBackend final : public Backend {
       if (best[p] >= 0 && logits[best[p]] > logits[b]) b = best[p];
     out[0] = b;
   }
+  // Greedy decoding of one row through a float LM head: the exact argmax from an 8-bit prefilter that
+  // reads about half the bytes (cpu_argmax_filter.h), built the first time a head is used this way.
+  void matmul_argmax(const Weight& w, const float* x, int n, float* logits, int32_t* out) override {
+    if (n != 1 || !use_argmax_filter_ || !ArgmaxFilter::applicable(w)) return Backend::matmul_argmax(w, x, n, logits, out);
+    std::unique_ptr<ArgmaxFilter>& f = filters_[w.data];
+    if (!f || f->rows() != w.rows) f = std::make_unique<ArgmaxFilter>(pool_, w);
+    out[0] = f->argmax(x, logits);
+  }
+
   void topk(const float* logits, int vocab, int k, int32_t* ids, float* vals) override {
     if (k < 1 || k > vocab) throw std::invalid_argument("topk: k must be in [1, vocab]");
     cpu::topk_row(logits, vocab, k, ids, vals);
@@ -213,6 +227,8 @@ class CpuBackend final : public Backend {
   std::vector<cpu::AttentionScratch> scratch_;  // per thread
   std::unordered_set<float*> allocations_;
   std::unordered_map<const void*, std::vector<uint8_t>> gathered_;
+  std::unordered_map<const void*, std::unique_ptr<ArgmaxFilter>> filters_;  // by LM head data
+  bool use_argmax_filter_ = true;
 };
 
 }  // namespace

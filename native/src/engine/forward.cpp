@@ -127,8 +127,13 @@ EvalResult Context::eval(const EvalRequest& req) {
     else b.copy_rows(sel_ + size_t(i) * d, d, src, d, j - i, d);
     i = j;
   }
-  b.matmul(head, sel_, logits_, n_rows, nullptr);
-  r.logits = logits_;
+  if (req.argmax_only) {
+    b.matmul_argmax(head, sel_, n_rows, logits_, argmax_.data());
+    r.argmax = argmax_.data();
+  } else {
+    b.matmul(head, sel_, logits_, n_rows, nullptr);
+    r.logits = logits_;
+  }
   r.n_rows = n_rows;
   r.vocab = int(head.rows);
   return r;

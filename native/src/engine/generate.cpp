@@ -25,7 +25,8 @@ const char* stop_reason_name(StopReason r) {
   return "?";
 }
 
-EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel, int* n_reused) {
+EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel, int* n_reused,
+                   bool argmax_only) {
   const int n = int(prompt.size());
   if (n == 0) throw ContextError("empty prompt");
   if (n > ctx.capacity())
@@ -42,6 +43,7 @@ EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::ato
     EvalRequest req;
     req.tokens = prompt.subspan(i, std::min(chunk, n - i));
     req.logits = i + chunk >= n ? LogitRows::Last : LogitRows::None;
+    req.argmax_only = argmax_only;
     r = ctx.eval(req);
   }
   return r;
@@ -52,15 +54,16 @@ GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const Gen
   GenerateResult out;
   out.stats.n_prompt = int(prompt.size());
   const auto t0 = std::chrono::steady_clock::now();
-  EvalResult r = prefill(ctx, prompt, cancel, &out.stats.n_reused);
+  const bool greedy = params.sampling.greedy();  // then the engine returns the argmax, not the logits
+  EvalResult r = prefill(ctx, prompt, cancel, &out.stats.n_reused, greedy);
   out.stats.prompt_ms = ms_since(t0);
-  if (!r.logits) {
+  if (r.n_rows == 0) {
     out.stop = StopReason::Cancelled;
     return out;
   }
   Backend& b = ctx.backend();
   Sampler sampler(params.sampling, r.vocab);
-  std::vector<float> host_logits(params.sampling.greedy() ? 0 : r.vocab);  // once per request
+  std::vector<float> host_logits(greedy ? 0 : r.vocab);  // once per request
   out.tokens.reserve(params.max_tokens);
   const auto t1 = std::chrono::steady_clock::now();
   while (true) {
@@ -69,8 +72,8 @@ GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const Gen
       break;
     }
     int32_t tok;
-    if (params.sampling.greedy()) {
-      b.argmax(r.logits, 1, r.vocab, &tok);
+    if (greedy) {
+      tok = r.argmax[0];
     } else {
       b.to_host(host_logits.data(), r.logits, r.vocab);
       tok = sampler.sample(host_logits.data());
@@ -96,6 +99,7 @@ GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const Gen
     }
     EvalRequest req;
     req.tokens = std::span<const int32_t>(&out.tokens.back(), 1);
+    req.argmax_only = greedy;
     r = ctx.eval(req);
     ++out.stats.n_decode_steps;
   }

@@ -39,9 +39,10 @@ struct GenerateResult {
 
 // Makes the cache hold prompt[0..n-1) (reusing its common prefix, evaluating the rest in chunks of the
 // context's batch size) and evaluates the last prompt token; returns its logits. Throws ContextError when
-// the prompt is empty or does not fit; returns a result with logits == null when cancelled.
+// the prompt is empty or does not fit; returns an empty result (n_rows 0) when cancelled. argmax_only:
+// return the greedy choice instead of the logits.
 EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel,
-                   int* n_reused = nullptr);
+                   int* n_reused = nullptr, bool argmax_only = false);
 
 // on_token is called with each generated token as soon as it is chosen (from the calling thread).
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateParams& params,

@@ -227,14 +227,17 @@ uint64_t Model::bytes_per_token() const {
   return b;
 }
 
-MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int n_ctx, int max_batch,
-                               int max_logit_rows) {
+MemoryEstimate estimate_memory(const Model& m, int n_ctx, int max_batch, int max_logit_rows) {
+  const ModelConfig& c = m.config();
   MemoryEstimate e;
-  e.weights = weight_bytes;
+  e.weights = m.weight_bytes();
   e.kv_cache = 2ull * c.n_layers * c.n_kv_heads * c.head_dim * sizeof(float) * uint64_t(n_ctx);
   const uint64_t q_dim = uint64_t(c.n_heads) * c.head_dim, kv_dim = uint64_t(c.n_kv_heads) * c.head_dim;
   const uint64_t per_token = 3ull * c.d_model + 2 * q_dim + 2 * kv_dim + 2ull * c.d_ff + 2ull * c.d_model;
   e.scratch = sizeof(float) * (per_token * uint64_t(max_batch) + uint64_t(max_logit_rows) * c.n_vocab);
+  const DType head = m.weights().output.type;
+  if (c.n_vocab > 0 && (head == DType::F32 || head == DType::F16 || head == DType::BF16) && c.d_model % 16 == 0)
+    e.argmax_filter = (uint64_t(c.n_vocab) + 15) / 16 * 16 * (uint64_t(c.d_model) + 16);
   return e;
 }
 

@@ -91,12 +91,12 @@ class Model {
 
 // What a model needs in memory for a context of n_ctx tokens evaluated max_batch tokens at a time.
 struct MemoryEstimate {
-  uint64_t weights = 0;   // mmapped file data
-  uint64_t kv_cache = 0;  // K and V, F32
-  uint64_t scratch = 0;   // activations and logits buffers
-  uint64_t total() const { return weights + kv_cache + scratch; }
+  uint64_t weights = 0;       // mmapped file data
+  uint64_t kv_cache = 0;      // K and V, F32
+  uint64_t scratch = 0;       // activations and logits buffers
+  uint64_t argmax_filter = 0; // CPU greedy decoding: the 8-bit copy of a float LM head (cpu_argmax_filter.h)
+  uint64_t total() const { return weights + kv_cache + scratch + argmax_filter; }
 };
-MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int n_ctx, int max_batch,
-                               int max_logit_rows);
+MemoryEstimate estimate_memory(const Model& m, int n_ctx, int max_batch, int max_logit_rows);
 
 }  // namespace frspec
