@@ -6,8 +6,9 @@
 //   Q6_K 256 values:  u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d   x = d * scales[j] * (q - 32)
 //                     (16 sub-blocks of 16; 6-bit q = low 4 bits in ql, high 2 bits in qh)
 //
-// The quantize_row_* functions are reference quantizers (ports of ggml's *_ref functions) used to build
-// test fixtures and GGUF files; they are not on the inference hot path.
+// The quantize_row_* functions are reference quantizers for test fixtures and GGUF files (not on the
+// inference hot path). Their bytes follow ggml's layouts exactly; the choice of scales is our own (a
+// small search plus a least-squares refit), so they are not byte-identical to llama-quantize's output.
 #pragma once
 #include <cstddef>
 #include <cstdint>
