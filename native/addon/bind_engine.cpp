@@ -120,6 +120,14 @@ struct EngineState {
     if (!s->backend) s->backend = make_cpu_backend(o.threads);
     s->prepared = std::make_unique<PreparedModel>(*s->backend, *s->model);
     s->ctx = std::make_unique<Context>(*s->prepared, o.ctx);
+    // Warm up off the JS thread: page in the weights and build what greedy decoding uses (the CPU
+    // backend's LM-head filter), so the first request does not pay for it.
+    const int32_t first = 0;
+    EvalRequest warm;
+    warm.tokens = std::span<const int32_t>(&first, 1);
+    warm.argmax_only = true;
+    s->ctx->eval(warm);
+    s->ctx->truncate(0);
     if (!o.eagle.empty()) {
       s->eagle_model = Model::load(o.eagle);
       if (s->eagle_model->config().arch != Arch::Eagle) throw ModelError(o.eagle + ": not an EAGLE head");
