@@ -9,8 +9,9 @@
 //    dequantize-then-multiply in double. Float weights meet F32 activations, so only F32 rounding remains:
 //    |y - ref| <= 1e-5 * sum|w x| (a layout or indexing bug is off by O(1)). Quantized weights in the GEMV
 //    meet activations rounded to 8 bits per block of 32 (dp4a), which adds at most
-//    sum|w| * max|x of the block| / 254. Against the CPU backend (also 8-bit activations): float types
-//    the F32 bound; quantized types sum|w| * max|x| / 127 (both roundings).
+//    sum|d q| * max|x of the block| / 254 (|d q| = |w|, except Q4_K: |w| + its sub-block's min term). Against
+//    the CPU backend (also 8-bit activations): float types the F32 bound; quantized types
+//    sum|d q| * max|x| / 127 (both roundings).
 //  * bit-identity that speculative decoding relies on: a token's matmul output is the same whether it is
 //    multiplied alone or in a batch of up to 64; a gathered (FR-Spec) head gives the same bits as the
 //    full head's rows; attention of a tree node equals attention of the same path decoded plainly.
@@ -111,10 +112,13 @@ struct HostWeight {
   int64_t rows, cols;
   std::vector<uint8_t> bytes;
   std::vector<float> deq;  // dequantized, rows x cols
+  // Q4_K: dmin * m of each element's sub-block. Kernels multiply x by d * q = w + this (and subtract the
+  // min term with the sum of x), so activation rounding errors scale with |w| + this, not with |w|.
+  std::vector<float> min_term;
   WeightView view() const { return {type, rows, cols, bytes.data(), std::string("test_") + tname(type)}; }
 };
 HostWeight make_weight(DType t, int64_t rows, int64_t cols) {
-  HostWeight w{t, rows, cols, {}, {}};
+  HostWeight w{t, rows, cols, {}, {}, std::vector<float>(size_t(rows * cols), 0.f)};
   const size_t rb = dtype_row_bytes(t, cols);
   w.bytes.resize(rb * rows);
   w.deq.resize(size_t(rows * cols));
@@ -125,6 +129,13 @@ HostWeight make_weight(DType t, int64_t rows, int64_t cols) {
     for (float& f : row) f = normal(rng) * (u(rng) < 0.01f ? 8.f : 1.f);
     quantize_row(t, row.data(), w.bytes.data() + r * rb, cols);
     dequantize_row(t, w.bytes.data() + r * rb, w.deq.data() + r * cols, cols);
+    if (t == DType::Q4_K)
+      for (int64_t k = 0; k < cols; ++k) {
+        const auto* blk = reinterpret_cast<const BlockQ4_K*>(w.bytes.data() + r * rb) + k / QK_K;
+        uint8_t sc, m;
+        q4k_scale_min(int(k % QK_K) / 32, blk->scales, &sc, &m);
+        w.min_term[size_t(r * cols + k)] = f16_to_f32(blk->dmin) * m;
+      }
   }
   return w;
 }
@@ -167,10 +178,12 @@ void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols,
       }
       for (int r = 0; r < rows; ++r) {
         const float* wr = hw.deq.data() + size_t(r) * cols;
+        const float* mt = hw.min_term.data() + size_t(r) * cols;
         double ref = with_bias ? bias[r] : 0, mag = 0, wsum = 0, act = 0;
         for (int k = 0; k < cols; ++k) {
-          ref += double(wr[k]) * xi[k], mag += std::fabs(double(wr[k]) * xi[k]), wsum += std::fabs(wr[k]);
-          act += std::fabs(wr[k]) * blk_amax[k / 32] / 254.0;  // rounding x to 8 bits: at most half a step
+          const double wq = std::fabs(wr[k]) + mt[k];  // |d q|: what multiplies the rounded x
+          ref += double(wr[k]) * xi[k], mag += std::fabs(double(wr[k]) * xi[k]), wsum += wq;
+          act += wq * blk_amax[k / 32] / 254.0;  // rounding x to 8 bits: at most half a step
         }
         const double gv = g[size_t(i) * rows + r], cv = c[size_t(i) * rows + r];
         // Float types: F32 rounding only (1e-5 of sum|wx|); quantized types: plus the activation rounding.
