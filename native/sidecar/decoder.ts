@@ -94,8 +94,13 @@ export class SpecDecoder implements Decoder {
   private vocab?: { file: string; topK: number };
   private preferPlain = false;
 
-  constructor(private readonly spec: SpecEngine, private readonly drafter: 'draft' | 'eagle', drafterPath: string) {
-    this.summary = { mode: 'speculative', active: 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}` };
+  /** `measureFirst`: decode plainly until calibration shows speculation is faster here (never slower than plain). */
+  constructor(private readonly spec: SpecEngine, private readonly drafter: 'draft' | 'eagle', drafterPath: string, measureFirst: boolean) {
+    this.preferPlain = measureFirst;
+    this.summary = {
+      mode: 'speculative', active: measureFirst ? 'plain' : 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}`,
+      ...(measureFirst ? { note: 'measuring speculative against plain decoding on this machine; decoding plainly until then' } : {}),
+    };
     const i = spec.info;
     const g = openGguf(i.target);
     const arch = String(g.get('general.architecture'));
@@ -145,7 +150,7 @@ export class SpecDecoder implements Decoder {
   }
 }
 
-export interface LoadOptions { threads: number; contextSize: number }
+export interface LoadOptions { threads: number; contextSize: number; measureFirst?: boolean }
 
 /** Loads the target with the decoder the settings ask for: speculative when a drafter is given. */
 export async function createDecoder(model: string, drafter: DrafterChoice, opts: LoadOptions): Promise<Decoder> {
@@ -153,11 +158,12 @@ export async function createDecoder(model: string, drafter: DrafterChoice, opts:
   const load = async (what: string, f: () => Promise<Decoder>) => {
     try { return await f(); } catch (e) { throw new SidecarError(ErrorCode.ModelLoadFailed, `${what}: ${(e as Error).message}`); }
   };
-  if (!kind) return load(model, async () => new PlainDecoder(await Engine.load(model, opts)));
+  if (!kind) return load(model, async () => new PlainDecoder(await Engine.load(model, { threads: opts.threads, contextSize: opts.contextSize })));
   const drafterPath = (drafter.eagle ?? drafter.draft)!;
   if (typeof addon().loadSpec !== 'function') {
     const note = `this build of the native addon has no speculative decoding; decoding plainly (drafter ${drafterPath} not used)`;
-    return load(model, async () => new PlainDecoder(await Engine.load(model, opts), note));
+    return load(model, async () => new PlainDecoder(await Engine.load(model, { threads: opts.threads, contextSize: opts.contextSize }), note));
   }
-  return load(`${model} with ${drafterPath}`, async () => new SpecDecoder(await SpecEngine.load(model, { ...opts, [kind]: drafterPath }), kind, drafterPath));
+  const { measureFirst = true, ...engineOpts } = opts;
+  return load(`${model} with ${drafterPath}`, async () => new SpecDecoder(await SpecEngine.load(model, { ...engineOpts, [kind]: drafterPath }), kind, drafterPath, measureFirst));
 }

@@ -38,7 +38,7 @@ export class Session {
     } catch (e) {
       throw new SidecarError(ErrorCode.ModelLoadFailed, (e as Error).message);
     }
-    const decoder = await createDecoder(params.model, { draft: params.draft, eagle: params.eagle }, { threads: params.threads ?? 0, contextSize });
+    const decoder = await createDecoder(params.model, { draft: params.draft, eagle: params.eagle }, { threads: params.threads ?? 0, contextSize, measureFirst: params.calibrate !== false });
     const maxTokens = Math.min(MAX_COMPLETION_TOKENS, contextSize >> 2);
     const limits: Limits = { maxPromptTokens: contextSize - maxTokens, maxPromptChars: 16 * (contextSize - maxTokens), maxTokens };
     const session = new Session(params, tok, decoder, limits);

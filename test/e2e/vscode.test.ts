@@ -106,6 +106,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
         return;
       } catch { await page.keyboard.press('Escape'); }
     }
+    await screenshot(`quick-open-failed-${name}`);
     throw new Error(`could not open ${name} with quick open`);
   }
 
@@ -183,6 +184,29 @@ describe('e2e: the extension in code-server with the demo model', function () {
     // The statistics channel (the editor renders spaces as non-breaking spaces: \s matches both).
     await page.locator('.output-view, .monaco-editor', { hasText: /decode\sspeed/ }).first().waitFor({ timeout: 20_000 });
     await screenshot('statistics');
+  });
+
+  it('a sidecar killed with SIGKILL is reported once, restarted, and completions come back', async () => {
+    // The sidecar of THIS code-server: its command line names the extensions folder of this run.
+    const ps = cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+    const line = ps.split('\n').find((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
+    assert.ok(line, 'no sidecar process found');
+    const pid = Number(line.trim().split(/\s+/)[0]);
+    // Back in sample.ts (the active editor), below the statistics panel.
+    await page.locator('.editor-group-container .monaco-editor .view-lines').first().click();
+    process.kill(pid, 'SIGKILL');
+    const warning = page.locator('.notification-toast', { hasText: 'engine process stopped' });
+    await warning.first().waitFor({ timeout: 20_000 });
+    await screenshot('sidecar-killed');
+    await page.locator('.statusbar-item', { hasText: /⚡/ }).first().waitFor({ timeout: 60_000 });  // reloaded
+    assert.equal(await warning.count(), 1, 'the death was reported more than once');  // (toasts hide after a while)
+    let shown: { ghost: string; ms: number } | undefined;
+    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(TS, t))) break;
+    assert.ok(shown, 'no ghost text after the restart');
+    const after = cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
+    assert.equal(after.length, 1, 'exactly one sidecar runs after the restart');
+    console.log(`      killed sidecar ${pid}; one warning; restarted as ${after[0].trim().split(/\s+/)[0]}; ghost text again after ${shown.ms.toFixed(0)} ms`);
+    await screenshot('after-restart');
   });
 
   it('"FR-Spec: Rebuild Draft Vocabulary from Workspace" shows progress and writes the vocabulary', async () => {
