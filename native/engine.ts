@@ -33,8 +33,10 @@ export interface ModelInfo {
   tiedOutput: boolean;
   /** Bytes of all weights (mmapped). */
   weightBytes: number;
-  /** Bytes of weights read per decoded token. */
+  /** Bytes of weights a decode step reads with the full LM head (every matrix, one embedding row, the head). */
   bytesPerToken: number;
+  /** Bytes of the LM head (greedy decoding on the CPU reads an 8-bit copy of a float head instead). */
+  lmHeadBytes: number;
   backend: string;
   backendNote?: string;
   threads: number;

@@ -421,6 +421,8 @@ Napi::Value JsEngine::Info(const Napi::CallbackInfo& info) {
   o.Set("tiedOutput", c.tied_output);
   o.Set("weightBytes", double(s.model->weight_bytes()));
   o.Set("bytesPerToken", double(s.model->bytes_per_token()));
+  const WeightView& head = s.model->weights().output;
+  o.Set("lmHeadBytes", double(dtype_row_bytes(head.type, head.cols) * uint64_t(head.rows)));
   o.Set("backend", s.backend->name());
   if (!s.backend_note.empty()) o.Set("backendNote", s.backend_note);
   o.Set("threads", s.backend->threads());
