@@ -41,7 +41,7 @@ export async function calibrate(decoder: Decoder, tok: Tokenizer, signal: AbortS
     if (signal.aborted) throw signal.reason;
     done.plain.push(speed(p));  // a pair is kept only when both runs finished
     done.decoder.push(speed(d));
-    done.taus.push(d.steps > 0 ? d.tokens.length / d.steps : 0);
+    done.taus.push(d.tau);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return { plainTokensPerSecond: median(done.plain), decoderTokensPerSecond: median(done.decoder), tau: median(done.taus), tokens, runs, at: Date.now() };

@@ -31,6 +31,10 @@ export interface DecodeResult {
   decodeMs: number;
   /** Target forward passes spent on the generated tokens (= tokens for plain decoding). */
   steps: number;
+  /** Tokens per target pass as the decoder counts them (a step's tokens after a stop token included; 1 for plain). */
+  tau: number;
+  /** What actually decoded this request. */
+  mode: 'plain' | 'speculative';
 }
 
 export interface Decoder {
@@ -76,7 +80,7 @@ export class PlainDecoder implements Decoder {
     });
     return {
       tokens: r.tokens, stop: r.stop === 'stop_token' ? 'stop_token' : r.stop,
-      nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.decodeMs, steps: r.tokens.length,
+      nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.decodeMs, steps: r.tokens.length, tau: 1, mode: 'plain',
     };
   }
 
@@ -146,7 +150,7 @@ export class SpecDecoder implements Decoder {
       ...(drafter !== 'none' && this.vocab ? { vocab: this.vocab.file, vocabTopK: this.vocab.topK, contextTokens: true } : {}),
     });
     const stop = r.stop === 'stop_token' || r.stop === 'max_tokens' || r.stop === 'context_full' ? r.stop : 'cancelled';
-    return { tokens: r.tokens, stop, nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.totalMs - r.promptMs, steps: r.steps };
+    return { tokens: r.tokens, stop, nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.totalMs - r.promptMs, steps: r.steps, tau: drafter === 'none' ? 1 : r.tau, mode: drafter === 'none' ? 'plain' : 'speculative' };
   }
 }
 

@@ -152,7 +152,7 @@ export class SidecarServer {
         queueMs: started - received, promptMs: r.promptMs, decodeMs: r.decodeMs,
         firstTokenMs: (firstTokenAt ?? done) - received, totalMs: done - received,
         tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
-        steps: r.steps, tau: r.steps > 0 ? r.tokens.length / r.steps : 0, mode: s.decoder.summary.active,
+        steps: r.steps, tau: r.tau, mode: r.mode,
       };
       return { text, stop, stats };
     } finally {

@@ -33,7 +33,11 @@ export class Stats {
     const r = this.recent;
     const tokens = r.reduce((s, x) => s + x.tokens, 0);
     const decodeMs = r.reduce((s, x) => s + x.decodeMs, 0);
-    const steps = r.reduce((s, x) => s + x.steps, 0);
+    // τ of the speculative completions (plain ones are 1 by definition), weighted by their steps.
+    const spec = r.filter((x) => x.mode === 'speculative');
+    const tauOf = spec.length ? spec : r;
+    const steps = tauOf.reduce((s, x) => s + x.steps, 0);
+    const emitted = tauOf.reduce((s, x) => s + x.tau * x.steps, 0);
     const prompt = r.reduce((s, x) => s + x.promptTokens, 0);
     const reused = r.reduce((s, x) => s + x.reusedTokens, 0);
     const tokensPerSecond = decodeMs > 0 ? tokens / (decodeMs / 1000) : 0;
@@ -44,7 +48,7 @@ export class Stats {
       recent: {
         count: r.length,
         tokensPerSecond,
-        tau: steps > 0 ? tokens / steps : 0,
+        tau: steps > 0 ? emitted / steps : 0,
         latencyMs: { p50: percentile(r.map((x) => x.totalMs), 50), p95: percentile(r.map((x) => x.totalMs), 95) },
         firstTokenMs: { p50: percentile(r.map((x) => x.firstTokenMs), 50), p95: percentile(r.map((x) => x.firstTokenMs), 95) },
         reusedShare: prompt > 0 ? reused / prompt : 0,
