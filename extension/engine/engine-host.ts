@@ -19,7 +19,6 @@ export class EngineHost implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private statsTimer?: NodeJS.Timeout;
   private saveTimer?: NodeJS.Timeout;
-  private building?: Promise<VocabBuildResult | undefined>;
 
   constructor(private readonly ctx: vscode.ExtensionContext, private readonly log: vscode.OutputChannel) {}
 
@@ -97,7 +96,6 @@ export class EngineHost implements vscode.Disposable {
         this.refreshStatsSoon();
       }
     })();
-    this.building = run.catch(() => undefined);
     return run;
   }
 
