@@ -1,6 +1,6 @@
 // y[n][rows] = x[n][cols] . W^T (+ bias): batch-1 GEMV streaming the weights with 16-byte loads, the same
-// kernel for small verification batches (n <= 64, up to 8 tokens per weight pass); prefill (n > 64) goes
-// to the tensor-core GEMM in gemm.cu. In the GEMV a block owns 4 rows; its warps split the columns, lanes take fixed chunks, and the
+// kernel for small verification batches (n <= 64, up to 8 tokens per weight pass), and a tiled GEMM for
+// prefill. In the GEMV a block owns 4 rows; its warps split the columns, lanes take fixed chunks, and the
 // partial sums are combined in a fixed order, so a token's output is bit-identical for every n <= 64.
 #include <type_traits>
 
@@ -226,6 +226,55 @@ __global__ void gemv_generic_kernel(const uint8_t* __restrict__ W, size_t stride
   if (lane == 0) y[size_t(t) * ldy + row] = acc + (bias ? bias[row] : 0.f);
 }
 
+// Prefill GEMM: a 64-row x 64-token tile per block, K in steps of 32; weights dequantized into shared
+// memory as F32 (one element per load, via T::elem), each thread accumulating a 4 x 4 sub-tile.
+constexpr int kBM = 64, kBN = 64, kBK = 32;
+template <class T>
+__global__ void __launch_bounds__(256)
+    gemm_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x, int n,
+                float* __restrict__ y, const float* __restrict__ bias) {
+  pdl_wait();
+  __shared__ float ws[kBK][kBM + 4];
+  __shared__ float xs[kBK][kBN + 4];
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int row0 = blockIdx.x * kBM, tok0 = blockIdx.y * kBN;
+  float acc[4][4] = {};
+  for (int k0 = 0; k0 < cols; k0 += kBK) {
+    const int kk = tid % kBK;
+    const int k = k0 + kk;
+#pragma unroll
+    for (int i = 0; i < (kBM * kBK) / 256; ++i) {
+      const int r = tid / kBK + i * (256 / kBK);
+      const int row = row0 + r, tok = tok0 + r;
+      ws[kk][r] = (row < rows && k < cols) ? T::elem(W + size_t(row) * stride, cols, k) : 0.f;
+      xs[kk][r] = (tok < n && k < cols) ? x[size_t(tok) * cols + k] : 0.f;
+    }
+    __syncthreads();
+#pragma unroll 8
+    for (int q = 0; q < kBK; ++q) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a[i] = ws[q][ty * 4 + i], b[i] = xs[q][tx * 4 + i];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int row = row0 + ty * 4 + i;
+    if (row >= rows) continue;
+    const float b = bias ? bias[row] : 0.f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int tok = tok0 + tx * 4 + j;
+      if (tok < n) y[size_t(tok) * rows + row] = acc[i][j] + b;
+    }
+  }
+}
+
 template <class T>
 constexpr bool is_quantized() { return std::is_same_v<T, TQ8_0> || std::is_same_v<T, TQ4_K> || std::is_same_v<T, TQ6_K>; }
 
@@ -272,6 +321,14 @@ void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* 
       else if (left >= 2) launch_gemv<T, 2>(w, xt, yt, bias, s), t0 += 2;
       else launch_gemv<T, 1>(w, xt, yt, bias, s), t0 += 1;
     }
+  });
+}
+
+void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
+  with_type(w.type, [&]<class T>() {
+    const dim3 grid(ceil_div(w.rows, kBM), ceil_div(n, kBN));
+    launch_kernel("gemm", gemm_kernel<T>, dim3(grid), dim3(256), s, static_cast<const uint8_t*>(w.data), w.row_bytes, int(w.rows), int(w.cols), x,
+                                        n, y, bias);
   });
 }
 
