@@ -142,6 +142,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
   for (const [file, original, typing] of [['sample.py', PY, PY_TYPING], ['sample.ts', TS, TS_TYPING]] as const) {
     it(`${file}: ghost text from the engine appears as the user types, and Tab inserts it`, async () => {
       await openFile(file);
+      await page.waitForTimeout(1500);  // a user looks before typing; the extension warms the KV cache meanwhile
       let accepted = false;
       for (const [i, t] of typing.entries()) {
         const r = await typeAndWaitForGhost(original, t);
