@@ -156,8 +156,13 @@ describe('e2e: the extension in code-server with the demo model', function () {
         await page.keyboard.press('Tab');
         await page.waitForTimeout(300);
         await page.keyboard.press('Control+S');
-        let disk = before;
-        for (let k = 0; k < 50 && disk === before; k++) { await page.waitForTimeout(100); disk = fs.readFileSync(path.join(server!.workspace, file), 'utf8'); }
+        // Wait for the save to land (and not to be caught half-written: two equal reads in a row).
+        let disk = before, previous = '';
+        for (let k = 0; k < 100 && (disk === before || disk !== previous || !disk); k++) {
+          await page.waitForTimeout(100);
+          previous = disk;
+          disk = fs.readFileSync(path.join(server!.workspace, file), 'utf8');
+        }
         await screenshot(`${path.extname(file).slice(1)}-accepted`);
         // Tab inserted exactly the shown ghost text after what was typed. Compared without whitespace (the DOM
         // renders indentation its own way) and as a multiset of characters (the inline part and the lines
