@@ -56,13 +56,13 @@ class Drafter {
   void draft(std::span<const int32_t> committed, int32_t root, const float* features, const DraftShape& shape,
              int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
 
-  // Milliseconds of the last draft() spent bringing the cache up to date (part of drafting).
+  // Inputs the last draft() read to bring the cache up to date (the accepted tokens, or a new prompt).
   int last_catchup_tokens() const { return catchup_; }
 
  protected:
   Drafter(std::unique_ptr<Context> ctx, std::unique_ptr<DraftHead> head, int d_model);
-  // The inputs that bring the drafter's cache to the state "root has been read", and for EAGLE the slot
-  // of the target feature that goes with input i (i itself).
+  // The inputs that bring the drafter's cache to the state "root has been read" (for EAGLE, input i goes
+  // with the target feature of slot i).
   virtual void wanted_inputs(std::span<const int32_t> committed, int32_t root, std::vector<int32_t>& out) = 0;
   // Whether the drafter's cache entries for drafted tokens are valid once those tokens are accepted
   // (a draft model: yes; EAGLE: no, they were computed from its own features, not the target's).
@@ -73,7 +73,7 @@ class Drafter {
   void catch_up(std::span<const int32_t> committed, int32_t root, const float* features);
   void draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
   void draft_tree(const DraftShape& shape, int limit, DraftTree& tree);
-  // Host copy of logits row i; its log-sum-exp; the top-k columns.
+  // Host copy of logits row i (the head's columns).
   const float* host_row(const float* logits, int i);
   void ensure_nodes(int n);
 
@@ -89,7 +89,6 @@ class Drafter {
   int d_;
   int base_ = 0;  // slots of the drafter's cache once the root is read
   int catchup_ = 0;
-  bool has_features_ = false;
   float* root_hidden_ = nullptr;  // the root row's output (EAGLE: the feature its children read)
   float* node_hidden_ = nullptr;  // per candidate (EAGLE)
   float* batch_features_ = nullptr;
