@@ -19,7 +19,7 @@ at an end-of-generation token. Temperature 0 is greedy; otherwise top-k, then to
 the seed (the same seed gives the same text). --threads defaults to all cores.
 The memory the model needs (weights, KV cache, buffers) is computed from the file's header and shown
 before loading. With --json the last line is {ok, tokens, text, stop, nPrompt, timings: {promptMs,
-decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, scratch, total}}.
+decodeMs, promptTokensPerSecond, tokensPerSecond}, memory: {weights, kvCache, scratch, argmaxFilter, total}}.
 ${specHelp}`,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {
