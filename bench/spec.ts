@@ -133,6 +133,39 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
   const acc = new Map<Config, Acc>(all.map((c) => [c, { rows: 0, steps: 0, emitted: 0, draftMs: 0, verifyMs: 0, decodeMs: 0, decoded: 0, mismatches: 0 }]));
   const load0 = os.loadavg()[0];
 
+  // The table so far (also printed every 10 prompts, so a run cut short still leaves its numbers).
+  const summarize = (done: number): SpecBenchResult => {
+    const tps = (a: Acc) => (a.decoded * 1000) / a.decodeMs;
+    const plainTps = tps(acc.get(all[0])!);
+    const llamaBest = o.llamaCpp ? Math.max(...all.filter((c) => typeof c.opts === 'string').map((c) => tps(acc.get(c)!))) : null;
+    const rows: SpecBenchRow[] = all.map((c) => {
+      const a = acc.get(c)!;
+      return {
+        name: c.name, drafter: c.drafter, vocab: c.vocab, k: c.k, shape: c.shape,
+        // node-llama-cpp may report no prediction counts: then its tau is unknown
+        tau: c.opts === 'llama-spec' && a.rows === 0 ? NaN : a.emitted / a.steps,
+        draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps, headRowsPerStep: a.rows / a.steps,
+        tokensPerSecond: tps(a), speedupOverPlain: tps(a) / plainTps, speedupOverLlamaCpp: llamaBest ? tps(a) / llamaBest : null,
+        mismatches: a.mismatches,
+      };
+    });
+    const ours = rows.filter((r) => r.drafter !== '-' && !r.name.startsWith('llama.cpp'));
+    const best = ours.reduce((x, y) => (y.tokensPerSecond > x.tokensPerSecond ? y : x));
+    // The paper's claim, per drafter and shape: the best FR-Spec k beats the full vocabulary.
+    const frBeats = ['draft model', 'EAGLE'].every((d) => [...new Set(ours.map((r) => r.shape))].every((s) => {
+      const group = ours.filter((r) => r.drafter === d && r.shape === s);
+      const full = group.find((r) => r.vocab === 'full');
+      const fr = group.filter((r) => r.vocab !== 'full');
+      return !full || !fr.length || Math.max(...fr.map((r) => r.tokensPerSecond)) > full.tokensPerSecond;
+    }));
+    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+    return {
+      machine: `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} (shared machine)`,
+      threads: o.threads, loadAverage: [load0, os.loadavg()[0]], prompts: done, tokens: o.tokens, rows, best,
+      frBeatsFullVocabulary: frBeats,
+    };
+  };
+
   // Warm-up: page the weights in and let every head be gathered once.
   for (const c of all) if (typeof c.opts === 'object') await engine.generate(prompts[0].tokens, { ...c.opts, maxTokens: 4 });
   for (const m of llamaPlain.values()) await m.greedy(prompts[0].tokens, 4, false);
@@ -160,39 +193,11 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
       }
     }
     log(`prompt ${i + 1}/${prompts.length} done (${prompts[i].path}, ${prompt.length} tokens)`);
+    if ((i + 1) % 10 === 0 && i + 1 < prompts.length) log(`after ${i + 1} prompts:\n${specBenchTable(summarize(i + 1))}`);
   }
   await engine.close();
   for (const m of [...llamaPlain.values(), ...llamaSpec.values()]) await m.close();
-
-  const tps = (a: Acc) => (a.decoded * 1000) / a.decodeMs;
-  const plainTps = tps(acc.get(all[0])!);
-  const llamaBest = o.llamaCpp ? Math.max(...all.filter((c) => typeof c.opts === 'string').map((c) => tps(acc.get(c)!))) : null;
-  const rows: SpecBenchRow[] = all.map((c) => {
-    const a = acc.get(c)!;
-    return {
-      name: c.name, drafter: c.drafter, vocab: c.vocab, k: c.k, shape: c.shape,
-      // node-llama-cpp may report no prediction counts: then its tau is unknown
-      tau: c.opts === 'llama-spec' && a.rows === 0 ? NaN : a.emitted / a.steps,
-      draftMsPerStep: a.draftMs / a.steps, verifyMsPerStep: a.verifyMs / a.steps, headRowsPerStep: a.rows / a.steps,
-      tokensPerSecond: tps(a), speedupOverPlain: tps(a) / plainTps, speedupOverLlamaCpp: llamaBest ? tps(a) / llamaBest : null,
-      mismatches: a.mismatches,
-    };
-  });
-  const ours = rows.filter((r) => r.drafter !== '-' && !r.name.startsWith('llama.cpp'));
-  const best = ours.reduce((x, y) => (y.tokensPerSecond > x.tokensPerSecond ? y : x));
-  // The paper's claim, per drafter and shape: the best FR-Spec k beats the full vocabulary.
-  const frBeats = ['draft model', 'EAGLE'].every((d) => [...new Set(ours.map((r) => r.shape))].every((s) => {
-    const group = ours.filter((r) => r.drafter === d && r.shape === s);
-    const full = group.find((r) => r.vocab === 'full');
-    const fr = group.filter((r) => r.vocab !== 'full');
-    return !full || !fr.length || Math.max(...fr.map((r) => r.tokensPerSecond)) > full.tokensPerSecond;
-  }));
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  return {
-    machine: `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} (shared machine)`,
-    threads: o.threads, loadAverage: [load0, os.loadavg()[0]], prompts: prompts.length, tokens: o.tokens, rows, best,
-    frBeatsFullVocabulary: frBeats,
-  };
+  return summarize(prompts.length);
 }
 
 /** The result as a Markdown table. */
