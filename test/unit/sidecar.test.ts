@@ -190,11 +190,15 @@ describe('sidecar (real process, demo model)', function () {
   it('a vocabulary build cancelled by the client stops, writes nothing, and the engine keeps serving', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-sidecar-vocab-cancel-'));
     try {
-      for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(dir, `f${i}.ts`), `export const value${i} = ${i};\n`.repeat(200));
+      // ~28 MB of distinct identifiers: seconds of counting, far more than one 200 ms progress interval even on
+      // an idle machine, so the cancel below always lands while the build is running (a timer raced it).
+      for (let i = 0; i < 400; i++) {
+        fs.writeFileSync(path.join(dir, `f${i}.ts`), Array.from({ length: 2000 }, (_, j) => `export const v${i}_${j} = ${(i * 7919 + j * 104729) % 1000003};\n`).join(''));
+      }
       const out = path.join(dir, 'out.frv');
       const src = new rpc.CancellationTokenSource();
-      const p = client.buildVocab({ folder: dir, out }, src.token);
-      setTimeout(() => src.cancel(), 30);  // 400 files take far longer than this to count
+      // Cancel at the first progress report that says the build is still under way.
+      const p = client.buildVocab({ folder: dir, out }, src.token, (pr) => { if (pr.fraction < 1) src.cancel(); });
       await rejectsWith(p, ErrorCode.RequestCancelled, /cancelled/);
       assert.ok(!fs.existsSync(out));
       assert.ok((await client.complete({ parts: ['x = 1\n'], maxTokens: 1 })).stats.promptTokens > 0);
