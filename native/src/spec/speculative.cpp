@@ -174,11 +174,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     st.verify_eval_ms += ms_since(tv);
     logits.reset(tree, r.hidden);
     if (greedy) {
-      verify_walk(tree, [&](int row) {
-        int32_t a;
-        b.argmax(logits.row(row), 1, vocab, &a);
-        return a;
-      }, vr);
+      verify_walk(tree, [&](int row) { return logits.argmax(row); }, vr);
     } else {
       auto p_row = [&](int row) {  // the target's processed distribution at a verify row
         host_logits.resize(vocab);

@@ -22,6 +22,7 @@ void VerifyLogits::reset(const DraftTree& tree, const float* hidden) {
     cap_ = n;
   }
   slot_.assign(n, -1);
+  argmax_.assign(n, -1);
   best_child_.assign(n, -1);
   for (int i = 0; i < tree.size(); ++i) {  // nodes come after their parents: the first best child wins ties
     int& best = best_child_[tree.parent[i] + 1];
@@ -42,6 +43,17 @@ const float* VerifyLogits::row(int r) {
     scored_ += int(rows_.size());
   }
   return logits_ + size_t(slot_[r]) * head_.rows;
+}
+
+int32_t VerifyLogits::argmax(int r) {
+  if (argmax_[r] < 0) {
+    const int d = int(head_.cols);
+    b_.copy_rows(sel_, d, hidden_ + size_t(r) * d, d, 1, d);  // sel_/logits_ row 0 as scratch: argmax rows keep no logits
+    b_.matmul_argmax(head_, sel_, 1, logits_, &argmax_[r]);
+    slot_.assign(slot_.size(), -1);  // the scratch overwrote any scored logits
+    ++scored_;
+  }
+  return argmax_[r];
 }
 
 }  // namespace frspec

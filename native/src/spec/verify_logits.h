@@ -26,6 +26,10 @@ class VerifyLogits {
   void reset(const DraftTree& tree, const float* hidden);
   // Logits of verify row r (backend memory, vocab() floats), valid until reset().
   const float* row(int r);
+  // Greedy: the target's argmax at verify row r, computed for that row alone with Backend::matmul_argmax,
+  // exactly what plain greedy decoding computes (the CPU backend's exact 8-bit prefilter reads about half
+  // the LM head), so greedy verification costs one such row per emitted token.
+  int32_t argmax(int r);
   int vocab() const { return int(head_.rows); }
   int rows_scored() const { return scored_; }
 
@@ -38,7 +42,7 @@ class VerifyLogits {
   int cap_ = 0, scored_ = 0;
   std::vector<int> slot_;        // verify row -> slot in logits_, -1 = not scored yet
   std::vector<int> best_child_;  // verify row -> the row of its most likely drafted child, -1 = leaf
-  std::vector<int32_t> rows_;
+  std::vector<int32_t> rows_, argmax_;
 };
 
 }  // namespace frspec
