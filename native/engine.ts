@@ -2,6 +2,7 @@
 // off the JS thread and returns a Promise; calls on one engine are queued here so they run one at a time,
 // and an AbortSignal cancels a call between steps (prompt chunks or decoded tokens).
 import { addon } from './addon';
+import { CallQueue } from './call-queue';
 
 export interface EngineOptions {
   /** Worker threads (0 or absent: all cores). */
@@ -119,7 +120,7 @@ export function estimateMemory(modelPath: string, opts: EngineOptions = {}): Mem
 }
 
 export class Engine {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new CallQueue(() => this.native.cancel());
   private constructor(private readonly native: NativeEngine, readonly info: ModelInfo) {}
 
   /** Maps and validates the model (off the JS thread); rejects with a message naming the file and tensor. */
@@ -189,17 +190,6 @@ export class Engine {
   }
 
   private run<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(async () => {
-      if (signal?.aborted) throw new Error('cancelled before it started');
-      const onAbort = () => this.native.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        return await call();
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    });
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.calls.run(signal, call);
   }
 }

@@ -3,6 +3,7 @@
 // decoding, the baseline), its FR-Spec vocabulary (a .frv file and top-k; omitted = full vocabulary) and
 // its draft shape. Calls are queued so they run one at a time; an AbortSignal cancels between steps.
 import { addon } from './addon';
+import { CallQueue } from './call-queue';
 
 export interface SpecLoadOptions {
   /** A separate draft model with the target's tokenizer (checked at load). */
@@ -106,7 +107,7 @@ interface NativeSpecEngine {
 }
 
 export class SpecEngine {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new CallQueue(() => this.native.cancel());
   private constructor(private readonly native: NativeSpecEngine, readonly info: SpecInfo) {}
 
   /** Loads the target and drafters (off the JS thread); rejects naming the file and the problem. */
@@ -126,17 +127,6 @@ export class SpecEngine {
   }
 
   private run<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(async () => {
-      if (signal?.aborted) throw new Error('cancelled before it started');
-      const onAbort = () => this.native.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        return await call();
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    });
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.calls.run(signal, call);
   }
 }
