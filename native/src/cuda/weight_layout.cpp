@@ -5,18 +5,6 @@
 
 namespace frspec::cuda {
 
-const char* type_name(DType t) {
-  switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::Q8_0: return "Q8_0";
-    case DType::Q4_K: return "Q4_K";
-    case DType::Q6_K: return "Q6_K";
-  }
-  return "unknown";
-}
-
 int block_elems(DType t) {
   switch (t) {
     case DType::Q8_0: return 32;
@@ -41,7 +29,7 @@ size_t file_row_bytes(DType t, int64_t cols) {
 size_t device_row_bytes(DType t, int64_t cols) { return (file_row_bytes(t, cols) + 15) / 16 * 16; }
 
 void check_weight(DType t, int64_t rows, int64_t cols, const std::string& name) {
-  const std::string what = "weight '" + name + "' (" + type_name(t) + ", " + std::to_string(rows) + " x " +
+  const std::string what = "weight '" + name + "' (" + dtype_name(t) + ", " + std::to_string(rows) + " x " +
                            std::to_string(cols) + ")";
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_K: case DType::Q6_K:

@@ -26,6 +26,5 @@ size_t device_row_bytes(DType t, int64_t cols);
 void check_weight(DType t, int64_t rows, int64_t cols, const std::string& name);
 // Converts one row from the file layout to the device layout (device_row_bytes bytes, padding zeroed).
 void repack_row(DType t, const uint8_t* file_row, uint8_t* device_row, int64_t cols);
-const char* type_name(DType t);
 
 }  // namespace frspec::cuda
