@@ -12,6 +12,7 @@
 #include <string>
 
 #include "addon.h"
+#include "options.h"
 #include "engine/backend.h"
 #include "engine/context.h"
 #include "engine/generate.h"
@@ -27,30 +28,6 @@ struct EngineOptions {
   std::string eagle;  // optional EAGLE head for this model
   ContextParams ctx;
 };
-
-int int_opt(const Napi::Object& o, const char* key, int def, int min, int max) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int64_t(d)) || d < min || d > max)
-    throw Napi::RangeError::New(o.Env(), std::string(key) + " must be an integer from " + std::to_string(min) + " to " +
-                                             std::to_string(max) + ", got " + std::to_string(d));
-  return int(d);
-}
-
-double num_opt(const Napi::Object& o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-Napi::Object opts_arg(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || info[i].IsUndefined()) return Napi::Object::New(info.Env());
-  if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "options must be an object");
-  return info[i].As<Napi::Object>();
-}
 
 EngineOptions parse_engine_options(const Napi::Object& o) {
   EngineOptions e;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "addon.h"
+#include "options.h"
 #include "engine/generate.h"
 #include "spec/drafters.h"
 #include "spec/ranked_vocab.h"
@@ -21,37 +22,6 @@
 
 namespace frspec::addon {
 namespace {
-
-int int_in(const Napi::Object& o, const char* key, int def, int min, int max) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int64_t(d)) || d < min || d > max)
-    throw Napi::RangeError::New(o.Env(), std::string(key) + " must be an integer from " + std::to_string(min) + " to " +
-                                             std::to_string(max) + ", got " + std::to_string(d));
-  return int(d);
-}
-
-double num_in(const Napi::Object& o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-std::string str_in(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return "";
-  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
-  return v.As<Napi::String>();
-}
-
-Napi::Object obj_arg(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || info[i].IsUndefined()) return Napi::Object::New(info.Env());
-  if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "options must be an object");
-  return info[i].As<Napi::Object>();
-}
 
 std::vector<int32_t> ids_in(Napi::Env env, Napi::Value v, const char* what) {
   if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
@@ -304,13 +274,13 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
     exports.Set("loadSpec", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
       Napi::Env env = info.Env();
       if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadSpec(targetPath: string, options?)");
-      Napi::Object o = obj_arg(info, 1);
+      Napi::Object o = opts_arg(info, 1);
       LoadOptions lo;
-      lo.draft = str_in(o, "draft");
-      lo.eagle = str_in(o, "eagle");
-      lo.threads = int_in(o, "threads", 0, 0, 1024);
-      lo.n_ctx = int_in(o, "contextSize", 4096, 64, 1 << 22);
-      lo.backend = str_in(o, "backend");
+      lo.draft = str_opt(o, "draft");
+      lo.eagle = str_opt(o, "eagle");
+      lo.threads = int_opt(o, "threads", 0, 0, 1024);
+      lo.n_ctx = int_opt(o, "contextSize", 4096, 64, 1 << 22);
+      lo.backend = str_opt(o, "backend");
       if (lo.backend.empty()) lo.backend = "cpu";
       if (lo.backend != "cpu" && lo.backend != "cuda" && lo.backend != "auto")
         throw Napi::RangeError::New(env, "backend must be 'cpu', 'cuda' or 'auto'");
@@ -355,34 +325,34 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
     if (info.Length() < 1) throw Napi::TypeError::New(env, "generate(tokens, options?, onToken?)");
     Request r;
     r.prompt = ids_in(env, info[0], "tokens");
-    Napi::Object o = obj_arg(info, 1);
-    r.drafter = str_in(o, "drafter");
+    Napi::Object o = opts_arg(info, 1);
+    r.drafter = str_opt(o, "drafter");
     if (r.drafter.empty()) r.drafter = s.eagle_drafter ? "eagle" : s.draft_drafter ? "draft" : "none";
     if (r.drafter != "none" && r.drafter != "draft" && r.drafter != "eagle")
       throw Napi::RangeError::New(env, "drafter must be 'none', 'draft' or 'eagle', got '" + r.drafter + "'");
-    r.vocab = str_in(o, "vocab");
-    r.vocab_top_k = int_in(o, "vocabTopK", 32768, 1, 1 << 24);
-    r.max_lines = int_in(o, "maxLines", 0, 0, 1 << 20);
+    r.vocab = str_opt(o, "vocab");
+    r.vocab_top_k = int_opt(o, "vocabTopK", 32768, 1, 1 << 24);
+    r.max_lines = int_opt(o, "maxLines", 0, 0, 1 << 20);
     SpecParams& p = r.params;
-    p.max_tokens = int_in(o, "maxTokens", 64, 0, 1 << 22);
-    p.sampling.temperature = float(num_in(o, "temperature", 0));
-    p.sampling.top_k = int_in(o, "topK", 0, 0, 1 << 30);
-    p.sampling.top_p = float(num_in(o, "topP", 1));
-    const double seed = num_in(o, "seed", 0);
+    p.max_tokens = int_opt(o, "maxTokens", 64, 0, 1 << 22);
+    p.sampling.temperature = float(num_opt(o, "temperature", 0));
+    p.sampling.top_k = int_opt(o, "topK", 0, 0, 1 << 30);
+    p.sampling.top_p = float(num_opt(o, "topP", 1));
+    const double seed = num_opt(o, "seed", 0);
     if (seed < 0 || seed > 9007199254740991.0 || seed != double(uint64_t(seed)))
       throw Napi::RangeError::New(env, "seed must be a non-negative integer");
     p.sampling.seed = uint64_t(seed);
     if (!(p.sampling.temperature >= 0) || !(p.sampling.top_p > 0 && p.sampling.top_p <= 1))
       throw Napi::RangeError::New(env, "temperature must be >= 0 and topP in (0, 1]");
     if (!o.Get("stopTokens").IsUndefined()) p.stop_tokens = ids_in(env, o.Get("stopTokens"), "stopTokens");
-    p.time_budget_ms = num_in(o, "timeBudgetMs", 0);
+    p.time_budget_ms = num_opt(o, "timeBudgetMs", 0);
     p.context_tokens = o.Get("contextTokens").ToBoolean();
     p.shape.tree = o.Get("tree").ToBoolean();
-    p.shape.chain = int_in(o, "chain", p.shape.chain, 1, 32);
-    p.shape.depth = int_in(o, "depth", p.shape.depth, 1, 16);
-    p.shape.topk = int_in(o, "branch", p.shape.topk, 1, 32);
-    p.shape.beam = int_in(o, "beam", p.shape.beam, 1, 32);
-    p.shape.budget = int_in(o, "nodes", p.shape.budget, 1, 255);
+    p.shape.chain = int_opt(o, "chain", p.shape.chain, 1, 32);
+    p.shape.depth = int_opt(o, "depth", p.shape.depth, 1, 16);
+    p.shape.topk = int_opt(o, "branch", p.shape.topk, 1, 32);
+    p.shape.beam = int_opt(o, "beam", p.shape.beam, 1, 32);
+    p.shape.budget = int_opt(o, "nodes", p.shape.budget, 1, 255);
     guarded(env, [&] { p.shape.validate(); });
     Napi::Function cb;
     if (info.Length() > 2 && info[2].IsFunction()) cb = info[2].As<Napi::Function>();
