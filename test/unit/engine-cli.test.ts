@@ -3,23 +3,12 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../cli/frspec';
+import { frspec, lastJson } from '../helpers/cli';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { fixtureFile, removeFixtures } from '../helpers/fixtures';
 import { tinyVocab } from './tokenizer-fixtures';
 
-async function frspec(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  const out: Buffer[] = [], err: Buffer[] = [];
-  io.stdout.on('data', (c) => out.push(c));
-  io.stderr.on('data', (c) => err.push(c));
-  io.stdin.end();
-  const code = await main(args, io);
-  return { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-}
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 
 describe('frspec generate', function () {
   this.timeout(30000);

@@ -6,24 +6,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../cli/frspec';
+import { frspec, lastJson } from '../helpers/cli';
 import { openTokenizer } from '../../native/tokenizer';
 import { writeVocab } from '../../vocab/format';
 import type { GgufMeta } from '../helpers/gguf-writer';
 import { fixtureFile, removeFixtures } from '../helpers/fixtures';
 import { tinyVocab } from './tokenizer-fixtures';
 
-async function frspec(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  const out: Buffer[] = [], err: Buffer[] = [];
-  io.stdout.on('data', (c) => out.push(c));
-  io.stderr.on('data', (c) => err.push(c));
-  io.stdin.end();
-  const code = await main(args, io);
-  return { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-}
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 
 describe('frspec generate --draft (speculative, fixtures)', function () {
   this.timeout(60000);
