@@ -18,18 +18,9 @@
 #include "spec/speculative.h"
 #include "tokenizer/tokenizer.h"
 
-using namespace frspec;
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-      ++failures;                                      \
-    }                                                  \
-  } while (0)
+using namespace frspec;
 
 // The numbers of one JSON array `"key": [ ... ]` (the reference files are flat).
 static std::vector<double> json_array(const std::string& text, const std::string& key) {

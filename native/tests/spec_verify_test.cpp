@@ -10,18 +10,9 @@
 
 #include "spec/verify.h"
 
-using namespace frspec;
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__);     \
-      std::printf(__VA_ARGS__);                            \
-      std::printf("\n");                                   \
-      ++failures;                                          \
-    }                                                      \
-  } while (0)
+using namespace frspec;
 
 constexpr int V = 6;
 

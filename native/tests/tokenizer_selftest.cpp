@@ -13,18 +13,9 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
-using namespace frspec;
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                          \
-  do {                                            \
-    if (!(cond)) {                                \
-      ++failures;                                 \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                   \
-      std::printf("\n");                          \
-    }                                             \
-  } while (0)
+using namespace frspec;
 
 static std::string utf8(uint32_t cp) {  // a textbook encoder, independent of unicode.h
   std::string s;
