@@ -68,7 +68,7 @@ export function statisticsReport(s: StatsResult, model?: string): string {
     out.push('', `calibration (${c.runs} runs × ${c.tokens} tokens, ${new Date(c.at).toISOString()}):`,
       `  plain decoding: ${fixed(c.plainTokensPerSecond)} tokens/s   configured decoder: ${fixed(c.decoderTokensPerSecond)} tokens/s, τ ${fixed(c.tau, 2)}`);
   } else out.push('', 'calibration: not measured yet (runs when the engine is idle)');
-  if (s.speedup !== undefined) out.push(`measured speed-up (recent decode speed ÷ calibrated plain speed): ${fixed(s.speedup, 2)}×`);
+  out.push(...speedupLines(s));
   if (s.vocab) {
     out.push('', `draft vocabulary: ${s.vocab.file}`,
       `  ${s.vocab.files} files, ${s.vocab.tokens} tokens, ${s.vocab.distinct} distinct ids; drafter uses the top ${s.vocab.topK}`,
@@ -78,4 +78,15 @@ export function statisticsReport(s: StatsResult, model?: string): string {
   out.push('', `requests: ${q.received} received, ${q.completed} completed, ${q.cancelled} cancelled (${q.superseded} superseded by newer), ${q.failed} failed`,
     `sidecar memory: ${(s.memory.rssBytes / 1e6).toFixed(0)} MB resident; up ${(s.uptimeMs / 1000).toFixed(0)} s`);
   return out.join('\n') + '\n';
+}
+
+/** What the report says about speed-up: a speed-up only when speculation is the active decoder; with plain
+ * decoding active, the calibration's comparison (why speculation is off) and no "speed-up" at all. */
+function speedupLines(s: StatsResult): string[] {
+  if (s.decoding.active === 'speculative') {
+    return s.speedup === undefined ? [] : [`measured speed-up of speculative decoding (recent decode speed ÷ calibrated plain speed): ${fixed(s.speedup, 2)}×`];
+  }
+  const c = s.calibration;
+  if (!c || s.decoding.mode !== 'speculative') return [];
+  return [`speculative decoding is off: calibrated at ${fixed(c.decoderTokensPerSecond / c.plainTokensPerSecond, 2)}× plain decoding on this machine, so plain decoding serves the suggestions (no speed-up)`];
 }

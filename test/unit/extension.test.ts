@@ -149,6 +149,14 @@ describe('extension: status bar and statistics', () => {
     const r = statisticsReport(stats('speculative'), '/m.gguf');
     for (const s of ['310.4 tokens/s', 'τ (tokens per target pass): 2.61', 'p50 120 ms, p95 240 ms', 'plain decoding: 147.8 tokens/s', 'measured speed-up', '2.10×']) assert.ok(r.includes(s), s);
   });
+  it('the statistics report claims no speed-up while plain decoding is active', () => {
+    const plain = statisticsReport(stats('plain'), '/m.gguf');
+    assert.ok(!/speed-up/.test(plain), plain);
+    const slower = statisticsReport({ ...stats('speculative'), calibration: { ...stats('plain').calibration!, decoderTokensPerSecond: 120 },
+      decoding: { mode: 'speculative', active: 'plain', note: 'speculative decoding measured slower' } }, '/m.gguf');
+    assert.ok(!/measured speed-up/.test(slower), slower);
+    assert.match(slower, /speculative decoding is off: calibrated at 0\.81× plain decoding/);
+  });
   it('keys the vocabulary file by workspace and tokenizer', () => {
     const a = vocabFileFor('/s', '/w/proj', 'f1'), b = vocabFileFor('/s', '/w/proj', 'f2'), c = vocabFileFor('/s', '/w/other', 'f1');
     assert.ok(a.startsWith('/s/vocab/proj-') && a.endsWith('.frv'));
