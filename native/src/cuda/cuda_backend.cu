@@ -15,6 +15,7 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
+#include "cuda/spec_select.h"
 #include "cuda/weight_layout.h"
 
 namespace frspec::cuda {
@@ -183,9 +184,9 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   void to_host(float* dst, const float* src, size_t n) override {
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    wait_for_results();
   }
-  void sync() override { FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  void sync() override { wait_for_results(); }
 
   // ---- weights
   Weight prepare(const WeightView& v) override {
@@ -344,7 +345,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     int32_t* ids = scratch_ids(n);
     cuda::argmax(logits, n, vocab, ids, stream_);
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host_out, ids, n * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
-    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    wait_for_results();
   }
   void topk(const float* logits, int vocab, int k, int32_t* host_ids, float* host_vals) override {
     require(k > 0 && k <= vocab, "topk: k must be in 1..vocab, got " + std::to_string(k));
@@ -354,8 +355,55 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     cuda::topk(logits, vocab, k, topk_scratch_ + 2 * size_t(k), ids, vals, stream_);
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host_ids, ids, k * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host_vals, vals, k * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    wait_for_results();
   }
+
+  // ---- token ids in device memory (backend.h): the speculative loop's drafted ids stay on the GPU
+  bool device_resident() const override { return true; }
+  void free_ids(int32_t* ids) override { device_free(ids); }
+  void write_ids(int32_t* ids, const int32_t* host, int n) override {
+    if (n <= 0) return;
+    FRSPEC_CUDA_CHECK(cudaMemcpyAsync(ids, host, size_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    wait_for_results();  // the caller may reuse `host` at once (rare: a head's id table per request)
+  }
+  void read_ids(int32_t* host, const int32_t* ids, int n) override {
+    if (n <= 0) return;
+    FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host, ids, size_t(n) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    wait_for_results();
+  }
+  void get_rows_ids(const Weight& w, const int32_t* ids, int n, float* out) override {
+    require(n > 0 && ids, "get_rows_ids: n must be positive and the ids given");
+    cuda::get_rows(w, ids, SmallInts{}, n, out, stream_);
+  }
+  void argmax_ids(const float* logits, int n, int vocab, const int32_t* remap, int32_t* ids) override {
+    require(n > 0 && vocab > 0 && ids, "argmax_ids: n and vocab must be positive and the ids given");
+    cuda::argmax(logits, n, vocab, ids, stream_);
+    if (remap) remap_ids(ids, n, remap, stream_);
+  }
+  // Each row's top-k into one device buffer [ids n*k | vals n*k | lse n], then ONE read back.
+  void topk_rows(const float* logits, int n, int vocab, int k, int32_t* host_ids, float* host_vals, float* host_lse) override {
+    require(n > 0 && k > 0 && k <= vocab, "topk_rows: n must be positive and k in 1..vocab");
+    if (k > kMaxTopK) return Backend::topk_rows(logits, n, vocab, k, host_ids, host_vals, host_lse);  // rare: host path
+    const size_t nk = size_t(n) * k, need = 2 * nk + n;
+    if (need > rows_out_cap_) {
+      device_free(rows_out_);
+      rows_out_ = alloc(need);
+      rows_out_cap_ = need;
+    }
+    float* passes = topk_scratch(vocab, k) + 2 * size_t(k);
+    int32_t* ids = reinterpret_cast<int32_t*>(rows_out_);
+    float* vals = rows_out_ + nk;
+    for (int r = 0; r < n; ++r)  // rows share the pass scratch: stream order keeps them apart
+      cuda::topk(logits + size_t(r) * vocab, vocab, k, passes, ids + size_t(r) * k, vals + size_t(r) * k, stream_);
+    cuda::log_sum_exp(logits, n, vocab, vals + nk, stream_);
+    rows_host_.resize(need);
+    FRSPEC_CUDA_CHECK(cudaMemcpyAsync(rows_host_.data(), rows_out_, need * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    wait_for_results();
+    std::memcpy(host_ids, rows_host_.data(), nk * sizeof(int32_t));
+    std::memcpy(host_vals, rows_host_.data() + nk, nk * sizeof(float));
+    std::memcpy(host_lse, rows_host_.data() + 2 * nk, size_t(n) * sizeof(float));
+  }
+  uint64_t host_waits() const override { return waits_; }
 
   // ---- extras (benchmarks, tests)
   DeviceInfo info() const override { return info_; }
@@ -446,6 +494,11 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
 
  private:
+  // Every wait of the host for the stream, counted (cuda_spec_bench reports host waits per step).
+  void wait_for_results() {
+    ++waits_;
+    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
   void* device_alloc(size_t bytes) {
     void* p = nullptr;
     const cudaError_t e = cudaMalloc(&p, bytes);
@@ -530,6 +583,10 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   float* topk_scratch_ = nullptr;
   size_t topk_cap_ = 0;
   uint8_t* upload_ = nullptr;  // pinned staging for prepare()
+  float* rows_out_ = nullptr;  // topk_rows' device results
+  size_t rows_out_cap_ = 0;
+  std::vector<float> rows_host_;
+  uint64_t waits_ = 0;
   size_t upload_cap_ = 0;
 };
 

@@ -41,6 +41,8 @@ class CudaBackendExtras {
   virtual void set_launch_overlap(bool on) = 0;
   // Device memory for int32 arrays (freed with free()).
   virtual int32_t* alloc_ids(size_t n) = 0;
+  // How many times the host has waited for the GPU (read backs, to_host, sync) since creation.
+  virtual uint64_t host_waits() const = 0;
 };
 
 // The extras of a backend made by make_cuda_backend (null for any other backend).

@@ -119,6 +119,28 @@ class Backend {
     matmul(w, x, logits, n, nullptr);
     argmax(logits, n, int(w.rows), host_out);
   }
+
+  // ---- Token ids in backend memory: the speculative loop keeps drafted ids where the drafter's argmax
+  // wrote them, so a chain is drafted without a host round trip per token and read back once (issue 6).
+  // The defaults are for backends whose memory IS host memory (the CPU); a GPU backend overrides them all.
+  // True when reading a result back costs a synchronization (a GPU): loops then batch their reads.
+  virtual bool device_resident() const { return false; }
+  // n int32 ids of backend memory (zeroed; free with free_ids).
+  virtual int32_t* alloc_ids(size_t n) { return reinterpret_cast<int32_t*>(alloc(n)); }
+  virtual void free_ids(int32_t* ids) { free(reinterpret_cast<float*>(ids)); }
+  // Copies between host and backend ids; both return once the host array may be reused / read.
+  virtual void write_ids(int32_t* ids, const int32_t* host, int n);
+  virtual void read_ids(int32_t* host, const int32_t* ids, int n);
+  // get_rows with the ids in backend memory (e.g. the previous draft step's argmax). The ids are trusted:
+  // they come from argmax_ids over a head whose rows are token ids (no host copy to range-check).
+  virtual void get_rows_ids(const Weight& w, const int32_t* ids, int n, float* out) { get_rows(w, ids, n, out); }
+  // ids[i] = argmax of logits row i (first maximum), then ids[i] = remap[ids[i]] when remap is non-null
+  // (FR-Spec: column -> token id); ids and remap in backend memory. No wait on a GPU.
+  virtual void argmax_ids(const float* logits, int n, int vocab, const int32_t* remap, int32_t* ids);
+  // For each of n rows: the top-k (ids, values; value descending, ties to the smaller id) into
+  // host_ids[n][k] / host_vals[n][k], and the row's log-sum-exp (log-probability = value - lse) into
+  // host_lse[n]. One read back for all rows (a draft tree level).
+  virtual void topk_rows(const float* logits, int n, int vocab, int k, int32_t* host_ids, float* host_vals, float* host_lse);
 };
 
 // The CPU backend (always available). threads <= 0 means all cores.

@@ -71,6 +71,15 @@ void Context::keep(int base, std::span<const int32_t> slots) {
   tokens_.resize(base + slots.size());
 }
 
+void Context::relabel(int first, std::span<const int32_t> ids) {
+  const int vocab = int(model_.token_embd().rows);
+  if (first < 0 || first + int(ids.size()) > n_past()) throw ContextError("relabel: slots past the cache");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab) throw ContextError("relabel: token id " + std::to_string(ids[i]) + " is outside the vocabulary");
+    tokens_[first + i] = ids[i];
+  }
+}
+
 int Context::common_prefix(std::span<const int32_t> prompt) const {
   const size_t n = std::min(prompt.size(), tokens_.size());
   size_t i = 0;

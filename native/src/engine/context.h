@@ -41,6 +41,9 @@ struct EvalRequest {
   bool hidden = false;                   // also return the final hidden states of every token
   bool argmax_only = false;              // greedy: return only each logit row's argmax (host), no logits
   const float* features = nullptr;       // EAGLE only: n x d target features (backend memory)
+  // The tokens' ids in backend memory (a drafter's argmax, not yet read back): the embedding rows are read
+  // from there and `tokens` only gives n (its values are placeholders; relabel() fixes them later).
+  const int32_t* token_ids = nullptr;
 };
 
 struct EvalResult {
@@ -75,12 +78,15 @@ class Context {
   // Keeps slots[0..k) (increasing, all >= base) as slots base .. base+k-1 and forgets everything after:
   // the accepted path of a verified tree.
   void keep(int base, std::span<const int32_t> slots);
+  // The real ids of slots first .. first+ids.size()-1, evaluated from backend-memory ids (token_ids).
+  void relabel(int first, std::span<const int32_t> ids);
   // Length of the longest common prefix of the committed tokens and `prompt`.
   int common_prefix(std::span<const int32_t> prompt) const;
 
  private:
   void check(const EvalRequest& req) const;
   void layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, int first);
+  void embed(const EvalRequest& req, int n, float* out);
 
   const PreparedModel& model_;
   ContextParams params_;

@@ -74,6 +74,12 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
   b.add(x, h_, size_t(m) * d);
 }
 
+// The token embeddings, from host ids or (token_ids) from ids a drafter left in backend memory.
+void Context::embed(const EvalRequest& req, int n, float* out) {
+  if (req.token_ids) backend().get_rows_ids(model_.token_embd(), req.token_ids, n, out);
+  else backend().get_rows(model_.token_embd(), req.tokens.data(), n, out);
+}
+
 EvalResult Context::eval(const EvalRequest& req) {
   check(req);
   Backend& b = backend();
@@ -83,12 +89,12 @@ EvalResult Context::eval(const EvalRequest& req) {
 
   if (c.arch == Arch::Eagle) {
     // x = fc([E[token]; feature]): the embedding lands in h_, the concatenation in cat_.
-    b.get_rows(model_.token_embd(), req.tokens.data(), n, h_);
+    embed(req, n, h_);
     b.copy_rows(cat_, 2 * size_t(d), h_, d, n, d);
     b.copy_rows(cat_ + d, 2 * size_t(d), req.features, d, n, d);
     b.matmul(model_.fc(), cat_, x_, n, model_.fc_bias());
   } else {
-    b.get_rows(model_.token_embd(), req.tokens.data(), n, x_);
+    embed(req, n, x_);
   }
 
   // Each layer writes the new tokens' K/V at slots base..base+n-1; they count as cached only once the

@@ -18,6 +18,17 @@ DraftHead::~DraftHead() {
   if (base_.data) b_.release(base_);
   if (extra_.data) b_.release(extra_);
   for (float* p : {sel_, logits_, extra_logits_, packed_}) b_.free(p);
+  if (backend_ids_) b_.free_ids(backend_ids_);
+}
+
+void DraftHead::upload_ids() {
+  if (all_ids_.empty()) return;
+  if (all_ids_.size() > backend_ids_cap_) {
+    if (backend_ids_) b_.free_ids(backend_ids_);
+    backend_ids_ = b_.alloc_ids(all_ids_.size());
+    backend_ids_cap_ = all_ids_.size();
+  }
+  b_.write_ids(backend_ids_, all_ids_.data(), int(all_ids_.size()));
 }
 
 void DraftHead::ensure_buffers(int cols) {
@@ -44,6 +55,7 @@ void DraftHead::restrict_to(std::span<const int32_t> ids) {
   if (!ids.empty() && base_ids_.empty()) throw std::invalid_argument("FR-Spec: none of the ranked ids is in the drafter's vocabulary");
   if (!base_ids_.empty()) base_ = b_.gather_rows(full_view_, base_ids_.data(), int(base_ids_.size()));
   all_ids_ = base_ids_;
+  upload_ids();
 }
 
 void DraftHead::set_extra(std::span<const int32_t> ids) {
@@ -58,6 +70,7 @@ void DraftHead::set_extra(std::span<const int32_t> ids) {
     }
   all_ids_ = base_ids_;
   all_ids_.insert(all_ids_.end(), extra_ids_.begin(), extra_ids_.end());
+  upload_ids();
   if (extra_ids_.empty()) return;
   if (!packed_) packed_ = b_.alloc(size_t(max_rows_) * base_ids_.size());
   extra_ = b_.gather_rows(full_view_, extra_ids_.data(), int(extra_ids_.size()));

@@ -37,6 +37,8 @@ class DraftHead {
   }
   // Ids of the columns (null for the full vocabulary, where id == column).
   const int32_t* ids() const { return full() ? nullptr : all_ids_.data(); }
+  // The same table in backend memory (Backend::argmax_ids remaps columns to ids on the device).
+  const int32_t* backend_ids() const { return full() ? nullptr : backend_ids_; }
 
   // logits[n][size()] (backend memory, valid until the next call) for rows rows[i] of h[?][d].
   const float* project(const float* h, std::span<const int32_t> rows);
@@ -44,6 +46,7 @@ class DraftHead {
  private:
   int base_rows() const { return full() ? usable_ : int(base_ids_.size()); }
   void ensure_buffers(int cols);
+  void upload_ids();  // all_ids_ -> backend_ids_
 
   Backend& b_;
   Weight full_view_;  // the full head limited to usable rows (same memory)
@@ -53,6 +56,8 @@ class DraftHead {
   std::vector<uint8_t> in_base_;  // id -> listed in base_ids_
   float *sel_ = nullptr, *logits_ = nullptr, *extra_logits_ = nullptr, *packed_ = nullptr;
   size_t logits_cap_ = 0, extra_cap_ = 0;
+  int32_t* backend_ids_ = nullptr;
+  size_t backend_ids_cap_ = 0;
 };
 
 }  // namespace frspec

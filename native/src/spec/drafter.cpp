@@ -9,35 +9,6 @@
 namespace frspec {
 namespace {
 
-// Log-sum-exp of a row: draft log-probabilities are logit - lse.
-float log_sum_exp(const float* x, int n) {
-  float mx = -INFINITY;
-  for (int i = 0; i < n; ++i) mx = std::max(mx, x[i]);
-  double s = 0;
-  for (int i = 0; i < n; ++i) s += std::exp(double(x[i] - mx));
-  return mx + float(std::log(s));
-}
-
-// The k largest entries, by value descending then index ascending (one pass, insertion buffer).
-void top_k(const float* x, int n, int k, std::vector<int32_t>& ids, std::vector<float>& vals) {
-  k = std::min(k, n);
-  ids.assign(k, -1);
-  vals.assign(k, -INFINITY);
-  int filled = 0;
-  for (int i = 0; i < n; ++i) {
-    const float v = x[i];
-    if (filled == k && !(v > vals[k - 1])) continue;
-    int j = filled < k ? filled++ : k - 1;
-    while (j > 0 && vals[j - 1] < v) {
-      vals[j] = vals[j - 1];
-      ids[j] = ids[j - 1];
-      --j;
-    }
-    vals[j] = v;
-    ids[j] = i;
-  }
-}
-
 }  // namespace
 
 void DraftShape::validate() const {
@@ -63,6 +34,7 @@ Drafter::Drafter(std::unique_ptr<Context> ctx, std::unique_ptr<DraftHead> head, 
 Drafter::~Drafter() {
   Backend& b = ctx_->backend();
   for (float* p : {root_hidden_, node_hidden_, batch_features_}) b.free(p);
+  if (chain_ids_) b.free_ids(chain_ids_);
 }
 
 void Drafter::ensure_nodes(int n) {
@@ -73,8 +45,9 @@ void Drafter::ensure_nodes(int n) {
 }
 
 EvalResult Drafter::run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask,
-                        const float* features) {
+                        const float* features, const int32_t* token_ids) {
   EvalRequest req;
+  req.token_ids = token_ids;
   req.tokens = tokens;
   req.positions = positions;
   req.mask = mask;
@@ -128,6 +101,7 @@ void Drafter::draft(std::span<const int32_t> committed, int32_t root, const floa
 
 void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree,
                           DraftProbs* q) {
+  if (!(temperature > 0 && q)) return draft_chain_greedy(std::min(shape.chain, limit), tree);
   const int n = std::min(shape.chain, limit);
   ensure_nodes(1);
   const float* h = root_hidden_;
@@ -161,18 +135,53 @@ void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature,
   if (!drafted_kv_reusable()) ctx_->truncate(base_);
 }
 
+// Greedy chain: each step's argmax (remapped to a token id) is written to backend memory, where the next
+// step's embedding lookup reads it, so the n steps are queued back to back and the host waits once, for
+// the n ids at the end (on a GPU: no round trip per drafted token). Same ids as an argmax on the host.
+void Drafter::draft_chain_greedy(int n, DraftTree& tree) {
+  Backend& b = ctx_->backend();
+  if (!chain_ids_) chain_ids_ = b.alloc_ids(kMaxChain);
+  const int32_t row0 = 0, placeholder = 0;
+  const float* h = root_hidden_;
+  ensure_nodes(1);
+  for (int i = 0; i < n; ++i) {
+    const float* logits = head_->project(h, std::span<const int32_t>(&row0, 1));
+    b.argmax_ids(logits, 1, head_->size(), head_->backend_ids(), chain_ids_ + i);
+    if (i + 1 == n) break;
+    // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature.
+    if (needs_features()) b.copy_rows(node_hidden_, d_, h, d_, 1, d_);
+    EvalResult r = run(std::span<const int32_t>(&placeholder, 1), nullptr, nullptr, needs_features() ? node_hidden_ : nullptr,
+                       chain_ids_ + i);
+    h = r.hidden;
+  }
+  chain_host_.resize(n);
+  b.read_ids(chain_host_.data(), chain_ids_, n);
+  for (int i = 0; i < n; ++i) tree.add(chain_host_[i], tree.size() - 1, 0.f);
+  if (drafted_kv_reusable()) ctx_->relabel(base_, std::span<const int32_t>(chain_host_).first(n - 1));
+  else ctx_->truncate(base_);
+}
+
 void Drafter::draft_tree(const DraftShape& shape, int limit, DraftTree& tree) {
   cands_.clear();
   const int32_t row0 = 0;
   const int cols = head_->size();
-  auto expand = [&](const float* logits, int row, int parent, float score, int depth) {
-    const float* x = host_row(logits, row);
-    const float lse = log_sum_exp(x, cols);
-    top_k(x, cols, shape.topk, top_ids_, top_vals_);
-    for (size_t i = 0; i < top_ids_.size(); ++i)
-      cands_.push_back(Cand{head_->id(top_ids_[i]), parent, score + (top_vals_[i] - lse), depth});
+  // Each expanded row's top-k and log-sum-exp come back from the backend, one read back per level.
+  const int k = std::min(shape.topk, cols);
+  auto expand = [&](const float* logits, std::span<const int> parents, int depth) {
+    const int n = int(parents.size());
+    top_ids_.resize(size_t(n) * k);
+    top_vals_.resize(size_t(n) * k);
+    top_lse_.resize(n);
+    ctx_->backend().topk_rows(logits, n, cols, k, top_ids_.data(), top_vals_.data(), top_lse_.data());
+    for (int r = 0; r < n; ++r) {
+      const int parent = parents[r];
+      const float score = parent < 0 ? 0.f : cands_[parent].score;
+      for (int i = 0; i < k; ++i)
+        cands_.push_back(Cand{head_->id(top_ids_[size_t(r) * k + i]), parent, score + (top_vals_[size_t(r) * k + i] - top_lse_[r]), depth});
+    }
   };
-  expand(head_->project(root_hidden_, std::span<const int32_t>(&row0, 1)), 0, -1, 0.f, 1);
+  const int no_parent = -1;
+  expand(head_->project(root_hidden_, std::span<const int32_t>(&row0, 1)), std::span<const int>(&no_parent, 1), 1);
   ensure_nodes(shape.topk * (1 + shape.beam * shape.depth));
 
   size_t level_begin = 0;
@@ -218,7 +227,7 @@ void Drafter::draft_tree(const DraftShape& shape, int limit, DraftTree& tree) {
     rows_.clear();
     for (int e : order) rows_.push_back(slot_of[e]);
     const float* logits = head_->project(r.hidden, rows_);
-    for (size_t i = 0; i < order.size(); ++i) expand(logits, int(i), order[i], cands_[order[i]].score, depth);
+    expand(logits, order, depth);
     level_begin = level_end;
   }
   ctx_->truncate(base_);

@@ -69,9 +69,11 @@ class Drafter {
   virtual bool drafted_kv_reusable() const = 0;
 
  private:
-  EvalResult run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask, const float* features);
+  EvalResult run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask, const float* features,
+                 const int32_t* token_ids = nullptr);
   void catch_up(std::span<const int32_t> committed, int32_t root, const float* features);
   void draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
+  void draft_chain_greedy(int n, DraftTree& tree);
   void draft_tree(const DraftShape& shape, int limit, DraftTree& tree);
   // Host copy of logits row i (the head's columns).
   const float* host_row(const float* logits, int i);
@@ -97,7 +99,10 @@ class Drafter {
   std::vector<int32_t> want_, batch_tokens_, batch_pos_, batch_cand_, rows_, top_ids_;
   std::vector<uint8_t> mask_;
   std::vector<Cand> cands_;
-  std::vector<float> top_vals_;
+  std::vector<float> top_vals_, top_lse_;
+  static constexpr int kMaxChain = 32;  // DraftShape::validate's limit
+  int32_t* chain_ids_ = nullptr;        // backend memory: the greedy chain's drafted ids
+  std::vector<int32_t> chain_host_;
 };
 
 }  // namespace frspec

@@ -174,6 +174,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     st.verify_eval_ms += ms_since(tv);
     logits.reset(tree, r.hidden);
     if (greedy) {
+      if (b.device_resident()) logits.argmax_all();  // one wait for every row, not one per reached row
       verify_walk(tree, [&](int row) { return logits.argmax(row); }, vr);
     } else {
       auto p_row = [&](int row) {  // the target's processed distribution at a verify row

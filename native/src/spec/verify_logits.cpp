@@ -1,5 +1,7 @@
 #include "spec/verify_logits.h"
 
+#include <algorithm>
+
 namespace frspec {
 
 VerifyLogits::VerifyLogits(Backend& b, const Weight& lm_head) : b_(b), head_(lm_head) {}
@@ -43,6 +45,16 @@ const float* VerifyLogits::row(int r) {
     scored_ += int(rows_.size());
   }
   return logits_ + size_t(slot_[r]) * head_.rows;
+}
+
+void VerifyLogits::argmax_all() {
+  constexpr int kRowsPerMatmul = 64;  // the CUDA backend's batch-invariant GEMV limit (docs/cuda.md)
+  const int n = int(argmax_.size());
+  for (int i = 0; i < n; i += kRowsPerMatmul)
+    b_.matmul(head_, hidden_ + size_t(i) * head_.cols, logits_ + size_t(i) * head_.rows, std::min(kRowsPerMatmul, n - i));
+  b_.argmax(logits_, n, int(head_.rows), argmax_.data());
+  for (int i = 0; i < n; ++i) slot_[i] = i;  // every row's logits now sit in logits_ in row order
+  scored_ = n;
 }
 
 int32_t VerifyLogits::argmax(int r) {

@@ -30,6 +30,10 @@ class VerifyLogits {
   // exactly what plain greedy decoding computes (the CPU backend's exact 8-bit prefilter reads about half
   // the LM head), so greedy verification costs one such row per emitted token.
   int32_t argmax(int r);
+  // Greedy on a backend where every read back is a wait (a GPU): the argmax of EVERY verify row, from one
+  // batched matmul per 64 rows (the GEMV path, whose bits equal a single row's) and one read back, so
+  // argmax(r) afterwards needs no further wait. Costs LM head rows nobody reaches, saves round trips.
+  void argmax_all();
   int vocab() const { return int(head_.rows); }
   int rows_scored() const { return scored_; }
 
