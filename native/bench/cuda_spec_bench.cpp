@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#ifdef FRSPEC_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/model.h"
@@ -47,7 +50,9 @@ std::vector<std::vector<int32_t>> read_prompts(const std::string& path) {
 struct Row {
   std::string name;
   double tok_s = 0, decode_tok_s = 0, tau = 0, draft_ms = 0, verify_ms = 0, total_ms = 0, prompt_ms = 0;
-  int tokens = 0, mismatches = 0;
+  int tokens = 0, mismatches = 0, steps = 0;  // steps: verify passes (plain: decoded tokens)
+  uint64_t waits = 0;  // host waits for the GPU over the whole row (prompts included)
+  double per_step(double v) const { return steps ? v / steps : 0; }
 };
 
 }  // namespace
@@ -72,6 +77,12 @@ int main(int argc, char** argv) {
     std::string why;
     std::unique_ptr<Backend> backend = backend_name == "cuda" ? make_cuda_backend(0, &why) : make_cpu_backend(0);
     if (!backend) return std::printf("SKIP: no CUDA backend: %s\n", why.c_str()), 0;
+#ifdef FRSPEC_HAVE_CUDA
+    cuda::CudaBackendExtras* gpu = cuda::extras(backend.get());  // null on the CPU: no wait count
+    auto waits = [&]() -> uint64_t { return gpu ? gpu->host_waits() : 0; };
+#else
+    auto waits = []() -> uint64_t { return 0; };
+#endif
     auto cpu = make_cpu_backend(0);
     const auto prompts = read_prompts(prompts_path);
     auto target = Model::load(dir + "/demo-target.gguf");
@@ -101,6 +112,7 @@ int main(int argc, char** argv) {
       Context cc(pc, cp);
       for (const auto& p : prompts) plain_cpu.push_back(generate(cc, p, gp).tokens);
     }
+    const uint64_t plain_waits0 = waits();
     for (size_t i = 0; i < prompts.size(); ++i) {
       const GenerateResult r = generate(ctx, prompts[i], gp);
       plain.push_back(r.tokens);
@@ -109,13 +121,16 @@ int main(int argc, char** argv) {
       base.prompt_ms += r.stats.prompt_ms;
       base.verify_ms += r.stats.decode_ms;
       base.mismatches += r.tokens != plain_cpu[i];
+      base.steps += int(r.tokens.size());
     }
+    base.waits = waits() - plain_waits0;
     base.tok_s = base.tokens / (base.total_ms / 1e3);
     base.decode_tok_s = base.tokens / ((base.total_ms - base.prompt_ms) / 1e3);
     base.tau = 1;
     std::vector<Row> rows{base};
-    std::printf("%-44s %8.1f tok/s with prompt, %8.1f after it   outputs != CPU plain greedy: %d\n", base.name.c_str(),
-                base.tok_s, base.decode_tok_s, base.mismatches);
+    std::printf("%-34s %7.1f tok/s after the prompt (%.1f with it), %.3f ms and %.2f host waits per token"
+                "  outputs != CPU plain greedy: %d\n", base.name.c_str(), base.decode_tok_s, base.tok_s,
+                base.per_step(base.verify_ms), base.per_step(double(base.waits)), base.mismatches);
 
     struct Head { const char* name; int k; };
     const Head heads[] = {{"full vocab", 0}, {"FR-Spec 32k", 32768}, {"FR-Spec 16k", 16384}};
@@ -131,6 +146,7 @@ int main(int argc, char** argv) {
           sp.shape.tree = tree;
           Row r{std::string(which == 0 ? "draft model" : "EAGLE") + ", " + h.name + (tree ? ", tree" : ", chain")};
           int steps = 0, emitted = 0;
+          const uint64_t waits0 = waits();
           for (size_t i = 0; i < prompts.size(); ++i) {
             const SpecResult o = dec.generate(prompts[i], sp);
             r.tokens += int(o.tokens.size());
@@ -145,10 +161,12 @@ int main(int argc, char** argv) {
           r.tok_s = r.tokens / (r.total_ms / 1e3);
           r.decode_tok_s = r.tokens / ((r.total_ms - r.prompt_ms) / 1e3);
           r.tau = steps ? double(emitted) / steps : 0;
+          r.steps = steps;
+          r.waits = waits() - waits0;
           rows.push_back(r);
-          std::printf("%-44s %8.1f tok/s with prompt, %8.1f after it  (%.2fx plain)  tau %.2f  draft %.0f ms verify %.0f ms"
-                      "  outputs != plain: %d\n", r.name.c_str(), r.tok_s, r.decode_tok_s, r.decode_tok_s / base.decode_tok_s,
-                      r.tau, r.draft_ms, r.verify_ms, r.mismatches);
+          std::printf("%-34s %7.1f tok/s after the prompt (%.2fx plain)  tau %.2f  per step: draft %.3f ms, verify %.3f ms,"
+                      " %.2f host waits  outputs != plain: %d\n", r.name.c_str(), r.decode_tok_s, r.decode_tok_s / base.decode_tok_s,
+                      r.tau, r.per_step(r.draft_ms), r.per_step(r.verify_ms), r.per_step(double(r.waits)), r.mismatches);
         }
       }
     }
@@ -163,7 +181,10 @@ int main(int argc, char** argv) {
         f << "  {\"name\": \"" << r.name << "\", \"tok_s\": " << r.tok_s << ", \"decode_tok_s\": " << r.decode_tok_s
           << ", \"tau\": " << r.tau << ", \"tokens\": " << r.tokens
           << ", \"total_ms\": " << r.total_ms << ", \"draft_ms\": " << r.draft_ms << ", \"verify_ms\": " << r.verify_ms
-          << ", \"prompt_ms\": " << r.prompt_ms << ", \"decode_speedup_vs_plain\": " << r.decode_tok_s / base.decode_tok_s << ", \"mismatches\": " << r.mismatches << "}"
+          << ", \"prompt_ms\": " << r.prompt_ms << ", \"decode_speedup_vs_plain\": " << r.decode_tok_s / base.decode_tok_s
+          << ", \"steps\": " << r.steps << ", \"draft_ms_per_step\": " << r.per_step(r.draft_ms)
+          << ", \"verify_ms_per_step\": " << r.per_step(r.verify_ms) << ", \"host_waits\": " << r.waits
+          << ", \"host_waits_per_step\": " << r.per_step(double(r.waits)) << ", \"mismatches\": " << r.mismatches << "}"
           << (i + 1 < rows.size() ? ",\n" : "\n");
       }
       f << "]}\n";

@@ -363,6 +363,11 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   void free_ids(int32_t* ids) override { device_free(ids); }
   void write_ids(int32_t* ids, const int32_t* host, int n) override {
     if (n <= 0) return;
+    if (n <= kSmallInts) {  // by value in a kernel's parameters: no copy, no wait (a verify step's root)
+      SmallInts small{};
+      std::copy(host, host + n, small.v);
+      return cuda::write_small_ids(ids, small, n, stream_);
+    }
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(ids, host, size_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
     wait_for_results();  // the caller may reuse `host` at once (rare: a head's id table per request)
   }
@@ -377,8 +382,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   void argmax_ids(const float* logits, int n, int vocab, const int32_t* remap, int32_t* ids) override {
     require(n > 0 && vocab > 0 && ids, "argmax_ids: n and vocab must be positive and the ids given");
-    cuda::argmax(logits, n, vocab, ids, stream_);
-    if (remap) remap_ids(ids, n, remap, stream_);
+    cuda::argmax_remap(logits, n, vocab, remap, ids, stream_);
   }
   // Each row's top-k into one device buffer [ids n*k | vals n*k | lse n], then ONE read back.
   void topk_rows(const float* logits, int n, int vocab, int k, int32_t* host_ids, float* host_vals, float* host_lse) override {

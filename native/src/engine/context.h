@@ -40,7 +40,8 @@ struct EvalRequest {
   const Weight* lm_head = nullptr;       // another LM head (e.g. FR-Spec's k-row head); null: the model's
   bool hidden = false;                   // also return the final hidden states of every token
   bool argmax_only = false;              // greedy: return only each logit row's argmax (host), no logits
-  const float* features = nullptr;       // EAGLE only: n x d target features (backend memory)
+  const float* features = nullptr;       // EAGLE only: n x d target features (backend memory; may be this
+                                         // context's last hidden rows: eval reads them before it writes)
   // The tokens' ids in backend memory (a drafter's argmax, not yet read back): the embedding rows are read
   // from there and `tokens` only gives n (its values are placeholders; relabel() fixes them later).
   const int32_t* token_ids = nullptr;

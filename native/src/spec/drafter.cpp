@@ -148,9 +148,9 @@ void Drafter::draft_chain_greedy(int n, DraftTree& tree) {
     const float* logits = head_->project(h, std::span<const int32_t>(&row0, 1));
     b.argmax_ids(logits, 1, head_->size(), head_->backend_ids(), chain_ids_ + i);
     if (i + 1 == n) break;
-    // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature.
-    if (needs_features()) b.copy_rows(node_hidden_, d_, h, d_, 1, d_);
-    EvalResult r = run(std::span<const int32_t>(&placeholder, 1), nullptr, nullptr, needs_features() ? node_hidden_ : nullptr,
+    // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature,
+    // passed in place (eval copies the features into its input before it overwrites its output rows).
+    EvalResult r = run(std::span<const int32_t>(&placeholder, 1), nullptr, nullptr, needs_features() ? h : nullptr,
                        chain_ids_ + i);
     h = r.hidden;
   }
