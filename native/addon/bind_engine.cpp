@@ -13,6 +13,7 @@
 
 #include "addon.h"
 #include "options.h"
+#include "workers.h"
 #include "engine/backend.h"
 #include "engine/context.h"
 #include "engine/generate.h"
@@ -48,24 +49,6 @@ EngineOptions parse_engine_options(const Napi::Object& o) {
       throw Napi::RangeError::New(o.Env(), "backend must be 'cpu', 'cuda' or 'auto', got '" + e.backend + "'");
   }
   return e;
-}
-
-std::vector<int32_t> int32_array(Napi::Env env, Napi::Value v, const char* what) {
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  if (v.IsArray()) {
-    Napi::Array a = v.As<Napi::Array>();
-    std::vector<int32_t> out(a.Length());
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value e = a.Get(i);
-      if (!e.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must hold integers");
-      out[i] = e.As<Napi::Number>().Int32Value();
-    }
-    return out;
-  }
-  throw Napi::TypeError::New(env, std::string(what) + " must be an Int32Array or an array of integers");
 }
 
 // Everything one loaded model needs; owned by the JS Engine object, used by one worker at a time.
@@ -191,33 +174,6 @@ class EngineWorker : public Base {
   JsEngine* engine_;
   EngineState& state_;
   Napi::ObjectReference self_;
-};
-
-class LoadWorker : public Napi::AsyncWorker {
- public:
-  LoadWorker(Napi::Env env, std::string path, EngineOptions opts)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), opts_(opts) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      state_ = EngineState::load(path_, opts_);
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    auto* raw = state_.release();
-    Napi::Object obj = engine_constructor->New({Napi::External<EngineState>::New(env, raw)});
-    deferred_.Resolve(obj);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::string path_;
-  EngineOptions opts_;
-  std::unique_ptr<EngineState> state_;
 };
 
 class GenerateWorker : public EngineWorker<Napi::AsyncProgressQueueWorker<int32_t>> {
@@ -347,10 +303,8 @@ void JsEngine::Register(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel(path: string, options?)");
-    auto* w = new LoadWorker(env, info[0].As<Napi::String>(), parse_engine_options(opts_arg(info, 1)));
-    Napi::Promise p = w->promise();
-    w->Queue();
-    return p;
+    return (new LoadWorker<EngineState, EngineOptions>(env, engine_constructor, info[0].As<Napi::String>(),
+                                                       parse_engine_options(opts_arg(info, 1))))->start();
   }));
 
   exports.Set("estimateMemory", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
@@ -412,7 +366,7 @@ Napi::Value JsEngine::Info(const Napi::CallbackInfo& info) {
 Napi::Value JsEngine::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1) throw Napi::TypeError::New(env, "generate(tokens, options?, onToken?)");
-  std::vector<int32_t> prompt = int32_array(env, info[0], "tokens");
+  std::vector<int32_t> prompt = ids_array(env, info[0], "tokens");
   Napi::Object o = opts_arg(info, 1);
   GenerateParams p;
   p.max_tokens = int_opt(o, "maxTokens", 64, 0, 1 << 22);
@@ -425,7 +379,7 @@ Napi::Value JsEngine::Generate(const Napi::CallbackInfo& info) {
   p.sampling.seed = uint64_t(seed);
   if (!(p.sampling.temperature >= 0) || !(p.sampling.top_p > 0 && p.sampling.top_p <= 1))
     throw Napi::RangeError::New(env, "temperature must be >= 0 and topP in (0, 1]");
-  if (!o.Get("stopTokens").IsUndefined()) p.stop_tokens = int32_array(env, o.Get("stopTokens"), "stopTokens");
+  if (!o.Get("stopTokens").IsUndefined()) p.stop_tokens = ids_array(env, o.Get("stopTokens"), "stopTokens");
   Napi::Function cb;
   if (info.Length() > 2 && info[2].IsFunction()) cb = info[2].As<Napi::Function>();
   auto* w = new GenerateWorker(env, this, info.This().As<Napi::Object>(), std::move(prompt), std::move(p), cb);
@@ -444,7 +398,7 @@ Napi::Value JsEngine::EvalOn(const Napi::CallbackInfo& info, bool eagle) {
     throw Napi::TypeError::New(env, eagle ? "eagleEval(tokens, features, options?)" : "eval(tokens, options?)");
   EvalWorker::Request r;
   r.eagle = eagle;
-  r.tokens = int32_array(env, info[0], "tokens");
+  r.tokens = ids_array(env, info[0], "tokens");
   if (eagle) {
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw Napi::TypeError::New(env, "features must be a Float32Array of n x d_model");
@@ -453,7 +407,7 @@ Napi::Value JsEngine::EvalOn(const Napi::CallbackInfo& info, bool eagle) {
   }
   Napi::Object o = opts_arg(info, eagle ? 2 : 1);
   if (!o.Get("positions").IsUndefined()) {
-    r.positions = int32_array(env, o.Get("positions"), "positions");
+    r.positions = ids_array(env, o.Get("positions"), "positions");
     if (r.positions.size() != r.tokens.size()) throw Napi::RangeError::New(env, "positions must have one entry per token");
   }
   Napi::Value mask = o.Get("mask");
@@ -475,7 +429,7 @@ Napi::Value JsEngine::EvalOn(const Napi::CallbackInfo& info, bool eagle) {
     else throw Napi::RangeError::New(env, "logits must be 'none', 'last', 'all' or a list of rows");
   } else {
     r.logits = LogitRows::List;
-    r.rows = int32_array(env, logits, "logits rows");
+    r.rows = ids_array(env, logits, "logits rows");
   }
   r.hidden = o.Get("hidden").ToBoolean();
   auto* w = new EvalWorker(env, this, info.This().As<Napi::Object>(), std::move(r));
@@ -504,7 +458,7 @@ Napi::Value JsEngine::Keep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   check_idle(env);
   if (info.Length() < 2 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "keep(base: number, slots: Int32Array)");
-  std::vector<int32_t> slots = int32_array(env, info[1], "slots");
+  std::vector<int32_t> slots = ids_array(env, info[1], "slots");
   guarded(env, [&] { state_->ctx->keep(info[0].As<Napi::Number>().Int32Value(), slots); });
   return env.Undefined();
 }

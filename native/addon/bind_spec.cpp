@@ -14,6 +14,7 @@
 
 #include "addon.h"
 #include "options.h"
+#include "workers.h"
 #include "engine/generate.h"
 #include "spec/drafters.h"
 #include "spec/ranked_vocab.h"
@@ -22,20 +23,6 @@
 
 namespace frspec::addon {
 namespace {
-
-std::vector<int32_t> ids_in(Napi::Env env, Napi::Value v, const char* what) {
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  if (v.IsArray()) {
-    Napi::Array a = v.As<Napi::Array>();
-    std::vector<int32_t> out(a.Length());
-    for (uint32_t i = 0; i < a.Length(); ++i) out[i] = a.Get(i).As<Napi::Number>().Int32Value();
-    return out;
-  }
-  throw Napi::TypeError::New(env, std::string(what) + " must be an Int32Array or an array of integers");
-}
 
 struct LoadOptions {
   std::string draft, eagle, backend = "cpu";
@@ -128,30 +115,6 @@ struct Outcome {
 
 class JsSpecEngine;
 Napi::FunctionReference* spec_constructor = nullptr;
-
-class LoadSpecWorker : public Napi::AsyncWorker {
- public:
-  LoadSpecWorker(Napi::Env env, std::string path, LoadOptions o)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), o_(std::move(o)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      state_ = SpecState::load(path_, o_);
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    deferred_.Resolve(spec_constructor->New({Napi::External<SpecState>::New(Env(), state_.release())}));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::string path_;
-  LoadOptions o_;
-  std::unique_ptr<SpecState> state_;
-};
 
 class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
  public:
@@ -284,10 +247,7 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
       if (lo.backend.empty()) lo.backend = "cpu";
       if (lo.backend != "cpu" && lo.backend != "cuda" && lo.backend != "auto")
         throw Napi::RangeError::New(env, "backend must be 'cpu', 'cuda' or 'auto'");
-      auto* w = new LoadSpecWorker(env, info[0].As<Napi::String>(), lo);
-      Napi::Promise p = w->promise();
-      w->Queue();
-      return p;
+      return (new LoadWorker<SpecState, LoadOptions>(env, spec_constructor, info[0].As<Napi::String>(), lo))->start();
     }));
   }
 
@@ -324,7 +284,7 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
     SpecState& s = idle(env);
     if (info.Length() < 1) throw Napi::TypeError::New(env, "generate(tokens, options?, onToken?)");
     Request r;
-    r.prompt = ids_in(env, info[0], "tokens");
+    r.prompt = ids_array(env, info[0], "tokens");
     Napi::Object o = opts_arg(info, 1);
     r.drafter = str_opt(o, "drafter");
     if (r.drafter.empty()) r.drafter = s.eagle_drafter ? "eagle" : s.draft_drafter ? "draft" : "none";
@@ -344,7 +304,7 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
     p.sampling.seed = uint64_t(seed);
     if (!(p.sampling.temperature >= 0) || !(p.sampling.top_p > 0 && p.sampling.top_p <= 1))
       throw Napi::RangeError::New(env, "temperature must be >= 0 and topP in (0, 1]");
-    if (!o.Get("stopTokens").IsUndefined()) p.stop_tokens = ids_in(env, o.Get("stopTokens"), "stopTokens");
+    if (!o.Get("stopTokens").IsUndefined()) p.stop_tokens = ids_array(env, o.Get("stopTokens"), "stopTokens");
     p.time_budget_ms = num_opt(o, "timeBudgetMs", 0);
     p.context_tokens = o.Get("contextTokens").ToBoolean();
     p.shape.tree = o.Get("tree").ToBoolean();
