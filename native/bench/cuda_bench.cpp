@@ -146,7 +146,9 @@ class Synth {
   }
   // One full token step: embedding (or EAGLE's fc), every layer, final norm, LM head, then argmax (k = 0)
   // or top-k with FR-Spec's id remap.
-  void step(const Weight& head, int k, const int32_t* remap, int n_past = 512) {
+  // fused: the forward pass's fused ops (matmul_qkv, rope_kv_write, matmul_add, matmul_swiglu), as
+  // forward.cpp runs them; false: the unfused ops one by one (the previous step, for comparison).
+  void step(const Weight& head, int k, const int32_t* remap, int n_past = 512, bool fused = true) {
     const Shape& s = s_;
     const int32_t pos = n_past, tok = 1234;
     if (s.eagle) {
@@ -160,6 +162,16 @@ class Synth {
       Layer& L = layers_[l];
       const float* in = xbuf_;
       if (!s.eagle) b_.rms_norm(xbuf_, L.attn_norm, h_, 1, s.d, 1e-6f), in = h_;
+      if (fused) {
+        b_.matmul_qkv(L.q, L.k, L.v, in, 1, q_, k_, v_, L.qb, L.kb, L.vb);
+        b_.rope_kv_write(*kv_, int(l), q_, s.heads, k_, v_, &pos, 1, rope, n_past);
+        b_.attention(*kv_, int(l), q_, att_, n_past, 1, nullptr, s.heads, 1.f / std::sqrt(float(s.head_dim)));
+        b_.matmul_add(L.o, att_, xbuf_, h_, 1, nullptr);
+        b_.rms_norm(xbuf_, L.ffn_norm, h_, 1, s.d, 1e-6f);
+        b_.matmul_swiglu(L.gate, L.up, h_, gate_, up_, 1);
+        b_.matmul_add(L.down, gate_, xbuf_, h_, 1, nullptr);
+        continue;
+      }
       b_.matmul(L.q, in, q_, 1, L.qb);
       b_.matmul(L.k, in, k_, 1, L.kb);
       b_.matmul(L.v, in, v_, 1, L.vb);
@@ -237,10 +249,14 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
          "\"type\": \"" + t + "\", \"kind\": \"decode_gemv\"");
   if (!full) return b.release(head), b.free(hx), b.free(hy);
   m.step(head, 0, nullptr);
+  m.step(head, 0, nullptr, 512, false);
   b.sync();
   const double ms = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
   report("7B " + t + " full decode step (n_past 512, argmax), graph", ms, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full\", \"tok_s\": " + std::to_string(1e3 / ms));
+  const double ms_unfused = x.time_ms([&] { m.step(head, 0, nullptr, 512, false); }, kWarm, kReps, true);
+  report("7B " + t + " full decode step, unfused ops (before issue 6 fusion)", ms_unfused, step_bytes,
+         "\"type\": \"" + t + "\", \"kind\": \"decode_full_unfused\", \"fused_speedup\": " + std::to_string(ms_unfused / ms));
   x.set_launch_overlap(false);  // the same step without programmatic dependent launch: its share
   const double ms_nopdl = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
   x.set_launch_overlap(true);
@@ -344,6 +360,14 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
     m.step(head, 10, remap);
     b.sync();
     const double ms = x.time_ms([&] { m.step(head, 10, remap); }, kWarm, kReps, true);
+    if (k == s.vocab || k == 32768) {  // the unfused layer ops, same head and top-k: the fusion's share
+      m.step(head, 10, remap, 512, false);
+      b.sync();
+      report(label + " " + tname(type) + " draft step, head " + std::to_string(k) + " rows + top-10, unfused ops",
+             x.time_ms([&] { m.step(head, 10, remap, 512, false); }, kWarm, kReps, true), 0,
+             "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_step_unfused\", \"model\": \"" + label +
+                 "\", \"rows\": " + std::to_string(k));
+    }
     if (k == s.vocab) {
       base = ms;
       x.set_launch_overlap(false);

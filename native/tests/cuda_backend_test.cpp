@@ -286,6 +286,76 @@ void check_pointwise(Backend& gpu, Backend& cpu) {
   }
 }
 
+// ------------------------------------------------------------------------------------ fused operations
+// Each fused op (backend.h: matmul_qkv, matmul_add, matmul_swiglu, rope_kv_write) against the composition
+// of unfused GPU ops it replaces: the fused kernels do the same per-element arithmetic, so the tolerance is
+// zero (bits). Shapes with partial blocks; n = 1, 3, 13 (passes of 8 + 4 + 1 tokens).
+void check_fused(Backend& gpu, DType t, int rows_q, int rows_kv, int rows_ff, int cols) {
+  const std::string tag = std::string("fused ") + tname(t) + " ";
+  const HostWeight hq = make_weight(t, rows_q, cols), hk = make_weight(t, rows_kv, cols), hv = make_weight(t, rows_kv, cols);
+  const HostWeight hg = make_weight(t, rows_ff, cols), hu = make_weight(t, rows_ff, cols);
+  Weight wq = gpu.prepare(hq.view()), wk = gpu.prepare(hk.view()), wv = gpu.prepare(hv.view());
+  Weight wg = gpu.prepare(hg.view()), wu = gpu.prepare(hu.view());
+  const int N = 13;
+  float* x = put(gpu, randv(size_t(N) * cols, -2, 2));
+  float* bq = put(gpu, randv(rows_q)), *bk = put(gpu, randv(rows_kv)), *bv = put(gpu, randv(rows_kv));
+  auto buf = [&](int rows) { return gpu.alloc(size_t(N) * rows); };
+  float *q1 = buf(rows_q), *k1 = buf(rows_kv), *v1 = buf(rows_kv), *q2 = buf(rows_q), *k2 = buf(rows_kv), *v2 = buf(rows_kv);
+  float *g1 = buf(rows_ff), *u1 = buf(rows_ff), *g2 = buf(rows_ff), *u2 = buf(rows_ff);
+  const auto resid = randv(size_t(N) * rows_q, -3, 3);
+  float *r1 = put(gpu, resid), *r2 = put(gpu, resid), *tmp = buf(rows_ff);
+  bool qkv_ok = true, add_ok = true, swiglu_ok = true;
+  for (int n : {1, 3, N}) {
+    gpu.matmul_qkv(wq, wk, wv, x, n, q1, k1, v1, bq, bk, bv);
+    gpu.matmul(wq, x, q2, n, bq), gpu.matmul(wk, x, k2, n, bk), gpu.matmul(wv, x, v2, n, bv);
+    qkv_ok &= get(gpu, q1, size_t(n) * rows_q) == get(gpu, q2, size_t(n) * rows_q) &&
+              get(gpu, k1, size_t(n) * rows_kv) == get(gpu, k2, size_t(n) * rows_kv) &&
+              get(gpu, v1, size_t(n) * rows_kv) == get(gpu, v2, size_t(n) * rows_kv);
+    // residual: y += x . Wq^T + bias (a square-ish projection: rows_q outputs)
+    gpu.matmul_add(wq, x, r1, tmp, n, n == 3 ? nullptr : bq);
+    gpu.matmul(wq, x, tmp, n, n == 3 ? nullptr : bq), gpu.add(r2, tmp, size_t(n) * rows_q);
+    add_ok &= get(gpu, r1, size_t(N) * rows_q) == get(gpu, r2, size_t(N) * rows_q);
+    gpu.matmul_swiglu(wg, wu, x, g1, tmp, n);
+    gpu.matmul(wg, x, g2, n, nullptr), gpu.matmul(wu, x, u2, n, nullptr), gpu.swiglu(g2, u2, g2, n, rows_ff);
+    swiglu_ok &= get(gpu, g1, size_t(n) * rows_ff) == get(gpu, g2, size_t(n) * rows_ff);
+  }
+  const std::string shape = " (" + std::to_string(rows_q) + "/" + std::to_string(rows_kv) + "/" + std::to_string(rows_ff) +
+                            " x " + std::to_string(cols) + ", n 1/3/13)";
+  record_bool(tag + "matmul_qkv == 3 matmuls (bits)" + shape, qkv_ok);
+  record_bool(tag + "matmul_add == matmul + add (bits)" + shape, add_ok);
+  record_bool(tag + "matmul_swiglu == 2 matmuls + swiglu (bits)" + shape, swiglu_ok);
+  for (Weight* w : {&wq, &wk, &wv, &wg, &wu}) gpu.release(*w);
+  for (float* p : {x, bq, bk, bv, q1, k1, v1, q2, k2, v2, g1, u1, g2, u2, r1, r2, tmp}) gpu.free(p);
+}
+
+// rope_kv_write == rope(k) + kv_write + rope(q): q compared directly, the caches through attention over
+// them (deterministic), all bits. Partial rotation and GQA included.
+void check_rope_kv_write(Backend& gpu) {
+  const int heads = 8, kv_heads = 2, hd = 128, n = 5, first = 9;
+  for (int variant = 0; variant < 2; ++variant) {
+    RopeParams p;
+    p.neox = variant == 0;
+    p.rot_dims = variant == 1 ? 64 : 0;
+    KvCacheShape s{2, kv_heads, hd, 64};
+    auto ka = gpu.create_kv(s), kb = gpu.create_kv(s);
+    const auto q = randv(size_t(n) * heads * hd, -2, 2), k = randv(size_t(n) * kv_heads * hd, -2, 2), v = randv(size_t(n) * kv_heads * hd);
+    const std::vector<int32_t> pos = {3, 4, 4, 5, 1000};
+    float *qa = put(gpu, q), *qb = put(gpu, q), *kxa = put(gpu, k), *kxb = put(gpu, k), *va = put(gpu, v);
+    gpu.rope_kv_write(*ka, 1, qa, heads, kxa, va, pos.data(), n, p, first);
+    gpu.rope(kxb, pos.data(), n, kv_heads, hd, p);
+    gpu.kv_write(*kb, 1, kxb, va, first, n);
+    gpu.rope(qb, pos.data(), n, heads, hd, p);
+    const bool q_same = get(gpu, qa, q.size()) == get(gpu, qb, q.size());
+    float *oa = gpu.alloc(q.size()), *ob = gpu.alloc(q.size());
+    gpu.attention(*ka, 1, qa, oa, first, n, nullptr, heads, 0.1f);
+    gpu.attention(*kb, 1, qb, ob, first, n, nullptr, heads, 0.1f);
+    const bool cache_same = get(gpu, oa, q.size()) == get(gpu, ob, q.size());
+    record_bool(std::string("fused rope_kv_write == rope + kv_write + rope (bits), ") + (variant ? "adjacent rot_dims=64" : "neox"),
+                q_same && cache_same, q_same ? "" : "q differs");
+    for (float* f : {qa, qb, kxa, kxb, va, oa, ob}) gpu.free(f);
+  }
+}
+
 // ------------------------------------------------------------------------------------ KV and attention
 void check_attention(Backend& gpu, Backend& cpu, int n_heads, int n_kv, int hd) {
   const std::string tag = "attention h" + std::to_string(n_heads) + "/" + std::to_string(n_kv) + " d" + std::to_string(hd);
@@ -350,13 +420,42 @@ void check_select(Backend& gpu, Backend& cpu) {
   gpu.argmax(lg, n, vocab, ag);
   cpu.argmax(lc, n, vocab, ac);
   record_bool("argmax 3 rows (with ties) == CPU", std::equal(ag, ag + n, ac), "row1 -> " + std::to_string(ag[1]));
-  for (int k : {1, 10, 64, 256, 300}) {
+  for (int k : {1, 10, 32, 33, 64, 256, 300}) {  // k <= 32: the one-kernel top-k; larger: the multi-pass one
     std::vector<int32_t> ig(k), ic(k);
     std::vector<float> vg(k), vc(k);
     gpu.topk(lg + 2 * vocab, vocab, k, ig.data(), vg.data());
     cpu.topk(lc + 2 * vocab, vocab, k, ic.data(), vc.data());
     record_bool("topk k=" + std::to_string(k) + " (with ties) == CPU", ig == ic && vg == vc);
   }
+#ifdef FRSPEC_HAVE_CUDA
+  // Device top-k with the FR-Spec remap (one kernel for k <= 32) over a 32k-row head's logits.
+  if (auto* x = cuda::extras(&gpu)) {
+    const int rows = 32768;
+    std::vector<float> map_f(rows);
+    std::vector<int32_t> map(rows);
+    for (int i = 0; i < rows; ++i) map[i] = 4 * i + 1;
+    std::memcpy(map_f.data(), map.data(), 4 * size_t(rows));
+    int32_t* map_dev = x->alloc_ids(rows);
+    gpu.to_device(reinterpret_cast<float*>(map_dev), map_f.data(), rows);
+    int32_t* ids_dev = x->alloc_ids(32);
+    float* vals_dev = gpu.alloc(32);
+    bool ok = true;
+    for (int k : {1, 10, 32}) {
+      x->topk_device(lg + 2 * vocab, rows, k, ids_dev, vals_dev, map_dev);
+      std::vector<int32_t> ig(k), ic(k);
+      std::vector<float> vg(k), vc(k);
+      std::vector<float> ig_f(k);
+      gpu.to_host(ig_f.data(), reinterpret_cast<float*>(ids_dev), k);
+      std::memcpy(ig.data(), ig_f.data(), 4 * size_t(k));
+      vg = get(gpu, vals_dev, k);
+      cpu.topk(lc + 2 * vocab, rows, k, ic.data(), vc.data());
+      for (int32_t& i : ic) i = map[i];
+      ok &= ig == ic && vg == vc;
+    }
+    record_bool("topk_device with FR-Spec remap k=1/10/32 over 32768 == CPU", ok);
+    gpu.free(reinterpret_cast<float*>(map_dev)), gpu.free(reinterpret_cast<float*>(ids_dev)), gpu.free(vals_dev);
+  }
+#endif
   gpu.free(lg);
   cpu.free(lc);
 }
@@ -527,6 +626,10 @@ int main(int argc, char** argv) {
   run("pointwise", [&] { check_pointwise(*gpu, *cpu); });
   run("attention 4/2 d64", [&] { check_attention(*gpu, *cpu, 4, 2, 64); });
   run("attention 8/2 d128", [&] { check_attention(*gpu, *cpu, 8, 2, 128); });
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K})
+    run("fused", [&] { check_fused(*gpu, t, 300, 36, 1001, 512); });
+  run("fused tall", [&] { check_fused(*gpu, DType::Q8_0, 260, 20, 8200, 256); });  // 8-row blocks (matmul.cu)
+  run("fused rope_kv_write", [&] { check_rope_kv_write(*gpu); });
   run("select", [&] { check_select(*gpu, *cpu); });
   run("errors", [&] { check_errors(*gpu); });
   if (!models.empty()) run("demo", [&] { check_demo(*gpu, *cpu, models, summary); });

@@ -153,6 +153,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     FRSPEC_CUDA_CHECK(cudaSetDevice(device));
     FRSPEC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     staging_ = std::make_unique<Staging>(stream_);
+    topk_counter();
     cudaDeviceProp p{};
     FRSPEC_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
     info_.name = p.name;
@@ -271,6 +272,52 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
                                         size_t(cols) * sizeof(float), n, cudaMemcpyDeviceToDevice, stream_));
   }
 
+  // ---- fused operations (backend.h): one GEMV launch per pass of tokens where the weights allow it, else
+  // the default composition of the unfused ops (same bits either way)
+  void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq, float* yk,
+                  float* yv, const float* bq, const float* bk, const float* bv) override {
+    GemvJob job;
+    job.count = 3;
+    job.w[0] = &wq, job.w[1] = &wk, job.w[2] = &wv;
+    job.y[0] = yq, job.y[1] = yk, job.y[2] = yv;
+    job.bias[0] = bq, job.bias[1] = bk, job.bias[2] = bv;
+    if (!gemv_fusable(job, x, n)) return Backend::matmul_qkv(wq, wk, wv, x, n, yq, yk, yv, bq, bk, bv);
+    matmul_fused(job, x, n, stream_);
+  }
+  void matmul_add(const Weight& w, const float* x, float* y, float* tmp, int n, const float* bias) override {
+    GemvJob job;
+    job.mode = GemvTargets::kAdd;
+    job.w[0] = &w, job.y[0] = y, job.bias[0] = bias;
+    if (!gemv_fusable(job, x, n)) return Backend::matmul_add(w, x, y, tmp, n, bias);
+    matmul_fused(job, x, n, stream_);
+  }
+  void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n) override {
+    GemvJob job;
+    job.mode = GemvTargets::kSwiglu;
+    job.count = 2;
+    job.w[0] = &gate, job.w[1] = &up, job.y[0] = out;
+    if (!gemv_fusable(job, x, n)) return Backend::matmul_swiglu(gate, up, x, out, tmp, n);
+    matmul_fused(job, x, n, stream_);
+  }
+  void rope_kv_write(KvCache& kv, int layer, float* q, int n_heads, float* k, const float* v, const int32_t* pos, int n,
+                     const RopeParams& p, int first_slot) override {
+    auto& c = cuda_kv(kv);
+    const auto& s = c.shape();
+    const int rot = p.rot_dims > 0 ? p.rot_dims : s.head_dim;
+    require(n > 0 && n_heads > 0 && rot % 2 == 0 && rot <= s.head_dim,
+            "rope_kv_write: bad shape (n " + std::to_string(n) + ", heads " + std::to_string(n_heads) + ", rot_dims " +
+                std::to_string(rot) + ")");
+    require(layer >= 0 && layer < s.n_layers && first_slot >= 0 && first_slot + n <= s.capacity,
+            "rope_kv_write: layer " + std::to_string(layer) + ", slots " + std::to_string(first_slot) + ".." +
+                std::to_string(first_slot + n) + " outside the cache (" + std::to_string(s.n_layers) + " layers, " +
+                std::to_string(s.capacity) + " slots)");
+    SmallInts small{};
+    const int32_t* dev = small_or_staged(pos, n, small);
+    const size_t off = size_t(first_slot) * c.kv_dim();
+    cuda::rope_kv_write(q, n_heads, k, v, dev, small, n, s.n_kv_heads, s.head_dim, p, c.k(layer) + off, c.v(layer) + off,
+                        stream_);
+  }
+
   // ---- KV cache and attention
   std::unique_ptr<KvCache> create_kv(const KvCacheShape& s) override {
     require(s.n_layers > 0 && s.n_kv_heads > 0 && s.head_dim > 0 && s.capacity > 0, "create_kv: every dimension must be positive");
@@ -352,7 +399,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     if (k > kMaxTopK) return topk_on_host(logits, vocab, k, host_ids, host_vals);
     float* vals = topk_scratch(vocab, k);
     int32_t* ids = reinterpret_cast<int32_t*>(topk_scratch_ + k);
-    cuda::topk(logits, vocab, k, topk_scratch_ + 2 * size_t(k), ids, vals, stream_);
+    cuda::topk(logits, vocab, k, topk_scratch_ + 2 * size_t(k), ids, vals, stream_, topk_counter());
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host_ids, ids, k * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(host_vals, vals, k * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     wait_for_results();
@@ -486,8 +533,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   void topk_device(const float* logits, int vocab, int k, int32_t* ids, float* vals, const int32_t* remap) override {
     require(k > 0 && k <= kMaxTopK && k <= vocab, "topk_device: k must be in 1..min(vocab, 256)");
     float* scratch = topk_scratch(vocab, k);
-    cuda::topk(logits, vocab, k, scratch + 2 * size_t(k), ids, vals, stream_);
-    if (remap) remap_ids(ids, k, remap, stream_);
+    cuda::topk(logits, vocab, k, scratch + 2 * size_t(k), ids, vals, stream_, topk_counter(), remap);
   }
   void set_launch_overlap(bool on) override { launch_overlap() = on && info_.cc_major >= 9; }
   int32_t* alloc_ids(size_t n) override { return reinterpret_cast<int32_t*>(alloc(n)); }
@@ -564,6 +610,11 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     }
     return topk_scratch_;
   }
+  // Allocated on first use outside any capture: the constructor calls it.
+  unsigned* topk_counter() {
+    if (!topk_counter_) topk_counter_ = static_cast<unsigned*>(device_alloc(sizeof(unsigned)));  // zeroed
+    return topk_counter_;
+  }
   void topk_on_host(const float* logits, int vocab, int k, int32_t* host_ids, float* host_vals) {
     std::vector<float> row(vocab);
     to_host(row.data(), logits, vocab);
@@ -585,6 +636,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   int32_t* ids_ = nullptr;
   size_t ids_cap_ = 0;
   float* topk_scratch_ = nullptr;
+  unsigned* topk_counter_ = nullptr;  // the one-kernel top-k's block counter (0 between launches)
   size_t topk_cap_ = 0;
   uint8_t* upload_ = nullptr;  // pinned staging for prepare()
   float* rows_out_ = nullptr;  // topk_rows' device results

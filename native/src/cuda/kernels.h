@@ -16,6 +16,30 @@ constexpr int kMaxVerifyTokens = 64;
 void matmul(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
 void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
 void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
+// Fused GEMV launches (n <= kMaxVerifyTokens, one launch per pass of tokens, the same per-row arithmetic as
+// matmul_gemv, so results are bit-identical to the unfused ops): kStore, up to three weights of one type and
+// width read by the same x (q|k|v), y[g] = x . W[g]^T + bias[g]; kAdd, one weight, y[0] += x . W^T + bias[0]
+// (residual); kSwiglu, gate = w[0] and up = w[1], y[0] = silu(x . Wgate^T) * (x . Wup^T).
+struct GemvTargets {  // kernel parameter
+  enum Mode : int { kStore, kAdd, kSwiglu };
+  const uint8_t* w[3];
+  float* y[3];
+  const float* bias[3];
+  int rows[3];
+  int block_start[4];
+  int mode;
+};
+struct GemvJob {  // host side
+  const Weight* w[3] = {};
+  float* y[3] = {};
+  const float* bias[3] = {};
+  int count = 1;
+  int mode = GemvTargets::kStore;
+};
+// Whether the fused GEMV can run this job (same type/width, 16-byte aligned x, 1 <= n <= 64); else the
+// caller composes the unfused ops.
+bool gemv_fusable(const GemvJob& job, const float* x, int n);
+void matmul_fused(const GemvJob& job, const float* x, int n, cudaStream_t stream);
 
 // Small host arrays (token ids, positions: n <= 64) travel as kernel parameters, so decode and verify
 // steps need no host-to-device copies (and capture into CUDA graphs as plain kernel nodes). Larger ones
@@ -33,6 +57,11 @@ void copy_rows(const uint8_t* src, size_t row_bytes, const int32_t* ids, int k, 
 void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps, cudaStream_t stream);
 void rope(float* x, const int32_t* pos_dev, const SmallInts& pos_small, int n, int n_heads, int head_dim,
           const RopeParams& p, cudaStream_t stream);
+// rope(k) + kv_write + rope(q) (q may be null) as one launch; cache_k/cache_v: the layer's K and V planes at
+// the first slot. The same arithmetic as rope() and kv_write().
+void rope_kv_write(float* q, int n_heads, float* k, const float* v, const int32_t* pos_dev, const SmallInts& pos_small,
+                   int n, int n_kv_heads, int head_dim, const RopeParams& p, float* cache_k, float* cache_v,
+                   cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, size_t count, cudaStream_t stream);
 void add(float* y, const float* x, size_t count, cudaStream_t stream);
 
@@ -63,7 +92,11 @@ void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_
 // Top-k of one row into out_ids/out_vals (k <= kMaxTopK). scratch: topk_scratch_floats(vocab, k) floats.
 constexpr int kMaxTopK = 256;
 size_t topk_scratch_floats(int vocab, int k);
-void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_ids, float* out_vals, cudaStream_t stream);
+// With `counter` (a device word that is 0 between launches, owned by the caller) and k <= kFusedTopK the
+// whole top-k is one kernel (the last block merges); with `remap`, ids come out as remap[id] (FR-Spec).
+constexpr int kFusedTopK = 32;
+void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_ids, float* out_vals, cudaStream_t stream,
+          unsigned* counter = nullptr, const int32_t* remap = nullptr);
 // ids[i] = map[ids[i]] for i < k (FR-Spec: positions in the restricted head back to token ids).
 void remap_ids(int32_t* ids, int k, const int32_t* map, cudaStream_t stream);
 

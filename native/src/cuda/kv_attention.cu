@@ -32,7 +32,9 @@ __global__ void kv_move_kernel(float* cache, int capacity, int kv_dim, const int
   for (int i = 0; i < n; ++i) plane[size_t(dst[i]) * kv_dim + e] = plane[size_t(src[i]) * kv_dim + e];
 }
 
-constexpr int kAttnWarps = 4;
+// 8 warps per block: a decode step's attention is latency-bound (a warp walks its share of a chunk's 256
+// keys in dependent batches), so more warps per chunk shorten the step; the merge order stays fixed.
+constexpr int kAttnWarps = 8;
 
 template <int DPL>
 __device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
@@ -52,7 +54,7 @@ __device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
 
 // One block per (head, query, chunk of the key list). The query's key list (committed slots
 // 0..n_past-1, then its new slots in increasing order) is cut into chunks of `chunk` positions; within a
-// chunk, batches of B consecutive positions go to warp w, w+4, ...; each warp keeps an online softmax
+// chunk, batches of B consecutive positions go to warp w, w+kAttnWarps, ...; each warp keeps an online softmax
 // (max, sum, output) with lane l holding dimensions l*DPL .. l*DPL+DPL-1, loading K and V rows of a batch
 // together. The warps' states merge in warp order; with `partial` the block stores its unnormalized state
 // (max, sum, output) for attention_combine, else it writes the normalized output. Every split depends only

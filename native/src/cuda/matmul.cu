@@ -19,21 +19,75 @@ template <class T, int NT>
 constexpr int gemv_rows() { return NT >= 4 && T::kElems <= 16 ? 8 : 4; }
 constexpr int64_t kTallRows = 8192;
 
+// Where a GEMV launch's rows come from and where its results go (GemvTargets, kernels.h). Blocks
+// [block_start[g], block_start[g+1]) own R consecutive rows of weight g; in kSwiglu mode every block owns
+// R/2 rows of the gate (weight 0) and the same R/2 rows of up (weight 1). Rows past a weight's end are
+// recomputed from its last row and never written.
+struct GemvBlock {
+  int g, row0, rows;  // the block's weight, its first (logical) row, that weight's rows
+};
+template <int R>
+__device__ __forceinline__ GemvBlock gemv_block(const GemvTargets& tg, size_t stride, const uint8_t* (&wr)[R]) {
+  const int b = blockIdx.x;
+  const int g = b >= tg.block_start[2] ? 2 : b >= tg.block_start[1] ? 1 : 0;
+  const int local = b - tg.block_start[g];
+  if (tg.mode == GemvTargets::kSwiglu) {
+    constexpr int H = R / 2;
+    const int row0 = local * H, rows = tg.rows[0];
+#pragma unroll
+    for (int r = 0; r < R; ++r) wr[r] = tg.w[r < H ? 0 : 1] + size_t(min(row0 + r % H, rows - 1)) * stride;
+    return {0, row0, rows};
+  }
+  const int row0 = local * R, rows = tg.rows[g];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wr[r] = tg.w[g] + size_t(min(row0 + r, rows - 1)) * stride;
+  return {g, row0, rows};
+}
+
+// Sums the warps' partial dot products in warp order and writes them: y = v + bias (kStore), y += v + bias
+// (kAdd: the residual add, the same two roundings as a matmul then add()), or y = silu(g) * u (kSwiglu,
+// the same expression as swiglu()). Output row stride = the weight's rows.
+template <int R, int NT>
+__device__ __forceinline__ void gemv_epilogue(const GemvTargets& tg, const GemvBlock& blk, const float (&partial)[kGemvWarps][R][NT]) {
+  auto sum = [&](int r, int t) {
+    float v = partial[0][r][t];
+#pragma unroll
+    for (int w = 1; w < kGemvWarps; ++w) v += partial[w][r][t];
+    return v;
+  };
+  if (tg.mode == GemvTargets::kSwiglu) {
+    constexpr int H = R / 2;
+    for (int i = threadIdx.x; i < H * NT; i += blockDim.x) {
+      const int r = i / NT, t = i % NT, row = blk.row0 + r;
+      if (row >= blk.rows) continue;
+      const float g = sum(r, t) + 0.f, u = sum(r + H, t) + 0.f;  // + 0.f: what a matmul without bias stores
+      tg.y[0][size_t(t) * blk.rows + row] = g / (1.0f + expf(-g)) * u;
+    }
+    return;
+  }
+  const float* bias = tg.bias[blk.g];
+  float* y = tg.y[blk.g];
+  for (int i = threadIdx.x; i < R * NT; i += blockDim.x) {
+    const int r = i / NT, t = i % NT, row = blk.row0 + r;
+    if (row >= blk.rows) continue;
+    const float v = sum(r, t) + (bias ? bias[row] : 0.f);
+    float* out = y + size_t(t) * blk.rows + row;
+    *out = tg.mode == GemvTargets::kAdd ? *out + v : v;
+  }
+}
+
 // One block computes R rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
 // group, one per lane), loads the chunk of each of the R rows, and for each run of the chunk loads x once
 // per token and accumulates into acc[row][token]. Then lanes, then warps (in warp order) are summed.
 template <class T, int NT, int R>
 __global__ void __launch_bounds__(32 * kGemvWarps)
-    gemv_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x,
-                float* __restrict__ y, int ldy, const float* __restrict__ bias) {
+    gemv_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
   pdl_wait();
   constexpr int RL = T::kRL;
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int row0 = blockIdx.x * R;
   const uint8_t* wr[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wr[r] = W + size_t(min(row0 + r, rows - 1)) * stride;  // past the end: recomputed, not written
+  const GemvBlock blk = gemv_block<R>(tg, stride, wr);
   float acc[R][NT];
 #pragma unroll
   for (int r = 0; r < R; ++r)
@@ -96,14 +150,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
       if (lane == 0) partial[warp][r][t] = v;
     }
   __syncthreads();
-  for (int i = threadIdx.x; i < R * NT; i += blockDim.x) {
-    const int r = i / NT, t = i % NT, row = row0 + r;
-    if (row >= rows) continue;
-    float v = partial[0][r][t];
-#pragma unroll
-    for (int w = 1; w < kGemvWarps; ++w) v += partial[w][r][t];
-    y[size_t(t) * ldy + row] = v + (bias ? bias[row] : 0.f);
-  }
+  gemv_epilogue<R, NT>(tg, blk, partial);
 }
 
 // Quantized weights: the same block/warp/lane layout, but activations are quantized on the fly to 8 bits
@@ -120,15 +167,12 @@ __device__ __forceinline__ int pack4(int a, int b, int c, int d) {
 
 template <class T, int NT, int R>
 __global__ void __launch_bounds__(32 * kGemvWarps)
-    gemv_q_kernel(const uint8_t* __restrict__ W, size_t stride, int rows, int cols, const float* __restrict__ x,
-                  float* __restrict__ y, int ldy, const float* __restrict__ bias) {
+    gemv_q_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
   pdl_wait();
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int row0 = blockIdx.x * R;
   const uint8_t* wr[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wr[r] = W + size_t(min(row0 + r, rows - 1)) * stride;  // past the end: recomputed, not written
+  const GemvBlock blk = gemv_block<R>(tg, stride, wr);
   float acc[R][NT];
 #pragma unroll
   for (int r = 0; r < R; ++r)
@@ -199,14 +243,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
       if (lane == 0) partial[warp][r][t] = v;
     }
   __syncthreads();
-  for (int i = threadIdx.x; i < R * NT; i += blockDim.x) {
-    const int r = i / NT, t = i % NT, row = row0 + r;
-    if (row >= rows) continue;
-    float v = partial[0][r][t];
-#pragma unroll
-    for (int w = 1; w < kGemvWarps; ++w) v += partial[w][r][t];
-    y[size_t(t) * ldy + row] = v + (bias ? bias[row] : 0.f);
-  }
+  gemv_epilogue<R, NT>(tg, blk, partial);
 }
 
 // Any alignment, one element at a time (x rows not 16-byte aligned: cols % 4 != 0 or an offset pointer).
@@ -278,50 +315,88 @@ __global__ void __launch_bounds__(256)
 template <class T>
 constexpr bool is_quantized() { return std::is_same_v<T, TQ8_0> || std::is_same_v<T, TQ4_K> || std::is_same_v<T, TQ6_K>; }
 
+// One pass of NT tokens over the job's weights: tokens t0 .. t0+NT-1 of x and of every output.
 template <class T, int NT>
-void launch_gemv(const Weight& w, const float* x, float* y, const float* bias, cudaStream_t s) {
+void launch_gemv(const GemvJob& job, const float* x, int t0, cudaStream_t s) {
+  const Weight& w0 = *job.w[0];
+  GemvTargets tg{};
+  tg.mode = job.mode;
+  for (int g = 0; g < job.count; ++g) {
+    tg.w[g] = static_cast<const uint8_t*>(job.w[g]->data);
+    tg.rows[g] = int(job.w[g]->rows);
+    tg.y[g] = job.y[g] + size_t(t0) * (job.mode == GemvTargets::kSwiglu ? w0.rows : job.w[g]->rows);
+    tg.bias[g] = job.bias[g];
+  }
+  const float* xt = x + size_t(t0) * w0.cols;
+  auto go = [&]<int R>(auto kernel, const char* what) {
+    // Blocks per weight: R rows each (kSwiglu: R/2 rows of gate and up); unused groups start past the end.
+    int start = 0;
+    for (int g = 0; g < 3; ++g) {
+      tg.block_start[g] = start;
+      if (job.mode == GemvTargets::kSwiglu) start += g == 0 ? int(ceil_div(tg.rows[0], R / 2)) : 0;
+      else if (g < job.count) start += int(ceil_div(tg.rows[g], R));
+    }
+    tg.block_start[3] = start;
+    for (int g = job.mode == GemvTargets::kSwiglu ? 1 : job.count; g < 3; ++g) tg.block_start[g] = start;
+    launch_kernel(what, kernel, dim3(start), dim3(32 * kGemvWarps), s, tg, w0.row_bytes, int(w0.cols), xt);
+  };
   constexpr int R = gemv_rows<T, NT>();
-  const dim3 grid(ceil_div(w.rows, R)), block(32 * kGemvWarps);
-  const auto* data = static_cast<const uint8_t*>(w.data);
   if constexpr (is_quantized<T>()) {
     // Tall matrices (FFN, LM head) have blocks to spare: at 1-2 tokens, 8 rows per block halve the cost of
-    // quantizing x. Which R a matrix gets depends on its shape only, never on n.
+    // quantizing x. Which R a launch gets depends on shapes only, never on n (and a row's arithmetic does
+    // not depend on R).
     if constexpr (R == 4 && NT <= 2) {
-      if (w.rows >= kTallRows) {
-        launch_kernel("gemv_q", gemv_q_kernel<T, NT, 8>, dim3(ceil_div(w.rows, 8)), block, s, data, w.row_bytes,
-                      int(w.rows), int(w.cols), x, y, int(w.rows), bias);
-        return;
-      }
+      if (w0.rows >= kTallRows) return go.template operator()<8>(gemv_q_kernel<T, NT, 8>, "gemv_q");
     }
-    launch_kernel("gemv_q", gemv_q_kernel<T, NT, R>, grid, block, s, data, w.row_bytes, int(w.rows), int(w.cols), x, y,
-                  int(w.rows), bias);
-  } else
-    launch_kernel("gemv", gemv_kernel<T, NT, R>, grid, block, s, data, w.row_bytes, int(w.rows), int(w.cols), x, y,
-                  int(w.rows), bias);
+    go.template operator()<R>(gemv_q_kernel<T, NT, R>, "gemv_q");
+  } else {
+    go.template operator()<R>(gemv_kernel<T, NT, R>, "gemv");
+  }
 }
+
+// Tokens in passes of 8, 4, 2, 1: each pass reads the weights once.
+template <class T>
+void run_gemv(const GemvJob& job, const float* x, int n, cudaStream_t s) {
+  for (int t0 = 0; t0 < n;) {
+    const int left = n - t0;
+    if (left >= 8) launch_gemv<T, 8>(job, x, t0, s), t0 += 8;
+    else if (left >= 4) launch_gemv<T, 4>(job, x, t0, s), t0 += 4;
+    else if (left >= 2) launch_gemv<T, 2>(job, x, t0, s), t0 += 2;
+    else launch_gemv<T, 1>(job, x, t0, s), t0 += 1;
+  }
+}
+
+bool gemv_aligned(const Weight& w, const float* x) { return w.cols % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0; }
 
 }  // namespace
 
 void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
-  const bool aligned = w.cols % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
   with_type(w.type, [&]<class T>() {
-    if (!aligned) {
+    if (!gemv_aligned(w, x)) {
       const dim3 grid(ceil_div(w.rows, 4), n);
       launch_kernel("gemv_generic", gemv_generic_kernel<T>, dim3(grid), dim3(32 * kGemvWarps), s, static_cast<const uint8_t*>(w.data), w.row_bytes,
                                                                int(w.rows), int(w.cols), x, y, int(w.rows), bias);
       return;
     }
-    // Tokens in passes of 8, 4, 2, 1: each pass reads the weights once.
-    for (int t0 = 0; t0 < n;) {
-      const int left = n - t0;
-      const float* xt = x + size_t(t0) * w.cols;
-      float* yt = y + size_t(t0) * w.rows;
-      if (left >= 8) launch_gemv<T, 8>(w, xt, yt, bias, s), t0 += 8;
-      else if (left >= 4) launch_gemv<T, 4>(w, xt, yt, bias, s), t0 += 4;
-      else if (left >= 2) launch_gemv<T, 2>(w, xt, yt, bias, s), t0 += 2;
-      else launch_gemv<T, 1>(w, xt, yt, bias, s), t0 += 1;
-    }
+    GemvJob job;
+    job.w[0] = &w, job.y[0] = y, job.bias[0] = bias;
+    run_gemv<T>(job, x, n, s);
   });
+}
+
+bool gemv_fusable(const GemvJob& job, const float* x, int n) {
+  if (n < 1 || n > kMaxVerifyTokens || job.count < 1 || job.count > 3) return false;
+  for (int g = 0; g < job.count; ++g) {
+    const Weight& w = *job.w[g];
+    if (!w.data || w.type != job.w[0]->type || w.cols != job.w[0]->cols || w.row_bytes != job.w[0]->row_bytes ||
+        !gemv_aligned(w, x))
+      return false;
+  }
+  return job.mode != GemvTargets::kSwiglu || (job.count == 2 && job.w[1]->rows == job.w[0]->rows);
+}
+
+void matmul_fused(const GemvJob& job, const float* x, int n, cudaStream_t s) {
+  with_type(job.w[0]->type, [&]<class T>() { run_gemv<T>(job, x, n, s); });
 }
 
 void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {

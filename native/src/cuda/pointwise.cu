@@ -20,8 +20,25 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, flo
   for (int i = threadIdx.x; i < d; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
 }
 
-// One thread per rotated pair. The angle pos * theta^(-2i/rot) / factor is computed in double: a float
-// angle loses ~1e-3 rad at positions in the tens of thousands.
+// Rotates pair i of one head (h: the head's head_dim values; x0 -> a, x1 -> b). The angle
+// pos * theta^(-2i/rot) / factor is computed in double: a float angle loses ~1e-3 rad at positions in the
+// tens of thousands. The rotation is in float like the CPU backend, with explicit roundings so rope() and
+// rope_kv_write() give the same bits. Returns the rotated pair's indices.
+__device__ __forceinline__ void rope_pair(float* h, int i, int pos, int rot, float theta, bool neox,
+                                          const float* __restrict__ freq_factors, float& ra, float& rb, int& a, int& b) {
+  const int half = rot / 2;
+  double inv_freq = pow(double(theta), -2.0 * i / double(rot));
+  if (freq_factors) inv_freq /= double(freq_factors[i]);
+  double sd, cd;
+  sincos(double(pos) * inv_freq, &sd, &cd);
+  const float s = float(sd), c = float(cd);
+  a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+  const float x0 = h[a], x1 = h[b];
+  ra = __fmaf_rn(x0, c, -__fmul_rn(x1, s));
+  rb = __fmaf_rn(x0, s, __fmul_rn(x1, c));
+}
+
+// One thread per rotated pair.
 __global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, SmallInts pos_small, int n_heads, int head_dim,
                             int rot, float theta, bool neox, const float* __restrict__ freq_factors) {
   pdl_wait();
@@ -30,16 +47,52 @@ __global__ void rope_kernel(float* x, const int32_t* __restrict__ pos, SmallInts
   if (pair >= n_heads * half) return;
   const int head = pair / half, i = pair % half;
   const int tok = blockIdx.y;
-  double inv_freq = pow(double(theta), -2.0 * i / double(rot));
-  if (freq_factors) inv_freq /= double(freq_factors[i]);
-  double sd, cd;
-  sincos(double(pos ? pos[tok] : pos_small.v[tok]) * inv_freq, &sd, &cd);
-  const float s = float(sd), c = float(cd);  // rotate in float, like the CPU backend
   float* h = x + (size_t(tok) * n_heads + head) * head_dim;
-  const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-  const float x0 = h[a], x1 = h[b];
-  h[a] = x0 * c - x1 * s;
-  h[b] = x0 * s + x1 * c;
+  float ra, rb;
+  int a, b;
+  rope_pair(h, i, pos ? pos[tok] : pos_small.v[tok], rot, theta, neox, freq_factors, ra, rb, a, b);
+  h[a] = ra;
+  h[b] = rb;
+}
+
+// rope(k) + kv_write + rope(q) in one launch, one block row per token. Work items of a token: q pairs
+// (n_heads * rot/2, when q is given), k pairs (n_kv_heads * rot/2: rotated, written to the cache and back
+// to k), k's unrotated dimensions (copied to the cache), then v (copied). The same rope_pair as rope().
+__global__ void rope_kv_write_kernel(float* q, int n_heads, float* k, const float* __restrict__ v,
+                                     const int32_t* __restrict__ pos, SmallInts pos_small, int n_kv_heads, int head_dim,
+                                     int rot, float theta, bool neox, const float* __restrict__ freq_factors,
+                                     float* __restrict__ ck, float* __restrict__ cv) {
+  pdl_wait();
+  const int half = rot / 2, tok = blockIdx.y, kv_dim = n_kv_heads * head_dim;
+  const int nq = q ? n_heads * half : 0, nk = n_kv_heads * half, nk_rest = n_kv_heads * (head_dim - rot);
+  const int p = pos ? pos[tok] : pos_small.v[tok];
+  float* ckt = ck + size_t(tok) * kv_dim;
+  float* kt = k + size_t(tok) * kv_dim;
+  int e = blockIdx.x * blockDim.x + threadIdx.x;
+  float ra, rb;
+  int a, b;
+  if (e < nq) {
+    float* h = q + (size_t(tok) * n_heads + e / half) * head_dim;
+    rope_pair(h, e % half, p, rot, theta, neox, freq_factors, ra, rb, a, b);
+    h[a] = ra, h[b] = rb;
+    return;
+  }
+  e -= nq;
+  if (e < nk) {
+    const int off = (e / half) * head_dim;
+    rope_pair(kt + off, e % half, p, rot, theta, neox, freq_factors, ra, rb, a, b);
+    kt[off + a] = ra, kt[off + b] = rb;
+    ckt[off + a] = ra, ckt[off + b] = rb;
+    return;
+  }
+  e -= nk;
+  if (e < nk_rest) {
+    const int per = head_dim - rot, off = (e / per) * head_dim + rot + e % per;
+    ckt[off] = kt[off];
+    return;
+  }
+  e -= nk_rest;
+  if (e < kv_dim) cv[size_t(tok) * kv_dim + e] = v[size_t(tok) * kv_dim + e];
 }
 
 // out may alias g or u (the forward pass writes in place).
@@ -71,6 +124,15 @@ void rope(float* x, const int32_t* pos, const SmallInts& small, int n, int n_hea
   const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
   const dim3 grid(ceil_div(int64_t(n_heads) * (rot / 2), 128), n);
   launch_kernel("rope", rope_kernel, dim3(grid), dim3(128), s, x, pos, small, n_heads, head_dim, rot, p.theta, p.neox, p.freq_factors);
+}
+
+void rope_kv_write(float* q, int n_heads, float* k, const float* v, const int32_t* pos, const SmallInts& small, int n,
+                   int n_kv_heads, int head_dim, const RopeParams& p, float* cache_k, float* cache_v, cudaStream_t s) {
+  const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
+  const int64_t items = int64_t(q ? n_heads : 0) * (rot / 2) + int64_t(n_kv_heads) * (rot / 2) +
+                        int64_t(n_kv_heads) * (head_dim - rot) + int64_t(n_kv_heads) * head_dim;
+  launch_kernel("rope_kv_write", rope_kv_write_kernel, dim3(ceil_div(items, 128), n), dim3(128), s, q, n_heads, k, v, pos,
+                small, n_kv_heads, head_dim, rot, p.theta, p.neox, p.freq_factors, cache_k, cache_v);
 }
 
 void swiglu(const float* gate, const float* up, float* out, size_t count, cudaStream_t s) {

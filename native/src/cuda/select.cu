@@ -1,5 +1,6 @@
 // Reductions over logits: argmax per row and the top-k of one row, both on the GPU. Ties go to the smaller
 // token id and NaN counts as -inf, so results are deterministic and match a stable CPU sort.
+#include <algorithm>
 #include <climits>
 
 #include "cuda/cuda_util.cuh"
@@ -86,6 +87,80 @@ __global__ void __launch_bounds__(32 * kWarps)
   }
 }
 
+// Top-k (k <= kFusedTopK) in one launch. Every warp of every block takes segments of kSeg logits (warp_topk,
+// the same per-warp selection as topk_pass_kernel) and writes its best k to buf A; the last block to finish
+// (a counter, reset by that block for the next launch) merges the candidates with its warps, pass after pass
+// (A -> B -> A ...), until one segment remains, whose best k it writes with the FR-Spec remap applied.
+// The result is exact (the k best under a total order), so it equals the multi-pass path's.
+constexpr int kFusedWarps = 16;
+__device__ __forceinline__ void warp_topk(const float* vals, const int32_t* ids, int count, int start, int k,
+                                          float* out_vals, int32_t* out_ids, const int32_t* remap) {
+  const int lane = threadIdx.x & 31;
+  float v[kPer];
+  int id[kPer];
+#pragma unroll
+  for (int p = 0; p < kPer; ++p) {
+    const int pos = start + p * 32 + lane;
+    // Candidates written by other blocks of this launch: read past L1 (__ldcg).
+    v[p] = pos < count ? (ids ? __ldcg(vals + pos) : clean(vals[pos])) : -INFINITY;
+    id[p] = pos < count ? (ids ? __ldcg(ids + pos) : pos) : INT_MAX;
+  }
+#pragma unroll
+  for (int a = 0; a < kPer; ++a)
+#pragma unroll
+    for (int b = kPer - 1; b > a; --b)
+      if (better(v[b], id[b], v[b - 1], id[b - 1])) {
+        const float tv = v[b]; v[b] = v[b - 1]; v[b - 1] = tv;
+        const int ti = id[b]; id[b] = id[b - 1]; id[b - 1] = ti;
+      }
+  for (int r = 0; r < k; ++r) {
+    float bv = v[0];
+    int bi = id[0];
+    warp_best(bv, bi);
+    if (lane == 0) out_vals[r] = bv, out_ids[r] = remap ? remap[bi] : bi;
+    if (id[0] == bi && v[0] == bv) {
+#pragma unroll
+      for (int p = 0; p + 1 < kPer; ++p) v[p] = v[p + 1], id[p] = id[p + 1];
+      v[kPer - 1] = -INFINITY;
+      id[kPer - 1] = INT_MAX;
+    }
+  }
+}
+
+__global__ void __launch_bounds__(32 * kFusedWarps)
+    topk_fused_kernel(const float* __restrict__ logits, int vocab, int k, float* buf_vals0, int32_t* buf_ids0,
+                      float* buf_vals1, int32_t* buf_ids1, unsigned* counter, float* __restrict__ out_vals,
+                      int32_t* __restrict__ out_ids, const int32_t* __restrict__ remap) {
+  pdl_wait();
+  __shared__ bool last;
+  const int warp = threadIdx.x >> 5;
+  const int segs = (vocab + kSeg - 1) / kSeg;
+  for (int w = blockIdx.x * kFusedWarps + warp; w < segs; w += gridDim.x * kFusedWarps)
+    warp_topk(logits, nullptr, vocab, w * kSeg, k, buf_vals0 + size_t(w) * k, buf_ids0 + size_t(w) * k, nullptr);
+  __threadfence();  // this block's candidates are visible before it is counted
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  float* vals[2] = {buf_vals0, buf_vals1};
+  int32_t* ids[2] = {buf_ids0, buf_ids1};
+  int count = segs * k, which = 0;
+  for (;;) {
+    const int n_seg = (count + kSeg - 1) / kSeg;
+    if (n_seg == 1) {
+      if (warp == 0) warp_topk(vals[which], ids[which], count, 0, k, out_vals, out_ids, remap);
+      break;
+    }
+    for (int w = warp; w < n_seg; w += kFusedWarps)
+      warp_topk(vals[which], ids[which], count, w * kSeg, k, vals[which ^ 1] + size_t(w) * k, ids[which ^ 1] + size_t(w) * k, nullptr);
+    __syncthreads();  // also orders this block's global writes before the next pass reads them
+    count = n_seg * k;
+    which ^= 1;
+  }
+  if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (stream order)
+}
+
 __global__ void remap_kernel(int32_t* ids, int k, const int32_t* __restrict__ map) {
   pdl_wait();
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -102,10 +177,18 @@ void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_
 
 size_t topk_scratch_floats(int vocab, int k) { return 4 * size_t(segments(vocab)) * k; }
 
-void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_ids, float* out_vals, cudaStream_t s) {
+void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_ids, float* out_vals, cudaStream_t s,
+          unsigned* counter, const int32_t* remap) {
   const size_t half = 2 * size_t(segments(vocab)) * k;  // two ping-pong buffers of (vals, ids)
   float* buf_vals[2] = {scratch, scratch + half};
   int32_t* buf_ids[2] = {reinterpret_cast<int32_t*>(scratch + half / 2), reinterpret_cast<int32_t*>(scratch + half + half / 2)};
+  if (counter && k <= kFusedTopK) {
+    const int segs = segments(vocab);
+    const int blocks = std::min((segs + kFusedWarps - 1) / kFusedWarps, 128);
+    launch_kernel("topk_fused", topk_fused_kernel, dim3(blocks), dim3(32 * kFusedWarps), s, logits, vocab, k, buf_vals[0],
+                  buf_ids[0], buf_vals[1], buf_ids[1], counter, out_vals, out_ids, remap);
+    return;
+  }
   const float* in_vals = logits;
   const int32_t* in_ids = nullptr;
   int count = vocab, which = 0;
@@ -115,7 +198,10 @@ void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_id
     float* ov = last ? out_vals : buf_vals[which];
     int32_t* oi = last ? out_ids : buf_ids[which];
     launch_kernel("topk", topk_pass_kernel, dim3(ceil_div(warps, kWarps)), dim3(32 * kWarps), s, in_vals, in_ids, count, k, ov, oi);
-    if (last) return;
+    if (last) {
+      if (remap) remap_ids(out_ids, k, remap, s);
+      return;
+    }
     in_vals = ov;
     in_ids = oi;
     count = warps * k;

@@ -95,6 +95,38 @@ class Backend {
   // forward pass uses it to concatenate EAGLE's [embedding; feature] and to pick the rows to project.
   virtual void copy_rows(float* dst, size_t dst_stride, const float* src, size_t src_stride, int n, int cols) = 0;
 
+  // ---- Fused operations: several of the ops above as one step (issue 6: a decode step's ~10 small kernels
+  // per layer cost the GPU a third of its bandwidth). Each default composes the ops above in the order the
+  // forward pass used, so a backend that does not override them (the CPU) computes exactly the same bits; the
+  // CUDA backend runs each as one kernel where it can, with the same per-element arithmetic.
+  // yq/yk/yv[n][rows] = x[n][cols] . W^T (+ bias) for three weights read by the same input (q, k, v).
+  virtual void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq,
+                          float* yk, float* yv, const float* bq, const float* bk, const float* bv) {
+    matmul(wq, x, yq, n, bq);
+    matmul(wk, x, yk, n, bk);
+    matmul(wv, x, yv, n, bv);
+  }
+  // The residual projection y[n][w.rows] += x . W^T (+ bias). tmp: scratch of n * w.rows floats.
+  virtual void matmul_add(const Weight& w, const float* x, float* y, float* tmp, int n, const float* bias) {
+    matmul(w, x, tmp, n, bias);
+    add(y, tmp, size_t(n) * w.rows);
+  }
+  // The FFN's first half: out[n][gate.rows] = silu(x . Wgate^T) * (x . Wup^T). tmp: scratch of n * up.rows floats.
+  virtual void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n) {
+    matmul(gate, x, out, n, nullptr);
+    matmul(up, x, tmp, n, nullptr);
+    swiglu(out, tmp, out, n, int(gate.rows));
+  }
+  // RoPE on k[n][n_kv_heads*head_dim] (shape from the cache), K and V into slots first_slot.., then RoPE on
+  // q[n][n_heads*head_dim] in place when q is non-null. k's contents afterwards are unspecified.
+  virtual void rope_kv_write(KvCache& kv, int layer, float* q, int n_heads, float* k, const float* v,
+                             const int32_t* host_pos, int n, const RopeParams& p, int first_slot) {
+    const KvCacheShape s = kv.shape();
+    rope(k, host_pos, n, s.n_kv_heads, s.head_dim, p);
+    kv_write(kv, layer, k, v, first_slot, n);
+    if (q) rope(q, host_pos, n, n_heads, s.head_dim, p);
+  }
+
   // KV cache.
   virtual std::unique_ptr<KvCache> create_kv(const KvCacheShape& shape) = 0;
   // Writes k[n][n_kv_heads*head_dim] and v[...] of layer `layer` into slots first_slot .. first_slot+n-1.

@@ -51,27 +51,26 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
 
   if (L.attn_norm) b.rms_norm(x_, L.attn_norm, h_, n, d, c.rms_eps);
   const float* in = L.attn_norm ? h_ : x_;
-  b.matmul(L.k, in, k_, n, L.k_bias);
-  b.matmul(L.v, in, v_, n, L.v_bias);
-  b.rope(k_, pos_.data(), n, c.n_kv_heads, c.head_dim, rope);
-  b.kv_write(*kv_, l, k_, v_, n_past(), n);
-  if (m == 0) return;
-
-  // Query row r of [first, n) sits at slot n_past + first + r and sees the slots before it (causal), or
-  // what its mask row allows (a mask implies first == 0).
-  b.matmul(L.q, in + size_t(first) * d, q_, m, L.q_bias);
-  b.rope(q_, pos_.data() + first, m, c.n_heads, c.head_dim, rope);
+  if (first == 0) {  // every row needs its query too: q|k|v and RoPE + cache write as fused steps
+    b.matmul_qkv(L.q, L.k, L.v, in, n, q_, k_, v_, L.q_bias, L.k_bias, L.v_bias);
+    b.rope_kv_write(*kv_, l, q_, c.n_heads, k_, v_, pos_.data(), n, rope, n_past());
+  } else {
+    b.matmul(L.k, in, k_, n, L.k_bias);
+    b.matmul(L.v, in, v_, n, L.v_bias);
+    b.rope_kv_write(*kv_, l, nullptr, c.n_heads, k_, v_, pos_.data(), n, rope, n_past());
+    if (m == 0) return;
+    // Query row r of [first, n) sits at slot n_past + first + r and sees the slots before it (causal), or
+    // what its mask row allows (a mask implies first == 0).
+    b.matmul(L.q, in + size_t(first) * d, q_, m, L.q_bias);
+    b.rope(q_, pos_.data() + first, m, c.n_heads, c.head_dim, rope);
+  }
   b.attention(*kv_, l, q_, att_, n_past() + first, m, mask, c.n_heads, 1.f / std::sqrt(float(c.head_dim)));
   float* x = x_ + size_t(first) * d;
-  b.matmul(L.o, att_, h_, m, L.o_bias);
-  b.add(x, h_, size_t(m) * d);
+  b.matmul_add(L.o, att_, x, h_, m, L.o_bias);  // x += attention . Wo
 
   b.rms_norm(x, L.ffn_norm, h_, m, d, c.rms_eps);
-  b.matmul(L.gate, h_, gate_, m, nullptr);
-  b.matmul(L.up, h_, up_, m, nullptr);
-  b.swiglu(gate_, up_, gate_, m, c.d_ff);
-  b.matmul(L.down, gate_, h_, m, nullptr);
-  b.add(x, h_, size_t(m) * d);
+  b.matmul_swiglu(L.gate, L.up, h_, gate_, up_, m);
+  b.matmul_add(L.down, gate_, x, h_, m, nullptr);  // x += (silu(h . Wgate) * h . Wup) . Wdown
 }
 
 // The token embeddings, from host ids or (token_ids) from ids a drafter left in backend memory.
