@@ -127,13 +127,15 @@ static void test_greedy_identity(Models& m) {
   DraftShape tree{.tree = true, .depth = 5, .topk = 4, .beam = 4, .budget = 16};
   for (Drafter* dr : {dm.get(), de.get()})
     for (int vocab = 0; vocab < 3; ++vocab)
-      for (const DraftShape& shape : {chain, tree}) {
+      for (int variant = 0; variant < 3; ++variant) {  // chain, tree, chain queued as on a GPU (one read back a step)
+        const DraftShape& shape = variant == 1 ? tree : chain;
         dr->head().restrict_to(vocab ? std::span<const int32_t>(top8k) : std::span<const int32_t>());
         SpeculativeDecoder dec(target, *dr);
         SpecParams sp;
         sp.max_tokens = n_tokens;
         sp.shape = shape;
         sp.context_tokens = vocab == 2;
+        sp.force_queued_chain = variant == 2;
         int same = 0, steps = 0, emitted = 0;
         for (size_t i = 0; i < ps.size(); ++i) {
           SpecResult r = dec.generate(ps[i], sp);
@@ -160,7 +162,8 @@ static void test_greedy_identity(Models& m) {
                   shape_name(shape).c_str(), maxdiff);
           }
         }
-        std::printf("%-11s %-22s %-10s identical %zu/%zu  tau %.2f\n", dr->kind(), shape_name(shape).c_str(),
+        std::printf("%-11s %-22s %-10s identical %zu/%zu  tau %.2f\n", dr->kind(),
+                    (shape_name(shape) + (variant == 2 ? " queued" : "")).c_str(),
                     vocab == 0 ? "full" : vocab == 1 ? "k=8192" : "k=8192+ctx", size_t(same), ps.size(),
                     steps ? double(emitted) / steps : 0.0);
       }

@@ -141,24 +141,42 @@ void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature,
 void Drafter::draft_chain_greedy(int n, DraftTree& tree) {
   Backend& b = ctx_->backend();
   if (!chain_ids_) chain_ids_ = b.alloc_ids(kMaxChain);
-  const int32_t row0 = 0, placeholder = 0;
-  const float* h = root_hidden_;
-  ensure_nodes(1);
-  for (int i = 0; i < n; ++i) {
-    const float* logits = head_->project(h, std::span<const int32_t>(&row0, 1));
-    b.argmax_ids(logits, 1, head_->size(), head_->backend_ids(), chain_ids_ + i);
-    if (i + 1 == n) break;
-    // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature,
-    // passed in place (eval copies the features into its input before it overwrites its output rows).
-    EvalResult r = run(std::span<const int32_t>(&placeholder, 1), nullptr, nullptr, needs_features() ? h : nullptr,
-                       chain_ids_ + i);
-    h = r.hidden;
-  }
+  queue_chain(n, chain_ids_);
   chain_host_.resize(n);
   b.read_ids(chain_host_.data(), chain_ids_, n);
   for (int i = 0; i < n; ++i) tree.add(chain_host_[i], tree.size() - 1, 0.f);
-  if (drafted_kv_reusable()) ctx_->relabel(base_, std::span<const int32_t>(chain_host_).first(n - 1));
+  drafted(std::span<const int32_t>(chain_host_).first(n));
+}
+
+int Drafter::draft_chain_queued(std::span<const int32_t> committed, int32_t root, const float* features, int chain,
+                                int limit, int32_t* ids) {
+  if (chain < 1 || chain > kMaxChain) throw std::invalid_argument("drafter: chain length must be from 1 to 32");
+  if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  catch_up(committed, root, features);
+  const int n = std::min({chain, limit, ctx_->capacity() - base_ - 1});
+  if (n >= 1) queue_chain(n, ids);
+  return std::max(n, 0);
+}
+
+void Drafter::drafted(std::span<const int32_t> ids) {
+  // A draft model's cache holds every drafted token but the last: it stays valid once they are accepted.
+  if (drafted_kv_reusable()) ctx_->relabel(base_, ids.first(std::max<size_t>(ids.size(), 1) - 1));
   else ctx_->truncate(base_);
+}
+
+void Drafter::queue_chain(int n, int32_t* ids) {
+  Backend& b = ctx_->backend();
+  const int32_t row0 = 0, placeholder = 0;
+  const float* h = root_hidden_;
+  for (int i = 0; i < n; ++i) {
+    const float* logits = head_->project(h, std::span<const int32_t>(&row0, 1));
+    b.argmax_ids(logits, 1, head_->size(), head_->backend_ids(), ids + i);
+    if (i + 1 == n) break;
+    // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature,
+    // passed in place (eval copies the features into its input before it overwrites its output rows).
+    EvalResult r = run(std::span<const int32_t>(&placeholder, 1), nullptr, nullptr, needs_features() ? h : nullptr, ids + i);
+    h = r.hidden;
+  }
 }
 
 void Drafter::draft_tree(const DraftShape& shape, int limit, DraftTree& tree) {

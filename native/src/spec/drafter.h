@@ -56,6 +56,14 @@ class Drafter {
   void draft(std::span<const int32_t> committed, int32_t root, const float* features, const DraftShape& shape,
              int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
 
+  // Greedy chain drafting that leaves the drafted ids in backend memory: queues at most min(chain, limit)
+  // steps writing ids[0..n) and returns n without waiting for them, so the caller can verify them straight
+  // from there and read them back together with its own results (a GPU step then waits once). The caller
+  // must hand the ids, once read back, to drafted() before the next draft.
+  int draft_chain_queued(std::span<const int32_t> committed, int32_t root, const float* features, int chain, int limit,
+                         int32_t* ids);
+  void drafted(std::span<const int32_t> ids);
+
   // Inputs the last draft() read to bring the cache up to date (the accepted tokens, or a new prompt).
   int last_catchup_tokens() const { return catchup_; }
 
@@ -74,6 +82,7 @@ class Drafter {
   void catch_up(std::span<const int32_t> committed, int32_t root, const float* features);
   void draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
   void draft_chain_greedy(int n, DraftTree& tree);
+  void queue_chain(int n, int32_t* ids);  // n greedy steps, ids[i] in backend memory, no wait
   void draft_tree(const DraftShape& shape, int limit, DraftTree& tree);
   // Host copy of logits row i (the head's columns).
   const float* host_row(const float* logits, int i);

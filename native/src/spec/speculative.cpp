@@ -12,6 +12,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 bool cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
+constexpr int kMaxQueuedChain = 32;  // DraftShape::validate's chain limit
 
 }  // namespace
 
@@ -32,7 +33,10 @@ SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter) : targ
     features_ = target.backend().alloc(size_t(target.capacity()) * target.model().config().d_model);
 }
 
-SpeculativeDecoder::~SpeculativeDecoder() { target_.backend().free(features_); }
+SpeculativeDecoder::~SpeculativeDecoder() {
+  target_.backend().free(features_);
+  if (step_ids_) target_.backend().free_ids(step_ids_);
+}
 
 void SpeculativeDecoder::store_features(const float* hidden, std::span<const int32_t> rows, int first_slot) {
   if (!features_) return;
@@ -139,6 +143,9 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   std::vector<int32_t> verify_tokens, positions, argmax_rows, slots;
   std::vector<uint8_t> mask;
   const bool chain_sampling = !greedy && !params.shape.tree;
+  const bool queued_chain = greedy && !params.shape.tree && (b.device_resident() || params.force_queued_chain);
+  std::vector<int32_t> step_host;
+  if (queued_chain && !step_ids_) step_ids_ = b.alloc_ids(2 * size_t(kMaxQueuedChain + 1));
   for (;;) {
     if (cancelled(cancel)) { out.stop = SpecStop::Cancelled; break; }
     if (params.time_budget_ms > 0 && ms_since(t0) >= params.time_budget_ms) { out.stop = SpecStop::TimeBudget; break; }
@@ -151,49 +158,79 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
                           target_.params().max_batch - 1});
     if (!params.shape.tree) limit = std::min(limit, params.max_tokens - int(out.tokens.size()) - 1);
     auto td = Clock::now();
+    Clock::time_point tv;
     tree.clear();
-    if (limit > 0)
-      drafter_.draft(target_.tokens(), root, features_, params.shape, limit, chain_sampling ? params.sampling.temperature : 0.f,
-                     draft_rng, tree, chain_sampling ? &q : nullptr);
-    st.draft_ms += ms_since(td);
-
-    // Verify root + all nodes in one target eval.
-    auto tv = Clock::now();
-    const int m = tree.size() + 1;
-    verify_tokens.assign(1, root);
-    verify_tokens.insert(verify_tokens.end(), tree.token.begin(), tree.token.end());
-    tree.verify_positions(base, positions);
-    if (params.shape.tree) tree.verify_mask(mask);  // a chain is causal: the default mask
-    EvalRequest req;
-    req.tokens = verify_tokens;
-    req.positions = positions.data();
-    req.mask = params.shape.tree ? mask.data() : nullptr;
-    req.logits = LogitRows::None;  // the LM head runs only for the rows verification reaches
-    req.hidden = true;
-    r = target_.eval(req);
-    st.verify_eval_ms += ms_since(tv);
-    logits.reset(tree, r.hidden);
-    if (greedy) {
-      if (b.device_resident()) logits.argmax_all();  // one wait for every row, not one per reached row
-      verify_walk(tree, [&](int row) { return logits.argmax(row); }, vr);
+    if (queued_chain && limit > 0) {
+      // One queued step: root -> step_ids_[0], the drafter's ids -> step_ids_[1..n], the target reads them
+      // from there, its argmax per row -> step_ids_[n+1..2n+1], then the host waits once for all of them.
+      // (draft_ms then counts only the host's queuing; the GPU's drafting time lands in verify_ms.)
+      b.write_ids(step_ids_, &root, 1);
+      const int n = drafter_.draft_chain_queued(target_.tokens(), root, features_, params.shape.chain, limit, step_ids_ + 1);
+      st.draft_ms += ms_since(td);
+      tv = Clock::now();
+      verify_tokens.assign(size_t(n) + 1, 0);
+      verify_tokens[0] = root;
+      EvalRequest req;
+      req.tokens = verify_tokens;  // placeholders after the root; the ids come from step_ids_
+      req.token_ids = step_ids_;
+      req.logits = LogitRows::None;
+      req.hidden = true;
+      r = target_.eval(req);
+      st.verify_eval_ms += ms_since(tv);
+      for (int i = 0; i < n; ++i) tree.add(0, i - 1, 0.f);
+      logits.reset(tree, r.hidden);
+      logits.argmax_all(step_ids_ + n + 1);
+      step_host.resize(2 * size_t(n) + 1);
+      b.read_ids(step_host.data(), step_ids_ + 1, 2 * n + 1);
+      for (int i = 0; i < n; ++i) tree.token[i] = verify_tokens[i + 1] = step_host[i];
+      drafter_.drafted(std::span<const int32_t>(step_host).first(n));
+      target_.relabel(base + 1, std::span<const int32_t>(step_host).first(n));
+      verify_greedy(tree, step_host.data() + n, vr);
+      st.verify_rows += n + 1;
     } else {
-      auto p_row = [&](int row) {  // the target's processed distribution at a verify row
-        host_logits.resize(vocab);
-        p_rows.resize(size_t(m) * vocab);
-        b.to_host(host_logits.data(), logits.row(row), vocab);
-        float* p = p_rows.data() + size_t(row) * vocab;
-        sampler.probabilities(host_logits.data(), p);
-        return p;
-      };
-      if (params.shape.tree) {
-        std::uniform_real_distribution<double> uni(0.0, 1.0);
-        verify_walk(tree, [&](int row) { return sample_from(p_row(row), vocab, uni(verify_rng)); }, vr);
+      if (limit > 0)
+        drafter_.draft(target_.tokens(), root, features_, params.shape, limit, chain_sampling ? params.sampling.temperature : 0.f,
+                       draft_rng, tree, chain_sampling ? &q : nullptr);
+      st.draft_ms += ms_since(td);
+
+      // Verify root + all nodes in one target eval.
+      tv = Clock::now();
+      const int m = tree.size() + 1;
+      verify_tokens.assign(1, root);
+      verify_tokens.insert(verify_tokens.end(), tree.token.begin(), tree.token.end());
+      tree.verify_positions(base, positions);
+      if (params.shape.tree) tree.verify_mask(mask);  // a chain is causal: the default mask
+      EvalRequest req;
+      req.tokens = verify_tokens;
+      req.positions = positions.data();
+      req.mask = params.shape.tree ? mask.data() : nullptr;
+      req.logits = LogitRows::None;  // the LM head runs only for the rows verification reaches
+      req.hidden = true;
+      r = target_.eval(req);
+      st.verify_eval_ms += ms_since(tv);
+      logits.reset(tree, r.hidden);
+      if (greedy) {
+        if (b.device_resident()) logits.argmax_all();  // one wait for every row, not one per reached row
+        verify_walk(tree, [&](int row) { return logits.argmax(row); }, vr);
       } else {
-        for (int i = 0; i < m; ++i) p_row(i);  // a chain's rows are one path: scored in one matmul
-        verify_chain_sampling(tree.token.data(), q.dists.data(), tree.size(), p_rows.data(), vocab, verify_rng, vr);
+        auto p_row = [&](int row) {  // the target's processed distribution at a verify row
+          host_logits.resize(vocab);
+          p_rows.resize(size_t(m) * vocab);
+          b.to_host(host_logits.data(), logits.row(row), vocab);
+          float* p = p_rows.data() + size_t(row) * vocab;
+          sampler.probabilities(host_logits.data(), p);
+          return p;
+        };
+        if (params.shape.tree) {
+          std::uniform_real_distribution<double> uni(0.0, 1.0);
+          verify_walk(tree, [&](int row) { return sample_from(p_row(row), vocab, uni(verify_rng)); }, vr);
+        } else {
+          for (int i = 0; i < m; ++i) p_row(i);  // a chain's rows are one path: scored in one matmul
+          verify_chain_sampling(tree.token.data(), q.dists.data(), tree.size(), p_rows.data(), vocab, verify_rng, vr);
+        }
       }
+      st.verify_rows += logits.rows_scored();
     }
-    st.verify_rows += logits.rows_scored();
     // Keep the root and the accepted path; everything else drafted is rolled back.
     rows.assign(1, 0);
     for (int32_t node : vr.accepted_nodes) rows.push_back(node + 1);

@@ -27,6 +27,10 @@ struct SpecParams {
   double time_budget_ms = 0;         // 0: none; checked between steps (a step is a few ms)
   DraftShape shape;
   bool context_tokens = false;       // FR-Spec: also let the drafter propose every id of the prompt
+  // Greedy chains on a backend where read backs are waits (a GPU) run as one queued step: the drafted ids
+  // stay in backend memory, the target verifies them from there, and drafted ids + verify argmaxes come
+  // back in ONE read. This forces that path on any backend (the CPU tests check it stays exact).
+  bool force_queued_chain = false;
 };
 
 struct SpecStats {
@@ -71,6 +75,7 @@ class SpeculativeDecoder {
   Context& target_;
   Drafter& drafter_;
   float* features_ = nullptr;              // n_ctx x d (EAGLE)
+  int32_t* step_ids_ = nullptr;            // backend memory: [root, drafted..., verify argmaxes...] (queued chain)
   std::vector<int32_t> feature_tokens_;    // the tokens whose features are stored, by slot
 };
 

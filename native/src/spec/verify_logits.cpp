@@ -1,10 +1,11 @@
 #include "spec/verify_logits.h"
+#include <cstdlib>  // H4TEMP
 
 #include <algorithm>
 
 namespace frspec {
 
-VerifyLogits::VerifyLogits(Backend& b, const Weight& lm_head) : b_(b), head_(lm_head) {}
+VerifyLogits::VerifyLogits(Backend& b, const Weight& lm_head) : b_(b), head_(lm_head) { if (const char* e = std::getenv("H4_PATH_ROWS")) path_rows_ = std::atoi(e); }  // H4TEMP
 
 VerifyLogits::~VerifyLogits() {
   b_.free(sel_);
@@ -47,23 +48,38 @@ const float* VerifyLogits::row(int r) {
   return logits_ + size_t(slot_[r]) * head_.rows;
 }
 
-void VerifyLogits::argmax_all() {
+void VerifyLogits::score_all() {
   constexpr int kRowsPerMatmul = 64;  // the CUDA backend's batch-invariant GEMV limit (docs/cuda.md)
   const int n = int(argmax_.size());
   for (int i = 0; i < n; i += kRowsPerMatmul)
     b_.matmul(head_, hidden_ + size_t(i) * head_.cols, logits_ + size_t(i) * head_.rows, std::min(kRowsPerMatmul, n - i));
-  b_.argmax(logits_, n, int(head_.rows), argmax_.data());
   for (int i = 0; i < n; ++i) slot_[i] = i;  // every row's logits now sit in logits_ in row order
   scored_ = n;
 }
 
+void VerifyLogits::argmax_all() {
+  score_all();
+  b_.argmax(logits_, int(argmax_.size()), int(head_.rows), argmax_.data());
+}
+
+void VerifyLogits::argmax_all(int32_t* ids) {
+  score_all();
+  b_.argmax_ids(logits_, int(argmax_.size()), int(head_.rows), nullptr, ids);
+}
+
 int32_t VerifyLogits::argmax(int r) {
   if (argmax_[r] < 0) {
-    const int d = int(head_.cols);
-    b_.copy_rows(sel_, d, hidden_ + size_t(r) * d, d, 1, d);  // sel_/logits_ row 0 as scratch: argmax rows keep no logits
-    b_.matmul_argmax(head_, sel_, 1, logits_, &argmax_[r]);
+    // r and the drafter's most likely path below it in ONE call: the CPU backend reads its 8-bit LM head
+    // once for all of them, so the rows verification goes on to reach cost almost nothing more.
+    rows_.clear();
+    for (int x = r; x >= 0 && argmax_[x] < 0 && int(rows_.size()) < path_rows_; x = best_child_[x]) rows_.push_back(x);
+    const int d = int(head_.cols), n = int(rows_.size());
+    for (int i = 0; i < n; ++i) b_.copy_rows(sel_ + size_t(i) * d, d, hidden_ + size_t(rows_[i]) * d, d, 1, d);
+    path_ids_.resize(n);
+    b_.matmul_argmax(head_, sel_, n, logits_, path_ids_.data());  // sel_/logits_ as scratch: argmax rows keep no logits
+    for (int i = 0; i < n; ++i) argmax_[rows_[i]] = path_ids_[i];
     slot_.assign(slot_.size(), -1);  // the scratch overwrote any scored logits
-    ++scored_;
+    scored_ += n;
   }
   return argmax_[r];
 }

@@ -26,14 +26,18 @@ class VerifyLogits {
   void reset(const DraftTree& tree, const float* hidden);
   // Logits of verify row r (backend memory, vocab() floats), valid until reset().
   const float* row(int r);
-  // Greedy: the target's argmax at verify row r, computed for that row alone with Backend::matmul_argmax,
-  // exactly what plain greedy decoding computes (the CPU backend's exact 8-bit prefilter reads about half
-  // the LM head), so greedy verification costs one such row per emitted token.
+  // Greedy: the target's argmax at verify row r with Backend::matmul_argmax, exactly what plain greedy
+  // decoding computes (the CPU backend's exact 8-bit prefilter reads about half the LM head). A row not
+  // yet known is computed together with the drafter's most likely path below it, in one call that reads
+  // the head once: a verify step whose walk follows that path costs one pass over the head.
   int32_t argmax(int r);
   // Greedy on a backend where every read back is a wait (a GPU): the argmax of EVERY verify row, from one
   // batched matmul per 64 rows (the GEMV path, whose bits equal a single row's) and one read back, so
   // argmax(r) afterwards needs no further wait. Costs LM head rows nobody reaches, saves round trips.
   void argmax_all();
+  // The same, leaving the argmaxes in backend memory ids[0..rows) (no wait): the caller reads them back
+  // with the drafted ids in one go.
+  void argmax_all(int32_t* ids);
   int vocab() const { return int(head_.rows); }
   int rows_scored() const { return scored_; }
 
@@ -47,6 +51,9 @@ class VerifyLogits {
   std::vector<int> slot_;        // verify row -> slot in logits_, -1 = not scored yet
   std::vector<int> best_child_;  // verify row -> the row of its most likely drafted child, -1 = leaf
   std::vector<int32_t> rows_, argmax_;
+  std::vector<int32_t> path_ids_;  // argmax(): the ids of the rows scored together
+  int path_rows_ = 16;             // argmax(): at most this many rows per call
+  void score_all();  // logits of every verify row, row r in logits_ row r
 };
 
 }  // namespace frspec
