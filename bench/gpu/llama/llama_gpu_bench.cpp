@@ -13,6 +13,7 @@
 //
 //   llama_gpu_bench --model M.gguf [--n-prompt 512] [--n-gen 128] [--reps 3] [--fa on|off]
 //                   [--backend-sampling] [--require-gpu] [--label TEXT] [--json FILE] [--tokens-out FILE]
+//                   [--threads N]   (CPU threads; only for the no-GPU smoke test)
 //   llama_gpu_bench --model T.gguf --draft D.gguf --prompts FILE [--n-gen 64] [--draft-max 3] ...
 // FILE: one prompt per line, "name TAB space-separated token ids" (bench/gpu/make-prompts.ts).
 // --json appends one JSON object (one line) per run.
@@ -81,7 +82,7 @@ std::string json_str(const std::string& s) {
 
 struct Options {
   std::string model, draft, prompts, label, json, tokens_out;
-  int n_prompt = 512, n_gen = 128, reps = 3, draft_max = 3;
+  int n_prompt = 512, n_gen = 128, reps = 3, draft_max = 3, threads = 0;  // threads 0: llama.cpp's default
   bool fa = true, backend_sampling = false, require_gpu = false;
 };
 
@@ -101,6 +102,7 @@ class Engine {
     cp.n_seq_max = 1;
     cp.flash_attn_type = o.fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.no_perf = true;
+    if (o.threads > 0) cp.n_threads = cp.n_threads_batch = o.threads;
     llama_sampler_seq_config sc{0, nullptr};
     if (o.backend_sampling) {
       chain_ = llama_sampler_chain_init(llama_sampler_chain_default_params());
@@ -359,6 +361,7 @@ int main(int argc, char** argv) {
       else if (a == "--n-gen") o.n_gen = std::stoi(val());
       else if (a == "--reps") o.reps = std::stoi(val());
       else if (a == "--draft-max") o.draft_max = std::stoi(val());
+      else if (a == "--threads") o.threads = std::stoi(val());
       else if (a == "--fa") o.fa = val() == "on";
       else if (a == "--backend-sampling") o.backend_sampling = true;
       else if (a == "--require-gpu") o.require_gpu = true;

@@ -8,7 +8,8 @@
 #    bundle of the exact llama.cpp source, tag v0.4.0), portable x86-64-v3;
 #  * make_random_gguf and a tokenizer template (Qwen2.5's, from demo-target.gguf) to write real-shape
 #    random-weight models on the GPU machine;
-#  * our engine's cuda_gguf_bench (native/bench/cuda_gguf_bench.cpp, sm_90) and the FIM prompts as ids.
+#  * our engine's cuda_gguf_bench (native/bench/cuda_gguf_bench.cpp, sm_90), the FIM prompts as ids and an
+#    FR-Spec vocabulary (for the speculative rows on the demo models).
 #   bench/gpu/llama/prepare.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -73,6 +74,12 @@ xz -9 "$carry/bin/make_random_gguf"
 # 6. The FIM prompts as token ids, for the speculative comparison on the demo models.
 if [ -f "$root/.gpucarry/prompts.txt" ]; then cp "$root/.gpucarry/prompts.txt" "$carry/prompts.txt"
 else (cd "$root" && npx tsx bench/gpu/make-prompts.ts "$carry/prompts.txt"); fi
+
+# 7. An FR-Spec vocabulary for our speculative rows (counted by test/unit/spec.test.ts from the train split).
+for v in "$root/.cache/spec-test/train-head.frv" "$root/.gpucarry/vocab.frv"; do
+  [ -f "$v" ] && cp "$v" "$carry/vocab.frv" && break
+done
+[ -f "$carry/vocab.frv" ] || echo "note: no FR-Spec vocabulary (run npx mocha test/unit/spec.test.ts): no FR-Spec rows"
 
 grep -qx '/.gpucarry-llama/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpucarry-llama/' >> "$root/.git/info/exclude"
 du -b -s "$carry" | awk '{printf "%s: %.1f MiB\n", $2, $1 / 1048576}'
