@@ -132,11 +132,40 @@ int main(int argc, char** argv) {
                 "  outputs != CPU plain greedy: %d\n", base.name.c_str(), base.decode_tok_s, base.tok_s,
                 base.per_step(base.verify_ms), base.per_step(double(base.waits)), base.mismatches);
 
+    // One configuration over every prompt: speed, tau, per-step costs, host waits, exactness.
+    auto run_config = [&](Drafter& d, SpeculativeDecoder& dec, const std::string& name, const SpecParams& sp) {
+      Row r{name};
+      int steps = 0, emitted = 0;
+      const uint64_t waits0 = waits();
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        const SpecResult o = dec.generate(prompts[i], sp);
+        r.tokens += int(o.tokens.size());
+        r.total_ms += o.stats.total_ms;
+        r.prompt_ms += o.stats.prompt_ms;
+        r.draft_ms += o.stats.draft_ms;
+        r.verify_ms += o.stats.verify_ms;
+        steps += o.stats.steps;
+        emitted += o.stats.emitted;
+        r.mismatches += o.tokens != plain[i];
+      }
+      (void)d;
+      r.tok_s = r.tokens / (r.total_ms / 1e3);
+      r.decode_tok_s = r.tokens / ((r.total_ms - r.prompt_ms) / 1e3);
+      r.tau = steps ? double(emitted) / steps : 0;
+      r.steps = steps;
+      r.waits = waits() - waits0;
+      rows.push_back(r);
+      std::printf("%-44s %7.1f tok/s after the prompt (%.2fx plain)  tau %.2f  per step: draft %.3f ms, verify %.3f ms,"
+                  " %.2f host waits  outputs != plain: %d\n", r.name.c_str(), r.decode_tok_s, r.decode_tok_s / base.decode_tok_s,
+                  r.tau, r.per_step(r.draft_ms), r.per_step(r.verify_ms), r.per_step(double(r.waits)), r.mismatches);
+    };
+
     struct Head { const char* name; int k; };
     const Head heads[] = {{"full vocab", 0}, {"FR-Spec 32k", 32768}, {"FR-Spec 16k", 16384}};
     for (int which = 0; which < 2; ++which) {
       Drafter& d = which == 0 ? *model_drafter : *eagle_drafter;
       SpeculativeDecoder& dec = which == 0 ? dec_model : dec_eagle;
+      const std::string who = which == 0 ? "draft model" : "EAGLE";
       for (const Head& h : heads) {
         if (h.k == 0) d.head().restrict_to({});
         else d.head().restrict_to(vocab.top(h.k));
@@ -144,31 +173,22 @@ int main(int argc, char** argv) {
           SpecParams sp;
           sp.max_tokens = n_tokens;
           sp.shape.tree = tree;
-          Row r{std::string(which == 0 ? "draft model" : "EAGLE") + ", " + h.name + (tree ? ", tree" : ", chain")};
-          int steps = 0, emitted = 0;
-          const uint64_t waits0 = waits();
-          for (size_t i = 0; i < prompts.size(); ++i) {
-            const SpecResult o = dec.generate(prompts[i], sp);
-            r.tokens += int(o.tokens.size());
-            r.total_ms += o.stats.total_ms;
-            r.prompt_ms += o.stats.prompt_ms;
-            r.draft_ms += o.stats.draft_ms;
-            r.verify_ms += o.stats.verify_ms;
-            steps += o.stats.steps;
-            emitted += o.stats.emitted;
-            r.mismatches += o.tokens != plain[i];
-          }
-          r.tok_s = r.tokens / (r.total_ms / 1e3);
-          r.decode_tok_s = r.tokens / ((r.total_ms - r.prompt_ms) / 1e3);
-          r.tau = steps ? double(emitted) / steps : 0;
-          r.steps = steps;
-          r.waits = waits() - waits0;
-          rows.push_back(r);
-          std::printf("%-34s %7.1f tok/s after the prompt (%.2fx plain)  tau %.2f  per step: draft %.3f ms, verify %.3f ms,"
-                      " %.2f host waits  outputs != plain: %d\n", r.name.c_str(), r.decode_tok_s, r.decode_tok_s / base.decode_tok_s,
-                      r.tau, r.per_step(r.draft_ms), r.per_step(r.verify_ms), r.per_step(double(r.waits)), r.mismatches);
+          run_config(d, dec, who + ", " + h.name + (tree ? ", tree" : ", chain"), sp);
         }
       }
+      // FR-Spec 32k chains: other lengths, and the chain without the queued step (a wait for the drafted
+      // ids and one for the verify argmaxes) for an A/B of the single wait.
+      d.head().restrict_to(vocab.top(32768));
+      for (int len : {2, 3, 6}) {
+        SpecParams sp;
+        sp.max_tokens = n_tokens;
+        sp.shape.chain = len;
+        run_config(d, dec, who + ", FR-Spec 32k, chain " + std::to_string(len), sp);
+      }
+      SpecParams sp;
+      sp.max_tokens = n_tokens;
+      sp.queued_chain = 0;
+      run_config(d, dec, who + ", FR-Spec 32k, chain, not queued", sp);
     }
     int bad = 0;
     for (const Row& r : rows) bad += r.mismatches;

@@ -135,7 +135,7 @@ static void test_greedy_identity(Models& m) {
         sp.max_tokens = n_tokens;
         sp.shape = shape;
         sp.context_tokens = vocab == 2;
-        sp.force_queued_chain = variant == 2;
+        sp.queued_chain = variant == 2 ? 1 : -1;
         int same = 0, steps = 0, emitted = 0;
         for (size_t i = 0; i < ps.size(); ++i) {
           SpecResult r = dec.generate(ps[i], sp);

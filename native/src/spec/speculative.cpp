@@ -143,7 +143,8 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   std::vector<int32_t> verify_tokens, positions, argmax_rows, slots;
   std::vector<uint8_t> mask;
   const bool chain_sampling = !greedy && !params.shape.tree;
-  const bool queued_chain = greedy && !params.shape.tree && (b.device_resident() || params.force_queued_chain);
+  const bool queued_chain = greedy && !params.shape.tree &&
+                            (params.queued_chain > 0 || (params.queued_chain < 0 && b.device_resident()));
   std::vector<int32_t> step_host;
   if (queued_chain && !step_ids_) step_ids_ = b.alloc_ids(2 * size_t(kMaxQueuedChain + 1));
   for (;;) {

@@ -29,8 +29,9 @@ struct SpecParams {
   bool context_tokens = false;       // FR-Spec: also let the drafter propose every id of the prompt
   // Greedy chains on a backend where read backs are waits (a GPU) run as one queued step: the drafted ids
   // stay in backend memory, the target verifies them from there, and drafted ids + verify argmaxes come
-  // back in ONE read. This forces that path on any backend (the CPU tests check it stays exact).
-  bool force_queued_chain = false;
+  // back in ONE read. -1: that way where read backs are waits (Backend::device_resident), 0: never (A/B
+  // timings), 1: on any backend (the CPU tests check it stays exact).
+  int queued_chain = -1;
 };
 
 struct SpecStats {
