@@ -9,7 +9,8 @@
 //    batch, the longest matching prefix plus the target's own next token are kept, both caches are cut
 //    back with llama_memory_seq_rm. Its outputs are compared token for token with plain greedy.
 // Greedy choice: the argmax of the logits row on the host (what a llama.h program does by default), or,
-// with --backend-sampling, llama.cpp's backend greedy sampler (the argmax stays on the GPU).
+// with --backend-sampling, llama.cpp's backend greedy sampler (the argmax stays on the GPU) for plain
+// decoding and for the draft model (llama.cpp's speculative default); verification always reads logits.
 //
 //   llama_gpu_bench --model M.gguf [--n-prompt 512] [--n-gen 128] [--reps 3] [--fa on|off]
 //                   [--backend-sampling] [--require-gpu] [--label TEXT] [--json FILE] [--tokens-out FILE]
@@ -89,7 +90,9 @@ struct Options {
 // One model with one context (one sequence), greedy.
 class Engine {
  public:
-  Engine(const std::string& path, const Options& o, int n_ctx, int n_batch) {
+  // backend_sampling: greedy on the GPU (llama.cpp allows it only for contexts that want one output per
+  // decode: plain decoding and the draft, not the verifying target).
+  Engine(const std::string& path, const Options& o, int n_ctx, int n_batch, bool backend_sampling) {
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 999;  // every layer on the GPU
     model_ = llama_model_load_from_file(path.c_str(), mp);
@@ -104,7 +107,7 @@ class Engine {
     cp.no_perf = true;
     if (o.threads > 0) cp.n_threads = cp.n_threads_batch = o.threads;
     llama_sampler_seq_config sc{0, nullptr};
-    if (o.backend_sampling) {
+    if (backend_sampling) {
       chain_ = llama_sampler_chain_init(llama_sampler_chain_default_params());
       llama_sampler_chain_add(chain_, llama_sampler_init_greedy());
       sc.sampler = chain_;
@@ -217,7 +220,7 @@ PlainRun plain(Engine& e, const std::vector<llama_token>& prompt, int n_gen) {
 }
 
 int run_plain(const Options& o, const std::string& gpu) {
-  Engine e(o.model, o, o.n_prompt + o.n_gen + 16, std::min(o.n_prompt, 512));
+  Engine e(o.model, o, o.n_prompt + o.n_gen + 16, std::min(o.n_prompt, 512), o.backend_sampling);
   const auto prompt = synthetic_prompt(o.n_prompt);
   const double tl = now_ms();
   plain(e, prompt, o.n_gen);  // warm-up (CUDA graphs, cuBLAS handles), not counted
@@ -304,7 +307,7 @@ int run_spec(const Options& o, const std::string& gpu) {
   int max_len = 0;
   for (const auto& p : prompts) max_len = std::max(max_len, int(p.size()));
   const int n_ctx = max_len + o.n_gen + o.draft_max + 16;
-  Engine tgt(o.model, o, n_ctx, 512), dft(o.draft, o, n_ctx, 512);
+  Engine tgt(o.model, o, n_ctx, 512, false), dft(o.draft, o, n_ctx, 512, o.backend_sampling);
   plain(tgt, prompts[0], o.n_gen);  // warm-up
   speculative(tgt, dft, prompts[0], o.n_gen, o.draft_max);
   double plain_ms = 0, plain_prompt_ms = 0, spec_ms = 0, spec_prompt_ms = 0;
@@ -336,8 +339,12 @@ int run_spec(const Options& o, const std::string& gpu) {
   return 0;
 }
 
+// llama.cpp's log on stderr, less the per-key metadata dump of every model load (the device, offload and
+// memory lines stay: they show where the model runs).
 void quiet_log(ggml_log_level level, const char* text, void*) {
-  if (level >= GGML_LOG_LEVEL_WARN) std::fputs(text, stderr);
+  if (level < GGML_LOG_LEVEL_INFO) return;
+  if (std::strncmp(text, "llama_model_loader: - ", 22) == 0 || std::strncmp(text, "print_info: ", 12) == 0) return;
+  std::fputs(text, stderr);
 }
 
 }  // namespace

@@ -80,28 +80,21 @@ llama=("$lib/llama_gpu_bench" "${llama_args[@]}" --json "$results")
 ours=("$bin/cuda_gguf_bench" "${ours_args[@]}" --json "$results")
 gen=("$bin/make_random_gguf" --template "$work/tokenizer-template.gguf")
 
-# 1. Qwen2.5-Coder-7B shape, Q8_0. The first llama.cpp process JIT-compiles (its wall time and warmup_ms
-#    show it); the ones after it find the kernels in the cache.
+# Steps run in order of importance; once the budget is spent the rest are skipped (and listed as such).
+# 1. Qwen2.5-Coder-7B shape, Q8_0. The first llama.cpp process JIT-compiles the kernels it uses (its step
+#    seconds and warmup_ms show it; its timed runs come after the warm-up); later processes find them cached.
 m=$models/qwen7b-q8_0.gguf
 if step gen-7b-q8_0 120 "${gen[@]}" --shape $shape7 --type q8_0 --out "$m"; then
   step llama-7b-q8_0-fa-on-first 240 "${llama[@]}" "${run_args[@]}" --model "$m" --fa on --label "7B Q8_0 (first process: JIT)" --tokens-out "$work/7b-q8_0.llama.tok"
-  step llama-7b-q8_0-fa-on 120 "${llama[@]}" "${run_args[@]}" --model "$m" --fa on --label "7B Q8_0"
   step ours-7b-q8_0 120 "${ours[@]}" "${run_args[@]}" --model "$m" --label "7B Q8_0" --compare-tokens "$work/7b-q8_0.llama.tok"
   step llama-7b-q8_0-fa-off 120 "${llama[@]}" "${run_args[@]}" --model "$m" --fa off --label "7B Q8_0"
   step llama-7b-q8_0-fa-on-backend-sampling 120 "${llama[@]}" "${run_args[@]}" --model "$m" --fa on --backend-sampling --label "7B Q8_0"
 fi
 rm -f "$m"
 
-# 2. The same shape in F16 (15 GB).
-m=$models/qwen7b-f16.gguf
-if step gen-7b-f16 120 "${gen[@]}" --shape $shape7 --type f16 --out "$m"; then
-  step llama-7b-f16-fa-on 150 "${llama[@]}" "${run_args[@]}" --model "$m" --fa on --label "7B F16" --tokens-out "$work/7b-f16.llama.tok"
-  step ours-7b-f16 150 "${ours[@]}" "${run_args[@]}" --model "$m" --label "7B F16" --compare-tokens "$work/7b-f16.llama.tok"
-  step llama-7b-f16-fa-off 150 "${llama[@]}" "${run_args[@]}" --model "$m" --fa off --label "7B F16"
-fi
-rm -f "$m"
-
-# 3. Speculative decoding on the demo models (real weights), if they are here.
+# 2. Speculative decoding on the demo models (real weights), if they are here: llama.cpp's scheme (chain of
+#    --draft-max greedy drafts) in both engines, plus our tree and FR-Spec rows; and plain decoding of the
+#    demo target (its tokens compared between the engines).
 demo=""
 for d in "${FRSPEC_DEMO_MODELS:-}" /tmp/frspec-models; do
   [ -n "$d" ] && [ -f "$d/demo-target.gguf" ] && [ -f "$d/demo-draft.gguf" ] && demo=$d && break
@@ -110,20 +103,32 @@ if [ -z "$demo" ] && [ -f "$root/.gpucarry/models/demo-target.gguf.xz" ] && [ -f
   demo=$work/demo && mkdir -p "$demo"
   for x in target draft; do xz -dc "$root/.gpucarry/models/demo-$x.gguf.xz" > "$demo/demo-$x.gguf"; done
 fi
+vocab=()
+[ -f "$carry/vocab.frv" ] && vocab=(--vocab "$carry/vocab.frv" --vocab-k 32768)
+spec() {  # draft-max: both engines on the demo models (llama.cpp: draft greedy on the GPU, its default)
+  step llama-demo-spec-$1 120 "${llama[@]}" --model "$demo/demo-target.gguf" --draft "$demo/demo-draft.gguf" \
+    --prompts "$prompts" --n-gen $spec_gen --draft-max $1 --fa on --backend-sampling --label "demo spec" ||
+  step llama-demo-spec-$1-host-argmax 120 "${llama[@]}" --model "$demo/demo-target.gguf" --draft "$demo/demo-draft.gguf" \
+    --prompts "$prompts" --n-gen $spec_gen --draft-max $1 --fa on --label "demo spec"
+  step ours-demo-spec-$1 120 "${ours[@]}" --model "$demo/demo-target.gguf" --draft "$demo/demo-draft.gguf" \
+    --prompts "$prompts" --n-gen $spec_gen --draft-max $1 --label "demo spec" "${vocab[@]}"
+}
 if [ -n "$demo" ]; then
-  vocab=()
-  [ -f "$carry/vocab.frv" ] && vocab=(--vocab "$carry/vocab.frv" --vocab-k 32768)
-  for n in 3 8; do
-    step llama-demo-spec-$n 120 "${llama[@]}" --model "$demo/demo-target.gguf" --draft "$demo/demo-draft.gguf" \
-      --prompts "$prompts" --n-gen $spec_gen --draft-max $n --fa on --label "demo spec"
-    step ours-demo-spec-$n 120 "${ours[@]}" --model "$demo/demo-target.gguf" --draft "$demo/demo-draft.gguf" \
-      --prompts "$prompts" --n-gen $spec_gen --draft-max $n --label "demo spec" "${vocab[@]}"
-  done
+  spec 3
   step llama-demo-target 60 "${llama[@]}" "${run_args[@]}" --model "$demo/demo-target.gguf" --fa on --label "demo-target" --tokens-out "$work/demo.llama.tok"
   step ours-demo-target 60 "${ours[@]}" "${run_args[@]}" --model "$demo/demo-target.gguf" --label "demo-target" --compare-tokens "$work/demo.llama.tok"
 else
   echo "== demo models not found (run bench/gpu/run.sh first on this machine, or carry .gpucarry): no speculative comparison"
 fi
+
+# 3. The 7B shape in F16 (15 GB).
+m=$models/qwen7b-f16.gguf
+if step gen-7b-f16 120 "${gen[@]}" --shape $shape7 --type f16 --out "$m"; then
+  step llama-7b-f16-fa-on 150 "${llama[@]}" "${run_args[@]}" --model "$m" --fa on --label "7B F16" --tokens-out "$work/7b-f16.llama.tok"
+  step ours-7b-f16 150 "${ours[@]}" "${run_args[@]}" --model "$m" --label "7B F16" --compare-tokens "$work/7b-f16.llama.tok"
+  step llama-7b-f16-fa-off 150 "${llama[@]}" "${run_args[@]}" --model "$m" --fa off --label "7B F16"
+fi
+rm -f "$m"
 
 # 4. Qwen2.5-Coder-0.5B shape, F16 (a draft-sized model: launch overheads dominate).
 m=$models/qwen0.5b-f16.gguf
@@ -134,6 +139,9 @@ if step gen-0.5b-f16 60 "${gen[@]}" --shape $shape05 --type f16 --out "$m"; then
 fi
 rm -f "$m"
 rmdir "$models" 2>/dev/null
+
+# 5. Longer drafts, if time is left.
+[ -n "$demo" ] && spec 8
 
 python3 "$root/bench/gpu/llama/summarize.py" "$results" "$steps" "$out/llama-nvidia-smi.csv" "$out/llama-summary.json"
 echo "total $(( $(date +%s) - t_start )) s"
