@@ -146,8 +146,8 @@ class Synth {
   }
   // One full token step: embedding (or EAGLE's fc), every layer, final norm, LM head, then argmax (k = 0)
   // or top-k with FR-Spec's id remap.
-  // fused: the forward pass's fused ops (matmul_qkv, rope_kv_write, matmul_add, matmul_swiglu), as
-  // forward.cpp runs them; false: the unfused ops one by one (the previous step, for comparison).
+  // fused: the forward pass's fused ops (norm + matmul_qkv, rope_kv_write, matmul_add, norm + matmul_swiglu),
+  // as forward.cpp runs them; false: the unfused ops one by one (the previous step, for comparison).
   void step(const Weight& head, int k, const int32_t* remap, int n_past = 512, bool fused = true) {
     const Shape& s = s_;
     const int32_t pos = n_past, tok = 1234;
@@ -161,17 +161,17 @@ class Synth {
     for (size_t l = 0; l < layers_.size(); ++l) {
       Layer& L = layers_[l];
       const float* in = xbuf_;
-      if (!s.eagle) b_.rms_norm(xbuf_, L.attn_norm, h_, 1, s.d, 1e-6f), in = h_;
-      if (fused) {
-        b_.matmul_qkv(L.q, L.k, L.v, in, 1, q_, k_, v_, L.qb, L.kb, L.vb);
+      if (fused) {  // as forward.cpp: the norms folded into the q|k|v and gate|up GEMVs
+        const InputNorm attn_in{L.attn_norm, 1e-6f, h_}, ffn_in{L.ffn_norm, 1e-6f, h_};
+        b_.matmul_qkv(L.q, L.k, L.v, xbuf_, 1, q_, k_, v_, L.qb, L.kb, L.vb, s.eagle ? nullptr : &attn_in);
         b_.rope_kv_write(*kv_, int(l), q_, s.heads, k_, v_, &pos, 1, rope, n_past);
         b_.attention(*kv_, int(l), q_, att_, n_past, 1, nullptr, s.heads, 1.f / std::sqrt(float(s.head_dim)));
         b_.matmul_add(L.o, att_, xbuf_, h_, 1, nullptr);
-        b_.rms_norm(xbuf_, L.ffn_norm, h_, 1, s.d, 1e-6f);
-        b_.matmul_swiglu(L.gate, L.up, h_, gate_, up_, 1);
+        b_.matmul_swiglu(L.gate, L.up, xbuf_, gate_, up_, 1, &ffn_in);
         b_.matmul_add(L.down, gate_, xbuf_, h_, 1, nullptr);
         continue;
       }
+      if (!s.eagle) b_.rms_norm(xbuf_, L.attn_norm, h_, 1, s.d, 1e-6f), in = h_;
       b_.matmul(L.q, in, q_, 1, L.qb);
       b_.matmul(L.k, in, k_, 1, L.kb);
       b_.matmul(L.v, in, v_, 1, L.vb);

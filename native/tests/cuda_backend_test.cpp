@@ -287,7 +287,8 @@ void check_pointwise(Backend& gpu, Backend& cpu) {
 }
 
 // ------------------------------------------------------------------------------------ fused operations
-// Each fused op (backend.h: matmul_qkv, matmul_add, matmul_swiglu, rope_kv_write) against the composition
+// Each fused op (backend.h: matmul_qkv, matmul_add, matmul_swiglu with and without a folded RMSNorm,
+// rope_kv_write) against the composition
 // of unfused GPU ops it replaces: the fused kernels do the same per-element arithmetic, so the tolerance is
 // zero (bits). Shapes with partial blocks; n = 1, 3, 13 (passes of 8 + 4 + 1 tokens).
 void check_fused(Backend& gpu, DType t, int rows_q, int rows_kv, int rows_ff, int cols) {
@@ -304,7 +305,9 @@ void check_fused(Backend& gpu, DType t, int rows_q, int rows_kv, int rows_ff, in
   float *g1 = buf(rows_ff), *u1 = buf(rows_ff), *g2 = buf(rows_ff), *u2 = buf(rows_ff);
   const auto resid = randv(size_t(N) * rows_q, -3, 3);
   float *r1 = put(gpu, resid), *r2 = put(gpu, resid), *tmp = buf(rows_ff);
-  bool qkv_ok = true, add_ok = true, swiglu_ok = true;
+  float* norm_w = put(gpu, randv(cols, 0.5f, 1.5f));
+  float *h1 = gpu.alloc(size_t(N) * cols), *h2 = gpu.alloc(size_t(N) * cols);
+  bool qkv_ok = true, add_ok = true, swiglu_ok = true, norm_ok = true;
   for (int n : {1, 3, N}) {
     gpu.matmul_qkv(wq, wk, wv, x, n, q1, k1, v1, bq, bk, bv);
     gpu.matmul(wq, x, q2, n, bq), gpu.matmul(wk, x, k2, n, bk), gpu.matmul(wv, x, v2, n, bv);
@@ -318,14 +321,26 @@ void check_fused(Backend& gpu, DType t, int rows_q, int rows_kv, int rows_ff, in
     gpu.matmul_swiglu(wg, wu, x, g1, tmp, n);
     gpu.matmul(wg, x, g2, n, nullptr), gpu.matmul(wu, x, u2, n, nullptr), gpu.swiglu(g2, u2, g2, n, rows_ff);
     swiglu_ok &= get(gpu, g1, size_t(n) * rows_ff) == get(gpu, g2, size_t(n) * rows_ff);
+    // The same with the input's RMSNorm folded in, against rms_norm() then the unfused ops.
+    const InputNorm norm{norm_w, 1e-6f, h1};
+    gpu.rms_norm(x, norm_w, h2, n, cols, 1e-6f);
+    gpu.matmul_qkv(wq, wk, wv, x, n, q1, k1, v1, bq, bk, bv, &norm);
+    gpu.matmul(wq, h2, q2, n, bq), gpu.matmul(wk, h2, k2, n, bk), gpu.matmul(wv, h2, v2, n, bv);
+    norm_ok &= get(gpu, q1, size_t(n) * rows_q) == get(gpu, q2, size_t(n) * rows_q) &&
+               get(gpu, k1, size_t(n) * rows_kv) == get(gpu, k2, size_t(n) * rows_kv) &&
+               get(gpu, v1, size_t(n) * rows_kv) == get(gpu, v2, size_t(n) * rows_kv);
+    gpu.matmul_swiglu(wg, wu, x, g1, tmp, n, &norm);
+    gpu.matmul(wg, h2, g2, n, nullptr), gpu.matmul(wu, h2, u2, n, nullptr), gpu.swiglu(g2, u2, g2, n, rows_ff);
+    norm_ok &= get(gpu, g1, size_t(n) * rows_ff) == get(gpu, g2, size_t(n) * rows_ff);
   }
   const std::string shape = " (" + std::to_string(rows_q) + "/" + std::to_string(rows_kv) + "/" + std::to_string(rows_ff) +
                             " x " + std::to_string(cols) + ", n 1/3/13)";
   record_bool(tag + "matmul_qkv == 3 matmuls (bits)" + shape, qkv_ok);
   record_bool(tag + "matmul_add == matmul + add (bits)" + shape, add_ok);
   record_bool(tag + "matmul_swiglu == 2 matmuls + swiglu (bits)" + shape, swiglu_ok);
+  record_bool(tag + "RMSNorm folded into matmul_qkv / matmul_swiglu == rms_norm + unfused (bits)" + shape, norm_ok);
   for (Weight* w : {&wq, &wk, &wv, &wg, &wu}) gpu.release(*w);
-  for (float* p : {x, bq, bk, bv, q1, k1, v1, q2, k2, v2, g1, u1, g2, u2, r1, r2, tmp}) gpu.free(p);
+  for (float* p : {x, bq, bk, bv, q1, k1, v1, q2, k2, v2, g1, u1, g2, u2, r1, r2, tmp, norm_w, h1, h2}) gpu.free(p);
 }
 
 // rope_kv_write == rope(k) + kv_write + rope(q): q compared directly, the caches through attention over

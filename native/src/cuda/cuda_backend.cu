@@ -31,19 +31,27 @@ class CudaKv : public KvCache {
   ~CudaKv() override {
     cudaFree(data_);
     cudaFree(partial_);
+    cudaFree(counters_);
   }
-  // Scratch for split attention: sized once for the largest case (64 queries over the whole cache).
+  // Scratch for split attention: sized once for the largest case (64 queries over the whole cache), with
+  // the per-(query, head) counters of the in-kernel chunk merge (zero between launches).
   float* partial(int n_heads, cudaStream_t s) {
     const size_t need = attention_partial_floats(kMaxMaskTokens, n_heads, shape_.head_dim, shape_.capacity);
-    if (need > partial_floats_) {
+    if (need > partial_floats_ || n_heads > counter_heads_) {
       FRSPEC_CUDA_CHECK(cudaStreamSynchronize(s));
       cudaFree(partial_);
+      cudaFree(counters_);
       partial_ = nullptr;
+      counters_ = nullptr;
       FRSPEC_CUDA_CHECK(cudaMalloc(&partial_, need * sizeof(float)));
+      FRSPEC_CUDA_CHECK(cudaMalloc(&counters_, size_t(kMaxMaskTokens) * n_heads * sizeof(unsigned)));
+      FRSPEC_CUDA_CHECK(cudaMemset(counters_, 0, size_t(kMaxMaskTokens) * n_heads * sizeof(unsigned)));
       partial_floats_ = need;
+      counter_heads_ = n_heads;
     }
     return partial_;
   }
+  unsigned* counters() const { return counters_; }  // valid after partial()
   const KvCacheShape& shape() const override { return shape_; }
   int kv_dim() const { return shape_.n_kv_heads * shape_.head_dim; }
   size_t plane() const { return size_t(shape_.capacity) * kv_dim(); }
@@ -56,6 +64,8 @@ class CudaKv : public KvCache {
   float* data_;
   float* partial_ = nullptr;
   size_t partial_floats_ = 0;
+  unsigned* counters_ = nullptr;
+  int counter_heads_ = 0;
 };
 
 // Host arrays go to the GPU through a ring of pinned memory mirrored on the device: an op copies its
@@ -275,13 +285,14 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   // ---- fused operations (backend.h): one GEMV launch per pass of tokens where the weights allow it, else
   // the default composition of the unfused ops (same bits either way)
   void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq, float* yk,
-                  float* yv, const float* bq, const float* bk, const float* bv) override {
+                  float* yv, const float* bq, const float* bk, const float* bv, const InputNorm* norm = nullptr) override {
     GemvJob job;
     job.count = 3;
     job.w[0] = &wq, job.w[1] = &wk, job.w[2] = &wv;
     job.y[0] = yq, job.y[1] = yk, job.y[2] = yv;
     job.bias[0] = bq, job.bias[1] = bk, job.bias[2] = bv;
-    if (!gemv_fusable(job, x, n)) return Backend::matmul_qkv(wq, wk, wv, x, n, yq, yk, yv, bq, bk, bv);
+    if (!fold_norm(job, norm) || !gemv_fusable(job, x, n))
+      return Backend::matmul_qkv(wq, wk, wv, x, n, yq, yk, yv, bq, bk, bv, norm);
     matmul_fused(job, x, n, stream_);
   }
   void matmul_add(const Weight& w, const float* x, float* y, float* tmp, int n, const float* bias) override {
@@ -291,13 +302,20 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     if (!gemv_fusable(job, x, n)) return Backend::matmul_add(w, x, y, tmp, n, bias);
     matmul_fused(job, x, n, stream_);
   }
-  void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n) override {
+  void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n,
+                     const InputNorm* norm = nullptr) override {
     GemvJob job;
     job.mode = GemvTargets::kSwiglu;
     job.count = 2;
     job.w[0] = &gate, job.w[1] = &up, job.y[0] = out;
-    if (!gemv_fusable(job, x, n)) return Backend::matmul_swiglu(gate, up, x, out, tmp, n);
+    if (!fold_norm(job, norm) || !gemv_fusable(job, x, n)) return Backend::matmul_swiglu(gate, up, x, out, tmp, n, norm);
     matmul_fused(job, x, n, stream_);
+  }
+  // The GEMV folds an RMSNorm with a weight (every model's norms have one); without a weight, the default.
+  static bool fold_norm(GemvJob& job, const InputNorm* norm) {
+    if (!norm) return true;
+    job.norm_w = norm->weight, job.norm_eps = norm->eps;
+    return norm->weight != nullptr;
   }
   void rope_kv_write(KvCache& kv, int layer, float* q, int n_heads, float* k, const float* v, const int32_t* pos, int n,
                      const RopeParams& p, int first_slot) override {
@@ -366,8 +384,9 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
         am.bits[i] = 0;
         for (int j = 0; j < n; ++j) am.bits[i] |= uint64_t(mask[size_t(i) * n + j] != 0) << j;
       }
+      float* partial = c.partial(n_heads, stream_);  // (re)allocates the counters too: before c.counters()
       return cuda::attention(c.k(layer), c.v(layer), q, out, n_past, n, am, nullptr, nullptr, n_heads, s.n_kv_heads,
-                             s.head_dim, scale, c.partial(n_heads, stream_), stream_);
+                             s.head_dim, scale, partial, stream_, c.counters());
     }
     // A large explicit mask: per query, the new slots it sees, in slot order, as device lists.
     am.mode = AttnMask::kLists;
@@ -445,7 +464,8 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     int32_t* ids = reinterpret_cast<int32_t*>(rows_out_);
     float* vals = rows_out_ + nk;
     for (int r = 0; r < n; ++r)  // rows share the pass scratch: stream order keeps them apart
-      cuda::topk(logits + size_t(r) * vocab, vocab, k, passes, ids + size_t(r) * k, vals + size_t(r) * k, stream_);
+      cuda::topk(logits + size_t(r) * vocab, vocab, k, passes, ids + size_t(r) * k, vals + size_t(r) * k, stream_,
+                 topk_counter());
     cuda::log_sum_exp(logits, n, vocab, vals + nk, stream_);
     rows_host_.resize(need);
     FRSPEC_CUDA_CHECK(cudaMemcpyAsync(rows_host_.data(), rows_out_, need * sizeof(float), cudaMemcpyDeviceToHost, stream_));

@@ -95,6 +95,22 @@ __device__ __forceinline__ double block_sum_d(double v, double* scratch) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
+// RMSNorm's scale for one row, 1 / sqrt(mean(x^2) + eps), with the sum of squares in double (as the CPU
+// backend and llama.cpp) in a fixed order: thread i takes elements i, i + blockDim.x, ..., then block_sum_d.
+// rms_norm() and the GEMVs that normalize their input on the fly (matmul.cu) both run it with
+// kNormThreads threads, so they get the same bits.
+constexpr int kNormThreads = 128;
+__device__ __forceinline__ float rms_scale(const float* xr, int d, float eps, double* scratch) {
+  double ss = 0;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    const double v = xr[i];
+    ss = __fma_rn(v, v, ss);
+  }
+  ss = block_sum_d(ss, scratch);
+  return float(1.0 / sqrt(ss / d + double(eps)));
+}
+// The normalized element: (x * scale) * weight, two roundings, in this order everywhere.
+__device__ __forceinline__ float rms_apply(float x, float scale, float w) { return __fmul_rn(__fmul_rn(x, scale), w); }
 __device__ __forceinline__ float block_max(float v, float* scratch) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
   v = warp_max(v);

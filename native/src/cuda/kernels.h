@@ -19,7 +19,8 @@ void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* 
 // Fused GEMV launches (n <= kMaxVerifyTokens, one launch per pass of tokens, the same per-row arithmetic as
 // matmul_gemv, so results are bit-identical to the unfused ops): kStore, up to three weights of one type and
 // width read by the same x (q|k|v), y[g] = x . W[g]^T + bias[g]; kAdd, one weight, y[0] += x . W^T + bias[0]
-// (residual); kSwiglu, gate = w[0] and up = w[1], y[0] = silu(x . Wgate^T) * (x . Wup^T).
+// (residual); kSwiglu, gate = w[0] and up = w[1], y[0] = silu(x . Wgate^T) * (x . Wup^T). Any mode may
+// first normalize x (norm_w: RMSNorm with a weight).
 struct GemvTargets {  // kernel parameter
   enum Mode : int { kStore, kAdd, kSwiglu };
   const uint8_t* w[3];
@@ -28,6 +29,8 @@ struct GemvTargets {  // kernel parameter
   int rows[3];
   int block_start[4];
   int mode;
+  const float* norm_w;  // non-null: the GEMV reads rms_norm(x, norm_w, norm_eps) instead of x
+  float norm_eps;
 };
 struct GemvJob {  // host side
   const Weight* w[3] = {};
@@ -35,6 +38,8 @@ struct GemvJob {  // host side
   const float* bias[3] = {};
   int count = 1;
   int mode = GemvTargets::kStore;
+  const float* norm_w = nullptr;  // RMSNorm of x folded into the GEMV (rms_norm()'s exact arithmetic)
+  float norm_eps = 0.f;
 };
 // Whether the fused GEMV can run this job (same type/width, 16-byte aligned x, 1 <= n <= 64); else the
 // caller composes the unfused ops.
@@ -83,9 +88,11 @@ struct AttnMask {
 // attention_partial_floats(n, n_heads, head_dim, n_past + n) floats.
 constexpr int kAttnChunk = 256;
 size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys);
+// With `counters` (n * n_heads words, 0 between launches) the last block of each (head, query) merges its
+// chunks in the same launch; without, a second kernel does (the same arithmetic).
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
                const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
-               int head_dim, float scale, float* partial, cudaStream_t stream);
+               int head_dim, float scale, float* partial, cudaStream_t stream, unsigned* counters = nullptr);
 
 // select.cu. Order: larger value first, then smaller id (NaN counts as -inf).
 void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_t stream);

@@ -32,9 +32,10 @@ __global__ void kv_move_kernel(float* cache, int capacity, int kv_dim, const int
   for (int i = 0; i < n; ++i) plane[size_t(dst[i]) * kv_dim + e] = plane[size_t(src[i]) * kv_dim + e];
 }
 
-// 8 warps per block: a decode step's attention is latency-bound (a warp walks its share of a chunk's 256
-// keys in dependent batches), so more warps per chunk shorten the step; the merge order stays fixed.
-constexpr int kAttnWarps = 8;
+// 16 warps per block: a decode step's attention is latency-bound (a warp walks its share of a chunk's 256
+// keys in dependent batches of B), so more warps per chunk shorten the step (two batches per warp instead
+// of eight with 4 warps); the merge order stays fixed.
+constexpr int kAttnWarps = 16;
 
 template <int DPL>
 __device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
@@ -59,12 +60,34 @@ __device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
 // together. The warps' states merge in warp order; with `partial` the block stores its unnormalized state
 // (max, sum, output) for attention_combine, else it writes the normalized output. Every split depends only
 // on list positions, so a node verified in a tree and the same path decoded plainly give the same bits.
+// Merges the nch chunk states of one (head, query) at p (stride hd + 2: max, sum, output) in chunk order into
+// out[hd]. For a single chunk this is exactly the unsplit kernel's normalization (the factors are 1), so the
+// result does not depend on the split. __ldcg: the states come from other blocks of the same launch.
+__device__ __forceinline__ void merge_chunks(const float* p, int nch, int hd, float* o) {
+  float M = -INFINITY;
+  for (int c = 0; c < nch; ++c) M = fmaxf(M, __ldcg(p + c * (hd + 2)));
+  float L = 0.f;
+  for (int c = 0; c < nch; ++c) {
+    const float mc = __ldcg(p + c * (hd + 2));
+    L += __ldcg(p + c * (hd + 2) + 1) * (mc == -INFINITY ? 0.f : expf(mc - M));
+  }
+  const float inv = L > 0.f ? 1.0f / L : 0.f;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float v = 0.f;
+    for (int c = 0; c < nch; ++c) {
+      const float mc = __ldcg(p + c * (hd + 2));
+      v += __ldcg(p + c * (hd + 2) + 2 + d) * (mc == -INFINITY ? 0.f : expf(mc - M));
+    }
+    o[d] = v * inv;
+  }
+}
+
 template <int DPL>
 __global__ void __launch_bounds__(32 * kAttnWarps)
     attention_kernel(const float* __restrict__ K, const float* __restrict__ V, const float* __restrict__ q,
-                     float* __restrict__ out, float* __restrict__ partial, int chunk, int n_past, int n, AttnMask mask,
-                     const int32_t* __restrict__ new_start, const int32_t* __restrict__ new_keys, int n_heads,
-                     int n_kv_heads, float scale) {
+                     float* __restrict__ out, float* __restrict__ partial, unsigned* __restrict__ counters, int chunk,
+                     int n_past, int n, AttnMask mask, const int32_t* __restrict__ new_start,
+                     const int32_t* __restrict__ new_keys, int n_heads, int n_kv_heads, float scale) {
   pdl_wait();
   constexpr int hd = 32 * DPL, B = DPL <= 4 ? 8 : 4;
   __shared__ int list[kMaxMaskTokens];
@@ -169,6 +192,21 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
       p[2 + d] = v;
     }
     if (threadIdx.x == 0) p[0] = M, p[1] = L;
+    if (!counters) return;  // attention_combine_kernel merges
+    // The last of this (head, query)'s chunks to finish merges them (no second launch): a counter per
+    // (query, head), reset by the merging block for the next launch.
+    __shared__ bool merge;
+    const int nch = max(1, (n_keys + chunk - 1) / chunk);
+    __threadfence();
+    __syncthreads();
+    unsigned* counter = counters + size_t(query) * n_heads + head;
+    if (threadIdx.x == 0) merge = atomicAdd(counter, 1u) == unsigned(nch - 1);
+    __syncthreads();
+    if (!merge) return;
+    __threadfence();
+    merge_chunks(partial + (size_t(query) * n_heads + head) * gridDim.z * (hd + 2), nch, hd,
+                 out + (size_t(query) * n_heads + head) * hd);
+    if (threadIdx.x == 0) *counter = 0;
     return;
   }
   const float inv = L > 0.f ? 1.0f / L : 0.f;
@@ -192,24 +230,8 @@ __global__ void attention_combine_kernel(const float* __restrict__ partial, floa
                     : mask.mode == AttnMask::kBits ? __popcll(mask.bits[query])
                                                    : new_start[query + 1] - new_start[query];
   const int nch = (n_past + n_new + chunk - 1) / chunk;
-  const float* p = partial + (size_t(query) * n_heads + head) * max_chunks * (hd + 2);
-  float M = -INFINITY;
-  for (int c = 0; c < nch; ++c) M = fmaxf(M, p[c * (hd + 2)]);
-  float L = 0.f;
-  for (int c = 0; c < nch; ++c) {
-    const float mc = p[c * (hd + 2)];
-    L += p[c * (hd + 2) + 1] * (mc == -INFINITY ? 0.f : expf(mc - M));
-  }
-  const float inv = L > 0.f ? 1.0f / L : 0.f;
-  float* o = out + (size_t(query) * n_heads + head) * hd;
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-    float v = 0.f;
-    for (int c = 0; c < nch; ++c) {
-      const float mc = p[c * (hd + 2)];
-      v += p[c * (hd + 2) + 2 + d] * (mc == -INFINITY ? 0.f : expf(mc - M));
-    }
-    o[d] = v * inv;
-  }
+  merge_chunks(partial + (size_t(query) * n_heads + head) * max_chunks * (hd + 2), nch, hd,
+               out + (size_t(query) * n_heads + head) * hd);
 }
 
 }  // namespace
@@ -233,7 +255,7 @@ size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys) 
 
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
                const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
-               int head_dim, float scale, float* partial, cudaStream_t s) {
+               int head_dim, float scale, float* partial, cudaStream_t s, unsigned* counters) {
   // Split the key list over blocks for small batches (decode, verification) with long lists; prefill
   // batches have parallelism enough in their queries.
   const int max_keys = n_past + n;
@@ -242,8 +264,8 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
   const dim3 grid(n_heads, n, chunks);
   auto launch = [&](auto kernel) {
     launch_kernel("attention", kernel, grid, dim3(32 * kAttnWarps), s, layer_k, layer_v, q, out,
-                  split ? partial : nullptr, split ? kAttnChunk : INT_MAX, n_past, n, mask, new_start, new_keys,
-                  n_heads, n_kv_heads, scale);
+                  split ? partial : nullptr, split ? counters : nullptr, split ? kAttnChunk : INT_MAX, n_past, n, mask,
+                  new_start, new_keys, n_heads, n_kv_heads, scale);
   };
   switch (head_dim) {
     case 32: launch(attention_kernel<1>); break;
@@ -252,7 +274,7 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
     case 256: launch(attention_kernel<8>); break;
     default: throw std::invalid_argument("cuda attention: head_dim must be 32, 64, 128 or 256, got " + std::to_string(head_dim));
   }
-  if (split)
+  if (split && !counters)
     launch_kernel("attention_combine", attention_combine_kernel, dim3(n_heads, n), dim3(head_dim), s, partial, out,
                   n_past, mask, new_start, n_heads, head_dim, int(kAttnChunk), chunks);
 }

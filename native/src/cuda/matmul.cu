@@ -26,21 +26,27 @@ constexpr int64_t kTallRows = 8192;
 struct GemvBlock {
   int g, row0, rows;  // the block's weight, its first (logical) row, that weight's rows
 };
+// a[g] for a run-time g in 0..2 by selects: indexing a kernel parameter array with a run-time index would
+// copy the whole parameter struct to local memory (a stack frame per thread).
+template <class V>
+__device__ __forceinline__ V pick3(const V (&a)[3], int g) { return g == 0 ? a[0] : g == 1 ? a[1] : a[2]; }
+
 template <int R>
 __device__ __forceinline__ GemvBlock gemv_block(const GemvTargets& tg, size_t stride, const uint8_t* (&wr)[R]) {
   const int b = blockIdx.x;
   const int g = b >= tg.block_start[2] ? 2 : b >= tg.block_start[1] ? 1 : 0;
-  const int local = b - tg.block_start[g];
+  const int local = b - (g == 0 ? 0 : g == 1 ? tg.block_start[1] : tg.block_start[2]);
   if (tg.mode == GemvTargets::kSwiglu) {
     constexpr int H = R / 2;
     const int row0 = local * H, rows = tg.rows[0];
 #pragma unroll
-    for (int r = 0; r < R; ++r) wr[r] = tg.w[r < H ? 0 : 1] + size_t(min(row0 + r % H, rows - 1)) * stride;
+    for (int r = 0; r < R; ++r) wr[r] = (r < H ? tg.w[0] : tg.w[1]) + size_t(min(row0 + r % H, rows - 1)) * stride;
     return {0, row0, rows};
   }
-  const int row0 = local * R, rows = tg.rows[g];
+  const int row0 = local * R, rows = pick3(tg.rows, g);
+  const uint8_t* w = pick3(tg.w, g);
 #pragma unroll
-  for (int r = 0; r < R; ++r) wr[r] = tg.w[g] + size_t(min(row0 + r, rows - 1)) * stride;
+  for (int r = 0; r < R; ++r) wr[r] = w + size_t(min(row0 + r, rows - 1)) * stride;
   return {g, row0, rows};
 }
 
@@ -65,8 +71,8 @@ __device__ __forceinline__ void gemv_epilogue(const GemvTargets& tg, const GemvB
     }
     return;
   }
-  const float* bias = tg.bias[blk.g];
-  float* y = tg.y[blk.g];
+  const float* bias = pick3(tg.bias, blk.g);
+  float* y = pick3(tg.y, blk.g);
   for (int i = threadIdx.x; i < R * NT; i += blockDim.x) {
     const int r = i / NT, t = i % NT, row = blk.row0 + r;
     if (row >= blk.rows) continue;
@@ -76,13 +82,36 @@ __device__ __forceinline__ void gemv_epilogue(const GemvTargets& tg, const GemvB
   }
 }
 
+// NORM GEMVs read rms_norm(x, norm_w) instead of x: every block computes each token's scale with
+// rms_scale (the GEMV's 128 threads = kNormThreads, the same order as rms_norm()) and normalizes x as it
+// loads it (rms_apply), so the products see exactly the values rms_norm() would have stored.
+static_assert(32 * kGemvWarps == kNormThreads, "the GEMV block must reduce like rms_norm()");
+template <int NT>
+__device__ __forceinline__ void norm_scales(const float* __restrict__ x, int cols, float eps, float (&scale)[NT]) {
+  __shared__ double scratch[32];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) scale[t] = rms_scale(x + size_t(t) * cols, cols, eps, scratch);
+}
+template <int N>
+__device__ __forceinline__ void normalize(float (&xv)[N], const float* __restrict__ w, float scale) {
+  const float4* wp = reinterpret_cast<const float4*>(w);
+#pragma unroll
+  for (int i = 0; i < N / 4; ++i) {
+    const float4 g = __ldg(wp + i);
+    xv[4 * i] = rms_apply(xv[4 * i], scale, g.x), xv[4 * i + 1] = rms_apply(xv[4 * i + 1], scale, g.y);
+    xv[4 * i + 2] = rms_apply(xv[4 * i + 2], scale, g.z), xv[4 * i + 3] = rms_apply(xv[4 * i + 3], scale, g.w);
+  }
+}
+
 // One block computes R rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
 // group, one per lane), loads the chunk of each of the R rows, and for each run of the chunk loads x once
 // per token and accumulates into acc[row][token]. Then lanes, then warps (in warp order) are summed.
-template <class T, int NT, int R>
+template <class T, int NT, int R, bool NORM>
 __global__ void __launch_bounds__(32 * kGemvWarps)
     gemv_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
   pdl_wait();
+  float nscale[NT];  // NORM: each token's RMSNorm scale, computed by every block exactly as rms_norm() does
+  if constexpr (NORM) norm_scales<NT>(x, cols, tg.norm_eps, nscale);
   constexpr int RL = T::kRL;
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -116,6 +145,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
           const float4 v = __ldg(xp + i);
           xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
         }
+        if constexpr (NORM) normalize<RL>(xv, tg.norm_w + s0, nscale[t]);
         float xsum = 0.f;
         if constexpr (T::kHasMin) {
 #pragma unroll
@@ -139,7 +169,10 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
       for (int r = 0; r < R; ++r) {
         const float wv = T::elem(wr[r], cols, i);
 #pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = fmaf(wv, x[size_t(t) * cols + i], acc[r][t]);
+        for (int t = 0; t < NT; ++t) {
+          const float xi = x[size_t(t) * cols + i];
+          acc[r][t] = fmaf(wv, NORM ? rms_apply(xi, nscale[t], tg.norm_w[i]) : xi, acc[r][t]);
+        }
       }
   }
 #pragma unroll
@@ -165,10 +198,12 @@ __device__ __forceinline__ int pack4(int a, int b, int c, int d) {
   return int(__byte_perm(__byte_perm(uint32_t(a), uint32_t(b), 0x0040), __byte_perm(uint32_t(c), uint32_t(d), 0x0040), 0x5410));
 }
 
-template <class T, int NT, int R>
+template <class T, int NT, int R, bool NORM>
 __global__ void __launch_bounds__(32 * kGemvWarps)
     gemv_q_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
   pdl_wait();
+  float nscale[NT];  // NORM: each token's RMSNorm scale, computed by every block exactly as rms_norm() does
+  if constexpr (NORM) norm_scales<NT>(x, cols, tg.norm_eps, nscale);
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const uint8_t* wr[R];
@@ -203,6 +238,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps)
           const float4 v = __ldg(xp + i);
           xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
         }
+        if constexpr (NORM) normalize<16>(xv, tg.norm_w + s0, nscale[t]);
         float amax = 0.f;
 #pragma unroll
         for (int i = 0; i < 16; ++i) amax = fmaxf(amax, fabsf(xv[i]));
@@ -321,6 +357,8 @@ void launch_gemv(const GemvJob& job, const float* x, int t0, cudaStream_t s) {
   const Weight& w0 = *job.w[0];
   GemvTargets tg{};
   tg.mode = job.mode;
+  tg.norm_w = job.norm_w;
+  tg.norm_eps = job.norm_eps;
   for (int g = 0; g < job.count; ++g) {
     tg.w[g] = static_cast<const uint8_t*>(job.w[g]->data);
     tg.rows[g] = int(job.w[g]->rows);
@@ -341,17 +379,21 @@ void launch_gemv(const GemvJob& job, const float* x, int t0, cudaStream_t s) {
     launch_kernel(what, kernel, dim3(start), dim3(32 * kGemvWarps), s, tg, w0.row_bytes, int(w0.cols), xt);
   };
   constexpr int R = gemv_rows<T, NT>();
-  if constexpr (is_quantized<T>()) {
-    // Tall matrices (FFN, LM head) have blocks to spare: at 1-2 tokens, 8 rows per block halve the cost of
-    // quantizing x. Which R a launch gets depends on shapes only, never on n (and a row's arithmetic does
-    // not depend on R).
-    if constexpr (R == 4 && NT <= 2) {
-      if (w0.rows >= kTallRows) return go.template operator()<8>(gemv_q_kernel<T, NT, 8>, "gemv_q");
+  auto pick = [&]<bool NORM>() {
+    if constexpr (is_quantized<T>()) {
+      // Tall matrices (FFN, LM head) have blocks to spare: at 1-2 tokens, 8 rows per block halve the cost of
+      // quantizing x. Which R a launch gets depends on shapes only, never on n (and a row's arithmetic does
+      // not depend on R).
+      if constexpr (R == 4 && NT <= 2) {
+        if (w0.rows >= kTallRows) return go.template operator()<8>(gemv_q_kernel<T, NT, 8, NORM>, "gemv_q");
+      }
+      go.template operator()<R>(gemv_q_kernel<T, NT, R, NORM>, "gemv_q");
+    } else {
+      go.template operator()<R>(gemv_kernel<T, NT, R, NORM>, "gemv");
     }
-    go.template operator()<R>(gemv_q_kernel<T, NT, R>, "gemv_q");
-  } else {
-    go.template operator()<R>(gemv_kernel<T, NT, R>, "gemv");
-  }
+  };
+  if (job.norm_w) pick.template operator()<true>();
+  else pick.template operator()<false>();
 }
 
 // Tokens in passes of 8, 4, 2, 1: each pass reads the weights once.
@@ -392,6 +434,7 @@ bool gemv_fusable(const GemvJob& job, const float* x, int n) {
         !gemv_aligned(w, x))
       return false;
   }
+  if (job.norm_w && reinterpret_cast<uintptr_t>(job.norm_w) % 16 != 0) return false;
   return job.mode != GemvTargets::kSwiglu || (job.count == 2 && job.w[1]->rows == job.w[0]->rows);
 }
 

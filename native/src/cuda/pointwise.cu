@@ -8,16 +8,14 @@ namespace {
 
 // One block per row. The sum of squares is reduced in a fixed order (block_sum), so a row's result is the
 // same in every batch.
+// kNormThreads threads (cuda_util.cuh: the GEMVs that fold the norm into their input use the same order).
 __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, float* y, int d, float eps) {
   pdl_wait();
   __shared__ double scratch[32];
   const float* xr = x + size_t(blockIdx.x) * d;
   float* yr = y + size_t(blockIdx.x) * d;
-  double ss = 0;  // in double, as the CPU backend and llama.cpp do
-  for (int i = threadIdx.x; i < d; i += blockDim.x) ss += double(xr[i]) * xr[i];
-  ss = block_sum_d(ss, scratch);
-  const float scale = float(1.0 / sqrt(ss / d + eps));
-  for (int i = threadIdx.x; i < d; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
+  const float scale = rms_scale(xr, d, eps, scratch);
+  for (int i = threadIdx.x; i < d; i += blockDim.x) yr[i] = w ? rms_apply(xr[i], scale, w[i]) : __fmul_rn(xr[i], scale);
 }
 
 // Rotates pair i of one head (h: the head's head_dim values; x0 -> a, x1 -> b). The angle
@@ -116,7 +114,7 @@ unsigned grid_for(size_t count) {
 }  // namespace
 
 void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps, cudaStream_t s) {
-  launch_kernel("rms_norm", rms_norm_kernel, dim3(n), dim3(d >= 1024 ? 1024 : (d + 31) / 32 * 32), s, x, weight, y, d, eps);
+  launch_kernel("rms_norm", rms_norm_kernel, dim3(n), dim3(kNormThreads), s, x, weight, y, d, eps);
 }
 
 void rope(float* x, const int32_t* pos, const SmallInts& small, int n, int n_heads, int head_dim, const RopeParams& p,

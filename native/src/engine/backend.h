@@ -58,6 +58,15 @@ class KvCache {
   virtual const KvCacheShape& shape() const = 0;
 };
 
+// An RMSNorm applied to a fused matmul's input: the matmul reads rms_norm(x, weight, eps) instead of x. The
+// default implementations write the normalized rows to h (scratch of n * cols floats); a fused kernel
+// normalizes as it loads x and leaves h alone.
+struct InputNorm {
+  const float* weight = nullptr;
+  float eps = 1e-6f;
+  float* h = nullptr;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -99,9 +108,12 @@ class Backend {
   // per layer cost the GPU a third of its bandwidth). Each default composes the ops above in the order the
   // forward pass used, so a backend that does not override them (the CPU) computes exactly the same bits; the
   // CUDA backend runs each as one kernel where it can, with the same per-element arithmetic.
-  // yq/yk/yv[n][rows] = x[n][cols] . W^T (+ bias) for three weights read by the same input (q, k, v).
+  // yq/yk/yv[n][rows] = x[n][cols] . W^T (+ bias) for three weights read by the same input (q, k, v), with x
+  // first normalized when `norm` is given.
   virtual void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq,
-                          float* yk, float* yv, const float* bq, const float* bk, const float* bv) {
+                          float* yk, float* yv, const float* bq, const float* bk, const float* bv,
+                          const InputNorm* norm = nullptr) {
+    if (norm) rms_norm(x, norm->weight, norm->h, n, int(wq.cols), norm->eps), x = norm->h;
     matmul(wq, x, yq, n, bq);
     matmul(wk, x, yk, n, bk);
     matmul(wv, x, yv, n, bv);
@@ -111,8 +123,11 @@ class Backend {
     matmul(w, x, tmp, n, bias);
     add(y, tmp, size_t(n) * w.rows);
   }
-  // The FFN's first half: out[n][gate.rows] = silu(x . Wgate^T) * (x . Wup^T). tmp: scratch of n * up.rows floats.
-  virtual void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n) {
+  // The FFN's first half: out[n][gate.rows] = silu(x . Wgate^T) * (x . Wup^T), x first normalized when `norm`
+  // is given. tmp: scratch of n * up.rows floats.
+  virtual void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n,
+                             const InputNorm* norm = nullptr) {
+    if (norm) rms_norm(x, norm->weight, norm->h, n, int(gate.cols), norm->eps), x = norm->h;
     matmul(gate, x, out, n, nullptr);
     matmul(up, x, tmp, n, nullptr);
     swiglu(out, tmp, out, n, int(gate.rows));

@@ -49,12 +49,13 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
   const int d = c.d_model, m = n - first;
   const RopeParams rope = model_.rope();
 
-  if (L.attn_norm) b.rms_norm(x_, L.attn_norm, h_, n, d, c.rms_eps);
-  const float* in = L.attn_norm ? h_ : x_;
-  if (first == 0) {  // every row needs its query too: q|k|v and RoPE + cache write as fused steps
-    b.matmul_qkv(L.q, L.k, L.v, in, n, q_, k_, v_, L.q_bias, L.k_bias, L.v_bias);
+  if (first == 0) {  // every row needs its query too: norm + q|k|v, and RoPE + cache write, as fused steps
+    const InputNorm attn_in{L.attn_norm, c.rms_eps, h_};
+    b.matmul_qkv(L.q, L.k, L.v, x_, n, q_, k_, v_, L.q_bias, L.k_bias, L.v_bias, L.attn_norm ? &attn_in : nullptr);
     b.rope_kv_write(*kv_, l, q_, c.n_heads, k_, v_, pos_.data(), n, rope, n_past());
   } else {
+    if (L.attn_norm) b.rms_norm(x_, L.attn_norm, h_, n, d, c.rms_eps);
+    const float* in = L.attn_norm ? h_ : x_;
     b.matmul(L.k, in, k_, n, L.k_bias);
     b.matmul(L.v, in, v_, n, L.v_bias);
     b.rope_kv_write(*kv_, l, nullptr, c.n_heads, k_, v_, pos_.data(), n, rope, n_past());
@@ -68,8 +69,8 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
   float* x = x_ + size_t(first) * d;
   b.matmul_add(L.o, att_, x, h_, m, L.o_bias);  // x += attention . Wo
 
-  b.rms_norm(x, L.ffn_norm, h_, m, d, c.rms_eps);
-  b.matmul_swiglu(L.gate, L.up, h_, gate_, up_, m);
+  const InputNorm ffn_in{L.ffn_norm, c.rms_eps, h_};
+  b.matmul_swiglu(L.gate, L.up, x, gate_, up_, m, &ffn_in);  // silu(norm(x) . Wgate) * norm(x) . Wup
   b.matmul_add(L.down, gate_, x, h_, m, nullptr);  // x += (silu(h . Wgate) * h . Wup) . Wdown
 }
 
