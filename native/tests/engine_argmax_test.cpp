@@ -1,7 +1,8 @@
 // The greedy LM-head prefilter (cpu_argmax_filter.h) must give exactly argmax(matmul(W, x)): checked on
 // F32/F16/BF16 heads of several shapes with exact duplicate rows (ties: the first id wins), rows one
 // ulp apart, near-tied logits made on purpose, all-zero and huge inputs, on 1 and 3 threads; and, given
-// MODEL.gguf, on the model's own LM head with its real final hidden states. Exits non-zero on a mismatch.
+// MODEL.gguf, on the model's own LM head with its real final hidden states; and several rows in one call
+// (speculative verification) equal to the single-row call and the full matmul. Exits non-zero on a mismatch.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "engine/context.h"
+#include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_argmax_filter.h"
 #include "engine/cpu_kernels.h"
 #include "engine/model.h"
@@ -45,13 +47,32 @@ void check_one(ThreadPool& pool, ArgmaxFilter& f, const Weight& w, const float* 
   }
 }
 
+// n rows in one call (one pass over the 8-bit head per 16 rows) must give, row by row, the ids of the
+// single-row call and of the full matmul.
+void check_batch(ThreadPool& pool, ArgmaxFilter& f, const Weight& w, const std::vector<float>& xs, int n, const std::string& what) {
+  const int cols = int(w.cols);
+  std::vector<float> logits(w.rows), scratch(size_t(n) * w.rows), one(w.rows);
+  std::vector<int32_t> got(n);
+  f.argmax(xs.data(), n, scratch.data(), got.data());
+  for (int i = 0; i < n; ++i) {
+    cpu_matmul(pool, w, xs.data() + size_t(i) * cols, logits.data(), 1, nullptr);
+    const int32_t want = first_max(logits), single = f.argmax(xs.data() + size_t(i) * cols, one.data());
+    ++checks;
+    if (got[i] != want || single != want) {
+      ++failures;
+      std::printf("FAIL %s, row %d of %d: batch %d, single row %d, full %d (logit %.9g)\n", what.c_str(), i, n, got[i],
+                  single, want, logits[want]);
+    }
+  }
+}
+
 std::vector<uint8_t> encode(DType t, const std::vector<float>& v, int64_t cols) {
   std::vector<uint8_t> out(dtype_row_bytes(t, cols) * (v.size() / cols));
   for (size_t r = 0; r < v.size() / cols; ++r) quantize_row(t, v.data() + r * cols, out.data() + r * dtype_row_bytes(t, cols), cols);
   return out;
 }
 
-void synthetic(ThreadPool& pool, DType t, int rows, int cols, std::mt19937& rng) {
+void synthetic(ThreadPool& pool, DType t, int rows, int cols, std::mt19937& rng, bool use_amx) {
   std::normal_distribution<float> g(0.f, 1.f);
   std::vector<float> v(size_t(rows) * cols);
   for (float& x : v) x = g(rng) * 0.05f;
@@ -63,9 +84,10 @@ void synthetic(ThreadPool& pool, DType t, int rows, int cols, std::mt19937& rng)
   }
   std::vector<uint8_t> bytes = encode(t, v, cols);
   Weight w = cpu_weight(t, rows, cols, bytes.data());
-  ArgmaxFilter f(pool, w);
+  ArgmaxFilter f(pool, w, use_amx);
   std::vector<float> dq(cols);
-  const std::string name = std::string(dtype_name(t)) + " " + std::to_string(rows) + "x" + std::to_string(cols);
+  const std::string name = std::string(dtype_name(t)) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
+                           (f.uses_amx() ? " (AMX)" : " (VNNI)");
   for (int trial = 0; trial < 60; ++trial) {
     std::vector<float> x(cols);
     const float scale = trial % 3 == 0 ? 1e-3f : trial % 3 == 1 ? 1.f : 300.f;
@@ -79,9 +101,26 @@ void synthetic(ThreadPool& pool, DType t, int rows, int cols, std::mt19937& rng)
   }
   std::vector<float> zero(cols, 0.f);
   check_one(pool, f, w, zero.data(), name + " zero input");  // every logit 0: the first row
+
+  // Batches: near-tie rows (aimed at a duplicated row) mixed with random and all-zero rows, of 1 to 19
+  // rows (over 16 the call takes two passes).
+  for (int n : {1, 2, 5, 16, 19}) {
+    std::vector<float> xs(size_t(n) * cols);
+    for (int i = 0; i < n; ++i) {
+      float* x = xs.data() + size_t(i) * cols;
+      if (i % 4 == 3) continue;  // zeros
+      const float scale = i % 3 == 0 ? 1e-3f : i % 3 == 1 ? 1.f : 300.f;
+      for (int j = 0; j < cols; ++j) x[j] = g(rng) * scale;
+      if (i % 2 == 0) {
+        dequantize_row(t, bytes.data() + (rng() % rows) * w.row_bytes, dq.data(), cols);
+        for (int j = 0; j < cols; ++j) x[j] = dq[j] * 100.f + x[j] * 1e-6f;
+      }
+    }
+    check_batch(pool, f, w, xs, n, name + " batch");
+  }
 }
 
-void real_model(ThreadPool& pool, const char* path) {
+void real_model(ThreadPool& pool, const char* path, bool use_amx) {
   auto model = Model::load(path);
   auto backend = make_cpu_backend(2);
   PreparedModel prepared(*backend, *model);
@@ -102,33 +141,39 @@ void real_model(ThreadPool& pool, const char* path) {
   req.logits = LogitRows::None;
   req.hidden = true;
   EvalResult r = ctx.eval(req);
-  ArgmaxFilter f(pool, head);
+  ArgmaxFilter f(pool, head, use_amx);
   const int d = int(head.cols);
   for (int i = 0; i < r.n; ++i) check_one(pool, f, head, r.hidden + size_t(i) * d, std::string(path) + " hidden state");
+  for (int n : {2, 5, 13}) {  // consecutive hidden states in one call, as greedy verification scores a path
+    std::vector<float> xs(r.hidden, r.hidden + size_t(n) * d);
+    check_batch(pool, f, head, xs, n, std::string(path) + " hidden states");
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::mt19937 rng(1234);
-  for (int threads : {1, 3}) {
-    ThreadPool pool(threads);
-    synthetic(pool, DType::F16, 6000, 256, rng);
-    synthetic(pool, DType::BF16, 3000, 192, rng);
-    synthetic(pool, DType::F16, 500, 96, rng);     // not filtered (columns not a multiple of 64): full path
-    synthetic(pool, DType::F32, 1500, 1024, rng);
-    synthetic(pool, DType::F16, 700, 4096, rng);
-  }
+  // Both ways of computing the integer dot products: AMX tiles where this CPU has them, and AVX-512 VNNI.
+  for (bool use_amx : {true, false})
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads);
+      synthetic(pool, DType::F16, 6000, 256, rng, use_amx);
+      synthetic(pool, DType::BF16, 3000, 192, rng, use_amx);
+      synthetic(pool, DType::F16, 500, 96, rng, use_amx);  // 96 columns: VNNI only (AMX wants multiples of 64)
+      synthetic(pool, DType::F32, 1500, 1024, rng, use_amx);
+      synthetic(pool, DType::F16, 700, 4096, rng, use_amx);
+    }
   if (argc > 1) {
     ThreadPool pool(2);
-    real_model(pool, argv[1]);
+    for (bool use_amx : {true, false}) real_model(pool, argv[1], use_amx);
   }
   const double mean = filtered_calls ? double(candidates_total) / filtered_calls : 0;
   if (failures) {
     std::printf("%d of %d argmax checks failed\n", failures, checks);
     return 1;
   }
-  std::printf("all %d argmax filter checks equal the full matmul (%ld filtered, %.1f rows computed on average)\n",
-              checks, filtered_calls, mean);
+  std::printf("all %d argmax filter checks equal the full matmul (%ld filtered, %.1f rows computed on average; AMX %s)\n",
+              checks, filtered_calls, mean, amx::available() ? "used" : "not available here");
   return 0;
 }

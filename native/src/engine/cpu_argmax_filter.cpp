@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_ops.h"
 #include "engine/quant.h"
@@ -27,19 +28,46 @@ float round_up(double v) {
 }
 
 #if defined(FRSPEC_ARGMAX_FILTER_VNNI)
-// The 16 integer dot products sum_j q[row][j] * r[j] of one block of 16 rows stored interleaved (for each
-// group of 4 columns, 16 rows x 4 bytes): each lane accumulates one row, so no horizontal sums.
-inline __m512i dot16_u8s8(const uint8_t* r, const int8_t* qt, int cols) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  const int groups = cols / 4;
-  for (int g = 0; g < groups; g += 4) {
-    const int8_t* p = qt + size_t(g) * 64;
-    a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(r + 4 * g)), _mm512_loadu_si512(p));
-    a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(r + 4 * g + 4)), _mm512_loadu_si512(p + 64));
-    a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(r + 4 * g + 8)), _mm512_loadu_si512(p + 128));
-    a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(r + 4 * g + 12)), _mm512_loadu_si512(p + 192));
+// The integer dot products sum_j q[row][j] * r_k[j] of one block of 16 rows stored interleaved (for each
+// group of 4 columns, 16 rows x 4 bytes) with N rounded x rows r_k (r_stride bytes apart): each lane
+// accumulates one row, so no horizontal sums, and each 64-byte weight load serves all N x rows. C
+// independent accumulators per x row keep enough dot products in flight when N is small.
+template <int N>
+inline void dot16_u8s8(const uint8_t* r, size_t r_stride, const int8_t* qt, int cols, __m512i* out) {
+  constexpr int C = N >= 4 ? 1 : N == 1 ? 4 : 2;
+  __m512i acc[C][N];
+  for (int c = 0; c < C; ++c)
+    for (int k = 0; k < N; ++k) acc[c][k] = _mm512_setzero_si512();
+  const int groups = cols / 4;  // a multiple of 4 (cols % 16 == 0), so of C
+  for (int g = 0; g < groups; g += C)
+    for (int c = 0; c < C; ++c) {
+      const __m512i w = _mm512_loadu_si512(qt + size_t(g + c) * 64);
+      for (int k = 0; k < N; ++k)
+        acc[c][k] = _mm512_dpbusd_epi32(acc[c][k], _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(r + k * r_stride + 4 * (g + c))), w);
+    }
+  for (int k = 0; k < N; ++k) {
+    __m512i sum = acc[0][k];
+    for (int c = 1; c < C; ++c) sum = _mm512_add_epi32(sum, acc[c][k]);
+    out[k] = sum;
   }
-  return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+}
+
+// dot16_u8s8 for any n <= 16 x rows, in chunks of at most 8 (the accumulators stay in registers).
+inline void dot16_rows(const uint8_t* r, size_t r_stride, const int8_t* qt, int cols, int n, __m512i* out) {
+  for (int first = 0; first < n; first += 8) {
+    const uint8_t* rf = r + first * r_stride;
+    __m512i* o = out + first;
+    switch (std::min(8, n - first)) {
+      case 1: dot16_u8s8<1>(rf, r_stride, qt, cols, o); break;
+      case 2: dot16_u8s8<2>(rf, r_stride, qt, cols, o); break;
+      case 3: dot16_u8s8<3>(rf, r_stride, qt, cols, o); break;
+      case 4: dot16_u8s8<4>(rf, r_stride, qt, cols, o); break;
+      case 5: dot16_u8s8<5>(rf, r_stride, qt, cols, o); break;
+      case 6: dot16_u8s8<6>(rf, r_stride, qt, cols, o); break;
+      case 7: dot16_u8s8<7>(rf, r_stride, qt, cols, o); break;
+      default: dot16_u8s8<8>(rf, r_stride, qt, cols, o); break;
+    }
+  }
 }
 #endif
 
@@ -56,7 +84,7 @@ bool ArgmaxFilter::applicable(const Weight& w) {
 #endif
 }
 
-ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w) : pool_(pool), w_(w) {
+ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : pool_(pool), w_(w) {
   if (!applicable(w)) {  // argmax() then always takes the full matmul
     usable_ = false;
     return;
@@ -97,82 +125,173 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w) : pool_(pool), w_(
     }
   });
   usable_ = std::find(bad.begin(), bad.end(), 1) == bad.end();
-  r_.resize(cols);
-  hi_.resize(padded);
-  task_lo_max_.resize(tasks);
-  candidates_.reserve(kMaxCandidates);
-  candidate_rows_.resize(size_t(kMaxCandidates) * w.row_bytes);
-  candidate_logits_.resize(kMaxCandidates);
+  padded_ = padded;
+  use_amx_ = allow_amx && cols % 64 == 0 && amx::available();
+  if (use_amx_) amx_dots_.resize(size_t(pool_.size()) * kRowsPerTask * kMaxPass);
 }
 
-int32_t ArgmaxFilter::argmax(const float* x, float* logits) {
-  const int rows = int(w_.rows), cols = int(w_.cols);
-  auto full = [&] {
-    last_candidates_ = rows;
-    cpu_matmul(pool_, w_, x, logits, 1, nullptr);
-    return cpu::argmax_row(logits, rows);
-  };
+void ArgmaxFilter::argmax(const float* x, int n, float* logits, int32_t* out) {
+  last_candidates_ = 0;
+  for (int first = 0; first < n; first += kMaxPass) {
+    const int m = std::min(kMaxPass, n - first);
+    argmax_pass(x + size_t(first) * w_.cols, m, logits + size_t(first) * w_.rows, out + first);
+  }
+}
+
 #if defined(FRSPEC_ARGMAX_FILTER_VNNI)
-  if (!usable_) return full();
-  // x ~ t * r with r in [-127, 127] (stored + 128), and the largest rounding error ex, in double.
-  double xmax = 0, x_l1 = 0;
-  for (int j = 0; j < cols; ++j) {
-    xmax = std::max(xmax, double(std::fabs(x[j])));
-    x_l1 += std::fabs(double(x[j]));
+void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
+  const int rows = int(w_.rows), cols = int(w_.cols);
+  r_.resize(size_t(n) * cols);
+  t_.resize(n);
+  l1_.resize(n);
+  ex_.resize(n);
+  hi_.resize(size_t(n) * padded_);
+  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
+  task_lo_max_.resize(size_t(tasks) * n);
+  // x_i ~ t * r with r in [-127, 127] (stored + 128), and the largest rounding error ex, in double.
+  for (int i = 0; i < n; ++i) {
+    const float* xi = x + size_t(i) * cols;
+    double xmax = 0, x_l1 = 0;
+    for (int j = 0; j < cols; ++j) {
+      xmax = std::max(xmax, double(std::fabs(xi[j])));
+      x_l1 += std::fabs(double(xi[j]));
+    }
+    ok[i] = std::isfinite(x_l1);
+    const float t = ok[i] ? float(xmax / 127) : 0.f;
+    double ex = 0;
+    for (int j = 0; j < cols; ++j) {
+      const long r = t > 0 ? std::clamp(std::lround(xi[j] / t), -127L, 127L) : 0;
+      r_[size_t(i) * cols + j] = uint8_t(r + 128);
+      if (ok[i]) ex = std::max(ex, std::fabs(double(xi[j]) - double(t) * double(r)));
+    }
+    t_[i] = t;
+    l1_[i] = ok[i] ? round_up(x_l1 * (1 + 1e-9)) : 0.f;
+    ex_[i] = round_up(ex);
   }
-  if (!std::isfinite(x_l1)) return full();
-  const float t = float(xmax / 127);
-  double ex = 0;
-  for (int j = 0; j < cols; ++j) {
-    const long r = t > 0 ? std::clamp(std::lround(x[j] / t), -127L, 127L) : 0;
-    r_[j] = uint8_t(r + 128);
-    ex = std::max(ex, std::fabs(double(x[j]) - double(t) * double(r)));
-  }
-  const float l1 = round_up(x_l1 * (1 + 1e-9)), exf = round_up(ex);
 
-  const int tasks = int(task_lo_max_.size());
-  pool_.parallel_for(tasks, [&](int task, int) {
-    const int end = std::min(rows, (task + 1) * kRowsPerTask);
-    const __m512 vt = _mm512_set1_ps(t), vl1 = _mm512_set1_ps(l1), vex = _mm512_set1_ps(exf);
+  pool_.parallel_for(tasks, [&](int task, int thread) {
+    const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
+    // AMX: every block's dot products for all n rows first, into this thread's buffer (L2-sized).
+    int32_t* tile_dots = use_amx_ ? amx_dots_.data() + size_t(thread) * kRowsPerTask * kMaxPass : nullptr;
+    if (use_amx_) amx::block_dots(r_.data(), n, cols, q_.data() + size_t(begin) * cols, (end - begin + 15) / 16, tile_dots);
     const __m512 margin = _mm512_set1_ps(1.001f), rel = _mm512_set1_ps(1e-6f);
-    __m512 lo_max = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    for (int i = task * kRowsPerTask; i < end; i += 16) {
-      _mm_prefetch(reinterpret_cast<const char*>(q_.data() + size_t(i + 64) * cols), _MM_HINT_T0);
+    __m512 lo_max[kMaxPass];
+    for (int k = 0; k < n; ++k) lo_max[k] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i dots[kMaxPass];
+    for (int i = begin; i < end; i += 16) {
+      if (use_amx_) {
+        for (int k = 0; k < n; ++k) dots[k] = _mm512_loadu_si512(tile_dots + (size_t(i - begin) / 16 * n + k) * 16);
+      } else {
+        _mm_prefetch(reinterpret_cast<const char*>(q_.data() + size_t(i + 64) * cols), _MM_HINT_T0);
+        dot16_rows(r_.data(), cols, q_.data() + size_t(i) * cols, cols, n, dots);  // the block is read once for all n
+      }
+      const __m512 scale = _mm512_loadu_ps(scale_.data() + i), err = _mm512_loadu_ps(err_.data() + i);
+      const __m512 abs_sum = _mm512_loadu_ps(abs_sum_.data() + i);
       // (the all-lanes masked forms: GCC 12 warns about the unmasked ones' undefined source operand)
-      const __m512i dot = _mm512_sub_epi32(dot16_u8s8(r_.data(), q_.data() + size_t(i) * cols, cols),
-                                           _mm512_maskz_slli_epi32(0xffff, _mm512_loadu_si512(q_sum_.data() + i), 7));
-      const __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(scale_.data() + i), vt), _mm512_maskz_cvtepi32_ps(0xffff, dot));
-      const __m512 bound = _mm512_fmadd_ps(_mm512_abs_ps(a), rel,
-          _mm512_mul_ps(_mm512_fmadd_ps(_mm512_loadu_ps(err_.data() + i), vl1, _mm512_mul_ps(_mm512_loadu_ps(abs_sum_.data() + i), vex)), margin));
-      _mm512_storeu_ps(hi_.data() + i, _mm512_add_ps(a, bound));
+      const __m512i q_sum128 = _mm512_maskz_slli_epi32(0xffff, _mm512_loadu_si512(q_sum_.data() + i), 7);
       const __mmask16 valid = end - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (end - i)) - 1);
-      lo_max = _mm512_mask_max_ps(lo_max, valid, lo_max, _mm512_sub_ps(a, bound));
+      for (int k = 0; k < n; ++k) {
+        if (!ok[k]) continue;
+        const __m512i dot = _mm512_sub_epi32(dots[k], q_sum128);
+        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(scale, _mm512_set1_ps(t_[k])), _mm512_maskz_cvtepi32_ps(0xffff, dot));
+        const __m512 bound = _mm512_fmadd_ps(_mm512_abs_ps(a), rel,
+            _mm512_mul_ps(_mm512_fmadd_ps(err, _mm512_set1_ps(l1_[k]), _mm512_mul_ps(abs_sum, _mm512_set1_ps(ex_[k]))), margin));
+        _mm512_storeu_ps(hi_.data() + size_t(k) * padded_ + i, _mm512_add_ps(a, bound));
+        lo_max[k] = _mm512_mask_max_ps(lo_max[k], valid, lo_max[k], _mm512_sub_ps(a, bound));
+      }
     }
-    alignas(64) float lanes[16];
-    _mm512_store_ps(lanes, lo_max);
-    task_lo_max_[task] = *std::max_element(lanes, lanes + 16);
+    alignas(64) float lanes[16];  // (not _mm512_reduce_max_ps: GCC 12 warns inside it)
+    for (int k = 0; k < n; ++k) {
+      _mm512_store_ps(lanes, lo_max[k]);
+      task_lo_max_[size_t(task) * n + k] = *std::max_element(lanes, lanes + 16);
+    }
   });
-  const float lo = *std::max_element(task_lo_max_.begin(), task_lo_max_.end());
-  if (!std::isfinite(lo)) return full();
-
-  // Every row that might reach `lo`, in increasing id order, so the first maximum below is the lowest id.
-  candidates_.clear();
-  for (int i = 0; i < rows; ++i)
-    if (!(hi_[i] < lo)) {  // (a NaN keeps the row)
-      if (int(candidates_.size()) == kMaxCandidates) return full();
-      candidates_.push_back(i);
-    }
-  const int k = int(candidates_.size());
-  last_candidates_ = k;
-  for (int c = 0; c < k; ++c)
-    std::memcpy(candidate_rows_.data() + size_t(c) * w_.row_bytes,
-                static_cast<const uint8_t*>(w_.data) + size_t(candidates_[c]) * w_.row_bytes, w_.row_bytes);
-  const Weight sub = cpu_weight(w_.type, k, w_.cols, candidate_rows_.data());
-  cpu_matmul(pool_, sub, x, candidate_logits_.data(), 1, nullptr);  // the same bits as the full matmul's rows
-  return candidates_[cpu::argmax_row(candidate_logits_.data(), k)];
-#else
-  return full();
-#endif
 }
+
+bool ArgmaxFilter::collect_candidates(int i, float lo, std::vector<int32_t>& ids) const {
+  // Every row that might reach `lo`, in increasing id order, so the first maximum later is the lowest id.
+  ids.clear();
+  const int rows = int(w_.rows);
+  const float* hi = hi_.data() + size_t(i) * padded_;
+  const __m512 vlo = _mm512_set1_ps(lo);
+  for (int r = 0; r < rows; r += 16) {
+    const __mmask16 valid = rows - r >= 16 ? __mmask16(0xffff) : __mmask16((1u << (rows - r)) - 1);
+    // not (hi < lo), unordered included: a NaN keeps the row
+    uint32_t keep = _mm512_mask_cmp_ps_mask(valid, _mm512_loadu_ps(hi + r), vlo, _CMP_NLT_UQ);
+    for (; keep; keep &= keep - 1) {
+      if (int(ids.size()) == kMaxCandidates) return false;
+      ids.push_back(r + __builtin_ctz(keep));
+    }
+  }
+  return true;
+}
+
+void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* out) {
+  const int rows = int(w_.rows), cols = int(w_.cols);
+  auto full = [&](int i) {  // row i through the real kernel over all of W
+    last_candidates_ += rows;
+    cpu_matmul(pool_, w_, x + size_t(i) * cols, logits + size_t(i) * rows, 1, nullptr);
+    out[i] = cpu::argmax_row(logits + size_t(i) * rows, rows);
+  };
+  if (!usable_) {
+    for (int i = 0; i < n; ++i) full(i);
+    return;
+  }
+  bool ok[kMaxPass];
+  score_pass(x, n, ok);
+  const int tasks = int(task_lo_max_.size()) / n;
+  candidates_.resize(kMaxPass);
+  union_.clear();
+  for (int i = 0; i < n; ++i) {
+    float lo = -std::numeric_limits<float>::infinity();
+    for (int t = 0; t < tasks; ++t) lo = std::max(lo, task_lo_max_[size_t(t) * n + i]);
+    ok[i] = ok[i] && std::isfinite(lo) && collect_candidates(i, lo, candidates_[i]);
+    if (!ok[i]) {
+      full(i);
+      continue;
+    }
+    union_.insert(union_.end(), candidates_[i].begin(), candidates_[i].end());
+  }
+  if (union_.empty()) return;
+  std::sort(union_.begin(), union_.end());
+  union_.erase(std::unique(union_.begin(), union_.end()), union_.end());
+
+  // The union's rows through the real kernel, for all n x rows at once: the kernel gives every (row, x)
+  // pair the same bits in any batch and any subset of W (one accumulator per pair, same order), so each
+  // logit equals the full matmul's.
+  const int u = int(union_.size());
+  candidate_rows_.resize(size_t(u) * w_.row_bytes);
+  for (int c = 0; c < u; ++c)
+    std::memcpy(candidate_rows_.data() + size_t(c) * w_.row_bytes,
+                static_cast<const uint8_t*>(w_.data) + size_t(union_[c]) * w_.row_bytes, w_.row_bytes);
+  candidate_logits_.resize(size_t(n) * u);
+  const Weight sub = cpu_weight(w_.type, u, w_.cols, candidate_rows_.data());
+  cpu_matmul(pool_, sub, x, candidate_logits_.data(), n, nullptr);
+  for (int i = 0; i < n; ++i) {
+    if (!ok[i]) continue;
+    // Row i's own candidates' logits, in increasing id order (both lists increasing: one merge walk),
+    // then the same first-maximum rule as the full matmul's argmax.
+    const float* li = candidate_logits_.data() + size_t(i) * u;
+    const std::vector<int32_t>& ids = candidates_[i];
+    own_logits_.resize(ids.size());
+    for (size_t c = 0, at = 0; c < ids.size(); ++c) {
+      while (union_[at] != ids[c]) ++at;
+      own_logits_[c] = li[at];
+    }
+    out[i] = ids[cpu::argmax_row(own_logits_.data(), int(ids.size()))];
+    last_candidates_ += int(ids.size());
+  }
+}
+#else
+void ArgmaxFilter::score_pass(const float*, int, bool*) {}
+bool ArgmaxFilter::collect_candidates(int, float, std::vector<int32_t>&) const { return false; }
+void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* out) {
+  for (int i = 0; i < n; ++i) {
+    last_candidates_ += int(w_.rows);
+    cpu_matmul(pool_, w_, x + size_t(i) * w_.cols, logits + size_t(i) * w_.rows, 1, nullptr);
+    out[i] = cpu::argmax_row(logits + size_t(i) * w_.rows, int(w_.rows));
+  }
+}
+#endif
 
 }  // namespace frspec

@@ -8,6 +8,7 @@
 // with a_i + B_i < L cannot be the argmax (its c_i is below the c of the row that attains L), so only
 // the few rows with a_i + B_i >= L (on the demo models: a handful of 151,936) are computed with the real
 // kernel, and the first maximum among them is the answer: the same id as argmax(cpu_matmul(W, x)).
+// Several x rows share one pass over the 8-bit head (speculative verification); each keeps its own bounds.
 //
 // The bound, from w_ij = s_i q_ij + dw_ij (|dw_ij| <= e_i, measured) and x_j = t r_j + dx_j (|dx_j| <=
 // ex, measured per call):  |sum w x - s_i t sum q r| <= e_i |x|_1 + ex * s_i sum_j |q_ij|, plus the F32
@@ -25,36 +26,60 @@ namespace frspec {
 
 class ArgmaxFilter {
  public:
-  // Whether W can be filtered here: a float type, columns a multiple of 64, a CPU build with VNNI.
+  // Whether W can be filtered here: a float type, columns a multiple of 16, a CPU build with VNNI.
   static bool applicable(const Weight& w);
-  // Builds the 8-bit copy (once per LM head; parallel on the pool).
-  ArgmaxFilter(ThreadPool& pool, const Weight& w);
+  // Builds the 8-bit copy (once per LM head; parallel on the pool). The integer dot products run on AMX
+  // tiles where the CPU has them (cpu_argmax_amx.h) unless allow_amx is false, else on AVX-512 VNNI.
+  ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx = true);
 
-  // argmax_j (x . W[j]) for one row x (host memory), the first maximum, exactly as the full matmul.
-  // logits: scratch of w.rows floats, used only when too many rows survive the filter.
-  int32_t argmax(const float* x, float* logits);
+  // out[i] = argmax_j (x_i . W[j]) for the n rows x[n][cols] (host memory), each the first maximum, exactly
+  // as the full matmul. The 8-bit head is read ONCE for all n rows (each 16-row block of it is scored for
+  // every x_i while it sits in L1), so n rows cost about one row's memory traffic: speculative
+  // verification scores the rows of a drafted path together. logits: scratch of n * w.rows floats, used
+  // only for a row whose filter keeps too many candidates.
+  void argmax(const float* x, int n, float* logits, int32_t* out);
+  int32_t argmax(const float* x, float* logits) {
+    int32_t id;
+    argmax(x, 1, logits, &id);
+    return id;
+  }
 
   int64_t rows() const { return w_.rows; }
   size_t bytes() const { return q_.size() + 4 * (scale_.size() + err_.size() + abs_sum_.size() + q_sum_.size()); }
-  int last_candidates() const { return last_candidates_; }  // rows computed exactly by the last call
+  int last_candidates() const { return last_candidates_; }  // rows computed exactly by the last call, all x_i
+  bool uses_amx() const { return use_amx_; }
 
  private:
-  static constexpr int kMaxCandidates = 1024;  // beyond this, the full matmul is cheaper
+  static constexpr int kMaxCandidates = 1024;  // per x row; beyond this, the full matmul is cheaper
+  static constexpr int kMaxPass = 16;          // x rows scored in one pass over the head (more: several passes)
+
+  // One pass for x rows [0, n) (n <= kMaxPass): rounds them to 8 bits, then fills hi_ and lo_ per row.
+  // ok[i] = false for a row the filter cannot bound (non-finite x): it takes the full matmul.
+  void score_pass(const float* x, int n, bool* ok);
+  // Ids of row i's candidates (hi >= lo), increasing; false when there are more than kMaxCandidates.
+  bool collect_candidates(int i, float lo, std::vector<int32_t>& ids) const;
+  void argmax_pass(const float* x, int n, float* logits, int32_t* out);
 
   ThreadPool& pool_;
   Weight w_;
+  int64_t padded_ = 0;           // rows rounded up to whole 16-row blocks
   bool usable_ = true;           // false when W holds a non-finite value
-  std::vector<int8_t> q_;        // rows x cols
+  bool use_amx_ = false;         // dot products on AMX tiles (else VNNI)
+  std::vector<int32_t> amx_dots_;  // per thread: one task's dot products, [block][x row][16]
+  std::vector<int8_t> q_;        // rows x cols, in blocks of 16 rows interleaved by 4-byte groups
   std::vector<float> scale_;     // s_i
   std::vector<float> err_;       // e_i + gamma * max_j |w_ij|, rounded up
   std::vector<float> abs_sum_;   // s_i * sum_j |q_ij|, rounded up
   std::vector<int32_t> q_sum_;   // sum_j q_ij (undoes the +128 that makes r unsigned for VNNI)
-  std::vector<uint8_t> r_;       // the rounded x, + 128
-  std::vector<float> hi_;        // a_i + B_i per row
-  std::vector<float> task_lo_max_;
-  std::vector<int32_t> candidates_;
-  std::vector<uint8_t> candidate_rows_;  // the candidates' original bytes, contiguous
-  std::vector<float> candidate_logits_;
+  std::vector<uint8_t> r_;       // per x row: the rounded x, + 128
+  std::vector<float> t_, l1_, ex_;  // per x row: x ~ t * r, |x|_1 and the largest rounding error, rounded up
+  std::vector<float> hi_;        // per x row, per W row: a_i + B_i
+  std::vector<float> task_lo_max_;  // per task, per x row: max (a_i - B_i)
+  std::vector<std::vector<int32_t>> candidates_;  // per x row
+  std::vector<int32_t> union_;   // all rows' candidates, increasing
+  std::vector<uint8_t> candidate_rows_;  // the union's original bytes, contiguous
+  std::vector<float> candidate_logits_;  // [n][union]
+  std::vector<float> own_logits_;        // one row's candidates' logits
   int last_candidates_ = 0;
 };
 

@@ -192,13 +192,14 @@ class CpuBackend final : public Backend {
       if (best[p] >= 0 && logits[best[p]] > logits[b]) b = best[p];
     out[0] = b;
   }
-  // Greedy decoding of one row through a float LM head: the exact argmax from an 8-bit prefilter that
-  // reads about half the bytes (cpu_argmax_filter.h), built the first time a head is used this way.
+  // Greedy decoding through a float LM head: the exact argmax from an 8-bit prefilter that reads about
+  // half the bytes (cpu_argmax_filter.h), built the first time a head is used this way. n rows (greedy
+  // verification of a drafted path) share one pass over the 8-bit head.
   void matmul_argmax(const Weight& w, const float* x, int n, float* logits, int32_t* out) override {
-    if (n != 1 || !use_argmax_filter_ || !ArgmaxFilter::applicable(w)) return Backend::matmul_argmax(w, x, n, logits, out);
+    if (n < 1 || !use_argmax_filter_ || !ArgmaxFilter::applicable(w)) return Backend::matmul_argmax(w, x, n, logits, out);
     std::unique_ptr<ArgmaxFilter>& f = filters_[w.data];
     if (!f || f->rows() != w.rows) f = std::make_unique<ArgmaxFilter>(pool_, w);
-    out[0] = f->argmax(x, logits);
+    f->argmax(x, n, logits, out);
   }
 
   void topk(const float* logits, int vocab, int k, int32_t* ids, float* vals) override {

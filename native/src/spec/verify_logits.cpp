@@ -1,11 +1,10 @@
 #include "spec/verify_logits.h"
-#include <cstdlib>  // H4TEMP
 
 #include <algorithm>
 
 namespace frspec {
 
-VerifyLogits::VerifyLogits(Backend& b, const Weight& lm_head) : b_(b), head_(lm_head) { if (const char* e = std::getenv("H4_PATH_ROWS")) path_rows_ = std::atoi(e); }  // H4TEMP
+VerifyLogits::VerifyLogits(Backend& b, const Weight& lm_head) : b_(b), head_(lm_head) {}
 
 VerifyLogits::~VerifyLogits() {
   b_.free(sel_);

@@ -1,0 +1,20 @@
+// AMX int8 tiles (Sapphire Rapids and later) for the argmax filter's integer dot products
+// (cpu_argmax_filter.h): one TDPBUSD multiplies up to 16 rounded x rows with a 16-row block of the 8-bit
+// LM head, 64 columns at a time, so scoring the rows of a drafted path costs about what one row costs.
+// The sums are the same integers the VNNI path computes (exact int32 arithmetic either way).
+#pragma once
+#include <cstdint>
+
+namespace frspec::amx {
+
+// Whether this CPU has AMX-INT8 and the kernel granted this process the tile state (asked once, on the
+// first call). False on other CPUs, in builds without AVX-512, or with FRSPEC_AMX=0 in the environment.
+bool available();
+
+// For blocks [0, blocks) of q (each 16 rows x cols bytes, interleaved as the filter stores them: for each
+// group of 4 columns, 16 rows x 4 bytes) and the n <= 16 rows of r (cols bytes each, values + 128):
+// out[(b * n + k) * 16 + i] = sum_j q[block b, row i][j] * r[k][j]. cols must be a multiple of 64.
+// Call only when available().
+void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, int32_t* out);
+
+}  // namespace frspec::amx
