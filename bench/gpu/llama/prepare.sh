@@ -3,7 +3,8 @@
 # (ignored via .git/info/exclude; carry it in the device call, at most 64 MiB travel):
 #  * node-llama-cpp 3.21.1's prebuilt CUDA binaries (npm pack of @node-llama-cpp/linux-x64-cuda, fetched
 #    on demand into .cache/llama-gpu/, never a dependency of the project). libggml-cuda.so is 159 MB, so
-#    its fat binary is pruned to the compute_90 PTX the H100/H200 JIT-compiles (prune_fatbin.py), then xz;
+#    its fat binary keeps only what an H100/H200 runs: sm_90 cubins compiled here from its compute_90 PTX,
+#    plus that PTX as a fallback (prune_fatbin.py), then xz;
 #  * llama_gpu_bench, our driver of those libraries through llama.h (headers from node-llama-cpp's git
 #    bundle of the exact llama.cpp source, tag v0.4.0), portable x86-64-v3;
 #  * make_random_gguf and a tokenizer template (Qwen2.5's, from demo-target.gguf) to write real-shape
@@ -48,8 +49,21 @@ rm -rf "$carry"
 mkdir -p "$carry/lib" "$carry/bin"
 # 2. The libraries: the CUDA backend pruned to compute_90 PTX; one CPU backend variant (ggml needs one)
 # plus the generic fallback; libllama, libggml, libggml-base. All xz; the run unpacks them next to the driver.
-python3 "$here/prune_fatbin.py" "$libs/libggml-cuda.so" "$cache/libggml-cuda.pruned.so" --keep-ptx 90
-cp "$cache/libggml-cuda.pruned.so" "$carry/lib/libggml-cuda.so"
+# The GPU machine's driver (CUDA 13.0) cannot JIT the library's CUDA 13.1 PTX, so every unit's compute_90
+# PTX is compiled here by ptxas (same CUDA 13.0 as that driver) into an sm_90 cubin, once (cached; about
+# 30 minutes of one core for the 254 MB of PTX), and the PTX stays beside it, its ISA lowered to 9.0, as
+# the driver's fallback. A unit ptxas refuses keeps only its PTX (reported here).
+sm90=$cache/sm90
+[ -f "$sm90/000.ptx" ] || python3 "$here/prune_fatbin.py" "$libs/libggml-cuda.so" --extract-ptx "$sm90" --ptx-version 9.0
+ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
+for f in $(ls -Sr "$sm90"/*.ptx); do
+  c=${f%.ptx}.cubin
+  [ -f "$c" ] && continue
+  if "$ptxas" -arch=sm_90 -O3 "$f" -o "$c.tmp" 2> "${f%.ptx}.err"; then mv "$c.tmp" "$c"
+  else echo "warning: ptxas refused $f (that unit will be JIT-compiled from PTX): $(head -c 300 "${f%.ptx}.err")"; fi
+done
+python3 "$here/prune_fatbin.py" "$libs/libggml-cuda.so" "$cache/libggml-cuda.sm90.so" --cubins "$sm90" --ptx-version 9.0
+cp "$cache/libggml-cuda.sm90.so" "$carry/lib/libggml-cuda.so"
 for f in libggml-base.so libggml.cuda.v0.4.0.so libllama.cuda.v0.4.0.so libggml-cpu-haswell.so libggml-cpu-x64.so; do
   cp "$libs/$f" "$carry/lib/"
 done

@@ -35,7 +35,7 @@ def main():
     plain = {}
     for r in runs:
         if r.get('mode') == 'plain':
-            plain.setdefault(r.get('label', '').replace(' (first process: JIT)', ''), []).append(r)
+            plain.setdefault(r.get('label', '').replace(' (first process)', ''), []).append(r)
     compare = []
     for label, rs in plain.items():
         ours = [r for r in rs if r['engine'] == 'frspec']
