@@ -47,11 +47,22 @@ std::vector<std::vector<int32_t>> read_prompts(const std::string& path) {
   return out;
 }
 
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) o += c;
+  }
+  return o;
+}
+
 struct Row {
   std::string name;
   double tok_s = 0, decode_tok_s = 0, tau = 0, draft_ms = 0, verify_ms = 0, total_ms = 0, prompt_ms = 0;
   int tokens = 0, mismatches = 0, steps = 0;  // steps: verify passes (plain: decoded tokens)
   uint64_t waits = 0;  // host waits for the GPU over the whole row (prompts included)
+  uint64_t graphs = 0, graph_updates = 0, graph_instantiations = 0;  // CUDA-graph steps
+  std::string error;   // what a configuration threw (it then counts every prompt as a mismatch)
   double per_step(double v) const { return steps ? v / steps : 0; }
 };
 
@@ -80,8 +91,17 @@ int main(int argc, char** argv) {
 #ifdef FRSPEC_HAVE_CUDA
     cuda::CudaBackendExtras* gpu = cuda::extras(backend.get());  // null on the CPU: no wait count
     auto waits = [&]() -> uint64_t { return gpu ? gpu->host_waits() : 0; };
+    // Adds the CUDA-graph counters since `before` (taken by the same call with before == null) to r.
+    auto graph_counts = [&](Row& r, const Row* before) {
+      if (!gpu) return;
+      const auto g = gpu->graph_counts();
+      r.graphs = g.launches - (before ? before->graphs : 0);
+      r.graph_updates = g.updates - (before ? before->graph_updates : 0);
+      r.graph_instantiations = g.instantiations - (before ? before->graph_instantiations : 0);
+    };
 #else
     auto waits = []() -> uint64_t { return 0; };
+    auto graph_counts = [](Row&, const Row*) {};
 #endif
     auto cpu = make_cpu_backend(0);
     const auto prompts = read_prompts(prompts_path);
@@ -106,7 +126,8 @@ int main(int argc, char** argv) {
     GenerateParams gp;
     gp.max_tokens = n_tokens;
     std::vector<std::vector<int32_t>> plain, plain_cpu;
-    Row base{"plain greedy"};
+    Row base;
+    base.name = "plain greedy";
     {
       PreparedModel pc(*cpu, *target);
       Context cc(pc, cp);
@@ -134,21 +155,33 @@ int main(int argc, char** argv) {
 
     // One configuration over every prompt: speed, tau, per-step costs, host waits, exactness.
     auto run_config = [&](Drafter& d, SpeculativeDecoder& dec, const std::string& name, const SpecParams& sp) {
-      Row r{name};
+      Row r;
+      r.name = name;
       int steps = 0, emitted = 0;
       const uint64_t waits0 = waits();
+      Row g0;
+      graph_counts(g0, nullptr);
       for (size_t i = 0; i < prompts.size(); ++i) {
-        const SpecResult o = dec.generate(prompts[i], sp);
-        r.tokens += int(o.tokens.size());
-        r.total_ms += o.stats.total_ms;
-        r.prompt_ms += o.stats.prompt_ms;
-        r.draft_ms += o.stats.draft_ms;
-        r.verify_ms += o.stats.verify_ms;
-        steps += o.stats.steps;
-        emitted += o.stats.emitted;
-        r.mismatches += o.tokens != plain[i];
+        try {
+          const SpecResult o = dec.generate(prompts[i], sp);
+          r.tokens += int(o.tokens.size());
+          r.total_ms += o.stats.total_ms;
+          r.prompt_ms += o.stats.prompt_ms;
+          r.draft_ms += o.stats.draft_ms;
+          r.verify_ms += o.stats.verify_ms;
+          steps += o.stats.steps;
+          emitted += o.stats.emitted;
+          r.mismatches += o.tokens != plain[i];
+        } catch (const std::exception& e) {  // a failed configuration is reported, the others still run
+          r.error = e.what();
+          r.mismatches += int(prompts.size() - i);
+          ctx.truncate(0);  // the failed step's bookkeeping is not trusted
+          d.context().truncate(0);
+          std::printf("%s: error: %s\n", name.c_str(), e.what());
+          break;
+        }
       }
-      (void)d;
+      graph_counts(r, &g0);
       r.tok_s = r.tokens / (r.total_ms / 1e3);
       r.decode_tok_s = r.tokens / ((r.total_ms - r.prompt_ms) / 1e3);
       r.tau = steps ? double(emitted) / steps : 0;
@@ -158,6 +191,9 @@ int main(int argc, char** argv) {
       std::printf("%-44s %7.1f tok/s after the prompt (%.2fx plain)  tau %.2f  per step: draft %.3f ms, verify %.3f ms,"
                   " %.2f host waits  outputs != plain: %d\n", r.name.c_str(), r.decode_tok_s, r.decode_tok_s / base.decode_tok_s,
                   r.tau, r.per_step(r.draft_ms), r.per_step(r.verify_ms), r.per_step(double(r.waits)), r.mismatches);
+      if (r.graphs)
+        std::printf("%-44s CUDA graphs: %llu launched, %llu updated in place, %llu instantiated\n", "",
+                    (unsigned long long)r.graphs, (unsigned long long)r.graph_updates, (unsigned long long)r.graph_instantiations);
     };
 
     struct Head { const char* name; int k; };
@@ -189,6 +225,14 @@ int main(int argc, char** argv) {
       sp.max_tokens = n_tokens;
       sp.queued_chain = 0;
       run_config(d, dec, who + ", FR-Spec 32k, chain, not queued", sp);
+      // The queued step as one CUDA graph per step (recorded, updated in place, launched).
+      for (int len : {3, 4}) {
+        SpecParams g;
+        g.max_tokens = n_tokens;
+        g.shape.chain = len;
+        g.graph_steps = true;
+        run_config(d, dec, who + ", FR-Spec 32k, chain " + std::to_string(len) + ", CUDA graph steps", g);
+      }
     }
     int bad = 0;
     for (const Row& r : rows) bad += r.mismatches;
@@ -204,7 +248,9 @@ int main(int argc, char** argv) {
           << ", \"prompt_ms\": " << r.prompt_ms << ", \"decode_speedup_vs_plain\": " << r.decode_tok_s / base.decode_tok_s
           << ", \"steps\": " << r.steps << ", \"draft_ms_per_step\": " << r.per_step(r.draft_ms)
           << ", \"verify_ms_per_step\": " << r.per_step(r.verify_ms) << ", \"host_waits\": " << r.waits
-          << ", \"host_waits_per_step\": " << r.per_step(double(r.waits)) << ", \"mismatches\": " << r.mismatches << "}"
+          << ", \"host_waits_per_step\": " << r.per_step(double(r.waits)) << ", \"graph_launches\": " << r.graphs
+          << ", \"graph_updates\": " << r.graph_updates << ", \"graph_instantiations\": " << r.graph_instantiations
+          << ", \"error\": \"" << json_escape(r.error) << "\", \"mismatches\": " << r.mismatches << "}"
           << (i + 1 < rows.size() ? ",\n" : "\n");
       }
       f << "]}\n";

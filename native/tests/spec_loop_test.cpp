@@ -136,6 +136,7 @@ static void test_greedy_identity(Models& m) {
         sp.shape = shape;
         sp.context_tokens = vocab == 2;
         sp.queued_chain = variant == 2 ? 1 : -1;
+        sp.graph_steps = variant == 2;  // a no-op on the CPU: checks the step's bookkeeping around it
         int same = 0, steps = 0, emitted = 0;
         for (size_t i = 0; i < ps.size(); ++i) {
           SpecResult r = dec.generate(ps[i], sp);

@@ -79,6 +79,13 @@ class Staging {
     cudaFree(dev_);
   }
   void reset() { off_ = 0; }  // only when the stream is idle
+  // Before a graph recording: at least `bytes` free without wrapping (a wrap waits for the stream, which
+  // a recording stream cannot do).
+  void make_room(size_t bytes) {
+    if (off_ + bytes <= cap_) return;
+    FRSPEC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    off_ = 0;
+  }
   template <class T>
   const T* put(const T* host, size_t n) {
     const size_t bytes = (n * sizeof(T) + 255) / 256 * 256;
@@ -178,6 +185,8 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    for (auto& [count, x] : execs_)
+      if (x) cudaGraphExecDestroy(x);
     for (void* p : owned_) cudaFree(p);
     if (upload_) cudaFreeHost(upload_);
     staging_.reset();
@@ -476,6 +485,66 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   uint64_t host_waits() const override { return waits_; }
 
+  // ---- a queued step as a CUDA graph (backend.h begin_graph): recorded each time (the host's side of
+  // each op runs as usual), then either an instantiation with the same node count is updated in place
+  // (kernel parameters such as n_past change every step) or a new one is made.
+  void begin_graph() override {
+    require(!recording_, "begin_graph: already recording");
+    staging_->make_room(256 << 10);
+    FRSPEC_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+    recording_ = true;
+  }
+  void end_graph() override {
+    if (!recording_) return;
+    recording_ = false;
+    cudaGraph_t g = nullptr;
+    FRSPEC_CUDA_CHECK(cudaStreamEndCapture(stream_, &g));
+    size_t nodes = 0;
+    cudaError_t e = cudaGraphGetNodes(g, nullptr, &nodes);
+    if (e != cudaSuccess) {
+      cudaGraphDestroy(g);
+      FRSPEC_CUDA_CHECK(e);
+    }
+    cudaGraphExec_t* exec = nullptr;
+    for (auto& [count, x] : execs_)
+      if (count == nodes) exec = &x;
+    if (exec) {
+      cudaGraphExecUpdateResultInfo info{};
+      if (cudaGraphExecUpdate(*exec, g, &info) != cudaSuccess) {  // another topology with the same count
+        cudaGetLastError();
+        cudaGraphExecDestroy(*exec);
+        *exec = nullptr;
+      } else {
+        ++graph_updates_;
+      }
+    }
+    if (!exec) {
+      if (execs_.size() >= 8) {  // a few shapes recur (catch-up lengths, attention splits): keep the latest 8
+        cudaGraphExecDestroy(execs_.front().second);
+        execs_.erase(execs_.begin());
+      }
+      execs_.emplace_back(nodes, nullptr);
+      exec = &execs_.back().second;
+    }
+    if (!*exec) {
+      e = cudaGraphInstantiate(exec, g, 0);
+      ++graph_instantiations_;
+    }
+    cudaGraphDestroy(g);
+    FRSPEC_CUDA_CHECK(e);
+    FRSPEC_CUDA_CHECK(cudaGraphLaunch(*exec, stream_));
+    ++graph_launches_;
+  }
+  void abort_graph() override {
+    if (!recording_) return;
+    recording_ = false;
+    cudaGraph_t g = nullptr;
+    cudaStreamEndCapture(stream_, &g);
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();
+  }
+  GraphCounts graph_counts() const override { return {graph_launches_, graph_updates_, graph_instantiations_}; }
+
   // ---- extras (benchmarks, tests)
   DeviceInfo info() const override { return info_; }
   double time_ms(const std::function<void()>& fn, int warmup, int reps, bool graph) override {
@@ -663,6 +732,9 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   size_t rows_out_cap_ = 0;
   std::vector<float> rows_host_;
   uint64_t waits_ = 0;
+  bool recording_ = false;
+  std::vector<std::pair<size_t, cudaGraphExec_t>> execs_;  // by node count (begin_graph)
+  uint64_t graph_launches_ = 0, graph_updates_ = 0, graph_instantiations_ = 0;
   size_t upload_cap_ = 0;
 };
 

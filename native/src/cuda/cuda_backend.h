@@ -43,6 +43,11 @@ class CudaBackendExtras {
   virtual int32_t* alloc_ids(size_t n) = 0;
   // How many times the host has waited for the GPU (read backs, to_host, sync) since creation.
   virtual uint64_t host_waits() const = 0;
+  // Steps run as CUDA graphs (Backend::begin_graph): launched, updated in place, instantiated anew.
+  struct GraphCounts {
+    uint64_t launches = 0, updates = 0, instantiations = 0;
+  };
+  virtual GraphCounts graph_counts() const = 0;
 };
 
 // The extras of a backend made by make_cuda_backend (null for any other backend).

@@ -188,6 +188,14 @@ class Backend {
   // host_ids[n][k] / host_vals[n][k], and the row's log-sum-exp (log-probability = value - lse) into
   // host_lse[n]. One read back for all rows (a draft tree level).
   virtual void topk_rows(const float* logits, int n, int vocab, int k, int32_t* host_ids, float* host_vals, float* host_lse);
+  // A step queued as one unit: between begin_graph() and end_graph() the caller only queues ops (no read
+  // back, no allocation, no free); a GPU backend records them into a CUDA graph and launches it at
+  // end_graph(), updating the last instantiation of the same shape in place (one launch instead of one per
+  // kernel). After an exception in between, abort_graph() drops the recording (nothing of it ran).
+  // Defaults: no graph, ops run as they are called.
+  virtual void begin_graph() {}
+  virtual void end_graph() {}
+  virtual void abort_graph() {}
 };
 
 // The CPU backend (always available). threads <= 0 means all cores.

@@ -165,22 +165,32 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
       // One queued step: root -> step_ids_[0], the drafter's ids -> step_ids_[1..n], the target reads them
       // from there, its argmax per row -> step_ids_[n+1..2n+1], then the host waits once for all of them.
       // (draft_ms then counts only the host's queuing; the GPU's drafting time lands in verify_ms.)
-      b.write_ids(step_ids_, &root, 1);
-      const int n = drafter_.draft_chain_queued(target_.tokens(), root, features_, params.shape.chain, limit, step_ids_ + 1);
-      st.draft_ms += ms_since(td);
-      tv = Clock::now();
-      verify_tokens.assign(size_t(n) + 1, 0);
-      verify_tokens[0] = root;
-      EvalRequest req;
-      req.tokens = verify_tokens;  // placeholders after the root; the ids come from step_ids_
-      req.token_ids = step_ids_;
-      req.logits = LogitRows::None;
-      req.hidden = true;
-      r = target_.eval(req);
-      st.verify_eval_ms += ms_since(tv);
-      for (int i = 0; i < n; ++i) tree.add(0, i - 1, 0.f);
-      logits.reset(tree, r.hidden);
-      logits.argmax_all(step_ids_ + n + 1);
+      // With graph_steps the whole step up to the read back is recorded and launched as one CUDA graph.
+      const bool graph = params.graph_steps && st.steps > 0;
+      if (graph) b.begin_graph();
+      int n = 0;
+      try {
+        b.write_ids(step_ids_, &root, 1);
+        n = drafter_.draft_chain_queued(target_.tokens(), root, features_, params.shape.chain, limit, step_ids_ + 1);
+        st.draft_ms += ms_since(td);
+        tv = Clock::now();
+        verify_tokens.assign(size_t(n) + 1, 0);
+        verify_tokens[0] = root;
+        EvalRequest req;
+        req.tokens = verify_tokens;  // placeholders after the root; the ids come from step_ids_
+        req.token_ids = step_ids_;
+        req.logits = LogitRows::None;
+        req.hidden = true;
+        r = target_.eval(req);
+        st.verify_eval_ms += ms_since(tv);
+        for (int i = 0; i < n; ++i) tree.add(0, i - 1, 0.f);
+        logits.reset(tree, r.hidden);
+        logits.argmax_all(step_ids_ + n + 1);
+      } catch (...) {
+        if (graph) b.abort_graph();
+        throw;
+      }
+      if (graph) b.end_graph();
       step_host.resize(2 * size_t(n) + 1);
       b.read_ids(step_host.data(), step_ids_ + 1, 2 * n + 1);
       for (int i = 0; i < n; ++i) tree.token[i] = verify_tokens[i + 1] = step_host[i];

@@ -32,6 +32,9 @@ struct SpecParams {
   // back in ONE read. -1: that way where read backs are waits (Backend::device_resident), 0: never (A/B
   // timings), 1: on any backend (the CPU tests check it stays exact).
   int queued_chain = -1;
+  // The queued chain step (from each generation's second step on: the first one sizes every buffer) is
+  // recorded and launched as one CUDA graph (Backend::begin_graph) instead of kernel by kernel.
+  bool graph_steps = false;
 };
 
 struct SpecStats {
