@@ -37,6 +37,19 @@ struct TileConfig {  // the 64-byte operand of LDTILECFG, palette 1
   uint8_t rows[16] = {};
 };
 
+// One 64-column chunk for two blocks: B slices into tiles 6 and 7, accumulated into C tiles 0 and 1 with
+// the A chunk in tile A. Two blocks in flight: consecutive TDPBUSDs on one C tile wait for each other,
+// and a tile being read cannot be reloaded, so alternating tiles keeps loads and products overlapping.
+template <int A>
+__attribute__((target("amx-tile,amx-int8"), always_inline)) inline void chunk_pair(const int8_t* b0, const int8_t* b1, bool two) {
+  _tile_loadd(6, b0, 64);
+  _tile_dpbusd(0, A, 6);
+  if (two) {
+    _tile_loadd(7, b1, 64);
+    _tile_dpbusd(1, A, 7);
+  }
+}
+
 }  // namespace
 
 bool available() {
@@ -47,13 +60,14 @@ bool available() {
 __attribute__((target("amx-tile,amx-int8")))
 void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, int32_t* out) {
   const int chunks = cols / 64;
+  const size_t block_bytes = size_t(16) * cols;
+  // Tiles: 0, 1 = C (n x 16 int32, two blocks), 2..5 = A (n x 64 bytes of r per 64-column chunk; loaded
+  // once for the whole call when cols <= 256, else chunk by chunk into 2), 6, 7 = B (a 64-column slice of
+  // a block: 16 groups of 4 columns x 16 rows x 4 bytes, exactly the filter's interleaved layout).
   TileConfig cfg;
-  cfg.rows[0] = uint8_t(n), cfg.colsb[0] = 64;
-  cfg.rows[1] = 16, cfg.colsb[1] = 64;
-  for (int t = 2; t < 6; ++t) cfg.rows[t] = uint8_t(n), cfg.colsb[t] = 64;
+  for (int t = 0; t < 6; ++t) cfg.rows[t] = uint8_t(n), cfg.colsb[t] = 64;
+  for (int t = 6; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
   _tile_loadconfig(&cfg);
-  // Tiles: 0 = C (n x 16 int32), 1 = B (a 64-column slice of a weight block: 16 groups x 64 bytes),
-  // 2..5 = A (n x 64 bytes of r per 64-column chunk; loaded once for the whole call when cols <= 256).
   const bool resident = chunks <= 4;
   if (resident) {  // (tile numbers are immediates)
     if (chunks > 0) _tile_loadd(2, r, cols);
@@ -61,26 +75,29 @@ void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, 
     if (chunks > 2) _tile_loadd(4, r + 128, cols);
     if (chunks > 3) _tile_loadd(5, r + 192, cols);
   }
-  for (int b = 0; b < blocks; ++b) {
-    const int8_t* block = q + size_t(b) * 16 * cols;
-    _mm_prefetch(reinterpret_cast<const char*>(block + size_t(4) * 16 * cols), _MM_HINT_T0);
+  for (int b = 0; b < blocks; b += 2) {
+    const int8_t* b0 = q + size_t(b) * block_bytes;
+    const int8_t* b1 = b0 + block_bytes;
+    const bool two = b + 1 < blocks;
     _tile_zero(0);
+    if (two) _tile_zero(1);
     for (int c = 0; c < chunks; ++c) {
-      _tile_loadd(1, block + size_t(c) * 1024, 64);
+      const size_t at = size_t(c) * 1024;
       if (!resident) {
         _tile_loadd(2, r + size_t(c) * 64, cols);
-        _tile_dpbusd(0, 2, 1);
+        chunk_pair<2>(b0 + at, b1 + at, two);
       } else if (c == 0) {
-        _tile_dpbusd(0, 2, 1);
+        chunk_pair<2>(b0 + at, b1 + at, two);
       } else if (c == 1) {
-        _tile_dpbusd(0, 3, 1);
+        chunk_pair<3>(b0 + at, b1 + at, two);
       } else if (c == 2) {
-        _tile_dpbusd(0, 4, 1);
+        chunk_pair<4>(b0 + at, b1 + at, two);
       } else {
-        _tile_dpbusd(0, 5, 1);
+        chunk_pair<5>(b0 + at, b1 + at, two);
       }
     }
     _tile_stored(0, out + size_t(b) * n * 16, 64);
+    if (two) _tile_stored(1, out + size_t(b + 1) * n * 16, 64);
   }
   _tile_release();  // the thread leaves no tile state in use
 }

@@ -172,14 +172,16 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
   pool_.parallel_for(tasks, [&](int task, int thread) {
     const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
     // AMX: every block's dot products for all n rows first, into this thread's buffer (L2-sized).
-    int32_t* tile_dots = use_amx_ ? amx_dots_.data() + size_t(thread) * kRowsPerTask * kMaxPass : nullptr;
-    if (use_amx_) amx::block_dots(r_.data(), n, cols, q_.data() + size_t(begin) * cols, (end - begin + 15) / 16, tile_dots);
+    // (One row stays on VNNI: there the tiles' store and reload cost more than they save.)
+    const bool amx = use_amx_ && n > 1;
+    int32_t* tile_dots = amx ? amx_dots_.data() + size_t(thread) * kRowsPerTask * kMaxPass : nullptr;
+    if (amx) amx::block_dots(r_.data(), n, cols, q_.data() + size_t(begin) * cols, (end - begin + 15) / 16, tile_dots);
     const __m512 margin = _mm512_set1_ps(1.001f), rel = _mm512_set1_ps(1e-6f);
     __m512 lo_max[kMaxPass];
     for (int k = 0; k < n; ++k) lo_max[k] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     __m512i dots[kMaxPass];
     for (int i = begin; i < end; i += 16) {
-      if (use_amx_) {
+      if (amx) {
         for (int k = 0; k < n; ++k) dots[k] = _mm512_loadu_si512(tile_dots + (size_t(i - begin) / 16 * n + k) * 16);
       } else {
         _mm_prefetch(reinterpret_cast<const char*>(q_.data() + size_t(i + 64) * cols), _MM_HINT_T0);

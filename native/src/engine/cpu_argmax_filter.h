@@ -47,7 +47,7 @@ class ArgmaxFilter {
   int64_t rows() const { return w_.rows; }
   size_t bytes() const { return q_.size() + 4 * (scale_.size() + err_.size() + abs_sum_.size() + q_sum_.size()); }
   int last_candidates() const { return last_candidates_; }  // rows computed exactly by the last call, all x_i
-  bool uses_amx() const { return use_amx_; }
+  bool uses_amx() const { return use_amx_; }  // for calls of 2 rows or more
 
  private:
   static constexpr int kMaxCandidates = 1024;  // per x row; beyond this, the full matmul is cheaper
@@ -64,7 +64,7 @@ class ArgmaxFilter {
   Weight w_;
   int64_t padded_ = 0;           // rows rounded up to whole 16-row blocks
   bool usable_ = true;           // false when W holds a non-finite value
-  bool use_amx_ = false;         // dot products on AMX tiles (else VNNI)
+  bool use_amx_ = false;         // dot products of 2+ x rows on AMX tiles (else VNNI)
   std::vector<int32_t> amx_dots_;  // per thread: one task's dot products, [block][x row][16]
   std::vector<int8_t> q_;        // rows x cols, in blocks of 16 rows interleaved by 4-byte groups
   std::vector<float> scale_;     // s_i
