@@ -40,15 +40,16 @@ struct TileConfig {  // the 64-byte operand of LDTILECFG, palette 1
 // One 64-column chunk for two blocks: B slices into tiles 6 and 7, accumulated into C tiles 0 and 1 with
 // the A chunk in tile A. Two blocks in flight: consecutive TDPBUSDs on one C tile wait for each other,
 // and a tile being read cannot be reloaded, so alternating tiles keeps loads and products overlapping.
-template <int A>
-__attribute__((target("amx-tile,amx-int8"), always_inline)) inline void chunk_pair(const int8_t* b0, const int8_t* b1, bool two) {
-  _tile_loadd(6, b0, 64);
-  _tile_dpbusd(0, A, 6);
-  if (two) {
-    _tile_loadd(7, b1, 64);
-    _tile_dpbusd(1, A, 7);
-  }
-}
+// (A macro: the tile intrinsics paste their tile numbers into the instruction text.)
+#define FRSPEC_AMX_CHUNK_PAIR(A, b0, b1, two) \
+  do {                                        \
+    _tile_loadd(6, (b0), 64);                 \
+    _tile_dpbusd(0, A, 6);                    \
+    if (two) {                                \
+      _tile_loadd(7, (b1), 64);               \
+      _tile_dpbusd(1, A, 7);                  \
+    }                                         \
+  } while (0)
 
 }  // namespace
 
@@ -85,15 +86,15 @@ void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, 
       const size_t at = size_t(c) * 1024;
       if (!resident) {
         _tile_loadd(2, r + size_t(c) * 64, cols);
-        chunk_pair<2>(b0 + at, b1 + at, two);
+        FRSPEC_AMX_CHUNK_PAIR(2, b0 + at, b1 + at, two);
       } else if (c == 0) {
-        chunk_pair<2>(b0 + at, b1 + at, two);
+        FRSPEC_AMX_CHUNK_PAIR(2, b0 + at, b1 + at, two);
       } else if (c == 1) {
-        chunk_pair<3>(b0 + at, b1 + at, two);
+        FRSPEC_AMX_CHUNK_PAIR(3, b0 + at, b1 + at, two);
       } else if (c == 2) {
-        chunk_pair<4>(b0 + at, b1 + at, two);
+        FRSPEC_AMX_CHUNK_PAIR(4, b0 + at, b1 + at, two);
       } else {
-        chunk_pair<5>(b0 + at, b1 + at, two);
+        FRSPEC_AMX_CHUNK_PAIR(5, b0 + at, b1 + at, two);
       }
     }
     _tile_stored(0, out + size_t(b) * n * 16, 64);
