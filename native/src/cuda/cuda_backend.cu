@@ -300,7 +300,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     job.w[0] = &wq, job.w[1] = &wk, job.w[2] = &wv;
     job.y[0] = yq, job.y[1] = yk, job.y[2] = yv;
     job.bias[0] = bq, job.bias[1] = bk, job.bias[2] = bv;
-    if (!fold_norm(job, norm) || !gemv_fusable(job, x, n))
+    if (!fuse_ || !fold_norm(job, norm) || !gemv_fusable(job, x, n))
       return Backend::matmul_qkv(wq, wk, wv, x, n, yq, yk, yv, bq, bk, bv, norm);
     matmul_fused(job, x, n, stream_);
   }
@@ -308,7 +308,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     GemvJob job;
     job.mode = GemvTargets::kAdd;
     job.w[0] = &w, job.y[0] = y, job.bias[0] = bias;
-    if (!gemv_fusable(job, x, n)) return Backend::matmul_add(w, x, y, tmp, n, bias);
+    if (!fuse_ || !gemv_fusable(job, x, n)) return Backend::matmul_add(w, x, y, tmp, n, bias);
     matmul_fused(job, x, n, stream_);
   }
   void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n,
@@ -317,7 +317,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     job.mode = GemvTargets::kSwiglu;
     job.count = 2;
     job.w[0] = &gate, job.w[1] = &up, job.y[0] = out;
-    if (!fold_norm(job, norm) || !gemv_fusable(job, x, n)) return Backend::matmul_swiglu(gate, up, x, out, tmp, n, norm);
+    if (!fuse_ || !fold_norm(job, norm) || !gemv_fusable(job, x, n)) return Backend::matmul_swiglu(gate, up, x, out, tmp, n, norm);
     matmul_fused(job, x, n, stream_);
   }
   // The GEMV folds an RMSNorm with a weight (every model's norms have one); without a weight, the default.
@@ -328,6 +328,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   void rope_kv_write(KvCache& kv, int layer, float* q, int n_heads, float* k, const float* v, const int32_t* pos, int n,
                      const RopeParams& p, int first_slot) override {
+    if (!fuse_) return Backend::rope_kv_write(kv, layer, q, n_heads, k, v, pos, n, p, first_slot);
     auto& c = cuda_kv(kv);
     const auto& s = c.shape();
     const int rot = p.rot_dims > 0 ? p.rot_dims : s.head_dim;
@@ -726,6 +727,8 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   size_t ids_cap_ = 0;
   float* topk_scratch_ = nullptr;
   unsigned* topk_counter_ = nullptr;  // the one-kernel top-k's block counter (0 between launches)
+  // FRSPEC_CUDA_NO_FUSION=1: the fused ops run as their unfused compositions (A/B timings, a fallback).
+  const bool fuse_ = std::getenv("FRSPEC_CUDA_NO_FUSION") == nullptr;
   size_t topk_cap_ = 0;
   uint8_t* upload_ = nullptr;  // pinned staging for prepare()
   float* rows_out_ = nullptr;  // topk_rows' device results

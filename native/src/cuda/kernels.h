@@ -31,6 +31,7 @@ struct GemvTargets {  // kernel parameter
   int mode;
   const float* norm_w;  // non-null: the GEMV reads rms_norm(x, norm_w, norm_eps) instead of x
   float norm_eps;
+  int prefetch;  // warp 0 prefetches the block's first weight bytes before waiting for the previous kernel
 };
 struct GemvJob {  // host side
   const Weight* w[3] = {};

@@ -2,6 +2,7 @@
 // kernel for small verification batches (n <= 64, up to 8 tokens per weight pass), and a tiled GEMM for
 // prefill. In the GEMV a block owns 4 rows; its warps split the columns, lanes take fixed chunks, and the
 // partial sums are combined in a fixed order, so a token's output is bit-identical for every n <= 64.
+#include <cstdlib>
 #include <type_traits>
 
 #include "cuda/cuda_util.cuh"
@@ -82,6 +83,21 @@ __device__ __forceinline__ void gemv_epilogue(const GemvTargets& tg, const GemvB
   }
 }
 
+// With programmatic dependent launch a GEMV's blocks may become resident while the previous kernel drains;
+// they wait for it (pdl_wait) before reading x, but their weights do not depend on it: warp 0 first asks
+// L2 for the first kPrefetchBytes of each of the block's rows, so the weight stream resumes during the
+// previous kernel's tail instead of after it. Only the first kPrefetchBlocks blocks (about the first wave,
+// the ones that can be resident that early) do it. A hint only (prefetch.global.L2): no result depends on it.
+constexpr size_t kPrefetchBytes = 4096;
+constexpr unsigned kPrefetchBlocks = 1024;
+template <int R>
+__device__ __forceinline__ void prefetch_weights(const GemvTargets& tg, const uint8_t* const (&wr)[R], size_t stride) {
+  const size_t off = size_t(threadIdx.x) * 128, bytes = stride < kPrefetchBytes ? stride : kPrefetchBytes;
+  if (!tg.prefetch || blockIdx.x >= kPrefetchBlocks || off >= bytes) return;
+#pragma unroll
+  for (int r = 0; r < R; ++r) asm volatile("prefetch.global.L2 [%0];" ::"l"(wr[r] + off));
+}
+
 // NORM GEMVs read rms_norm(x, norm_w) instead of x: every block computes each token's scale with
 // rms_scale (the GEMV's 128 threads = kNormThreads, the same order as rms_norm()) and normalizes x as it
 // loads it (rms_apply), so the products see exactly the values rms_norm() would have stored.
@@ -109,14 +125,15 @@ __device__ __forceinline__ void normalize(float (&xv)[N], const float* __restric
 template <class T, int NT, int R, bool NORM>
 __global__ void __launch_bounds__(32 * kGemvWarps)
     gemv_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
+  const uint8_t* wr[R];
+  const GemvBlock blk = gemv_block<R>(tg, stride, wr);
+  prefetch_weights<R>(tg, wr, stride);  // before the wait: the weights do not depend on the previous kernel
   pdl_wait();
   float nscale[NT];  // NORM: each token's RMSNorm scale, computed by every block exactly as rms_norm() does
   if constexpr (NORM) norm_scales<NT>(x, cols, tg.norm_eps, nscale);
   constexpr int RL = T::kRL;
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const uint8_t* wr[R];
-  const GemvBlock blk = gemv_block<R>(tg, stride, wr);
   float acc[R][NT];
 #pragma unroll
   for (int r = 0; r < R; ++r)
@@ -201,13 +218,14 @@ __device__ __forceinline__ int pack4(int a, int b, int c, int d) {
 template <class T, int NT, int R, bool NORM>
 __global__ void __launch_bounds__(32 * kGemvWarps)
     gemv_q_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
+  const uint8_t* wr[R];
+  const GemvBlock blk = gemv_block<R>(tg, stride, wr);
+  prefetch_weights<R>(tg, wr, stride);  // before the wait: the weights do not depend on the previous kernel
   pdl_wait();
   float nscale[NT];  // NORM: each token's RMSNorm scale, computed by every block exactly as rms_norm() does
   if constexpr (NORM) norm_scales<NT>(x, cols, tg.norm_eps, nscale);
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const uint8_t* wr[R];
-  const GemvBlock blk = gemv_block<R>(tg, stride, wr);
   float acc[R][NT];
 #pragma unroll
   for (int r = 0; r < R; ++r)
@@ -359,6 +377,7 @@ void launch_gemv(const GemvJob& job, const float* x, int t0, cudaStream_t s) {
   tg.mode = job.mode;
   tg.norm_w = job.norm_w;
   tg.norm_eps = job.norm_eps;
+  tg.prefetch = std::getenv("FRSPEC_CUDA_NO_PREFETCH") == nullptr;  // (read per launch: cuda_bench A/B)
   for (int g = 0; g < job.count; ++g) {
     tg.w[g] = static_cast<const uint8_t*>(job.w[g]->data);
     tg.rows[g] = int(job.w[g]->rows);
