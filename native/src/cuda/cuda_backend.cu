@@ -185,7 +185,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
-    for (auto& [count, x] : execs_)
+    for (auto& [shape, x] : execs_)
       if (x) cudaGraphExecDestroy(x);
     for (void* p : owned_) cudaFree(p);
     if (upload_) cudaFreeHost(upload_);
@@ -487,7 +487,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   uint64_t host_waits() const override { return waits_; }
 
   // ---- a queued step as a CUDA graph (backend.h begin_graph): recorded each time (the host's side of
-  // each op runs as usual), then either an instantiation with the same node count is updated in place
+  // each op runs as usual), then either an instantiation of the same shape is updated in place
   // (kernel parameters such as n_past change every step) or a new one is made.
   void begin_graph() override {
     require(!recording_, "begin_graph: already recording");
@@ -500,18 +500,18 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     recording_ = false;
     cudaGraph_t g = nullptr;
     FRSPEC_CUDA_CHECK(cudaStreamEndCapture(stream_, &g));
-    size_t nodes = 0;
-    cudaError_t e = cudaGraphGetNodes(g, nullptr, &nodes);
+    uint64_t shape = 0;
+    cudaError_t e = graph_shape(g, shape);
     if (e != cudaSuccess) {
       cudaGraphDestroy(g);
       FRSPEC_CUDA_CHECK(e);
     }
     cudaGraphExec_t* exec = nullptr;
-    for (auto& [count, x] : execs_)
-      if (count == nodes) exec = &x;
-    if (exec) {
+    for (auto& [key, x] : execs_)
+      if (key == shape) exec = &x;
+    if (exec && *exec) {
       cudaGraphExecUpdateResultInfo info{};
-      if (cudaGraphExecUpdate(*exec, g, &info) != cudaSuccess) {  // another topology with the same count
+      if (cudaGraphExecUpdate(*exec, g, &info) != cudaSuccess) {  // refused (e.g. a node it cannot retarget)
         cudaGetLastError();
         cudaGraphExecDestroy(*exec);
         *exec = nullptr;
@@ -524,7 +524,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
         cudaGraphExecDestroy(execs_.front().second);
         execs_.erase(execs_.begin());
       }
-      execs_.emplace_back(nodes, nullptr);
+      execs_.emplace_back(shape, nullptr);
       exec = &execs_.back().second;
     }
     if (!*exec) {
@@ -543,6 +543,29 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     cudaStreamEndCapture(stream_, &g);
     if (g) cudaGraphDestroy(g);
     cudaGetLastError();
+  }
+  // A recording's shape: its node types and kernels in order (a linear stream recording's topology), so
+  // only a recording an instantiation can take by updating parameters is matched with it.
+  static cudaError_t graph_shape(cudaGraph_t g, uint64_t& shape) {
+    size_t count = 0;
+    cudaError_t e = cudaGraphGetNodes(g, nullptr, &count);
+    if (e != cudaSuccess) return e;
+    std::vector<cudaGraphNode_t> nodes(count);
+    if ((e = cudaGraphGetNodes(g, nodes.data(), &count)) != cudaSuccess) return e;
+    uint64_t h = 0xcbf29ce484222325ull ^ count;
+    auto mix = [&](uint64_t v) { h = (h ^ v) * 0x100000001b3ull; };
+    for (cudaGraphNode_t node : nodes) {
+      cudaGraphNodeType type;
+      if ((e = cudaGraphNodeGetType(node, &type)) != cudaSuccess) return e;
+      mix(uint64_t(type));
+      if (type == cudaGraphNodeTypeKernel) {
+        cudaKernelNodeParams kp{};
+        if ((e = cudaGraphKernelNodeGetParams(node, &kp)) != cudaSuccess) return e;
+        mix(reinterpret_cast<uintptr_t>(kp.func));
+      }
+    }
+    shape = h;
+    return cudaSuccess;
   }
   GraphCounts graph_counts() const override { return {graph_launches_, graph_updates_, graph_instantiations_}; }
 
@@ -736,7 +759,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   std::vector<float> rows_host_;
   uint64_t waits_ = 0;
   bool recording_ = false;
-  std::vector<std::pair<size_t, cudaGraphExec_t>> execs_;  // by node count (begin_graph)
+  std::vector<std::pair<uint64_t, cudaGraphExec_t>> execs_;  // by recording shape (end_graph)
   uint64_t graph_launches_ = 0, graph_updates_ = 0, graph_instantiations_ = 0;
   size_t upload_cap_ = 0;
 };
