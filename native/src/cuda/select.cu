@@ -143,20 +143,21 @@ __global__ void __launch_bounds__(32 * kFusedWarps)
   __syncthreads();
   if (!last) return;
   __threadfence();
-  float* vals[2] = {buf_vals0, buf_vals1};
-  int32_t* ids[2] = {buf_ids0, buf_ids1};
-  int count = segs * k, which = 0;
+  float *in_vals = buf_vals0, *next_vals = buf_vals1;
+  int32_t *in_ids = buf_ids0, *next_ids = buf_ids1;
+  int count = segs * k;
   for (;;) {
     const int n_seg = (count + kSeg - 1) / kSeg;
     if (n_seg == 1) {
-      if (warp == 0) warp_topk(vals[which], ids[which], count, 0, k, out_vals, out_ids, remap);
+      if (warp == 0) warp_topk(in_vals, in_ids, count, 0, k, out_vals, out_ids, remap);
       break;
     }
     for (int w = warp; w < n_seg; w += kFusedWarps)
-      warp_topk(vals[which], ids[which], count, w * kSeg, k, vals[which ^ 1] + size_t(w) * k, ids[which ^ 1] + size_t(w) * k, nullptr);
+      warp_topk(in_vals, in_ids, count, w * kSeg, k, next_vals + size_t(w) * k, next_ids + size_t(w) * k, nullptr);
     __syncthreads();  // also orders this block's global writes before the next pass reads them
     count = n_seg * k;
-    which ^= 1;
+    float* tv = in_vals; in_vals = next_vals; next_vals = tv;
+    int32_t* ti = in_ids; in_ids = next_ids; next_ids = ti;
   }
   if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (stream order)
 }
