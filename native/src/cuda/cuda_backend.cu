@@ -462,8 +462,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   // Each row's top-k into one device buffer [ids n*k | vals n*k | lse n], then ONE read back.
   void topk_rows(const float* logits, int n, int vocab, int k, int32_t* host_ids, float* host_vals, float* host_lse) override {
-    require(n > 0 && k > 0 && k <= vocab, "topk_rows: n must be positive and k in 1..vocab");
-    if (k > kMaxTopK) return Backend::topk_rows(logits, n, vocab, k, host_ids, host_vals, host_lse);  // rare: host path
+    require(n > 0 && k > 0 && k <= vocab && k <= kMaxTopK, "topk_rows: n must be positive and k in 1..min(vocab, 256)");
     const size_t nk = size_t(n) * k, need = 2 * nk + n;
     if (need > rows_out_cap_) {
       device_free(rows_out_);
