@@ -196,6 +196,45 @@ class Synth {
   }
   const Weight& embd() const { return embd_; }
 
+  // The fused step's ops, each kind over all layers as one timed unit (the step's time by op kind; the
+  // kinds run back to back in the real step, so their sum is close to, not exactly, the step's time).
+  std::vector<std::pair<std::string, std::function<void()>>> step_parts(const Weight& head, int n_past = 512) {
+    std::vector<std::pair<std::string, std::function<void()>>> parts;
+    const bool eagle = s_.eagle;
+    const int heads = s_.heads, head_dim = s_.head_dim;
+    auto all = [this](auto op) {
+      return [this, op] {
+        for (size_t l = 0; l < layers_.size(); ++l) op(layers_[l], int(l));
+      };
+    };
+    parts.push_back({"norm + q|k|v GEMV", all([this, eagle](Layer& L, int) {
+                       const InputNorm in{L.attn_norm, 1e-6f, h_};
+                       b_.matmul_qkv(L.q, L.k, L.v, xbuf_, 1, q_, k_, v_, L.qb, L.kb, L.vb, eagle ? nullptr : &in);
+                     })});
+    parts.push_back({"rope + KV write", all([this, eagle, heads, n_past](Layer&, int l) {
+                       RopeParams rope;
+                       rope.neox = !eagle;
+                       const int32_t pos = n_past;
+                       b_.rope_kv_write(*kv_, l, q_, heads, k_, v_, &pos, 1, rope, n_past);
+                     })});
+    parts.push_back({"attention", all([this, heads, head_dim, n_past](Layer&, int l) {
+                       b_.attention(*kv_, l, q_, att_, n_past, 1, nullptr, heads, 1.f / std::sqrt(float(head_dim)));
+                     })});
+    parts.push_back({"o GEMV + residual", all([this](Layer& L, int) { b_.matmul_add(L.o, att_, xbuf_, h_, 1, nullptr); })});
+    parts.push_back({"norm + gate|up GEMV + SwiGLU", all([this](Layer& L, int) {
+                       const InputNorm in{L.ffn_norm, 1e-6f, h_};
+                       b_.matmul_swiglu(L.gate, L.up, xbuf_, gate_, up_, 1, &in);
+                     })});
+    parts.push_back({"down GEMV + residual", all([this](Layer& L, int) { b_.matmul_add(L.down, gate_, xbuf_, h_, 1, nullptr); })});
+    const Weight* hw = &head;
+    parts.push_back({"final norm + LM head GEMV + argmax", [this, hw] {
+                       b_.rms_norm(xbuf_, out_norm_, h_, 1, s_.d, 1e-6f);
+                       b_.matmul(*hw, h_, logits_, 1, nullptr);
+                       x_.argmax_device(logits_, 1, int(hw->rows), ids_);
+                     }});
+    return parts;
+  }
+
  private:
   struct Layer {
     Weight q, k, v, o, gate, up, down;
@@ -270,6 +309,17 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
          "\"type\": \"" + t + "\", \"kind\": \"decode_full_nopdl\"");
   const double ms_ng = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, 5, false);
   report("7B " + t + " full decode step, no graph (launch overhead)", ms_ng, step_bytes, "\"type\": \"" + t + "\", \"kind\": \"decode_full_nograph\"");
+  // Where the fused step's time goes: each op kind over all 28 layers, replayed from its own graph.
+  double parts_sum = 0;
+  for (auto& [what, fn] : m.step_parts(head)) {
+    fn();
+    b.sync();
+    const double part = x.time_ms(fn, kWarm, kReps, true);
+    parts_sum += part;
+    report("7B " + t + " step part: " + what, part, 0,
+           "\"type\": \"" + t + "\", \"kind\": \"decode_part\", \"share_of_step\": " + std::to_string(part / ms));
+  }
+  std::printf("    (parts sum %.1f us vs the step's %.1f us)\n", parts_sum * 1e3, ms * 1e3);
   const double ms_4k = x.time_ms([&] { m.step(head, 0, nullptr, 4000); }, kWarm, kReps, true);
   report("7B " + t + " full decode step at n_past 4000, graph", ms_4k, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full_4k\", \"tok_s\": " + std::to_string(1e3 / ms_4k));
