@@ -45,7 +45,7 @@ class CudaKv : public KvCache {
       counters_ = nullptr;
       FRSPEC_CUDA_CHECK(cudaMalloc(&partial_, need * sizeof(float)));
       FRSPEC_CUDA_CHECK(cudaMalloc(&counters_, size_t(kMaxMaskTokens) * n_heads * sizeof(unsigned)));
-      FRSPEC_CUDA_CHECK(cudaMemset(counters_, 0, size_t(kMaxMaskTokens) * n_heads * sizeof(unsigned)));
+      FRSPEC_CUDA_CHECK(cudaMemsetAsync(counters_, 0, size_t(kMaxMaskTokens) * n_heads * sizeof(unsigned), s));  // in stream order
       partial_floats_ = need;
       counter_heads_ = n_heads;
     }
