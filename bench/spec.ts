@@ -32,7 +32,8 @@ export interface SpecBenchOptions {
   tokens: number;
   threads: number;
   ks: number[];
-  chain: number;
+  /** Chain lengths (each a row group; the GEMM and head cost of a verify pass grow with it, τ saturates). */
+  chains: number[];
   tree: Required<Pick<SpecGenerateOptions, 'depth' | 'branch' | 'beam' | 'nodes'>>;
   llamaCpp: boolean;
   /** Thread counts llama.cpp runs with (each a row pair; llama.cpp's best of them is the anchor). */
@@ -88,7 +89,7 @@ async function vocabFor(corpus: string, tok: Tokenizer, log: (s: string) => void
 
 function configs(o: SpecBenchOptions, vocabs: Array<[string, string]>): Config[] {
   const shapes: Array<[string, SpecGenerateOptions]> = [
-    [`chain ${o.chain}`, { chain: o.chain }],
+    ...o.chains.map((n): [string, SpecGenerateOptions] => [`chain ${n}`, { chain: n }]),
     [`tree ${o.tree.depth}/${o.tree.branch}/${o.tree.beam}/${o.tree.nodes}`, { tree: true, ...o.tree }],
   ];
   const out: Config[] = [];

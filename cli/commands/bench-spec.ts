@@ -12,13 +12,13 @@ export const benchSpec: Command = {
   summary: 'benchmark speculative decoding (FR-Spec) against plain decoding and llama.cpp',
   help: `usage: frspec bench spec [--model T.gguf --draft D.gguf --eagle E.gguf] [--corpus C.jsonl[.xz]]
                          [--prompts 50] [--vocab-corpus C2.jsonl[.xz]] [--tokens 64] [--threads N]
-                         [--ks 8192,16384,32768,65536] [--chain 4] [--tree 4,4,4,12] [--only 'TEXT|TEXT']
+                         [--ks 8192,16384,32768,65536] [--chain 3,4] [--tree 4,4,4,12] [--only 'TEXT|TEXT']
                          [--no-llama-cpp] [--json]
 
 Runs N fill-in-the-middle prompts of corpus C (JSON lines {lang, path, text}), T new tokens each, greedy,
 through: our plain decoding; speculation with the full vocabulary; FR-Spec at each k with the vocabulary
 counted from C2 ("train") and from C itself ("workspace"), and the train vocabulary plus the prompt's own
-ids; for the draft model and the EAGLE head, chain and tree (depth,branch,beam,nodes); and llama.cpp
+ids; for the draft model and the EAGLE head, chains of each length and the tree (depth,branch,beam,nodes); and llama.cpp
 plain and speculative (node-llama-cpp ${'3.21.1'}, installed on first use into .cache/) with the draft
 model, with 1 thread and with N (--threads; llama.cpp's busy-waiting threads suffer most on a shared
 machine, so its best of these is the anchor). Configurations alternate prompt by prompt. Every speculative output must equal plain greedy
@@ -45,13 +45,15 @@ one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C,
     if (tree.length !== 4 || tree.some((x) => !Number.isInteger(x) || x < 1)) throw new UsageError('--tree is depth,branch,beam,nodes, e.g. 5,4,4,16');
     const ks = (values.ks ?? '8192,16384,32768,65536').split(',').map(Number);
     if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UsageError('--ks is a comma-separated list of positive integers');
+    const chains = (values.chain ?? '3,4').split(',').map(Number);
+    if (chains.some((n) => !Number.isInteger(n) || n < 1 || n > 32)) throw new UsageError('--chain is a comma-separated list of lengths from 1 to 32, e.g. 3,4');
     const threads = intOption(values.threads, 'threads', os.cpus().length, 1, 1024);
     const result = await runSpecBench({
       model, draft, eagle, corpus, vocabCorpus,
       prompts: intOption(values.prompts, 'prompts', 50, 1),
       tokens: intOption(values.tokens, 'tokens', 64, 2, 4096),
       threads,
-      ks, chain: intOption(values.chain, 'chain', 4, 1, 32),
+      ks, chains,
       tree: { depth: tree[0], branch: tree[1], beam: tree[2], nodes: tree[3] },
       llamaCpp: !values['no-llama-cpp'],
       llamaThreads: (values['llama-threads'] ?? `1,${threads}`).split(',').map(Number).filter((t, i, a) => t >= 1 && a.indexOf(t) === i),
