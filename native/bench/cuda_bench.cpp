@@ -198,8 +198,11 @@ class Synth {
 
   // The fused step's ops, each kind over all layers as one timed unit (the step's time by op kind; the
   // kinds run back to back in the real step, so their sum is close to, not exactly, the step's time).
-  std::vector<std::pair<std::string, std::function<void()>>> step_parts(const Weight& head, int n_past = 512) {
+  // k > 0: a draft step's tail (LM head GEMV, then top-k with the FR-Spec remap) instead of norm + head + argmax.
+  std::vector<std::pair<std::string, std::function<void()>>> step_parts(const Weight& head, int k = 0,
+                                                                        const int32_t* remap = nullptr, int n_past = 512) {
     std::vector<std::pair<std::string, std::function<void()>>> parts;
+    if (s_.eagle) parts.push_back({"fc GEMV", [this] { b_.matmul(fc_, cat_, xbuf_, 1, nullptr); }});
     const bool eagle = s_.eagle;
     const int heads = s_.heads, head_dim = s_.head_dim;
     auto all = [this](auto op) {
@@ -227,6 +230,11 @@ class Synth {
                      })});
     parts.push_back({"down GEMV + residual", all([this](Layer& L, int) { b_.matmul_add(L.down, gate_, xbuf_, h_, 1, nullptr); })});
     const Weight* hw = &head;
+    if (k > 0) {
+      parts.push_back({"LM head GEMV", [this, hw] { b_.matmul(*hw, xbuf_, logits_, 1, nullptr); }});
+      parts.push_back({"top-k + remap", [this, hw, k, remap] { x_.topk_device(logits_, int(hw->rows), k, ids_, vals_, remap); }});
+      return parts;
+    }
     parts.push_back({"final norm + LM head GEMV + argmax", [this, hw] {
                        b_.rms_norm(xbuf_, out_norm_, h_, 1, s_.d, 1e-6f);
                        b_.matmul(*hw, h_, logits_, 1, nullptr);
@@ -423,6 +431,15 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
              x.time_ms([&] { m.step(head, 10, remap, 512, false); }, kWarm, kReps, true), 0,
              "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_step_unfused\", \"model\": \"" + label +
                  "\", \"rows\": " + std::to_string(k));
+    }
+    if (s.eagle && k != 16384) {  // where the fused draft step's time goes, by op kind
+      for (auto& [what, fn] : m.step_parts(head, 10, remap)) {
+        fn();
+        b.sync();
+        report(label + " " + tname(type) + " head " + std::to_string(k) + " rows, step part: " + what,
+               x.time_ms(fn, kWarm, kReps, true), 0,
+               "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_part\", \"rows\": " + std::to_string(k));
+      }
     }
     if (k == s.vocab) {
       base = ms;
