@@ -84,11 +84,21 @@ inline void rows_for_tokens(const MatmulJob& j, int64_t r0, int64_t r1, int tok)
   for (; r < r1; ++r) K::template tile<1, T>(j, r, tok);
 }
 
-// Tokens [t, n) in tiles of T, then of T/2, ... 1 (a 37-token batch: 4 x 8 + 4 + 1).
+// The last `left` (< U + 1) tokens from t as ONE tile of exactly that many: a speculative verify pass
+// of 5 or 6 tokens then reads each weight row block once instead of in tiles of 4 + 1 or 4 + 2.
+template <class K, int U>
+inline void token_rest(const MatmulJob& j, int64_t r0, int64_t r1, int t, int left) {
+  if constexpr (U >= 1) {
+    if (left == U) rows_for_tokens<K, U>(j, r0, r1, t);
+    else token_rest<K, U - 1>(j, r0, r1, t, left);
+  }
+}
+
+// Tokens [t, n) in tiles of T, then the rest in one tile (a 37-token batch: 4 x 8 + 5).
 template <class K, int T>
 inline void tokens_from(const MatmulJob& j, int64_t r0, int64_t r1, int t) {
   for (; t + T <= j.n; t += T) rows_for_tokens<K, T>(j, r0, r1, t);
-  if constexpr (T > 1) tokens_from<K, T / 2>(j, r0, r1, t);
+  token_rest<K, T - 1>(j, r0, r1, t, j.n - t);
 }
 
 template <class K>
