@@ -11,7 +11,7 @@
 #    random-weight models on the GPU machine;
 #  * our engine's cuda_gguf_bench (native/bench/cuda_gguf_bench.cpp, sm_90), the FIM prompts as ids and an
 #    FR-Spec vocabulary (for the speculative rows on the demo models).
-#   bench/gpu/llama/prepare.sh
+#   bench/gpu/llama/prepare.sh          (FRSPEC_LLAMA_NO_PTX=1: without the PTX fallback, see below)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 here=$root/bench/gpu/llama
@@ -62,7 +62,9 @@ for f in $(ls -Sr "$sm90"/*.ptx); do
   if "$ptxas" -arch=sm_90 -O3 "$f" -o "$c.tmp" 2> "${f%.ptx}.err"; then mv "$c.tmp" "$c"
   else echo "warning: ptxas refused $f (that unit will be JIT-compiled from PTX): $(head -c 300 "${f%.ptx}.err")"; fi
 done
-python3 "$here/prune_fatbin.py" "$libs/libggml-cuda.so" "$cache/libggml-cuda.sm90.so" --cubins "$sm90" --ptx-version 9.0
+# FRSPEC_LLAMA_NO_PTX=1 drops the PTX fallback where a cubin exists (the folder: ~26 instead of ~49 MiB).
+python3 "$here/prune_fatbin.py" "$libs/libggml-cuda.so" "$cache/libggml-cuda.sm90.so" --cubins "$sm90" --ptx-version 9.0 \
+  $([ "${FRSPEC_LLAMA_NO_PTX:-0}" = 1 ] && echo --no-ptx-fallback)
 cp "$cache/libggml-cuda.sm90.so" "$carry/lib/libggml-cuda.so"
 for f in libggml-base.so libggml.cuda.v0.4.0.so libllama.cuda.v0.4.0.so libggml-cpu-haswell.so libggml-cpu-x64.so; do
   cp "$libs/$f" "$carry/lib/"
