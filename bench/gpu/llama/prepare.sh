@@ -47,11 +47,11 @@ fi
 
 rm -rf "$carry"
 mkdir -p "$carry/lib" "$carry/bin"
-# 2. The libraries: the CUDA backend pruned to compute_90 PTX; one CPU backend variant (ggml needs one)
+# 2. The libraries: the CUDA backend reduced to what sm_90 runs (below); one CPU backend variant (ggml needs one)
 # plus the generic fallback; libllama, libggml, libggml-base. All xz; the run unpacks them next to the driver.
 # The GPU machine's driver (CUDA 13.0) cannot JIT the library's CUDA 13.1 PTX, so every unit's compute_90
-# PTX is compiled here by ptxas (same CUDA 13.0 as that driver) into an sm_90 cubin, once (cached; about
-# 30 minutes of one core for the 254 MB of PTX), and the PTX stays beside it, its ISA lowered to 9.0, as
+# PTX is compiled here by ptxas (same CUDA 13.0 as that driver) into an sm_90 cubin, once (cached; 12
+# minutes of one core here for the 254 MB of PTX), and the PTX stays beside it, its ISA lowered to 9.0, as
 # the driver's fallback. A unit ptxas refuses keeps only its PTX (reported here).
 sm90=$cache/sm90
 [ -f "$sm90/000.ptx" ] || python3 "$here/prune_fatbin.py" "$libs/libggml-cuda.so" --extract-ptx "$sm90" --ptx-version 9.0
