@@ -147,8 +147,8 @@ class Synth {
   }
   // One full token step: embedding (or EAGLE's fc), every layer, final norm, LM head, then argmax (k = 0)
   // or top-k with FR-Spec's id remap.
-  // fused: the forward pass's fused ops (norm + matmul_qkv, rope_kv_write, matmul_add, norm + matmul_swiglu),
-  // as forward.cpp runs them; false: the unfused ops one by one (the previous step, for comparison).
+  // fused: the forward pass's fused ops (norm + matmul_qkv, rope_kv_attention, matmul_add, norm +
+  // matmul_swiglu), as forward.cpp runs them; false: the unfused ops one by one (the previous step, for comparison).
   void step(const Weight& head, int k, const int32_t* remap, int n_past = 512, bool fused = true) {
     const Shape& s = s_;
     const int32_t pos = n_past, tok = 1234;
@@ -165,8 +165,8 @@ class Synth {
       if (fused) {  // as forward.cpp: the norms folded into the q|k|v and gate|up GEMVs
         const InputNorm attn_in{L.attn_norm, 1e-6f, h_}, ffn_in{L.ffn_norm, 1e-6f, h_};
         b_.matmul_qkv(L.q, L.k, L.v, xbuf_, 1, q_, k_, v_, L.qb, L.kb, L.vb, s.eagle ? nullptr : &attn_in);
-        b_.rope_kv_write(*kv_, int(l), q_, s.heads, k_, v_, &pos, 1, rope, n_past);
-        b_.attention(*kv_, int(l), q_, att_, n_past, 1, nullptr, s.heads, 1.f / std::sqrt(float(s.head_dim)));
+        b_.rope_kv_attention(*kv_, int(l), q_, k_, v_, att_, &pos, 1, rope, n_past, nullptr, s.heads,
+                             1.f / std::sqrt(float(s.head_dim)));
         b_.matmul_add(L.o, att_, xbuf_, h_, 1, nullptr);
         b_.matmul_swiglu(L.gate, L.up, xbuf_, gate_, up_, 1, &ffn_in);
         b_.matmul_add(L.down, gate_, xbuf_, h_, 1, nullptr);
@@ -214,14 +214,12 @@ class Synth {
                        const InputNorm in{L.attn_norm, 1e-6f, h_};
                        b_.matmul_qkv(L.q, L.k, L.v, xbuf_, 1, q_, k_, v_, L.qb, L.kb, L.vb, eagle ? nullptr : &in);
                      })});
-    parts.push_back({"rope + KV write", all([this, eagle, heads, n_past](Layer&, int l) {
+    parts.push_back({"rope + KV write + attention", all([this, eagle, heads, head_dim, n_past](Layer&, int l) {
                        RopeParams rope;
                        rope.neox = !eagle;
                        const int32_t pos = n_past;
-                       b_.rope_kv_write(*kv_, l, q_, heads, k_, v_, &pos, 1, rope, n_past);
-                     })});
-    parts.push_back({"attention", all([this, heads, head_dim, n_past](Layer&, int l) {
-                       b_.attention(*kv_, l, q_, att_, n_past, 1, nullptr, heads, 1.f / std::sqrt(float(head_dim)));
+                       b_.rope_kv_attention(*kv_, l, q_, k_, v_, att_, &pos, 1, rope, n_past, nullptr, heads,
+                                            1.f / std::sqrt(float(head_dim)));
                      })});
     parts.push_back({"o GEMV + residual", all([this](Layer& L, int) { b_.matmul_add(L.o, att_, xbuf_, h_, 1, nullptr); })});
     parts.push_back({"norm + gate|up GEMV + SwiGLU", all([this](Layer& L, int) {

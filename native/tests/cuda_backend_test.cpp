@@ -371,6 +371,53 @@ void check_rope_kv_write(Backend& gpu) {
   }
 }
 
+// rope_kv_attention of one token (one kernel on the GPU: RoPE of q and k in registers, the new K/V from
+// registers and written to the cache by the kernel) == rope_kv_write + attention, bits: the output, and the
+// cache through a later attention that reads the new slot. Unsplit (100 keys) and split (700) lists,
+// NEOX and adjacent pairs, partial rotation, frequency factors, head_dim 32..128 (the partner lane layouts).
+void check_rope_kv_attention(Backend& gpu) {
+  struct Case { int heads, kv_heads, hd, rot; bool neox, ff; int n_past, pos; };
+  const Case cases[] = {{8, 2, 128, 0, true, false, 100, 100},    {8, 2, 128, 64, false, false, 700, 30000},
+                        {4, 4, 64, 0, true, true, 700, 701},       {4, 2, 32, 0, false, false, 100, 7},
+                        {4, 2, 32, 16, true, false, 300, 299}};
+  for (const Case& t : cases) {
+    RopeParams p;
+    p.neox = t.neox;
+    p.rot_dims = t.rot;
+    p.theta = t.ff ? 500000.f : 10000.f;
+    const int rot = t.rot ? t.rot : t.hd;
+    float* ff = t.ff ? put(gpu, randv(rot / 2, 1.f, 8.f)) : nullptr;
+    p.freq_factors = ff;
+    KvCacheShape s{2, t.kv_heads, t.hd, 1024};
+    auto ka = gpu.create_kv(s), kb = gpu.create_kv(s);
+    const int kvd = t.kv_heads * t.hd, qd = t.heads * t.hd;
+    const auto old_k = randv(size_t(t.n_past) * kvd, -2, 2), old_v = randv(size_t(t.n_past) * kvd);
+    float *okg = put(gpu, old_k), *ovg = put(gpu, old_v);
+    gpu.kv_write(*ka, 1, okg, ovg, 0, t.n_past);
+    gpu.kv_write(*kb, 1, okg, ovg, 0, t.n_past);
+    const auto q = randv(qd, -2, 2), k = randv(kvd, -2, 2), v = randv(kvd);
+    float *qa = put(gpu, q), *qb = put(gpu, q), *kxa = put(gpu, k), *kxb = put(gpu, k), *vg = put(gpu, v);
+    float *oa = gpu.alloc(qd), *ob = gpu.alloc(qd);
+    const float scale = 1.f / std::sqrt(float(t.hd));
+    gpu.rope_kv_attention(*ka, 1, qa, kxa, vg, oa, &t.pos, 1, p, t.n_past, nullptr, t.heads, scale);
+    gpu.rope_kv_write(*kb, 1, qb, t.heads, kxb, vg, &t.pos, 1, p, t.n_past);
+    gpu.attention(*kb, 1, qb, ob, t.n_past, 1, nullptr, t.heads, scale);
+    const bool out_same = get(gpu, oa, qd) == get(gpu, ob, qd);
+    // The caches: a later query at slot n_past reads the new K/V from the cache in both.
+    float* q2 = put(gpu, randv(qd, -2, 2));
+    gpu.attention(*ka, 1, q2, oa, t.n_past, 1, nullptr, t.heads, scale);
+    gpu.attention(*kb, 1, q2, ob, t.n_past, 1, nullptr, t.heads, scale);
+    const bool cache_same = get(gpu, oa, qd) == get(gpu, ob, qd);
+    record_bool("fused rope_kv_attention == rope_kv_write + attention (bits), h" + std::to_string(t.heads) + "/" +
+                    std::to_string(t.kv_heads) + " d" + std::to_string(t.hd) + (t.neox ? " neox" : " adjacent") +
+                    (t.rot ? " rot " + std::to_string(t.rot) : "") + (t.ff ? " freq_factors" : "") + " n_past " +
+                    std::to_string(t.n_past),
+                out_same && cache_same, out_same ? (cache_same ? "" : "cache differs") : "output differs");
+    for (float* f : {okg, ovg, qa, qb, kxa, kxb, vg, oa, ob, q2}) gpu.free(f);
+    if (ff) gpu.free(ff);
+  }
+}
+
 // ------------------------------------------------------------------------------------ KV and attention
 void check_attention(Backend& gpu, Backend& cpu, int n_heads, int n_kv, int hd) {
   const std::string tag = "attention h" + std::to_string(n_heads) + "/" + std::to_string(n_kv) + " d" + std::to_string(hd);
@@ -645,6 +692,7 @@ int main(int argc, char** argv) {
     run("fused", [&] { check_fused(*gpu, t, 300, 36, 1001, 512); });
   run("fused tall", [&] { check_fused(*gpu, DType::Q8_0, 260, 20, 8200, 256); });  // 8-row blocks (matmul.cu)
   run("fused rope_kv_write", [&] { check_rope_kv_write(*gpu); });
+  run("fused rope_kv_attention", [&] { check_rope_kv_attention(*gpu); });
   run("select", [&] { check_select(*gpu, *cpu); });
   run("errors", [&] { check_errors(*gpu); });
   if (!models.empty()) run("demo", [&] { check_demo(*gpu, *cpu, models, summary); });

@@ -346,6 +346,28 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
                         stream_);
   }
 
+  // Decode of one token (causal): RoPE, the cache write and attention as one launch (kv_attention.cu); else
+  // the default composition.
+  void rope_kv_attention(KvCache& kv, int layer, float* q, float* k, const float* v, float* out, const int32_t* pos,
+                         int n, const RopeParams& p, int n_past, const uint8_t* mask, int n_heads, float scale) override {
+    auto& c = cuda_kv(kv);
+    const auto& s = c.shape();
+    const int rot = p.rot_dims > 0 ? p.rot_dims : s.head_dim, dpl = s.head_dim / 32;
+    const bool one = fuse_ && n == 1 && !mask && pos && (s.head_dim == 32 || s.head_dim == 64 || s.head_dim == 128 ||
+                                                         s.head_dim == 256) &&
+                     rot > 0 && rot % 2 == 0 && rot <= s.head_dim && (rot / 2) % dpl == 0 && n_heads > 0 &&
+                     n_heads % s.n_kv_heads == 0 && layer >= 0 && layer < s.n_layers && n_past >= 0 &&
+                     n_past + 1 <= s.capacity;
+    if (!one) return Backend::rope_kv_attention(kv, layer, q, k, v, out, pos, n, p, n_past, mask, n_heads, scale);
+    const size_t off = size_t(n_past) * c.kv_dim();
+    const NewToken nt{k, v, c.k(layer) + off, c.v(layer) + off, p.freq_factors, pos[0], rot, p.neox ? 1 : 0, p.theta};
+    AttnMask am;
+    am.mode = AttnMask::kCausal;
+    float* partial = c.partial(n_heads, stream_);  // (re)allocates the counters too: before c.counters()
+    cuda::attention(c.k(layer), c.v(layer), q, out, n_past, 1, am, nullptr, nullptr, n_heads, s.n_kv_heads, s.head_dim,
+                    scale, partial, stream_, c.counters(), &nt);
+  }
+
   // ---- KV cache and attention
   std::unique_ptr<KvCache> create_kv(const KvCacheShape& s) override {
     require(s.n_layers > 0 && s.n_kv_heads > 0 && s.head_dim > 0 && s.capacity > 0, "create_kv: every dimension must be positive");

@@ -91,9 +91,22 @@ constexpr int kAttnChunk = 256;
 size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys);
 // With `counters` (n * n_heads words, 0 between launches) the last block of each (head, query) merges its
 // chunks in the same launch; without, a second kernel does (the same arithmetic).
+// With `nt` (decode: n == 1, causal): q and nt->k are the raw projections, roped in the kernel, and the new
+// key/value are written to nt->ck/cv (the cache rows of slot n_past) — rope_kv_write + attention in one
+// launch, the same bits. Requires (rot/2) % (head_dim/32) == 0.
+struct NewToken {  // kernel parameter
+  const float* k;
+  const float* v;
+  float* ck;
+  float* cv;
+  const float* freq_factors;
+  int pos, rot, neox;
+  float theta;
+};
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
                const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
-               int head_dim, float scale, float* partial, cudaStream_t stream, unsigned* counters = nullptr);
+               int head_dim, float scale, float* partial, cudaStream_t stream, unsigned* counters = nullptr,
+               const NewToken* nt = nullptr);
 
 // select.cu. Order: larger value first, then smaller id (NaN counts as -inf).
 void argmax(const float* logits, int n, int vocab, int32_t* out_ids, cudaStream_t stream);

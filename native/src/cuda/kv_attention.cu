@@ -8,6 +8,7 @@
 
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
+#include "cuda/rope.cuh"
 
 namespace frspec::cuda {
 namespace {
@@ -82,12 +83,43 @@ __device__ __forceinline__ void merge_chunks(const float* p, int nch, int hd, fl
   }
 }
 
+// RoPE of one head held across a warp (lane l: dimensions l*DPL .. l*DPL+DPL-1) with rope.cuh's arithmetic,
+// sin/cos given per lane dimension. A pair's partner sits half/DPL lanes away (NEOX), in lane l^1 (adjacent
+// pairs, DPL 1) or in the same lane (adjacent, DPL >= 2); (rot/2) % DPL == 0 (the host checks).
 template <int DPL>
+__device__ __forceinline__ void rope_lanes(float (&r)[DPL], int lane, const NewToken& nt, const float (&sn)[DPL],
+                                           const float (&cs)[DPL]) {
+  const int rot = nt.rot, half = rot / 2;
+  float partner[DPL];
+#pragma unroll
+  for (int d = 0; d < DPL; ++d) {
+    const int dim = lane * DPL + d;
+    int src = lane;
+    if (dim < rot) src = nt.neox ? (dim < half ? lane + half / DPL : lane - half / DPL) : (DPL == 1 ? lane ^ 1 : lane);
+    const float sh = __shfl_sync(0xffffffffu, r[d], src);
+    if constexpr (DPL == 1) partner[d] = sh;
+    else partner[d] = nt.neox ? sh : r[d ^ 1];
+  }
+#pragma unroll
+  for (int d = 0; d < DPL; ++d) {
+    const int dim = lane * DPL + d;
+    if (dim >= rot) continue;
+    const bool first = nt.neox ? dim < half : (dim & 1) == 0;
+    const float x0 = first ? r[d] : partner[d], x1 = first ? partner[d] : r[d];
+    r[d] = first ? rope_first(x0, x1, sn[d], cs[d]) : rope_second(x0, x1, sn[d], cs[d]);
+  }
+}
+
+// NEW (decode of one token, causal): q, k and v of the token are raw projections; the kernel ropes q and k
+// on load (the same bits as rope_kv_write), takes the new key and value from registers where the list
+// reaches slot n_past, and one block per KV head writes them to the cache there (no other block of this
+// launch reads that slot from the cache).
+template <int DPL, bool NEW>
 __global__ void __launch_bounds__(32 * kAttnWarps)
     attention_kernel(const float* __restrict__ K, const float* __restrict__ V, const float* __restrict__ q,
                      float* __restrict__ out, float* __restrict__ partial, unsigned* __restrict__ counters, int chunk,
                      int n_past, int n, AttnMask mask, const int32_t* __restrict__ new_start,
-                     const int32_t* __restrict__ new_keys, int n_heads, int n_kv_heads, float scale) {
+                     const int32_t* __restrict__ new_keys, int n_heads, int n_kv_heads, float scale, NewToken nt) {
   pdl_wait();
   constexpr int hd = 32 * DPL, B = DPL <= 4 ? 8 : 4;
   __shared__ int list[kMaxMaskTokens];
@@ -122,8 +154,29 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
     return n_past + (mask.mode == AttnMask::kCausal ? rel : mask.mode == AttnMask::kBits ? list[rel] : new_keys[first_new + rel]);
   };
 
-  float qr[DPL];
+  float qr[DPL], knew[DPL], vnew[DPL];
   load_dims<DPL>(q + (size_t(query) * n_heads + head) * hd + lane * DPL, qr);
+  if constexpr (NEW) {
+    load_dims<DPL>(nt.k + kvh * hd + lane * DPL, knew);
+    load_dims<DPL>(nt.v + kvh * hd + lane * DPL, vnew);
+    float sn[DPL], cs[DPL];
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int dim = lane * DPL + d, half = nt.rot / 2;
+      const int i = nt.neox ? (dim < half ? dim : dim - half) : dim / 2;
+      sn[d] = 0.f, cs[d] = 1.f;
+      if (dim < nt.rot) rope_sincos(i, nt.pos, nt.rot, nt.theta, nt.freq_factors, sn[d], cs[d]);
+    }
+    rope_lanes<DPL>(qr, lane, nt, sn, cs);
+    rope_lanes<DPL>(knew, lane, nt, sn, cs);
+    if (warp == 0 && blockIdx.z == 0 && head % (n_heads / n_kv_heads) == 0) {
+#pragma unroll
+      for (int d = 0; d < DPL; ++d) {
+        nt.ck[kvh * hd + lane * DPL + d] = knew[d];
+        nt.cv[kvh * hd + lane * DPL + d] = vnew[d];
+      }
+    }
+  }
 #pragma unroll
   for (int d = 0; d < DPL; ++d) qr[d] *= scale;
   const float* Kh = K + kvh * hd + lane * DPL;
@@ -140,6 +193,11 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
 #pragma unroll
     for (int j = 0; j < B; ++j) {
       const int sl = slot[j] >= 0 ? slot[j] : slot[0];  // past the end: a harmless reload, ignored below
+      if (NEW && sl == n_past) {  // the new token: from registers (its cache slot is being written)
+#pragma unroll
+        for (int d = 0; d < DPL; ++d) kr[j][d] = knew[d], vr[j][d] = vnew[d];
+        continue;
+      }
       load_dims<DPL>(Kh + size_t(sl) * kv_dim, kr[j]);
       load_dims<DPL>(Vh + size_t(sl) * kv_dim, vr[j]);
     }
@@ -255,23 +313,28 @@ size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys) 
 
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
                const AttnMask& mask, const int32_t* new_start, const int32_t* new_keys, int n_heads, int n_kv_heads,
-               int head_dim, float scale, float* partial, cudaStream_t s, unsigned* counters) {
+               int head_dim, float scale, float* partial, cudaStream_t s, unsigned* counters, const NewToken* nt) {
   // Split the key list over blocks for small batches (decode, verification) with long lists; prefill
   // batches have parallelism enough in their queries.
   const int max_keys = n_past + n;
   const bool split = n <= kMaxMaskTokens && max_keys > kAttnChunk;
   const int chunks = split ? (max_keys + kAttnChunk - 1) / kAttnChunk : 1;
   const dim3 grid(n_heads, n, chunks);
-  auto launch = [&](auto kernel) {
-    launch_kernel("attention", kernel, grid, dim3(32 * kAttnWarps), s, layer_k, layer_v, q, out,
-                  split ? partial : nullptr, split ? counters : nullptr, split ? kAttnChunk : INT_MAX, n_past, n, mask,
-                  new_start, new_keys, n_heads, n_kv_heads, scale);
+  const NewToken none{};
+  auto launch = [&]<int DPL>() {
+    auto go = [&](auto kernel) {
+      launch_kernel("attention", kernel, grid, dim3(32 * kAttnWarps), s, layer_k, layer_v, q, out,
+                    split ? partial : nullptr, split ? counters : nullptr, split ? kAttnChunk : INT_MAX, n_past, n, mask,
+                    new_start, new_keys, n_heads, n_kv_heads, scale, nt ? *nt : none);
+    };
+    if (nt) go(attention_kernel<DPL, true>);
+    else go(attention_kernel<DPL, false>);
   };
   switch (head_dim) {
-    case 32: launch(attention_kernel<1>); break;
-    case 64: launch(attention_kernel<2>); break;
-    case 128: launch(attention_kernel<4>); break;
-    case 256: launch(attention_kernel<8>); break;
+    case 32: launch.template operator()<1>(); break;
+    case 64: launch.template operator()<2>(); break;
+    case 128: launch.template operator()<4>(); break;
+    case 256: launch.template operator()<8>(); break;
     default: throw std::invalid_argument("cuda attention: head_dim must be 32, 64, 128 or 256, got " + std::to_string(head_dim));
   }
   if (split && !counters)

@@ -2,6 +2,7 @@
 // frequency factors), SwiGLU and residual add.
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
+#include "cuda/rope.cuh"
 
 namespace frspec::cuda {
 namespace {
@@ -18,22 +19,17 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, flo
   for (int i = threadIdx.x; i < d; i += blockDim.x) yr[i] = w ? rms_apply(xr[i], scale, w[i]) : __fmul_rn(xr[i], scale);
 }
 
-// Rotates pair i of one head (h: the head's head_dim values; x0 -> a, x1 -> b). The angle
-// pos * theta^(-2i/rot) / factor is computed in double: a float angle loses ~1e-3 rad at positions in the
-// tens of thousands. The rotation is in float like the CPU backend, with explicit roundings so rope() and
-// rope_kv_write() give the same bits. Returns the rotated pair's indices.
+// Rotates pair i of one head (h: the head's head_dim values; x0 at index a, x1 at index b) with rope.cuh's
+// arithmetic. Returns the rotated values and their indices.
 __device__ __forceinline__ void rope_pair(float* h, int i, int pos, int rot, float theta, bool neox,
                                           const float* __restrict__ freq_factors, float& ra, float& rb, int& a, int& b) {
   const int half = rot / 2;
-  double inv_freq = pow(double(theta), -2.0 * i / double(rot));
-  if (freq_factors) inv_freq /= double(freq_factors[i]);
-  double sd, cd;
-  sincos(double(pos) * inv_freq, &sd, &cd);
-  const float s = float(sd), c = float(cd);
+  float s, c;
+  rope_sincos(i, pos, rot, theta, freq_factors, s, c);
   a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
   const float x0 = h[a], x1 = h[b];
-  ra = __fmaf_rn(x0, c, -__fmul_rn(x1, s));
-  rb = __fmaf_rn(x0, s, __fmul_rn(x1, c));
+  ra = rope_first(x0, x1, s, c);
+  rb = rope_second(x0, x1, s, c);
 }
 
 // One thread per rotated pair.

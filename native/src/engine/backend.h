@@ -141,6 +141,15 @@ class Backend {
     kv_write(kv, layer, k, v, first_slot, n);
     if (q) rope(q, host_pos, n, n_heads, s.head_dim, p);
   }
+  // rope_kv_write(.., first_slot = n_past) then attention(kv, layer, q, out, n_past, n, mask, n_heads, scale):
+  // the new tokens' K/V go to slots n_past.. and their queries attend. q's and k's contents afterwards are
+  // unspecified (the CUDA backend ropes them in registers when it decodes one token).
+  virtual void rope_kv_attention(KvCache& kv, int layer, float* q, float* k, const float* v, float* out,
+                                 const int32_t* host_pos, int n, const RopeParams& p, int n_past, const uint8_t* mask,
+                                 int n_heads, float scale) {
+    rope_kv_write(kv, layer, q, n_heads, k, v, host_pos, n, p, n_past);
+    attention(kv, layer, q, out, n_past, n, mask, n_heads, scale);
+  }
 
   // KV cache.
   virtual std::unique_ptr<KvCache> create_kv(const KvCacheShape& shape) = 0;

@@ -49,10 +49,11 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
   const int d = c.d_model, m = n - first;
   const RopeParams rope = model_.rope();
 
-  if (first == 0) {  // every row needs its query too: norm + q|k|v, and RoPE + cache write, as fused steps
+  const float scale = 1.f / std::sqrt(float(c.head_dim));
+  if (first == 0) {  // every row needs its query too: norm + q|k|v, and RoPE + cache write + attention, fused
     const InputNorm attn_in{L.attn_norm, c.rms_eps, h_};
     b.matmul_qkv(L.q, L.k, L.v, x_, n, q_, k_, v_, L.q_bias, L.k_bias, L.v_bias, L.attn_norm ? &attn_in : nullptr);
-    b.rope_kv_write(*kv_, l, q_, c.n_heads, k_, v_, pos_.data(), n, rope, n_past());
+    b.rope_kv_attention(*kv_, l, q_, k_, v_, att_, pos_.data(), n, rope, n_past(), mask, c.n_heads, scale);
   } else {
     if (L.attn_norm) b.rms_norm(x_, L.attn_norm, h_, n, d, c.rms_eps);
     const float* in = L.attn_norm ? h_ : x_;
@@ -64,8 +65,8 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
     // what its mask row allows (a mask implies first == 0).
     b.matmul(L.q, in + size_t(first) * d, q_, m, L.q_bias);
     b.rope(q_, pos_.data() + first, m, c.n_heads, c.head_dim, rope);
+    b.attention(*kv_, l, q_, att_, n_past() + first, m, mask, c.n_heads, scale);
   }
-  b.attention(*kv_, l, q_, att_, n_past() + first, m, mask, c.n_heads, 1.f / std::sqrt(float(c.head_dim)));
   float* x = x_ + size_t(first) * d;
   b.matmul_add(L.o, att_, x, h_, m, L.o_bias);  // x += attention . Wo
 
