@@ -13,10 +13,10 @@ carry=$root/.gpucarry
 shared=${FRSPEC_SHARED:-$root/../shared}
 vocab=$root/.cache/spec-test/train-head.frv  # counted by test/unit/spec.test.ts from the train split
 cmake -S "$root/native" -B "$build" -DFRSPEC_CUDA=ON -DFRSPEC_PORTABLE=ON -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null
-cmake --build "$build" -j2 --target cuda_backend_test cuda_bench cuda_spec_bench
+cmake --build "$build" -j2 --target cuda_backend_test cuda_bench cuda_spec_bench cuda_spec_ops_test
 rm -rf "$carry"
 mkdir -p "$carry/bin" "$carry/models"
-for b in cuda_backend_test cuda_bench cuda_spec_bench; do
+for b in cuda_backend_test cuda_bench cuda_spec_bench cuda_spec_ops_test; do
   strip -o "$carry/bin/$b" "$build/$b"
   xz -9 "$carry/bin/$b"
 done

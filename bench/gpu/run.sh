@@ -35,8 +35,9 @@ step() {  # name, time limit (s), command...
   eval "rc_${name}=$rc"
 }
 step checks 100 "$bin/cuda_backend_test" --require-gpu --models $models --json $json/checks.json
+step specops 30 "$bin/cuda_spec_ops_test" --require-gpu
 step bench 120 "$bin/cuda_bench" --json $json/bench.json
-step spec 150 "$bin/cuda_spec_bench" --models $models --prompts "$carry/prompts.txt" --vocab "$carry/vocab.frv" \
+step spec 240 "$bin/cuda_spec_bench" --models $models --prompts "$carry/prompts.txt" --vocab "$carry/vocab.frv" \
   --tokens 64 --json $json/spec.json
 # FRSPEC_GPU_NCU=1: where the profiler works (Firecracker machines), the GEMV's limiters per weight type.
 if [ "${FRSPEC_GPU_NCU:-0}" = 1 ]; then
@@ -46,10 +47,11 @@ if [ "${FRSPEC_GPU_NCU:-0}" = 1 ]; then
 fi
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 step sanitizer 60 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_backend_test" --require-gpu
+step sanitizer_specops 30 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_spec_ops_test" --require-gpu
 
-python3 - "$out" "$json" "$rc_checks" "$rc_bench" "$rc_spec" "$rc_sanitizer" <<'PY'
+python3 - "$out" "$json" "$rc_checks" "$rc_bench" "$rc_spec" "$rc_sanitizer" "$rc_specops" "$rc_sanitizer_specops" <<'PY'
 import json, sys, os
-out, jdir, rc_checks, rc_bench, rc_spec, rc_san = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+out, jdir, rc_checks, rc_bench, rc_spec, rc_san, rc_specops, rc_san_specops = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 def load(name):
     try:
         return json.load(open(os.path.join(jdir, name)))
@@ -61,7 +63,8 @@ summary = {
     "device": bench.get("device") or checks.get("device"),
     "checks": {"exit": rc_checks, "passed": checks.get("passed"), "failed": checks.get("failed"),
                "failures": [c for c in checks.get("checks", []) if not c.get("ok")]},
-    "sanitizer": {"exit": rc_san, "tail": san.strip().splitlines()[-3:]},
+    "sanitizer": {"exit": rc_san, "tail": san.strip().splitlines()[-3:], "spec_ops_exit": rc_san_specops},
+    "spec_ops": {"exit": rc_specops},
     "spec": dict(spec, exit=rc_spec),
     "bench": bench,
     "checks_all": checks.get("checks", []),
@@ -71,4 +74,5 @@ json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print(json.dumps({k: summary[k] for k in ("device", "checks", "sanitizer", "demo")}))
 print(json.dumps({"spec_exit": rc_spec, "spec_mismatches": spec.get("mismatches")}))
 PY
-[ "$rc_checks" = 0 ] && [ "$rc_sanitizer" = 0 ] && [ "$rc_bench" = 0 ] && [ "$rc_spec" = 0 ]
+[ "$rc_checks" = 0 ] && [ "$rc_sanitizer" = 0 ] && [ "$rc_bench" = 0 ] && [ "$rc_spec" = 0 ] && [ "$rc_specops" = 0 ] \
+  && [ "$rc_sanitizer_specops" = 0 ]
