@@ -11,7 +11,6 @@
 //
 //   cuda_bench [--json FILE] [--quick]
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -303,9 +302,9 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
   const double ms_unfused = x.time_ms([&] { m.step(head, 0, nullptr, 512, false); }, kWarm, kReps, true);
   report("7B " + t + " full decode step, unfused ops (before issue 6 fusion)", ms_unfused, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full_unfused\", \"fused_speedup\": " + std::to_string(ms_unfused / ms));
-  setenv("FRSPEC_CUDA_NO_PREFETCH", "1", 1);  // PDL on, but GEMVs do not prefetch weights before their wait
+  x.set_weight_prefetch(false);  // PDL on, but GEMVs do not prefetch weights before their wait
   const double ms_nopf = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
-  unsetenv("FRSPEC_CUDA_NO_PREFETCH");
+  x.set_weight_prefetch(true);
   report("7B " + t + " full decode step, graph, without weight prefetch", ms_nopf, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full_noprefetch\"");
   x.set_launch_overlap(false);  // the same step without programmatic dependent launch: its share

@@ -670,6 +670,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     cuda::topk(logits, vocab, k, scratch + 2 * size_t(k), ids, vals, stream_, topk_counter(), remap);
   }
   void set_launch_overlap(bool on) override { launch_overlap() = on && info_.cc_major >= 9; }
+  void set_weight_prefetch(bool on) override { weight_prefetch() = on; }
   int32_t* alloc_ids(size_t n) override { return reinterpret_cast<int32_t*>(alloc(n)); }
   size_t free_memory() const override {
     size_t f = 0, t = 0;

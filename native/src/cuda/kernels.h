@@ -45,6 +45,9 @@ struct GemvJob {  // host side
 // Whether the fused GEMV can run this job (same type/width, 16-byte aligned x, 1 <= n <= 64); else the
 // caller composes the unfused ops.
 bool gemv_fusable(const GemvJob& job, const float* x, int n);
+// Whether GEMV blocks prefetch their first weight bytes before the PDL wait (on unless
+// FRSPEC_CUDA_NO_PREFETCH is set; CudaBackendExtras::set_weight_prefetch for A/B timings).
+bool& weight_prefetch();
 void matmul_fused(const GemvJob& job, const float* x, int n, cudaStream_t stream);
 
 // Small host arrays (token ids, positions: n <= 64) travel as kernel parameters, so decode and verify

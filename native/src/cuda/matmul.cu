@@ -377,7 +377,7 @@ void launch_gemv(const GemvJob& job, const float* x, int t0, cudaStream_t s) {
   tg.mode = job.mode;
   tg.norm_w = job.norm_w;
   tg.norm_eps = job.norm_eps;
-  tg.prefetch = std::getenv("FRSPEC_CUDA_NO_PREFETCH") == nullptr;  // (read per launch: cuda_bench A/B)
+  tg.prefetch = weight_prefetch();
   for (int g = 0; g < job.count; ++g) {
     tg.w[g] = static_cast<const uint8_t*>(job.w[g]->data);
     tg.rows[g] = int(job.w[g]->rows);
@@ -426,6 +426,15 @@ void run_gemv(const GemvJob& job, const float* x, int n, cudaStream_t s) {
     else launch_gemv<T, 1>(job, x, t0, s), t0 += 1;
   }
 }
+
+}  // namespace
+
+bool& weight_prefetch() {
+  static bool on = std::getenv("FRSPEC_CUDA_NO_PREFETCH") == nullptr;
+  return on;
+}
+
+namespace {
 
 bool gemv_aligned(const Weight& w, const float* x) { return w.cols % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0; }
 
