@@ -52,8 +52,14 @@ static std::vector<float> random_values(size_t n, float scale = 1.f) {
   return v;
 }
 
-static bool is_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K; }
-static int act_block(DType t) { return t == DType::Q8_0 ? QK8_0 : QK_K; }
+static bool is_quantized(DType t) { return dtype_block_elems(t) > 1; }
+// Activation block of a quantized type: 32 values (Q8_0 and the legacy Q4_0 .. Q5_1) or 256 (K-quants).
+static int act_block(DType t) { return dtype_block_elems(t) == QK_K ? QK_K : QK8_0; }
+static bool q4k_order(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
+// Every quantized type, and every type.
+static const DType kQuantTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+static const DType kAllTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                                  DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 static std::vector<uint8_t> quantize_matrix(DType t, const std::vector<float>& f, int64_t rows, int64_t cols) {
   const size_t rb = dtype_row_bytes(t, cols);
@@ -72,13 +78,13 @@ static std::vector<float> dequantize_matrix(const Weight& w) {
 // The activations as the kernel sees them (x itself for float weights).
 static std::vector<float> kernel_activations(DType t, const float* x, int64_t cols) {
   std::vector<float> out(x, x + cols);
-  if (t == DType::Q8_0) {
+  if (is_quantized(t) && act_block(t) == QK8_0) {
     std::vector<kernels::ActQ8_0x2> a(size_t(kernels::act_q8_0_pairs(cols)));
     kernels::quantize_act_q8_0(x, a.data(), cols);
     for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = kernels::act_q8_0_value(a.data(), i);
   } else if (is_quantized(t)) {
     std::vector<kernels::ActQ8_K> a(size_t(cols / QK_K));
-    const bool q4k = t == DType::Q4_K;
+    const bool q4k = q4k_order(t);
     kernels::quantize_act_q8_K(x, a.data(), cols, q4k);
     for (int64_t i = 0; i < cols; ++i) out[size_t(i)] = a[size_t(i / QK_K)].d * a[size_t(i / QK_K)].qs[kernels::act_q8_K_index(int(i % QK_K), q4k)];
     for (size_t b = 0; b < a.size(); ++b)
@@ -203,6 +209,64 @@ static void ref_dequant_q6_K(const BlockQ6_K& b, float* y) {
   }
 }
 
+// ggml's dequantize_row_q4_0 / _q4_1 / _q5_0 / _q5_1 / _q5_K loops, transcribed the same way.
+static void ref_dequant_q4_0(const BlockQ4_0& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  for (int j = 0; j < 16; ++j) {
+    y[j] = float((b.qs[j] & 0x0F) - 8) * d;
+    y[j + 16] = float((b.qs[j] >> 4) - 8) * d;
+  }
+}
+static void ref_dequant_q4_1(const BlockQ4_1& b, float* y) {
+  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
+  for (int j = 0; j < 16; ++j) {
+    y[j] = float(b.qs[j] & 0x0F) * d + m;
+    y[j + 16] = float(b.qs[j] >> 4) * d + m;
+  }
+}
+static void ref_dequant_q5_0(const BlockQ5_0& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; ++j) {
+    const uint8_t xh_0 = uint8_t(((qh >> (j + 0)) << 4) & 0x10);
+    const uint8_t xh_1 = uint8_t(((qh >> (j + 12))) & 0x10);
+    y[j] = float(((b.qs[j] & 0x0F) | xh_0) - 16) * d;
+    y[j + 16] = float(((b.qs[j] >> 4) | xh_1) - 16) * d;
+  }
+}
+static void ref_dequant_q5_1(const BlockQ5_1& b, float* y) {
+  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; ++j) {
+    const uint8_t xh_0 = uint8_t(((qh >> (j + 0)) << 4) & 0x10);
+    const uint8_t xh_1 = uint8_t(((qh >> (j + 12))) & 0x10);
+    y[j] = float((b.qs[j] & 0x0F) | xh_0) * d + m;
+    y[j + 16] = float((b.qs[j] >> 4) | xh_1) * d + m;
+  }
+}
+static void ref_dequant_q5_K(const BlockQ5_K& b, float* y) {
+  const float d = f16_to_f32(b.d), min = f16_to_f32(b.dmin);
+  const uint8_t* ql = b.qs;
+  const uint8_t* qh = b.qh;
+  int is = 0;
+  uint8_t u1 = 1, u2 = 2;
+  for (int j = 0; j < QK_K; j += 64) {
+    uint8_t sc, m;
+    q4k_scale_min(is + 0, b.scales, &sc, &m);
+    const float d1 = d * sc, m1 = min * m;
+    q4k_scale_min(is + 1, b.scales, &sc, &m);
+    const float d2 = d * sc, m2 = min * m;
+    for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+    for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+    ql += 32;
+    is += 2;
+    u1 = uint8_t(u1 << 2);
+    u2 = uint8_t(u2 << 2);
+  }
+}
+
 static void random_bytes(void* p, size_t n) {
   std::uniform_int_distribution<int> byte(0, 255);
   for (size_t i = 0; i < n; ++i) static_cast<uint8_t*>(p)[i] = uint8_t(byte(rng));
@@ -212,6 +276,27 @@ static void test_layouts() {
   CHECK(dtype_row_bytes(DType::Q4_K, 512) == 288 && dtype_row_bytes(DType::Q6_K, 256) == 210 &&
             dtype_row_bytes(DType::Q8_0, 64) == 68 && dtype_row_bytes(DType::F16, 7) == 14 && dtype_row_bytes(DType::BF16, 3) == 6,
         "row sizes");
+  CHECK(dtype_row_bytes(DType::Q4_0, 64) == 36 && dtype_row_bytes(DType::Q4_1, 64) == 40 && dtype_row_bytes(DType::Q5_0, 64) == 44 &&
+            dtype_row_bytes(DType::Q5_1, 64) == 48 && dtype_row_bytes(DType::Q5_K, 512) == 352,
+        "row sizes of Q4_0 .. Q5_1 and Q5_K");
+  // Random bytes with finite scales (d, m first in every legacy block; d, dmin first in Q5_K).
+  auto check_legacy = [](DType t, auto block, auto ref, int trial) {
+    random_bytes(&block, sizeof block);
+    const f16_t scales[2] = {f32_to_f16(0.01f), f32_to_f16(-0.07f)};
+    std::memcpy(&block, scales, t == DType::Q4_0 || t == DType::Q5_0 ? 2 : 4);
+    float want[QK_K], got[QK_K];
+    ref(block, want);
+    dequantize_row(t, &block, got, dtype_block_elems(t));
+    CHECK(std::memcmp(want, got, sizeof(float) * size_t(dtype_block_elems(t))) == 0, "%s dequantize differs from ggml's layout (trial %d)",
+          dtype_name(t), trial);
+  };
+  for (int trial = 0; trial < 200; ++trial) {
+    check_legacy(DType::Q4_0, BlockQ4_0{}, ref_dequant_q4_0, trial);
+    check_legacy(DType::Q4_1, BlockQ4_1{}, ref_dequant_q4_1, trial);
+    check_legacy(DType::Q5_0, BlockQ5_0{}, ref_dequant_q5_0, trial);
+    check_legacy(DType::Q5_1, BlockQ5_1{}, ref_dequant_q5_1, trial);
+    check_legacy(DType::Q5_K, BlockQ5_K{}, ref_dequant_q5_K, trial);
+  }
   for (int trial = 0; trial < 200; ++trial) {
     BlockQ4_K b4;
     BlockQ6_K b6;
@@ -236,11 +321,12 @@ static void test_layouts() {
 }
 
 // Quantize -> dequantize error per type on normal data (std 1, with outliers). F16/BF16: rounding to
-// nearest bounds every element's relative error by 2^-11 / 2^-8. Q8_0: by d/2 per element. K-quants:
-// about 1.4x what the quantizers achieve here; a layout or rounding bug gives errors of order 1.
+// nearest bounds every element's relative error by 2^-11 / 2^-8. Q8_0: by d/2 per element. Q4_0 .. Q5_1 and
+// the K-quants: about 1.4x what the quantizers achieve here; a layout or rounding bug gives errors of order 1.
 static void test_round_trip_error() {
   struct Case { DType t; double max_rel_rms; };
-  const Case cases[] = {{DType::F16, 0x1p-11}, {DType::BF16, 0x1p-8}, {DType::Q8_0, 0.01}, {DType::Q6_K, 0.03}, {DType::Q4_K, 0.12}};
+  const Case cases[] = {{DType::F16, 0x1p-11}, {DType::BF16, 0x1p-8}, {DType::Q8_0, 0.01}, {DType::Q6_K, 0.03}, {DType::Q4_K, 0.12},
+                       {DType::Q4_0, 0.19}, {DType::Q4_1, 0.125}, {DType::Q5_0, 0.095}, {DType::Q5_1, 0.06}, {DType::Q5_K, 0.065}};
   const int64_t cols = 4096;
   const std::vector<float> x = random_values(size_t(cols));
   for (const Case& c : cases) {
@@ -266,7 +352,7 @@ static void test_round_trip_error() {
   }
   // Constant and all-zero blocks stay exact-ish (no division by zero, no NaN).
   std::vector<float> zeros(QK_K, 0.f), back(QK_K);
-  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : kQuantTypes) {
     std::vector<uint8_t> q(dtype_row_bytes(t, QK_K));
     quantize_row(t, zeros.data(), q.data(), QK_K);
     dequantize_row(t, q.data(), back.data(), QK_K);
@@ -279,12 +365,11 @@ static void test_round_trip_error() {
 struct Shape { int64_t rows, cols; };
 
 static void test_matmul(ThreadPool* pools[3]) {
-  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K};
   const int ns[] = {1, 3, 8, 37};
-  for (DType t : types) {
+  for (DType t : kAllTypes) {
     std::vector<Shape> shapes;
-    if (t == DType::Q4_K || t == DType::Q6_K) shapes = {{37, 256}, {67, 768}, {5, 1536}};
-    else if (t == DType::Q8_0) shapes = {{37, 32}, {67, 352}, {130, 1024}};
+    if (act_block(t) == QK_K) shapes = {{37, 256}, {67, 768}, {5, 1536}};
+    else if (is_quantized(t)) shapes = {{37, 32}, {67, 352}, {130, 1024}};
     else shapes = {{37, 33}, {67, 100}, {130, 257}, {9, 1024}};
     double worst_q = 0, worst_x = 0;
     for (const Shape& s : shapes) {
@@ -347,7 +432,7 @@ static void test_matmul(ThreadPool* pools[3]) {
 
 // A bigger multi-task case (many row tasks, every tile shape and tail) across pools, F16 and Q4_K.
 static void test_matmul_many_tasks(ThreadPool* pools[3]) {
-  for (DType t : {DType::F16, DType::Q4_K}) {
+  for (DType t : {DType::F16, DType::Q4_K, DType::Q5_0, DType::Q5_K}) {
     const int64_t rows = 2053, cols = 512;
     const std::vector<float> wf = random_values(size_t(rows * cols), 0.05f);
     const std::vector<uint8_t> bytes = quantize_matrix(t, wf, rows, cols);
@@ -367,7 +452,7 @@ static void test_matmul_many_tasks(ThreadPool* pools[3]) {
 // NaN in the activations reaches the outputs for every type (quantizing must not clamp it away), and a
 // matmul issued from inside a pool task (nested) gives the same bits as from outside.
 static void test_nan_and_nesting(ThreadPool& pool) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : kAllTypes) {
     const int64_t rows = 20, cols = 512;
     const std::vector<float> wf = random_values(size_t(rows * cols), 0.05f);
     const std::vector<uint8_t> bytes = quantize_matrix(t, wf, rows, cols);
@@ -389,7 +474,7 @@ static void test_nan_and_nesting(ThreadPool& pool) {
 // ---------------------------------------------------------------------------- get_rows / gather_rows
 
 static void test_rows(ThreadPool& pool) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : kAllTypes) {
     const int64_t rows = 50, cols = is_quantized(t) ? 512 : 40;
     const std::vector<float> wf = random_values(size_t(rows * cols));
     const std::vector<uint8_t> bytes = quantize_matrix(t, wf, rows, cols);
@@ -435,14 +520,18 @@ static void test_bad_input(ThreadPool& pool) {
   std::vector<uint8_t> bytes(4096);
   std::string m = throws([&] { cpu_weight(DType::Q4_K, 2, 100, bytes.data()); });
   CHECK(m.find("Q4_K") != std::string::npos && m.find("256") != std::string::npos, "Q4_K with 100 columns: '%s'", m.c_str());
-  m = throws([&] { cpu_weight(DType(7), 2, 32, bytes.data()); });
-  CHECK(!m.empty(), "unsupported type id 7 must throw");
+  m = throws([&] { cpu_weight(DType(10), 2, 256, bytes.data()); });
+  CHECK(!m.empty(), "unsupported type id 10 (Q2_K) must throw");
+  m = throws([&] { cpu_weight(DType::Q5_0, 2, 48, bytes.data()); });
+  CHECK(m.find("Q5_0") != std::string::npos && m.find("32") != std::string::npos, "Q5_0 with 48 columns: '%s'", m.c_str());
   Weight w = cpu_weight(DType::F16, 2, 64, bytes.data());
   w.row_bytes = 100;
   std::vector<float> x(64), y(2);
   m = throws([&] { cpu_matmul(pool, w, x.data(), y.data(), 1, nullptr); });
   CHECK(m.find("row_bytes") != std::string::npos, "inconsistent row_bytes: '%s'", m.c_str());
-  CHECK(dtype_supported(14) && dtype_supported(30) && !dtype_supported(2) && !dtype_supported(13), "dtype_supported");
+  CHECK(dtype_supported(14) && dtype_supported(30) && dtype_supported(2) && dtype_supported(3) && dtype_supported(6) &&
+            dtype_supported(7) && dtype_supported(13) && !dtype_supported(9) && !dtype_supported(10) && !dtype_supported(20),
+        "dtype_supported");
 }
 
 // ------------------------------------------------------------------------------------- thread pool

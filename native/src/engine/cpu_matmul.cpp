@@ -86,8 +86,13 @@ RowsFn rows_fn(DType t) {
     case DType::F32: return rows_fn_f32();
     case DType::F16: return rows_fn_f16();
     case DType::BF16: return rows_fn_bf16();
+    case DType::Q4_0: return rows_fn_q4_0();
+    case DType::Q4_1: return rows_fn_q4_1();
+    case DType::Q5_0: return rows_fn_q5_0();
+    case DType::Q5_1: return rows_fn_q5_1();
     case DType::Q8_0: return rows_fn_q8_0();
     case DType::Q4_K: return rows_fn_q4_K();
+    case DType::Q5_K: return rows_fn_q5_K();
     case DType::Q6_K: return rows_fn_q6_K();
   }
   throw std::invalid_argument("matmul: unsupported weight type id " + std::to_string(uint32_t(t)));
@@ -156,13 +161,14 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     job.act = reinterpret_cast<const uint8_t*>(x);
     job.act_stride = size_t(w.cols) * sizeof(float);
   } else {
-    const bool k_quant = w.type != DType::Q8_0;
+    const bool k_quant = dtype_block_elems(w.type) == QK_K;  // 256-value blocks; else 32 (Q8_0, Q4_0 .. Q5_1)
     job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(act_q8_0_pairs(w.cols)) * sizeof(ActQ8_0x2);
     scratch.emplace(job.act_stride * size_t(n));
     uint8_t* act = scratch->data();
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
-      if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols, w.type == DType::Q4_K);
+      if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols,
+                                   w.type == DType::Q4_K || w.type == DType::Q5_K);
       else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0x2*>(act + size_t(t) * job.act_stride), w.cols);
     };
     if (n >= 4) pool.parallel_for(n, quantize_token);

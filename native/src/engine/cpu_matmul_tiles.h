@@ -36,7 +36,7 @@ struct MatmulJob {
   void store(int64_t r, int t, float dot) const { y[size_t(t) * size_t(w->rows) + size_t(r)] = bias ? dot + bias[r] : dot; }
 };
 
-// Activations for Q8_0 weights: symmetric 8-bit blocks of 32, q in [-127, 127], x ≈ d * q, stored in
+// Activations for Q8_0 weights (and Q4_0 / Q4_1 / Q5_0 / Q5_1, whose blocks are also 32 values): symmetric 8-bit blocks of 32, q in [-127, 127], x ≈ d * q, stored in
 // pairs (one 512-bit register of quants) with each block's scale repeated over the 8 int32 lanes its
 // sums land in. A row with an odd number of blocks ends with a half pair (zero quants, scale 0).
 struct ActQ8_0x2 {
@@ -55,7 +55,7 @@ struct ActQ8_K {
   int16_t bsums[QK_K / 16];
 };
 
-// For Q4_K weights the 32-value sub-blocks of qs are stored in the order 0 2 1 3 4 6 5 7: the order in
+// For Q4_K (and Q5_K) weights the 32-value sub-blocks of qs are stored in the order 0 2 1 3 4 6 5 7: the order in
 // which one 64-byte load of a Q4_K block's quants yields them (low nibbles: sub-blocks 0 and 2, high
 // nibbles: 1 and 3). kQ4KSlot[j] is the slot of sub-block j (the permutation is its own inverse);
 // bsums stay in natural order.
@@ -72,8 +72,13 @@ using RowsFn = void (*)(const MatmulJob& job, int64_t r0, int64_t r1);
 RowsFn rows_fn_f32();
 RowsFn rows_fn_f16();
 RowsFn rows_fn_bf16();
+RowsFn rows_fn_q4_0();
+RowsFn rows_fn_q4_1();
+RowsFn rows_fn_q5_0();
+RowsFn rows_fn_q5_1();
 RowsFn rows_fn_q8_0();
 RowsFn rows_fn_q4_K();
+RowsFn rows_fn_q5_K();
 RowsFn rows_fn_q6_K();
 
 // Rows [r0, r1) of tokens [tok, tok + T).

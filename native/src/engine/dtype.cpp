@@ -12,8 +12,13 @@ const char* dtype_name(DType t) {
     case DType::F32: return "F32";
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
+    case DType::Q4_0: return "Q4_0";
+    case DType::Q4_1: return "Q4_1";
+    case DType::Q5_0: return "Q5_0";
+    case DType::Q5_1: return "Q5_1";
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_K: return "Q4_K";
+    case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
   }
   return "unknown";
@@ -22,7 +27,8 @@ const char* dtype_name(DType t) {
 bool dtype_supported(uint32_t id) {
   switch (id) {
     case uint32_t(DType::F32): case uint32_t(DType::F16): case uint32_t(DType::BF16):
-    case uint32_t(DType::Q8_0): case uint32_t(DType::Q4_K): case uint32_t(DType::Q6_K):
+    case uint32_t(DType::Q4_0): case uint32_t(DType::Q4_1): case uint32_t(DType::Q5_0): case uint32_t(DType::Q5_1):
+    case uint32_t(DType::Q8_0): case uint32_t(DType::Q4_K): case uint32_t(DType::Q5_K): case uint32_t(DType::Q6_K):
       return true;
     default:
       return false;
@@ -31,8 +37,9 @@ bool dtype_supported(uint32_t id) {
 
 int dtype_block_elems(DType t) {
   switch (t) {
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: return QK4_0;
     case DType::Q8_0: return QK8_0;
-    case DType::Q4_K: case DType::Q6_K: return QK_K;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return QK_K;
     default: return 1;
   }
 }
@@ -41,8 +48,13 @@ static size_t block_bytes(DType t) {
   switch (t) {
     case DType::F32: return 4;
     case DType::F16: case DType::BF16: return 2;
+    case DType::Q4_0: return sizeof(BlockQ4_0);
+    case DType::Q4_1: return sizeof(BlockQ4_1);
+    case DType::Q5_0: return sizeof(BlockQ5_0);
+    case DType::Q5_1: return sizeof(BlockQ5_1);
     case DType::Q8_0: return sizeof(BlockQ8_0);
     case DType::Q4_K: return sizeof(BlockQ4_K);
+    case DType::Q5_K: return sizeof(BlockQ5_K);
     case DType::Q6_K: return sizeof(BlockQ6_K);
   }
   throw std::invalid_argument("unsupported weight type id " + std::to_string(uint32_t(t)));

@@ -61,6 +61,52 @@ bf16_t f32_to_bf16(float f) {
 
 // ---------------------------------------------------------------------------------------- dequantize
 
+// The 32 quants of a Q4_0 / Q4_1 / Q5_0 / Q5_1 block in value order, in 0..15 (4-bit) or 0..31 (5-bit).
+static void unpack_q4(const uint8_t* qs, uint8_t* q) {
+  for (int l = 0; l < QK4_0 / 2; ++l) q[l] = qs[l] & 0xF, q[l + QK4_0 / 2] = qs[l] >> 4;
+}
+static void unpack_q5(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
+  unpack_q4(qs, q);
+  const uint32_t h = q5_high_bits(qh);
+  for (int l = 0; l < QK4_0; ++l) q[l] |= uint8_t(((h >> l) & 1) << 4);
+}
+
+static void dequantize_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK4_0) {
+    uint8_t q[QK4_0];
+    unpack_q4(b[i].qs, q);
+    const float d = f16_to_f32(b[i].d);
+    for (int l = 0; l < QK4_0; ++l) y[l] = d * float(int(q[l]) - 8);
+  }
+}
+
+static void dequantize_q4_1(const BlockQ4_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK4_0) {
+    uint8_t q[QK4_0];
+    unpack_q4(b[i].qs, q);
+    const float d = f16_to_f32(b[i].d), m = f16_to_f32(b[i].m);
+    for (int l = 0; l < QK4_0; ++l) y[l] = d * float(q[l]) + m;
+  }
+}
+
+static void dequantize_q5_0(const BlockQ5_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK4_0) {
+    uint8_t q[QK4_0];
+    unpack_q5(b[i].qs, b[i].qh, q);
+    const float d = f16_to_f32(b[i].d);
+    for (int l = 0; l < QK4_0; ++l) y[l] = d * float(int(q[l]) - 16);
+  }
+}
+
+static void dequantize_q5_1(const BlockQ5_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK4_0) {
+    uint8_t q[QK4_0];
+    unpack_q5(b[i].qs, b[i].qh, q);
+    const float d = f16_to_f32(b[i].d), m = f16_to_f32(b[i].m);
+    for (int l = 0; l < QK4_0; ++l) y[l] = d * float(q[l]) + m;
+  }
+}
+
 static void dequantize_q8_0(const BlockQ8_0* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = f16_to_f32(b[i].d);
@@ -79,6 +125,22 @@ static void dequantize_q4_K(const BlockQ4_K* b, float* y, int64_t nb) {
       const uint8_t* q = b[i].qs + 32 * c;
       for (int l = 0; l < 32; ++l) y[64 * c + l] = d0 * float(q[l] & 0xF) - mm0;
       for (int l = 0; l < 32; ++l) y[64 * c + 32 + l] = d1 * float(q[l] >> 4) - mm1;
+    }
+  }
+}
+
+static void dequantize_q5_K(const BlockQ5_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK_K) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int j = 0; j < 8; ++j) {  // sub-block j: nibble j % 2 of qs[32 * (j / 2) ..], high bit j of qh[..]
+      uint8_t sc, m;
+      q4k_scale_min(j, b[i].scales, &sc, &m);
+      const float dj = d * sc, mj = dmin * m;
+      const uint8_t* q = b[i].qs + 32 * (j / 2);
+      for (int l = 0; l < 32; ++l) {
+        const int low = (j & 1) ? (q[l] >> 4) : (q[l] & 0xF);
+        y[32 * j + l] = dj * float(low | (((b[i].qh[l] >> j) & 1) << 4)) - mj;
+      }
     }
   }
 }
@@ -115,8 +177,13 @@ void dequantize_row(DType t, const void* row, float* y, int64_t cols) {
       for (int64_t i = 0; i < cols; ++i) y[i] = bf16_to_f32(h[i]);
       return;
     }
+    case DType::Q4_0: dequantize_q4_0(static_cast<const BlockQ4_0*>(row), y, cols / be); return;
+    case DType::Q4_1: dequantize_q4_1(static_cast<const BlockQ4_1*>(row), y, cols / be); return;
+    case DType::Q5_0: dequantize_q5_0(static_cast<const BlockQ5_0*>(row), y, cols / be); return;
+    case DType::Q5_1: dequantize_q5_1(static_cast<const BlockQ5_1*>(row), y, cols / be); return;
     case DType::Q8_0: dequantize_q8_0(static_cast<const BlockQ8_0*>(row), y, cols / be); return;
     case DType::Q4_K: dequantize_q4_K(static_cast<const BlockQ4_K*>(row), y, cols / be); return;
+    case DType::Q5_K: dequantize_q5_K(static_cast<const BlockQ5_K*>(row), y, cols / be); return;
     case DType::Q6_K: dequantize_q6_K(static_cast<const BlockQ6_K*>(row), y, cols / be); return;
   }
   throw std::invalid_argument("dequantize_row: unsupported type id " + std::to_string(uint32_t(t)));
@@ -180,61 +247,121 @@ static void fit_scale_min(const float* x, int n, int nmax, float* scale, float* 
   }
 }
 
+// One 256-value block as d * sc[j] * L - dmin * m[j] with L in [0, nmax] (Q4_K: 15, Q5_K: 31): the 6-bit
+// scales and mins packed as ggml does (into `scales`), the values' L in L[256].
+static void quantize_k_affine_block(const float* x, int nmax, f16_t* d_out, f16_t* dmin_out, uint8_t scales[K_SCALE_SIZE],
+                                    uint8_t L[QK_K]) {
+  float scale[8], minv[8], max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    fit_scale_min(x + 32 * j, 32, nmax, &scale[j], &minv[j]);
+    max_scale = std::max(max_scale, scale[j]);
+    max_min = std::max(max_min, minv[j]);
+  }
+  *d_out = f32_to_f16(max_scale / 63.f);
+  *dmin_out = f32_to_f16(max_min / 63.f);
+  const float d = f16_to_f32(*d_out), dmin = f16_to_f32(*dmin_out);
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; ++j) {
+    ls[j] = uint8_t(d > 0 ? std::clamp(std::lround(scale[j] / d), 0l, 63l) : 0);
+    lm[j] = uint8_t(dmin > 0 ? std::clamp(std::lround(minv[j] / dmin), 0l, 63l) : 0);
+  }
+  // Inverse of q4k_scale_min: sub-blocks 0..3 in the low 6 bits of bytes 0..7, 4..7 split 4 + 2 bits.
+  std::memset(scales, 0, K_SCALE_SIZE);
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = ls[j] | uint8_t((ls[j + 4] >> 4) << 6);
+    scales[j + 4] = lm[j] | uint8_t((lm[j + 4] >> 4) << 6);
+    scales[j + 8] = uint8_t((ls[j + 4] & 0xF) | ((lm[j + 4] & 0xF) << 4));
+  }
+  for (int j = 0; j < 8; ++j) {
+    const float s = d * ls[j], m = dmin * lm[j];
+    for (int l = 0; l < 32; ++l)
+      L[32 * j + l] = uint8_t(s > 0 ? std::clamp(std::lround((x[32 * j + l] + m) / s), 0l, long(nmax)) : 0);
+  }
+}
+
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k) {
   require_blocks("Q4_K", k, QK_K);
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-    float scale[8], minv[8], max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-      fit_scale_min(x + 32 * j, 32, 15, &scale[j], &minv[j]);
-      max_scale = std::max(max_scale, scale[j]);
-      max_min = std::max(max_min, minv[j]);
-    }
     BlockQ4_K& b = y[i];
-    b.d = f32_to_f16(max_scale / 63.f);
-    b.dmin = f32_to_f16(max_min / 63.f);
-    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-      ls[j] = uint8_t(d > 0 ? std::clamp(std::lround(scale[j] / d), 0l, 63l) : 0);
-      lm[j] = uint8_t(dmin > 0 ? std::clamp(std::lround(minv[j] / dmin), 0l, 63l) : 0);
-    }
-    // Inverse of q4k_scale_min: sub-blocks 0..3 in the low 6 bits of bytes 0..7, 4..7 split 4 + 2 bits.
-    std::memset(b.scales, 0, sizeof b.scales);
-    for (int j = 0; j < 4; ++j) {
-      b.scales[j] = ls[j] | uint8_t((ls[j + 4] >> 4) << 6);
-      b.scales[j + 4] = lm[j] | uint8_t((lm[j + 4] >> 4) << 6);
-      b.scales[j + 8] = uint8_t((ls[j + 4] & 0xF) | ((lm[j + 4] & 0xF) << 4));
-    }
     uint8_t L[QK_K];
-    for (int j = 0; j < 8; ++j) {
-      const float s = d * ls[j], m = dmin * lm[j];
-      for (int l = 0; l < 32; ++l)
-        L[32 * j + l] = uint8_t(s > 0 ? std::clamp(std::lround((x[32 * j + l] + m) / s), 0l, 15l) : 0);
-    }
+    quantize_k_affine_block(x, 15, &b.d, &b.dmin, b.scales, L);
     for (int c = 0; c < 4; ++c)
       for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = uint8_t(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
   }
 }
 
-// Fits x[0..16) ≈ s * L with L in [-32, 31]: the largest magnitude maps near -32 (the wider side), then a
-// least-squares refit of s on each rounding; keeps the smallest error.
-static float fit_scale_q6(const float* x) {
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k) {
+  require_blocks("Q5_K", k, QK_K);
+  for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
+    BlockQ5_K& b = y[i];
+    uint8_t L[QK_K];
+    quantize_k_affine_block(x, 31, &b.d, &b.dmin, b.scales, L);
+    std::memset(b.qh, 0, sizeof b.qh);
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = uint8_t((L[64 * c + l] & 0xF) | ((L[64 * c + 32 + l] & 0xF) << 4));
+    for (int j = 0; j < 8; ++j)
+      for (int l = 0; l < 32; ++l) b.qh[l] |= uint8_t((L[32 * j + l] >> 4) << j);
+  }
+}
+
+// Fits x[0..n) ≈ s * L + m with L in [0, nmax] and any m (Q4_1 / Q5_1): tries 21 scales around
+// (max - min) / nmax, refits (s, m) by least squares on each rounding, keeps the smallest error.
+static void fit_affine(const float* x, int n, int nmax, float* scale, float* offset) {
+  float lo = x[0], hi = x[0];
+  for (int i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  *scale = 0;
+  *offset = lo;
+  if (hi <= lo) return;
+  float best_err = INFINITY;
+  for (int step = -10; step <= 10; ++step) {
+    const float s0 = (hi - lo) / (float(nmax) + 0.1f * float(step));
+    double sl = 0, sx = 0, sll = 0, slx = 0;
+    for (int i = 0; i < n; ++i) {
+      const int L = std::clamp(int(std::lround((x[i] - lo) / s0)), 0, nmax);
+      sl += L, sx += x[i], sll += double(L) * L, slx += double(L) * x[i];
+    }
+    const double det = n * sll - sl * sl;
+    const double a = det > 0 ? (n * slx - sl * sx) / det : s0, b = (sx - a * sl) / n;
+    if (a <= 0) continue;
+    float err = 0;
+    for (int i = 0; i < n; ++i) {
+      const int q = std::clamp(int(std::lround((x[i] - b) / a)), 0, nmax);
+      const float e = float(a * q + b) - x[i];
+      err += e * e;
+    }
+    if (err < best_err) best_err = err, *scale = float(a), *offset = float(b);
+  }
+}
+
+// One 32-value block of Q4_1 / Q5_1: d, m (as stored) and L in [0, nmax] rounded against the stored values.
+static void quantize_affine_block(const float* x, int nmax, f16_t* d_out, f16_t* m_out, uint8_t L[QK4_0]) {
+  float s, m;
+  fit_affine(x, QK4_0, nmax, &s, &m);
+  *d_out = f32_to_f16(s);
+  *m_out = f32_to_f16(m);
+  const float d = f16_to_f32(*d_out), mm = f16_to_f32(*m_out);
+  for (int l = 0; l < QK4_0; ++l) L[l] = uint8_t(d > 0 ? std::clamp(std::lround((x[l] - mm) / d), 0l, long(nmax)) : 0);
+}
+
+// Fits x[0..n) ≈ s * L with L in [-half, half - 1] (Q6_K: 32, Q5_0: 16, Q4_0: 8): the largest magnitude
+// maps near -half (the wider side), then a least-squares refit of s on each rounding; keeps the smallest error.
+static float fit_scale_symmetric(const float* x, int n, int half) {
   float vmax = 0;
-  for (int i = 0; i < 16; ++i)
+  for (int i = 0; i < n; ++i)
     if (std::fabs(x[i]) > std::fabs(vmax)) vmax = x[i];
   if (vmax == 0) return 0;
   float best = 0, best_err = INFINITY;
   for (int step = -6; step <= 6; ++step) {
-    const float s0 = -vmax / (32.f + 0.1f * float(step));
+    const float s0 = -vmax / (float(half) + 0.1f * float(step));
     double slx = 0, sll = 0;
-    for (int i = 0; i < 16; ++i) {
-      const int q = std::clamp(int(std::lround(x[i] / s0)), -32, 31);
+    for (int i = 0; i < n; ++i) {
+      const int q = std::clamp(int(std::lround(x[i] / s0)), -half, half - 1);
       slx += double(q) * x[i], sll += double(q) * q;
     }
     const float s = sll > 0 ? float(slx / sll) : s0;
     float err = 0;
-    for (int i = 0; i < 16; ++i) {
-      const int q = std::clamp(int(std::lround(x[i] / s)), -32, 31);
+    for (int i = 0; i < n; ++i) {
+      const int q = std::clamp(int(std::lround(x[i] / s)), -half, half - 1);
       const float e = s * float(q) - x[i];
       err += e * e;
     }
@@ -243,12 +370,66 @@ static float fit_scale_q6(const float* x) {
   return best;
 }
 
+// One 32-value block of Q4_0 / Q5_0: d (as stored) and L = q + half in [0, 2 * half - 1].
+static void quantize_symmetric_block(const float* x, int half, f16_t* d_out, uint8_t L[QK4_0]) {
+  *d_out = f32_to_f16(fit_scale_symmetric(x, QK4_0, half));
+  const float d = f16_to_f32(*d_out);
+  for (int l = 0; l < QK4_0; ++l)
+    L[l] = uint8_t(half + (d != 0 ? std::clamp(int(std::lround(x[l] / d)), -half, half - 1) : 0));
+}
+
+static void pack_q4(const uint8_t L[QK4_0], uint8_t qs[QK4_0 / 2]) {
+  for (int l = 0; l < QK4_0 / 2; ++l) qs[l] = uint8_t((L[l] & 0xF) | ((L[l + QK4_0 / 2] & 0xF) << 4));
+}
+static void pack_q5(const uint8_t L[QK4_0], uint8_t qs[QK4_0 / 2], uint8_t qh[4]) {
+  pack_q4(L, qs);
+  uint32_t h = 0;
+  for (int l = 0; l < QK4_0; ++l) h |= uint32_t(L[l] >> 4) << l;
+  for (int i = 0; i < 4; ++i) qh[i] = uint8_t(h >> (8 * i));
+}
+
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t k) {
+  require_blocks("Q4_0", k, QK4_0);
+  for (int64_t i = 0; i < k / QK4_0; ++i, x += QK4_0) {
+    uint8_t L[QK4_0];
+    quantize_symmetric_block(x, 8, &y[i].d, L);
+    pack_q4(L, y[i].qs);
+  }
+}
+
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, int64_t k) {
+  require_blocks("Q5_0", k, QK4_0);
+  for (int64_t i = 0; i < k / QK4_0; ++i, x += QK4_0) {
+    uint8_t L[QK4_0];
+    quantize_symmetric_block(x, 16, &y[i].d, L);
+    pack_q5(L, y[i].qs, y[i].qh);
+  }
+}
+
+void quantize_row_q4_1(const float* x, BlockQ4_1* y, int64_t k) {
+  require_blocks("Q4_1", k, QK4_0);
+  for (int64_t i = 0; i < k / QK4_0; ++i, x += QK4_0) {
+    uint8_t L[QK4_0];
+    quantize_affine_block(x, 15, &y[i].d, &y[i].m, L);
+    pack_q4(L, y[i].qs);
+  }
+}
+
+void quantize_row_q5_1(const float* x, BlockQ5_1* y, int64_t k) {
+  require_blocks("Q5_1", k, QK4_0);
+  for (int64_t i = 0; i < k / QK4_0; ++i, x += QK4_0) {
+    uint8_t L[QK4_0];
+    quantize_affine_block(x, 31, &y[i].d, &y[i].m, L);
+    pack_q5(L, y[i].qs, y[i].qh);
+  }
+}
+
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k) {
   require_blocks("Q6_K", k, QK_K);
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
     float scale[16], max_abs = 0;
     for (int g = 0; g < 16; ++g) {
-      scale[g] = fit_scale_q6(x + 16 * g);
+      scale[g] = fit_scale_symmetric(x + 16 * g, 16, 32);
       max_abs = std::max(max_abs, std::fabs(scale[g]));
     }
     BlockQ6_K& b = y[i];
@@ -282,8 +463,13 @@ void quantize_row(DType t, const float* x, void* out, int64_t cols) {
     case DType::F32: std::memcpy(out, x, size_t(cols) * 4); return;
     case DType::F16: quantize_row_f16(x, static_cast<f16_t*>(out), cols); return;
     case DType::BF16: quantize_row_bf16(x, static_cast<bf16_t*>(out), cols); return;
+    case DType::Q4_0: quantize_row_q4_0(x, static_cast<BlockQ4_0*>(out), cols); return;
+    case DType::Q4_1: quantize_row_q4_1(x, static_cast<BlockQ4_1*>(out), cols); return;
+    case DType::Q5_0: quantize_row_q5_0(x, static_cast<BlockQ5_0*>(out), cols); return;
+    case DType::Q5_1: quantize_row_q5_1(x, static_cast<BlockQ5_1*>(out), cols); return;
     case DType::Q8_0: quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), cols); return;
     case DType::Q4_K: quantize_row_q4_K(x, static_cast<BlockQ4_K*>(out), cols); return;
+    case DType::Q5_K: quantize_row_q5_K(x, static_cast<BlockQ5_K*>(out), cols); return;
     case DType::Q6_K: quantize_row_q6_K(x, static_cast<BlockQ6_K*>(out), cols); return;
   }
   throw std::invalid_argument("quantize_row: unsupported type id " + std::to_string(uint32_t(t)));

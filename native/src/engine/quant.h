@@ -1,8 +1,16 @@
 // Weight block formats, bit-exact with ggml (ggml-common.h), and conversions between them and F32.
 //
+//   Q4_0  32 values:  f16 d; u8 qs[16]                            x = d * (q - 8)
+//   Q4_1  32 values:  f16 d, m; u8 qs[16]                         x = d * q + m
+//                     (4-bit q: value j in the low nibble of qs[j], value j + 16 in its high nibble)
+//   Q5_0  32 values:  f16 d; u8 qh[4]; u8 qs[16]                  x = d * (q - 16)
+//   Q5_1  32 values:  f16 d, m; u8 qh[4]; u8 qs[16]               x = d * q + m
+//                     (5-bit q: low 4 bits as in Q4_0, bit 4 of value j is bit j of the little-endian qh)
 //   Q8_0  32 values:  f16 d; int8 qs[32]                          x = d * q
 //   Q4_K 256 values:  f16 d, dmin; u8 scales[12]; u8 qs[128]      x = d * sc[j] * q - dmin * m[j]
 //                     (8 sub-blocks of 32 with 6-bit scale sc and min m; 4-bit q)
+//   Q5_K 256 values:  f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
+//                     (Q4_K's scales and nibbles; bit 4 of value 32j + l is bit j of qh[l])
 //   Q6_K 256 values:  u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d   x = d * scales[j] * (q - 32)
 //                     (16 sub-blocks of 16; 6-bit q = low 4 bits in ql, high 2 bits in qh)
 //
@@ -25,6 +33,35 @@ constexpr int K_SCALE_SIZE = 12;
 using f16_t = uint16_t;   // IEEE half, raw bits
 using bf16_t = uint16_t;  // bfloat16, raw bits
 
+constexpr int QK4_0 = 32;  // Q4_0, Q4_1, Q5_0, Q5_1
+
+struct BlockQ4_0 {
+  f16_t d;
+  uint8_t qs[QK4_0 / 2];
+};
+struct BlockQ4_1 {
+  f16_t d;
+  f16_t m;
+  uint8_t qs[QK4_0 / 2];
+};
+struct BlockQ5_0 {
+  f16_t d;
+  uint8_t qh[4];
+  uint8_t qs[QK4_0 / 2];
+};
+struct BlockQ5_1 {
+  f16_t d;
+  f16_t m;
+  uint8_t qh[4];
+  uint8_t qs[QK4_0 / 2];
+};
+struct BlockQ5_K {
+  f16_t d;
+  f16_t dmin;
+  uint8_t scales[K_SCALE_SIZE];
+  uint8_t qh[QK_K / 8];
+  uint8_t qs[QK_K / 2];
+};
 struct BlockQ8_0 {
   f16_t d;
   int8_t qs[QK8_0];
@@ -41,6 +78,11 @@ struct BlockQ6_K {
   int8_t scales[QK_K / 16];
   f16_t d;
 };
+static_assert(sizeof(BlockQ4_0) == 18, "ggml block_q4_0");
+static_assert(sizeof(BlockQ4_1) == 20, "ggml block_q4_1");
+static_assert(sizeof(BlockQ5_0) == 22, "ggml block_q5_0");
+static_assert(sizeof(BlockQ5_1) == 24, "ggml block_q5_1");
+static_assert(sizeof(BlockQ5_K) == 176, "ggml block_q5_K");
 static_assert(sizeof(BlockQ8_0) == 34, "ggml block_q8_0");
 static_assert(sizeof(BlockQ4_K) == 144, "ggml block_q4_K");
 static_assert(sizeof(BlockQ6_K) == 210, "ggml block_q6_K");
@@ -70,6 +112,11 @@ inline void q4k_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// Bit 4 of the 32 values of a Q5_0 / Q5_1 block: bit j belongs to value j (ggml stores a little-endian uint32).
+inline uint32_t q5_high_bits(const uint8_t qh[4]) {
+  return uint32_t(qh[0]) | uint32_t(qh[1]) << 8 | uint32_t(qh[2]) << 16 | uint32_t(qh[3]) << 24;
+}
+
 // y[cols] = the values of one row of type t stored at `row`. cols must be a multiple of the block size.
 void dequantize_row(DType t, const void* row, float* y, int64_t cols);
 
@@ -78,6 +125,11 @@ void dequantize_row(DType t, const void* row, float* y, int64_t cols);
 void quantize_row(DType t, const float* x, void* out, int64_t cols);
 void quantize_row_f16(const float* x, f16_t* y, int64_t k);
 void quantize_row_bf16(const float* x, bf16_t* y, int64_t k);
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t k);
+void quantize_row_q4_1(const float* x, BlockQ4_1* y, int64_t k);
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, int64_t k);
+void quantize_row_q5_1(const float* x, BlockQ5_1* y, int64_t k);
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k);
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k);

@@ -1,0 +1,207 @@
+// Matmul kernels for the 32-value legacy formats Q4_0, Q4_1, Q5_0 and Q5_1 against the same 8-bit
+// activation blocks as Q8_0 (ActQ8_0x2). Each weight block is unpacked to unsigned quants q in 0..15
+// (4-bit) or 0..31 (5-bit), whose integer dot with the activation quants is exact in int32 (vpdpbusd /
+// maddubs: unsigned x signed, no sign trick needed). With sx = the sum of the block's activation quants:
+//   Q4_0 / Q5_0  x = d (q - o)   dot = d dx ((q . xq) - o sx)        o = 8 / 16, exact in int32
+//   Q4_1 / Q5_1  x = d q + m     dot = d dx (q . xq) + m dx sx
+// then accumulated in F32, one accumulator per (row, token), blocks in order (the tile contract).
+#include "engine/cpu_matmul_simd.h"
+
+namespace frspec::kernels {
+namespace {
+
+// What differs between the four formats: the block type, 4 or 5 bits, and an offset o or a min m.
+template <class Block, bool kFiveBit, bool kHasMin>
+struct Legacy {
+  using B = Block;
+  static constexpr bool five_bit = kFiveBit, has_min = kHasMin;
+  static constexpr int offset_shift = kFiveBit ? 4 : 3;  // o = 16 or 8 (types without m)
+  static uint32_t high_bits(const B& b) {
+    if constexpr (kFiveBit) return q5_high_bits(b.qh);
+    else return 0;
+  }
+  static float min(const B& b) {
+    if constexpr (kHasMin) return f16_to_f32(b.m);
+    else return 0.f;
+  }
+};
+using Q4_0 = Legacy<BlockQ4_0, false, false>;
+using Q4_1 = Legacy<BlockQ4_1, false, true>;
+using Q5_0 = Legacy<BlockQ5_0, true, false>;
+using Q5_1 = Legacy<BlockQ5_1, true, true>;
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// Two blocks per step, as the Q8_0 kernel: int32 lanes 0..7 hold the first block's sums, 8..15 the
+// second's; a row with an odd number of blocks ends with a step whose second block is zeros.
+template <class F>
+struct LegacyKernel {
+  static constexpr int kGemvRows = 4, kRows = 4, kToks = 4;
+
+  // The 64 unsigned quants of blocks b[0] and (when `second`) b[1], in value order.
+  static FRSPEC_INLINE __m512i quants(const typename F::B* b, bool second) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs));
+    const __m128i q1 = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)) : _mm_setzero_si128();
+    const __m512i v = _mm512_castsi256_si512(_mm256_set_m128i(q1, q0));
+    const __m512i qq = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(1, 1, 0, 0));  // [q0 q0 q1 q1]
+    // Low nibbles in 128-bit lanes 0 and 2 (values 0..15), high nibbles in lanes 1 and 3 (16..31).
+    __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(qq, 0xFF00FF00u, qq, 4), _mm512_set1_epi8(0x0f));
+    if constexpr (F::five_bit) {
+      const uint64_t h = uint64_t(F::high_bits(b[0])) | (second ? uint64_t(F::high_bits(b[1])) << 32 : 0);
+      q = _mm512_mask_add_epi8(q, __mmask64(h), q, _mm512_set1_epi8(16));
+    }
+    return q;
+  }
+
+  template <int R, int T>
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
+    const int64_t nb = j.w->cols / QK4_0, np = act_q8_0_pairs(j.w->cols);
+    const typename F::B* w[R];
+    const ActQ8_0x2* x[T];
+    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename F::B*>(j.weight_row(row + r));
+    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t));
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < np; ++p) {
+      const bool second = 2 * p + 1 < nb;
+      __m512i q[R];
+      __m512 dw[R], mw[R];
+      for (int r = 0; r < R; ++r) {
+        const typename F::B* b = &w[r][2 * p];
+        prefetch_block_ahead(b);
+        q[r] = quants(b, second);
+        dw[r] = _mm512_mask_mov_ps(_mm512_set1_ps(_cvtsh_ss(b[0].d)), 0xff00, _mm512_set1_ps(second ? _cvtsh_ss(b[1].d) : 0.f));
+        if constexpr (F::has_min)
+          mw[r] = _mm512_mask_mov_ps(_mm512_set1_ps(F::min(b[0])), 0xff00, _mm512_set1_ps(second ? F::min(b[1]) : 0.f));
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m512i xq = _mm512_loadu_si512(x[t][p].qs);
+        const __m512 dx = _mm512_loadu_ps(x[t][p].d);
+        const __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, xq);  // 4-value sums of xq
+        for (int r = 0; r < R; ++r) {
+          const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r], xq);
+          if constexpr (F::has_min) {
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][t]);
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sx), _mm512_mul_ps(mw[r], dx), acc[r][t]);
+          } else {
+            const __m512i total = _mm512_sub_epi32(dot, _mm512_slli_epi32(sx, F::offset_shift));
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(dw[r], dx), acc[r][t]);
+          }
+        }
+      }
+    }
+    store_tile<R, T>(j, row, tok, acc);
+  }
+};
+
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+// One block per step.
+template <class F>
+struct LegacyKernel {
+  static constexpr int kGemvRows = 2, kRows = 2, kToks = 2;  // 16 ymm registers
+
+  static FRSPEC_INLINE __m256i quants(const typename F::B& b) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m128i nib = _mm_set1_epi8(0x0f);
+    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), nib), _mm_and_si128(v, nib));
+    if constexpr (F::five_bit) {
+      // Byte i takes bit i of the high bits: spread byte i / 8 of them over 8 bytes, test one bit each.
+      const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(F::high_bits(b))),
+                                                 _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+      q = _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi8(16)));
+    }
+    return q;
+  }
+
+  template <int R, int T>
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
+    const int64_t nb = j.w->cols / QK4_0;
+    const typename F::B* w[R];
+    const ActQ8_0x2* x[T];
+    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename F::B*>(j.weight_row(row + r));
+    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t));
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i q[R];
+      __m256 dw[R], mw[R];
+      for (int r = 0; r < R; ++r) {
+        prefetch_block_ahead(&w[r][b]);
+        q[r] = quants(w[r][b]);
+        dw[r] = _mm256_set1_ps(_cvtsh_ss(w[r][b].d));
+        if constexpr (F::has_min) mw[r] = _mm256_set1_ps(F::min(w[r][b]));
+      }
+      for (int t = 0; t < T; ++t) {
+        const ActQ8_0x2& xp = x[t][b / 2];
+        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp.qs + QK8_0 * (b % 2)));
+        const __m256 dx = _mm256_loadu_ps(xp.d + 8 * (b % 2));
+        const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xq), ones16);
+        for (int r = 0; r < R; ++r) {
+          // q <= 31 and |x| <= 127: a pair sums to at most 7874, inside int16.
+          const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], xq), ones16);
+          if constexpr (F::has_min) {
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw[r], dx), acc[r][t]);
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sx), _mm256_mul_ps(mw[r], dx), acc[r][t]);
+          } else {
+            const __m256i total = _mm256_sub_epi32(dot, _mm256_slli_epi32(sx, F::offset_shift));
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(dw[r], dx), acc[r][t]);
+          }
+        }
+      }
+    }
+    store_tile<R, T>(j, row, tok, acc);
+  }
+};
+
+#else
+// Portable fallback: the same integer sums, one (row, token) pair at a time.
+template <class F>
+struct LegacyKernel {
+  static constexpr int kGemvRows = 1, kRows = 1, kToks = 1;
+
+  template <int R, int T>
+  static void tile(const MatmulJob& j, int64_t row, int tok) {
+    const int64_t nb = j.w->cols / QK4_0;
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) {
+        const typename F::B* w = reinterpret_cast<const typename F::B*>(j.weight_row(row + r));
+        const ActQ8_0x2* x = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t));
+        float acc = 0;
+        for (int64_t b = 0; b < nb; ++b) {
+          const int8_t* xq = x[b / 2].qs + QK8_0 * (b % 2);
+          const float dx = x[b / 2].d[8 * (b % 2)];
+          const uint32_t h = F::high_bits(w[b]);
+          int32_t dot = 0, sx = 0;
+          for (int i = 0; i < QK4_0; ++i) {
+            const uint8_t byte = w[b].qs[i % 16];
+            const int q = (i < 16 ? byte & 0xF : byte >> 4) | int((h >> i) & 1) << 4;
+            dot += q * xq[i];
+            sx += xq[i];
+          }
+          const float d = f16_to_f32(w[b].d);
+          if constexpr (F::has_min) {
+            acc += float(dot) * (d * dx);
+            acc += float(sx) * (F::min(w[b]) * dx);
+          } else {
+            acc += float(dot - (sx << F::offset_shift)) * (d * dx);
+          }
+        }
+        j.store(row + r, tok + t, acc);
+      }
+  }
+};
+#endif
+
+}  // namespace
+
+RowsFn rows_fn_q4_0() { return matmul_rows<LegacyKernel<Q4_0>>; }
+RowsFn rows_fn_q4_1() { return matmul_rows<LegacyKernel<Q4_1>>; }
+RowsFn rows_fn_q5_0() { return matmul_rows<LegacyKernel<Q5_0>>; }
+RowsFn rows_fn_q5_1() { return matmul_rows<LegacyKernel<Q5_1>>; }
+
+}  // namespace frspec::kernels

@@ -1,0 +1,179 @@
+// Matmul kernel for Q5_K weights against ActQ8_K activations (q4k order: Q5_K keeps Q4_K's nibble layout).
+// For one 256-value block, as for Q4_K:
+//   dot = d * dx * sum_j sc[j] * (q . xq)_j  -  dmin * dx * sum_j m[j] * (sum of xq in sub-block j)
+// with q = nibble | (bit j of qh) << 4 in 0..31. The first sum is exact in int32 (maddubs pairs
+// <= 7874 in int16, weighted by the 6-bit scales); the second uses the activation's 16-value sums.
+#include "engine/cpu_matmul_kscales.h"
+
+namespace frspec::kernels {
+namespace {
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// 128 values per step: 64 quant bytes (sub-blocks 4h, 4h+2 in the low nibbles, 4h+1, 4h+3 in the high
+// ones) and their high bits: qh[l] bit j for value l of sub-block j, so the 32 qh bytes, repeated in both
+// halves of a register and shifted right by the sub-block number, put each value's bit 4 at bit 0.
+struct Q5KKernel {
+  static constexpr int kGemvRows = 4, kRows = 1, kToks = 8;  // as Q4_K
+
+  template <int R, int T>
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
+    const int64_t nb = j.w->cols / QK_K;
+    const BlockQ5_K* w[R];
+    const ActQ8_K* x[T];
+    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r));
+    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
+    const __m512i nib = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(0x01);
+    __m512 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
+      __m512i sc16[R];  // the 8 scales as int16 in lanes 0..7
+      __m256i m16[R];   // mins, each repeated twice to line up with the 16 bsums
+      __m512i qh[R];    // qh in both 256-bit halves
+      for (int r = 0; r < R; ++r) {
+        const __m256i sm = scales_mins_16(w[r][b].scales);
+        sc16[r] = _mm512_zextsi256_si512(sm);
+        m16[r] = _mm256_permutexvar_epi16(_mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), sm);
+        qh[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qh)));
+      }
+      __m512i isum[R][T];
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
+      for (int h = 0; h < 2; ++h) {
+        const __m512i pick_lo = _mm512_inserti64x4(_mm512_set1_epi16(short(4 * h)), _mm256_set1_epi16(short(4 * h + 2)), 1);
+        const __m512i pick_hi = _mm512_inserti64x4(_mm512_set1_epi16(short(4 * h + 1)), _mm256_set1_epi16(short(4 * h + 3)), 1);
+        // The sub-block numbers are also the qh shifts (a 16-bit shift by < 8 keeps each byte's bit in place).
+        __m512i q_lo[R], q_hi[R], s_lo[R], s_hi[R];
+        for (int r = 0; r < R; ++r) {
+          const __m512i v = _mm512_loadu_si512(w[r][b].qs + 64 * h);
+          const __m512i b_lo = _mm512_and_si512(_mm512_srlv_epi16(qh[r], pick_lo), one);
+          const __m512i b_hi = _mm512_and_si512(_mm512_srlv_epi16(qh[r], pick_hi), one);
+          q_lo[r] = _mm512_or_si512(_mm512_and_si512(v, nib), _mm512_slli_epi16(b_lo, 4));
+          q_hi[r] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), nib), _mm512_slli_epi16(b_hi, 4));
+          s_lo[r] = _mm512_permutexvar_epi16(pick_lo, sc16[r]);
+          s_hi[r] = _mm512_permutexvar_epi16(pick_hi, sc16[r]);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m512i x_lo = _mm512_loadu_si512(x[t][b].qs + 128 * h), x_hi = _mm512_loadu_si512(x[t][b].qs + 128 * h + 64);
+          for (int r = 0; r < R; ++r) {
+            isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q_lo[r], x_lo), s_lo[r]);
+            isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q_hi[r], x_hi), s_hi[r]);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const float d = _cvtsh_ss(w[r][b].d), dmin = _cvtsh_ss(w[r][b].dmin);
+        for (int t = 0; t < T; ++t) {
+          const float dx = x[t][b].d;
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_set1_ps(d * dx), acc[r][t]);
+          const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums));
+          const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(m16[r], bs));
+          acc[r][t] = _mm512_fmadd_ps(_mm512_zextps256_ps512(msum), _mm512_set1_ps(-dmin * dx), acc[r][t]);
+        }
+      }
+    }
+    store_tile<R, T>(j, row, tok, acc);
+  }
+};
+
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+// 32 values (one sub-block) per step.
+struct Q5KKernel {
+  static constexpr int kGemvRows = 2, kRows = 1, kToks = 4;  // 16 ymm registers
+
+  template <int R, int T>
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
+    const int64_t nb = j.w->cols / QK_K;
+    const BlockQ5_K* w[R];
+    const ActQ8_K* x[T];
+    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r));
+    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
+    const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(0x01);
+    __m256 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
+      uint8_t sc[R][8], m[R][8];
+      __m256i m16[R], qh[R];
+      for (int r = 0; r < R; ++r) {
+        unpack_scales(w[r][b].scales, sc[r], m[r]);
+        const __m128i mm = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m[r]));
+        m16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
+        qh[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qh));
+      }
+      __m256i isum[R][T];
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
+      for (int sb = 0; sb < 8; ++sb) {
+        __m256i q[R], s[R];
+        for (int r = 0; r < R; ++r) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs + 32 * (sb / 2)));
+          const __m256i low = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), nib) : _mm256_and_si256(v, nib);
+          const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh[r], sb), one), 4);
+          q[r] = _mm256_or_si256(low, high);
+          s[r] = _mm256_set1_epi16(short(sc[r][sb]));
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].qs + 32 * kQ4KSlot[sb]));
+          for (int r = 0; r < R; ++r)
+            isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], xq), s[r]));
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const float d = _cvtsh_ss(w[r][b].d), dmin = _cvtsh_ss(w[r][b].dmin);
+        for (int t = 0; t < T; ++t) {
+          const float dx = x[t][b].d;
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(d * dx), acc[r][t]);
+          const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums));
+          const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(m16[r], bs));
+          acc[r][t] = _mm256_fmadd_ps(msum, _mm256_set1_ps(-dmin * dx), acc[r][t]);
+        }
+      }
+    }
+    store_tile<R, T>(j, row, tok, acc);
+  }
+};
+
+#else
+// Portable fallback: the same integer sums, one (row, token) pair at a time.
+struct Q5KKernel {
+  static constexpr int kGemvRows = 1, kRows = 1, kToks = 1;
+
+  template <int R, int T>
+  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
+    const int64_t nb = j.w->cols / QK_K;
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) {
+        const BlockQ5_K* w = reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r));
+        const ActQ8_K* x = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
+        float acc = 0;
+        for (int64_t b = 0; b < nb; ++b) {
+          uint8_t sc[8], m[8];
+          unpack_scales(w[b].scales, sc, m);
+          int32_t isum = 0, msum = 0;
+          for (int sb = 0; sb < 8; ++sb) {
+            const uint8_t* q = w[b].qs + 32 * (sb / 2);
+            int32_t dot = 0;
+            for (int i = 0; i < 32; ++i) {
+              const int low = (sb & 1) ? (q[i] >> 4) : (q[i] & 0xF);
+              dot += (low | (((w[b].qh[i] >> sb) & 1) << 4)) * int32_t(x[b].qs[32 * kQ4KSlot[sb] + i]);
+            }
+            isum += dot * sc[sb];
+            msum += int32_t(m[sb]) * (x[b].bsums[2 * sb] + x[b].bsums[2 * sb + 1]);
+          }
+          acc += float(isum) * (f16_to_f32(w[b].d) * x[b].d);
+          acc += float(msum) * (-f16_to_f32(w[b].dmin) * x[b].d);
+        }
+        j.store(row + r, tok + t, acc);
+      }
+  }
+};
+#endif
+
+}  // namespace
+
+RowsFn rows_fn_q5_K() { return matmul_rows<Q5KKernel>; }
+
+}  // namespace frspec::kernels
