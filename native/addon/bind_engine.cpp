@@ -7,6 +7,7 @@
 //   Engine: info(), generate(tokens, opts, onToken?), eval(tokens, opts), truncate(n), keep(base, slots), tokens(),
 //           eagleEval(tokens, features, opts), eagleTruncate(n), cancel(), close()
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -78,7 +79,16 @@ struct EngineState {
       s->backend_note = why;
     }
     if (!s->backend) s->backend = make_cpu_backend(o.threads);
-    s->prepared = std::make_unique<PreparedModel>(*s->backend, *s->model);
+    try {
+      s->prepared = std::make_unique<PreparedModel>(*s->backend, *s->model);
+    } catch (const std::invalid_argument& e) {
+      // 'auto' and a weight the GPU backend cannot hold (e.g. a type only the CPU kernels have): run on the CPU.
+      if (o.backend != "auto" || s->backend->name().rfind("cpu", 0) == 0) throw;
+      s->backend_note = std::string("CUDA cannot run this model (") + e.what() + "); using the CPU";
+      std::fprintf(stderr, "frspec: %s\n", s->backend_note.c_str());
+      s->backend = make_cpu_backend(o.threads);
+      s->prepared = std::make_unique<PreparedModel>(*s->backend, *s->model);
+    }
     s->ctx = std::make_unique<Context>(*s->prepared, o.ctx);
     // Warm up off the JS thread: page in the weights and build what greedy decoding uses (the CPU
     // backend's LM-head filter), so the first request does not pay for it.

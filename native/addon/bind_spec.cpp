@@ -7,6 +7,7 @@
 //   loadSpec(targetPath, {draft?, eagle?, threads, contextSize, backend}) -> Promise<SpecEngine>
 //   SpecEngine: info(), generate(tokens, opts, onToken?) -> Promise<result>, cancel(), close()
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -52,13 +53,26 @@ struct SpecState {
   std::atomic<bool> cancel{false}, busy{false};
 
   static std::unique_ptr<SpecState> load(const std::string& path, const LoadOptions& o) {
-    auto s = std::make_unique<SpecState>();
     if (o.backend != "cpu") {
       std::string why;
-      s->backend = make_cuda_backend(0, &why);
-      if (!s->backend && o.backend == "cuda") throw std::runtime_error("CUDA backend unavailable: " + why);
+      std::unique_ptr<Backend> cuda = make_cuda_backend(0, &why);
+      if (!cuda && o.backend == "cuda") throw std::runtime_error("CUDA backend unavailable: " + why);
+      if (cuda) {
+        try {
+          return load_on(std::move(cuda), path, o);
+        } catch (const std::invalid_argument& e) {
+          // 'auto' and a weight the GPU backend cannot hold (e.g. a type only the CPU kernels have): run on the CPU.
+          if (o.backend != "auto") throw;
+          std::fprintf(stderr, "frspec: CUDA cannot run this model (%s); using the CPU\n", e.what());
+        }
+      }
     }
-    if (!s->backend) s->backend = make_cpu_backend(o.threads);
+    return load_on(make_cpu_backend(o.threads), path, o);
+  }
+
+  static std::unique_ptr<SpecState> load_on(std::unique_ptr<Backend> backend, const std::string& path, const LoadOptions& o) {
+    auto s = std::make_unique<SpecState>();
+    s->backend = std::move(backend);
     s->target = Model::load(path);
     if (s->target->config().arch == Arch::Eagle) throw ModelError(path + ": an EAGLE head is not a target model");
     s->pt = std::make_unique<PreparedModel>(*s->backend, *s->target);

@@ -7,11 +7,17 @@ import * as path from 'node:path';
 import { quantize } from '../../native/quant';
 import { f32Bytes, GGML_TYPE_IDS, type GgufMeta, type GgufTensorSpec, writeGguf } from './gguf-writer';
 
-export type WeightType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_K' | 'Q6_K' | 'Q4_K_M';
+export type MatrixType = 'F32' | 'F16' | 'BF16' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+/** A matrix type, or a llama.cpp-style mix of them. */
+export type WeightType = MatrixType | 'Q4_K_M' | 'Q5_K_M';
 
 export interface FixtureSpec {
   arch: 'qwen2' | 'llama';
-  /** Type of the matrices; Q4_K_M mixes Q4_K with Q6_K for attn_v, ffn_down and the LM head, as llama.cpp does. */
+  /**
+   * Type of the matrices. The mixes put Q6_K in attn_v, ffn_down, the embedding and the LM head and Q4_K (Q4_K_M) or
+   * Q5_K (Q5_K_M) elsewhere, and, as llama-quantize does, store a matrix whose rows are not a multiple of 256 in
+   * the fallback type (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0: Qwen2.5-Coder-0.5B's d = 896 gets Q5_0 and Q8_0).
+   */
   type: WeightType;
   tied: boolean;
   seed?: number;
@@ -51,7 +57,7 @@ export function randomTokens(n: number, vocab: number, seed: number): number[] {
 }
 
 /** Encodes rows x cols F32 values as a ggml type. */
-export function encodeMatrix(type: Exclude<WeightType, 'Q4_K_M'>, values: Float32Array, cols: number): Uint8Array {
+export function encodeMatrix(type: MatrixType, values: Float32Array, cols: number): Uint8Array {
   if (type === 'F32') return f32Bytes(values);
   const buf = quantize(type, values, cols);  // the native reference conversions (round to nearest even)
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -64,12 +70,16 @@ export function buildFixture(spec: FixtureSpec): { metadata: GgufMeta[]; tensors
   const ff = spec.ff ?? 512, vocab = spec.vocab ?? 320, hd = d / nh;
   const r = rng(spec.seed ?? 1);
   const tensors: GgufTensorSpec[] = [];
-  const matrixType = (name: string): Exclude<WeightType, 'Q4_K_M'> =>
-    type !== 'Q4_K_M' ? type : /attn_v|ffn_down|output\.weight|token_embd/.test(name) ? 'Q6_K' : 'Q4_K';
+  const FALLBACK: Partial<Record<MatrixType, MatrixType>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
+  const matrixType = (name: string, cols: number): MatrixType => {
+    if (type !== 'Q4_K_M' && type !== 'Q5_K_M') return type;
+    const t = /attn_v|ffn_down|output\.weight|token_embd/.test(name) ? 'Q6_K' : type === 'Q4_K_M' ? 'Q4_K' : 'Q5_K';
+    return cols % 256 === 0 ? t : FALLBACK[t]!;
+  };
   const matrix = (name: string, rows: number, cols: number, scale = 1 / Math.sqrt(cols)) => {
     const v = new Float32Array(rows * cols);
     for (let i = 0; i < v.length; i++) v[i] = r.gauss() * scale;
-    const t = matrixType(name);
+    const t = matrixType(name, cols);
     tensors.push({ name, shape: [cols, rows], type: GGML_TYPE_IDS[t], data: encodeMatrix(t, v, cols) });
   };
   const vector = (name: string, n: number, mean: number, sd: number) => {

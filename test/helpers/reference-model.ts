@@ -30,7 +30,7 @@ export class ReferenceModel {
     const g = openGguf(path);
     this.file = fs.readFileSync(path);
     this.dataOffset = g.dataOffset;
-    const TYPES: Record<string, number> = { F32: 0, F16: 1, Q8_0: 8, Q4_K: 12, Q6_K: 14, BF16: 30 };
+    const TYPES: Record<string, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
     for (const t of g.tensors()) this.tensors.set(t.name, { type: TYPES[t.type], shape: t.shape, offset: t.offset });
     const a = String(g.get('general.architecture'));
     const num = (k: string, def?: number) => {

@@ -27,8 +27,8 @@ describe('engine: loading and refusing models', function () {
   };
 
   it('refuses an unsupported weight type, naming the tensor', () =>
-    refuses('q5k', { mutate: (ts) => { const t = ts.find((x) => x.name === 'blk.0.ffn_up.weight')!; t.type = 13; t.data = new Uint8Array((512 / 256) * 176 * 256); } },
-      /tensor 'blk\.0\.ffn_up\.weight' has type Q5_K, which this engine cannot compute/));
+    refuses('q3k', { mutate: (ts) => { const t = ts.find((x) => x.name === 'blk.0.ffn_up.weight')!; t.type = 11; t.data = new Uint8Array((512 / 256) * 110 * 256); } },
+      /tensor 'blk\.0\.ffn_up\.weight' has type Q3_K, which this engine cannot compute/));
 
   it('refuses a wrong shape, a missing tensor and a stray tensor', async () => {
     await refuses('shape', { mutate: (ts) => { const t = ts.find((x) => x.name === 'blk.0.attn_k.weight')!; t.shape = [128, 256]; t.data = t.data.subarray(0, 128 * 256 * 2); } },

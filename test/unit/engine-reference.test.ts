@@ -11,6 +11,7 @@
 // position whose reference top-2 margin exceeds twice the largest observed error.
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../native/engine';
+import { openGguf } from '../../native/gguf';
 import { type FixtureSpec, fixtureFile, randomTokens, removeFixtures } from '../helpers/fixtures';
 import { ReferenceModel } from '../helpers/reference-model';
 
@@ -31,11 +32,55 @@ const REFERENCE_CASES: Case[] = [
   { name: 'llama-F32-tied-linear4', spec: { arch: 'llama', type: 'F32', tied: true, ropeLinear: 4, kvHeads: 1 }, tol: FLOAT_TOL },
   { name: 'llama-Q8_0-tied', spec: { arch: 'llama', type: 'Q8_0', tied: true, kvHeads: 4 }, tol: QUANT_TOL },
   { name: 'llama-Q4_K_M-untied', spec: { arch: 'llama', type: 'Q4_K_M', tied: false, ropeFreqs: true }, tol: QUANT_TOL },
+  // The formats real Q4_0 / Q4_K_M / Q5_K_M files add: each alone on both architectures, and the mixes with
+  // d = 320 (not a multiple of 256), where llama-quantize falls back to Q5_0 / Q5_1 / Q8_0 as for Qwen2.5-0.5B.
+  { name: 'qwen2-Q4_0-tied', spec: { arch: 'qwen2', type: 'Q4_0', tied: true }, tol: QUANT_TOL },
+  { name: 'llama-Q4_0-untied', spec: { arch: 'llama', type: 'Q4_0', tied: false }, tol: QUANT_TOL },
+  { name: 'qwen2-Q4_1-untied', spec: { arch: 'qwen2', type: 'Q4_1', tied: false }, tol: QUANT_TOL },
+  { name: 'llama-Q4_1-tied', spec: { arch: 'llama', type: 'Q4_1', tied: true }, tol: QUANT_TOL },
+  { name: 'qwen2-Q5_0-untied', spec: { arch: 'qwen2', type: 'Q5_0', tied: false }, tol: QUANT_TOL },
+  { name: 'llama-Q5_0-tied', spec: { arch: 'llama', type: 'Q5_0', tied: true }, tol: QUANT_TOL },
+  { name: 'qwen2-Q5_1-tied', spec: { arch: 'qwen2', type: 'Q5_1', tied: true }, tol: QUANT_TOL },
+  { name: 'llama-Q5_1-untied', spec: { arch: 'llama', type: 'Q5_1', tied: false }, tol: QUANT_TOL },
+  { name: 'qwen2-Q5_K-tied', spec: { arch: 'qwen2', type: 'Q5_K', tied: true }, tol: QUANT_TOL },
+  { name: 'llama-Q5_K-untied', spec: { arch: 'llama', type: 'Q5_K', tied: false }, tol: QUANT_TOL },
+  { name: 'qwen2-Q4_K_M-d320-tied', spec: { arch: 'qwen2', type: 'Q4_K_M', tied: true, d: 320 }, tol: QUANT_TOL },
+  { name: 'llama-Q5_K_M-d320-untied', spec: { arch: 'llama', type: 'Q5_K_M', tied: false, d: 320 }, tol: QUANT_TOL },
+  { name: 'qwen2-Q5_K_M-untied', spec: { arch: 'qwen2', type: 'Q5_K_M', tied: false }, tol: QUANT_TOL },
 ];
 
 describe('engine vs float64 reference (random-weight fixtures)', function () {
   this.timeout(60000);
   after(removeFixtures);
+
+  it('the d = 320 mixes hold the fallback types llama-quantize writes for rows that are not a multiple of 256', () => {
+    const types = (name: string) => {
+      const c = REFERENCE_CASES.find((x) => x.name === name)!;
+      return [...new Set(openGguf(fixtureFile(c.name, c.spec)).tensors().map((t) => t.type))].sort();
+    };
+    assert.deepEqual(types('qwen2-Q4_K_M-d320-tied'), ['F32', 'Q5_0', 'Q6_K', 'Q8_0']);
+    assert.deepEqual(types('llama-Q5_K_M-d320-untied'), ['F32', 'Q5_1', 'Q6_K', 'Q8_0']);
+  });
+
+  it("backend 'auto' on a type the GPU backend may lack (Q5_0) runs on the CPU with the CPU's exact logits, saying why", async () => {
+    const c = REFERENCE_CASES.find((x) => x.name === 'qwen2-Q5_0-untied')!;
+    const file = fixtureFile(c.name, c.spec);
+    const tokens = randomTokens(6, 320, 3);
+    const cpu = await Engine.load(file, { threads: 2, contextSize: 16, backend: 'cpu' });
+    const auto = await Engine.load(file, { threads: 2, contextSize: 16, backend: 'auto' });
+    try {
+      const info = auto.info;
+      if (info.backend.startsWith('cpu')) {
+        // No GPU in this build or machine, or (with one) the fallback: either way a note says why.
+        assert.match(info.backendNote ?? '', /no CUDA backend|no usable CUDA|no CUDA GPU|CUDA cannot run this model \(.*'[^']+' \(Q5_0/i);
+        const [a, b] = [await cpu.eval(tokens, { logits: 'all' }), await auto.eval(tokens, { logits: 'all' })];
+        assert.deepEqual(b.logits, a.logits);
+      }
+    } finally {
+      await cpu.close();
+      await auto.close();
+    }
+  });
 
   for (const c of REFERENCE_CASES) {
     it(`${c.name}: logits at every position`, async () => {

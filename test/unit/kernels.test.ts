@@ -15,6 +15,7 @@ describe('cpu kernels', function () {
   // Block sizes and bytes per block (ggml).
   const layouts: [WeightType, number, number, number][] = [
     ['F32', 1, 4, 1e-7], ['F16', 1, 2, 1e-3], ['BF16', 1, 2, 8e-3], ['Q8_0', 32, 34, 0.02], ['Q6_K', 256, 210, 0.05], ['Q4_K', 256, 144, 0.2],
+    ['Q4_0', 32, 18, 0.2], ['Q4_1', 32, 20, 0.2], ['Q5_0', 32, 22, 0.1], ['Q5_1', 32, 24, 0.1], ['Q5_K', 256, 176, 0.1],
   ];
   for (const [type, block, bytes, tol] of layouts) {
     it(`quantize/dequantize ${type}`, function () {
@@ -42,7 +43,8 @@ describe('cpu kernels', function () {
   it('rejects bad arguments with clear errors', function () {
     assert.throws(() => quantize('Q4_K', new Float32Array(100), 100), /Q4_K.*256/);
     assert.throws(() => quantize('F16', new Float32Array(10), 3), /whole number of rows/);
-    assert.throws(() => quantize('Q5_K' as WeightType, new Float32Array(256), 256), /unsupported weight type 'Q5_K'/);
+    assert.throws(() => quantize('Q3_K' as WeightType, new Float32Array(256), 256), /unsupported weight type 'Q3_K'/);
+    assert.throws(() => quantize('Q5_0', new Float32Array(48), 48), /Q5_0.*32/);
     assert.throws(() => dequantize('Q8_0', new Uint8Array(35), 32), /35 bytes is not a whole number of Q8_0 rows/);
   });
 });
