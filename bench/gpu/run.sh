@@ -10,8 +10,8 @@ out=${OUT:-$root/gpu-out}
 mkdir -p "$out"
 bin=/tmp/frspec-bin
 mkdir -p $bin
-for f in "$carry"/bin/*.xz; do xz -dc "$f" > "$bin/$(basename "$f" .xz)" && chmod +x "$bin/$(basename "$f" .xz)"; done
-[ -x "$bin/cuda_backend_test" ] || { echo "no test program in $carry/bin: run bench/gpu/prepare.sh first and carry .gpucarry"; exit 2; }
+xz -dc "$carry/programs.tar.xz" | tar -C "$bin" -xf - && chmod +x "$bin"/*
+[ -x "$bin/cuda_backend_test" ] || { echo "no test program in $carry/programs.tar.xz: run bench/gpu/prepare.sh first and carry .gpucarry"; exit 2; }
 json=/tmp/frspec-json  # per-step JSON, merged into $out/summary.json (few files come back)
 mkdir -p $json
 
