@@ -1,4 +1,4 @@
-// Agreement with llama.cpp (npm run bench:llama-agreement [-- --models demo-target,demo-draft]
+// Agreement with llama.cpp (npm run bench:llama-agreement [-- --models demo-target,demo-draft,FILE.gguf]
 // [--prompts 20] [--tokens 64] [--threads N] [--json]): greedy completions of FIM prompts built from
 // held-out files of ../shared/corpus/dev.jsonl.xz, ours vs llama.cpp (node-llama-cpp, installed on first
 // use) on the same GGUF file and the same token ids. Prints how many completions are token-for-token
@@ -36,11 +36,13 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify({ ok: false, skipped: '../shared is absent' }));
     return;
   }
-  const models = (values.models ?? 'demo-target').split(',') as DemoModel[];
+  // Demo model names or GGUF paths with the demo tokenizer (e.g. the demo target re-quantized by bench/requantize.ts).
+  const models = (values.models ?? 'demo-target').split(',');
+  const modelFile = (m: string) => (m.endsWith('.gguf') ? m : demoModel(m as DemoModel)!);
   const nPrompts = Number(values.prompts ?? 20), nTokens = Number(values.tokens ?? 64);
   const threads = Number(values.threads ?? os.cpus().length);
 
-  const tok = openTokenizer(demoModel(models[0])!);
+  const tok = openTokenizer(modelFile(models[0]));
   const sp = tok.specials;
   const prompts: number[][] = [];
   for await (const f of readJsonl(path.join(shared, 'corpus', 'dev.jsonl.xz'))) {
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
 
   const summary = [];
   for (const name of models) {
-    const file = demoModel(name)!;
+    const file = modelFile(name);
     const contextSize = Math.max(...prompts.map((p) => p.length)) + nTokens + 8;
     const ours = await Engine.load(file, { threads, contextSize });
     const llama = await loadLlamaCpp(file, threads, contextSize);

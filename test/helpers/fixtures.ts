@@ -56,6 +56,14 @@ export function randomTokens(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => Math.floor(r.next() * vocab));
 }
 
+/** The type a matrix `name` with rows of `cols` values gets in `type` (a mix: see FixtureSpec.type). */
+export function mixMatrixType(type: WeightType, name: string, cols: number): MatrixType {
+  if (type !== 'Q4_K_M' && type !== 'Q5_K_M') return type;
+  const t = /attn_v|ffn_down|output\.weight|token_embd/.test(name) ? 'Q6_K' : type === 'Q4_K_M' ? 'Q4_K' : 'Q5_K';
+  const FALLBACK: Partial<Record<MatrixType, MatrixType>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
+  return cols % 256 === 0 ? t : FALLBACK[t]!;
+}
+
 /** Encodes rows x cols F32 values as a ggml type. */
 export function encodeMatrix(type: MatrixType, values: Float32Array, cols: number): Uint8Array {
   if (type === 'F32') return f32Bytes(values);
@@ -70,12 +78,7 @@ export function buildFixture(spec: FixtureSpec): { metadata: GgufMeta[]; tensors
   const ff = spec.ff ?? 512, vocab = spec.vocab ?? 320, hd = d / nh;
   const r = rng(spec.seed ?? 1);
   const tensors: GgufTensorSpec[] = [];
-  const FALLBACK: Partial<Record<MatrixType, MatrixType>> = { Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
-  const matrixType = (name: string, cols: number): MatrixType => {
-    if (type !== 'Q4_K_M' && type !== 'Q5_K_M') return type;
-    const t = /attn_v|ffn_down|output\.weight|token_embd/.test(name) ? 'Q6_K' : type === 'Q4_K_M' ? 'Q4_K' : 'Q5_K';
-    return cols % 256 === 0 ? t : FALLBACK[t]!;
-  };
+  const matrixType = (name: string, cols: number) => mixMatrixType(type, name, cols);
   const matrix = (name: string, rows: number, cols: number, scale = 1 / Math.sqrt(cols)) => {
     const v = new Float32Array(rows * cols);
     for (let i = 0; i < v.length; i++) v[i] = r.gauss() * scale;
