@@ -23,6 +23,8 @@ xz -dc "$carry/lib.tar.xz" | tar x -C "$work"
 for f in "$carry"/bin/*.xz; do xz -dc "$f" > "$work/bin/$(basename "$f" .xz)" && chmod +x "$work/bin/$(basename "$f" .xz)"; done
 lib=$work/lib bin=$work/bin
 results=$out/llama-results.jsonl steps=$work/steps.jsonl
+logs=$work/logs  # one log per step, packed into $out/llama-logs.tar.xz at the end (at most 8 files come back)
+rm -rf "$logs" && mkdir -p "$logs"
 : > "$results"; : > "$steps"
 
 # libggml-cuda.so needs libcudart.so.13 and libcublas.so.13: the CUDA toolkit's, or the pip wheels' under
@@ -62,11 +64,11 @@ step() {  # name, time limit (s), command...: skipped once the budget is spent
     echo "{\"step\": \"$name\", \"skipped\": true}" >> "$steps"
     return 1
   fi
-  timeout "$limit" "$@" > "$out/llama-$name.log" 2>&1
+  timeout "$limit" "$@" > "$logs/llama-$name.log" 2>&1
   local rc=$?
   local dt=$(( $(date +%s) - t0 ))
   echo "== $name: exit $rc in $dt s"
-  tail -n 4 "$out/llama-$name.log"
+  tail -n 4 "$logs/llama-$name.log"
   echo "{\"step\": \"$name\", \"exit\": $rc, \"seconds\": $dt}" >> "$steps"
   return $rc
 }
@@ -145,4 +147,5 @@ rmdir "$models" 2>/dev/null
 [ -n "$demo" ] && spec 8
 
 python3 "$root/bench/gpu/llama/summarize.py" "$results" "$steps" "$out/llama-nvidia-smi.csv" "$out/llama-summary.json"
+tar -C "$logs" -cf - . | xz > "$out/llama-logs.tar.xz"
 echo "total $(( $(date +%s) - t_start )) s"
