@@ -181,7 +181,8 @@ int main(int argc, char** argv) {
       for (std::string s = argv[++i]; !s.empty();) {
         const size_t comma = s.find(',');
         const std::string name = s.substr(0, comma);
-        for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K})
+        for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                        DType::Q4_K, DType::Q5_K, DType::Q6_K})
           if (name == dtype_name(t)) types.push_back(t);
         s = comma == std::string::npos ? "" : s.substr(comma + 1);
       }
@@ -218,7 +219,7 @@ int main(int argc, char** argv) {
 
   for (const Shape& s : shapes) {
     for (DType t : types) {
-      if (s.cols % (t == DType::Q8_0 ? QK8_0 : (t == DType::Q4_K || t == DType::Q6_K) ? QK_K : 1) != 0) {
+      if (s.cols % dtype_block_elems(t) != 0) {
         std::printf("%-14s %-5s  (skipped: %lld columns is not a whole number of blocks)\n", s.name, dtype_name(t), (long long)s.cols);
         continue;
       }

@@ -3,8 +3,10 @@
 // (4-bit) or 0..31 (5-bit), whose integer dot with the activation quants is exact in int32 (vpdpbusd /
 // maddubs: unsigned x signed, no sign trick needed). With sx = the sum of the block's activation quants:
 //   Q4_0 / Q5_0  x = d (q - o)   dot = d dx ((q . xq) - o sx)        o = 8 / 16, exact in int32
-//   Q4_1 / Q5_1  x = d q + m     dot = d dx (q . xq) + m dx sx
+//   Q4_1 / Q5_1  x = d q + m     dot = d dx (q . xq) + m (dx sx)      (dx sx once per token)
 // then accumulated in F32, one accumulator per (row, token), blocks in order (the tile contract).
+#include <cstddef>
+
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::kernels {
@@ -16,13 +18,15 @@ struct Legacy {
   using B = Block;
   static constexpr bool five_bit = kFiveBit, has_min = kHasMin;
   static constexpr int offset_shift = kFiveBit ? 4 : 3;  // o = 16 or 8 (types without m)
+  // Byte offsets in a block: d first, then m (with a min), then qh (5-bit), then qs.
+  static constexpr int kBytes = int(sizeof(Block)), kQh = kHasMin ? 4 : 2, kQs = kQh + (kFiveBit ? 4 : 0);
   static uint32_t high_bits(const B& b) {
     if constexpr (kFiveBit) return q5_high_bits(b.qh);
     else return 0;
   }
-  static float min(const B& b) {
-    if constexpr (kHasMin) return f16_to_f32(b.m);
-    else return 0.f;
+  static f16_t min_bits(const B& b) {  // m as stored (raw half bits); 0 (+0.0) for the types without m
+    if constexpr (kHasMin) return b.m;
+    else return 0;
   }
 };
 using Q4_0 = Legacy<BlockQ4_0, false, false>;
@@ -37,15 +41,38 @@ template <class F>
 struct LegacyKernel {
   static constexpr int kGemvRows = 4, kRows = 4, kToks = 4;
 
-  // The 64 unsigned quants of blocks b[0] and (when `second`) b[1], in value order.
-  static FRSPEC_INLINE __m512i quants(const typename F::B* b, bool second) {
+  // A pair of blocks is read with one masked load of its 2 * kBytes bytes (never past the row's end); word
+  // and byte permutes then put each field where the lanes need it.
+  static constexpr uint16_t kWordD1 = F::kBytes / 2, kWordM0 = 1, kWordM1 = F::kBytes / 2 + 1;
+
+  // int16 lanes 0..7 <- word a, lanes 8..15 <- word b (the two blocks' d or m), as 16 floats.
+  static FRSPEC_INLINE __m512 halves(__m512i pair, uint16_t a, uint16_t b) {
+    const __m512i idx = _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(short(b)), _mm_set1_epi16(short(a))));
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, pair)));
+  }
+
+  // The 64 unsigned quants of the pair, in value order (4-bit: low nibbles are values 0..15 of a block,
+  // high nibbles 16..31; 5-bit: plus bit j of the block's qh as bit 4 of value j).
+  static FRSPEC_INLINE __m512i quants(__m512i pair, const typename F::B* b, bool second) {
+#if defined(__AVX512VBMI__)
+    (void)b, (void)second;
+    alignas(64) static constexpr auto kIdx = [] {
+      struct { uint8_t v[64]; } t{};
+      for (int i = 0; i < 64; ++i) t.v[i] = uint8_t((i / 32) * F::kBytes + F::kQs + (i % 16));
+      return t;
+    }();
+    const __m512i qq = _mm512_permutexvar_epi8(_mm512_load_si512(kIdx.v), pair);  // [qs0 qs0 qs1 qs1]
+#else
+    (void)pair;
     const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs));
     const __m128i q1 = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)) : _mm_setzero_si128();
     const __m512i v = _mm512_castsi256_si512(_mm256_set_m128i(q1, q0));
-    const __m512i qq = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(1, 1, 0, 0));  // [q0 q0 q1 q1]
+    const __m512i qq = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(1, 1, 0, 0));  // [qs0 qs0 qs1 qs1]
+#endif
     // Low nibbles in 128-bit lanes 0 and 2 (values 0..15), high nibbles in lanes 1 and 3 (16..31).
     __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(qq, 0xFF00FF00u, qq, 4), _mm512_set1_epi8(0x0f));
     if constexpr (F::five_bit) {
+      // From memory with scalar loads: the vector ports are this kernel's bottleneck, the scalar ones idle.
       const uint64_t h = uint64_t(F::high_bits(b[0])) | (second ? uint64_t(F::high_bits(b[1])) << 32 : 0);
       q = _mm512_mask_add_epi8(q, __mmask64(h), q, _mm512_set1_epi8(16));
     }
@@ -67,23 +94,25 @@ struct LegacyKernel {
       const bool second = 2 * p + 1 < nb;
       __m512i q[R];
       __m512 dw[R], mw[R];
+      const __mmask64 bytes = second ? ~0ull >> (64 - 2 * F::kBytes) : ~0ull >> (64 - F::kBytes);
       for (int r = 0; r < R; ++r) {
         const typename F::B* b = &w[r][2 * p];
         prefetch_block_ahead(b);
-        q[r] = quants(b, second);
-        dw[r] = _mm512_mask_mov_ps(_mm512_set1_ps(_cvtsh_ss(b[0].d)), 0xff00, _mm512_set1_ps(second ? _cvtsh_ss(b[1].d) : 0.f));
-        if constexpr (F::has_min)
-          mw[r] = _mm512_mask_mov_ps(_mm512_set1_ps(F::min(b[0])), 0xff00, _mm512_set1_ps(second ? F::min(b[1]) : 0.f));
+        const __m512i pair = _mm512_maskz_loadu_epi8(bytes, b);  // a missing second block reads as zeros
+        q[r] = quants(pair, b, second);
+        dw[r] = halves(pair, 0, kWordD1);
+        if constexpr (F::has_min) mw[r] = halves(pair, kWordM0, kWordM1);
       }
       for (int t = 0; t < T; ++t) {
         const __m512i xq = _mm512_loadu_si512(x[t][p].qs);
         const __m512 dx = _mm512_loadu_ps(x[t][p].d);
         const __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, xq);  // 4-value sums of xq
+        const __m512 xsum = _mm512_mul_ps(_mm512_cvtepi32_ps(sx), dx);              // dx * sx, for m
         for (int r = 0; r < R; ++r) {
           const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r], xq);
           if constexpr (F::has_min) {
             acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][t]);
-            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sx), _mm512_mul_ps(mw[r], dx), acc[r][t]);
+            acc[r][t] = _mm512_fmadd_ps(mw[r], xsum, acc[r][t]);
           } else {
             const __m512i total = _mm512_sub_epi32(dot, _mm512_slli_epi32(sx, F::offset_shift));
             acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(dw[r], dx), acc[r][t]);
@@ -134,19 +163,20 @@ struct LegacyKernel {
         prefetch_block_ahead(&w[r][b]);
         q[r] = quants(w[r][b]);
         dw[r] = _mm256_set1_ps(_cvtsh_ss(w[r][b].d));
-        if constexpr (F::has_min) mw[r] = _mm256_set1_ps(F::min(w[r][b]));
+        if constexpr (F::has_min) mw[r] = _mm256_set1_ps(_cvtsh_ss(F::min_bits(w[r][b])));
       }
       for (int t = 0; t < T; ++t) {
         const ActQ8_0x2& xp = x[t][b / 2];
         const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp.qs + QK8_0 * (b % 2)));
         const __m256 dx = _mm256_loadu_ps(xp.d + 8 * (b % 2));
         const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xq), ones16);
+        const __m256 xsum = _mm256_mul_ps(_mm256_cvtepi32_ps(sx), dx);  // dx * sx, for m
         for (int r = 0; r < R; ++r) {
           // q <= 31 and |x| <= 127: a pair sums to at most 7874, inside int16.
           const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], xq), ones16);
           if constexpr (F::has_min) {
             acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw[r], dx), acc[r][t]);
-            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sx), _mm256_mul_ps(mw[r], dx), acc[r][t]);
+            acc[r][t] = _mm256_fmadd_ps(mw[r], xsum, acc[r][t]);
           } else {
             const __m256i total = _mm256_sub_epi32(dot, _mm256_slli_epi32(sx, F::offset_shift));
             acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(dw[r], dx), acc[r][t]);
@@ -186,7 +216,7 @@ struct LegacyKernel {
           const float d = f16_to_f32(w[b].d);
           if constexpr (F::has_min) {
             acc += float(dot) * (d * dx);
-            acc += float(sx) * (F::min(w[b]) * dx);
+            acc += f16_to_f32(F::min_bits(w[b])) * (float(sx) * dx);
           } else {
             acc += float(dot - (sx << F::offset_shift)) * (d * dx);
           }
