@@ -18,4 +18,12 @@ describe('cuda backend', function () {
     }
     assert.match(out, /checks, 0 failed/);
   });
+
+  it('cuda_weight_types_test: each weight type runs like the CPU on a GPU or is refused by name (its logic checked on two CPU backends)', function () {
+    this.timeout(60000);
+    const out = execFileSync(nativeBin('cuda_weight_types_test'), { encoding: 'utf8' });
+    if (!/^SKIP: no CUDA backend: .{10,}$/m.test(out)) assert.match(out, /computed like the CPU or refused clearly/);
+    const self = execFileSync(nativeBin('cuda_weight_types_test'), ['--cpu-as-gpu'], { encoding: 'utf8' });
+    assert.equal((self.match(/matmul within 0\.00e\+00 .* get_rows within 0\.0e\+00/g) ?? []).length, 11, self);
+  });
 });
