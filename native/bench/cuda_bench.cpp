@@ -340,24 +340,41 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
 }
 
 void bench_prefill(Backend& b, CudaBackendExtras& x, DType type) {
-  // One 7B layer's matrices at 512 tokens through the tiled GEMM: FLOP rate of prefill.
+  // One 7B layer's matrices at 512 tokens: FLOP rate of prefill, the F32 SIMT GEMM (tensor cores off) and
+  // the tensor-core GEMM (gemm_tc.cu) side by side in the same run.
   const int n = 512, d = 3584, ffn = 18944;
   Weight wq = x.random_weight(type, d, d, 1), wg = x.random_weight(type, ffn, d, 2), wd = x.random_weight(type, d, ffn, 3);
   float* in = b.alloc(size_t(n) * ffn);
   float* out = b.alloc(size_t(n) * ffn);
   x.random_fill(in, size_t(n) * ffn, 4, -1, 1);
-  auto f = [&] {
-    b.matmul(wq, in, out, n, nullptr);
-    b.matmul(wg, in, out, n, nullptr);
-    b.matmul(wd, in, out, n, nullptr);
-  };
-  f();
-  b.sync();
-  const double ms = x.time_ms(f, 1, 5, false);
   const double flops = 2.0 * n * (double(d) * d + 2.0 * double(ffn) * d);
-  report(std::string("prefill GEMM 512 tokens x (3584^2 + 2 x 18944x3584) ") + tname(type), ms, 0,
-         "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"prefill\", \"tflops\": " + std::to_string(flops / (ms * 1e-3) / 1e12));
-  std::printf("    = %.1f TFLOP/s\n", flops / (ms * 1e-3) / 1e12);
+  const bool tc_default = cuda::tc_gemm();
+  for (const bool tc : {false, true}) {
+    cuda::tc_gemm() = tc;
+    auto f = [&] {
+      b.matmul(wq, in, out, n, nullptr);
+      b.matmul(wg, in, out, n, nullptr);
+      b.matmul(wd, in, out, n, nullptr);
+    };
+    f();
+    b.sync();
+    const double ms = x.time_ms(f, 1, 5, false);
+    report(std::string("prefill GEMM 512 tokens x (3584^2 + 2 x 18944x3584) ") + tname(type) + (tc ? " tensor cores" : ""), ms, 0,
+           "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"" + (tc ? "prefill_tc" : "prefill") +
+               "\", \"tflops\": " + std::to_string(flops / (ms * 1e-3) / 1e12));
+    std::printf("    = %.1f TFLOP/s\n", flops / (ms * 1e-3) / 1e12);
+    if (!tc) continue;
+    const struct { const char* name; const Weight* w; } parts[] = {{"3584x3584", &wq}, {"18944x3584", &wg}, {"3584x18944", &wd}};
+    for (const auto& p : parts) {  // each shape alone: the narrow ones (q/o, down) have fewer tiles than SMs x 2
+      const double ms_p = x.time_ms([&] { b.matmul(*p.w, in, out, n, nullptr); }, 1, 5, false);
+      const double fl = 2.0 * n * double(p.w->rows) * double(p.w->cols);
+      report(std::string("prefill GEMM 512 tokens x ") + p.name + " " + tname(type) + " tensor cores", ms_p, 0,
+             "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"prefill_tc_part\", \"shape\": \"" + p.name +
+                 "\", \"tflops\": " + std::to_string(fl / (ms_p * 1e-3) / 1e12));
+      std::printf("    = %.1f TFLOP/s\n", fl / (ms_p * 1e-3) / 1e12);
+    }
+  }
+  cuda::tc_gemm() = tc_default;
   for (Weight* w : {&wq, &wg, &wd}) b.release(*w);
   b.free(in);
   b.free(out);

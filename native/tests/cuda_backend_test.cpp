@@ -12,6 +12,10 @@
 //    sum|d q| * max|x of the block| / 254 (|d q| = |w|, except Q4_K: |w| + its sub-block's min term). Against
 //    the CPU backend (also 8-bit activations): float types the F32 bound; quantized types
 //    sum|d q| * max|x| / 127 (both roundings).
+//    The tensor-core prefill GEMM (n > 64; F16, BF16, Q8_0) rounds x to F16/BF16 (and Q8_0's d q to F16)
+//    instead: it is held to u sum|w x| (u = 2^-11 F16, 2^-8 BF16; 2u + u^2 for Q8_0) + 1e-5 sum|w x|, with
+//    partial tiles, a K tail and 128-row tiles covered; the F32 GEMM (tensor cores off) keeps 1e-5. The
+//    demo-model checks evaluate at most 41 tokens at once (GEMV path), so their limits are unchanged.
 //  * bit-identity that speculative decoding relies on: a token's matmul output is the same whether it is
 //    multiplied alone or in a batch of up to 64; a gathered (FR-Spec) head gives the same bits as the
 //    full head's rows; attention of a tree node equals attention of the same path decoded plainly.
@@ -141,12 +145,29 @@ HostWeight make_weight(DType t, int64_t rows, int64_t cols) {
 }
 
 // ---------------------------------------------------------------------------------------------- matmul
+// The tensor-core prefill GEMM (gemm_tc.cu: n > 64, F16/BF16 with cols % 8 == 0, Q8_0) rounds x to F16 (BF16
+// for BF16 weights) and dequantized Q8_0 weights to F16: each product w x then carries a relative error of at
+// most u (x) or 2u + u^2 (x and w), u = 2^-11 (F16) or 2^-8 (BF16), plus an absolute 2^-24 per |w| (F16
+// subnormals). tc_bound() is that bound over a row (mag = sum|w x|, wsum = sum|w|); 0 where the path is not taken.
+bool tc_gemm_applies(DType t, int cols, int n) {
+#ifdef FRSPEC_HAVE_CUDA
+  if (!cuda::tc_gemm()) return false;
+#endif
+  return n > 64 && (((t == DType::F16 || t == DType::BF16) && cols % 8 == 0) || t == DType::Q8_0);
+}
+double tc_bound(DType t, int cols, int n, double mag, double wsum) {
+  if (!tc_gemm_applies(t, cols, n)) return 0;
+  const double u = t == DType::BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+  const double rel = t == DType::Q8_0 ? 2 * u + u * u : u;
+  return rel * mag + std::ldexp(1.0, -24) * wsum * (t == DType::Q8_0 ? 2 : 1);
+}
+
 void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols,
-                  const std::vector<int>& ns = {1, 2, 3, 5, 8, 13, 64, 65, 200}) {
-  const std::string tag = std::string("matmul ") + tname(t) + " " + std::to_string(rows) + "x" + std::to_string(cols);
+                  const std::vector<int>& ns = {1, 2, 3, 5, 8, 13, 64, 65, 200}, const std::string& label = "") {
+  const std::string tag = std::string("matmul ") + tname(t) + " " + std::to_string(rows) + "x" + std::to_string(cols) + label;
   HostWeight hw = make_weight(t, rows, cols);
   Weight wg = gpu.prepare(hw.view()), wc = cpu.prepare(hw.view());
-  const int max_n = 200;
+  const int max_n = std::max(200, *std::max_element(ns.begin(), ns.end()));
   const std::vector<float> x = randv(size_t(max_n) * cols), bias = randv(rows);
   float* xg = put(gpu, x);
   float* xc = put(cpu, x);
@@ -164,7 +185,7 @@ void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols,
   double err_ref = 0, err_cpu = 0;
   bool batch_bits = true;
   for (int n : ns) {
-    const bool with_bias = n == 5 || n == 200;
+    const bool with_bias = n == 5 || n == 200 || n == 300;
     gpu.matmul(wg, xg, yg, n, with_bias ? bg : nullptr);
     cpu.matmul(wc, xc, yc, n, with_bias ? bc : nullptr);
     const std::vector<float> g = get(gpu, yg, size_t(n) * rows), c = get(cpu, yc, size_t(n) * rows);
@@ -186,10 +207,12 @@ void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols,
           act += wq * blk_amax[k / 32] / 254.0;  // rounding x to 8 bits: at most half a step
         }
         const double gv = g[size_t(i) * rows + r], cv = c[size_t(i) * rows + r];
-        // Float types: F32 rounding only (1e-5 of sum|wx|); quantized types: plus the activation rounding.
-        const double ref_bound = quantized(t) ? act + 1e-5 * mag : 1e-5 * mag;
+        // Float types: F32 rounding only (1e-5 of sum|wx|); quantized types: plus the activation rounding
+        // (GEMV); the tensor-core GEMM: F16/BF16 rounding of x (and of Q8_0 weights) instead (tc_bound).
+        const double tcb = tc_bound(t, cols, n, mag, wsum);
+        const double ref_bound = tcb > 0 ? tcb + 1e-5 * mag : quantized(t) ? act + 1e-5 * mag : 1e-5 * mag;
         err_ref = std::max(err_ref, std::fabs(gv - ref) / (ref_bound + 1e-30));
-        const double cpu_bound = quantized(t) ? wsum * xmax / 127.0 + 1e-5 * mag : 1e-5 * mag;
+        const double cpu_bound = (quantized(t) ? wsum * xmax / 127.0 + 1e-5 * mag : 1e-5 * mag) + tcb;
         err_cpu = std::max(err_cpu, std::fabs(gv - cv) / (cpu_bound + 1e-30));
       }
       if (n <= 64 && !with_bias && !bit_equal(g.data() + size_t(i) * rows, single.data() + size_t(i) * rows, rows))
@@ -683,6 +706,26 @@ int main(int argc, char** argv) {
   run("matmul F16 tail", [&] { check_matmul(*gpu, *cpu, DType::F16, 77, 4100); });    // cols % 8 != 0
   run("matmul F32 generic", [&] { check_matmul(*gpu, *cpu, DType::F32, 33, 70); });   // cols % 4 != 0
   run("matmul Q8_0 96", [&] { check_matmul(*gpu, *cpu, DType::Q8_0, 64, 96); });
+  // Tensor-core prefill GEMM edges (gemm_tc.cu): partial token/row tiles, cols % 32 != 0 (zero-filled K
+  // tail), 128-row tiles (4224 rows x 1100 tokens: enough blocks), fewer K steps than pipeline stages.
+  for (DType t : {DType::F16, DType::BF16, DType::Q8_0})
+    run("matmul tensor-core GEMM", [&] { check_matmul(*gpu, *cpu, t, 200, t == DType::Q8_0 ? 1024 : 1000, {65, 300}); });
+  run("matmul tensor-core GEMM wide", [&] { check_matmul(*gpu, *cpu, DType::F16, 4224, 96, {1100}); });
+  run("matmul tensor-core GEMM wide", [&] { check_matmul(*gpu, *cpu, DType::Q8_0, 4224, 64, {1100}); });
+#ifdef FRSPEC_HAVE_CUDA
+  // The F32 GEMM that FRSPEC_CUDA_NO_TC_GEMM=1 falls back to, still at the F32 bound.
+  for (DType t : {DType::F16, DType::Q8_0})
+    run("matmul F32 GEMM", [&] {
+      cuda::tc_gemm() = false;
+      try {
+        check_matmul(*gpu, *cpu, t, 300, 512, {65, 200}, " (tensor cores off)");
+      } catch (...) {
+        cuda::tc_gemm() = true;
+        throw;
+      }
+      cuda::tc_gemm() = true;
+    });
+#endif
   for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K})  // tall matrices take 8-row blocks (matmul.cu)
     run("matmul tall", [&] { check_matmul(*gpu, *cpu, t, 8200, 512, {1, 2, 5}); });
   run("pointwise", [&] { check_pointwise(*gpu, *cpu); });

@@ -480,7 +480,7 @@ void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* 
 
 void matmul(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
   if (n <= kMaxVerifyTokens) matmul_gemv(w, x, y, n, bias, s);
-  else matmul_gemm(w, x, y, n, bias, s);
+  else if (!matmul_tc(w, x, y, n, bias, s)) matmul_gemm(w, x, y, n, bias, s);
 }
 
 }  // namespace frspec::cuda
