@@ -375,6 +375,16 @@ void bench_prefill(Backend& b, CudaBackendExtras& x, DType type) {
     }
   }
   cuda::tc_gemm() = tc_default;
+  if (type == DType::F16) {  // the rest of a prompt's layer: causal attention of 512 tokens (7B: 28/4 heads, d 128)
+    const int heads = 28, kv_heads = 4, hd = 128;
+    auto kv = b.create_kv({1, kv_heads, hd, n});
+    x.random_fill(in, size_t(n) * kv_heads * hd * 2, 5, -1, 1);
+    b.kv_write(*kv, 0, in, in + size_t(n) * kv_heads * hd, 0, n);
+    x.random_fill(in, size_t(n) * heads * hd, 6, -1, 1);
+    const double ms_a = x.time_ms([&] { b.attention(*kv, 0, in, out, 0, n, nullptr, heads, 0.088f); }, 1, 5, false);
+    report("prefill attention 512 tokens causal, 28/4 heads d128 (one layer)", ms_a, 0,
+           "\"kind\": \"prefill_attention\", \"x28_layers_ms\": " + std::to_string(28 * ms_a));
+  }
   for (Weight* w : {&wq, &wg, &wd}) b.release(*w);
   b.free(in);
   b.free(out);
