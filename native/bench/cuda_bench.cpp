@@ -302,11 +302,21 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
   const double ms_unfused = x.time_ms([&] { m.step(head, 0, nullptr, 512, false); }, kWarm, kReps, true);
   report("7B " + t + " full decode step, unfused ops (before issue 6 fusion)", ms_unfused, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full_unfused\", \"fused_speedup\": " + std::to_string(ms_unfused / ms));
-  x.set_weight_prefetch(false);  // PDL on, but GEMVs do not prefetch weights before their wait
-  const double ms_nopf = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
-  x.set_weight_prefetch(true);
-  report("7B " + t + " full decode step, graph, without weight prefetch", ms_nopf, step_bytes,
-         "\"type\": \"" + t + "\", \"kind\": \"decode_full_noprefetch\"");
+  x.set_weight_prefetch(true);  // GEMVs prefetch their first weight bytes before the PDL wait (off by default)
+  const double ms_pf = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
+  const double base_pf = x.time_ms([&] { gemvs(1); }, kWarm, kReps, true);
+  x.set_weight_prefetch(false);
+  report("7B " + t + " full decode step, graph, with weight prefetch", ms_pf, step_bytes,
+         "\"type\": \"" + t + "\", \"kind\": \"decode_full_prefetch\"");
+  report("7B " + t + " decode step, weight GEMVs only, with weight prefetch", base_pf, step_bytes,
+         "\"type\": \"" + t + "\", \"kind\": \"decode_gemv_prefetch\"");
+  x.set_norm_in_gemv(true);  // every normalizing GEMV block reduces sum(x^2) itself (the session-2 GPU run 1 code)
+  m.step(head, 0, nullptr);
+  b.sync();
+  const double ms_nig = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
+  x.set_norm_in_gemv(false);
+  report("7B " + t + " full decode step, graph, RMSNorm scale in every GEMV block", ms_nig, step_bytes,
+         "\"type\": \"" + t + "\", \"kind\": \"decode_full_norm_in_gemv\"");
   x.set_launch_overlap(false);  // the same step without programmatic dependent launch: its share
   const double ms_nopdl = x.time_ms([&] { m.step(head, 0, nullptr); }, kWarm, kReps, true);
   x.set_launch_overlap(true);
@@ -464,6 +474,15 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
                x.time_ms(fn, kWarm, kReps, true), 0,
                "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_part\", \"rows\": " + std::to_string(k));
       }
+    }
+    if (k == 32768) {  // A/B: every normalizing GEMV block reduces sum(x^2) itself (session-2 GPU run 1 code)
+      x.set_norm_in_gemv(true);
+      m.step(head, 10, remap);
+      b.sync();
+      report(label + " " + tname(type) + " draft step, head " + std::to_string(k) + " rows, RMSNorm scale in every GEMV block",
+             x.time_ms([&] { m.step(head, 10, remap); }, kWarm, kReps, true), 0,
+             "\"type\": \"" + std::string(tname(type)) + "\", \"kind\": \"draft_step_norm_in_gemv\", \"model\": \"" + label + "\"");
+      x.set_norm_in_gemv(false);
     }
     if (k == s.vocab) {
       base = ms;

@@ -344,24 +344,34 @@ void check_fused(Backend& gpu, DType t, int rows_q, int rows_kv, int rows_ff, in
     gpu.matmul_swiglu(wg, wu, x, g1, tmp, n);
     gpu.matmul(wg, x, g2, n, nullptr), gpu.matmul(wu, x, u2, n, nullptr), gpu.swiglu(g2, u2, g2, n, rows_ff);
     swiglu_ok &= get(gpu, g1, size_t(n) * rows_ff) == get(gpu, g2, size_t(n) * rows_ff);
-    // The same with the input's RMSNorm folded in, against rms_norm() then the unfused ops.
-    const InputNorm norm{norm_w, 1e-6f, h1};
-    gpu.rms_norm(x, norm_w, h2, n, cols, 1e-6f);
-    gpu.matmul_qkv(wq, wk, wv, x, n, q1, k1, v1, bq, bk, bv, &norm);
-    gpu.matmul(wq, h2, q2, n, bq), gpu.matmul(wk, h2, k2, n, bk), gpu.matmul(wv, h2, v2, n, bv);
-    norm_ok &= get(gpu, q1, size_t(n) * rows_q) == get(gpu, q2, size_t(n) * rows_q) &&
-               get(gpu, k1, size_t(n) * rows_kv) == get(gpu, k2, size_t(n) * rows_kv) &&
-               get(gpu, v1, size_t(n) * rows_kv) == get(gpu, v2, size_t(n) * rows_kv);
-    gpu.matmul_swiglu(wg, wu, x, g1, tmp, n, &norm);
-    gpu.matmul(wg, h2, g2, n, nullptr), gpu.matmul(wu, h2, u2, n, nullptr), gpu.swiglu(g2, u2, g2, n, rows_ff);
-    norm_ok &= get(gpu, g1, size_t(n) * rows_ff) == get(gpu, g2, size_t(n) * rows_ff);
+    // The same with the input's RMSNorm folded in, against rms_norm() then the unfused ops: the scale from
+    // one launch before the GEMV (the default) and from every GEMV block (set_norm_in_gemv, the A/B path).
+    for (bool in_gemv : {false, true}) {
+#ifdef FRSPEC_HAVE_CUDA
+      if (auto* ex = cuda::extras(&gpu)) ex->set_norm_in_gemv(in_gemv);
+#endif
+      const InputNorm norm{norm_w, 1e-6f, h1};
+      gpu.rms_norm(x, norm_w, h2, n, cols, 1e-6f);
+      gpu.matmul_qkv(wq, wk, wv, x, n, q1, k1, v1, bq, bk, bv, &norm);
+      gpu.matmul(wq, h2, q2, n, bq), gpu.matmul(wk, h2, k2, n, bk), gpu.matmul(wv, h2, v2, n, bv);
+      norm_ok &= get(gpu, q1, size_t(n) * rows_q) == get(gpu, q2, size_t(n) * rows_q) &&
+                 get(gpu, k1, size_t(n) * rows_kv) == get(gpu, k2, size_t(n) * rows_kv) &&
+                 get(gpu, v1, size_t(n) * rows_kv) == get(gpu, v2, size_t(n) * rows_kv);
+      gpu.matmul_swiglu(wg, wu, x, g1, tmp, n, &norm);
+      gpu.matmul(wg, h2, g2, n, nullptr), gpu.matmul(wu, h2, u2, n, nullptr), gpu.swiglu(g2, u2, g2, n, rows_ff);
+      norm_ok &= get(gpu, g1, size_t(n) * rows_ff) == get(gpu, g2, size_t(n) * rows_ff);
+    }
+#ifdef FRSPEC_HAVE_CUDA
+    if (auto* ex = cuda::extras(&gpu)) ex->set_norm_in_gemv(false);
+#endif
   }
   const std::string shape = " (" + std::to_string(rows_q) + "/" + std::to_string(rows_kv) + "/" + std::to_string(rows_ff) +
                             " x " + std::to_string(cols) + ", n 1/3/13)";
   record_bool(tag + "matmul_qkv == 3 matmuls (bits)" + shape, qkv_ok);
   record_bool(tag + "matmul_add == matmul + add (bits)" + shape, add_ok);
   record_bool(tag + "matmul_swiglu == 2 matmuls + swiglu (bits)" + shape, swiglu_ok);
-  record_bool(tag + "RMSNorm folded into matmul_qkv / matmul_swiglu == rms_norm + unfused (bits)" + shape, norm_ok);
+  record_bool(tag + "RMSNorm folded into matmul_qkv / matmul_swiglu == rms_norm + unfused (bits, scale launch and per block)" + shape,
+              norm_ok);
   for (Weight* w : {&wq, &wk, &wv, &wg, &wu}) gpu.release(*w);
   for (float* p : {x, bq, bk, bv, q1, k1, v1, q2, k2, v2, g1, u1, g2, u2, r1, r2, tmp, norm_w, h1, h2}) gpu.free(p);
 }
@@ -505,12 +515,39 @@ void check_select(Backend& gpu, Backend& cpu) {
   gpu.argmax(lg, n, vocab, ag);
   cpu.argmax(lc, n, vocab, ac);
   record_bool("argmax 3 rows (with ties) == CPU", std::equal(ag, ag + n, ac), "row1 -> " + std::to_string(ag[1]));
-  for (int k : {1, 10, 32, 33, 64, 256, 300}) {  // k <= 32: the one-kernel top-k; larger: the multi-pass one
+  for (int k : {1, 10, 32, 33, 64, 256, 300}) {  // k <= 32: the one-block top-k; larger: the multi-pass one
     std::vector<int32_t> ig(k), ic(k);
     std::vector<float> vg(k), vc(k);
     gpu.topk(lg + 2 * vocab, vocab, k, ig.data(), vg.data());
     cpu.topk(lc + 2 * vocab, vocab, k, ic.data(), vc.data());
     record_bool("topk k=" + std::to_string(k) + " (with ties) == CPU", ig == ic && vg == vc);
+  }
+  {
+    // Rows that take the one-block top-k's other paths: warp 0's elements (i % 1024 < 32) all below the
+    // rest, so k = 32's threshold lets ~31k candidates through (its exact fallback); k = 10 the threshold
+    // path on the same row; a vocab under 1024 (the many-block one-kernel top-k).
+    const int v2 = 32768, v3 = 700;
+    auto row = randv(v2, 0, 10);
+    for (int i = 0; i < v2; ++i)
+      if (i % 1024 < 32) row[i] = -5.f - float(i % 7);
+    row[12000] = row[12001] = 9.99999f;  // a tie near the top
+    auto small = randv(v3, -1, 1);
+    small[3] = small[600] = 2.f;
+    bool ok = true;
+    for (auto [r, vocab_r] : {std::pair{&row, v2}, std::pair{&small, v3}}) {
+      float* g = put(gpu, *r);
+      float* c = put(cpu, *r);
+      for (int k : {1, 10, 32}) {
+        std::vector<int32_t> ig(k), ic(k);
+        std::vector<float> vg(k), vc(k);
+        gpu.topk(g, vocab_r, k, ig.data(), vg.data());
+        cpu.topk(c, vocab_r, k, ic.data(), vc.data());
+        ok &= ig == ic && vg == vc;
+      }
+      gpu.free(g);
+      cpu.free(c);
+    }
+    record_bool("topk k=1/10/32 == CPU on a threshold-defeating row (fallback) and a 700-entry row", ok);
   }
 #ifdef FRSPEC_HAVE_CUDA
   // Device top-k with the FR-Spec remap (one kernel for k <= 32) over a 32k-row head's logits.

@@ -171,6 +171,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     FRSPEC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     staging_ = std::make_unique<Staging>(stream_);
     topk_counter();
+    norm_scale_ = static_cast<float*>(device_alloc(kMaxVerifyTokens * sizeof(float)));
     cudaDeviceProp p{};
     FRSPEC_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
     info_.name = p.name;
@@ -321,9 +322,12 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
     matmul_fused(job, x, n, stream_);
   }
   // The GEMV folds an RMSNorm with a weight (every model's norms have one); without a weight, the default.
-  static bool fold_norm(GemvJob& job, const InputNorm* norm) {
+  // The scale is computed once per token into norm_scale_ (a launch before the GEMV) unless
+  // norm_in_gemv() asks every GEMV block to compute it.
+  bool fold_norm(GemvJob& job, const InputNorm* norm) {
     if (!norm) return true;
     job.norm_w = norm->weight, job.norm_eps = norm->eps;
+    job.norm_scale = norm_in_gemv() ? nullptr : norm_scale_;
     return norm->weight != nullptr;
   }
   void rope_kv_write(KvCache& kv, int layer, float* q, int n_heads, float* k, const float* v, const int32_t* pos, int n,
@@ -671,6 +675,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   }
   void set_launch_overlap(bool on) override { launch_overlap() = on && info_.cc_major >= 9; }
   void set_weight_prefetch(bool on) override { weight_prefetch() = on; }
+  void set_norm_in_gemv(bool on) override { norm_in_gemv() = on; }
   int32_t* alloc_ids(size_t n) override { return reinterpret_cast<int32_t*>(alloc(n)); }
   size_t free_memory() const override {
     size_t f = 0, t = 0;
@@ -772,6 +777,7 @@ class CudaBackend final : public Backend, public CudaBackendExtras {
   size_t ids_cap_ = 0;
   float* topk_scratch_ = nullptr;
   unsigned* topk_counter_ = nullptr;  // the one-kernel top-k's block counter (0 between launches)
+  float* norm_scale_ = nullptr;  // kMaxVerifyTokens RMSNorm scales for the normalizing GEMVs (GemvJob)
   // FRSPEC_CUDA_NO_FUSION=1: the fused ops run as their unfused compositions (A/B timings, a fallback).
   const bool fuse_ = std::getenv("FRSPEC_CUDA_NO_FUSION") == nullptr;
   size_t topk_cap_ = 0;

@@ -39,8 +39,11 @@ class CudaBackendExtras {
   virtual void topk_device(const float* logits, int vocab, int k, int32_t* ids, float* vals, const int32_t* remap) = 0;
   // Programmatic dependent launch between kernels (on by default on Hopper; off for A/B timings).
   virtual void set_launch_overlap(bool on) = 0;
-  // GEMV weight prefetch before the PDL wait (on by default; off for A/B timings).
+  // GEMV weight prefetch before the PDL wait (off by default; on for A/B timings).
   virtual void set_weight_prefetch(bool on) = 0;
+  // Normalizing GEMVs: every block computes the RMSNorm scale itself (on) instead of reading it from one
+  // scale launch before the GEMV (off, the default); for A/B timings.
+  virtual void set_norm_in_gemv(bool on) = 0;
   // Device memory for int32 arrays (freed with free()).
   virtual int32_t* alloc_ids(size_t n) = 0;
   // How many times the host has waited for the GPU (read backs, to_host, sync) since creation.

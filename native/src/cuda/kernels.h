@@ -34,6 +34,7 @@ struct GemvTargets {  // kernel parameter
   int block_start[4];
   int mode;
   const float* norm_w;  // non-null: the GEMV reads rms_norm(x, norm_w, norm_eps) instead of x
+  const float* norm_scale;  // with norm_w: each token's RMSNorm scale, computed once; null: every block computes it
   float norm_eps;
   int prefetch;  // warp 0 prefetches the block's first weight bytes before waiting for the previous kernel
 };
@@ -45,13 +46,20 @@ struct GemvJob {  // host side
   int mode = GemvTargets::kStore;
   const float* norm_w = nullptr;  // RMSNorm of x folded into the GEMV (rms_norm()'s exact arithmetic)
   float norm_eps = 0.f;
+  // With norm_w: device room for kMaxVerifyTokens floats. One small launch first computes each token's
+  // RMSNorm scale there (rms_norm()'s reduction) and the GEMV blocks read it; null: every block of the
+  // GEMV reduces sum(x^2) itself before it starts (the previous way, FRSPEC_CUDA_NORM_IN_GEMV=1).
+  float* norm_scale = nullptr;
 };
 // Whether the fused GEMV can run this job (same type/width, 16-byte aligned x, 1 <= n <= 64); else the
 // caller composes the unfused ops.
 bool gemv_fusable(const GemvJob& job, const float* x, int n);
-// Whether GEMV blocks prefetch their first weight bytes before the PDL wait (on unless
-// FRSPEC_CUDA_NO_PREFETCH is set; CudaBackendExtras::set_weight_prefetch for A/B timings).
+// Whether GEMV blocks prefetch their first weight bytes before the PDL wait (off unless
+// FRSPEC_CUDA_PREFETCH is set; CudaBackendExtras::set_weight_prefetch for A/B timings).
 bool& weight_prefetch();
+// Whether every normalizing GEMV block computes the RMSNorm scale itself (FRSPEC_CUDA_NORM_IN_GEMV set;
+// CudaBackendExtras::set_norm_in_gemv for A/B timings) instead of one scale launch before the GEMV.
+bool& norm_in_gemv();
 void matmul_fused(const GemvJob& job, const float* x, int n, cudaStream_t stream);
 
 // Small host arrays (token ids, positions: n <= 64) travel as kernel parameters, so decode and verify

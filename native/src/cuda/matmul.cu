@@ -98,15 +98,29 @@ __device__ __forceinline__ void prefetch_weights(const GemvTargets& tg, const ui
   for (int r = 0; r < R; ++r) asm volatile("prefetch.global.L2 [%0];" ::"l"(wr[r] + off));
 }
 
-// NORM GEMVs read rms_norm(x, norm_w) instead of x: every block computes each token's scale with
-// rms_scale (the GEMV's 128 threads = kNormThreads, the same order as rms_norm()) and normalizes x as it
-// loads it (rms_apply), so the products see exactly the values rms_norm() would have stored.
+// NORM GEMVs read rms_norm(x, norm_w) instead of x: they normalize x as they load it (rms_apply), with each
+// token's scale from rms_scale (kNormThreads threads, the same order as rms_norm()), so the products see
+// exactly the values rms_norm() would have stored. The scale comes from rms_scale_kernel, launched once
+// before the GEMV (tg.norm_scale), or, without it, every block reduces sum(x^2) itself first: with ~9,500
+// blocks for a 7B gate|up that is a serial prologue per block and ~135 MB of extra L2 reads per layer.
 static_assert(32 * kGemvWarps == kNormThreads, "the GEMV block must reduce like rms_norm()");
 template <int NT>
-__device__ __forceinline__ void norm_scales(const float* __restrict__ x, int cols, float eps, float (&scale)[NT]) {
+__device__ __forceinline__ void norm_scales(const GemvTargets& tg, const float* __restrict__ x, int cols, float (&scale)[NT]) {
+  if (tg.norm_scale) {
+#pragma unroll
+    for (int t = 0; t < NT; ++t) scale[t] = tg.norm_scale[t];
+    return;
+  }
   __shared__ double scratch[32];
 #pragma unroll
-  for (int t = 0; t < NT; ++t) scale[t] = rms_scale(x + size_t(t) * cols, cols, eps, scratch);
+  for (int t = 0; t < NT; ++t) scale[t] = rms_scale(x + size_t(t) * cols, cols, tg.norm_eps, scratch);
+}
+// One block per token: its RMSNorm scale, by rms_norm()'s own reduction (same threads, same order).
+__global__ void __launch_bounds__(kNormThreads) rms_scale_kernel(const float* __restrict__ x, int cols, float eps, float* __restrict__ scale) {
+  pdl_wait();
+  __shared__ double scratch[32];
+  const float s = rms_scale(x + size_t(blockIdx.x) * cols, cols, eps, scratch);
+  if (threadIdx.x == 0) scale[blockIdx.x] = s;
 }
 template <int N>
 __device__ __forceinline__ void normalize(float (&xv)[N], const float* __restrict__ w, float scale) {
@@ -119,18 +133,32 @@ __device__ __forceinline__ void normalize(float (&xv)[N], const float* __restric
   }
 }
 
+// Resident blocks per SM the compiler must allow (__launch_bounds__' second argument): a batch-1 GEMV is
+// bound by the weight bytes in flight, so occupancy is speed. The fused GEMV's extra state (targets, block
+// map, prefetch, norm) had grown F16 at 1 token from 40 to 48 registers (12 -> 10 blocks of 128 threads)
+// and Q8_0 from 55 to 70 (9 -> 7): session-2 GPU run 1 measured the GEMV-only 7B step 13% slower than the
+// session-1 kernel. Hence the session-1 occupancies (ptxas register counts at f187673) where ptxas reaches
+// them without spilling (checked with nvcc --resource-usage for sm_90).
+template <class T, int NT, int R, bool NORM>
+constexpr int gemv_min_blocks() {  // 1: no constraint (where a tighter one made ptxas spill)
+  if constexpr (std::is_same_v<T, TQ8_0>) return NT == 1 && R == 4 ? 8 : 1;
+  else if constexpr (T::kElems <= 8)  // F32 (4 per chunk), F16, BF16
+    return NT == 1 ? (NORM && T::kElems == 4 ? 10 : 12) : NT == 2 ? (NORM ? 9 : 10) : 1;
+  else return 1;
+}
+
 // One block computes R rows for NT tokens. Warp w takes chunk groups w, w+4, ... (32 chunks per
 // group, one per lane), loads the chunk of each of the R rows, and for each run of the chunk loads x once
 // per token and accumulates into acc[row][token]. Then lanes, then warps (in warp order) are summed.
 template <class T, int NT, int R, bool NORM>
-__global__ void __launch_bounds__(32 * kGemvWarps)
+__global__ void __launch_bounds__(32 * kGemvWarps, (gemv_min_blocks<T, NT, R, NORM>()))
     gemv_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
   const uint8_t* wr[R];
   const GemvBlock blk = gemv_block<R>(tg, stride, wr);
   prefetch_weights<R>(tg, wr, stride);  // before the wait: the weights do not depend on the previous kernel
   pdl_wait();
-  float nscale[NT];  // NORM: each token's RMSNorm scale, computed by every block exactly as rms_norm() does
-  if constexpr (NORM) norm_scales<NT>(x, cols, tg.norm_eps, nscale);
+  float nscale[NT];  // NORM: each token's RMSNorm scale, exactly as rms_norm() computes it
+  if constexpr (NORM) norm_scales<NT>(tg, x, cols, nscale);
   constexpr int RL = T::kRL;
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -216,14 +244,14 @@ __device__ __forceinline__ int pack4(int a, int b, int c, int d) {
 }
 
 template <class T, int NT, int R, bool NORM>
-__global__ void __launch_bounds__(32 * kGemvWarps)
+__global__ void __launch_bounds__(32 * kGemvWarps, (gemv_min_blocks<T, NT, R, NORM>()))
     gemv_q_kernel(GemvTargets tg, size_t stride, int cols, const float* __restrict__ x) {
   const uint8_t* wr[R];
   const GemvBlock blk = gemv_block<R>(tg, stride, wr);
   prefetch_weights<R>(tg, wr, stride);  // before the wait: the weights do not depend on the previous kernel
   pdl_wait();
-  float nscale[NT];  // NORM: each token's RMSNorm scale, computed by every block exactly as rms_norm() does
-  if constexpr (NORM) norm_scales<NT>(x, cols, tg.norm_eps, nscale);
+  float nscale[NT];  // NORM: each token's RMSNorm scale, exactly as rms_norm() computes it
+  if constexpr (NORM) norm_scales<NT>(tg, x, cols, nscale);
   __shared__ float partial[kGemvWarps][R][NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float acc[R][NT];
@@ -377,6 +405,7 @@ void launch_gemv(const GemvJob& job, const float* x, int t0, cudaStream_t s) {
   tg.mode = job.mode;
   tg.norm_w = job.norm_w;
   tg.norm_eps = job.norm_eps;
+  tg.norm_scale = job.norm_w && job.norm_scale ? job.norm_scale + t0 : nullptr;
   tg.prefetch = weight_prefetch();
   for (int g = 0; g < job.count; ++g) {
     tg.w[g] = static_cast<const uint8_t*>(job.w[g]->data);
@@ -429,8 +458,15 @@ void run_gemv(const GemvJob& job, const float* x, int n, cudaStream_t s) {
 
 }  // namespace
 
+// Off by default: session-2 GPU run 1 (H200) measured the 7B full step 1% faster without it, for F16
+// and Q8_0 alike. FRSPEC_CUDA_PREFETCH=1 turns it on (cuda_bench reports both).
 bool& weight_prefetch() {
-  static bool on = std::getenv("FRSPEC_CUDA_NO_PREFETCH") == nullptr;
+  static bool on = std::getenv("FRSPEC_CUDA_PREFETCH") != nullptr;
+  return on;
+}
+
+bool& norm_in_gemv() {
+  static bool on = std::getenv("FRSPEC_CUDA_NORM_IN_GEMV") != nullptr;
   return on;
 }
 
@@ -467,6 +503,10 @@ bool gemv_fusable(const GemvJob& job, const float* x, int n) {
 }
 
 void matmul_fused(const GemvJob& job, const float* x, int n, cudaStream_t s) {
+  if (job.norm_w && job.norm_scale) {
+    const int cols = int(job.w[0]->cols);
+    launch_kernel("rms_scale", rms_scale_kernel, dim3(n), dim3(kNormThreads), s, x, cols, job.norm_eps, job.norm_scale);
+  }
   with_type(job.w[0]->type, [&]<class T>() { run_gemv<T>(job, x, n, s); });
 }
 

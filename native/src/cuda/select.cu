@@ -2,6 +2,7 @@
 // token id and NaN counts as -inf, so results are deterministic and match a stable CPU sort.
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
@@ -162,6 +163,91 @@ __global__ void __launch_bounds__(32 * kFusedWarps)
   if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (stream order)
 }
 
+// Top-k (k <= kFusedTopK, vocab >= kOneBlockThreads) by one block, with a threshold instead of k rounds of
+// warp-wide pops per merge level (the one-kernel merge above spends ~15 us on a 32k row, mostly in its three
+// serial levels of k rounds each). Thread t scans elements t, t + 1024, ... (coalesced, from L2: the row was
+// just written) for its best; each warp's best is a real element (every thread has one), so the k-th best
+// of the 32 warp bests, L, has at least k elements at or above it. A second scan collects those elements in
+// shared memory, and each candidate's rank is the number of candidates better than it: ranks are distinct
+// (ids are), and the k ranked first are exactly the top k in order. If more than kCandidates pass (only for
+// adversarial rows: L is the k-th of 32 interleaved maxima), the block falls back to the exact warp-merge
+// passes over `scratch`. Same order as every other top-k here, so the same results.
+constexpr int kOneBlockThreads = 1024, kCandidates = 512;  // worst case: 512 ranks of 512 compares
+__global__ void __launch_bounds__(kOneBlockThreads)
+    topk_block_kernel(const float* __restrict__ logits, int vocab, int k, float* buf_vals0, int32_t* buf_ids0,
+                      float* buf_vals1, int32_t* buf_ids1, float* __restrict__ out_vals, int32_t* __restrict__ out_ids,
+                      const int32_t* __restrict__ remap) {
+  pdl_wait();
+  __shared__ float cv[kCandidates];
+  __shared__ int ci[kCandidates];
+  __shared__ float wv[32];
+  __shared__ int wi[32];
+  __shared__ float lv;
+  __shared__ int li, count;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float bv = -INFINITY;
+  int bi = INT_MAX;
+  for (int i = threadIdx.x; i < vocab; i += kOneBlockThreads) {
+    const float v = clean(logits[i]);
+    if (better(v, i, bv, bi)) bv = v, bi = i;
+  }
+  warp_best(bv, bi);
+  if (lane == 0) wv[warp] = bv, wi[warp] = bi;
+  if (threadIdx.x == 0) count = 0;
+  __syncthreads();
+  if (warp == 0) {  // L = the k-th best warp best: the one with exactly k - 1 better
+    const float v = wv[lane];
+    const int id = wi[lane];
+    int rank = 0;
+    for (int j = 0; j < 32; ++j) rank += better(wv[j], wi[j], v, id);
+    if (rank == k - 1) lv = v, li = id;
+  }
+  __syncthreads();
+  const float tv = lv;
+  const int ti = li;
+  for (int i = threadIdx.x; i < vocab; i += kOneBlockThreads) {
+    const float v = clean(logits[i]);
+    if (!better(tv, ti, v, i)) {  // at or above L
+      const int slot = atomicAdd(&count, 1);
+      if (slot < kCandidates) cv[slot] = v, ci[slot] = i;
+    }
+  }
+  __syncthreads();
+  const int c = count;
+  if (c <= kCandidates) {
+    for (int j = threadIdx.x; j < c; j += kOneBlockThreads) {
+      const float v = cv[j];
+      const int id = ci[j];
+      int rank = 0;
+      for (int m = 0; m < c; ++m) rank += better(cv[m], ci[m], v, id);
+      if (rank < k) out_vals[rank] = v, out_ids[rank] = remap ? remap[id] : id;
+    }
+    return;
+  }
+  // Fallback: every warp takes segments of the row, then the warps merge pass after pass (A -> B -> A ...).
+  const int segs = (vocab + kSeg - 1) / kSeg;
+  constexpr int kWarpsHere = kOneBlockThreads / 32;
+  for (int w = warp; w < segs; w += kWarpsHere)
+    warp_topk(logits, nullptr, vocab, w * kSeg, k, buf_vals0 + size_t(w) * k, buf_ids0 + size_t(w) * k, nullptr);
+  __syncthreads();  // orders the block's global writes before the next pass reads them
+  float *in_vals = buf_vals0, *next_vals = buf_vals1;
+  int32_t *in_ids = buf_ids0, *next_ids = buf_ids1;
+  int n = segs * k;
+  for (;;) {
+    const int n_seg = (n + kSeg - 1) / kSeg;
+    if (n_seg == 1) {
+      if (warp == 0) warp_topk(in_vals, in_ids, n, 0, k, out_vals, out_ids, remap);
+      return;
+    }
+    for (int w = warp; w < n_seg; w += kWarpsHere)
+      warp_topk(in_vals, in_ids, n, w * kSeg, k, next_vals + size_t(w) * k, next_ids + size_t(w) * k, nullptr);
+    __syncthreads();
+    n = n_seg * k;
+    float* t1 = in_vals; in_vals = next_vals; next_vals = t1;
+    int32_t* t2 = in_ids; in_ids = next_ids; next_ids = t2;
+  }
+}
+
 __global__ void remap_kernel(int32_t* ids, int k, const int32_t* __restrict__ map) {
   pdl_wait();
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -169,6 +255,12 @@ __global__ void remap_kernel(int32_t* ids, int k, const int32_t* __restrict__ ma
 }
 
 int segments(int count) { return (count + kSeg - 1) / kSeg; }
+
+// FRSPEC_CUDA_TOPK_GRID=1: the many-block one-kernel top-k (the previous way) instead of the one-block one.
+bool topk_grid() {
+  static const bool on = std::getenv("FRSPEC_CUDA_TOPK_GRID") != nullptr;
+  return on;
+}
 
 }  // namespace
 
@@ -183,6 +275,11 @@ void topk(const float* logits, int vocab, int k, float* scratch, int32_t* out_id
   const size_t half = 2 * size_t(segments(vocab)) * k;  // two ping-pong buffers of (vals, ids)
   float* buf_vals[2] = {scratch, scratch + half};
   int32_t* buf_ids[2] = {reinterpret_cast<int32_t*>(scratch + half / 2), reinterpret_cast<int32_t*>(scratch + half + half / 2)};
+  if (k <= kFusedTopK && vocab >= kOneBlockThreads && !topk_grid()) {
+    launch_kernel("topk_block", topk_block_kernel, dim3(1), dim3(kOneBlockThreads), s, logits, vocab, k, buf_vals[0], buf_ids[0],
+                  buf_vals[1], buf_ids[1], out_vals, out_ids, remap);
+    return;
+  }
   if (counter && k <= kFusedTopK) {
     const int segs = segments(vocab);
     const int blocks = std::min((segs + kFusedWarps - 1) / kFusedWarps, 128);
