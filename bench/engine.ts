@@ -1,5 +1,5 @@
 // Engine speed (npm run bench:engine [-- --threads N] [--prompt-tokens 256] [--decode-tokens 64]
-// [--repeats 3] [--models demo-target,demo-draft] [--no-llama-cpp] [--json]): prompt processing and greedy
+// [--repeats 3] [--models demo-target,demo-draft,FILE.gguf] [--no-llama-cpp] [--json]): prompt processing and greedy
 // decode tokens/s of our CPU engine beside llama.cpp (node-llama-cpp, installed on first use) on the
 // demo models, with the same thread count, the same prompts and in the same run (the engines alternate,
 // repeat by repeat; medians are reported). Ours runs twice: as shipped (greedy steps find the argmax of
@@ -43,11 +43,13 @@ async function main(): Promise<void> {
   const nPrompt = int(values['prompt-tokens'], 'prompt-tokens', 256);
   const nDecode = int(values['decode-tokens'], 'decode-tokens', 64);
   const repeats = int(values.repeats, 'repeats', 3);
-  const models = (values.models ?? 'demo-target,demo-draft').split(',') as DemoModel[];
+  // Demo model names or GGUF paths with the demo tokenizer (e.g. the demo target re-quantized by bench/requantize.ts).
+  const models = (values.models ?? 'demo-target,demo-draft').split(',');
+  const modelFile = (m: string) => (m.endsWith('.gguf') ? m : demoModel(m as DemoModel)!);
   const withLlama = !values['no-llama-cpp'];
 
   // One prompt per repeat: the first nPrompt tokens of successive held-out files long enough.
-  const tok = openTokenizer(demoModel(models[0])!);
+  const tok = openTokenizer(modelFile(models[0]));
   const prompts: number[][] = [];
   for await (const f of readJsonl(path.join(shared, 'corpus', 'dev.jsonl.xz'))) {
     const ids = tok.encode(f.text);
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
   for (const name of models) {
-    const file = demoModel(name)!;
+    const file = modelFile(name);
     const contextSize = nPrompt + nDecode + 8;
     const ours = await Engine.load(file, { threads, contextSize });
     process.env.FRSPEC_ARGMAX_FILTER = '0';  // read when the backend is made
@@ -87,7 +89,8 @@ async function main(): Promise<void> {
       const decodeTps = median(samples.map((s) => s.decodeTps));
       rows.push({ model: name, engine, promptTps: median(samples.map((s) => s.promptTps)), decodeTps, gbPerSec: (bytes * decodeTps) / 1e9 });
     };
-    const filterOn = filtered < full && ours.info.backend.startsWith('cpu (avx512-vnni');
+    // The filter exists only for a float LM head (a quantized head is read as it is).
+    const filterOn = estimateMemory(file).argmaxFilter > 0 && filtered < full && ours.info.backend.startsWith('cpu (avx512-vnni');
     row(`frspec (${ours.info.backend})`, runs[0], filterOn ? filtered : full);
     row('frspec, full LM head', runs[1], full);
     if (llama) row(`llama.cpp (node-llama-cpp ${LLAMA_CPP_VERSION})`, runs[2], full);
