@@ -120,8 +120,22 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
                      float* __restrict__ out, float* __restrict__ partial, unsigned* __restrict__ counters, int chunk,
                      int n_past, int n, AttnMask mask, const int32_t* __restrict__ new_start,
                      const int32_t* __restrict__ new_keys, int n_heads, int n_kv_heads, float scale, NewToken nt) {
-  pdl_wait();
   constexpr int hd = 32 * DPL, B = DPL <= 4 ? 8 : 4;
+  // NEW: the rotation's sin/cos (double pow + sincos, ~1-2 us of latency) depend only on the position and
+  // the model's frequency factors, not on the previous kernel: computed before the PDL wait, they overlap
+  // the q|k|v GEMV's tail instead of adding to each layer's serial path.
+  float sn[DPL], cs[DPL];
+  if constexpr (NEW) {
+    const int lane0 = threadIdx.x & 31;
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int dim = lane0 * DPL + d, half = nt.rot / 2;
+      const int i = nt.neox ? (dim < half ? dim : dim - half) : dim / 2;
+      sn[d] = 0.f, cs[d] = 1.f;
+      if (dim < nt.rot) rope_sincos(i, nt.pos, nt.rot, nt.theta, nt.freq_factors, sn[d], cs[d]);
+    }
+  }
+  pdl_wait();
   __shared__ int list[kMaxMaskTokens];
   __shared__ float part_acc[kAttnWarps][hd];
   __shared__ float part_m[kAttnWarps], part_l[kAttnWarps];
@@ -159,14 +173,6 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
   if constexpr (NEW) {
     load_dims<DPL>(nt.k + kvh * hd + lane * DPL, knew);
     load_dims<DPL>(nt.v + kvh * hd + lane * DPL, vnew);
-    float sn[DPL], cs[DPL];
-#pragma unroll
-    for (int d = 0; d < DPL; ++d) {
-      const int dim = lane * DPL + d, half = nt.rot / 2;
-      const int i = nt.neox ? (dim < half ? dim : dim - half) : dim / 2;
-      sn[d] = 0.f, cs[d] = 1.f;
-      if (dim < nt.rot) rope_sincos(i, nt.pos, nt.rot, nt.theta, nt.freq_factors, sn[d], cs[d]);
-    }
     rope_lanes<DPL>(qr, lane, nt, sn, cs);
     rope_lanes<DPL>(knew, lane, nt, sn, cs);
     if (warp == 0 && blockIdx.z == 0 && head % (n_heads / n_kv_heads) == 0) {
