@@ -550,6 +550,7 @@ int main(int argc, char** argv) {
     for (DType t : {DType::BF16, DType::Q4_K, DType::Q6_K}) run("7B other", [&] { bench_target(b, x, t, false); });
   run("prefill", [&] { bench_prefill(b, x, DType::F16); });
   run("prefill", [&] { bench_prefill(b, x, DType::Q8_0); });
+  run("prefill", [&] { bench_prefill(b, x, DType::Q4_K); });
   run("LM head", [&] { bench_lm_head(b, x, DType::BF16); });
   run("LM head", [&] { bench_lm_head(b, x, DType::F16); });
   const Shape eagle8b{"eagle-llama3-8b", 4096, 1, 32, 8, 128, 14336, 128256, false, true};

@@ -12,8 +12,9 @@
 //    sum|d q| * max|x of the block| / 254 (|d q| = |w|, except Q4_K: |w| + its sub-block's min term). Against
 //    the CPU backend (also 8-bit activations): float types the F32 bound; quantized types
 //    sum|d q| * max|x| / 127 (both roundings).
-//    The tensor-core prefill GEMM (n > 64; F16, BF16, Q8_0) rounds x to F16/BF16 (and Q8_0's d q to F16)
-//    instead: it is held to u sum|w x| (u = 2^-11 F16, 2^-8 BF16; 2u + u^2 for Q8_0) + 1e-5 sum|w x|, with
+//    The tensor-core prefill GEMM (n > 64; F16, BF16, Q8_0, Q4_K, Q6_K) rounds x to F16/BF16 (and quantized
+//    weights, once dequantized, to F16) instead: it is held to u sum|w x| (u = 2^-11 F16, 2^-8 BF16; 2u + u^2
+//    for the quantized types) + 1e-5 sum|w x|, with
 //    partial tiles, a K tail and 128-row tiles covered; the F32 GEMM (tensor cores off) keeps 1e-5. The
 //    demo-model checks evaluate at most 41 tokens at once (GEMV path), so their limits are unchanged.
 //  * bit-identity that speculative decoding relies on: a token's matmul output is the same whether it is
@@ -145,21 +146,21 @@ HostWeight make_weight(DType t, int64_t rows, int64_t cols) {
 }
 
 // ---------------------------------------------------------------------------------------------- matmul
-// The tensor-core prefill GEMM (gemm_tc.cu: n > 64, F16/BF16 with cols % 8 == 0, Q8_0) rounds x to F16 (BF16
-// for BF16 weights) and dequantized Q8_0 weights to F16: each product w x then carries a relative error of at
+// The tensor-core prefill GEMM (gemm_tc.cu: n > 64, F16/BF16 with cols % 8 == 0, Q8_0/Q4_K/Q6_K) rounds x to
+// F16 (BF16 for BF16 weights) and dequantized weights to F16: each product w x then carries a relative error of at
 // most u (x) or 2u + u^2 (x and w), u = 2^-11 (F16) or 2^-8 (BF16), plus an absolute 2^-24 per |w| (F16
 // subnormals). tc_bound() is that bound over a row (mag = sum|w x|, wsum = sum|w|); 0 where the path is not taken.
 bool tc_gemm_applies(DType t, int cols, int n) {
 #ifdef FRSPEC_HAVE_CUDA
   if (!cuda::tc_gemm()) return false;
 #endif
-  return n > 64 && (((t == DType::F16 || t == DType::BF16) && cols % 8 == 0) || t == DType::Q8_0);
+  return n > 64 && (((t == DType::F16 || t == DType::BF16) && cols % 8 == 0) || quantized(t));
 }
 double tc_bound(DType t, int cols, int n, double mag, double wsum) {
   if (!tc_gemm_applies(t, cols, n)) return 0;
   const double u = t == DType::BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
-  const double rel = t == DType::Q8_0 ? 2 * u + u * u : u;
-  return rel * mag + std::ldexp(1.0, -24) * wsum * (t == DType::Q8_0 ? 2 : 1);
+  const double rel = quantized(t) ? 2 * u + u * u : u;
+  return rel * mag + std::ldexp(1.0, -24) * wsum * (quantized(t) ? 2 : 1);
 }
 
 void check_matmul(Backend& gpu, Backend& cpu, DType t, int rows, int cols,
@@ -745,8 +746,8 @@ int main(int argc, char** argv) {
   run("matmul Q8_0 96", [&] { check_matmul(*gpu, *cpu, DType::Q8_0, 64, 96); });
   // Tensor-core prefill GEMM edges (gemm_tc.cu): partial token/row tiles, cols % 32 != 0 (zero-filled K
   // tail), 128-row tiles (4224 rows x 1100 tokens: enough blocks), fewer K steps than pipeline stages.
-  for (DType t : {DType::F16, DType::BF16, DType::Q8_0})
-    run("matmul tensor-core GEMM", [&] { check_matmul(*gpu, *cpu, t, 200, t == DType::Q8_0 ? 1024 : 1000, {65, 300}); });
+  for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K})
+    run("matmul tensor-core GEMM", [&] { check_matmul(*gpu, *cpu, t, 200, quantized(t) ? 1024 : 1000, {65, 300}); });
   run("matmul tensor-core GEMM wide", [&] { check_matmul(*gpu, *cpu, DType::F16, 4224, 96, {1100}); });
   run("matmul tensor-core GEMM wide", [&] { check_matmul(*gpu, *cpu, DType::Q8_0, 4224, 64, {1100}); });
 #ifdef FRSPEC_HAVE_CUDA

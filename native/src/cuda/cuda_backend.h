@@ -55,7 +55,7 @@ class CudaBackendExtras {
   virtual GraphCounts graph_counts() const = 0;
 };
 
-// Whether prefill matmuls (n > 64) of F16/BF16/Q8_0 weights use the tensor-core GEMM (gemm_tc.cu): on
+// Whether prefill matmuls (n > 64) of F16/BF16/Q8_0/Q4_K/Q6_K weights use the tensor-core GEMM (gemm_tc.cu): on
 // unless FRSPEC_CUDA_NO_TC_GEMM is set; off for A/B timings and checks of the F32 GEMM. Process-wide.
 bool& tc_gemm();
 

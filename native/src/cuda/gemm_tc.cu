@@ -6,13 +6,14 @@
 // when 128 would leave SMs idle); K advances 32 columns per stage through a kStages-deep cp.async pipeline
 // of 16-byte copies. F16/BF16 weights are copied as they are; Q8_0 (repacked: qs[cols] | f16 d[cols/32],
 // weight_layout.h) copies its quants and scale word, and each stage is dequantized to F16 in shared memory
-// (d * q rounded once) before the MMAs. 8 warps as 2 (tokens) x 4 (rows), warp tile 64 x BN/4.
+// (d * q rounded once) before the MMAs; Q4_K/Q6_K rows are dequantized (elem()'s arithmetic, rounded to F16)
+// from global memory into the tile each stage, without cp.async. 8 warps as 2 (tokens) x 4 (rows), warp tile 64 x BN/4.
 //
 // Shared tiles are rows of 32 halves (64 bytes, four 16-byte chunks); chunk c of row r is stored at chunk
 // c ^ ((r >> 1) & 3), so the eight rows one ldmatrix phase reads (and the cp.async writes of eight
 // consecutive threads) fall in eight different 16-byte bank groups.
 //
-// Numerics differ from the F32 paths (x rounded to F16/BF16; Q8_0 weights rounded to F16), as in
+// Numerics differ from the F32 paths (x rounded to F16/BF16; quantized weights rounded to F16), as in
 // llama.cpp/cuBLAS: this is prefill only, which plain and speculative decoding share, so their outputs
 // stay identical to each other. FRSPEC_CUDA_NO_TC_GEMM=1 (or set_tc_gemm(false)) falls back to the F32 GEMM.
 #include <cuda_bf16.h>
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 
 #include "cuda/cuda_backend.h"
@@ -74,8 +76,48 @@ template <int BN>
 constexpr int kBStageBytes = BN * kBK * 2;
 template <int BN>
 constexpr int kQStageBytes = BN * kBK + BN * 4;  // quants, then one 4-byte scale word per row
-template <bool Q8, int BN>
-constexpr int kSmemBytes = kStages * kAStageBytes + (Q8 ? kStages * kQStageBytes<BN> + kBStageBytes<BN> : kStages * kBStageBytes<BN>);
+// How a weight type reaches the F16/BF16 B tile: copied as it is (F16/BF16), copied raw and dequantized per
+// stage in shared memory (Q8_0), or dequantized from global memory straight into the tile (Q4_K, Q6_K: their
+// 32-element runs share one scale, decoded once per 8 elements).
+enum class BPath { kDirect, kQ8Stage, kDequant };
+template <class T>
+constexpr BPath kBPath = std::is_same_v<T, TQ8_0>                                  ? BPath::kQ8Stage
+                         : std::is_same_v<T, TQ4_K> || std::is_same_v<T, TQ6_K> ? BPath::kDequant
+                                                                                 : BPath::kDirect;
+template <class T, int BN>
+constexpr int kSmemBytes = kStages * kAStageBytes + (kBPath<T> == BPath::kQ8Stage ? kStages * kQStageBytes<BN> + kBStageBytes<BN>
+                                                     : kBPath<T> == BPath::kDequant ? kBStageBytes<BN>
+                                                                                    : kStages * kBStageBytes<BN>);
+
+// 8 consecutive dequantized elements k0 .. k0+7 (k0 % 8 == 0) of a Q4_K / Q6_K row, as elem() computes them.
+__device__ __forceinline__ void dequant8(TQ4_K, const uint8_t* row, int, int k0, float (&v)[8]) {
+  const uint8_t* blk = row + 144 * (k0 / 256);
+  const int k = k0 % 256, j = k / 64, hi = (k % 64) / 32, l = k % 32;
+  const float d = h2f(reinterpret_cast<const uint16_t*>(blk)[0]), dmin = h2f(reinterpret_cast<const uint16_t*>(blk)[1]);
+  int sc, m;
+  q4k_scale_min(2 * j + hi, blk + 4, sc, m);
+  const uint2 q = *reinterpret_cast<const uint2*>(blk + 16 + 32 * j + l);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const uint32_t b = ((i < 4 ? q.x : q.y) >> (8 * (i % 4))) & 0xff;
+    v[i] = d * sc * float(hi ? (b >> 4) : (b & 0xF)) - dmin * m;
+  }
+}
+__device__ __forceinline__ void dequant8(TQ6_K, const uint8_t* row, int cols, int k0, float (&v)[8]) {
+  const int nb = cols / 256, sb = k0 / 256, k = k0 % 256, n = k / 128, r = k % 128, part = r / 32, l = r % 32;
+  const uint2 ql = *reinterpret_cast<const uint2*>(row + sb * 128 + n * 64 + (part % 2) * 32 + l);
+  const uint2 qh = *reinterpret_cast<const uint2*>(row + nb * 128 + sb * 64 + n * 32 + l);
+  const int8_t* sc = reinterpret_cast<const int8_t*>(row + nb * 192 + sb * 16 + n * 8);
+  const float d = h2f(reinterpret_cast<const uint16_t*>(row + nb * 208)[sb]);
+  const float scale = float(sc[l / 16 + 2 * part]);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const uint32_t lo = ((i < 4 ? ql.x : ql.y) >> (8 * (i % 4))) & 0xff, h = ((i < 4 ? qh.x : qh.y) >> (8 * (i % 4))) & 0xff;
+    const uint32_t lo4 = part >= 2 ? lo >> 4 : lo & 0xF;
+    const int q = int(lo4 | (((h >> (2 * part)) & 3) << 4)) - 32;
+    v[i] = d * scale * float(q);
+  }
+}
 
 // x (F32, n x cols) -> xh (F16 or BF16, n x kp, zero past cols). cols % 8 == 0, x 16-byte aligned.
 template <bool BF>
@@ -107,19 +149,21 @@ __global__ void to_half_kernel(const float* __restrict__ x, int n, int cols, int
   }
 }
 
-// BF: BF16 operands (BF16 weights), else F16. Q8: Q8_0 weights (dequantized per stage), else F16/BF16 rows.
-// kp: xh's row length (cols rounded up to 32); cols % 8 == 0 (Q8: cols % 32 == 0).
-template <bool BF, bool Q8, int BN>
+// BF: BF16 operands (BF16 weights), else F16. T: the weight type (b_path). kp: xh's row length (cols rounded
+// up to 32); cols % 8 == 0 (quantized types: cols % 32 == 0, their block size).
+template <bool BF, class T, int BN>
 __global__ void __launch_bounds__(kThreads)
     gemm_tc_kernel(const uint16_t* __restrict__ xh, int n, int kp, const uint8_t* __restrict__ W, size_t stride, int rows,
                    int cols, float* __restrict__ y, const float* __restrict__ bias) {
   constexpr int WN = BN / 4 / 8;  // n8 tiles per warp (4 or 2)
+  constexpr BPath kPath = kBPath<T>;
+  constexpr bool Q8 = kPath == BPath::kQ8Stage;
   static_assert(WN % 2 == 0, "B fragments come two n8 tiles per ldmatrix.x4");
   extern __shared__ __align__(16) uint8_t smem[];
   uint16_t* sa = reinterpret_cast<uint16_t*>(smem);
   uint8_t* after_a = smem + kStages * kAStageBytes;
   uint16_t* sb = reinterpret_cast<uint16_t*>(after_a);                                        // F16/BF16 stages
-  uint16_t* bh = reinterpret_cast<uint16_t*>(after_a + kStages * kQStageBytes<BN>);       // Q8: the F16 tile
+  uint16_t* bh = reinterpret_cast<uint16_t*>(after_a + (Q8 ? kStages * kQStageBytes<BN> : 0));  // the F16 tile (quantized)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wm = warp >> 2, wn = warp & 3;
   const int m0 = blockIdx.y * kBM, n0 = blockIdx.x * BN;
   const int ktiles = kp / kBK;
@@ -135,7 +179,9 @@ __global__ void __launch_bounds__(kThreads)
       const int m = min(m0 + r, n - 1);
       cp16(a + swz(r, c), xh + size_t(m) * kp + k0 + c * 8, 16);
     }
-    if constexpr (!Q8) {
+    if constexpr (kPath == BPath::kDequant) {
+      // nothing to copy: dequant_global fills the tile after the wait
+    } else if constexpr (!Q8) {
       uint16_t* b = sb + slot * (BN * kBK);
 #pragma unroll
       for (int i = 0; i < (BN * 4 + kThreads - 1) / kThreads; ++i) {
@@ -176,6 +222,24 @@ __global__ void __launch_bounds__(kThreads)
     }
   };
 
+  // Q4_K / Q6_K: tile kt's rows straight from global memory -> F16 tile bh, 8 elements per step.
+  auto dequant_global = [&](int kt) {
+    if constexpr (kPath == BPath::kDequant) {
+      for (int id = tid; id < BN * 4; id += kThreads) {
+        const int r = id >> 2, c = id & 3;
+        float v[8];
+        dequant8(T{}, W + size_t(min(n0 + r, rows - 1)) * stride, cols, kt * kBK + c * 8, v);
+        uint32_t w[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const __half2 h = __floats2half2_rn(v[2 * j], v[2 * j + 1]);
+          w[j] = *reinterpret_cast<const uint32_t*>(&h);
+        }
+        *reinterpret_cast<uint4*>(bh + swz(r, c)) = make_uint4(w[0], w[1], w[2], w[3]);
+      }
+    }
+  };
+
   float acc[4][WN][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -200,6 +264,10 @@ __global__ void __launch_bounds__(kThreads)
     const uint16_t* b;
     if constexpr (Q8) {
       dequant_stage(kt, slot);
+      __syncthreads();
+      b = bh;
+    } else if constexpr (kPath == BPath::kDequant) {
+      dequant_global(kt);
       __syncthreads();
       b = bh;
     } else {
@@ -292,10 +360,10 @@ int sm_count() {
   return count;
 }
 
-template <bool BF, bool Q8, int BN>
+template <bool BF, class T, int BN>
 void launch_tc(const uint16_t* xh, int n, int kp, const Weight& w, float* y, const float* bias, cudaStream_t s) {
-  auto kernel = gemm_tc_kernel<BF, Q8, BN>;
-  constexpr int smem = kSmemBytes<Q8, BN>;
+  auto kernel = gemm_tc_kernel<BF, T, BN>;
+  constexpr int smem = kSmemBytes<T, BN>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (attr != cudaSuccess) throw_cuda(attr, "gemm_tc: shared memory attribute", __FILE__, __LINE__);
   const dim3 grid(ceil_div(w.rows, BN), ceil_div(n, kBM));
@@ -303,14 +371,14 @@ void launch_tc(const uint16_t* xh, int n, int kp, const Weight& w, float* y, con
               int(w.rows), int(w.cols), y, bias);
 }
 
-template <bool BF, bool Q8>
+template <bool BF, class T>
 void run_tc(const float* x, int n, const Weight& w, float* y, const float* bias, uint16_t* xh, int kp, cudaStream_t s) {
   const int chunks = int(std::min<size_t>(size_t(n) * (kp / 8) / 256 + 1, 4096));
   launch_kernel("gemm_tc: x to half", to_half_kernel<BF>, dim3(chunks), dim3(256), s, x, n, int(w.cols), kp, xh);
   // 128-row tiles unless that leaves fewer than two blocks per SM (q/o/down projections at a few hundred tokens).
   const int64_t blocks128 = int64_t(ceil_div(w.rows, 128)) * ceil_div(n, kBM);
-  if (blocks128 >= 2 * sm_count()) launch_tc<BF, Q8, 128>(xh, n, kp, w, y, bias, s);
-  else launch_tc<BF, Q8, 64>(xh, n, kp, w, y, bias, s);
+  if (blocks128 >= 2 * sm_count()) launch_tc<BF, T, 128>(xh, n, kp, w, y, bias, s);
+  else launch_tc<BF, T, 64>(xh, n, kp, w, y, bias, s);
 }
 
 }  // namespace
@@ -322,16 +390,21 @@ bool& tc_gemm() {
 
 bool matmul_tc(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
   if (!tc_gemm() || n <= kMaxVerifyTokens || !w.data || w.rows < 1 || w.cols < 1) return false;
-  if (w.type != DType::F16 && w.type != DType::BF16 && w.type != DType::Q8_0) return false;
-  if (w.cols % (w.type == DType::Q8_0 ? 32 : 8) != 0 || w.row_bytes % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0 ||
+  const bool half = w.type == DType::F16 || w.type == DType::BF16;
+  if (!half && w.type != DType::Q8_0 && w.type != DType::Q4_K && w.type != DType::Q6_K) return false;
+  if (w.cols % (half ? 8 : 32) != 0 || w.row_bytes % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(w.data) % 16 != 0)
     return false;
   const int kp = int((w.cols + kBK - 1) / kBK * kBK);
   uint16_t* xh = scratch_for(s, size_t(n) * kp * sizeof(uint16_t));
   if (!xh) return false;
-  if (w.type == DType::F16) run_tc<false, false>(x, n, w, y, bias, xh, kp, s);
-  else if (w.type == DType::BF16) run_tc<true, false>(x, n, w, y, bias, xh, kp, s);
-  else run_tc<false, true>(x, n, w, y, bias, xh, kp, s);
+  switch (w.type) {
+    case DType::F16: run_tc<false, TF16>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::BF16: run_tc<true, TBF16>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q8_0: run_tc<false, TQ8_0>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q4_K: run_tc<false, TQ4_K>(x, n, w, y, bias, xh, kp, s); break;
+    default: run_tc<false, TQ6_K>(x, n, w, y, bias, xh, kp, s); break;
+  }
   return true;
 }
 

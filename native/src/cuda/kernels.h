@@ -16,7 +16,7 @@ constexpr int kMaxVerifyTokens = 64;
 void matmul(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
 void matmul_gemv(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
 void matmul_gemm(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
-// gemm_tc.cu: the tensor-core prefill GEMM (F16/BF16/Q8_0 weights, n > kMaxVerifyTokens; x rounded to
+// gemm_tc.cu: the tensor-core prefill GEMM (F16/BF16/Q8_0/Q4_K/Q6_K weights, n > kMaxVerifyTokens; x rounded to
 // F16/BF16). Returns false, having queued nothing, where it does not apply (other types, shapes, alignment,
 // switched off by tc_gemm() in cuda_backend.h, or a graph recording that would need a larger scratch).
 bool matmul_tc(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t stream);
