@@ -13,12 +13,12 @@ carry=$root/.gpucarry
 shared=${FRSPEC_SHARED:-$root/../shared}
 vocab=$root/.cache/spec-test/train-head.frv  # counted by test/unit/spec.test.ts from the train split
 cmake -S "$root/native" -B "$build" -DFRSPEC_CUDA=ON -DFRSPEC_PORTABLE=ON -DCMAKE_CUDA_ARCHITECTURES="$archs" >/dev/null
-cmake --build "$build" -j2 --target cuda_backend_test cuda_bench cuda_spec_bench cuda_spec_ops_test
+cmake --build "$build" -j2 --target cuda_backend_test cuda_bench cuda_spec_bench cuda_spec_ops_test cuda_weight_types_test
 rm -rf "$carry"
 mkdir -p "$carry/bin" "$carry/models"
 # One xz stream for all programs: they share the engine and the CUDA kernels, so the archive is ~2 MB
 # instead of ~7 MB of separately compressed files (the 64 MiB a device call carries is nearly full).
-for b in cuda_backend_test cuda_bench cuda_spec_bench cuda_spec_ops_test; do strip -o "$carry/bin/$b" "$build/$b"; done
+for b in cuda_backend_test cuda_bench cuda_spec_bench cuda_spec_ops_test cuda_weight_types_test; do strip -o "$carry/bin/$b" "$build/$b"; done
 tar -C "$carry/bin" -cf - . | xz -9e > "$carry/programs.tar.xz"
 rm -rf "$carry/bin"
 if [ -f "$shared/models/demo-target.gguf.xz" ]; then

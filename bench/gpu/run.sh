@@ -36,6 +36,8 @@ step() {  # name, time limit (s), command...
 }
 step checks 100 "$bin/cuda_backend_test" --require-gpu --models $models --json $json/checks.json
 step specops 30 "$bin/cuda_spec_ops_test" --require-gpu
+step wtypes 30 "$bin/cuda_weight_types_test" --require-gpu
+cat "$out/wtypes.log" >> "$out/specops.log" && rm "$out/wtypes.log"  # one file: at most 8 come back
 step bench 120 "$bin/cuda_bench" --json $json/bench.json
 step spec 240 "$bin/cuda_spec_bench" --models $models --prompts "$carry/prompts.txt" --vocab "$carry/vocab.frv" \
   --tokens 64 --json $json/spec.json
@@ -49,9 +51,9 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 step sanitizer 60 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_backend_test" --require-gpu
 step sanitizer_specops 30 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_spec_ops_test" --require-gpu
 
-python3 - "$out" "$json" "$rc_checks" "$rc_bench" "$rc_spec" "$rc_sanitizer" "$rc_specops" "$rc_sanitizer_specops" <<'PY'
+python3 - "$out" "$json" "$rc_checks" "$rc_bench" "$rc_spec" "$rc_sanitizer" "$rc_specops" "$rc_sanitizer_specops" "$rc_wtypes" <<'PY'
 import json, sys, os
-out, jdir, rc_checks, rc_bench, rc_spec, rc_san, rc_specops, rc_san_specops = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+out, jdir, rc_checks, rc_bench, rc_spec, rc_san, rc_specops, rc_san_specops, rc_wtypes = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 def load(name):
     try:
         return json.load(open(os.path.join(jdir, name)))
@@ -65,6 +67,7 @@ summary = {
                "failures": [c for c in checks.get("checks", []) if not c.get("ok")]},
     "sanitizer": {"exit": rc_san, "tail": san.strip().splitlines()[-3:], "spec_ops_exit": rc_san_specops},
     "spec_ops": {"exit": rc_specops},
+    "weight_types": {"exit": rc_wtypes},
     "spec": dict(spec, exit=rc_spec),
     "bench": bench,
     "checks_all": checks.get("checks", []),
@@ -75,4 +78,4 @@ print(json.dumps({k: summary[k] for k in ("device", "checks", "sanitizer", "demo
 print(json.dumps({"spec_exit": rc_spec, "spec_mismatches": spec.get("mismatches")}))
 PY
 [ "$rc_checks" = 0 ] && [ "$rc_sanitizer" = 0 ] && [ "$rc_bench" = 0 ] && [ "$rc_spec" = 0 ] && [ "$rc_specops" = 0 ] \
-  && [ "$rc_sanitizer_specops" = 0 ]
+  && [ "$rc_sanitizer_specops" = 0 ] && [ "$rc_wtypes" = 0 ]
