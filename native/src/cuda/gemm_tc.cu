@@ -6,8 +6,9 @@
 // when 128 would leave SMs idle); K advances 32 columns per stage through a kStages-deep cp.async pipeline
 // of 16-byte copies. F16/BF16 weights are copied as they are; Q8_0 (repacked: qs[cols] | f16 d[cols/32],
 // weight_layout.h) copies its quants and scale word, and each stage is dequantized to F16 in shared memory
-// (d * q rounded once) before the MMAs; Q4_K/Q6_K rows are dequantized (elem()'s arithmetic, rounded to F16)
-// from global memory into the tile each stage, without cp.async. 8 warps as 2 (tokens) x 4 (rows), warp tile 64 x BN/4.
+// (d * q rounded once) before the MMAs; Q4_K/Q6_K rows are dequantized (elem()'s arithmetic, rounded to
+// F16) from global memory into the tile each stage, without cp.async. 8 warps as 2 (tokens) x 4 (rows),
+// warp tile 64 x BN/4.
 //
 // Shared tiles are rows of 32 halves (64 bytes, four 16-byte chunks); chunk c of row r is stored at chunk
 // c ^ ((r >> 1) & 3), so the eight rows one ldmatrix phase reads (and the cp.async writes of eight
@@ -15,7 +16,7 @@
 //
 // Numerics differ from the F32 paths (x rounded to F16/BF16; quantized weights rounded to F16), as in
 // llama.cpp/cuBLAS: this is prefill only, which plain and speculative decoding share, so their outputs
-// stay identical to each other. FRSPEC_CUDA_NO_TC_GEMM=1 (or set_tc_gemm(false)) falls back to the F32 GEMM.
+// stay identical to each other. FRSPEC_CUDA_NO_TC_GEMM=1 (or cuda::tc_gemm() = false) falls back to the F32 GEMM.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -149,7 +150,7 @@ __global__ void to_half_kernel(const float* __restrict__ x, int n, int cols, int
   }
 }
 
-// BF: BF16 operands (BF16 weights), else F16. T: the weight type (b_path). kp: xh's row length (cols rounded
+// BF: BF16 operands (BF16 weights), else F16. T: the weight type (kBPath). kp: xh's row length (cols rounded
 // up to 32); cols % 8 == 0 (quantized types: cols % 32 == 0, their block size).
 template <bool BF, class T, int BN>
 __global__ void __launch_bounds__(kThreads)
