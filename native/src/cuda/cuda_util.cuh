@@ -101,10 +101,23 @@ __device__ __forceinline__ double block_sum_d(double v, double* scratch) {
 // kNormThreads threads, so they get the same bits.
 constexpr int kNormThreads = 128;
 __device__ __forceinline__ float rms_scale(const float* xr, int d, float eps, double* scratch) {
+  // Loads in groups of 16 per thread, issued before the sums (the same sums in the same order): one block per
+  // token has no other work to hide the L2 latency behind (a 3584-wide row: 2 round trips instead of ~7).
+  constexpr int kGroup = 16;
   double ss = 0;
-  for (int i = threadIdx.x; i < d; i += blockDim.x) {
-    const double v = xr[i];
-    ss = __fma_rn(v, v, ss);
+  for (int base = threadIdx.x; base < d; base += kGroup * blockDim.x) {
+    float v[kGroup];
+#pragma unroll
+    for (int u = 0; u < kGroup; ++u) {
+      const int i = base + u * int(blockDim.x);
+      v[u] = i < d ? xr[i] : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < kGroup; ++u) {
+      if (base + u * int(blockDim.x) >= d) break;
+      const double dv = v[u];
+      ss = __fma_rn(dv, dv, ss);
+    }
   }
   ss = block_sum_d(ss, scratch);
   return float(1.0 / sqrt(ss / d + double(eps)));

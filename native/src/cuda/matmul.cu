@@ -143,7 +143,7 @@ template <class T, int NT, int R, bool NORM>
 constexpr int gemv_min_blocks() {  // 1: no constraint (where a tighter one made ptxas spill)
   if constexpr (std::is_same_v<T, TQ8_0>) return NT == 1 && R == 4 ? 8 : 1;
   else if constexpr (T::kElems <= 8)  // F32 (4 per chunk), F16, BF16
-    return NT == 1 ? (NORM && T::kElems == 4 ? 10 : 12) : NT == 2 ? (NORM ? 9 : 10) : 1;
+    return NT == 1 ? (NORM && T::kElems == 4 ? 1 : 12) : NT == 2 ? (NORM ? 9 : 10) : 1;
   else return 1;
 }
 
