@@ -187,7 +187,8 @@ __global__ void __launch_bounds__(kOneBlockThreads)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float bv = -INFINITY;
   int bi = INT_MAX;
-  for (int i = threadIdx.x; i < vocab; i += kOneBlockThreads) {
+#pragma unroll 8
+  for (int i = threadIdx.x; i < vocab; i += kOneBlockThreads) {  // unrolled: loads in flight together
     const float v = clean(logits[i]);
     if (better(v, i, bv, bi)) bv = v, bi = i;
   }
@@ -205,6 +206,7 @@ __global__ void __launch_bounds__(kOneBlockThreads)
   __syncthreads();
   const float tv = lv;
   const int ti = li;
+#pragma unroll 8
   for (int i = threadIdx.x; i < vocab; i += kOneBlockThreads) {
     const float v = clean(logits[i]);
     if (!better(tv, ti, v, i)) {  // at or above L
