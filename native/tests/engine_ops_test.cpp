@@ -84,9 +84,44 @@ void test_swiglu(Backend& b) {
   for (int i = 0; i < 300; ++i) close(o[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-5, "swiglu");
 }
 
+// A query row's attention has the same bits whatever batch it comes in: row i of a causal batch of n equals
+// the same token evaluated alone (n_past + i committed), and row i of a tree batch equals row i of the
+// batch cut after it (rows are scored in passes of up to cpu::kMaxQueries query vectors: other n, other passes).
+void test_attention_batch_bits(Backend& b, int kv_heads, int heads, int hd) {
+  const int n_past = 37, max_n = 9, cap = n_past + max_n;
+  auto kv = b.create_kv({1, kv_heads, hd, cap});
+  std::vector<float> K = randn(size_t(cap) * kv_heads * hd), V = randn(size_t(cap) * kv_heads * hd);
+  b.kv_write(*kv, 0, K.data(), V.data(), 0, cap);
+  const size_t row = size_t(heads) * hd;
+  auto q = randn(size_t(max_n) * row);
+  std::vector<uint8_t> tree(size_t(max_n) * max_n, 0);
+  for (int i = 0; i < max_n; ++i)
+    for (int j = 0; j <= i; ++j) tree[i * max_n + j] = (j == i || (rng() % 2));
+  const std::string shape = std::to_string(heads) + "/" + std::to_string(kv_heads) + " heads, dim " + std::to_string(hd);
+  for (int n = 1; n <= max_n; ++n) {
+    std::vector<float> out(n * row), alone(row);
+    b.attention(*kv, 0, q.data(), out.data(), n_past, n, nullptr, heads, 0.125f);
+    for (int i = 0; i < n; ++i) {
+      b.attention(*kv, 0, q.data() + i * row, alone.data(), n_past + i, 1, nullptr, heads, 0.125f);
+      check(std::equal(alone.begin(), alone.end(), out.begin() + i * row),
+            "attention row " + std::to_string(i) + " of " + std::to_string(n) + " == alone (" + shape + ")");
+    }
+    std::vector<uint8_t> mask(size_t(n) * n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) mask[i * n + j] = tree[i * max_n + j];
+    std::vector<float> full(size_t(max_n) * row);
+    std::vector<uint8_t> full_mask(size_t(max_n) * max_n);
+    for (int i = 0; i < max_n; ++i)
+      for (int j = 0; j < max_n; ++j) full_mask[i * max_n + j] = tree[i * max_n + j];
+    b.attention(*kv, 0, q.data(), out.data(), n_past, n, mask.data(), heads, 0.125f);
+    b.attention(*kv, 0, q.data(), full.data(), n_past, max_n, full_mask.data(), heads, 0.125f);
+    check(std::equal(out.begin(), out.end(), full.begin()), "tree attention of the first " + std::to_string(n) + " rows == their rows in a batch of " + std::to_string(max_n) + " (" + shape + ")");
+  }
+}
+
 // Naive attention: every (query, head) over the visible slots, in double.
-void test_attention(Backend& b) {
-  const int layers = 2, kv_heads = 2, heads = 6, hd = 32, cap = 40, n_past = 13, n = 7;
+void test_attention(Backend& b, int kv_heads = 2, int heads = 6, int hd = 32) {
+  const int layers = 2, cap = 40, n_past = 13, n = 7;
   auto kv = b.create_kv({layers, kv_heads, hd, cap});
   std::vector<float> K = randn(size_t(cap) * kv_heads * hd), V = randn(size_t(cap) * kv_heads * hd);
   for (int l = 0; l < layers; ++l) b.kv_write(*kv, l, K.data(), V.data(), 0, n_past + n);
@@ -171,6 +206,11 @@ int main() {
     test_rope(*b);
     test_swiglu(*b);
     test_attention(*b);
+    test_attention(*b, 2, 4, 64);   // demo-target's shape: the vector paths (head_dim a multiple of 64)
+    test_attention(*b, 1, 16, 80);  // a group larger than a pass, a partial 64-dim chunk
+    struct Shape { int kv_heads, heads, head_dim; };
+    for (const Shape& s : {Shape{2, 4, 64}, Shape{1, 2, 64}, Shape{1, 8, 64}, Shape{1, 16, 80}, Shape{4, 4, 128}, Shape{2, 6, 32}})
+      test_attention_batch_bits(*b, s.kv_heads, s.heads, s.head_dim);
     test_argmax_topk(*b);
   }
   if (failures) {

@@ -4,13 +4,14 @@
 // score is the same chain whatever else is computed: a token's attention is bit-identical alone, in a
 // prompt, in a tree or after a rollback. Values stay row-major: v[slot * head_dim + c].
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace frspec::cpu {
 
 constexpr int kKvBlock = 16;  // slots per key block
-constexpr int kMaxGroup = 8;  // query heads scored together (larger groups go in chunks)
+constexpr int kMaxQueries = 8;  // query vectors (rows x heads of one KV head) scored in one pass
 
 // Per-thread scratch, sized for a cache capacity when the cache is made (never per token).
 struct AttentionScratch {
@@ -19,12 +20,15 @@ struct AttentionScratch {
   void reserve(int capacity);
 };
 
-// q: n_group query heads, contiguous [n_group][head_dim]; out: the same shape. The query sits at slot
-// n_past + self and sees the committed slots [0, n_past) and the new slots n_past + j where
-// mask_row[j] != 0 (mask_row null: the new slots j <= self).
-void attend_group(const float* q, int n_group, const float* kt, const float* v, int head_dim, int n_past,
-                  int n_new, int self, const uint8_t* mask_row, float scale, AttentionScratch& s, float* out,
-                  int out_stride);
+// Rows [first, first + n_rows) of a batch of n_new new tokens, for the n_group query heads that share one
+// KV head: q and out point at the first row's first head of the group, rows row_stride floats apart, heads
+// head_dim apart. Batch row i sits at slot n_past + i and sees the committed slots [0, n_past) and the new
+// slots n_past + j where mask[i * n_new + j] != 0 (mask null: j <= i). The rows' query vectors are scored
+// together, so each key block and each committed value row is loaded once per pass for all of them; every
+// output still comes from its own FMA chains over its own visible slots in order (same bits alone or in a
+// batch, whatever the pass holds).
+void attend_rows(const float* q, size_t row_stride, int n_rows, int first, int n_group, const float* kt, const float* v,
+                 int head_dim, int n_past, int n_new, const uint8_t* mask, float scale, AttentionScratch& s, float* out);
 
 // Writes one slot's key into the blocked layout / reads it back (kv_write, kv_move).
 void store_key(float* kt, int head_dim, int slot, const float* key);

@@ -165,12 +165,18 @@ class CpuBackend final : public Backend {
     if (n_heads % s.n_kv_heads != 0) throw std::invalid_argument("attention: heads not a multiple of KV heads");
     const int group = n_heads / s.n_kv_heads, hd = s.head_dim;
     const size_t row = size_t(n_heads) * hd;
-    // One task per (query, KV head): the group's query heads share every key and value read.
-    pool_.parallel_for(n * s.n_kv_heads, [&](int task, int thread) {
-      const int i = task / s.n_kv_heads, g = task % s.n_kv_heads;
-      const size_t at = i * row + size_t(g) * group * hd;
-      cpu::attend_group(q + at, group, kv.k(layer, g), kv.v(layer, g), hd, n_past, n, i,
-                        mask ? mask + size_t(i) * n : nullptr, scale, scratch_[thread], out + at, hd);
+    // One task per (chunk of query rows, KV head): a chunk's rows x the group's heads (at most
+    // cpu::kMaxQueries query vectors) share every key and value read. Chunks of equal size, so that a
+    // 5-row verify pass is 3 + 2 rows, not 4 + 1.
+    if (n == 0) return;
+    const int per_chunk = std::max(1, cpu::kMaxQueries / group);
+    const int chunks = (n + per_chunk - 1) / per_chunk, rows = (n + chunks - 1) / chunks;
+    pool_.parallel_for(chunks * s.n_kv_heads, [&](int task, int thread) {
+      const int c = task / s.n_kv_heads, g = task % s.n_kv_heads;
+      const int first = c * rows, m = std::min(rows, n - first);
+      const size_t at = first * row + size_t(g) * group * hd;
+      cpu::attend_rows(q + at, row, m, first, group, kv.k(layer, g), kv.v(layer, g), hd, n_past, n, mask, scale,
+                       scratch_[thread], out + at);
     });
   }
 

@@ -7,7 +7,7 @@
 namespace frspec {
 
 DraftHead::DraftHead(Backend& b, const Weight& full, int usable_rows, int max_rows)
-    : b_(b), full_view_(full), usable_(std::min<int>(usable_rows, int(full.rows))), max_rows_(max_rows) {
+    : b_(b), full_view_(full), usable_(std::min<int>(usable_rows, int(full.rows))), full_rows_(int(full.rows)), max_rows_(max_rows) {
   if (usable_ < 1 || max_rows < 1) throw std::invalid_argument("DraftHead: empty head");
   full_view_.rows = usable_;  // a view: rows are contiguous, so the first rows are a valid weight
   sel_ = b_.alloc(size_t(max_rows) * full.cols);
@@ -113,6 +113,19 @@ const float* DraftHead::project(const float* h, std::span<const int32_t> rows) {
   b_.matmul(extra_, x, extra_logits_, n);
   b_.copy_rows(logits_ + kb, cols, extra_logits_, ke, n, ke);
   return logits_;
+}
+
+void DraftHead::argmax_id(const float* h, int32_t* id) {
+  // Host memory: the id can be written directly, so the backend's fused argmax may answer (same first
+  // maximum as the full matmul; logits_ is its scratch). A full head counts only if it is the whole weight:
+  // the CPU keeps one 8-bit copy per weight, and EAGLE's head is the target's LM head.
+  if (!b_.device_resident() && extra_ids_.empty() && (!full() || usable_ == full_rows_)) {
+    b_.matmul_argmax(full() ? full_view_ : base_, h, 1, logits_, id);
+    if (!full()) *id = all_ids_[size_t(*id)];
+    return;
+  }
+  const int32_t row0 = 0;
+  b_.argmax_ids(project(h, std::span<const int32_t>(&row0, 1)), 1, size(), backend_ids(), id);
 }
 
 }  // namespace frspec

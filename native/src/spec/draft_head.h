@@ -42,6 +42,10 @@ class DraftHead {
 
   // logits[n][size()] (backend memory, valid until the next call) for rows rows[i] of h[?][d].
   const float* project(const float* h, std::span<const int32_t> rows);
+  // The greedy drafted token for the row h[d] (backend memory) into *id (backend memory): the token id of the
+  // head's first maximum, as project() then Backend::argmax_ids. On a host-memory backend a head without
+  // extra ids goes through Backend::matmul_argmax (the CPU's exact 8-bit prefilter reads half the bytes).
+  void argmax_id(const float* h, int32_t* id);
 
  private:
   int base_rows() const { return full() ? usable_ : int(base_ids_.size()); }
@@ -50,7 +54,7 @@ class DraftHead {
 
   Backend& b_;
   Weight full_view_;  // the full head limited to usable rows (same memory)
-  int usable_, max_rows_;
+  int usable_, full_rows_, max_rows_;
   Weight base_{}, extra_{};
   std::vector<int32_t> base_ids_, extra_ids_, all_ids_;
   std::vector<uint8_t> in_base_;  // id -> listed in base_ids_

@@ -165,12 +165,10 @@ void Drafter::drafted(std::span<const int32_t> ids) {
 }
 
 void Drafter::queue_chain(int n, int32_t* ids) {
-  Backend& b = ctx_->backend();
-  const int32_t row0 = 0, placeholder = 0;
+  const int32_t placeholder = 0;
   const float* h = root_hidden_;
   for (int i = 0; i < n; ++i) {
-    const float* logits = head_->project(h, std::span<const int32_t>(&row0, 1));
-    b.argmax_ids(logits, 1, head_->size(), head_->backend_ids(), ids + i);
+    head_->argmax_id(h, ids + i);
     if (i + 1 == n) break;
     // Read the drafted token: a draft model appends it; EAGLE pairs it with its own last output feature,
     // passed in place (eval copies the features into its input before it overwrites its output rows).
