@@ -214,10 +214,11 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  // Row-parallel loop; small batches stay on the calling thread (waking workers costs more).
+  // Row-parallel loop; small batches (a decode step, a speculative verify pass of up to 15 rows) stay on
+  // the calling thread: a row of these ops is well under a microsecond, less than handing work to a worker.
   template <class F>
   void rows(int n, F&& f) {
-    if (n < 4) {
+    if (n < 16) {
       for (int i = 0; i < n; ++i) f(i);
     } else {
       pool_.parallel_for(n, [&](int i, int) { f(i); });
