@@ -8,8 +8,9 @@
 //  * Llama-3-8B LM head, full 128256 rows vs FR-Spec 32k / 16k gathered rows;
 //  * draft steps: an EAGLE head on Llama-3-8B (fc + one layer + LM head + top-10) and a Qwen2.5-0.5B-shaped
 //    draft model (24 layers + LM head + top-10), each with the full vocabulary vs FR-Spec 32k / 16k.
+//  * with the 7B F16 target (or alone, --attn-sweep): the decode attention's warps x chunk sweep (issue 6).
 //
-//   cuda_bench [--json FILE] [--quick]
+//   cuda_bench [--json FILE] [--quick] [--attn-sweep]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -274,6 +275,39 @@ std::vector<int32_t> subset(int vocab, int k, uint64_t seed) {
 
 constexpr int kWarm = 3, kReps = 20;
 
+// Issue 6 at long context: the decode attention's work split (warps per block x keys per block,
+// cuda::set_attention_tuning) swept on the 7B step, each setting timed in this process against the same
+// default row: the full step (graph) at n_past 512 and 4000, and the rope + KV write + attention part alone
+// at 4000. The tuning in effect before (the default or the FRSPEC_CUDA_ATTN_* environment) is restored.
+void bench_attention_sweep(Backend& b, CudaBackendExtras& x, Synth& m, const Weight& head, double step_bytes,
+                           const std::string& t) {
+  const cuda::AttentionTuning before = cuda::attention_tuning();
+  std::printf("  attention sweep (in effect before: warps %d, chunk %d)\n", before.warps, before.chunk);
+  double best_ms = 0;
+  int best_w = 0, best_c = 0;
+  for (int w : {4, 8, 16})
+    for (int c : {64, 128, 256, 512}) {
+      cuda::set_attention_tuning(w, c);
+      m.step(head, 0, nullptr, 4000);  // outside a capture: the cache's split scratch grows for a smaller chunk
+      b.sync();
+      const std::string tag = "7B " + t + " attn warps " + std::to_string(w) + " chunk " + std::to_string(c);
+      const std::string fields = "\"type\": \"" + t + "\", \"kind\": \"attn_sweep\", \"warps\": " + std::to_string(w) +
+                                 ", \"chunk\": " + std::to_string(c);
+      const double ms512 = x.time_ms([&] { m.step(head, 0, nullptr, 512); }, kWarm, kReps, true);
+      report(tag + ": step n_past 512", ms512, step_bytes, fields + ", \"n_past\": 512, \"part\": \"step\"");
+      const double ms4k = x.time_ms([&] { m.step(head, 0, nullptr, 4000); }, kWarm, kReps, true);
+      report(tag + ": step n_past 4000", ms4k, step_bytes, fields + ", \"n_past\": 4000, \"part\": \"step\"");
+      for (auto& [what, fn] : m.step_parts(head, 0, nullptr, 4000))
+        if (what == "rope + KV write + attention") {
+          const double part = x.time_ms(fn, kWarm, kReps, true);
+          report(tag + ": attention x28 n_past 4000", part, 0, fields + ", \"n_past\": 4000, \"part\": \"attention\"");
+        }
+      if (best_ms == 0 || ms4k < best_ms) best_ms = ms4k, best_w = w, best_c = c;
+    }
+  cuda::set_attention_tuning(before.warps, before.chunk);
+  std::printf("  attention sweep: fastest step at n_past 4000: warps %d chunk %d, %.1f us\n", best_w, best_c, best_ms * 1e3);
+}
+
 void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
   const Shape qwen7b{"qwen2.5-coder-7b", 3584, 28, 28, 4, 128, 18944, 152064, true, false};
   Synth m(b, x, qwen7b, type, full ? 4096 : 16);
@@ -338,6 +372,7 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
   const double ms_4k = x.time_ms([&] { m.step(head, 0, nullptr, 4000); }, kWarm, kReps, true);
   report("7B " + t + " full decode step at n_past 4000, graph", ms_4k, step_bytes,
          "\"type\": \"" + t + "\", \"kind\": \"decode_full_4k\", \"tok_s\": " + std::to_string(1e3 / ms_4k));
+  if (type == DType::F16) bench_attention_sweep(b, x, m, head, step_bytes, t);
   for (int n : {2, 4, 8, 16, 32, 64}) {  // time relative to one token: each pass of 8 tokens rereads the weights
     const double ms_n = x.time_ms([&] { gemvs(n); }, kWarm, 5, true);
     report("7B " + t + " verify " + std::to_string(n) + " tokens, weight GEMVs", ms_n, 0,
@@ -347,6 +382,15 @@ void bench_target(Backend& b, CudaBackendExtras& x, DType type, bool full) {
   b.release(head);
   b.free(hx);
   b.free(hy);
+}
+
+// --attn-sweep: only the attention sweep on the 7B F16 step (about 10 s of GPU time with the weights' setup).
+void bench_attention_sweep_only(Backend& b, CudaBackendExtras& x) {
+  const Shape qwen7b{"qwen2.5-coder-7b", 3584, 28, 28, 4, 128, 18944, 152064, true, false};
+  Synth m(b, x, qwen7b, DType::F16, 4096);
+  Weight head = x.random_weight(DType::F16, qwen7b.vocab, qwen7b.d, 77);
+  bench_attention_sweep(b, x, m, head, m.layer_bytes() + wbytes(head), "F16");
+  b.release(head);
 }
 
 void bench_prefill(Backend& b, CudaBackendExtras& x, DType type) {
@@ -505,13 +549,14 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
 
 int main(int argc, char** argv) {
   std::string json_path;
-  bool quick = false, profile = false;
+  bool quick = false, profile = false, attn_sweep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--quick") quick = true;
     else if (a == "--profile") profile = true;
-    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick] [--profile]\n"), 2;
+    else if (a == "--attn-sweep") attn_sweep = true;
+    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick] [--profile] [--attn-sweep]\n"), 2;
   }
   std::string why;
   auto backend = make_cuda_backend(0, &why);
@@ -544,20 +589,24 @@ int main(int argc, char** argv) {
       status = 1;
     }
   };
-  run("7B F16", [&] { bench_target(b, x, DType::F16, true); });
-  run("7B Q8_0", [&] { bench_target(b, x, DType::Q8_0, true); });
-  if (!quick)
-    for (DType t : {DType::BF16, DType::Q4_K, DType::Q6_K}) run("7B other", [&] { bench_target(b, x, t, false); });
-  run("prefill", [&] { bench_prefill(b, x, DType::F16); });
-  run("prefill", [&] { bench_prefill(b, x, DType::Q8_0); });
-  run("prefill", [&] { bench_prefill(b, x, DType::Q4_K); });
-  run("LM head", [&] { bench_lm_head(b, x, DType::BF16); });
-  run("LM head", [&] { bench_lm_head(b, x, DType::F16); });
-  const Shape eagle8b{"eagle-llama3-8b", 4096, 1, 32, 8, 128, 14336, 128256, false, true};
-  const Shape qwen05b{"qwen2.5-0.5b", 896, 24, 14, 2, 64, 4864, 151936, true, false};
-  run("EAGLE", [&] { bench_draft(b, x, eagle8b, DType::BF16, "EAGLE head on Llama-3-8B"); });
-  run("0.5B", [&] { bench_draft(b, x, qwen05b, DType::BF16, "Qwen2.5-0.5B draft"); });
-  run("0.5B", [&] { bench_draft(b, x, qwen05b, DType::Q8_0, "Qwen2.5-0.5B draft"); });
+  if (attn_sweep) {
+    run("attention sweep", [&] { bench_attention_sweep_only(b, x); });
+  } else {
+    run("7B F16", [&] { bench_target(b, x, DType::F16, true); });
+    run("7B Q8_0", [&] { bench_target(b, x, DType::Q8_0, true); });
+    if (!quick)
+      for (DType t : {DType::BF16, DType::Q4_K, DType::Q6_K}) run("7B other", [&] { bench_target(b, x, t, false); });
+    run("prefill", [&] { bench_prefill(b, x, DType::F16); });
+    run("prefill", [&] { bench_prefill(b, x, DType::Q8_0); });
+    run("prefill", [&] { bench_prefill(b, x, DType::Q4_K); });
+    run("LM head", [&] { bench_lm_head(b, x, DType::BF16); });
+    run("LM head", [&] { bench_lm_head(b, x, DType::F16); });
+    const Shape eagle8b{"eagle-llama3-8b", 4096, 1, 32, 8, 128, 14336, 128256, false, true};
+    const Shape qwen05b{"qwen2.5-0.5b", 896, 24, 14, 2, 64, 4864, 151936, true, false};
+    run("EAGLE", [&] { bench_draft(b, x, eagle8b, DType::BF16, "EAGLE head on Llama-3-8B"); });
+    run("0.5B", [&] { bench_draft(b, x, qwen05b, DType::BF16, "Qwen2.5-0.5B draft"); });
+    run("0.5B", [&] { bench_draft(b, x, qwen05b, DType::Q8_0, "Qwen2.5-0.5B draft"); });
+  }
 
   if (!json_path.empty()) {
     std::ofstream f(json_path);

@@ -59,6 +59,17 @@ class CudaBackendExtras {
 // unless FRSPEC_CUDA_NO_TC_GEMM is set; off for A/B timings and checks of the F32 GEMM. Process-wide.
 bool& tc_gemm();
 
+// The work split of decode/verify attention (kv_attention.cu): warps per block (4, 8, 16) and keys per
+// block (64, 128, 256, 512). Defaults 16 and 256, or FRSPEC_CUDA_ATTN_WARPS / FRSPEC_CUDA_ATTN_CHUNK read
+// once (a value outside the sets is an invalid_argument at the first attention call). Process-wide; change
+// it only between steps, not while a graph is captured (graphs captured before keep the old split). Any
+// setting keeps tree nodes vs their plain path and batched vs one-by-one bit-identical (they share it).
+struct AttentionTuning {
+  int warps = 16, chunk = 256;
+};
+AttentionTuning attention_tuning();
+void set_attention_tuning(int warps, int chunk);  // throws std::invalid_argument outside the sets above
+
 // The extras of a backend made by make_cuda_backend (null for any other backend).
 CudaBackendExtras* extras(Backend* b);
 

@@ -99,9 +99,10 @@ struct AttnMask {
   int mode = kCausal;
   uint64_t bits[kMaxMaskTokens];
 };
-// Batches of n <= 64 queries whose lists exceed kAttnChunk keys are split into chunks of kAttnChunk list
-// positions, one block each, merged by a second kernel: `partial` must then hold
-// attention_partial_floats(n, n_heads, head_dim, n_past + n) floats.
+// Batches of n <= 64 queries whose lists exceed the chunk (kAttnChunk keys by default, see
+// attention_tuning in cuda_backend.h) are split into chunks of that many list positions, one block each,
+// merged by a second kernel: `partial` must then hold attention_partial_floats(n, n_heads, head_dim,
+// n_past + n) floats (for the chunk in effect at the call).
 constexpr int kAttnChunk = 256;
 size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys);
 // With `counters` (n * n_heads words, 0 between launches) the last block of each (head, query) merges its

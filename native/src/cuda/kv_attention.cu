@@ -5,7 +5,11 @@
 // that list, not over slots, so a query decoded alone and the same query verified inside a tree (its
 // ancestors at other slots) see the same list and produce bit-identical outputs.
 #include <climits>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 
+#include "cuda/cuda_backend.h"
 #include "cuda/cuda_util.cuh"
 #include "cuda/kernels.h"
 #include "cuda/rope.cuh"
@@ -33,9 +37,10 @@ __global__ void kv_move_kernel(float* cache, int capacity, int kv_dim, const int
   for (int i = 0; i < n; ++i) plane[size_t(dst[i]) * kv_dim + e] = plane[size_t(src[i]) * kv_dim + e];
 }
 
-// 16 warps per block: a decode step's attention is latency-bound (a warp walks its share of a chunk's 256
-// keys in dependent batches of B), so more warps per chunk shorten the step (two batches per warp instead
-// of eight with 4 warps); the merge order stays fixed.
+// 16 warps per block by default: a decode step's attention is latency-bound (a warp walks its share of a
+// chunk's 256 keys in dependent batches of B), so more warps per chunk shorten the step (two batches per warp
+// instead of eight with 4 warps); the merge order stays fixed. Warps and chunk are tunable (attention_tuning
+// below) because at long lists 16-warp blocks leave about one block per SM and little latency hiding.
 constexpr int kAttnWarps = 16;
 
 template <int DPL>
@@ -56,7 +61,7 @@ __device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
 
 // One block per (head, query, chunk of the key list). The query's key list (committed slots
 // 0..n_past-1, then its new slots in increasing order) is cut into chunks of `chunk` positions; within a
-// chunk, batches of B consecutive positions go to warp w, w+kAttnWarps, ...; each warp keeps an online softmax
+// chunk, batches of B consecutive positions go to warp w, w+WARPS, ...; each warp keeps an online softmax
 // (max, sum, output) with lane l holding dimensions l*DPL .. l*DPL+DPL-1, loading K and V rows of a batch
 // together. The warps' states merge in warp order; with `partial` the block stores its unnormalized state
 // (max, sum, output) for attention_combine, else it writes the normalized output. Every split depends only
@@ -114,8 +119,8 @@ __device__ __forceinline__ void rope_lanes(float (&r)[DPL], int lane, const NewT
 // on load (the same bits as rope_kv_write), takes the new key and value from registers where the list
 // reaches slot n_past, and one block per KV head writes them to the cache there (no other block of this
 // launch reads that slot from the cache).
-template <int DPL, bool NEW>
-__global__ void __launch_bounds__(32 * kAttnWarps)
+template <int DPL, bool NEW, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS)
     attention_kernel(const float* __restrict__ K, const float* __restrict__ V, const float* __restrict__ q,
                      float* __restrict__ out, float* __restrict__ partial, unsigned* __restrict__ counters, int chunk,
                      int n_past, int n, AttnMask mask, const int32_t* __restrict__ new_start,
@@ -137,8 +142,8 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
   }
   pdl_wait();
   __shared__ int list[kMaxMaskTokens];
-  __shared__ float part_acc[kAttnWarps][hd];
-  __shared__ float part_m[kAttnWarps], part_l[kAttnWarps];
+  __shared__ float part_acc[WARPS][hd];
+  __shared__ float part_m[WARPS], part_l[WARPS];
   const int head = blockIdx.x, query = blockIdx.y;
   const int kv_dim = n_kv_heads * hd;
   const int kvh = head / (n_heads / n_kv_heads);
@@ -191,7 +196,7 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
   float m = -INFINITY, l = 0.f, acc[DPL];
 #pragma unroll
   for (int d = 0; d < DPL; ++d) acc[d] = 0.f;
-  for (int a0 = a_begin + warp * B; a0 < a_end; a0 += kAttnWarps * B) {
+  for (int a0 = a_begin + warp * B; a0 < a_end; a0 += WARPS * B) {
     int slot[B];
     float s[B], kr[B][DPL], vr[B][DPL];
 #pragma unroll
@@ -240,10 +245,10 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
   __syncthreads();
   float M = part_m[0];
 #pragma unroll
-  for (int w = 1; w < kAttnWarps; ++w) M = fmaxf(M, part_m[w]);
-  float L = 0.f, f[kAttnWarps];
+  for (int w = 1; w < WARPS; ++w) M = fmaxf(M, part_m[w]);
+  float L = 0.f, f[WARPS];
 #pragma unroll
-  for (int w = 0; w < kAttnWarps; ++w) {
+  for (int w = 0; w < WARPS; ++w) {
     f[w] = part_m[w] == -INFINITY ? 0.f : expf(part_m[w] - M);
     L += part_l[w] * f[w];
   }
@@ -252,7 +257,7 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
       float v = 0.f;
 #pragma unroll
-      for (int w = 0; w < kAttnWarps; ++w) v += part_acc[w][d] * f[w];
+      for (int w = 0; w < WARPS; ++w) v += part_acc[w][d] * f[w];
       p[2 + d] = v;
     }
     if (threadIdx.x == 0) p[0] = M, p[1] = L;
@@ -278,7 +283,7 @@ __global__ void __launch_bounds__(32 * kAttnWarps)
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float v = 0.f;
 #pragma unroll
-    for (int w = 0; w < kAttnWarps; ++w) v += part_acc[w][d] * f[w];
+    for (int w = 0; w < WARPS; ++w) v += part_acc[w][d] * f[w];
     o[d] = v * inv;
   }
 }
@@ -298,7 +303,36 @@ __global__ void attention_combine_kernel(const float* __restrict__ partial, floa
                out + (size_t(query) * n_heads + head) * hd);
 }
 
+// The work split of attention(): read once from the environment, changed by set_attention_tuning. Every
+// launch of one process shares it, so a tree node and its plain path (or a batch and its queries one by one)
+// still see the same split and stay bit-identical under any setting.
+int env_choice(const char* name, int fallback, std::initializer_list<int> allowed) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  for (int a : allowed)
+    if (*end == 0 && x == a) return a;
+  throw std::invalid_argument(std::string("cuda attention: ") + name + " must be one of 4, 8, 16 (warps) or 64, 128, 256, 512 (chunk), got '" + v + "'");
+}
+
+AttentionTuning& tuning() {
+  static AttentionTuning t{env_choice("FRSPEC_CUDA_ATTN_WARPS", kAttnWarps, {4, 8, 16}),
+                           env_choice("FRSPEC_CUDA_ATTN_CHUNK", kAttnChunk, {64, 128, 256, 512})};
+  return t;
+}
+
 }  // namespace
+
+AttentionTuning attention_tuning() { return tuning(); }
+
+void set_attention_tuning(int warps, int chunk) {
+  if (warps != 4 && warps != 8 && warps != 16)
+    throw std::invalid_argument("cuda attention: warps must be 4, 8 or 16, got " + std::to_string(warps));
+  if (chunk != 64 && chunk != 128 && chunk != 256 && chunk != 512)
+    throw std::invalid_argument("cuda attention: chunk must be 64, 128, 256 or 512 keys, got " + std::to_string(chunk));
+  tuning() = {warps, chunk};
+}
 
 void kv_write(float* layer_k, float* layer_v, const float* k, const float* v, int first_slot, int n, int kv_dim,
               cudaStream_t s) {
@@ -314,7 +348,9 @@ void kv_move(float* cache, int n_layers, int capacity, int kv_dim, const int32_t
 }
 
 size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys) {
-  return size_t(n) * n_heads * ((max_keys + kAttnChunk - 1) / kAttnChunk) * (head_dim + 2);
+  // The current chunk: after set_attention_tuning lowers it, the cache's next partial() call grows its buffer.
+  const int chunk = tuning().chunk;
+  return size_t(n) * n_heads * ((max_keys + chunk - 1) / chunk) * (head_dim + 2);
 }
 
 void attention(const float* layer_k, const float* layer_v, const float* q, float* out, int n_past, int n,
@@ -322,19 +358,27 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
                int head_dim, float scale, float* partial, cudaStream_t s, unsigned* counters, const NewToken* nt) {
   // Split the key list over blocks for small batches (decode, verification) with long lists; prefill
   // batches have parallelism enough in their queries.
+  const AttentionTuning t = tuning();
   const int max_keys = n_past + n;
-  const bool split = n <= kMaxMaskTokens && max_keys > kAttnChunk;
-  const int chunks = split ? (max_keys + kAttnChunk - 1) / kAttnChunk : 1;
+  const bool split = n <= kMaxMaskTokens && max_keys > t.chunk;
+  const int chunks = split ? (max_keys + t.chunk - 1) / t.chunk : 1;
   const dim3 grid(n_heads, n, chunks);
   const NewToken none{};
   auto launch = [&]<int DPL>() {
-    auto go = [&](auto kernel) {
-      launch_kernel("attention", kernel, grid, dim3(32 * kAttnWarps), s, layer_k, layer_v, q, out,
-                    split ? partial : nullptr, split ? counters : nullptr, split ? kAttnChunk : INT_MAX, n_past, n, mask,
+    auto go = [&](auto kernel, int warps) {
+      launch_kernel("attention", kernel, grid, dim3(32 * warps), s, layer_k, layer_v, q, out,
+                    split ? partial : nullptr, split ? counters : nullptr, split ? t.chunk : INT_MAX, n_past, n, mask,
                     new_start, new_keys, n_heads, n_kv_heads, scale, nt ? *nt : none);
     };
-    if (nt) go(attention_kernel<DPL, true>);
-    else go(attention_kernel<DPL, false>);
+    auto with_warps = [&]<bool NEW>() {
+      switch (t.warps) {
+        case 4: go(attention_kernel<DPL, NEW, 4>, 4); break;
+        case 8: go(attention_kernel<DPL, NEW, 8>, 8); break;
+        default: go(attention_kernel<DPL, NEW, 16>, 16); break;
+      }
+    };
+    if (nt) with_warps.template operator()<true>();
+    else with_warps.template operator()<false>();
   };
   switch (head_dim) {
     case 32: launch.template operator()<1>(); break;
@@ -345,7 +389,7 @@ void attention(const float* layer_k, const float* layer_v, const float* q, float
   }
   if (split && !counters)
     launch_kernel("attention_combine", attention_combine_kernel, dim3(n_heads, n), dim3(head_dim), s, partial, out,
-                  n_past, mask, new_start, n_heads, head_dim, int(kAttnChunk), chunks);
+                  n_past, mask, new_start, n_heads, head_dim, t.chunk, chunks);
 }
 
 }  // namespace frspec::cuda
