@@ -313,7 +313,9 @@ int env_choice(const char* name, int fallback, std::initializer_list<int> allowe
   const long x = std::strtol(v, &end, 10);
   for (int a : allowed)
     if (*end == 0 && x == a) return a;
-  throw std::invalid_argument(std::string("cuda attention: ") + name + " must be one of 4, 8, 16 (warps) or 64, 128, 256, 512 (chunk), got '" + v + "'");
+  std::string list;
+  for (int a : allowed) list += (list.empty() ? "" : ", ") + std::to_string(a);
+  throw std::invalid_argument(std::string("cuda attention: ") + name + " must be one of " + list + ", got '" + v + "'");
 }
 
 AttentionTuning& tuning() {
