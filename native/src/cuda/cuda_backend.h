@@ -60,12 +60,13 @@ class CudaBackendExtras {
 bool& tc_gemm();
 
 // The work split of decode/verify attention (kv_attention.cu): warps per block (4, 8, 16) and keys per
-// block (64, 128, 256, 512). Defaults 16 and 256, or FRSPEC_CUDA_ATTN_WARPS / FRSPEC_CUDA_ATTN_CHUNK read
-// once (a value outside the sets is an invalid_argument at the first attention call). Process-wide; change
-// it only between steps, not while a graph is captured (graphs captured before keep the old split). Any
-// setting keeps tree nodes vs their plain path and batched vs one-by-one bit-identical (they share it).
+// block (64, 128, 256, 512). Defaults kAttnWarps (kv_attention.cu) and kAttnChunk (kernels.h), 16 and 256,
+// or FRSPEC_CUDA_ATTN_WARPS / FRSPEC_CUDA_ATTN_CHUNK read once (a value outside the sets is an
+// invalid_argument at the first attention call). Process-wide; change it only between steps, never while a
+// graph is captured (graphs captured before keep the old split). Any setting keeps tree nodes vs their
+// plain path and batched vs one-by-one bit-identical (they share it).
 struct AttentionTuning {
-  int warps = 16, chunk = 256;
+  int warps = 0, chunk = 0;
 };
 AttentionTuning attention_tuning();
 void set_attention_tuning(int warps, int chunk);  // throws std::invalid_argument outside the sets above
