@@ -282,6 +282,10 @@ constexpr int kWarm = 3, kReps = 20;
 void bench_attention_sweep(Backend& b, CudaBackendExtras& x, Synth& m, const Weight& head, double step_bytes,
                            const std::string& t) {
   const cuda::AttentionTuning before = cuda::attention_tuning();
+  struct Restore {  // also when a timing throws: later benchmarks run with the split in effect before
+    cuda::AttentionTuning t;
+    ~Restore() { cuda::set_attention_tuning(t.warps, t.chunk); }
+  } restore{before};
   std::printf("  attention sweep (in effect before: warps %d, chunk %d)\n", before.warps, before.chunk);
   double best_ms = 0;
   int best_w = 0, best_c = 0;
@@ -304,7 +308,6 @@ void bench_attention_sweep(Backend& b, CudaBackendExtras& x, Synth& m, const Wei
         }
       if (best_ms == 0 || ms4k < best_ms) best_ms = ms4k, best_w = w, best_c = c;
     }
-  cuda::set_attention_tuning(before.warps, before.chunk);
   std::printf("  attention sweep: fastest step at n_past 4000: warps %d chunk %d, %.1f us\n", best_w, best_c, best_ms * 1e3);
 }
 
