@@ -187,8 +187,9 @@ describe('e2e: the extension in code-server with the demo model', function () {
     console.log(`      status bar: ${JSON.stringify(text)}`);
     assert.match(text, /^⚡ (plain|\d+\.\d×|…×) · \d+ tok\/s/);  // …×: speculative, calibration still pending
     await item.click();
-    // The statistics channel (the editor renders spaces as non-breaking spaces: \s matches both).
-    await page.locator('.output-view, .monaco-editor', { hasText: /decode\sspeed/ }).first().waitFor({ timeout: 20_000 });
+    // The statistics channel (the editor renders spaces as non-breaking spaces: \s matches both). An output
+    // channel shows its END and renders only visible lines, so wait for the report's last line.
+    await page.locator('.output-view, .monaco-editor', { hasText: /sidecar\smemory:/ }).first().waitFor({ timeout: 20_000 });
     await screenshot('statistics');
   });
 
