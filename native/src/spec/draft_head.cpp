@@ -116,12 +116,14 @@ const float* DraftHead::project(const float* h, std::span<const int32_t> rows) {
 }
 
 void DraftHead::argmax_id(const float* h, int32_t* id) {
-  // Host memory: the id can be written directly, so the backend's fused argmax may answer (same first
-  // maximum as the full matmul; logits_ is its scratch). A full head counts only if it is the whole weight:
-  // the CPU keeps one 8-bit copy per weight, and EAGLE's head is the target's LM head.
-  if (!b_.device_resident() && extra_ids_.empty() && (!full() || usable_ == full_rows_)) {
-    b_.matmul_argmax(full() ? full_view_ : base_, h, 1, logits_, id);
-    if (!full()) *id = all_ids_[size_t(*id)];
+  // Host memory and the whole (full-vocabulary) head: the id can be written directly, so the backend's fused
+  // argmax answers (same first maximum as the full matmul; logits_ is its scratch). On the CPU that is the
+  // 8-bit prefilter: draft model chain 3 with the full 152k-row head drafted in 2.8 instead of 7.7 ms/step,
+  // but an 8k-row FR head (2 MB of F16) was slower through it than through the plain matmul (0.57 vs 0.43
+  // ms/step, docs/speculative.md), so FR heads keep the matmul. Only a head that is its whole weight: the
+  // CPU keeps one 8-bit copy per weight, and EAGLE's head is the target's LM head.
+  if (!b_.device_resident() && full() && usable_ == full_rows_) {
+    b_.matmul_argmax(full_view_, h, 1, logits_, id);
     return;
   }
   const int32_t row0 = 0;

@@ -43,8 +43,8 @@ class DraftHead {
   // logits[n][size()] (backend memory, valid until the next call) for rows rows[i] of h[?][d].
   const float* project(const float* h, std::span<const int32_t> rows);
   // The greedy drafted token for the row h[d] (backend memory) into *id (backend memory): the token id of the
-  // head's first maximum, as project() then Backend::argmax_ids. On a host-memory backend a head without
-  // extra ids goes through Backend::matmul_argmax (the CPU's exact 8-bit prefilter reads half the bytes).
+  // head's first maximum, as project() then Backend::argmax_ids. On a host-memory backend the full head goes
+  // through Backend::matmul_argmax (the CPU's exact 8-bit prefilter reads half the bytes).
   void argmax_id(const float* h, int32_t* id);
 
  private:
