@@ -35,10 +35,15 @@ step() {  # name, time limit (s), command...
   eval "rc_${name}=$rc"
 }
 step checks 100 "$bin/cuda_backend_test" --require-gpu --models $models --json $json/checks.json
+# The same checks under the extreme decode-attention splits (cuda_bench --attn-sweep times them all): tree
+# node == plain path and batch == one by one must hold bit for bit whatever the split.
+step checks_attn 200 bash -c "FRSPEC_CUDA_ATTN_WARPS=4 FRSPEC_CUDA_ATTN_CHUNK=64 $bin/cuda_backend_test --require-gpu --models $models && FRSPEC_CUDA_ATTN_WARPS=8 FRSPEC_CUDA_ATTN_CHUNK=512 $bin/cuda_backend_test --require-gpu --models $models"
+cat "$out/checks_attn.log" >> "$out/checks.log" && rm "$out/checks_attn.log"  # at most 8 files come back
+[ "$rc_checks_attn" = 0 ] || rc_checks=$rc_checks_attn
 step specops 30 "$bin/cuda_spec_ops_test" --require-gpu
 step wtypes 30 "$bin/cuda_weight_types_test" --require-gpu
 cat "$out/wtypes.log" >> "$out/specops.log" && rm "$out/wtypes.log"  # one file: at most 8 come back
-step bench 120 "$bin/cuda_bench" --json $json/bench.json
+step bench 150 "$bin/cuda_bench" --json $json/bench.json
 step spec 240 "$bin/cuda_spec_bench" --models $models --prompts "$carry/prompts.txt" --vocab "$carry/vocab.frv" \
   --tokens 64 --json $json/spec.json
 # FRSPEC_GPU_NCU=1: where the profiler works (Firecracker machines), the GEMV's limiters per weight type.

@@ -60,7 +60,7 @@ class CudaBackendExtras {
 bool& tc_gemm();
 
 // The work split of decode/verify attention (kv_attention.cu): warps per block (4, 8, 16) and keys per
-// block (64, 128, 256, 512). Defaults kAttnWarps (kv_attention.cu) and kAttnChunk (kernels.h), 16 and 256,
+// block (64, 128, 256, 512). Defaults kAttnWarps (kv_attention.cu) and kAttnChunk (kernels.h), 4 and 128,
 // or FRSPEC_CUDA_ATTN_WARPS / FRSPEC_CUDA_ATTN_CHUNK read once (a value outside the sets is an
 // invalid_argument at the first attention call). Process-wide; change it only between steps, never while a
 // graph is captured (graphs captured before keep the old split). Any setting keeps tree nodes vs their

@@ -103,7 +103,7 @@ struct AttnMask {
 // attention_tuning in cuda_backend.h) are split into chunks of that many list positions, one block each,
 // merged by a second kernel: `partial` must then hold attention_partial_floats(n, n_heads, head_dim,
 // n_past + n) floats (for the chunk in effect at the call).
-constexpr int kAttnChunk = 256;
+constexpr int kAttnChunk = 128;
 size_t attention_partial_floats(int n, int n_heads, int head_dim, int max_keys);
 // With `counters` (n * n_heads words, 0 between launches) the last block of each (head, query) merges its
 // chunks in the same launch; without, a second kernel does (the same arithmetic).

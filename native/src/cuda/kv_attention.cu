@@ -37,11 +37,13 @@ __global__ void kv_move_kernel(float* cache, int capacity, int kv_dim, const int
   for (int i = 0; i < n; ++i) plane[size_t(dst[i]) * kv_dim + e] = plane[size_t(src[i]) * kv_dim + e];
 }
 
-// 16 warps per block by default: a decode step's attention is latency-bound (a warp walks its share of a
-// chunk's 256 keys in dependent batches of B), so more warps per chunk shorten the step (two batches per warp
-// instead of eight with 4 warps); the merge order stays fixed. Warps and chunk are tunable (attention_tuning
-// below) because at long lists 16-warp blocks leave about one block per SM and little latency hiding.
-constexpr int kAttnWarps = 16;
+// 4 warps per block, 128 keys per chunk by default: the split that the H200 sweep (cuda_bench --attn-sweep,
+// bench/results/gpu-2026-11-26-s2-run3-bench.log) found faster than 16 warps x 256 keys both at 512 cached keys
+// (7B F16 step 4014 vs 4088 us) and at 4000 (4589 vs 5051 us): small blocks keep several per SM and hide the
+// latency of the key walk, where 16-warp blocks left about one block per SM at long lists. The merge order is
+// fixed by the split, which is process-wide, so a tree node and its plain path still give the same bits.
+// Warps and chunk stay tunable (attention_tuning below) for A/B runs.
+constexpr int kAttnWarps = 4;
 
 template <int DPL>
 __device__ __forceinline__ void load_dims(const float* p, float (&r)[DPL]) {
