@@ -167,11 +167,18 @@ void test_attention(Backend& b, int kv_heads = 2, int heads = 6, int hd = 32) {
       K2[dst[s] * kv_heads * hd + c] = K[src[s] * kv_heads * hd + c];
       V2[dst[s] * kv_heads * hd + c] = V[src[s] * kv_heads * hd + c];
     }
-  b.kv_write(*kv2, 0, K2.data(), V2.data(), 0, 15);
+  // One query at slot 15 (its own K/V unchanged by the move) over committed slots 0..14, which include the moved
+  // 13 and 14: a kv_move that copied nothing would leave K[13], K[14] there and change the output.
+  b.kv_write(*kv2, 0, K2.data(), V2.data(), 0, 16);
   std::vector<float> o1(heads * hd), o2(heads * hd);
-  b.attention(*kv, 0, q.data(), o1.data(), 15, 0 + 0, nullptr, heads, 0.2f);
-  b.attention(*kv2, 0, q.data(), o2.data(), 15, 0, nullptr, heads, 0.2f);
+  b.attention(*kv, 0, q.data(), o1.data(), 15, 1, nullptr, heads, 0.2f);
+  b.attention(*kv2, 0, q.data(), o2.data(), 15, 1, nullptr, heads, 0.2f);
   check(o1 == o2, "attention after kv_move equals attention over the moved values written fresh");
+  std::vector<float> o3(heads * hd);
+  auto kv3 = b.create_kv({layers, kv_heads, hd, cap});
+  b.kv_write(*kv3, 0, K.data(), V.data(), 0, 16);  // the same slots without the move
+  b.attention(*kv3, 0, q.data(), o3.data(), 15, 1, nullptr, heads, 0.2f);
+  check(o1 != o3, "the kv_move check can fail: without the move the output differs");
 }
 
 void test_argmax_topk(Backend& b) {
