@@ -31,6 +31,7 @@
 #include "spec/drafters.h"
 #include "spec/ranked_vocab.h"
 #include "spec/speculative.h"
+#include "prompts_file.h"
 
 using namespace frspec;
 
@@ -46,23 +47,6 @@ std::vector<int32_t> synthetic_prompt(int n) {
   std::vector<int32_t> p(n);
   for (int i = 0; i < n; ++i) p[i] = 1000 + int((int64_t(i) * 7919) % 100000);
   return p;
-}
-
-std::vector<std::vector<int32_t>> read_prompts(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot open prompts file " + path);
-  std::vector<std::vector<int32_t>> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    const size_t tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    std::istringstream in(line.substr(tab + 1));
-    std::vector<int32_t> ids;
-    for (int32_t v; in >> v;) ids.push_back(v);
-    if (!ids.empty()) out.push_back(std::move(ids));
-  }
-  if (out.empty()) throw std::runtime_error("no prompts in " + path);
-  return out;
 }
 
 std::vector<int32_t> read_tokens(const std::string& path) {

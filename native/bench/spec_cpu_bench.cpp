@@ -25,27 +25,11 @@
 #include "spec/ranked_vocab.h"
 #include "spec/speculative.h"
 #include "tokenizer/tokenizer.h"
+#include "prompts_file.h"
 
 using namespace frspec;
 
 namespace {
-
-std::vector<std::vector<int32_t>> read_prompts(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot open prompts file " + path);
-  std::vector<std::vector<int32_t>> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    const size_t tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    std::istringstream in(line.substr(tab + 1));
-    std::vector<int32_t> ids;
-    for (int32_t id; in >> id;) ids.push_back(id);
-    if (!ids.empty()) out.push_back(std::move(ids));
-  }
-  if (out.empty()) throw std::runtime_error(path + " holds no prompts");
-  return out;
-}
 
 struct Config {
   std::string name;

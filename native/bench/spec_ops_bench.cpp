@@ -20,24 +20,11 @@
 #include "engine/prepared_model.h"
 #include "spec/drafters.h"
 #include "spec/ranked_vocab.h"
+#include "prompts_file.h"
 
 using namespace frspec;
 
 namespace {
-
-std::vector<int32_t> first_prompt(const std::string& path) {
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line)) {
-    const size_t tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    std::istringstream in(line.substr(tab + 1));
-    std::vector<int32_t> ids;
-    for (int32_t id; in >> id;) ids.push_back(id);
-    if (!ids.empty()) return ids;
-  }
-  throw std::runtime_error(path + " holds no prompts");
-}
 
 // Minimum over `reps` runs of fn, in milliseconds.
 double min_ms(int reps, const std::function<void()>& fn) {
@@ -86,7 +73,7 @@ int main(int argc, char** argv) {
     auto de = make_eagle_drafter(pe, pt, cp.n_ctx);
     dm->head().restrict_to(vocab.top(k));
     de->head().restrict_to(vocab.top(k));
-    const std::vector<int32_t> prompt = first_prompt(prompts_path);
+    const std::vector<int32_t> prompt = read_prompts(prompts_path).front();
     std::printf("backend %s, prompt of %zu tokens, FR k %d, min of %d\n", backend->name().c_str(), prompt.size(), k, reps);
 
     // The target with the prompt read; each timed pass is rolled back.
