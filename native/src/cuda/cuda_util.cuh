@@ -45,11 +45,14 @@ __device__ __forceinline__ void pdl_wait() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+// Launches kernel with `smem` bytes of dynamic shared memory, programmatic dependent launch when enabled.
 template <typename... KArgs, typename... Args>
-void launch_kernel(const char* what, void (*kernel)(KArgs...), dim3 grid, dim3 block, cudaStream_t s, Args&&... args) {
+void launch_smem(const char* what, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s,
+                 Args&&... args) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
   cfg.stream = s;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -58,6 +61,10 @@ void launch_kernel(const char* what, void (*kernel)(KArgs...), dim3 grid, dim3 b
   cfg.numAttrs = launch_overlap() ? 1 : 0;
   const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
   if (e != cudaSuccess) throw_cuda(e, what, __FILE__, __LINE__);
+}
+template <typename... KArgs, typename... Args>
+void launch_kernel(const char* what, void (*kernel)(KArgs...), dim3 grid, dim3 block, cudaStream_t s, Args&&... args) {
+  launch_smem(what, kernel, grid, block, 0, s, std::forward<Args>(args)...);
 }
 #endif
 

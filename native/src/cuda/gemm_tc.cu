@@ -308,23 +308,6 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-template <typename... KArgs, typename... Args>
-void launch_smem(const char* what, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s,
-                 Args&&... args) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = launch_overlap() ? 1 : 0;
-  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
-  if (e != cudaSuccess) throw_cuda(e, what, __FILE__, __LINE__);
-}
-
 // One scratch buffer per stream (the streams of two backends may run at the same time; work on one stream
 // is ordered, so its buffer is never used by two matmuls at once). Grown outside graph capture only.
 struct Scratch {
