@@ -69,6 +69,14 @@ inline void dot16_rows(const uint8_t* r, size_t r_stride, const int8_t* qt, int 
     }
   }
 }
+
+// max over the 16 lanes of v, in every lane (masked forms: see above).
+inline __m512 broadcast_max(__m512 v) {
+  v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+  v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_permute_ps(0xffff, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_permute_ps(0xffff, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
 #endif
 
 }  // namespace
@@ -145,9 +153,9 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
   t_.resize(n);
   l1_.resize(n);
   ex_.resize(n);
-  hi_.resize(size_t(n) * padded_);
   const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
   task_lo_max_.resize(size_t(tasks) * n);
+  task_found_.resize(size_t(tasks) * kMaxPass);
   // x_i ~ t * r with r in [-127, 127] (stored + 128), and the largest rounding error ex, in double.
   for (int i = 0; i < n; ++i) {
     const float* xi = x + size_t(i) * cols;
@@ -177,8 +185,10 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
     int32_t* tile_dots = amx ? amx_dots_.data() + size_t(thread) * kRowsPerTask * kMaxPass : nullptr;
     if (amx) amx::block_dots(r_.data(), n, cols, q_.data() + size_t(begin) * cols, (end - begin + 15) / 16, tile_dots);
     const __m512 margin = _mm512_set1_ps(1.001f), rel = _mm512_set1_ps(1e-6f);
-    __m512 lo_max[kMaxPass];
-    for (int k = 0; k < n; ++k) lo_max[k] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512 lo_max[kMaxPass], threshold[kMaxPass];
+    for (int k = 0; k < n; ++k) lo_max[k] = threshold[k] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    std::vector<Candidate>* found = task_found_.data() + size_t(task) * kMaxPass;
+    for (int k = 0; k < n; ++k) found[k].clear();
     __m512i dots[kMaxPass];
     for (int i = begin; i < end; i += 16) {
       if (amx) {
@@ -198,8 +208,23 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
         const __m512 a = _mm512_mul_ps(_mm512_mul_ps(scale, _mm512_set1_ps(t_[k])), _mm512_maskz_cvtepi32_ps(0xffff, dot));
         const __m512 bound = _mm512_fmadd_ps(_mm512_abs_ps(a), rel,
             _mm512_mul_ps(_mm512_fmadd_ps(err, _mm512_set1_ps(l1_[k]), _mm512_mul_ps(abs_sum, _mm512_set1_ps(ex_[k]))), margin));
-        _mm512_storeu_ps(hi_.data() + size_t(k) * padded_ + i, _mm512_add_ps(a, bound));
-        lo_max[k] = _mm512_mask_max_ps(lo_max[k], valid, lo_max[k], _mm512_sub_ps(a, bound));
+        const __m512 lo = _mm512_sub_ps(a, bound);
+        lo_max[k] = _mm512_mask_max_ps(lo_max[k], valid, lo_max[k], lo);
+        // The threshold is the largest a - B seen so far in this task, in every lane. The final one (over
+        // all tasks) can only be higher, so a row below the threshold now can never be a candidate: only
+        // the few rows at or above it are kept (with a + B), instead of a + B for every row.
+        if (_mm512_mask_cmp_ps_mask(valid, lo, threshold[k], _CMP_GT_OQ)) threshold[k] = broadcast_max(lo_max[k]);
+        // not (hi < threshold), unordered included: a NaN keeps the row
+        const __m512 hi = _mm512_add_ps(a, bound);
+        uint32_t keep = _mm512_mask_cmp_ps_mask(valid, hi, threshold[k], _CMP_NLT_UQ);
+        if (keep) {
+          alignas(64) float his[16];
+          _mm512_store_ps(his, hi);
+          for (; keep; keep &= keep - 1) {
+            const int lane = __builtin_ctz(keep);
+            found[k].push_back({i + lane, his[lane]});
+          }
+        }
       }
     }
     alignas(64) float lanes[16];  // (not _mm512_reduce_max_ps: GCC 12 warns inside it)
@@ -210,21 +235,17 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
   });
 }
 
-bool ArgmaxFilter::collect_candidates(int i, float lo, std::vector<int32_t>& ids) const {
-  // Every row that might reach `lo`, in increasing id order, so the first maximum later is the lowest id.
+bool ArgmaxFilter::collect_candidates(int i, int n, float lo, std::vector<int32_t>& ids) const {
+  // Every row that might reach `lo`, in increasing id order (tasks in order, rows in order within a
+  // task), so the first maximum later is the lowest id.
   ids.clear();
-  const int rows = int(w_.rows);
-  const float* hi = hi_.data() + size_t(i) * padded_;
-  const __m512 vlo = _mm512_set1_ps(lo);
-  for (int r = 0; r < rows; r += 16) {
-    const __mmask16 valid = rows - r >= 16 ? __mmask16(0xffff) : __mmask16((1u << (rows - r)) - 1);
-    // not (hi < lo), unordered included: a NaN keeps the row
-    uint32_t keep = _mm512_mask_cmp_ps_mask(valid, _mm512_loadu_ps(hi + r), vlo, _CMP_NLT_UQ);
-    for (; keep; keep &= keep - 1) {
+  const int tasks = int(task_lo_max_.size()) / n;
+  for (int t = 0; t < tasks; ++t)
+    for (const Candidate& c : task_found_[size_t(t) * kMaxPass + i]) {
+      if (c.hi < lo) continue;  // (a NaN hi stays)
       if (int(ids.size()) == kMaxCandidates) return false;
-      ids.push_back(r + __builtin_ctz(keep));
+      ids.push_back(c.row);
     }
-  }
   return true;
 }
 
@@ -247,7 +268,7 @@ void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* ou
   for (int i = 0; i < n; ++i) {
     float lo = -std::numeric_limits<float>::infinity();
     for (int t = 0; t < tasks; ++t) lo = std::max(lo, task_lo_max_[size_t(t) * n + i]);
-    ok[i] = ok[i] && std::isfinite(lo) && collect_candidates(i, lo, candidates_[i]);
+    ok[i] = ok[i] && std::isfinite(lo) && collect_candidates(i, n, lo, candidates_[i]);
     if (!ok[i]) {
       full(i);
       continue;
@@ -286,7 +307,7 @@ void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* ou
 }
 #else
 void ArgmaxFilter::score_pass(const float*, int, bool*) {}
-bool ArgmaxFilter::collect_candidates(int, float, std::vector<int32_t>&) const { return false; }
+bool ArgmaxFilter::collect_candidates(int, int, float, std::vector<int32_t>&) const { return false; }
 void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* out) {
   for (int i = 0; i < n; ++i) {
     last_candidates_ += int(w_.rows);

@@ -53,11 +53,12 @@ class ArgmaxFilter {
   static constexpr int kMaxCandidates = 1024;  // per x row; beyond this, the full matmul is cheaper
   static constexpr int kMaxPass = 16;          // x rows scored in one pass over the head (more: several passes)
 
-  // One pass for x rows [0, n) (n <= kMaxPass): rounds them to 8 bits, then fills hi_ and lo_ per row.
+  // One pass for x rows [0, n) (n <= kMaxPass): rounds them to 8 bits, then finds each row's possible candidates per task.
   // ok[i] = false for a row the filter cannot bound (non-finite x): it takes the full matmul.
   void score_pass(const float* x, int n, bool* ok);
-  // Ids of row i's candidates (hi >= lo), increasing; false when there are more than kMaxCandidates.
-  bool collect_candidates(int i, float lo, std::vector<int32_t>& ids) const;
+  // Ids of row i's candidates (hi >= lo) among the n rows of the last pass, increasing; false when there
+  // are more than kMaxCandidates.
+  bool collect_candidates(int i, int n, float lo, std::vector<int32_t>& ids) const;
   void argmax_pass(const float* x, int n, float* logits, int32_t* out);
 
   ThreadPool& pool_;
@@ -73,8 +74,13 @@ class ArgmaxFilter {
   std::vector<int32_t> q_sum_;   // sum_j q_ij (undoes the +128 that makes r unsigned for VNNI)
   std::vector<uint8_t> r_;       // per x row: the rounded x, + 128
   std::vector<float> t_, l1_, ex_;  // per x row: x ~ t * r, |x|_1 and the largest rounding error, rounded up
-  std::vector<float> hi_;        // per x row, per W row: a_i + B_i
+  struct Candidate {
+    int32_t row;
+    float hi;  // a_i + B_i
+  };
   std::vector<float> task_lo_max_;  // per task, per x row: max (a_i - B_i)
+  // per task, per x row (kMaxPass slots): the W rows whose a_i + B_i reached the task's running max (a - B)
+  std::vector<std::vector<Candidate>> task_found_;
   std::vector<std::vector<int32_t>> candidates_;  // per x row
   std::vector<int32_t> union_;   // all rows' candidates, increasing
   std::vector<uint8_t> candidate_rows_;  // the union's original bytes, contiguous

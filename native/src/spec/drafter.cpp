@@ -64,21 +64,33 @@ const float* Drafter::host_row(const float* logits, int i) {
   return host_.data();
 }
 
+void Drafter::read_inputs(int keep, const float* features) {
+  const int n = int(want_.size());
+  ctx_->truncate(keep);
+  if (n > ctx_->capacity()) throw ContextError("drafter: the sequence does not fit the draft context");
+  const int chunk = ctx_->params().max_batch;
+  for (int i = keep; i < n; i += chunk) {
+    const int m = std::min(chunk, n - i);
+    last_ = run(std::span<const int32_t>(want_).subspan(i, m), nullptr, nullptr,
+                needs_features() ? features + size_t(i) * d_ : nullptr);
+  }
+}
+
+void Drafter::prefill(std::span<const int32_t> committed, const float* features) {
+  if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  wanted_inputs(committed, 0, want_);
+  want_.pop_back();  // the root is not known yet: the first draft() reads it
+  const int keep = ctx_->common_prefix(want_);
+  if (keep < int(want_.size())) read_inputs(keep, features);
+}
+
 void Drafter::catch_up(std::span<const int32_t> committed, int32_t root, const float* features) {
   wanted_inputs(committed, root, want_);
   if (want_.empty()) throw std::logic_error("drafter: nothing to read before drafting");
   const int n = int(want_.size());
   const int keep = std::min(ctx_->common_prefix(want_), n - 1);  // the last input is read again: its output is needed
-  ctx_->truncate(keep);
-  if (n > ctx_->capacity()) throw ContextError("drafter: the sequence does not fit the draft context");
-  const int chunk = ctx_->params().max_batch;
-  EvalResult r;
-  for (int i = keep; i < n; i += chunk) {
-    const int m = std::min(chunk, n - i);
-    r = run(std::span<const int32_t>(want_).subspan(i, m), nullptr, nullptr,
-            needs_features() ? features + size_t(i) * d_ : nullptr);
-  }
-  ctx_->backend().copy_rows(root_hidden_, d_, r.hidden + size_t(r.n - 1) * d_, d_, 1, d_);
+  read_inputs(keep, features);
+  ctx_->backend().copy_rows(root_hidden_, d_, last_.hidden + size_t(last_.n - 1) * d_, d_, 1, d_);
   base_ = ctx_->n_past();
   catchup_ = n - keep;
 }

@@ -49,6 +49,10 @@ class Drafter {
   DraftHead& head() { return *head_; }
   Context& context() { return *ctx_; }
 
+  // Reads the committed tokens (a new prompt) before the first token is known, so that the first draft()
+  // reads only the root. Optional: draft() catches up on whatever is missing.
+  void prefill(std::span<const int32_t> committed, const float* features);
+
   // Proposes at most `limit` nodes below `root`. `committed` are the target's cached tokens; `features`
   // (EAGLE only) their final hidden states, one backend row per token. Chain sampling (temperature > 0)
   // samples each drafted token from q = softmax(logits / temperature) and records q in `q`; otherwise
@@ -80,6 +84,7 @@ class Drafter {
   EvalResult run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask, const float* features,
                  const int32_t* token_ids = nullptr);
   void catch_up(std::span<const int32_t> committed, int32_t root, const float* features);
+  void read_inputs(int keep, const float* features);  // want_[keep..) after the first keep cached slots, into last_
   void draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
   void draft_chain_greedy(int n, DraftTree& tree);
   void queue_chain(int n, int32_t* ids);  // n greedy steps, ids[i] in backend memory, no wait
@@ -100,6 +105,8 @@ class Drafter {
   int d_;
   int base_ = 0;  // slots of the drafter's cache once the root is read
   int catchup_ = 0;
+  EvalResult last_;  // the last eval of read_inputs
+
   float* root_hidden_ = nullptr;  // the root row's output (EAGLE: the feature its children read)
   float* node_hidden_ = nullptr;  // per candidate (EAGLE)
   float* batch_features_ = nullptr;

@@ -95,6 +95,13 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     store_features(r.hidden, rows, i);
     feature_tokens_.insert(feature_tokens_.end(), req.tokens.begin(), req.tokens.end());
   }
+  // The drafter reads the prompt too, as part of prompt processing (llama.cpp's speculative example
+  // also evaluates the prompt with both models before decoding); the first step then reads only the root.
+  if (params.max_tokens > 1) {
+    const auto tp = Clock::now();
+    drafter_.prefill(target_.tokens(), features_);
+    st.draft_prompt_ms = ms_since(tp);
+  }
   st.prompt_ms = ms_since(t0);
 
   const int vocab = int(target_.model().output().rows);

@@ -44,7 +44,8 @@ struct SpecStats {
   int accepted = 0;       // drafted tokens accepted
   int emitted = 0;        // tokens the steps produced (accepted + one from the target each), before stops
   int verify_rows = 0;    // verify rows the target's LM head was computed for (those verification reached)
-  double prompt_ms = 0;   // prefill of the target (and the drafter's first catch-up is in draft_ms)
+  double prompt_ms = 0;   // prompt processing: the target's prefill, then the drafter's (draft_prompt_ms)
+  double draft_prompt_ms = 0;
   double draft_ms = 0, verify_ms = 0, total_ms = 0;
   double verify_eval_ms = 0;  // of verify_ms: the target's layers over root + drafted nodes (the rest is LM head rows)
   int head_rows = 0;      // columns of the draft head (FR-Spec k, plus the prompt's ids)
