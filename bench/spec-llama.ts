@@ -1,7 +1,11 @@
-// llama.cpp's draft-model speculative decoding as a baseline: node-llama-cpp's DraftSequenceTokenPredictor
-// on a target context, greedy, with the thread count passed explicitly. It drafts up to 4 tokens with no
-// confidence floor, like our chain of 4 (its default floor of 0.6 never drafts with the demo draft model,
-// whose distributions are flat, and then it is plain decoding plus overhead). node-llama-cpp is installed on first use by ./llama-cpp.ts.
+// llama.cpp's speculative decoding as baselines, through node-llama-cpp's token predictors on a target
+// context, greedy, with the thread count passed explicitly:
+// - DraftSequenceTokenPredictor with the draft model: up to 4 drafted tokens with no confidence floor, like
+//   our chain of 4 (its default floor of 0.6 never drafts with the demo draft model, whose distributions
+//   are flat, and then it is plain decoding plus overhead);
+// - InputLookupTokenPredictor (prompt lookup): the tokens after an earlier occurrence of the last 1..4
+//   tokens in the input, up to 4 of them, like our context lookup (spec/lookup.h).
+// node-llama-cpp is installed on first use by ./llama-cpp.ts.
 import * as path from 'node:path';
 import { packageRoot } from '../cli/paths';
 
@@ -13,15 +17,18 @@ export interface LlamaSpecModel {
   close(): Promise<void>;
 }
 
-export async function loadLlamaCppSpeculative(targetPath: string, draftPath: string, threads: number, contextSize: number): Promise<LlamaSpecModel> {
-  const { getLlama, DraftSequenceTokenPredictor } = await importEsm(entry);
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error', maxThreads: threads });
+type Lib = any;
+
+/** A target context whose sequence uses the predictor makePredictor builds (and whatever it loaded). */
+async function loadWithPredictor(targetPath: string, threads: number, contextSize: number,
+  makePredictor: (lib: Lib, llama: any, batchSize: number) => Promise<{ predictor: any; dispose(): Promise<void> }>): Promise<LlamaSpecModel> {
+  const lib = await importEsm(entry);
+  const llama = await lib.getLlama({ gpu: false, build: 'never', logLevel: 'error', maxThreads: threads });
   const target = await llama.loadModel({ modelPath: targetPath, gpuLayers: 0 });
-  const draft = await llama.loadModel({ modelPath: draftPath, gpuLayers: 0 });
   const batchSize = Math.min(512, contextSize);
-  const draftContext = await draft.createContext({ contextSize, threads, batchSize, sequences: 1 });
+  const extra = await makePredictor(lib, llama, batchSize);
   const context = await target.createContext({ contextSize, threads, batchSize, sequences: 1 });
-  let seq = context.getSequence({ tokenPredictor: new DraftSequenceTokenPredictor(draftContext.getSequence(), { maxTokens: 4, minConfidence: 0 }) });
+  let seq = context.getSequence({ tokenPredictor: extra.predictor });
   return {
     async greedy(prompt, n) {
       await seq.clearHistory();
@@ -38,11 +45,31 @@ export async function loadLlamaCppSpeculative(targetPath: string, draftPath: str
     },
     async close() {
       await context.dispose();
-      await draftContext.dispose();
+      await extra.dispose();
       await target.dispose();
-      await draft.dispose();
       await llama.dispose();
       seq = undefined;
     },
   };
+}
+
+export function loadLlamaCppSpeculative(targetPath: string, draftPath: string, threads: number, contextSize: number): Promise<LlamaSpecModel> {
+  return loadWithPredictor(targetPath, threads, contextSize, async (lib, llama, batchSize) => {
+    const draft = await llama.loadModel({ modelPath: draftPath, gpuLayers: 0 });
+    const draftContext = await draft.createContext({ contextSize, threads, batchSize, sequences: 1 });
+    return {
+      predictor: new lib.DraftSequenceTokenPredictor(draftContext.getSequence(), { maxTokens: 4, minConfidence: 0 }),
+      async dispose() {
+        await draftContext.dispose();
+        await draft.dispose();
+      },
+    };
+  });
+}
+
+export function loadLlamaCppLookup(targetPath: string, threads: number, contextSize: number, minNgram: number): Promise<LlamaSpecModel> {
+  return loadWithPredictor(targetPath, threads, contextSize, async (lib) => ({
+    predictor: new lib.InputLookupTokenPredictor({ patternLength: { min: minNgram, max: 4 }, predictionLength: { min: 1, max: 4 } }),
+    async dispose() {},
+  }));
 }

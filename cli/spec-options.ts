@@ -17,6 +17,8 @@ export const specOptionDefs = {
   'tree-beam': { type: 'string' },
   'tree-nodes': { type: 'string' },
   'context-tokens': { type: 'boolean' },
+  lookup: { type: 'string' },
+  'lookup-tokens': { type: 'string' },
   'time-budget': { type: 'string' },
   'max-lines': { type: 'string' },
 } as const;
@@ -32,9 +34,12 @@ speculative decoding (output identical to plain greedy decoding at temperature 0
   --tree                  draft an EAGLE-2 dynamic tree instead, sized by
   --tree-depth N  --tree-branch N  --tree-beam N  --tree-nodes N   (defaults 5, 8, 8, 24)
   --context-tokens        also let the drafter propose every token id of the prompt
+  --lookup N              greedy chains: first propose the tokens that followed the last N..4 tokens'
+                          most recent earlier occurrence in the context; the drafter runs only without one
+  --lookup-tokens L       tokens proposed from a lookup match (default 4)
   --time-budget MS        stop after MS milliseconds (checked between steps)
   --max-lines N           stop once the completion holds N newlines
-With --json the result adds spec: {drafter, tau, steps, drafted, accepted, headRows, draftMs, verifyMs}.`;
+With --json the result adds spec: {drafter, tau, steps, drafted, accepted, headRows, draftMs, verifyMs, lookupSteps}.`;
 
 export interface SpecCliOptions {
   draft?: string;
@@ -46,7 +51,7 @@ type SpecValues = { [K in keyof typeof specOptionDefs]?: (typeof specOptionDefs)
 
 /** The speculative options given, or undefined when neither --draft nor --eagle is (plain decoding). */
 export function parseSpecOptions(v: SpecValues): SpecCliOptions | undefined {
-  const specOnly = (['vocab', 'vocab-top-k', 'chain', 'tree', 'tree-depth', 'tree-branch', 'tree-beam', 'tree-nodes', 'context-tokens'] as const)
+  const specOnly = (['vocab', 'vocab-top-k', 'chain', 'tree', 'tree-depth', 'tree-branch', 'tree-beam', 'tree-nodes', 'context-tokens', 'lookup', 'lookup-tokens'] as const)
     .filter((k) => v[k] !== undefined);
   if (!v.draft && !v.eagle) {
     if (specOnly.length) throw new UsageError(`--${specOnly[0]} needs a drafter: --draft D.gguf or --eagle E.gguf`);
@@ -55,6 +60,7 @@ export function parseSpecOptions(v: SpecValues): SpecCliOptions | undefined {
   if (v.draft && v.eagle) throw new UsageError('give one drafter: --draft D.gguf or --eagle E.gguf');
   if (v.chain !== undefined && v.tree) throw new UsageError('--chain and --tree exclude each other');
   if (v['vocab-top-k'] !== undefined && !v.vocab) throw new UsageError('--vocab-top-k needs --vocab V.frv');
+  if (v['lookup-tokens'] !== undefined && v.lookup === undefined) throw new UsageError('--lookup-tokens needs --lookup N');
   const request: SpecGenerateOptions = {
     drafter: v.draft ? 'draft' : 'eagle',
     ...(v.vocab ? { vocab: v.vocab, vocabTopK: intOption(v['vocab-top-k'], 'vocab-top-k', 32768, 1, 1 << 24) } : {}),
@@ -65,6 +71,8 @@ export function parseSpecOptions(v: SpecValues): SpecCliOptions | undefined {
     branch: intOption(v['tree-branch'], 'tree-branch', 8, 1, 32),
     beam: intOption(v['tree-beam'], 'tree-beam', 8, 1, 32),
     nodes: intOption(v['tree-nodes'], 'tree-nodes', 24, 1, 255),
+    lookup: intOption(v.lookup, 'lookup', 0, 0, 4),
+    lookupTokens: intOption(v['lookup-tokens'], 'lookup-tokens', 4, 1, 32),
     timeBudgetMs: intOption(v['time-budget'], 'time-budget', 0, 0),
     maxLines: intOption(v['max-lines'], 'max-lines', 0, 0),
   };
@@ -103,14 +111,15 @@ export async function runSpeculative(spec: SpecCliOptions, input: SpecRunInput, 
     };
     const stats = {
       drafter: r.drafter, tau: round(r.tau), steps: r.steps, drafted: r.drafted, accepted: r.accepted, headRows: r.headRows,
-      draftMs: round(r.draftMs), verifyMs: round(r.verifyMs),
+      draftMs: round(r.draftMs), verifyMs: round(r.verifyMs), lookupSteps: r.lookupSteps,
     };
     if (json) {
       printJson(io, { ok: true, tokens: [...r.tokens], text: tok.decode(r.tokens), stop: r.stop, nPrompt: r.nPrompt, timings, spec: stats });
     } else {
       io.stdout.write(decoder.flush() + '\n');
       io.stderr.write(`[${r.tokens.length} tokens, stop: ${r.stop}; ${r.drafter}${spec.request.vocab ? ` FR-Spec k=${r.headRows}` : ''}, ` +
-        `${spec.request.tree ? 'tree' : `chain ${spec.request.chain}`}: tau ${stats.tau} over ${r.steps} steps, draft ${stats.draftMs} ms, ` +
+        `${spec.request.tree ? 'tree' : `chain ${spec.request.chain}`}${spec.request.lookup ? ` + lookup (${r.lookupSteps} of the steps)` : ''}: ` +
+        `tau ${stats.tau} over ${r.steps} steps, draft ${stats.draftMs} ms, ` +
         `verify ${stats.verifyMs} ms; decode ${timings.tokensPerSecond} tok/s, ${engine.info.backend}, ${engine.info.threads} threads]\n`);
     }
   } finally {

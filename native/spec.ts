@@ -42,6 +42,14 @@ export interface DraftShapeOptions {
   beam?: number;
   /** Tree: nodes kept for verification (default 24). */
   nodes?: number;
+  /**
+   * Greedy chains: first look the continuation up in the context (prompt lookup for code): the tokens after
+   * the most recent earlier occurrence of the last 4..`lookup` tokens; the drafter runs only without a match.
+   * 0 (default): off; 1-4.
+   */
+  lookup?: number;
+  /** Context lookup: tokens proposed per step (default 4). */
+  lookupTokens?: number;
 }
 
 export interface SpecGenerateOptions extends DraftShapeOptions {
@@ -94,6 +102,10 @@ export interface SpecResult {
   verifyLayersMs: number;
   /** Rows the target's LM head was computed for (only those verification reached). */
   verifyRows: number;
+  /** Steps whose draft came from the context (lookup), not the drafter. */
+  lookupSteps: number;
+  /** Of promptMs: the drafter reading the prompt. */
+  draftPromptMs: number;
   totalMs: number;
   /** Generated tokens per second after the prompt. */
   tokensPerSecond: number;

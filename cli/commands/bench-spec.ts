@@ -12,15 +12,17 @@ export const benchSpec: Command = {
   summary: 'benchmark speculative decoding (FR-Spec) against plain decoding and llama.cpp',
   help: `usage: frspec bench spec [--model T.gguf --draft D.gguf --eagle E.gguf] [--corpus C.jsonl[.xz]]
                          [--prompts 50] [--vocab-corpus C2.jsonl[.xz]] [--tokens 64] [--threads N]
-                         [--ks 8192,16384,32768,65536] [--chain 3,4] [--tree 4,4,4,12] [--only 'TEXT|TEXT']
+                         [--ks 8192,16384,32768,65536] [--chain 3,4] [--tree 4,4,4,12] [--lookup 2] [--only 'TEXT|TEXT']
                          [--no-llama-cpp] [--json]
 
 Runs N fill-in-the-middle prompts of corpus C (JSON lines {lang, path, text}), T new tokens each, greedy,
 through: our plain decoding; speculation with the full vocabulary; FR-Spec at each k with the vocabulary
 counted from C2 ("train") and from C itself ("workspace"), and the train vocabulary plus the prompt's own
-ids; for the draft model and the EAGLE head, chains of each length and the tree (depth,branch,beam,nodes); and llama.cpp
-plain and speculative (node-llama-cpp ${'3.21.1'}, installed on first use into .cache/) with the draft
-model, with 1 thread and with N (--threads; llama.cpp's busy-waiting threads suffer most on a shared
+ids; for the draft model and the EAGLE head, chains of each length and the tree (depth,branch,beam,nodes);
+chains with context lookup first ("+ lookup": the tokens after the last --lookup..4 tokens' most recent
+earlier occurrence, the drafter only without a match; --lookup 0 leaves these rows out); and llama.cpp
+plain, speculative with the draft model and with its prompt lookup (node-llama-cpp ${'3.21.1'}, installed
+on first use into .cache/), with 1 thread and with N (--threads; llama.cpp's busy-waiting threads suffer most on a shared
 machine, so its best of these is the anchor). Configurations alternate prompt by prompt. Every speculative output must equal plain greedy
 decoding token for token (the last column counts differences). Prints a Markdown table; with --json
 one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C, train for C2).`,
@@ -28,7 +30,7 @@ one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C,
     const { values, positionals } = parseCommandArgs(argv, {
       model: { type: 'string' }, draft: { type: 'string' }, eagle: { type: 'string' }, corpus: { type: 'string' },
       prompts: { type: 'string' }, 'vocab-corpus': { type: 'string' }, tokens: { type: 'string' }, threads: { type: 'string' },
-      ks: { type: 'string' }, chain: { type: 'string' }, tree: { type: 'string' }, only: { type: 'string' },
+      ks: { type: 'string' }, chain: { type: 'string' }, tree: { type: 'string' }, only: { type: 'string' }, lookup: { type: 'string' },
       'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -55,6 +57,7 @@ one JSON object last. Defaults: the demo models and ../shared/corpus (dev for C,
       threads,
       ks, chains,
       tree: { depth: tree[0], branch: tree[1], beam: tree[2], nodes: tree[3] },
+      lookup: intOption(values.lookup, 'lookup', 2, 0, 4),
       llamaCpp: !values['no-llama-cpp'],
       llamaThreads: (values['llama-threads'] ?? `1,${threads}`).split(',').map(Number).filter((t, i, a) => t >= 1 && a.indexOf(t) === i),
       only: values.only?.split('|'),

@@ -19,6 +19,7 @@
 #include "engine/generate.h"
 #include "spec/drafters.h"
 #include "spec/ranked_vocab.h"
+#include "spec/lookup.h"
 #include "spec/speculative.h"
 #include "tokenizer/tokenizer.h"
 
@@ -200,6 +201,8 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     o.Set("verifyMs", st.verify_ms);
     o.Set("verifyLayersMs", st.verify_eval_ms);
     o.Set("verifyRows", st.verify_rows);
+    o.Set("lookupSteps", st.lookup_steps);
+    o.Set("draftPromptMs", st.draft_prompt_ms);
     o.Set("totalMs", st.total_ms);
     const double decode_ms = st.total_ms - st.prompt_ms;
     o.Set("tokensPerSecond", decode_ms > 0 ? out_.tokens.size() * 1000.0 / decode_ms : 0.0);
@@ -327,6 +330,8 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
     p.shape.topk = int_opt(o, "branch", p.shape.topk, 1, 32);
     p.shape.beam = int_opt(o, "beam", p.shape.beam, 1, 32);
     p.shape.budget = int_opt(o, "nodes", p.shape.budget, 1, 255);
+    p.shape.lookup = int_opt(o, "lookup", 0, 0, kLookupMaxNgram);
+    p.shape.lookup_tokens = int_opt(o, "lookupTokens", p.shape.lookup_tokens, 1, 32);
     guarded(env, [&] { p.shape.validate(); });
     Napi::Function cb;
     if (info.Length() > 2 && info[2].IsFunction()) cb = info[2].As<Napi::Function>();

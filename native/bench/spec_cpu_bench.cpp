@@ -7,7 +7,9 @@
 //                  [--config draft/chain4/8192] [--config eagle/tree4,4,4,12/0] ...
 // DIR holds demo-target.gguf, demo-draft.gguf, demo-eagle.gguf; FILE has one prompt per line (name TAB
 // space-separated token ids; bench/gpu/make-prompts.ts writes it). A config is drafter (draft|eagle) /
-// shape (chainN | treeDEPTH,BRANCH,BEAM,NODES) / FR-Spec k (0: the full vocabulary).
+// shape (chainN | treeDEPTH,BRANCH,BEAM,NODES) / FR-Spec k (0: the full vocabulary) [/lookupN or lookupNxL:
+// context lookup first, n-grams of N or more tokens, at most L tokens (default 4)].
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -56,13 +58,18 @@ Config parse_config(const std::string& s) {
   } else {
     throw std::invalid_argument("config '" + s + "': shape is chainN or treeD,B,BEAM,N");
   }
-  c.k = std::stoi(s.substr(b + 1));
+  const size_t e = s.find('/', b + 1);
+  c.k = std::stoi(s.substr(b + 1, e == std::string::npos ? std::string::npos : e - b - 1));
+  if (e != std::string::npos) {  // /lookupN[xL]: context lookup from n-grams of N tokens, at most L tokens
+    if (std::sscanf(s.c_str() + e + 1, "lookup%dx%d", &c.shape.lookup, &c.shape.lookup_tokens) < 1)
+      throw std::invalid_argument("config '" + s + "': the fourth field is lookupN or lookupNxL");
+  }
   return c;
 }
 
 struct Row {
   std::string name;
-  int tokens = 0, steps = 0, emitted = 0, rows = 0, mismatches = 0;
+  int tokens = 0, steps = 0, emitted = 0, rows = 0, mismatches = 0, lookup_steps = 0;
   double decode_ms = 0, draft_ms = 0, verify_ms = 0, layers_ms = 0, cpu_ms = 0;
   double tok_s() const { return tokens * 1e3 / decode_ms; }
   double per_step(double v) const { return steps ? v / steps : 0; }
@@ -94,7 +101,7 @@ int main(int argc, char** argv) {
     }
     if (dir.empty() || prompts_path.empty() || vocab_path.empty()) {
       std::fprintf(stderr, "usage: spec_cpu_bench --models DIR --prompts FILE --vocab FILE.frv [--tokens 64] [--threads 2]"
-                           " [--backend cpu|cuda] [--config drafter/shape/k ...]\n");
+                           " [--backend cpu|cuda] [--config drafter/shape/k[/lookupN[xL]] ...]\n");
       return 2;
     }
     if (configs.empty()) configs.push_back(parse_config("draft/chain4/8192"));
@@ -155,6 +162,7 @@ int main(int argc, char** argv) {
         r.steps += o.stats.steps;
         r.emitted += o.stats.emitted;
         r.rows += o.stats.verify_rows;
+        r.lookup_steps += o.stats.lookup_steps;
         r.draft_ms += o.stats.draft_ms;
         r.verify_ms += o.stats.verify_ms;
         r.layers_ms += o.stats.verify_eval_ms;
@@ -167,9 +175,10 @@ int main(int argc, char** argv) {
     for (const Row& r : rows) {
       bad += r.mismatches;
       std::printf("%-28s %7.1f tok/s  %.2fx plain  tau %.2f  per step: draft %.3f, layers %.3f, head+rest %.3f ms,"
-                  " %.1f head rows  (process CPU %.1f ms)  outputs != plain: %d\n",
+                  " %.1f head rows, %.0f%% from lookup  (process CPU %.1f ms)  outputs != plain: %d\n",
                   r.name.c_str(), r.tok_s(), r.tok_s() / plain.tok_s(), double(r.emitted) / r.steps, r.per_step(r.draft_ms),
-                  r.per_step(r.layers_ms), r.per_step(r.verify_ms - r.layers_ms), r.per_step(r.rows), r.cpu_ms, r.mismatches);
+                  r.per_step(r.layers_ms), r.per_step(r.verify_ms - r.layers_ms), r.per_step(r.rows),
+                  100.0 * r.lookup_steps / std::max(1, r.steps), r.cpu_ms, r.mismatches);
     }
     return bad ? 1 : 0;
   } catch (const std::exception& e) {

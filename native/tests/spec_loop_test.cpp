@@ -1,6 +1,6 @@
 // Speculative decoding on the demo models (../shared/models, decompressed into .cache/models): the EAGLE
 // head against its PyTorch reference, greedy identity with plain greedy decoding for both drafters x
-// {full vocabulary, FR-Spec restricted head, + prompt ids} x {chain, tree}, KV rollback (the cache after
+// {full vocabulary, FR-Spec restricted head, + prompt ids} x {chain, tree, chain + context lookup}, KV rollback (the cache after
 // speculation equals a fresh evaluation of the same tokens), stop conditions, and .frv refusals.
 // Usage: spec_loop_test [MODELS_DIR]  (default .cache/models; skips with a message when absent)
 #include <cmath>
@@ -14,6 +14,7 @@
 
 #include "engine/generate.h"
 #include "spec/drafters.h"
+#include "spec/lookup.h"
 #include "spec/ranked_vocab.h"
 #include "spec/speculative.h"
 #include "tokenizer/tokenizer.h"
@@ -125,10 +126,12 @@ static void test_greedy_identity(Models& m) {
   auto de = make_eagle_drafter(*m.pe, *m.pt, 2048);
   DraftShape chain{.tree = false, .chain = 5};
   DraftShape tree{.tree = true, .depth = 5, .topk = 4, .beam = 4, .budget = 16};
+  DraftShape lookup{.tree = false, .chain = 3, .lookup = 1, .lookup_tokens = 4};
+  int lookup_steps = 0;
   for (Drafter* dr : {dm.get(), de.get()})
     for (int vocab = 0; vocab < 3; ++vocab)
-      for (int variant = 0; variant < 3; ++variant) {  // chain, tree, chain queued as on a GPU (one read back a step)
-        const DraftShape& shape = variant == 1 ? tree : chain;
+      for (int variant = 0; variant < 4; ++variant) {  // chain, tree, chain queued as on a GPU (one read back a step), chain + lookup
+        const DraftShape& shape = variant == 1 ? tree : variant == 3 ? lookup : chain;
         dr->head().restrict_to(vocab ? std::span<const int32_t>(top8k) : std::span<const int32_t>());
         SpeculativeDecoder dec(target, *dr);
         SpecParams sp;
@@ -145,6 +148,8 @@ static void test_greedy_identity(Models& m) {
                 shape_name(shape).c_str(), vocab, i);
           steps += r.stats.steps;
           emitted += r.stats.emitted;
+          lookup_steps += r.stats.lookup_steps;
+          CHECK(variant == 3 || r.stats.lookup_steps == 0, "lookup steps without lookup");
           // KV rollback: the target cache must equal a fresh evaluation of the same tokens.
           if (i == 0) {
             Context fresh(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
@@ -164,10 +169,27 @@ static void test_greedy_identity(Models& m) {
           }
         }
         std::printf("%-11s %-22s %-10s identical %zu/%zu  tau %.2f\n", dr->kind(),
-                    (shape_name(shape) + (variant == 2 ? " queued" : "")).c_str(),
+                    (shape_name(shape) + (variant == 2 ? " queued" : variant == 3 ? " + lookup" : "")).c_str(),
                     vocab == 0 ? "full" : vocab == 1 ? "k=8192" : "k=8192+ctx", size_t(same), ps.size(),
                     steps ? double(emitted) / steps : 0.0);
       }
+  CHECK(lookup_steps > 0, "context lookup never proposed a draft");
+}
+
+// lookup_draft alone: the longest suffix (4 down to the minimum) at its most recent earlier occurrence.
+static void test_lookup() {
+  std::vector<int32_t> out;
+  const std::vector<int32_t> a = {1, 2, 3, 4, 9, 1, 2, 3};
+  CHECK(lookup_draft(a, 2, 4, out) == 4 && out == std::vector<int32_t>({4, 9, 1, 2}), "lookup: 3-gram continuation");
+  CHECK(lookup_draft(a, 2, 2, out) == 2 && out == std::vector<int32_t>({4, 9}), "lookup: at most max_tokens");
+  const std::vector<int32_t> b = {5, 3, 7, 1, 3, 6, 2, 3};
+  CHECK(lookup_draft(b, 1, 4, out) == 3 && out == std::vector<int32_t>({6, 2, 3}), "lookup: the most recent occurrence, up to the end");
+  CHECK(lookup_draft(b, 2, 4, out) == 0 && out.empty(), "lookup: no 2-gram match");
+  const std::vector<int32_t> c = {1, 2, 9, 2, 8, 1, 2};
+  CHECK(lookup_draft(c, 1, 4, out) == 4 && out == std::vector<int32_t>({9, 2, 8, 1}), "lookup: the longer match wins over a more recent shorter one");
+  CHECK(lookup_draft(std::vector<int32_t>{7}, 1, 4, out) == 0, "lookup: a one-token history has nothing earlier");
+  CHECK(lookup_draft(a, 0, 4, out) == 0 && lookup_draft(a, 2, 0, out) == 0, "lookup: off");
+  std::printf("lookup_draft checks done\n");
 }
 
 static void test_stops(Models& m) {
@@ -293,6 +315,7 @@ int main(int argc, char** argv) {
   m.tok = Tokenizer::from_gguf(m.target->gguf());
   check_same_tokenizer(*m.target, *m.tok, *m.draft);
   test_vocab_file(m.tok.get());
+  test_lookup();
   const std::string ref = argc > 2 ? argv[2] : "../shared/models/demo-eagle.reference.json";
   test_eagle_reference(m, ref);
   test_greedy_identity(m);

@@ -1,6 +1,7 @@
 // Speculative decoding end to end through the addon on the demo models (../shared): greedy output must be
 // token for token the target's plain greedy decoding on 20 FIM prompts from the dev split, for every
-// drafter x {full vocabulary, FR-Spec 8k, FR-Spec 32k (+ prompt ids)} x {chain, tree}; a vocabulary built
+// drafter x {full vocabulary, FR-Spec 8k, FR-Spec 32k (+ prompt ids)} x {chain, tree, chain with context
+// lookup first}; a vocabulary built
 // for another tokenizer is refused; cancellation and stops work. The FR-Spec vocabulary is counted once
 // from the head of the train split into .cache/spec-test/ (reused by later runs).
 // The native suite (spec_loop_test) covers the EAGLE reference, KV rollback and every stop condition.
@@ -68,8 +69,12 @@ describe('speculative decoding (demo models, addon)', function () {
       ['FR 8k', { vocab, vocabTopK: 8192 }],
       ['FR 32k + prompt ids', { vocab, vocabTopK: 32768, contextTokens: true }],
     ];
-    const shapes: Array<[string, SpecGenerateOptions]> = [['chain 4', { chain: 4 }], ['tree', { tree: true, depth: 4, branch: 4, beam: 4, nodes: 12 }]];
+    const shapes: Array<[string, SpecGenerateOptions]> = [
+      ['chain 4', { chain: 4 }], ['tree', { tree: true, depth: 4, branch: 4, beam: 4, nodes: 12 }],
+      ['chain 3 + lookup', { chain: 3, lookup: 2 }],  // context lookup first, the drafter without a match
+    ];
     const summary: string[] = [];
+    let lookupSteps = 0, lookupShapeSteps = 0;
     for (const drafter of ['draft', 'eagle'] as const)
       for (const [vname, vopts] of vocabs)
         for (const [sname, sopts] of shapes) {
@@ -80,10 +85,14 @@ describe('speculative decoding (demo models, addon)', function () {
               `${drafter} ${vname} ${sname}: prompt ${i} (${prompts[i].path}) differs from plain greedy decoding`);
             steps += r.steps;
             emitted += r.tau * r.steps;
+            if (sopts.lookup) lookupSteps += r.lookupSteps, lookupShapeSteps += r.steps;
+            else assert.equal(r.lookupSteps, 0, `${drafter} ${vname} ${sname}: lookup steps without lookup`);
           }
-          summary.push(`${drafter.padEnd(5)} ${vname.padEnd(20)} ${sname.padEnd(7)} tau ${(emitted / steps).toFixed(2)}`);
+          summary.push(`${drafter.padEnd(5)} ${vname.padEnd(20)} ${sname.padEnd(16)} tau ${(emitted / steps).toFixed(2)}`);
         }
     console.log(summary.map((s) => `      ${s}`).join('\n'));
+    // Both kinds of step were exercised: drafts from the context and from the drafter.
+    assert.ok(lookupSteps > 0 && lookupSteps < lookupShapeSteps, `lookup steps ${lookupSteps} of ${lookupShapeSteps}`);
   });
 
   it('refuses a vocabulary built for another tokenizer, naming both', async () => {

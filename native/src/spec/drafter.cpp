@@ -6,10 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace frspec {
-namespace {
+#include "spec/lookup.h"
 
-}  // namespace
+namespace frspec {
 
 void DraftShape::validate() const {
   auto range = [](int v, int lo, int hi, const char* what) {
@@ -17,6 +16,8 @@ void DraftShape::validate() const {
       throw std::invalid_argument(std::string(what) + " must be from " + std::to_string(lo) + " to " + std::to_string(hi) +
                                   ", got " + std::to_string(v));
   };
+  range(lookup, 0, kLookupMaxNgram, "context lookup n-gram");
+  range(lookup_tokens, 1, 32, "context lookup tokens");
   if (!tree) return range(chain, 1, 32, "chain length");
   range(depth, 1, 16, "tree depth");
   range(topk, 1, 32, "tree top-k");
@@ -103,6 +104,17 @@ void Drafter::draft(std::span<const int32_t> committed, int32_t root, const floa
     q->dists.clear();
   }
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  from_lookup_ = false;
+  if (shape.lookup > 0 && !shape.tree && !(temperature > 0 && q)) {
+    history_.assign(committed.begin(), committed.end());
+    history_.push_back(root);
+    if (lookup_draft(history_, shape.lookup, std::min(shape.lookup_tokens, limit), looked_up_) > 0) {
+      // The drafter is not run: it reads the accepted tokens in its next catch-up, several in one eval.
+      for (int32_t tok : looked_up_) tree.add(tok, tree.size() - 1, 0.f);
+      from_lookup_ = true;
+      return;
+    }
+  }
   catch_up(committed, root, features);
   // Room in the drafter's own cache for what drafting appends.
   limit = std::min(limit, ctx_->capacity() - base_ - 1);

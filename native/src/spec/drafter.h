@@ -9,6 +9,7 @@
 // brings it up to date (reusing the longest common prefix), then drafts below the root (the token the
 // target emitted last, not yet in the target's cache).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -29,7 +30,12 @@ struct DraftShape {
   int topk = 8;     // tree: children proposed per expanded node
   int beam = 8;     // tree: nodes expanded per level
   int budget = 24;  // tree: nodes kept for verification
-  int max_nodes() const { return tree ? budget : chain; }
+  // Greedy chains: first look the continuation up in the context (spec/lookup.h), matching the last
+  // `lookup` to kLookupMaxNgram tokens (0: off), and propose up to `lookup_tokens` tokens from there; the
+  // drafter runs only when nothing matches. (Ignored for trees and for sampling.)
+  int lookup = 0;
+  int lookup_tokens = 4;
+  int max_nodes() const { return tree ? budget : lookup > 0 ? std::max(chain, lookup_tokens) : chain; }
   void validate() const;  // throws std::invalid_argument for shapes out of range
 };
 
@@ -70,6 +76,8 @@ class Drafter {
 
   // Inputs the last draft() read to bring the cache up to date (the accepted tokens, or a new prompt).
   int last_catchup_tokens() const { return catchup_; }
+  // Whether the last draft() came from the context (DraftShape::lookup) without running the drafter.
+  bool last_from_lookup() const { return from_lookup_; }
 
  protected:
   Drafter(std::unique_ptr<Context> ctx, std::unique_ptr<DraftHead> head, int d_model);
@@ -106,6 +114,8 @@ class Drafter {
   int base_ = 0;  // slots of the drafter's cache once the root is read
   int catchup_ = 0;
   EvalResult last_;  // the last eval of read_inputs
+  bool from_lookup_ = false;
+  std::vector<int32_t> history_, looked_up_;
 
   float* root_hidden_ = nullptr;  // the root row's output (EAGLE: the feature its children read)
   float* node_hidden_ = nullptr;  // per candidate (EAGLE)

@@ -150,7 +150,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   std::vector<int32_t> verify_tokens, positions, argmax_rows, slots;
   std::vector<uint8_t> mask;
   const bool chain_sampling = !greedy && !params.shape.tree;
-  const bool queued_chain = greedy && !params.shape.tree &&
+  const bool queued_chain = greedy && !params.shape.tree && params.shape.lookup == 0 &&
                             (params.queued_chain > 0 || (params.queued_chain < 0 && b.device_resident()));
   std::vector<int32_t> step_host;
   if (queued_chain && !step_ids_) step_ids_ = b.alloc_ids(2 * size_t(kMaxQueuedChain + 1));
@@ -262,6 +262,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
 
     ++st.steps;
     st.drafted += tree.size();
+    st.lookup_steps += drafter_.last_from_lookup();
     st.accepted += int(vr.accepted_nodes.size());
     st.emitted += int(vr.tokens.size());
     bool go = true;

@@ -44,6 +44,7 @@ struct SpecStats {
   int accepted = 0;       // drafted tokens accepted
   int emitted = 0;        // tokens the steps produced (accepted + one from the target each), before stops
   int verify_rows = 0;    // verify rows the target's LM head was computed for (those verification reached)
+  int lookup_steps = 0;   // steps whose draft came from the context (DraftShape::lookup), not the drafter
   double prompt_ms = 0;   // prompt processing: the target's prefill, then the drafter's (draft_prompt_ms)
   double draft_prompt_ms = 0;
   double draft_ms = 0, verify_ms = 0, total_ms = 0;

@@ -1,0 +1,25 @@
+#include "spec/lookup.h"
+
+#include <algorithm>
+
+namespace frspec {
+
+int lookup_draft(std::span<const int32_t> history, int min_ngram, int max_tokens, std::vector<int32_t>& out) {
+  out.clear();
+  const int h = int(history.size());
+  if (min_ngram < 1 || max_tokens < 1) return 0;
+  // A plain backward scan: contexts are a few thousand tokens, so one step costs a few microseconds,
+  // far below one model evaluation; an index would have to be kept in step with every rollback.
+  for (int n = std::min(kLookupMaxNgram, h - 1); n >= min_ngram; --n) {
+    const int32_t* suffix = history.data() + (h - n);
+    for (int s = h - n - 1; s >= 0; --s) {
+      if (!std::equal(suffix, suffix + n, history.data() + s)) continue;
+      const int from = s + n, len = std::min(max_tokens, h - from);
+      out.assign(history.begin() + from, history.begin() + from + len);
+      return len;
+    }
+  }
+  return 0;
+}
+
+}  // namespace frspec

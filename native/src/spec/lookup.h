@@ -1,0 +1,21 @@
+// Context lookup ("prompt lookup decoding"), a free drafter for code. Code repeats itself: identifiers,
+// call patterns, a line the suffix of a fill-in-the-middle prompt already shows, a loop the model is
+// writing for the second time. So the tokens that followed the most recent earlier occurrence of the
+// last few tokens are often what the target says next, and proposing them costs no model evaluation.
+// The speculative loop tries this first for a greedy chain (DraftShape::lookup) and runs the drafter
+// only when the context has no match; verification is the same, so the output is unchanged.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace frspec {
+
+constexpr int kLookupMaxNgram = 4;  // longest suffix tried; longer matches predict better, 4 rarely misses one
+
+// The longest suffix of `history` (kLookupMaxNgram tokens down to min_ngram) that also occurs earlier in
+// it, at its most recent earlier position: up to max_tokens of the tokens that followed that occurrence go
+// to `out`. Returns how many (0: no suffix of min_ngram or more tokens occurs earlier).
+int lookup_draft(std::span<const int32_t> history, int min_ngram, int max_tokens, std::vector<int32_t>& out);
+
+}  // namespace frspec
