@@ -177,6 +177,14 @@ class Backend {
     matmul(w, x, logits, n, nullptr);
     argmax(logits, n, int(w.rows), host_out);
   }
+  // Drafting, where the answer changes only speed: the argmax of x . W^T for one row x, and its logit, as a
+  // backend computes it fastest; it may be approximate (the CPU: the 8-bit copy's dot products alone,
+  // which can differ from the exact argmax on near ties). Default: exact. logits: scratch of w.rows floats.
+  virtual void matmul_argmax_draft(const Weight& w, const float* x, float* logits, int32_t* host_id, float* host_value) {
+    matmul(w, x, logits, 1, nullptr);
+    argmax(logits, 1, int(w.rows), host_id);
+    to_host(host_value, logits + *host_id, 1);
+  }
 
   // ---- Token ids in backend memory: the speculative loop keeps drafted ids where the drafter's argmax
   // wrote them, so a chain is drafted without a host round trip per token and read back once (issue 6).

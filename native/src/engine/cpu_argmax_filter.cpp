@@ -147,15 +147,12 @@ void ArgmaxFilter::argmax(const float* x, int n, float* logits, int32_t* out) {
 }
 
 #if defined(FRSPEC_ARGMAX_FILTER_VNNI)
-void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
-  const int rows = int(w_.rows), cols = int(w_.cols);
+void ArgmaxFilter::round_x(const float* x, int n, bool* ok) {
+  const int cols = int(w_.cols);
   r_.resize(size_t(n) * cols);
   t_.resize(n);
   l1_.resize(n);
   ex_.resize(n);
-  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
-  task_lo_max_.resize(size_t(tasks) * n);
-  task_found_.resize(size_t(tasks) * kMaxPass);
   // x_i ~ t * r with r in [-127, 127] (stored + 128), and the largest rounding error ex, in double.
   for (int i = 0; i < n; ++i) {
     const float* xi = x + size_t(i) * cols;
@@ -176,6 +173,14 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
     l1_[i] = ok[i] ? round_up(x_l1 * (1 + 1e-9)) : 0.f;
     ex_[i] = round_up(ex);
   }
+}
+
+void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
+  const int rows = int(w_.rows), cols = int(w_.cols);
+  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
+  task_lo_max_.resize(size_t(tasks) * n);
+  task_found_.resize(size_t(tasks) * kMaxPass);
+  round_x(x, n, ok);
 
   pool_.parallel_for(tasks, [&](int task, int thread) {
     const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
@@ -233,6 +238,53 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
       task_lo_max_[size_t(task) * n + k] = *std::max_element(lanes, lanes + 16);
     }
   });
+}
+
+void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, float* value) {
+  const int rows = int(w_.rows), cols = int(w_.cols);
+  bool ok = usable_;
+  if (ok) round_x(x, 1, &ok);
+  if (!ok) {  // non-finite W or x: the exact answer
+    cpu_matmul(pool_, w_, x, logits, 1, nullptr);
+    *id = cpu::argmax_row(logits, rows);
+    *value = logits[*id];
+    return;
+  }
+  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
+  task_best_.resize(tasks);
+  task_best_id_.resize(tasks);
+  const float t = t_[0];
+  pool_.parallel_for(tasks, [&](int task, int) {
+    const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
+    __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i best_row = _mm512_set1_epi32(begin);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int i = begin; i < end; i += 16) {
+      __m512i dot;
+      dot16_rows(r_.data(), cols, q_.data() + size_t(i) * cols, cols, 1, &dot);
+      const __m512i q_sum128 = _mm512_maskz_slli_epi32(0xffff, _mm512_loadu_si512(q_sum_.data() + i), 7);
+      const __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(scale_.data() + i), _mm512_set1_ps(t)),
+                                     _mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(dot, q_sum128)));
+      const __mmask16 valid = end - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (end - i)) - 1);
+      const __mmask16 gt = _mm512_mask_cmp_ps_mask(valid, a, best, _CMP_GT_OQ);  // strictly greater: earlier rows win ties
+      best = _mm512_mask_mov_ps(best, gt, a);
+      best_row = _mm512_mask_mov_epi32(best_row, gt, _mm512_add_epi32(_mm512_set1_epi32(i), lane));
+    }
+    alignas(64) float v[16];
+    alignas(64) int32_t r[16];
+    _mm512_store_ps(v, best);
+    _mm512_store_si512(r, best_row);
+    int k = 0;
+    for (int l = 1; l < 16; ++l)
+      if (v[l] > v[k] || (v[l] == v[k] && r[l] < r[k])) k = l;
+    task_best_[task] = v[k];
+    task_best_id_[task] = r[k];
+  });
+  int k = 0;
+  for (int task = 1; task < tasks; ++task)
+    if (task_best_[task] > task_best_[k]) k = task;
+  *id = task_best_id_[k];
+  *value = task_best_[k];
 }
 
 bool ArgmaxFilter::collect_candidates(int i, int n, float lo, std::vector<int32_t>& ids) const {
@@ -307,6 +359,12 @@ void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* ou
 }
 #else
 void ArgmaxFilter::score_pass(const float*, int, bool*) {}
+void ArgmaxFilter::round_x(const float*, int, bool*) {}
+void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, float* value) {
+  cpu_matmul(pool_, w_, x, logits, 1, nullptr);
+  *id = cpu::argmax_row(logits, int(w_.rows));
+  *value = logits[*id];
+}
 bool ArgmaxFilter::collect_candidates(int, int, float, std::vector<int32_t>&) const { return false; }
 void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* out) {
   for (int i = 0; i < n; ++i) {

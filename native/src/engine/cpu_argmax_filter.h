@@ -44,6 +44,12 @@ class ArgmaxFilter {
     return id;
   }
 
+  // For drafting, where the answer changes only speed (verification decides what is output): the first
+  // argmax of the 8-bit approximations a_i alone, no bounds and no exact recomputation, and its a_i.
+  // One pass over the 8-bit copy (half the bytes of F16). logits: scratch of w.rows floats, used only
+  // when W holds a non-finite value (then the answer is the exact one).
+  void approx_argmax(const float* x, float* logits, int32_t* id, float* value);
+
   int64_t rows() const { return w_.rows; }
   size_t bytes() const { return q_.size() + 4 * (scale_.size() + err_.size() + abs_sum_.size() + q_sum_.size()); }
   int last_candidates() const { return last_candidates_; }  // rows computed exactly by the last call, all x_i
@@ -56,6 +62,8 @@ class ArgmaxFilter {
   // One pass for x rows [0, n) (n <= kMaxPass): rounds them to 8 bits, then finds each row's possible candidates per task.
   // ok[i] = false for a row the filter cannot bound (non-finite x): it takes the full matmul.
   void score_pass(const float* x, int n, bool* ok);
+  // x rows [0, n) rounded to 8 bits (r_, t_) with |x|_1 and the largest rounding error (l1_, ex_).
+  void round_x(const float* x, int n, bool* ok);
   // Ids of row i's candidates (hi >= lo) among the n rows of the last pass, increasing; false when there
   // are more than kMaxCandidates.
   bool collect_candidates(int i, int n, float lo, std::vector<int32_t>& ids) const;
@@ -79,6 +87,8 @@ class ArgmaxFilter {
     float hi;  // a_i + B_i
   };
   std::vector<float> task_lo_max_;  // per task, per x row: max (a_i - B_i)
+  std::vector<float> task_best_;    // approx_argmax: per task, the largest a_i ...
+  std::vector<int32_t> task_best_id_;  // ... and its first row
   // per task, per x row (kMaxPass slots): the W rows whose a_i + B_i reached the task's running max (a - B)
   std::vector<std::vector<Candidate>> task_found_;
   std::vector<std::vector<int32_t>> candidates_;  // per x row

@@ -203,9 +203,12 @@ class CpuBackend final : public Backend {
   // verification of a drafted path) share one pass over the 8-bit head.
   void matmul_argmax(const Weight& w, const float* x, int n, float* logits, int32_t* out) override {
     if (n < 1 || !use_argmax_filter_ || !ArgmaxFilter::applicable(w)) return Backend::matmul_argmax(w, x, n, logits, out);
-    std::unique_ptr<ArgmaxFilter>& f = filters_[w.data];
-    if (!f || f->rows() != w.rows) f = std::make_unique<ArgmaxFilter>(pool_, w);
-    f->argmax(x, n, logits, out);
+    filter(w).argmax(x, n, logits, out);
+  }
+
+  void matmul_argmax_draft(const Weight& w, const float* x, float* logits, int32_t* id, float* value) override {
+    if (!use_argmax_filter_ || !ArgmaxFilter::applicable(w)) return Backend::matmul_argmax_draft(w, x, logits, id, value);
+    filter(w).approx_argmax(x, logits, id, value);
   }
 
   void topk(const float* logits, int vocab, int k, int32_t* ids, float* vals) override {
@@ -223,6 +226,11 @@ class CpuBackend final : public Backend {
     } else {
       pool_.parallel_for(n, [&](int i, int) { f(i); });
     }
+  }
+  ArgmaxFilter& filter(const Weight& w) {  // the 8-bit copy of w, built on first use
+    std::unique_ptr<ArgmaxFilter>& f = filters_[w.data];
+    if (!f || f->rows() != w.rows) f = std::make_unique<ArgmaxFilter>(pool_, w);
+    return *f;
   }
   static void check_slots(const KvCacheShape& s, int layer, int first, int n) {
     if (layer < 0 || layer >= s.n_layers || first < 0 || n < 0 || first + n > s.capacity)
