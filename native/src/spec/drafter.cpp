@@ -104,16 +104,9 @@ void Drafter::draft(std::span<const int32_t> committed, int32_t root, const floa
     q->dists.clear();
   }
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
-  from_lookup_ = false;
-  if (shape.lookup > 0 && !shape.tree && !(temperature > 0 && q)) {
-    history_.assign(committed.begin(), committed.end());
-    history_.push_back(root);
-    if (lookup_draft(history_, shape.lookup, std::min(shape.lookup_tokens, limit), looked_up_) > 0) {
-      // The drafter is not run: it reads the accepted tokens in its next catch-up, several in one eval.
-      for (int32_t tok : looked_up_) tree.add(tok, tree.size() - 1, 0.f);
-      from_lookup_ = true;
-      return;
-    }
+  if (!shape.tree && !(temperature > 0 && q) && lookup(committed, root, shape, limit, looked_up_) > 0) {
+    for (int32_t tok : looked_up_) tree.add(tok, tree.size() - 1, 0.f);
+    return;
   }
   catch_up(committed, root, features);
   // Room in the drafter's own cache for what drafting appends.
@@ -121,6 +114,18 @@ void Drafter::draft(std::span<const int32_t> committed, int32_t root, const floa
   if (limit < 1) return;
   if (shape.tree) draft_tree(shape, limit, tree);
   else draft_chain(shape, limit, temperature, rng, tree, q);
+}
+
+int Drafter::lookup(std::span<const int32_t> committed, int32_t root, const DraftShape& shape, int limit,
+                    std::vector<int32_t>& out) {
+  from_lookup_ = false;
+  out.clear();
+  if (shape.lookup < 1 || limit < 1) return 0;
+  history_.assign(committed.begin(), committed.end());
+  history_.push_back(root);
+  // On a match the drafter is not run: it reads the accepted tokens in its next catch-up, several in one eval.
+  from_lookup_ = lookup_draft(history_, shape.lookup, std::min(shape.lookup_tokens, limit), out) > 0;
+  return int(out.size());
 }
 
 void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree,
@@ -176,6 +181,7 @@ int Drafter::draft_chain_queued(std::span<const int32_t> committed, int32_t root
                                 int limit, int32_t* ids) {
   if (chain < 1 || chain > kMaxChain) throw std::invalid_argument("drafter: chain length must be from 1 to 32");
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  from_lookup_ = false;
   catch_up(committed, root, features);
   const int n = std::min({chain, limit, ctx_->capacity() - base_ - 1});
   if (n >= 1) queue_chain(n, ids);

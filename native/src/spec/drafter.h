@@ -76,7 +76,11 @@ class Drafter {
 
   // Inputs the last draft() read to bring the cache up to date (the accepted tokens, or a new prompt).
   int last_catchup_tokens() const { return catchup_; }
-  // Whether the last draft() came from the context (DraftShape::lookup) without running the drafter.
+  // Context lookup alone (DraftShape::lookup, spec/lookup.h): up to min(lookup_tokens, limit) tokens that
+  // followed an earlier occurrence of the last tokens of committed + root, into out; 0 without a match (or
+  // with lookup off). draft() tries it first for greedy chains; the queued GPU step calls it itself.
+  int lookup(std::span<const int32_t> committed, int32_t root, const DraftShape& shape, int limit, std::vector<int32_t>& out);
+  // Whether the last draft() or lookup() came from the context without running the drafter.
   bool last_from_lookup() const { return from_lookup_; }
 
  protected:

@@ -150,9 +150,9 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   std::vector<int32_t> verify_tokens, positions, argmax_rows, slots;
   std::vector<uint8_t> mask;
   const bool chain_sampling = !greedy && !params.shape.tree;
-  const bool queued_chain = greedy && !params.shape.tree && params.shape.lookup == 0 &&
+  const bool queued_chain = greedy && !params.shape.tree &&
                             (params.queued_chain > 0 || (params.queued_chain < 0 && b.device_resident()));
-  std::vector<int32_t> step_host;
+  std::vector<int32_t> step_host, looked_up;
   if (queued_chain && !step_ids_) step_ids_ = b.alloc_ids(2 * size_t(kMaxQueuedChain + 1));
   for (;;) {
     if (cancelled(cancel)) { out.stop = SpecStop::Cancelled; break; }
@@ -178,7 +178,10 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
       int n = 0;
       try {
         b.write_ids(step_ids_, &root, 1);
-        n = drafter_.draft_chain_queued(target_.tokens(), root, features_, params.shape.chain, limit, step_ids_ + 1);
+        // Context lookup first: a match is written where the drafter would have left its ids.
+        n = drafter_.lookup(target_.tokens(), root, params.shape, limit, looked_up);
+        if (n > 0) b.write_ids(step_ids_ + 1, looked_up.data(), n);
+        else n = drafter_.draft_chain_queued(target_.tokens(), root, features_, params.shape.chain, limit, step_ids_ + 1);
         st.draft_ms += ms_since(td);
         tv = Clock::now();
         verify_tokens.assign(size_t(n) + 1, 0);
@@ -201,7 +204,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
       step_host.resize(2 * size_t(n) + 1);
       b.read_ids(step_host.data(), step_ids_ + 1, 2 * n + 1);
       for (int i = 0; i < n; ++i) tree.token[i] = verify_tokens[i + 1] = step_host[i];
-      drafter_.drafted(std::span<const int32_t>(step_host).first(n));
+      if (!drafter_.last_from_lookup()) drafter_.drafted(std::span<const int32_t>(step_host).first(n));
       target_.relabel(base + 1, std::span<const int32_t>(step_host).first(n));
       verify_greedy(tree, step_host.data() + n, vr);
       st.verify_rows += n + 1;
