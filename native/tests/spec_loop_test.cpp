@@ -176,6 +176,38 @@ static void test_greedy_identity(Models& m) {
   CHECK(lookup_steps > 0, "context lookup never proposed a draft");
 }
 
+// A drafter's head restricted to an id list it had before (kept gathered, maybe evicted meanwhile) projects
+// exactly like the first time.
+static void test_head_reuse(Models& m) {
+  auto dm = make_model_drafter(*m.pd, *m.pt, 256);
+  DraftHead& head = dm->head();
+  const int d = int(m.draft->config().d_model);
+  std::vector<float> h(d);
+  for (int i = 0; i < d; ++i) h[i] = std::sin(0.37f * float(i));
+  auto ids = [](int first, int k) {
+    std::vector<int32_t> v(k);
+    for (int i = 0; i < k; ++i) v[i] = first + 3 * i;
+    return v;
+  };
+  const int32_t row0 = 0;
+  auto logits = [&]() {
+    const float* l = head.project(h.data(), std::span<const int32_t>(&row0, 1));
+    return std::vector<float>(l, l + head.size());
+  };
+  head.restrict_to(ids(5, 500));
+  const std::vector<float> first = logits();
+  head.restrict_to(ids(7, 300));
+  const std::vector<float> other = logits();
+  head.restrict_to(ids(5, 500));
+  CHECK(logits() == first, "head reuse: switching back to an id list changes its logits");
+  for (int j = 0; j < 12; ++j) head.restrict_to(ids(11 + j, 200));  // more lists than are kept: evictions
+  head.restrict_to(ids(7, 300));
+  CHECK(logits() == other, "head reuse: an evicted id list gathered again differs");
+  head.restrict_to(ids(5, 500));
+  CHECK(logits() == first, "head reuse: an evicted id list gathered again differs");
+  std::printf("draft head: restricting to an earlier id list reuses or regathers it exactly\n");
+}
+
 // lookup_draft alone: the longest suffix (4 down to the minimum) at its most recent earlier occurrence.
 static void test_lookup() {
   std::vector<int32_t> out;
@@ -318,6 +350,7 @@ int main(int argc, char** argv) {
   test_lookup();
   const std::string ref = argc > 2 ? argv[2] : "../shared/models/demo-eagle.reference.json";
   test_eagle_reference(m, ref);
+  test_head_reuse(m);
   test_greedy_identity(m);
   test_stops(m);
   std::printf(failures ? "%d FAILURES\n" : "all spec loop tests passed\n", failures);

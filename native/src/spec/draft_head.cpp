@@ -15,7 +15,7 @@ DraftHead::DraftHead(Backend& b, const Weight& full, int usable_rows, int max_ro
 }
 
 DraftHead::~DraftHead() {
-  if (base_.data) b_.release(base_);
+  for (Gathered& g : gathered_) b_.release(g.w);  // base_ is one of them
   if (extra_.data) b_.release(extra_);
   for (float* p : {sel_, logits_, extra_logits_, packed_}) b_.free(p);
   if (backend_ids_) b_.free_ids(backend_ids_);
@@ -40,7 +40,7 @@ void DraftHead::ensure_buffers(int cols) {
 }
 
 void DraftHead::restrict_to(std::span<const int32_t> ids) {
-  if (base_.data) b_.release(base_);
+  base_ = Weight{};
   if (extra_.data) b_.release(extra_);
   b_.free(packed_);
   packed_ = nullptr;
@@ -53,9 +53,26 @@ void DraftHead::restrict_to(std::span<const int32_t> ids) {
       base_ids_.push_back(id);
     }
   if (!ids.empty() && base_ids_.empty()) throw std::invalid_argument("FR-Spec: none of the ranked ids is in the drafter's vocabulary");
-  if (!base_ids_.empty()) base_ = b_.gather_rows(full_view_, base_ids_.data(), int(base_ids_.size()));
+  if (!base_ids_.empty()) base_ = gathered(base_ids_);
   all_ids_ = base_ids_;
   upload_ids();
+}
+
+Weight DraftHead::gathered(const std::vector<int32_t>& ids) {
+  auto hit = std::find_if(gathered_.begin(), gathered_.end(), [&](const Gathered& g) { return g.ids == ids; });
+  if (hit == gathered_.end()) {
+    gathered_.insert(gathered_.begin(), Gathered{ids, b_.gather_rows(full_view_, ids.data(), int(ids.size()))});
+  } else {
+    std::rotate(gathered_.begin(), hit, hit + 1);  // most recently used first
+  }
+  size_t bytes = 0;
+  for (const Gathered& g : gathered_) bytes += size_t(g.w.rows) * g.w.row_bytes;
+  while (gathered_.size() > 1 && (gathered_.size() > kGatheredHeads || bytes > kGatheredBytes)) {
+    bytes -= size_t(gathered_.back().w.rows) * gathered_.back().w.row_bytes;
+    b_.release(gathered_.back().w);
+    gathered_.pop_back();
+  }
+  return gathered_.front().w;
 }
 
 void DraftHead::set_extra(std::span<const int32_t> ids) {

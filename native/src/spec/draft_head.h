@@ -43,19 +43,31 @@ class DraftHead {
   // logits[n][size()] (backend memory, valid until the next call) for rows rows[i] of h[?][d].
   const float* project(const float* h, std::span<const int32_t> rows);
   // The greedy drafted token for the row h[d] (backend memory) into *id (backend memory): the token id of the
-  // head's first maximum, as project() then Backend::argmax_ids. On a host-memory backend the full head goes
-  // through Backend::matmul_argmax (the CPU's exact 8-bit prefilter reads half the bytes).
+  // head's first maximum, as project() then Backend::argmax_ids. On a host-memory backend it comes from
+  // Backend::matmul_argmax_draft (the CPU: an 8-bit copy of the head, which may differ on near ties).
   void argmax_id(const float* h, int32_t* id);
 
  private:
   int base_rows() const { return full() ? usable_ : int(base_ids_.size()); }
   void ensure_buffers(int cols);
   void upload_ids();  // all_ids_ -> backend_ids_
+  // The head gathered for these ids, from gathered_ or gathered now. Heads of earlier id lists are kept (most
+  // recently used first, at most kGatheredHeads and kGatheredBytes): switching back to a vocabulary (a
+  // benchmark alternating configurations, a workspace vocabulary rebuilt and back) then costs nothing, and
+  // on the CPU its 8-bit drafting copy (Backend::matmul_argmax_draft) is kept with it.
+  Weight gathered(const std::vector<int32_t>& ids);
+  static constexpr size_t kGatheredHeads = 8;
+  static constexpr size_t kGatheredBytes = size_t(512) << 20;
+  struct Gathered {
+    std::vector<int32_t> ids;
+    Weight w;
+  };
+  std::vector<Gathered> gathered_;
 
   Backend& b_;
   Weight full_view_;  // the full head limited to usable rows (same memory)
   int usable_, full_rows_, max_rows_;
-  Weight base_{}, extra_{};
+  Weight base_{}, extra_{};  // base_: the front of gathered_ (or empty: the full head)
   std::vector<int32_t> base_ids_, extra_ids_, all_ids_;
   std::vector<uint8_t> in_base_;  // id -> listed in base_ids_
   float *sel_ = nullptr, *logits_ = nullptr, *extra_logits_ = nullptr, *packed_ = nullptr;
