@@ -47,13 +47,16 @@ describe('frspec generate --draft (speculative, fixtures)', function () {
     writeVocab(frv, { fingerprint: tok.fingerprint, pre: tok.pre, vocabSize: tok.vocabSize, source: 'test', createdAt: 0,
       corpus: { files: 1, bytes: 1, tokens: (ids.length * (ids.length + 1)) / 2 }, ids,
       counts: Float64Array.from(ids, (_, i) => ids.length - i), forced: 0 });
-    for (const extra of [[], ['--tree'], ['--chain', '6', '--vocab', frv, '--vocab-top-k', '8'], ['--tree', '--vocab', frv, '--context-tokens']]) {
+    for (const extra of [[], ['--tree'], ['--chain', '6', '--vocab', frv, '--vocab-top-k', '8'], ['--tree', '--vocab', frv, '--context-tokens'],
+      ['--chain', '3', '--lookup', '1', '--lookup-tokens', '5', '--vocab', frv, '--vocab-top-k', '8']]) {
       const r = await frspec([...base, '--draft', draft, ...extra]);
       assert.equal(r.code, 0, r.err);
       const j = lastJson(r.out);
       assert.deepEqual(j.tokens, want, `--draft ${extra.join(' ')}`);
       assert.equal(j.spec.drafter, 'draft-model');
       assert.ok(j.spec.steps >= 1 && j.spec.tau >= 1 && j.spec.draftMs >= 0 && j.spec.verifyMs > 0, JSON.stringify(j.spec));
+      assert.ok(extra.includes('--lookup') ? j.spec.lookupSteps >= 0 && j.spec.lookupSteps <= j.spec.steps : j.spec.lookupSteps === 0,
+        JSON.stringify(j.spec));
     }
   });
 
@@ -71,5 +74,11 @@ describe('frspec generate --draft (speculative, fixtures)', function () {
     const noDrafter = await frspec(['generate', '--model', target, '--tree', '--prompt', 'def']);
     assert.equal(noDrafter.code, 2);
     assert.match(noDrafter.err, /--tree needs a drafter/);
+    const lookupTokens = await frspec(['generate', '--model', target, '--draft', draft, '--lookup-tokens', '3', '--prompt', 'def']);
+    assert.equal(lookupTokens.code, 2);
+    assert.match(lookupTokens.err, /--lookup-tokens needs --lookup N/);
+    const lookupRange = await frspec(['generate', '--model', target, '--draft', draft, '--lookup', '5', '--prompt', 'def']);
+    assert.equal(lookupRange.code, 2);
+    assert.match(lookupRange.err, /--lookup must be an integer from 0 to 4, got '5'/);
   });
 });
