@@ -173,7 +173,9 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
       // from there, its argmax per row -> step_ids_[n+1..2n+1], then the host waits once for all of them.
       // (draft_ms then counts only the host's queuing; the GPU's drafting time lands in verify_ms.)
       // With graph_steps the whole step up to the read back is recorded and launched as one CUDA graph.
-      const bool graph = params.graph_steps && st.steps > 0;
+      // (Not with context lookup: its steps alternate between two shapes, and a lookup step's ids come from
+      // host memory, which a recorded graph would read again at replay.)
+      const bool graph = params.graph_steps && st.steps > 0 && params.shape.lookup == 0;
       if (graph) b.begin_graph();
       int n = 0;
       try {

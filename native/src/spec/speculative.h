@@ -33,7 +33,8 @@ struct SpecParams {
   // timings), 1: on any backend (the CPU tests check it stays exact).
   int queued_chain = -1;
   // The queued chain step (from each generation's second step on: the first one sizes every buffer) is
-  // recorded and launched as one CUDA graph (Backend::begin_graph) instead of kernel by kernel.
+  // recorded and launched as one CUDA graph (Backend::begin_graph) instead of kernel by kernel. Ignored
+  // with context lookup (shape.lookup > 0).
   bool graph_steps = false;
 };
 
