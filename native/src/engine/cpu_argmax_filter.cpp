@@ -27,6 +27,13 @@ float round_up(double v) {
   return f;
 }
 
+struct RowQuant {
+  float s = 0;
+  double amax = 0, err = 0, abs_q = 0;
+  int32_t sum_q = 0;
+  bool finite = true;
+};
+
 #if defined(FRSPEC_ARGMAX_FILTER_VNNI)
 // The integer dot products sum_j q[row][j] * r_k[j] of one block of 16 rows stored interleaved (for each
 // group of 4 columns, 16 rows x 4 bytes) with N rounded x rows r_k (r_stride bytes apart): each lane
@@ -50,6 +57,63 @@ inline void dot16_u8s8(const uint8_t* r, size_t r_stride, const int8_t* qt, int 
     for (int c = 1; c < C; ++c) sum = _mm512_add_epi32(sum, acc[c][k]);
     out[k] = sum;
   }
+}
+
+// One row of W in 8 bits: s = max|w| / 127, q_j = round(w_j / s) clamped to [-127, 127], stored at
+// q[(j / 4) * 64 + j % 4] (the filter's interleaved layout), with what the bounds need: err = max |w_j - s q_j|
+// (measured, so how ties round does not matter; computed with one rounding, which the caller's relative
+// margin covers), sum q_j and sum |q_j|. row: scratch of cols floats. This runs for every row of a head each
+// time one is restricted (a new FR-Spec vocabulary), so it is vectorized: 8k x 256 in about a millisecond.
+
+RowQuant quantize_row_8bit(DType type, const uint8_t* src, float* row, int cols, int8_t* q) {
+  if (type == DType::F16) {
+    for (int j = 0; j < cols; j += 16)
+      _mm512_storeu_ps(row + j, _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * size_t(j)))));
+  } else {
+    dequantize_row(type, src, row, cols);
+  }
+  RowQuant r;
+  __m512 vmax = _mm512_setzero_ps();
+  __mmask16 nan = 0;
+  for (int j = 0; j < cols; j += 16) {
+    const __m512 v = _mm512_loadu_ps(row + j);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    vmax = _mm512_maskz_max_ps(0xffff, vmax, _mm512_abs_ps(v));
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, vmax);
+  const float amax = *std::max_element(lanes, lanes + 16);
+  r.finite = !nan && std::isfinite(amax);
+  r.amax = amax;
+  r.s = float(double(amax) / 127);
+  if (!(r.s > 0) || !r.finite) {  // all zeros (or unusable): q = 0, err = amax
+    for (int j = 0; j < cols; ++j) q[(j / 4) * 64 + j % 4] = 0;
+    r.err = amax;
+    return r;
+  }
+  const __m512 vs = _mm512_set1_ps(r.s);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  __m512 verr = _mm512_setzero_ps();
+  __m512i vsum = _mm512_setzero_si512(), vabs = _mm512_setzero_si512();
+  for (int j = 0; j < cols; j += 16) {
+    const __m512 v = _mm512_loadu_ps(row + j);
+    const __m512i qi = _mm512_maskz_min_epi32(0xffff, hi, _mm512_maskz_max_epi32(0xffff, lo, _mm512_maskz_cvtps_epi32(0xffff, _mm512_div_ps(v, vs))));
+    const __m512 qf = _mm512_maskz_cvtepi32_ps(0xffff, qi);
+    verr = _mm512_maskz_max_ps(0xffff, verr, _mm512_abs_ps(_mm512_fnmadd_ps(vs, qf, v)));
+    vsum = _mm512_add_epi32(vsum, qi);
+    vabs = _mm512_add_epi32(vabs, _mm512_maskz_abs_epi32(0xffff, qi));
+    alignas(16) int8_t bytes[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(bytes), _mm512_maskz_cvtepi32_epi8(0xffff, qi));
+    for (int g = 0; g < 4; ++g) std::memcpy(q + size_t(j / 4 + g) * 64, bytes + 4 * g, 4);
+  }
+  _mm512_store_ps(lanes, verr);
+  r.err = *std::max_element(lanes, lanes + 16);
+  alignas(64) int32_t ints[16];
+  _mm512_store_si512(ints, vsum);
+  for (int32_t x : ints) r.sum_q += x;
+  _mm512_store_si512(ints, vabs);
+  for (int32_t x : ints) r.abs_q += x;
+  return r;
 }
 
 // dot16_u8s8 for any n <= 16 x rows, in chunks of at most 8 (the accumulators stay in registers).
@@ -76,6 +140,22 @@ inline __m512 broadcast_max(__m512 v) {
   v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_permute_ps(0xffff, v, _MM_SHUFFLE(1, 0, 3, 2)));
   return _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_permute_ps(0xffff, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+#else
+RowQuant quantize_row_8bit(DType type, const uint8_t* src, float* row, int cols, int8_t* q) {  // (not used: no filter without VNNI)
+  dequantize_row(type, src, row, cols);
+  RowQuant r;
+  for (int j = 0; j < cols; ++j) r.amax = std::max(r.amax, double(std::fabs(row[j])));
+  r.finite = std::isfinite(r.amax);
+  r.s = float(r.amax / 127);
+  for (int j = 0; j < cols; ++j) {
+    const long qi = r.s > 0 ? std::clamp(std::lround(row[j] / r.s), -127L, 127L) : 0;
+    q[(j / 4) * 64 + j % 4] = int8_t(qi);
+    r.sum_q += int32_t(qi);
+    r.abs_q += std::labs(qi);
+    r.err = std::max(r.err, std::fabs(double(row[j]) - double(r.s) * double(qi)));
+  }
+  return r;
 }
 #endif
 
@@ -107,29 +187,18 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : 
   const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
   std::vector<uint8_t> bad(tasks, 0);
   pool_.parallel_for(tasks, [&](int task, int) {
-    std::vector<float> row(cols);  // (building happens once per LM head)
+    std::vector<float> row(cols);
     const int64_t end = std::min<int64_t>(rows, int64_t(task + 1) * kRowsPerTask);
     for (int64_t i = int64_t(task) * kRowsPerTask; i < end; ++i) {
-      dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + i * w.row_bytes, row.data(), cols);
-      double amax = 0;
-      for (float v : row) amax = std::max(amax, double(std::fabs(v)));
-      if (!std::isfinite(amax)) bad[task] = 1;
-      const float s = float(amax / 127);
-      double err = 0, abs_q = 0;
-      int32_t sum_q = 0;
+      const uint8_t* src = static_cast<const uint8_t*>(w.data) + i * w.row_bytes;
       // Row i's 4-byte group g sits at block (i / 16), group g, lane (i % 16).
       int8_t* q = q_.data() + size_t(i / 16) * 16 * cols + size_t(i % 16) * 4;
-      for (int64_t j = 0; j < cols; ++j) {
-        const long qi = s > 0 ? std::clamp(std::lround(row[j] / s), -127L, 127L) : 0;
-        q[(j / 4) * 64 + j % 4] = int8_t(qi);
-        sum_q += int32_t(qi);
-        abs_q += std::labs(qi);
-        err = std::max(err, std::fabs(double(row[j]) - double(s) * double(qi)));
-      }
-      scale_[i] = s;
-      err_[i] = round_up((err + gamma * amax) * (1 + std::ldexp(1.0, -20)));
-      abs_sum_[i] = round_up(double(s) * abs_q * (1 + std::ldexp(1.0, -20)));
-      q_sum_[i] = sum_q;
+      const RowQuant rq = quantize_row_8bit(w.type, src, row.data(), int(cols), q);
+      if (!rq.finite) bad[task] = 1;
+      scale_[i] = rq.s;
+      err_[i] = round_up((rq.err + gamma * rq.amax) * (1 + std::ldexp(1.0, -20)));
+      abs_sum_[i] = round_up(double(rq.s) * rq.abs_q * (1 + std::ldexp(1.0, -20)));
+      q_sum_[i] = rq.sum_q;
     }
   });
   usable_ = std::find(bad.begin(), bad.end(), 1) == bad.end();
