@@ -18,8 +18,7 @@
 namespace frspec {
 namespace {
 
-constexpr int kRowsPerTask = 4096;
-
+#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
 // The smallest float >= v (v >= 0).
 float round_up(double v) {
   float f = float(v);
@@ -27,14 +26,6 @@ float round_up(double v) {
   return f;
 }
 
-struct RowQuant {
-  float s = 0;
-  double amax = 0, err = 0, abs_q = 0;
-  int32_t sum_q = 0;
-  bool finite = true;
-};
-
-#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
 // The integer dot products sum_j q[row][j] * r_k[j] of one block of 16 rows stored interleaved (for each
 // group of 4 columns, 16 rows x 4 bytes) with N rounded x rows r_k (r_stride bytes apart): each lane
 // accumulates one row, so no horizontal sums, and each 64-byte weight load serves all N x rows. C
@@ -59,12 +50,18 @@ inline void dot16_u8s8(const uint8_t* r, size_t r_stride, const int8_t* qt, int 
   }
 }
 
+struct RowQuant {
+  float s = 0;
+  double amax = 0, err = 0, abs_q = 0;
+  int32_t sum_q = 0;
+  bool finite = true;
+};
+
 // One row of W in 8 bits: s = max|w| / 127, q_j = round(w_j / s) clamped to [-127, 127], stored at
 // q[(j / 4) * 64 + j % 4] (the filter's interleaved layout), with what the bounds need: err = max |w_j - s q_j|
 // (measured, so how ties round does not matter; computed with one rounding, which the caller's relative
 // margin covers), sum q_j and sum |q_j|. row: scratch of cols floats. This runs for every row of a head each
-// time one is restricted (a new FR-Spec vocabulary), so it is vectorized: 8k x 256 in about a millisecond.
-
+// time one is restricted (a new FR-Spec vocabulary), so it is vectorized: 8k x 256 in about 2 ms (was 7-17).
 RowQuant quantize_row_8bit(DType type, const uint8_t* src, float* row, int cols, int8_t* q) {
   if (type == DType::F16) {
     for (int j = 0; j < cols; j += 16)
@@ -134,28 +131,21 @@ inline void dot16_rows(const uint8_t* r, size_t r_stride, const int8_t* qt, int 
   }
 }
 
-// max over the 16 lanes of v, in every lane (masked forms: see above).
+// max over the 16 lanes of v, in every lane. (All-lanes masked forms here and below: GCC 12 warns about the
+// unmasked ones' undefined source operand.)
 inline __m512 broadcast_max(__m512 v) {
   v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   v = _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_permute_ps(0xffff, v, _MM_SHUFFLE(1, 0, 3, 2)));
   return _mm512_maskz_max_ps(0xffff, v, _mm512_maskz_permute_ps(0xffff, v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
-#else
-RowQuant quantize_row_8bit(DType type, const uint8_t* src, float* row, int cols, int8_t* q) {  // (not used: no filter without VNNI)
-  dequantize_row(type, src, row, cols);
-  RowQuant r;
-  for (int j = 0; j < cols; ++j) r.amax = std::max(r.amax, double(std::fabs(row[j])));
-  r.finite = std::isfinite(r.amax);
-  r.s = float(r.amax / 127);
-  for (int j = 0; j < cols; ++j) {
-    const long qi = r.s > 0 ? std::clamp(std::lround(row[j] / r.s), -127L, 127L) : 0;
-    q[(j / 4) * 64 + j % 4] = int8_t(qi);
-    r.sum_q += int32_t(qi);
-    r.abs_q += std::labs(qi);
-    r.err = std::max(r.err, std::fabs(double(row[j]) - double(r.s) * double(qi)));
-  }
-  return r;
+
+// The approximate logits a_i = s_i t (dot_i - 128 sum_j q_ij) of one block of 16 rows, scale and q_sum at its
+// first row (the +128 made r unsigned for VNNI).
+inline __m512 approx_logits(const float* scale, const int32_t* q_sum, __m512i dots, float t) {
+  const __m512i q_sum128 = _mm512_maskz_slli_epi32(0xffff, _mm512_loadu_si512(q_sum), 7);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(scale), _mm512_set1_ps(t)),
+                       _mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(dots, q_sum128)));
 }
 #endif
 
@@ -183,10 +173,10 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : 
   err_.assign(padded, 0.f);
   abs_sum_.assign(padded, 0.f);
   q_sum_.assign(padded, 0);
+  std::vector<uint8_t> bad(tasks(), 0);
+#if defined(FRSPEC_ARGMAX_FILTER_VNNI)  // (applicable() is false without it)
   const double gamma = double(cols + 64) * std::ldexp(1.0, -23);
-  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
-  std::vector<uint8_t> bad(tasks, 0);
-  pool_.parallel_for(tasks, [&](int task, int) {
+  pool_.parallel_for(tasks(), [&](int task, int) {
     std::vector<float> row(cols);
     const int64_t end = std::min<int64_t>(rows, int64_t(task + 1) * kRowsPerTask);
     for (int64_t i = int64_t(task) * kRowsPerTask; i < end; ++i) {
@@ -201,10 +191,16 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : 
       q_sum_[i] = rq.sum_q;
     }
   });
+#endif
   usable_ = std::find(bad.begin(), bad.end(), 1) == bad.end();
   padded_ = padded;
   use_amx_ = allow_amx && cols % 64 == 0 && amx::available();
   if (use_amx_) amx_dots_.resize(size_t(pool_.size()) * kRowsPerTask * kMaxPass);
+}
+
+int32_t ArgmaxFilter::exact_argmax(const float* x, float* logits) {
+  cpu_matmul(pool_, w_, x, logits, 1, nullptr);
+  return cpu::argmax_row(logits, int(w_.rows));
 }
 
 void ArgmaxFilter::argmax(const float* x, int n, float* logits, int32_t* out) {
@@ -245,8 +241,7 @@ void ArgmaxFilter::round_x(const float* x, int n, bool* ok) {
 }
 
 void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
-  const int rows = int(w_.rows), cols = int(w_.cols);
-  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
+  const int rows = int(w_.rows), cols = int(w_.cols), tasks = this->tasks();
   task_lo_max_.resize(size_t(tasks) * n);
   task_found_.resize(size_t(tasks) * kMaxPass);
   round_x(x, n, ok);
@@ -271,15 +266,11 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
         _mm_prefetch(reinterpret_cast<const char*>(q_.data() + size_t(i + 64) * cols), _MM_HINT_T0);
         dot16_rows(r_.data(), cols, q_.data() + size_t(i) * cols, cols, n, dots);  // the block is read once for all n
       }
-      const __m512 scale = _mm512_loadu_ps(scale_.data() + i), err = _mm512_loadu_ps(err_.data() + i);
-      const __m512 abs_sum = _mm512_loadu_ps(abs_sum_.data() + i);
-      // (the all-lanes masked forms: GCC 12 warns about the unmasked ones' undefined source operand)
-      const __m512i q_sum128 = _mm512_maskz_slli_epi32(0xffff, _mm512_loadu_si512(q_sum_.data() + i), 7);
+      const __m512 err = _mm512_loadu_ps(err_.data() + i), abs_sum = _mm512_loadu_ps(abs_sum_.data() + i);
       const __mmask16 valid = end - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (end - i)) - 1);
       for (int k = 0; k < n; ++k) {
         if (!ok[k]) continue;
-        const __m512i dot = _mm512_sub_epi32(dots[k], q_sum128);
-        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(scale, _mm512_set1_ps(t_[k])), _mm512_maskz_cvtepi32_ps(0xffff, dot));
+        const __m512 a = approx_logits(scale_.data() + i, q_sum_.data() + i, dots[k], t_[k]);
         const __m512 bound = _mm512_fmadd_ps(_mm512_abs_ps(a), rel,
             _mm512_mul_ps(_mm512_fmadd_ps(err, _mm512_set1_ps(l1_[k]), _mm512_mul_ps(abs_sum, _mm512_set1_ps(ex_[k]))), margin));
         const __m512 lo = _mm512_sub_ps(a, bound);
@@ -314,12 +305,11 @@ void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, flo
   bool ok = usable_;
   if (ok) round_x(x, 1, &ok);
   if (!ok) {  // non-finite W or x: the exact answer
-    cpu_matmul(pool_, w_, x, logits, 1, nullptr);
-    *id = cpu::argmax_row(logits, rows);
+    *id = exact_argmax(x, logits);
     *value = logits[*id];
     return;
   }
-  const int tasks = int((rows + kRowsPerTask - 1) / kRowsPerTask);
+  const int tasks = this->tasks();
   task_best_.resize(tasks);
   task_best_id_.resize(tasks);
   const float t = t_[0];
@@ -331,9 +321,7 @@ void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, flo
     for (int i = begin; i < end; i += 16) {
       __m512i dot;
       dot16_rows(r_.data(), cols, q_.data() + size_t(i) * cols, cols, 1, &dot);
-      const __m512i q_sum128 = _mm512_maskz_slli_epi32(0xffff, _mm512_loadu_si512(q_sum_.data() + i), 7);
-      const __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(scale_.data() + i), _mm512_set1_ps(t)),
-                                     _mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(dot, q_sum128)));
+      const __m512 a = approx_logits(scale_.data() + i, q_sum_.data() + i, dot, t);
       const __mmask16 valid = end - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (end - i)) - 1);
       const __mmask16 gt = _mm512_mask_cmp_ps_mask(valid, a, best, _CMP_GT_OQ);  // strictly greater: earlier rows win ties
       best = _mm512_mask_mov_ps(best, gt, a);
@@ -356,12 +344,11 @@ void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, flo
   *value = task_best_[k];
 }
 
-bool ArgmaxFilter::collect_candidates(int i, int n, float lo, std::vector<int32_t>& ids) const {
+bool ArgmaxFilter::collect_candidates(int i, float lo, std::vector<int32_t>& ids) const {
   // Every row that might reach `lo`, in increasing id order (tasks in order, rows in order within a
   // task), so the first maximum later is the lowest id.
   ids.clear();
-  const int tasks = int(task_lo_max_.size()) / n;
-  for (int t = 0; t < tasks; ++t)
+  for (int t = 0; t < tasks(); ++t)
     for (const Candidate& c : task_found_[size_t(t) * kMaxPass + i]) {
       if (c.hi < lo) continue;  // (a NaN hi stays)
       if (int(ids.size()) == kMaxCandidates) return false;
@@ -374,8 +361,7 @@ void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* ou
   const int rows = int(w_.rows), cols = int(w_.cols);
   auto full = [&](int i) {  // row i through the real kernel over all of W
     last_candidates_ += rows;
-    cpu_matmul(pool_, w_, x + size_t(i) * cols, logits + size_t(i) * rows, 1, nullptr);
-    out[i] = cpu::argmax_row(logits + size_t(i) * rows, rows);
+    out[i] = exact_argmax(x + size_t(i) * cols, logits + size_t(i) * rows);
   };
   if (!usable_) {
     for (int i = 0; i < n; ++i) full(i);
@@ -383,13 +369,13 @@ void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* ou
   }
   bool ok[kMaxPass];
   score_pass(x, n, ok);
-  const int tasks = int(task_lo_max_.size()) / n;
+  const int tasks = this->tasks();
   candidates_.resize(kMaxPass);
   union_.clear();
   for (int i = 0; i < n; ++i) {
     float lo = -std::numeric_limits<float>::infinity();
     for (int t = 0; t < tasks; ++t) lo = std::max(lo, task_lo_max_[size_t(t) * n + i]);
-    ok[i] = ok[i] && std::isfinite(lo) && collect_candidates(i, n, lo, candidates_[i]);
+    ok[i] = ok[i] && std::isfinite(lo) && collect_candidates(i, lo, candidates_[i]);
     if (!ok[i]) {
       full(i);
       continue;
@@ -430,16 +416,14 @@ void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* ou
 void ArgmaxFilter::score_pass(const float*, int, bool*) {}
 void ArgmaxFilter::round_x(const float*, int, bool*) {}
 void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, float* value) {
-  cpu_matmul(pool_, w_, x, logits, 1, nullptr);
-  *id = cpu::argmax_row(logits, int(w_.rows));
+  *id = exact_argmax(x, logits);
   *value = logits[*id];
 }
-bool ArgmaxFilter::collect_candidates(int, int, float, std::vector<int32_t>&) const { return false; }
+bool ArgmaxFilter::collect_candidates(int, float, std::vector<int32_t>&) const { return false; }
 void ArgmaxFilter::argmax_pass(const float* x, int n, float* logits, int32_t* out) {
   for (int i = 0; i < n; ++i) {
     last_candidates_ += int(w_.rows);
-    cpu_matmul(pool_, w_, x + size_t(i) * w_.cols, logits + size_t(i) * w_.rows, 1, nullptr);
-    out[i] = cpu::argmax_row(logits + size_t(i) * w_.rows, int(w_.rows));
+    out[i] = exact_argmax(x + size_t(i) * w_.cols, logits + size_t(i) * w_.rows);
   }
 }
 #endif

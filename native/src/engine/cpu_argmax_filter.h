@@ -57,16 +57,19 @@ class ArgmaxFilter {
 
  private:
   static constexpr int kMaxCandidates = 1024;  // per x row; beyond this, the full matmul is cheaper
+  static constexpr int kRowsPerTask = 4096;  // W rows per parallel task
   static constexpr int kMaxPass = 16;          // x rows scored in one pass over the head (more: several passes)
 
+  int tasks() const { return int((w_.rows + kRowsPerTask - 1) / kRowsPerTask); }  // row ranges scored in parallel
+  int32_t exact_argmax(const float* x, float* logits);  // one x row through the real kernel over all of W
   // One pass for x rows [0, n) (n <= kMaxPass): rounds them to 8 bits, then finds each row's possible candidates per task.
   // ok[i] = false for a row the filter cannot bound (non-finite x): it takes the full matmul.
   void score_pass(const float* x, int n, bool* ok);
   // x rows [0, n) rounded to 8 bits (r_, t_) with |x|_1 and the largest rounding error (l1_, ex_).
   void round_x(const float* x, int n, bool* ok);
-  // Ids of row i's candidates (hi >= lo) among the n rows of the last pass, increasing; false when there
-  // are more than kMaxCandidates.
-  bool collect_candidates(int i, int n, float lo, std::vector<int32_t>& ids) const;
+  // Ids of row i's candidates (hi >= lo) in the last pass, increasing; false when there are more than
+  // kMaxCandidates.
+  bool collect_candidates(int i, float lo, std::vector<int32_t>& ids) const;
   void argmax_pass(const float* x, int n, float* logits, int32_t* out);
 
   ThreadPool& pool_;
