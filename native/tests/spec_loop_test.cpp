@@ -174,6 +174,16 @@ static void test_greedy_identity(Models& m) {
                     steps ? double(emitted) / steps : 0.0);
       }
   CHECK(lookup_steps > 0, "context lookup never proposed a draft");
+  // A tree request right after a lookup one (same drafter) counts no lookup steps.
+  {
+    SpeculativeDecoder dec(target, *dm);
+    SpecParams sp;
+    sp.max_tokens = n_tokens;
+    sp.shape = lookup;
+    const int looked = dec.generate(ps[0], sp).stats.lookup_steps;
+    sp.shape = tree;
+    CHECK(looked > 0 && dec.generate(ps[0], sp).stats.lookup_steps == 0, "a tree request after a lookup request counts lookup steps");
+  }
 }
 
 // A drafter's head restricted to an id list it had before (kept gathered, maybe evicted meanwhile) projects

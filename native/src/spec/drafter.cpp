@@ -104,6 +104,7 @@ void Drafter::draft(std::span<const int32_t> committed, int32_t root, const floa
     q->dists.clear();
   }
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  from_lookup_ = false;  // (trees and sampling do not look up)
   if (!shape.tree && !(temperature > 0 && q) && lookup(committed, root, shape, limit, looked_up_) > 0) {
     for (int32_t tok : looked_up_) tree.add(tok, tree.size() - 1, 0.f);
     return;
