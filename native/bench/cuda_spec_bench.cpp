@@ -26,6 +26,7 @@
 #include "spec/ranked_vocab.h"
 #include "spec/speculative.h"
 #include "tokenizer/tokenizer.h"
+#include "demo_spec.h"
 #include "prompts_file.h"
 
 using namespace frspec;
@@ -90,21 +91,7 @@ int main(int argc, char** argv) {
 #endif
     auto cpu = make_cpu_backend(0);
     const auto prompts = read_prompts(prompts_path);
-    auto target = Model::load(dir + "/demo-target.gguf");
-    auto draft = Model::load(dir + "/demo-draft.gguf");
-    auto eagle = Model::load(dir + "/demo-eagle.gguf");
-    auto tok = Tokenizer::from_gguf(target->gguf());
-    RankedVocab vocab = read_ranked_vocab(vocab_path);
-    check_vocab_tokenizer(vocab, *tok, target->path());
-    PreparedModel pt(*backend, *target), pd(*backend, *draft), pe(*backend, *eagle, &pt);
-    ContextParams cp;
-    cp.n_ctx = 2048;
-    cp.max_batch = 256;
-    cp.max_logit_rows = 256;
-    Context ctx(pt, cp);
-    auto model_drafter = make_model_drafter(pd, pt, cp.n_ctx);
-    auto eagle_drafter = make_eagle_drafter(pe, pt, cp.n_ctx);
-    SpeculativeDecoder dec_model(ctx, *model_drafter), dec_eagle(ctx, *eagle_drafter);
+    DemoSpec demo(*backend, dir, vocab_path);
     std::printf("backend %s, %zu prompts, %d tokens each\n", backend->name().c_str(), prompts.size(), n_tokens);
 
     // Plain greedy on this backend and on the CPU (the exactness reference).
@@ -114,13 +101,13 @@ int main(int argc, char** argv) {
     Row base;
     base.name = "plain greedy";
     {
-      PreparedModel pc(*cpu, *target);
-      Context cc(pc, cp);
+      PreparedModel pc(*cpu, *demo.target);
+      Context cc(pc, DemoSpec::context_params());
       for (const auto& p : prompts) plain_cpu.push_back(generate(cc, p, gp).tokens);
     }
     const uint64_t plain_waits0 = waits();
     for (size_t i = 0; i < prompts.size(); ++i) {
-      const GenerateResult r = generate(ctx, prompts[i], gp);
+      const GenerateResult r = generate(demo.ctx, prompts[i], gp);
       plain.push_back(r.tokens);
       base.tokens += int(r.tokens.size());
       base.total_ms += r.stats.decode_ms + r.stats.prompt_ms;
@@ -159,7 +146,7 @@ int main(int argc, char** argv) {
           r.mismatches += o.tokens != plain[i];
         } catch (const std::exception& e) {  // a failed configuration is reported, the others still run
           r.error = e.what();
-          ctx.truncate(0);  // the failed step's bookkeeping is not trusted
+          demo.ctx.truncate(0);  // the failed step's bookkeeping is not trusted
           d.context().truncate(0);
           std::printf("%s: error: %s\n", name.c_str(), e.what());
           break;
@@ -183,12 +170,12 @@ int main(int argc, char** argv) {
     struct Head { const char* name; int k; };
     const Head heads[] = {{"full vocab", 0}, {"FR-Spec 32k", 32768}, {"FR-Spec 16k", 16384}};
     for (int which = 0; which < 2; ++which) {
-      Drafter& d = which == 0 ? *model_drafter : *eagle_drafter;
-      SpeculativeDecoder& dec = which == 0 ? dec_model : dec_eagle;
+      Drafter& d = which == 0 ? *demo.model_drafter : *demo.eagle_drafter;
+      SpeculativeDecoder& dec = which == 0 ? demo.dec_model : demo.dec_eagle;
       const std::string who = which == 0 ? "draft model" : "EAGLE";
       for (const Head& h : heads) {
         if (h.k == 0) d.head().restrict_to({});
-        else d.head().restrict_to(vocab.top(h.k));
+        else d.head().restrict_to(demo.vocab.top(h.k));
         for (bool tree : {false, true}) {
           SpecParams sp;
           sp.max_tokens = n_tokens;
@@ -198,7 +185,7 @@ int main(int argc, char** argv) {
       }
       // FR-Spec 32k chains: other lengths, and the chain without the queued step (a wait for the drafted
       // ids and one for the verify argmaxes) for an A/B of the single wait.
-      d.head().restrict_to(vocab.top(32768));
+      d.head().restrict_to(demo.vocab.top(32768));
       for (int len : {2, 3, 6}) {
         SpecParams sp;
         sp.max_tokens = n_tokens;
@@ -213,14 +200,14 @@ int main(int argc, char** argv) {
     // Last (a GPU fault there could not spoil the rows above): the queued step as one CUDA graph per step
     // (recorded, updated in place, launched).
     for (int which = 0; which < 2; ++which) {
-      Drafter& d = which == 0 ? *model_drafter : *eagle_drafter;
-      d.head().restrict_to(vocab.top(32768));
+      Drafter& d = which == 0 ? *demo.model_drafter : *demo.eagle_drafter;
+      d.head().restrict_to(demo.vocab.top(32768));
       for (int len : {3, 4}) {
         SpecParams g;
         g.max_tokens = n_tokens;
         g.shape.chain = len;
         g.graph_steps = true;
-        run_config(d, which == 0 ? dec_model : dec_eagle,
+        run_config(d, which == 0 ? demo.dec_model : demo.dec_eagle,
                    std::string(which == 0 ? "draft model" : "EAGLE") + ", FR-Spec 32k, chain " + std::to_string(len) +
                        ", CUDA graph steps", g);
       }

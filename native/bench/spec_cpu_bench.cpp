@@ -27,6 +27,7 @@
 #include "spec/ranked_vocab.h"
 #include "spec/speculative.h"
 #include "tokenizer/tokenizer.h"
+#include "demo_spec.h"
 #include "prompts_file.h"
 
 using namespace frspec;
@@ -109,21 +110,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<Backend> backend = backend_name == "cuda" ? make_cuda_backend(0, &why) : make_cpu_backend(threads);
     if (!backend) return std::printf("SKIP: no CUDA backend: %s\n", why.c_str()), 0;
     const auto prompts = read_prompts(prompts_path);
-    auto target = Model::load(dir + "/demo-target.gguf");
-    auto draft = Model::load(dir + "/demo-draft.gguf");
-    auto eagle = Model::load(dir + "/demo-eagle.gguf");
-    auto tok = Tokenizer::from_gguf(target->gguf());
-    RankedVocab vocab = read_ranked_vocab(vocab_path);
-    check_vocab_tokenizer(vocab, *tok, target->path());
-    PreparedModel pt(*backend, *target), pd(*backend, *draft), pe(*backend, *eagle, &pt);
-    ContextParams cp;
-    cp.n_ctx = 2048;
-    cp.max_batch = 256;
-    cp.max_logit_rows = 256;
-    Context ctx(pt, cp);
-    auto model_drafter = make_model_drafter(pd, pt, cp.n_ctx);
-    auto eagle_drafter = make_eagle_drafter(pe, pt, cp.n_ctx);
-    SpeculativeDecoder dec_model(ctx, *model_drafter), dec_eagle(ctx, *eagle_drafter);
+    DemoSpec demo(*backend, dir, vocab_path);
     std::printf("backend %s, %zu prompts x %d tokens\n", backend->name().c_str(), prompts.size(), n_tokens);
 
     GenerateParams gp;
@@ -133,21 +120,21 @@ int main(int argc, char** argv) {
     for (size_t c = 0; c < configs.size(); ++c) rows[c].name = configs[c].name;
     int head_k[2] = {-1, -1};  // the k each drafter's head is restricted to now (gathering is not free)
     auto run_spec = [&](const Config& c, std::span<const int32_t> prompt, int max_tokens) {
-      Drafter& d = c.eagle ? *eagle_drafter : *model_drafter;
+      Drafter& d = c.eagle ? *demo.eagle_drafter : *demo.model_drafter;
       if (head_k[c.eagle] != c.k) {
         if (c.k == 0) d.head().restrict_to({});
-        else d.head().restrict_to(vocab.top(c.k));
+        else d.head().restrict_to(demo.vocab.top(c.k));
         head_k[c.eagle] = c.k;
       }
       SpecParams sp;
       sp.max_tokens = max_tokens;
       sp.shape = c.shape;
-      return (c.eagle ? dec_eagle : dec_model).generate(prompt, sp);
+      return (c.eagle ? demo.dec_eagle : demo.dec_model).generate(prompt, sp);
     };
     for (const Config& c : configs) run_spec(c, prompts[0], 4);  // warm-up: page in, gather heads
     for (const auto& prompt : prompts) {
       double cpu0 = cpu_now_ms();
-      const GenerateResult g = generate(ctx, prompt, gp);
+      const GenerateResult g = generate(demo.ctx, prompt, gp);
       plain.cpu_ms += cpu_now_ms() - cpu0;
       plain.tokens += int(g.tokens.size()) - 1;
       plain.decode_ms += g.stats.decode_ms;
