@@ -216,26 +216,26 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
   }
 }
 
-// Fits x[0..n) ≈ scale * L - minv with L in [0, nmax], scale >= 0, minv >= 0: tries 21 scales around
-// (max - min) / nmax, refits (scale, minv) by least squares on each rounding, keeps the smallest error.
-static void fit_scale_min(const float* x, int n, int nmax, float* scale, float* minv) {
-  float lo = 0, hi = x[0];
+// Fits x[0..n) ≈ scale * L + offset with L in [0, nmax] and scale >= 0: tries 21 scales around
+// (max - min) / nmax, refits (scale, offset) by least squares on each rounding, keeps the smallest error.
+// Q4_1 / Q5_1 allow any offset; the K-quants store a non-negative min subtracted (nonpositive_offset).
+static void fit_affine(const float* x, int n, int nmax, bool nonpositive_offset, float* scale, float* offset) {
+  float lo = nonpositive_offset ? 0 : x[0], hi = x[0];
   for (int i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
   *scale = 0;
-  *minv = -lo;
+  *offset = lo;
   if (hi <= lo) return;
   float best_err = INFINITY;
   for (int step = -10; step <= 10; ++step) {
     const float s0 = (hi - lo) / (float(nmax) + 0.1f * float(step));
     double sl = 0, sx = 0, sll = 0, slx = 0;
-    int L[QK_K];
     for (int i = 0; i < n; ++i) {
-      L[i] = std::clamp(int(std::lround((x[i] - lo) / s0)), 0, nmax);
-      sl += L[i], sx += x[i], sll += double(L[i]) * L[i], slx += double(L[i]) * x[i];
+      const int L = std::clamp(int(std::lround((x[i] - lo) / s0)), 0, nmax);
+      sl += L, sx += x[i], sll += double(L) * L, slx += double(L) * x[i];
     }
     const double det = n * sll - sl * sl;
     double a = det > 0 ? (n * slx - sl * sx) / det : s0, b = (sx - a * sl) / n;
-    if (b > 0) b = 0, a = sll > 0 ? slx / sll : 0;  // the format's offset can only be negative
+    if (nonpositive_offset && b > 0) b = 0, a = sll > 0 ? slx / sll : 0;
     if (a <= 0) continue;
     float err = 0;
     for (int i = 0; i < n; ++i) {
@@ -243,7 +243,7 @@ static void fit_scale_min(const float* x, int n, int nmax, float* scale, float* 
       const float e = float(a * q + b) - x[i];
       err += e * e;
     }
-    if (err < best_err) best_err = err, *scale = float(a), *minv = float(-b);
+    if (err < best_err) best_err = err, *scale = float(a), *offset = float(b);
   }
 }
 
@@ -253,7 +253,8 @@ static void quantize_k_affine_block(const float* x, int nmax, f16_t* d_out, f16_
                                     uint8_t L[QK_K]) {
   float scale[8], minv[8], max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
-    fit_scale_min(x + 32 * j, 32, nmax, &scale[j], &minv[j]);
+    fit_affine(x + 32 * j, 32, nmax, /*nonpositive_offset=*/true, &scale[j], &minv[j]);
+    minv[j] = -minv[j];  // stored as a min to subtract
     max_scale = std::max(max_scale, scale[j]);
     max_min = std::max(max_min, minv[j]);
   }
@@ -304,39 +305,10 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k) {
   }
 }
 
-// Fits x[0..n) ≈ s * L + m with L in [0, nmax] and any m (Q4_1 / Q5_1): tries 21 scales around
-// (max - min) / nmax, refits (s, m) by least squares on each rounding, keeps the smallest error.
-static void fit_affine(const float* x, int n, int nmax, float* scale, float* offset) {
-  float lo = x[0], hi = x[0];
-  for (int i = 0; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
-  *scale = 0;
-  *offset = lo;
-  if (hi <= lo) return;
-  float best_err = INFINITY;
-  for (int step = -10; step <= 10; ++step) {
-    const float s0 = (hi - lo) / (float(nmax) + 0.1f * float(step));
-    double sl = 0, sx = 0, sll = 0, slx = 0;
-    for (int i = 0; i < n; ++i) {
-      const int L = std::clamp(int(std::lround((x[i] - lo) / s0)), 0, nmax);
-      sl += L, sx += x[i], sll += double(L) * L, slx += double(L) * x[i];
-    }
-    const double det = n * sll - sl * sl;
-    const double a = det > 0 ? (n * slx - sl * sx) / det : s0, b = (sx - a * sl) / n;
-    if (a <= 0) continue;
-    float err = 0;
-    for (int i = 0; i < n; ++i) {
-      const int q = std::clamp(int(std::lround((x[i] - b) / a)), 0, nmax);
-      const float e = float(a * q + b) - x[i];
-      err += e * e;
-    }
-    if (err < best_err) best_err = err, *scale = float(a), *offset = float(b);
-  }
-}
-
 // One 32-value block of Q4_1 / Q5_1: d, m (as stored) and L in [0, nmax] rounded against the stored values.
 static void quantize_affine_block(const float* x, int nmax, f16_t* d_out, f16_t* m_out, uint8_t L[QK4_0]) {
   float s, m;
-  fit_affine(x, QK4_0, nmax, &s, &m);
+  fit_affine(x, QK4_0, nmax, /*nonpositive_offset=*/false, &s, &m);
   *d_out = f32_to_f16(s);
   *m_out = f32_to_f16(m);
   const float d = f16_to_f32(*d_out), mm = f16_to_f32(*m_out);
