@@ -337,3 +337,41 @@ describe('http: API key and binding', function () {
     }
   });
 });
+
+describe('http: FR-Spec speculative decoding behind the same endpoints', function () {
+  this.timeout(240_000);
+  let plain: ServedHttp, spec: ServedHttp;
+
+  before(async function () {
+    requireShared(this);
+    plain = await startHttpServer(['--model', demoModel('demo-target')!, '--threads', '1', '--no-calibrate']);
+    spec = await startHttpServer(['--model', demoModel('demo-target')!, '--draft', demoModel('demo-draft')!, '--threads', '1']);
+  });
+  after(async () => { await plain?.close(); await spec?.close(); });
+
+  it('gives the plain server\'s text for llama.vscode\'s and Continue\'s requests, and /metrics counts τ', async () => {
+    // Calibration (plain vs speculative on this machine) runs in the idle time after loading.
+    for (let i = 0; i < 120 && !(await request(spec.url, 'GET', '/props')).json.frspec.calibration; i++) await new Promise((r) => setTimeout(r, 500));
+    const bodies: Array<[string, unknown]> = [
+      ['/infill', { ...llamaVscodeInfill(PREFIX, LINE, SUFFIX), n_predict: 48, n_indent: 0 }],
+      ['/completion', { ...continueLlamaCpp(PREFIX + LINE, SUFFIX), stream: false, n_predict: 48 }],
+      ['/completion', { prompt: 'def fib(n):\n', n_predict: 48 }],
+      ['/v1/completions', { prompt: 'class Stack:\n    def __init__(self):\n', max_tokens: 48 }],
+    ];
+    const modes = new Set<string>();
+    for (const [route, body] of bodies) {
+      const a = await request(plain.url, 'POST', route, body);
+      const b = await request(spec.url, 'POST', route, body);
+      assert.equal(a.status, 200, a.text);
+      assert.equal(b.status, 200, b.text);
+      const text = (r: typeof a) => r.json.content ?? r.json.choices[0].text;
+      assert.equal(text(b), text(a), `${route}: speculative output differs from plain`);
+      if (b.json.frspec) modes.add(b.json.frspec.mode);
+    }
+    const props = (await request(spec.url, 'GET', '/props')).json.frspec;
+    assert.equal(props.decoding.mode, 'speculative');
+    const metrics = (await request(spec.url, 'GET', '/metrics')).text;
+    console.log(`      calibration: plain ${props.calibration.plainTokensPerSecond.toFixed(0)} vs speculative ${props.calibration.decoderTokensPerSecond.toFixed(0)} tokens/s (τ ${props.calibration.tau.toFixed(2)}); modes used: ${[...modes].join(', ')}; tau histogram count ${metric(metrics, 'frspec_tau_count')}`);
+    if (modes.has('speculative')) assert.ok((metric(metrics, 'frspec_tau_count') ?? 0) > 0);
+  });
+});
