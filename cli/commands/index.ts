@@ -7,5 +7,6 @@ import { inspect } from './inspect';
 import { serve } from './serve';
 import { tokenize } from './tokenize';
 import { vocabCommands } from './vocab';
+import { vocabExport } from './vocab-export';
 
-export const commands: Command[] = [benchSpec, demo, generate, inspect, serve, tokenize, ...vocabCommands];
+export const commands: Command[] = [benchSpec, demo, generate, inspect, serve, tokenize, ...vocabCommands, vocabExport];
