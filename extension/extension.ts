@@ -3,6 +3,7 @@
 // here: it lives in the sidecar process, so a native crash cannot take the editor down.
 import * as vscode from 'vscode';
 import { readSettings } from './config';
+import { exportVocabulary } from './commands/export-vocabulary';
 import { rebuildVocabulary } from './commands/rebuild-vocabulary';
 import { firstRun, selectModel } from './commands/select-model';
 import { RecentFiles } from './context/recent-files';
@@ -38,6 +39,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
       if (['model', 'draftModel', 'eagleModel', 'contextSize', 'threads', 'topK'].some((k) => e.affectsConfiguration(`frspec.${k}`))) void engine.start(readSettings());
     }),
     vscode.commands.registerCommand('frspec.rebuildVocabulary', () => rebuildVocabulary(engine, log)),
+    vscode.commands.registerCommand('frspec.exportVocabulary', () => exportVocabulary(engine, log)),
     vscode.commands.registerCommand('frspec.selectModel', () => selectModel(readSettings())),
     vscode.commands.registerCommand('frspec.restartEngine', () => engine.restart(readSettings())),
     vscode.commands.registerCommand('frspec.showError', () => {
