@@ -11,6 +11,7 @@ import { forcedSpecialIds, rankCounts } from './rank';
 import { decodeSource, defaultRules, type FileRules, RULES_VERSION, type SkipReason, skipByName, skipByText } from './rules';
 import { addPayload, SparseCounter } from './sparse';
 import type { CountingTokenizer } from './tokenizer';
+import { readRegularFile } from './safe-fs';
 import { walkFolder } from './walk';
 
 export interface BuildProgress {
@@ -137,7 +138,7 @@ export async function buildVocab(source: string, tokenizer: CountingTokenizer, o
         if (!entry) {
           const readAt = Date.now();
           let bytes: Buffer | undefined;
-          try { bytes = fs.readFileSync(f.abs); } catch { /* vanished or unreadable since the walk */ }
+          try { bytes = readRegularFile(f.abs, { maxBytes: rules.maxFileBytes, what: 'source file' }); } catch { /* vanished, replaced by a FIFO, grown or unreadable since the walk */ }
           // Changed since the walk, or so recent that it may change again unseen: count it, don't cache it.
           cacheable = bytes !== undefined && bytes.length === f.size && f.mtimeMs <= readAt - RACY_MS;
           const decoded = bytes ? decodeSource(bytes) : { skip: 'unreadable' as const };

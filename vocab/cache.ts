@@ -13,8 +13,11 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import type { SkipReason } from './rules';
+import { readRegularFile, writeFileAtomic } from './safe-fs';
 
 const MAGIC = 'FRCOUNTS';
+/** The largest count cache read (a workspace of ~100k files); a larger file is refused, not loaded. */
+const MAX_CACHE_BYTES = 1 << 30;
 const VERSION = 2;
 const SKIP_CODES: SkipReason[] = ['too-large', 'binary', 'not-utf8', 'minified', 'generated', 'lockfile', 'unreadable'];
 
@@ -46,12 +49,15 @@ export class CountCache {
 
   static load(file: string, fingerprint: string, rulesKey: string): CountCache {
     const cache = new CountCache(fingerprint, rulesKey);
-    let buf: Buffer;
-    try {
-      buf = fs.readFileSync(file);
-    } catch {
+    if (!fs.existsSync(file)) {
       cache.discarded = 'no cache yet';
       return cache;
+    }
+    // A FIFO, device or folder, or a huge file, is refused (an error naming it), never read or replaced.
+    const buf = readRegularFile(file, { maxBytes: MAX_CACHE_BYTES, what: 'count cache' });
+    // A damaged cache is ours to replace; a file that never was a cache (a typo in --cache) is not.
+    if (buf.length > 0 && (buf.length < MAGIC.length || buf.toString('latin1', 0, MAGIC.length) !== MAGIC)) {
+      throw new Error(`${file}: exists and is not a count cache (no ${MAGIC} header); refusing to overwrite it (choose another cache file, or delete it)`);
     }
     try {
       parseInto(cache, buf);
@@ -76,9 +82,7 @@ export class CountCache {
     w.u32(this.totals?.length ?? 0);
     if (this.totals) for (const c of this.totals) w.f64(c);
     w.u32(zlib.crc32(w.buf.subarray(0, w.at)));
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, w.buf);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, w.buf, 'count cache');
   }
 }
 

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
+import { openRegular } from './safe-fs';
 
 export interface CorpusFile {
   path: string;
@@ -21,8 +22,9 @@ export function isJsonlCorpus(file: string): boolean {
  * (compressed) file have been consumed, for progress. Stops (and kills xz) when the consumer stops early.
  */
 export async function* readJsonlCorpus(file: string, onInput?: (read: number, total: number) => void): AsyncGenerator<CorpusFile> {
-  const total = fs.statSync(file).size;  // throws ENOENT naming the file
-  const input = fs.createReadStream(file);
+  // Opened non-blocking and checked to be a regular file: a FIFO given as corpus is refused, not waited on.
+  const { fd, size: total } = openRegular(file, 'corpus (.jsonl or .jsonl.xz)');
+  const input = fs.createReadStream('', { fd });
   let read = 0;
   input.on('data', (chunk) => { read += chunk.length; onInput?.(read, total); });
   const xz = file.toLowerCase().endsWith('.xz')

@@ -1,8 +1,8 @@
 // The .frv file: a frequency-ranked draft vocabulary, documented byte by byte in docs/vocab-format.md.
 // Little-endian, fixed 64-byte header, three length-prefixed strings, ids (u32), counts (u64), CRC-32.
 // Readers refuse damaged files and files made for another tokenizer with a message naming both.
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { readRegularFile, writeFileAtomic } from './safe-fs';
 
 export const FRV_MAGIC = 'FRVOCAB\0';
 export const FRV_VERSION = 1;
@@ -125,10 +125,11 @@ export function decodeVocab(buf: Buffer, file: string): VocabFile {
 }
 
 export function writeVocab(file: string, v: VocabFile): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, encodeVocab(v));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, encodeVocab(v), 'vocabulary file');
 }
+
+/** The largest .frv file read (about 5 million ids; a real tokenizer has at most a few hundred thousand). */
+export const MAX_VOCAB_FILE_BYTES = 64 << 20;
 
 /** What a model's tokenizer looks like, for checking that a vocabulary file belongs to it. */
 export interface TokenizerIdentity {
@@ -139,12 +140,7 @@ export interface TokenizerIdentity {
 
 /** Reads a .frv file; with `model`, refuses a file counted with another tokenizer (naming both). */
 export function readVocab(file: string, model?: { name: string; tokenizer: TokenizerIdentity }): VocabFile {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const buf = readRegularFile(file, { maxBytes: MAX_VOCAB_FILE_BYTES, what: 'vocabulary file (.frv)' });
   const v = decodeVocab(buf, file);
   if (model) checkTokenizer(v, file, model.name, model.tokenizer);
   return v;

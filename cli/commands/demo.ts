@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Command, type CommandIO, intOption, parseCommandArgs, printJson, UsageError } from '../command';
+import { readRegularFile } from '../../vocab/safe-fs';
 import { packageRoot } from '../paths';
 import { demoModelPath, discoverModels, type FoundModel, knownModelFolders } from '../models';
 import { openGguf } from '../../native/gguf';
@@ -94,7 +95,7 @@ With no model anywhere it says where it looked and how to get one.`,
 };
 
 async function completeFile(engine: Engine, tok: Tokenizer, file: string, maxTokens: number, say: (s?: string) => void) {
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readRegularFile(file, { maxBytes: 16 << 20, what: 'source file' }).toString('utf8');
   const at = text.indexOf(CURSOR);
   if (at < 0) throw new UsageError(`${file}: no ${CURSOR} marker`);
   const prefix = text.slice(0, at);

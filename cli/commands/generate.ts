@@ -1,9 +1,12 @@
 // frspec generate: complete a prompt (or a fill-in-the-middle prefix/suffix) with the native engine.
-import * as fs from 'node:fs';
 import { type Command, floatOption, intOption, parseCommandArgs, printJson, UsageError } from '../command';
 import { Engine, estimateMemory } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { parseSpecOptions, runSpeculative, specHelp, specOptionDefs } from '../spec-options';
+import { readRegularFile } from '../../vocab/safe-fs';
+
+/** Prompt files are read whole: a limit keeps /dev/zero or a huge file from filling memory. */
+const MAX_PROMPT_FILE_BYTES = 64 << 20;
 
 export const generate: Command = {
   name: ['generate'],
@@ -55,9 +58,9 @@ ${specHelp}`,
 
     const read = (f: string) => {
       try {
-        return fs.readFileSync(f);
+        return readRegularFile(f, { maxBytes: MAX_PROMPT_FILE_BYTES, what: 'prompt file' });
       } catch (e) {
-        throw new UsageError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new UsageError((e as Error).message);
       }
     };
     const tok = openTokenizer(values.model);

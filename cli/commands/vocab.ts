@@ -9,6 +9,7 @@ import { isJsonlCorpus } from '../../vocab/corpus';
 import { readVocab, writeVocab } from '../../vocab/format';
 import { coverage } from '../../vocab/rank';
 import { defaultRules } from '../../vocab/rules';
+import { checkOutputFile, ensureDir, isUnderSystemRoot } from '../../vocab/safe-fs';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -69,8 +70,11 @@ options:
     const maxFileBytes = intOption(values['max-file-bytes'], 'max-file-bytes', defaultRules.maxFileBytes, 1);
     if (!fs.existsSync(source)) throw new UsageError(`${source}: no such file or folder`);
     if (!fs.statSync(source).isDirectory() && !isJsonlCorpus(source)) throw new UsageError(`${source}: expected a folder or a .jsonl / .jsonl.xz corpus`);
+    if (isUnderSystemRoot(source)) throw new UsageError(`${source}: refusing to count a kernel file system (/proc, /sys, /dev)`);
     if (!fs.existsSync(path.dirname(path.resolve(values.out)))) throw new UsageError(`${values.out}: its folder does not exist`);
-    if (values.cache) fs.mkdirSync(values.cache, { recursive: true });
+    // Before counting anything: an output that is a folder, a device or under /proc fails now, not at the end.
+    checkOutputFile(values.out, 'vocabulary file');
+    if (values.cache) ensureDir(values.cache, 'cache folder');
 
     const tokenizer = openTokenizer(values.model);
     const cacheFile = values['no-cache'] ? undefined : defaultCacheFile(values.out, source, tokenizer.fingerprint, values.cache);

@@ -14,7 +14,8 @@ class Loader {
  public:
   explicit Loader(const GgufFile& f) : f_(f) {}
 
-  [[noreturn]] void fail(const std::string& what) const { throw ModelError(f_.path() + ": " + what); }
+  // printable(): names and values come from the file (a NUL in the architecture would cut the message).
+  [[noreturn]] void fail(const std::string& what) const { throw ModelError(f_.path() + ": " + printable(what)); }
 
   std::string key(const std::string& arch, const char* suffix) const { return arch + "." + suffix; }
 

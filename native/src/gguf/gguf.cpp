@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -63,6 +64,20 @@ const char* gguf_type_name(GgufType t) {
   return i < 13 ? names[i] : "unknown";
 }
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    auto b = static_cast<unsigned char>(ch);
+    if (b >= 0x20 && b != 0x7f) { out += ch; continue; }
+    static const char hex[] = "0123456789abcdef";
+    out += "\\x";
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
 const GgmlTypeTraits* ggml_type_traits(uint32_t type_id) {
   const GgmlTypeTraits& t = traits_for(type_id);
   return t.name ? &t : nullptr;
@@ -83,7 +98,7 @@ class Cursor {
   uint64_t remaining() const { return size_ - pos_; }
 
   [[noreturn]] void fail(uint64_t at, const std::string& what) const {
-    throw GgufError(path_ + ": " + hex_offset(at) + ": " + what);
+    throw GgufError(path_ + ": " + hex_offset(at) + ": " + printable(what));
   }
   void need(uint64_t n, const char* what) const {
     if (n > remaining())
@@ -191,7 +206,9 @@ void read_value(Cursor& c, GgufType t, GgufValue& out, const std::string& key, i
 }  // namespace
 
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. The type is then
+  // checked on the opened descriptor (no window between a check and the open).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
   struct stat st{};
   if (fstat(fd, &st) != 0) {
@@ -201,7 +218,10 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw GgufError(path + ": not a regular file");
+    const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode) ? "a socket"
+                     : "not a regular file";
+    throw GgufError(path + ": is " + kind + ", not a regular file (expected a GGUF file)");
   }
   if (st.st_size < 8) {
     ::close(fd);
@@ -235,7 +255,7 @@ GgufFile::~GgufFile() {
 }
 
 void GgufFile::fail(uint64_t offset, const std::string& what) const {
-  throw GgufError(path_ + ": " + hex_offset(offset) + ": " + what);
+  throw GgufError(path_ + ": " + hex_offset(offset) + ": " + printable(what));
 }
 
 void GgufFile::parse() {
@@ -332,6 +352,20 @@ void GgufFile::parse() {
                std::to_string(t.offset) + ") lies outside the file (" + std::to_string(avail) +
                " bytes of tensor data)");
     t.data = base_ + data_offset_ + t.offset;
+  }
+  // Two tensors sharing bytes would let a write-free file alias weights in ways no writer produces
+  // (and the engine assumes each tensor's data is its own): refuse any overlap.
+  std::vector<const GgufTensor*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const GgufTensor& t : tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](const GgufTensor* a, const GgufTensor* b) { return a->offset < b->offset; });
+  for (size_t k = 1; k < by_offset.size(); ++k) {
+    const GgufTensor& a = *by_offset[k - 1];
+    const GgufTensor& b = *by_offset[k];
+    if (b.offset < a.offset + a.n_bytes)
+      fail(data_offset_ + b.offset, "tensor '" + b.name + "' data (at data offset " + std::to_string(b.offset) +
+                                        ") overlaps tensor '" + a.name + "' (" + std::to_string(a.n_bytes) +
+                                        " bytes at data offset " + std::to_string(a.offset) + ")");
   }
 }
 

@@ -40,6 +40,10 @@ struct GgmlTypeTraits {
 // Returns nullptr for an unknown type id.
 const GgmlTypeTraits* ggml_type_traits(uint32_t type_id);
 
+// Text from a file made safe for an error message: control bytes (a NUL would cut the message where it
+// crosses into JavaScript) are written as \xNN.
+std::string printable(std::string_view s);
+
 // One metadata value. Scalars are stored widened; arrays keep their raw element bytes in the file
 // (strings in arrays are pre-split into string_views pointing into the mapping).
 struct GgufValue {
@@ -69,7 +73,8 @@ struct GgufTensor {
 
 class GgufFile {
  public:
-  // Maps and validates a file. Throws GgufError.
+  // Maps and validates a file. Throws GgufError. The file is opened non-blocking and must be a regular
+  // file (a FIFO, device or directory is refused before anything is read, so an open never waits).
   static std::unique_ptr<GgufFile> open(const std::string& path);
   // Validates an in-memory image (the bytes must outlive the object). Used by the fuzzer and tests.
   static std::unique_ptr<GgufFile> from_memory(const uint8_t* data, size_t size, std::string name);
