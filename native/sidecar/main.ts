@@ -2,21 +2,21 @@
 // Started by the extension as `process.execPath dist/sidecar.js` with ELECTRON_RUN_AS_NODE=1, or alone with
 // `frspec serve --stdio`. stdout carries only protocol messages; logs go to stderr.
 import { rpc } from './jsonrpc';
-import { ErrorCode, Notify } from './protocol';
+import { FramedReader } from './framing';
+import { Notify } from './protocol';
 import { SidecarServer } from './server';
 
 export function runSidecar(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<void> {
   const log = (line: string) => process.stderr.write(`[frspec sidecar ${process.pid}] ${line}\n`);
   // Anything that would print to stdout (a stray console.log) must not corrupt the protocol stream.
   console.log = console.info = (...a: unknown[]) => log(a.map(String).join(' '));
-  const reader = new rpc.StreamMessageReader(input);
   const writer = new rpc.StreamMessageWriter(output);
+  // Our own frame reader (framing.ts): messages that are not JSON-RPC get -32600 answers here; a framing
+  // error (or a body that is not JSON) is answered and closes the connection, so the process exits and
+  // the client restarts it instead of talking to a server that can no longer tell where messages start.
+  const reader = new FramedReader(input, (answer) => void writer.write(answer as never));
   const conn = rpc.createMessageConnection(reader, writer);
-  // A body that is not JSON (or a broken header) gets a JSON-RPC parse error with id null; the sidecar goes on.
-  conn.onError(([error]: [Error, unknown, unknown]) => {
-    log(`bad message: ${error.message.split('\n')[0]}`);
-    void writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.ParseError, message: `parse error: ${error.message.split('\n')[0]}` } } as never);
-  });
+  conn.onError(([error]: [Error, unknown, unknown]) => log(`bad message: ${error.message.split('\n')[0]}`));
   const server = new SidecarServer(conn, log);
   server.register();
   return new Promise((resolve) => {

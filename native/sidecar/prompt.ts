@@ -4,6 +4,10 @@
 import type { SpecialTokens, Tokenizer } from '../tokenizer';
 import { ErrorCode, type Limits, type PromptPart, type SpecialName } from './protocol';
 import { SidecarError } from './errors';
+import { invalid } from './validate';
+
+/** Parts in one prompt: the extension sends a dozen; millions of empty strings would only cost memory. */
+export const MAX_PROMPT_PARTS = 4096;
 
 const SPECIAL_ID: Record<SpecialName, (s: SpecialTokens) => number> = {
   bos: (s) => s.bos,
@@ -28,14 +32,15 @@ export function specialTexts(tok: Tokenizer): Partial<Record<SpecialName, string
 
 /** Validates the shape of `parts` (it comes from the wire) and returns the token ids. */
 export function encodePrompt(tok: Tokenizer, parts: unknown, limits: Limits): Int32Array {
-  if (!Array.isArray(parts) || parts.length === 0) {
-    throw new SidecarError(ErrorCode.InvalidParams, '`parts` must be a non-empty array of strings and {special} objects');
+  if (!Array.isArray(parts) || parts.length === 0 || parts.length > MAX_PROMPT_PARTS) {
+    throw invalid('complete', 'parts', `a non-empty array of at most ${MAX_PROMPT_PARTS} strings and {special} objects`, parts);
   }
   let chars = 0;
   parts.forEach((p, i) => {
     if (typeof p === 'string') chars += p.length;
-    else if (!p || typeof p !== 'object' || !(p.special in SPECIAL_ID)) {
-      throw new SidecarError(ErrorCode.InvalidParams, `parts[${i}]: expected a string or {special: ${Object.keys(SPECIAL_ID).join('|')}}, got ${JSON.stringify(p)?.slice(0, 80)}`);
+    // Own properties only: {special: "toString"} or "__proto__" name no special token.
+    else if (!p || typeof p !== 'object' || Array.isArray(p) || typeof p.special !== 'string' || !Object.prototype.hasOwnProperty.call(SPECIAL_ID, p.special)) {
+      throw invalid('complete', `parts[${i}]`, `a string or {special: ${Object.keys(SPECIAL_ID).join('|')}}`, p && typeof p === 'object' && !Array.isArray(p) ? p.special : p);
     }
   });
   if (chars > limits.maxPromptChars) {

@@ -27,7 +27,8 @@ export class LatestWins {
     this.waiting = job;
     if (this.running) {
       const why = this.running.background ? 'background' : 'superseded by a newer request';
-      if (!this.running.background) this.superseded++;
+      // Counted once: a running job already aborted by an earlier request is not superseded again.
+      if (!this.running.background && !this.running.ctrl.signal.aborted) this.superseded++;
       this.running.ctrl.abort(new SidecarError(ErrorCode.RequestCancelled, why));
     }
     this.pump();

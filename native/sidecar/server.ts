@@ -8,10 +8,14 @@ import { buildVocab, coverage, writeVocab } from '../../vocab';
 import { calibrate, newCalibrationProgress } from './calibrate';
 import { SidecarError } from './errors';
 import { LatestWins } from './scheduler';
-import { Session } from './session';
+import { fileStamps, Session } from './session';
+import { completeParams, initializeParams, MAX_ID_CHARS, MAX_TOP_K, vocabBuildParams } from './params';
+import { Fields, invalid } from './validate';
+import { checkOutputFile, isUnderSystemRoot } from '../../vocab/safe-fs';
 import { Stats } from './stats';
 import { findStop, type StopHit } from './stop-rules';
 import { encodePrompt } from './prompt';
+import { capSuffix, PromptRate } from './suffix-cap';
 import {
   type CancelParams, type CancelResult, type CompleteParams, type CompleteResult, type CompleteStop, type CompletionStats,
   ErrorCode, type InitializeParams, type InitializeResult, Method, Notify, type StatsResult, type VocabBuildParams,
@@ -22,9 +26,13 @@ type Handler = (params: any, token: CancellationToken) => Promise<unknown>;
 
 export class SidecarServer {
   private session?: Session;
+  /** The model whose files changed on disk and failed to load again (see currentSession). */
+  private lost?: { params: InitializeParams; file: string; stamps: Map<string, string>; message: string };
   private initializing: Promise<unknown> = Promise.resolve();
   private readonly scheduler = new LatestWins();
   private readonly stats = new Stats();
+  /** Prompt tokens/s of this model on this machine, measured on requests: sizes the suffix under `promptBudgetMs`. */
+  private readonly promptRate = new PromptRate();
   private readonly streams = new Map<string, (why: string) => void>();
   private vocabBuild?: AbortController;
   private shuttingDown = false;
@@ -63,9 +71,14 @@ export class SidecarServer {
     on(Method.shutdown, () => this.shutdown());
   }
 
-  async initialize(p: InitializeParams): Promise<InitializeResult> {
-    if (typeof p.model !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'initialize: `model` (a GGUF file path) is required');
-    // One model at a time: a second initialize replaces the first once it is loaded.
+  async initialize(raw: InitializeParams): Promise<InitializeResult> {
+    const p = initializeParams(raw);
+    this.lost = undefined;
+    return this.load(p);
+  }
+
+  /** Loads `p` after any load in progress (one model at a time: a new one replaces the old once loaded). */
+  private load(p: InitializeParams): Promise<InitializeResult> {
     const run = this.initializing.then(async () => {
       await this.closeSession('the model is being replaced');
       const t0 = performance.now();
@@ -78,29 +91,28 @@ export class SidecarServer {
     return run;
   }
 
-  async complete(p: CompleteParams, token: CancellationToken): Promise<CompleteResult> {
+  async complete(raw: CompleteParams, token: CancellationToken): Promise<CompleteResult> {
     const received = performance.now();
-    if (!p.warmup) this.stats.requests.received++;
-    const s = this.requireSession();
-    const maxTokens = p.maxTokens ?? 64;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > s.limits.maxTokens) {
-      throw new SidecarError(ErrorCode.InvalidParams, `maxTokens must be an integer from 1 to ${s.limits.maxTokens}, got ${p.maxTokens}`);
-    }
-    if (p.stopSequences !== undefined && (!Array.isArray(p.stopSequences) || p.stopSequences.some((x) => typeof x !== 'string'))) {
-      throw new SidecarError(ErrorCode.InvalidParams, 'stopSequences must be an array of strings');
-    }
-    if (p.timeBudgetMs !== undefined && (typeof p.timeBudgetMs !== 'number' || !(p.timeBudgetMs >= 0))) {
-      throw new SidecarError(ErrorCode.InvalidParams, `timeBudgetMs must be a non-negative number of milliseconds, got ${p.timeBudgetMs}`);
-    }
-    if (p.streamId !== undefined && typeof p.streamId !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'streamId must be a string');
-    let prompt: Int32Array;
+    const warmup = new Fields(Method.complete, raw as never).bool('warmup', false);
+    if (!warmup) this.stats.requests.received++;
+    let s: Session, p: CompleteParams, prompt: Int32Array, suffixCutTokens = 0;
     try {
+      s = await this.currentSession();
+      p = completeParams(raw, s.limits.maxTokens);
       prompt = encodePrompt(s.tok, p.parts, s.limits);
+      // A prompt budget: the FIM suffix, re-evaluated on every keystroke, is cut to what fits in it.
+      const cap = p.promptBudgetMs ? this.promptRate.suffixCap(p.promptBudgetMs) : undefined;
+      const capped = cap !== undefined ? capSuffix(s.tok, p.parts, cap) : undefined;
+      if (capped?.cutTokens) {
+        prompt = encodePrompt(s.tok, capped.parts, s.limits);
+        suffixCutTokens = capped.cutTokens;
+      }
     } catch (e) {
-      this.stats.requests.failed++;
+      if (!warmup) this.stats.requests.failed++;
       throw e;
     }
-    const job = this.scheduler.submit((signal) => this.decode(s, prompt, maxTokens, p, signal, received));
+    const maxTokens = p.maxTokens!;
+    const job = this.scheduler.submit((signal) => this.decode(s, prompt, maxTokens, p, signal, received, suffixCutTokens));
     const cancelSub = token.onCancellationRequested(() => job.cancel('cancelled by the client'));
     if (p.streamId) this.streams.set(p.streamId, job.cancel);
     try {
@@ -118,14 +130,15 @@ export class SidecarServer {
     }
   }
 
-  private async decode(s: Session, prompt: Int32Array, maxTokens: number, p: CompleteParams, signal: AbortSignal, received: number): Promise<CompleteResult> {
+  private async decode(s: Session, prompt: Int32Array, maxTokens: number, p: CompleteParams, signal: AbortSignal, received: number, suffixCutTokens = 0): Promise<CompleteResult> {
     const started = performance.now();
     // Our own stop rules and the time budget end generation through `inner`; `signal` is the scheduler's.
     const inner = new AbortController();
     const forward = () => inner.abort(signal.reason);
     signal.addEventListener('abort', forward, { once: true });
     let timedOut = false;
-    const timer = p.timeBudgetMs ? setTimeout(() => { timedOut = true; inner.abort(); }, p.timeBudgetMs) : undefined;
+    // The time budget counts decoding: it starts with the first token, after prompt processing.
+    let timer: NodeJS.Timeout | undefined;
     const stream = s.tok.streamDecoder();
     let text = '';
     let hit: StopHit | undefined;
@@ -134,7 +147,10 @@ export class SidecarServer {
       const r = await s.decoder.generate({
         prompt, maxTokens, stopTokens: s.tok.specials.eog, signal: inner.signal,
         onToken: (ids) => {
-          firstTokenAt ??= performance.now();
+          if (firstTokenAt === undefined) {
+            firstTokenAt = performance.now();
+            if (p.timeBudgetMs) timer = setTimeout(() => { timedOut = true; inner.abort(); }, p.timeBudgetMs);
+          }
           if (hit) return;
           for (const id of ids) text += stream.push(id);
           hit = findStop(text, p);
@@ -142,6 +158,7 @@ export class SidecarServer {
           else if (p.streamId) void this.conn.sendNotification(Notify.partial, { streamId: p.streamId, text });
         },
       });
+      this.promptRate.record(r.nPrompt - r.nReused, r.promptMs);
       if (signal.aborted) throw signal.reason;
       if (!hit) text += stream.flush();
       const stop: CompleteStop = hit ? hit.reason : timedOut ? 'time_budget'
@@ -153,6 +170,7 @@ export class SidecarServer {
         firstTokenMs: (firstTokenAt ?? done) - received, totalMs: done - received,
         tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
         steps: r.steps, tau: r.tau, mode: r.mode,
+        ...(r.why ? { why: r.why } : {}), ...(suffixCutTokens ? { suffixCutTokens } : {}),
       };
       return { text, stop, stats };
     } finally {
@@ -161,7 +179,8 @@ export class SidecarServer {
     }
   }
 
-  cancel(p: CancelParams): CancelResult {
+  cancel(raw: CancelParams): CancelResult {
+    const p: CancelParams = { streamId: new Fields(Method.cancel, raw as never).str('streamId', { maxLength: MAX_ID_CHARS }) };
     if (p.streamId !== undefined) {
       const cancel = this.streams.get(p.streamId);
       if (!cancel) return { cancelled: 0 };
@@ -177,23 +196,30 @@ export class SidecarServer {
   }
 
   async calibrate() {
-    const s = this.requireSession();
+    const s = await this.currentSession();
     const progress = newCalibrationProgress();  // survives interruptions by completions
     const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal, {}, progress));
     if (this.session === s) {
       this.stats.calibration = c;
-      s.decoder.choose(c.plainTokensPerSecond, c.decoderTokensPerSecond);
+      s.decoder.choose(c.plainTokensPerSecond, c.decoderTokensPerSecond, c.tau);
       this.log(`calibrated: plain ${c.plainTokensPerSecond.toFixed(1)} tokens/s, decoder ${c.decoderTokensPerSecond.toFixed(1)} tokens/s, τ ${c.tau.toFixed(2)}`);
     }
     return c;
   }
 
-  async buildVocab(p: VocabBuildParams, token: CancellationToken): Promise<VocabBuildResult> {
-    const s = this.requireSession();
-    if (typeof p.folder !== 'string' || !fs.existsSync(p.folder) || !fs.statSync(p.folder).isDirectory()) {
-      throw new SidecarError(ErrorCode.InvalidParams, `vocab/build: folder not found: ${p.folder}`);
+  async buildVocab(raw: VocabBuildParams, token: CancellationToken): Promise<VocabBuildResult> {
+    const p = vocabBuildParams(raw);
+    const s = await this.currentSession();
+    let folderStat: fs.Stats | undefined;
+    try { folderStat = fs.statSync(p.folder); } catch { /* reported below */ }
+    if (!folderStat?.isDirectory() || isUnderSystemRoot(p.folder)) throw invalid(Method.vocabBuild, 'folder', 'an existing folder outside /proc, /sys and /dev', p.folder);
+    // The output is checked (and its folder created) before counting: a folder or /proc path fails now.
+    for (const [field, file] of [['out', p.out], ['cacheFile', p.cacheFile]] as const) {
+      if (file === undefined) continue;
+      try { checkOutputFile(file, field === 'out' ? 'vocabulary file' : 'count cache'); } catch (e) {
+        throw new SidecarError(ErrorCode.InvalidParams, `vocab/build: \`${field}\`: ${(e as Error).message}`);
+      }
     }
-    if (typeof p.out !== 'string' || !p.out) throw new SidecarError(ErrorCode.InvalidParams, 'vocab/build: `out` (the .frv file to write) is required');
     // One build at a time: a newer one (e.g. after a save) replaces a running one.
     this.vocabBuild?.abort(new SidecarError(ErrorCode.RequestCancelled, 'superseded by a newer vocabulary build'));
     const ctrl = new AbortController();
@@ -201,7 +227,6 @@ export class SidecarServer {
     const sub = token.onCancellationRequested(() => ctrl.abort(new SidecarError(ErrorCode.RequestCancelled, 'vocabulary build cancelled')));
     const t0 = performance.now();
     try {
-      fs.mkdirSync(path.dirname(p.out), { recursive: true });
       const r = await buildVocab(p.folder, s.tok, {
         cacheFile: p.cacheFile ?? `${p.out}.cache`, signal: ctrl.signal, progressIntervalMs: 200,
         onProgress: (pr) => {
@@ -231,9 +256,10 @@ export class SidecarServer {
     }
   }
 
-  async loadVocab(p: VocabLoadParams): Promise<VocabSummary> {
-    if (typeof p.file !== 'string') throw new SidecarError(ErrorCode.InvalidParams, 'vocab/load: `file` is required');
-    const s = this.requireSession();
+  async loadVocab(raw: VocabLoadParams): Promise<VocabSummary> {
+    const f = new Fields(Method.vocabLoad, raw as never);
+    const p: VocabLoadParams = { file: f.path('file', true), topK: f.int('topK', 1, MAX_TOP_K) };
+    const s = await this.currentSession();
     const summary = await s.loadVocab(p.file, p.topK);
     this.recalibrate(s);
     return summary;
@@ -259,10 +285,47 @@ export class SidecarServer {
     if (s) await s.close();
   }
 
-  private requireSession(): Session {
+  /**
+   * The loaded session, once any `initialize` sent before this request has finished (a request right behind
+   * `initialize` waits for it). A model file changed on disk since loading is loaded again first; when
+   * that fails, requests fail with the reason until the file changes again or a new `initialize` comes.
+   */
+  private async currentSession(): Promise<Session> {
+    await this.initializing;
+    const s = this.session;
+    const changed = s?.changedFile();
+    if (s && changed) {
+      this.log(`${changed} changed on disk since it was loaded: loading it again`);
+      await this.reload(s.params, changed);
+    } else if (!s && this.lost && !sameStamps(this.lost.stamps, fileStamps(this.lost.params))) {
+      this.log(`${this.lost.file} changed again: loading it again`);
+      await this.reload(this.lost.params, this.lost.file);
+    }
+    if (!this.session && this.lost) throw new SidecarError(ErrorCode.ModelLoadFailed, this.lost.message);
     if (!this.session) throw new SidecarError(ErrorCode.NotInitialized, 'no model is loaded: send `initialize` with a model path first');
     return this.session;
   }
+
+  private async reload(params: InitializeParams, file: string): Promise<void> {
+    const stamps = fileStamps(params);
+    try {
+      await this.load(params);
+      this.lost = undefined;
+    } catch (e) {
+      this.lost = {
+        params, file, stamps,
+        message: `${file} changed on disk since it was loaded and cannot be loaded again (${(e as Error).message}); ` +
+          'it is retried when the file changes again, or send `initialize`',
+      };
+      this.log(this.lost.message);
+    }
+  }
+}
+
+function sameStamps(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
 }
 
 function toResponseError(e: unknown): InstanceType<typeof rpc.ResponseError<void>> {

@@ -7,6 +7,22 @@ import { createDecoder, type Decoder } from './decoder';
 import { ErrorCode, type InitializeParams, type InitializeResult, type Limits, PROTOCOL_VERSION, type VocabSummary } from './protocol';
 import { specialTexts } from './prompt';
 import { SidecarError } from './errors';
+import { openRegular } from '../../vocab/safe-fs';
+
+/** A file's identity and version as the engine mapped it ('' when it cannot be read now). */
+export function fileStamps(params: Pick<InitializeParams, 'model' | 'draft' | 'eagle'>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of [params.model, params.draft, params.eagle]) {
+    if (typeof file !== 'string') continue;
+    try {
+      const st = fs.statSync(file);
+      out.set(file, `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+    } catch {
+      out.set(file, '');
+    }
+  }
+  return out;
+}
 
 export const DEFAULT_CONTEXT = 4096;
 export const MAX_COMPLETION_TOKENS = 512;
@@ -25,9 +41,15 @@ export class Session {
     for (const key of ['model', 'draft', 'eagle', 'vocab'] as const) {
       const file = params[key];
       if (file === undefined) continue;
-      if (typeof file !== 'string' || !file) throw new SidecarError(ErrorCode.InvalidParams, `\`${key}\` must be a file path`);
+      if (typeof file !== 'string' || !file || file.includes('\0')) throw new SidecarError(ErrorCode.InvalidParams, `\`${key}\` must be a file path`);
       if (!fs.existsSync(file)) throw new SidecarError(ErrorCode.ModelLoadFailed, `${key} file not found: ${file}`);
+      // A FIFO, device or folder is refused here, before anything opens it (the engine's own reader also
+      // opens non-blocking and refuses them; this names the setting).
+      try { fs.closeSync(openRegular(file, key === 'vocab' ? 'vocabulary file (.frv)' : 'GGUF file').fd); } catch (e) {
+        throw new SidecarError(ErrorCode.ModelLoadFailed, `${key}: ${(e as Error).message}`);
+      }
     }
+    const stamps = fileStamps(params);
     const contextSize = params.contextSize ?? DEFAULT_CONTEXT;
     if (!Number.isInteger(contextSize) || contextSize < 256 || contextSize > 131072) {
       throw new SidecarError(ErrorCode.InvalidParams, `contextSize must be an integer from 256 to 131072, got ${contextSize}`);
@@ -42,6 +64,7 @@ export class Session {
     const maxTokens = Math.min(MAX_COMPLETION_TOKENS, contextSize >> 2);
     const limits: Limits = { maxPromptTokens: contextSize - maxTokens, maxPromptChars: 16 * (contextSize - maxTokens), maxTokens };
     const session = new Session(params, tok, decoder, limits);
+    session.stamps = stamps;
     if (params.vocab) await session.loadVocab(params.vocab, params.topK);
     return session;
   }
@@ -62,6 +85,20 @@ export class Session {
     };
     return this.vocab;
   }
+
+  /**
+   * The model file (target or drafter) that changed on disk since it was loaded, if any. The engine maps
+   * these files: one rewritten in place (a re-download) would fault (SIGBUS) on its next read, so the
+   * server checks this before every request and reloads instead.
+   */
+  changedFile(): string | undefined {
+    const now = fileStamps(this.params);
+    for (const [file, stamp] of this.stamps) if (now.get(file) !== stamp) return file;
+    return undefined;
+  }
+
+  /** Size, modification time and inode of each mapped file when the session was loaded. */
+  private stamps = new Map<string, string>();
 
   describe(): InitializeResult {
     return {

@@ -153,8 +153,8 @@ describe('sidecar (real process, demo model)', function () {
     await rejectsWith(client.request('complete', { parts: ['x'], maxTokens: 0 }), ErrorCode.InvalidParams, /maxTokens/);
     await rejectsWith(client.request('complete', { parts: ['x '.repeat(3000)] }), ErrorCode.PromptTooLong, /tokens is over the limit/);
     await rejectsWith(client.request('complete', { parts: ['x'.repeat(1_000_000)] }), ErrorCode.PromptTooLong, /characters is over the limit/);
-    await rejectsWith(client.request('vocab/load', { file: model }), ErrorCode.VocabFailed, /not a vocabulary file/);
-    await rejectsWith(client.request('vocab/build', { folder: '/nonexistent/dir', out: '/tmp/x.frv' }), ErrorCode.InvalidParams, /folder not found/);
+    await rejectsWith(client.request('vocab/load', { file: model }), ErrorCode.VocabFailed, /not a vocabulary file|over the limit of \d+ bytes for a vocabulary file/);
+    await rejectsWith(client.request('vocab/build', { folder: '/nonexistent/dir', out: '/tmp/x.frv' }), ErrorCode.InvalidParams, /`folder` must be an existing folder.*got "\/nonexistent\/dir"/);
     // still serving
     assert.ok((await client.complete({ parts: ['x'], maxTokens: 1 })).stats.promptTokens > 0);
   });
@@ -223,13 +223,14 @@ describe('sidecar: malformed input on the wire', function () {
   before(function () { requireShared(this); raw = new RawSidecar(); });
   after(async () => { await raw?.close(); });
 
-  it('answers a body that is not JSON with a parse error and keeps serving', async () => {
+  it('answers a body that is not JSON with a parse error, then exits (the framing cannot be trusted; the client restarts it)', async () => {
+    const exited = new Promise<number | null>((r) => raw.proc.once('exit', (code) => r(code)));
     raw.writeBody('{"jsonrpc": "2.0", "id": 1, "method": "stats", ');
     const err = await raw.next((m) => m.id === null && m.error);
     assert.equal(err.error.code, ErrorCode.ParseError);
-    raw.send({ id: 2, method: 'stats' });
-    const ok = await raw.next((m) => m.id === 2);
-    assert.equal(ok.result.decoding.mode, 'plain');
+    assert.match(err.error.message, /closing the connection/);
+    assert.equal(await exited, 0);
+    raw = new RawSidecar();
   });
 
   it('refuses positional params, requests before initialize, and a missing model file', async () => {
@@ -297,8 +298,9 @@ describe('sidecar: speculative decoding (EAGLE head + FR-Spec workspace vocabula
       const stats = await client.stats();
       console.log(`      calibration on this machine: plain ${c.plainTokensPerSecond.toFixed(1)} tokens/s, EAGLE + FR-Spec 8k ${c.decoderTokensPerSecond.toFixed(1)} tokens/s (τ ${c.tau.toFixed(2)}); live speed-up ${stats.speedup?.toFixed(2)}×`);
       assert.ok(c.tau > 1 && stats.speedup! > 0);
-      // Completions use whichever was measured faster (the greedy output is the same).
-      assert.equal(stats.decoding.active, c.decoderTokensPerSecond < c.plainTokensPerSecond ? 'plain' : 'speculative');
+      // Initialized with calibrate: false, the configured decoder serves every request (the per-request
+      // choice from measured costs: sidecar-latency.test.ts).
+      assert.equal(stats.decoding.active, 'speculative');
       assert.equal(stats.decoding.mode, 'speculative');
     } finally {
       await client.dispose();
