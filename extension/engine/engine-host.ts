@@ -31,12 +31,19 @@ export class EngineHost implements vscode.Disposable {
       entry: this.ctx.asAbsolutePath('dist/sidecar.js'),
       onLog: (line) => this.log.appendLine(line),
       onDied: (d) => {
-        const why = `the engine process stopped (${d.signal ?? `exit code ${d.code}`}); restarting in ${d.restartInMs} ms`;
+        const how = d.unresponsive ? 'stopped answering and was stopped' : `stopped (${d.signal ?? `exit code ${d.code}`})`;
+        const why = `the engine process ${how}; restarting in ${d.restartInMs} ms`;
         this.log.appendLine(why + (d.stderrTail ? `\n${d.stderrTail}` : ''));
         this.fail(why);
         void vscode.window.showWarningMessage(`FR-Spec: ${why}.`);
       },
       onReady: (init) => { this.model = init; this.setState({ kind: 'ready' }); },
+      // The model could not be loaded again after a restart: one warning; the error state lasts until a
+      // settings change or Restart Engine (the client fails requests at once meanwhile).
+      onInitFailed: (message) => {
+        this.fail(message);
+        void vscode.window.showWarningMessage(`FR-Spec: ${message}. Fix the model setting or the file, then run Restart Engine.`);
+      },
     });
     try {
       this.model = await this.client.initialize({
@@ -68,7 +75,8 @@ export class EngineHost implements vscode.Disposable {
 
   async restart(settings: Settings): Promise<void> {
     this.setState({ kind: 'loading', model: settings.model });
-    if (this.client) await this.client.restart();
+    // A restart that cannot load the old model is no reason not to load the (maybe changed) settings' one.
+    if (this.client) await this.client.restart().catch((e) => this.log.appendLine(`restart: ${(e as Error).message}`));
     await this.start(settings);
   }
 
