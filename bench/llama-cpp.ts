@@ -28,13 +28,49 @@ function ensureInstalled(): void {
 // A real dynamic import (node-llama-cpp is ESM-only; tsx would otherwise turn import() into require()).
 const importEsm = new Function('p', 'return import(p)') as (p: string) => Promise<any>;
 
-export async function loadLlamaCpp(modelPath: string, threads: number, contextSize: number): Promise<LlamaCppModel> {
+async function open(modelPath: string, threads: number, contextSize: number) {
   ensureInstalled();
   const { getLlama } = await importEsm(entry);
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error', maxThreads: threads });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const context = await model.createContext({ contextSize, threads, batchSize: Math.min(512, contextSize), sequences: 1 });
-  const seq = context.getSequence();
+  return { llama, model, context, seq: context.getSequence() };
+}
+
+/** One persistent context sequence, for prefix reuse the way a server does it (bench/typing.ts). */
+export interface LlamaCppSequence {
+  /** The tokens whose KV cache the sequence holds, in order. */
+  contextTokens(): number[];
+  /** Drops the cache from position `from` on. */
+  truncate(from: number): Promise<void>;
+  /** Evaluates `tokens` after the cached ones, then yields greedy tokens until the caller stops iterating. */
+  evaluate(tokens: number[]): AsyncGenerator<number>;
+  isEog(token: number): boolean;
+  close(): Promise<void>;
+}
+
+export async function loadLlamaCppSequence(modelPath: string, threads: number, contextSize: number): Promise<LlamaCppSequence> {
+  const { llama, model, context, seq } = await open(modelPath, threads, contextSize);
+  return {
+    contextTokens: () => [...seq.contextTokens],
+    async truncate(from) {
+      const n = seq.contextTokens.length;
+      if (from < n) await seq.eraseContextTokenRanges([{ start: from, end: n }]);
+    },
+    async *evaluate(tokens) {
+      yield* seq.evaluate(tokens, { temperature: 0 });
+    },
+    isEog: (t) => model.isEogToken(t),
+    async close() {
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
+}
+
+export async function loadLlamaCpp(modelPath: string, threads: number, contextSize: number): Promise<LlamaCppModel> {
+  const { llama, model, context, seq } = await open(modelPath, threads, contextSize);
   return {
     async greedy(prompt, n, stopAtEog) {
       await seq.clearHistory();
