@@ -1,11 +1,14 @@
-// FR-Spec Complete's entry: wires settings, the engine host (sidecar process), the inline completion
-// provider, the recent-files context, the commands and the status bar. The native addon is never loaded
-// here: it lives in the sidecar process, so a native crash cannot take the editor down.
+// FR-Spec Complete's entry: wires settings, the user's controls (enable, snooze), the engine host (sidecar
+// process), the inline completion provider, the recent-files context, the commands, the status bar and its
+// menu, and the Get Started walkthrough. The native addon is never loaded here: it lives in the sidecar
+// process, so a native crash cannot take the editor down.
 import * as vscode from 'vscode';
 import { readSettings } from './config';
+import { askSnoozeMinutes, showControlMenu } from './commands/control-menu';
 import { exportVocabulary } from './commands/export-vocabulary';
 import { rebuildVocabulary } from './commands/rebuild-vocabulary';
-import { firstRun, selectModel } from './commands/select-model';
+import { selectModel } from './commands/select-model';
+import { UserControls } from './control/user-controls';
 import { RecentFiles } from './context/recent-files';
 import { EngineHost } from './engine/engine-host';
 import { FrSpecInlineCompletionProvider } from './providers/inline-completion';
@@ -15,11 +18,15 @@ import { statisticsReport } from './ui/status-format';
 let host: EngineHost | undefined;
 
 export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
-  const log = vscode.window.createOutputChannel('FR-Spec Complete');
+  // A log channel: VS Code's log levels (Developer: Set Log Level… → FR-Spec Complete; Trace logs every completion).
+  const log = vscode.window.createOutputChannel('FR-Spec Complete', { log: true });
   const statsChannel = vscode.window.createOutputChannel('FR-Spec Statistics');
+  const controls = new UserControls();
+  await controls.migrateLegacySetting(log);
   const engine = (host = new EngineHost(ctx, log));
   const recent = new RecentFiles();
-  const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, log);
+  const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log);
+  const languageOfEditor = (arg: unknown) => (typeof arg === 'string' ? arg : vscode.window.activeTextEditor?.document.languageId);
   const folderOf = () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 
   const touch = (doc: vscode.TextDocument, offset?: number) => {
@@ -27,9 +34,10 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     recent.touch(doc.uri.fsPath, doc.getText(), offset ?? 0);
   };
   ctx.subscriptions.push(
-    log, statsChannel, { dispose: () => void engine.dispose() },
+    log, statsChannel, controls, { dispose: () => void engine.dispose() },
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
-    createStatusBar(engine),
+    createStatusBar(engine, controls),
+    provider.onDidServe(() => void vscode.commands.executeCommand('setContext', 'frspec.servedSuggestion', true)),
     vscode.workspace.onDidOpenTextDocument((d) => touch(d)),
     vscode.window.onDidChangeActiveTextEditor((e) => { if (e) provider.prime(e.document, e.selection.active); }),
     vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length) touch(e.document, e.document.offsetAt(e.contentChanges[0].range.start)); }),
@@ -38,10 +46,23 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (['model', 'draftModel', 'eagleModel', 'contextSize', 'threads', 'topK'].some((k) => e.affectsConfiguration(`frspec.${k}`))) void engine.start(readSettings());
     }),
-    vscode.commands.registerCommand('frspec.rebuildVocabulary', () => rebuildVocabulary(engine, log)),
-    vscode.commands.registerCommand('frspec.exportVocabulary', () => exportVocabulary(engine, log)),
+    vscode.commands.registerCommand('frspec.rebuildVocabulary', async () => { await engine.ensureLoaded(readSettings()); await rebuildVocabulary(engine, log); }),
+    vscode.commands.registerCommand('frspec.exportVocabulary', async () => { await engine.ensureLoaded(readSettings()); await exportVocabulary(engine, log); }),
     vscode.commands.registerCommand('frspec.selectModel', () => selectModel(readSettings())),
     vscode.commands.registerCommand('frspec.restartEngine', () => engine.restart(readSettings())),
+    vscode.commands.registerCommand('frspec.showMenu', () => showControlMenu(controls, engine)),
+    vscode.commands.registerCommand('frspec.enable', () => controls.setGlobal(true)),
+    vscode.commands.registerCommand('frspec.disable', () => controls.setGlobal(false)),
+    vscode.commands.registerCommand('frspec.enableForLanguage', (lang?: unknown) => { const l = languageOfEditor(lang); return l && controls.setLanguage(l, true); }),
+    vscode.commands.registerCommand('frspec.disableForLanguage', (lang?: unknown) => { const l = languageOfEditor(lang); return l && controls.setLanguage(l, false); }),
+    vscode.commands.registerCommand('frspec.snooze', async (minutes?: unknown) => {
+      const m = typeof minutes === 'number' && minutes > 0 ? minutes : await askSnoozeMinutes();
+      if (m) controls.snoozeFor(m);
+    }),
+    vscode.commands.registerCommand('frspec.resume', () => controls.resume()),
+    vscode.commands.registerCommand('frspec.unloadModel', () => engine.unload()),
+    vscode.commands.registerCommand('frspec.showLog', () => log.show()),
+    vscode.commands.registerCommand('frspec.getStarted', () => openWalkthrough()),
     vscode.commands.registerCommand('frspec.showError', () => {
       void vscode.window.showErrorMessage(`FR-Spec: ${engine.lastError ?? 'no error'}`, 'Show Log', 'Restart Engine').then((c) => {
         if (c === 'Show Log') log.show();
@@ -58,10 +79,17 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   for (const d of vscode.workspace.textDocuments) touch(d);
 
   const settings = readSettings();
-  if (!settings.model) void firstRun();
+  // No model yet: the Get Started walkthrough, once (afterwards the status bar says "no model").
+  if (!settings.model && !ctx.globalState.get<boolean>(WALKTHROUGH_SHOWN)) {
+    void ctx.globalState.update(WALKTHROUGH_SHOWN, true);
+    void openWalkthrough();
+  }
   // Activation does not wait for the model; once it is loaded, the focused file's context is evaluated ahead.
   void engine.start(settings).then(() => { const e = vscode.window.activeTextEditor; if (e) provider.prime(e.document, e.selection.active); });
 }
+
+const WALKTHROUGH_SHOWN = 'frspec.walkthroughShown';
+const openWalkthrough = () => vscode.commands.executeCommand('workbench.action.openWalkthrough', 'frspec.frspec-complete#getStarted', false);
 
 export async function deactivate(): Promise<void> {
   await host?.dispose();

@@ -28,12 +28,3 @@ export async function selectModel(settings: Settings): Promise<void> {
   }
   if (file) await vscode.workspace.getConfiguration('frspec').update('model', file, vscode.ConfigurationTarget.Global);
 }
-
-/** What a user with no model sees once: how to get one and where to point the extension. */
-export async function firstRun(): Promise<void> {
-  const choice = await vscode.window.showInformationMessage(
-    'FR-Spec Complete needs a local GGUF code model. Recommended: Qwen2.5-Coder-1.5B base (Q8_0) as the target and Qwen2.5-Coder-0.5B as the draft model (e.g. `ollama pull qwen2.5-coder:1.5b-base`).',
-    'Select Model…', 'Open Settings');
-  if (choice === 'Select Model…') await vscode.commands.executeCommand('frspec.selectModel');
-  else if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'frspec');
-}

@@ -73,6 +73,29 @@ export class EngineHost implements vscode.Disposable {
     return this.lastStats;
   }
 
+  /**
+   * Stops the engine process, so the model's memory goes back to the system; the next suggestion loads it
+   * again (ensureLoaded). The process is stopped on purpose: no crash report, no automatic restart.
+   */
+  async unload(): Promise<void> {
+    if (!this.client || !this.ready) return;
+    const client = this.client;
+    this.client = undefined;
+    this.model = undefined;
+    this.lastStats = undefined;
+    this.setState({ kind: 'unloaded' });
+    await client.dispose();
+    this.log.appendLine('model unloaded (engine process stopped); the next suggestion loads it again');
+  }
+
+  /** After unload: loads the model again (once, however many callers ask while it loads). */
+  async ensureLoaded(settings: Settings): Promise<void> {
+    if (this.state.kind !== 'unloaded') return;
+    this.reloading ??= this.start(settings).finally(() => { this.reloading = undefined; });
+    await this.reloading;
+  }
+  private reloading?: Promise<void>;
+
   async restart(settings: Settings): Promise<void> {
     this.setState({ kind: 'loading', model: settings.model });
     // A restart that cannot load the old model is no reason not to load the (maybe changed) settings' one.

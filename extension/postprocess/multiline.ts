@@ -10,18 +10,30 @@ export interface CursorContext {
   nextLines: string[];
 }
 
-/** Stop rules for the sidecar: mid-line completions stay on the line; otherwise a blank line ends a block. */
-export function requestRules(ctx: CursorContext): { maxLines?: number; stopAtBlankLine: boolean } {
-  return ctx.lineSuffix.trim() ? { maxLines: 1, stopAtBlankLine: true } : { stopAtBlankLine: true };
+/** `frspec.multiline`: auto (one line in the middle of a line, a block at its end), always, never. */
+export type MultilineMode = 'auto' | 'always' | 'never';
+export interface LineLimits { multiline: MultilineMode; /** `frspec.maxLines` (0: no limit). */ maxLines: number }
+const AUTO: LineLimits = { multiline: 'auto', maxLines: 0 };
+
+/** The most lines a suggestion at this cursor may have (undefined: no limit). */
+export function lineLimit(ctx: CursorContext, limits: LineLimits = AUTO): number | undefined {
+  if (limits.multiline === 'never' || (limits.multiline === 'auto' && ctx.lineSuffix.trim() !== '')) return 1;
+  return limits.maxLines > 0 ? limits.maxLines : undefined;
+}
+
+/** Stop rules for the sidecar: the line limit; a blank line ends a block. */
+export function requestRules(ctx: CursorContext, limits: LineLimits = AUTO): { maxLines?: number; stopAtBlankLine: boolean } {
+  const maxLines = lineLimit(ctx, limits);
+  return maxLines ? { maxLines, stopAtBlankLine: true } : { stopAtBlankLine: true };
 }
 
 const indentOf = (line: string) => /^[ \t]*/.exec(line)![0].replace(/\t/g, '    ').length;
 
 /** The suggestion to show, or '' for none. */
-export function postprocess(text: string, ctx: CursorContext): string {
+export function postprocess(text: string, ctx: CursorContext, limits: LineLimits = AUTO): string {
   let lines = text.split('\n');
-  const midLine = ctx.lineSuffix.trim() !== '';
-  if (midLine) lines = lines.slice(0, 1);
+  const limit = lineLimit(ctx, limits);
+  if (limit) lines = lines.slice(0, limit);
 
   // Dedent: the block ends at the first line indented less than the cursor's line (or at the same level
   // when the cursor's line opens a block, e.g. ends with ':' or '{').

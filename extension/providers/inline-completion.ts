@@ -1,9 +1,13 @@
-// The completion path: keystroke → typed-along cache → prefix/suffix windows and recent-file chunks → FIM
-// prompt by model family → one sidecar request (cancelled with VS Code's token) → cleaned suggestion.
+// The completion path: keystroke → the user's gate (enabled, snoozed, manual mode, rest of the line) →
+// typed-along cache → adaptive debounce → prefix/suffix windows and recent-file chunks → FIM prompt by model
+// family → one sidecar request (cancelled with VS Code's token) → cleaned suggestion.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TypedAlongCache } from '../cache/typed-along';
-import { enabledFor, type Settings } from '../config';
+import type { Settings } from '../config';
+import { AdaptiveDebounce } from '../control/debounce';
+import { whyNoRequest } from '../control/enablement';
+import type { UserControls } from '../control/user-controls';
 import { prefixWindow, suffixWindow } from '../context/windows';
 import type { RecentFiles } from '../context/recent-files';
 import type { EngineHost } from '../engine/engine-host';
@@ -11,25 +15,31 @@ import { postprocess, requestRules, type CursorContext } from '../postprocess/mu
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
 import type { PromptPart } from '../../native/sidecar/protocol';
 
-/** FRSPEC_TRACE=1 in the editor's environment logs every completion to the output channel. */
-const TRACE = !!process.env.FRSPEC_TRACE;
-
 export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   readonly cache = new TypedAlongCache();
-  /** Shown suggestions: key moments for the e2e test's latency figures, in the output channel. */
+  readonly debounce = new AdaptiveDebounce();
+  /** Shown suggestions (the walkthrough's "try a completion" step completes on the first). */
   served = 0;
+  private readonly onServed = new vscode.EventEmitter<void>();
+  readonly onDidServe = this.onServed.event;
 
   constructor(
     private readonly engine: EngineHost,
     private readonly recent: RecentFiles,
     private readonly settings: () => Settings,
-    private readonly log: vscode.OutputChannel,
+    private readonly controls: UserControls,
+    private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position, _ctx: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
+  async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position, ctx: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
     const called = Date.now();
     const settings = this.settings();
-    if (!enabledFor(settings, doc.languageId) || !this.engine.ready || !this.engine.model) return undefined;
+    const explicit = ctx.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+    const why = whyNoRequest({
+      enabled: this.controls.enabledFor(doc.languageId), snoozed: this.controls.snooze.active(), triggerMode: settings.triggerMode,
+      explicit, lineSuffix: doc.lineAt(pos.line).text.slice(pos.character),
+    });
+    if (why) { if (this.log.logLevel === vscode.LogLevel.Trace) this.log.trace(`no request: ${why}`); return undefined; }
     const offset = doc.offsetAt(pos);
     const text = doc.getText();
     const before = text.slice(0, offset);
@@ -37,22 +47,33 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     const cached = this.cache.lookup(key, before);
     if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(pos, pos))];
 
+    if (this.engine.state.kind === 'unloaded') await this.engine.ensureLoaded(settings);  // after "Unload Model"
+    if (!this.engine.ready || !this.engine.model || token.isCancellationRequested) return undefined;
+    // Typing on: wait a fraction of the measured latency before asking (an explicit trigger asks at once).
+    const wait = explicit ? 0 : this.debounce.delayMs();
+    if (wait > 0 && await cancelledWithin(wait, token)) return undefined;
+
     const { parts, cursor } = this.promptAt(doc, pos, settings, text, offset);
+    const limits = { multiline: settings.multiline, maxLines: settings.maxLines };
     try {
+      const sent = Date.now();
       const r = await this.engine.complete({
-        parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}), ...requestRules(cursor),
+        parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}), ...requestRules(cursor, limits),
       }, token);
+      this.debounce.record(Date.now() - sent);
       if (token.isCancellationRequested) return undefined;
-      const suggestion = postprocess(r.text, cursor);
-      if (TRACE) this.log.appendLine(`completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.stats.tokens} tokens, sidecar ${r.stats.totalMs.toFixed(0)} ms, provider ${called} → ${Date.now()})`);
+      const suggestion = postprocess(r.text, cursor, limits);
+      if (this.log.logLevel === vscode.LogLevel.Trace) {
+        this.log.trace(`completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.stats.tokens} tokens, sidecar ${r.stats.totalMs.toFixed(0)} ms, waited ${wait} ms, provider ${called} → ${Date.now()})`);
+      }
       if (!suggestion) return undefined;
       this.cache.store(key, before, suggestion);
-      this.served++;
+      if (this.served++ === 0) this.onServed.fire();
       return [new vscode.InlineCompletionItem(suggestion, new vscode.Range(pos, pos))];
     } catch (e) {
       const code = (e as { code?: number | string }).code;
       // Superseded/cancelled requests and a restarting engine are normal while typing.
-      if (code !== -32800 && code !== 'SIDECAR_DIED') this.log.appendLine(`completion failed: ${(e as Error).message}`);
+      if (code !== -32800 && code !== 'SIDECAR_DIED') this.log.error(`completion failed: ${(e as Error).message}`);
       return undefined;
     }
   }
@@ -63,7 +84,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
    */
   prime(doc: vscode.TextDocument, pos: vscode.Position): void {
     const settings = this.settings();
-    if (!enabledFor(settings, doc.languageId) || !this.engine.ready || !this.engine.model) return;
+    if (!this.controls.enabledFor(doc.languageId) || settings.triggerMode === 'manual' || !this.engine.ready || !this.engine.model) return;
     const { parts } = this.promptAt(doc, pos, settings, doc.getText(), doc.offsetAt(pos));
     const never: vscode.CancellationToken = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
     void this.engine.complete({ parts, maxTokens: 1, warmup: true }, never).catch(() => undefined);  // superseded by typing: fine
@@ -87,4 +108,14 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     const parts: PromptPart[] = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
     return { parts, cursor };
   }
+}
+
+/** Waits `ms`; true when VS Code cancelled the request meanwhile (the user typed on). */
+function cancelledWithin(ms: number, token: vscode.CancellationToken): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (token.isCancellationRequested) { resolve(true); return; }
+    let sub: vscode.Disposable | undefined;
+    const t = setTimeout(() => { sub?.dispose(); resolve(token.isCancellationRequested); }, ms);
+    sub = token.onCancellationRequested(() => { clearTimeout(t); sub?.dispose(); resolve(true); });
+  });
 }

@@ -6,35 +6,59 @@ export type EngineState =
   | { kind: 'loading'; model: string }
   | { kind: 'building'; fraction: number }
   | { kind: 'ready' }
+  | { kind: 'unloaded' }
   | { kind: 'error'; message: string };
+
+/** What the user switched off, shown over the engine's state: disabled (everywhere or for the active
+ * editor's language) or snoozed for a while. */
+export interface UserGate { disabled?: 'global' | 'language'; languageId?: string; snoozed?: string }
 
 export interface StatusView { text: string; tooltip: string; command: string; error: boolean }
 
-const fixed = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+/** Every click opens the FR-Spec menu (quick pick); the tooltip says what is going on. */
+export const MENU_COMMAND = 'frspec.showMenu';
 
-/** e.g. `⚡ 2.1× · 310 tok/s · τ 2.6` (speculative) or `⚡ plain · 41 tok/s` (no drafter). */
-export function statusView(state: EngineState, stats?: StatsResult): StatusView {
+const fixed = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+/** U+2007 FIGURE SPACE is as wide as a digit: numbers padded with it keep the item's width while they change. */
+const FIGURE_SPACE = '\u2007';
+export const padFigures = (s: string, width: number) => FIGURE_SPACE.repeat(Math.max(0, width - s.length)) + s;
+
+/**
+ * e.g. `$(zap) 2.1× · 310 tok/s · τ 2.6` (speculative) or `$(zap) plain · 41 tok/s` (no drafter); numbers
+ * are padded to a fixed number of digits so the status bar does not jump as they change.
+ */
+export function statusView(state: EngineState, stats?: StatsResult, gate: UserGate = {}): StatusView {
+  const command = MENU_COMMAND;
+  if (gate.disabled) {
+    const where = gate.disabled === 'language' ? ` for ${gate.languageId ?? 'this language'}` : '';
+    return { text: '$(circle-slash) FR-Spec: off', tooltip: `FR-Spec Complete: suggestions are disabled${where} (click to change)`, command, error: false };
+  }
+  if (gate.snoozed && state.kind !== 'error') {
+    return { text: `$(clock) FR-Spec: snoozed ${gate.snoozed}`, tooltip: `FR-Spec Complete: automatic suggestions snoozed, ${gate.snoozed} left; Alt+\\ still asks for one (click to resume)`, command, error: false };
+  }
   switch (state.kind) {
     case 'no-model':
-      return { text: '$(circle-slash) FR-Spec: no model', tooltip: 'No model configured: click to select a GGUF model', command: 'frspec.selectModel', error: false };
+      return { text: '$(circle-slash) FR-Spec: no model', tooltip: 'No model configured: click, then Select Model… (or Get Started)', command, error: false };
     case 'loading':
-      return { text: '$(sync~spin) FR-Spec: loading', tooltip: `Loading ${state.model}`, command: 'frspec.showStatistics', error: false };
+      return { text: '$(sync~spin) FR-Spec: loading', tooltip: `Loading ${state.model}`, command, error: false };
     case 'building':
-      return { text: `$(sync~spin) FR-Spec: vocabulary ${Math.round(100 * state.fraction)}%`, tooltip: 'Building the draft vocabulary of this workspace', command: 'frspec.showStatistics', error: false };
+      return { text: `$(sync~spin) FR-Spec: vocabulary ${padFigures(String(Math.round(100 * state.fraction)), 3)}%`, tooltip: 'Building the draft vocabulary of this workspace', command, error: false };
+    case 'unloaded':
+      return { text: '$(zap) FR-Spec: unloaded', tooltip: 'FR-Spec Complete: the model is unloaded (its memory is free); the next suggestion loads it again', command, error: false };
     case 'error':
-      return { text: '$(error) FR-Spec', tooltip: `FR-Spec engine error: ${state.message} (click for details)`, command: 'frspec.showError', error: true };
+      return { text: '$(error) FR-Spec', tooltip: `FR-Spec engine error: ${state.message} (click for the menu)`, command, error: true };
     case 'ready':
       break;
   }
   if (!stats || stats.recent.count === 0) {
-    return { text: '⚡ FR-Spec', tooltip: tooltip(stats), command: 'frspec.showStatistics', error: false };
+    return { text: '$(zap) FR-Spec', tooltip: tooltip(stats), command, error: false };
   }
   const r = stats.recent;
-  const speed = `${Math.round(r.tokensPerSecond)} tok/s`;
+  const speed = `${padFigures(String(Math.round(r.tokensPerSecond)), 4)} tok/s`;
   const text = stats.decoding.active === 'speculative'
-    ? `⚡ ${stats.speedup !== undefined ? `${fixed(stats.speedup)}×` : '…×'} · ${speed} · τ ${fixed(r.tau)}`
-    : `⚡ plain · ${speed}`;
-  return { text, tooltip: tooltip(stats), command: 'frspec.showStatistics', error: false };
+    ? `$(zap) ${stats.speedup !== undefined ? `${fixed(stats.speedup)}×` : '…×'} · ${speed} · τ ${fixed(r.tau)}`
+    : `$(zap) plain · ${speed}`;
+  return { text, tooltip: tooltip(stats), command, error: false };
 }
 
 function tooltip(s?: StatsResult): string {
@@ -45,7 +69,7 @@ function tooltip(s?: StatsResult): string {
   if (s.calibration) lines.push(`Plain decoding on this machine: ${fixed(s.calibration.plainTokensPerSecond)} tokens/s (calibrated)`);
   if (s.speedup !== undefined && s.decoding.active === 'speculative') lines.push(`Measured speed-up: ${fixed(s.speedup, 2)}×`);
   if (s.vocab) lines.push(`Draft vocabulary: top ${s.vocab.topK} of ${s.vocab.distinct} ids from ${s.vocab.files} files`);
-  lines.push(`Requests: ${s.requests.completed} completed, ${s.requests.cancelled} cancelled · click for details`);
+  lines.push(`Requests: ${s.requests.completed} completed, ${s.requests.cancelled} cancelled · click for the menu`);
   return lines.join('\n');
 }
 

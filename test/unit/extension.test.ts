@@ -129,21 +129,34 @@ describe('extension: status bar and statistics', () => {
     speedup: 310.4 / 147.8, memory: { rssBytes: 3e8, heapUsedBytes: 1e7 }, uptimeMs: 5000,
   });
   it('shows the measured speed-up, tokens/s and τ when speculative; plain speed otherwise', () => {
-    assert.equal(statusView({ kind: 'ready' }, stats('speculative')).text, '⚡ 2.1× · 310 tok/s · τ 2.6');
-    assert.equal(statusView({ kind: 'ready' }, stats('plain')).text, '⚡ plain · 310 tok/s');
+    assert.equal(statusView({ kind: 'ready' }, stats('speculative')).text, `$(zap) 2.1× · \u2007310 tok/s · τ 2.6`);
+    assert.equal(statusView({ kind: 'ready' }, stats('plain')).text, '$(zap) plain · \u2007310 tok/s');
     assert.match(statusView({ kind: 'ready' }, stats('plain')).tooltip, /147\.8 tokens\/s \(calibrated\)/);
     // Speculation configured but measured slower here: the item says plain, the tooltip says why.
     const slower = { ...stats('speculative'), decoding: { mode: 'speculative' as const, active: 'plain' as const, note: 'speculative decoding measured slower' } };
-    assert.equal(statusView({ kind: 'ready' }, slower).text, '⚡ plain · 310 tok/s');
+    assert.equal(statusView({ kind: 'ready' }, slower).text, '$(zap) plain · \u2007310 tok/s');
     assert.match(statusView({ kind: 'ready' }, slower).tooltip, /measured slower/);
   });
-  it('has loading, building, error and no-model states with the right click action', () => {
-    assert.match(statusView({ kind: 'loading', model: 'm.gguf' }).text, /loading/);
-    assert.match(statusView({ kind: 'building', fraction: 0.42 }).text, /vocabulary 42%/);
+  it('keeps its width while the numbers change (figure-space padding)', () => {
+    const width = (tps: number) => statusView({ kind: 'ready' }, { ...stats('speculative'), recent: { ...stats('speculative').recent, tokensPerSecond: tps } }).text.length;
+    assert.equal(width(9), width(310));
+    assert.equal(width(1234), width(310));
+    assert.equal(statusView({ kind: 'building', fraction: 0.05 }).text.length, statusView({ kind: 'building', fraction: 1 }).text.length);
+  });
+  it('has loading, building, unloaded, error and no-model states; every click opens the menu', () => {
+    assert.match(statusView({ kind: 'loading', model: 'm.gguf' }).text, /^\$\(sync~spin\) .*loading/);
+    assert.match(statusView({ kind: 'building', fraction: 0.42 }).text, /vocabulary\s+42%/);
+    assert.match(statusView({ kind: 'unloaded' }).text, /unloaded/);
     const err = statusView({ kind: 'error', message: 'boom' });
-    assert.equal(err.command, 'frspec.showError');
     assert.ok(err.error && /boom/.test(err.tooltip));
-    assert.equal(statusView({ kind: 'no-model' }).command, 'frspec.selectModel');
+    for (const v of [err, statusView({ kind: 'no-model' }), statusView({ kind: 'ready' }, stats('plain'))]) assert.equal(v.command, 'frspec.showMenu');
+  });
+  it('says when the user turned suggestions off or snoozed them, over the engine state', () => {
+    const off = statusView({ kind: 'ready' }, stats('plain'), { disabled: 'language', languageId: 'python' });
+    assert.equal(off.text, '$(circle-slash) FR-Spec: off');
+    assert.match(off.tooltip, /disabled for python/);
+    assert.match(statusView({ kind: 'ready' }, undefined, { snoozed: '5 min' }).text, /^\$\(clock\) FR-Spec: snoozed 5 min$/);
+    assert.ok(statusView({ kind: 'error', message: 'x' }, undefined, { snoozed: '5 min' }).error, 'an engine error shows through a snooze');
   });
   it('the statistics report names every figure', () => {
     const r = statisticsReport(stats('speculative'), '/m.gguf');
