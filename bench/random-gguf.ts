@@ -1,5 +1,5 @@
 // Random-weight GGUF files of real model shapes (bench/shapes.ts) in the types people download, for
-// benchmarks at sizes no one commits: `tsx bench/random-gguf.ts --shape qwen2.5-coder-1.5b --type Q4_K_M
+// benchmarks at sizes no one commits: `tsx bench/make-random-gguf.ts --shape qwen2.5-coder-1.5b --type Q4_K_M
 // [--out F.gguf] [--seed N]`, or randomModel(shape, type) from a benchmark, which makes the file once into
 // .cache/models/random-<shape>-<type>.gguf (git-ignored) and reuses it.
 //
@@ -20,13 +20,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { openGguf } from '../native/gguf';
 import { quantize } from '../native/quant';
 import { llama3Gguf } from '../test/unit/tokenizer-fixtures';
 import { demoModel, repoRoot, sharedDir } from '../test/helpers/shared';
 import { GGUF_TYPE_IDS, GGML_TYPE_IDS, type GgufMeta, type GgufScalarType, toF16Bits } from '../test/helpers/gguf-writer';
-import { BLOCK, FILE_TYPES, type FileType, LLAMA_FTYPE, type Shape, shapeByName, tensorType, type TensorType } from './shapes';
+import { BLOCK, type FileType, LLAMA_FTYPE, type Shape, shapeByName, tensorType, type TensorType } from './shapes';
 
 const ALIGN = 32;
 
@@ -346,23 +345,4 @@ export function randomModel(shape: string, type: FileType, log: (s: string) => v
   const r = writeRandomGguf(shape, type, file);
   log(`${file}: ${(r.bytes / 1e9).toFixed(2)} GB in ${(r.ms / 1000).toFixed(1)} s`);
   return file;
-}
-
-if (require.main === module) {
-  const { values } = parseArgs({ options: { shape: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } } });
-  if (!values.shape || !FILE_TYPES.includes(values.type as FileType)) {
-    console.error(`usage: tsx bench/random-gguf.ts --shape NAME --type ${FILE_TYPES.join('|')} [--out F.gguf] [--seed N]`);
-    process.exit(2);
-  }
-  try {
-    const type = values.type as FileType;
-    const out = values.out ?? path.join(repoRoot, '.cache', 'models', `random-${values.shape}-${type}.gguf`);
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    const r = writeRandomGguf(values.shape, type, out, Number(values.seed ?? 1));
-    const mbps = r.bytes / 1e6 / (r.ms / 1000);
-    console.log(`${r.file}: ${values.shape} ${type}, ${(r.bytes / 1e9).toFixed(3)} GB in ${(r.ms / 1000).toFixed(2)} s (${mbps.toFixed(0)} MB/s); tensors by type ${JSON.stringify(r.types)}`);
-  } catch (e) {
-    console.error(`random-gguf: ${(e as Error).message}`);
-    process.exit(1);
-  }
 }
