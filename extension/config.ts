@@ -1,0 +1,52 @@
+// The extension's settings (package.json `contributes.configuration`) read into one plain object.
+import * as vscode from 'vscode';
+import type { TriggerMode } from './control/enablement';
+import type { MultilineMode } from './postprocess/multiline';
+
+export interface Settings {
+  model: string;
+  draftModel: string;
+  eagleModel: string;
+  topK: number;
+  maxTokens: number;
+  timeBudgetMs: number;
+  contextSize: number;
+  prefixChars: number;
+  suffixChars: number;
+  contextFiles: number;
+  contextChunkChars: number;
+  threads: number;
+  /** automatic: as the user types; manual: only on Alt+\\ (editor.action.inlineSuggest.trigger). */
+  triggerMode: TriggerMode;
+  multiline: MultilineMode;
+  /** Most lines of one suggestion (0: no limit). */
+  maxLines: number;
+  autoBuildVocabulary: boolean;
+  modelFolders: string[];
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration('frspec');
+  return {
+    model: c.get('model', ''),
+    draftModel: c.get('draftModel', ''),
+    eagleModel: c.get('eagleModel', ''),
+    topK: c.get('topK', 32768),
+    maxTokens: c.get('maxTokens', 48),
+    timeBudgetMs: c.get('timeBudgetMs', 150),
+    contextSize: c.get('contextSize', 4096),
+    prefixChars: c.get('prefixChars', 4000),
+    suffixChars: c.get('suffixChars', 1000),
+    contextFiles: c.get('contextFiles', 3),
+    contextChunkChars: c.get('contextChunkChars', 1200),
+    threads: c.get('threads', 0),
+    triggerMode: c.get<TriggerMode>('triggerMode', 'automatic') === 'manual' ? 'manual' : 'automatic',
+    multiline: oneOf(c.get('multiline', 'auto'), ['auto', 'always', 'never'] as const, 'auto'),
+    maxLines: c.get('maxLines', 10),
+    autoBuildVocabulary: c.get('vocabulary.autoBuild', true),
+    modelFolders: c.get('modelFolders', []),
+  };
+}
+
+/** `frspec.enable` is read per language by control/user-controls.ts (it is language-overridable). */
+const oneOf = <T extends string>(v: unknown, allowed: readonly T[], fallback: T): T => (allowed.includes(v as T) ? (v as T) : fallback);
