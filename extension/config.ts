@@ -1,5 +1,6 @@
 // The extension's settings (package.json `contributes.configuration`) read into one plain object.
 import * as vscode from 'vscode';
+import { boundContextSize, boundThreads } from './machine-limits';
 import type { TriggerMode } from './control/enablement';
 import type { MultilineMode } from './postprocess/multiline';
 
@@ -34,12 +35,13 @@ export function readSettings(): Settings {
     topK: c.get('topK', 32768),
     maxTokens: c.get('maxTokens', 48),
     timeBudgetMs: c.get('timeBudgetMs', 150),
-    contextSize: c.get('contextSize', 4096),
+    // Bounded by this machine (cores, memory), whatever a settings file asks for.
+    contextSize: boundContextSize(c.get('contextSize', 4096)),
     prefixChars: c.get('prefixChars', 4000),
     suffixChars: c.get('suffixChars', 1000),
     contextFiles: c.get('contextFiles', 3),
     contextChunkChars: c.get('contextChunkChars', 1200),
-    threads: c.get('threads', 0),
+    threads: boundThreads(c.get('threads', 0)),
     triggerMode: c.get<TriggerMode>('triggerMode', 'automatic') === 'manual' ? 'manual' : 'automatic',
     multiline: oneOf(c.get('multiline', 'auto'), ['auto', 'always', 'never'] as const, 'auto'),
     maxLines: c.get('maxLines', 10),
