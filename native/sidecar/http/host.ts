@@ -35,7 +35,9 @@ export class CompletionHost {
     const session = await Session.load(params);
     log(`loaded ${params.model} in ${(performance.now() - t0).toFixed(0)} ms (${session.decoder.summary.mode} decoding)`);
     const host = new CompletionHost(session, params, log, opts);
-    if (params.calibrate !== false) void host.calibrate().catch(() => undefined);
+    // Calibration decides between plain and speculative decoding; with no drafter there is nothing to decide
+    // (and its prompt would only displace the first clients' cached prefixes).
+    if (params.calibrate !== false && session.decoder.summary.mode === 'speculative') void host.calibrate().catch(() => undefined);
     return host;
   }
 
