@@ -9,6 +9,7 @@ import { openGguf } from '../gguf';
 import { SpecEngine } from '../spec';
 import { ErrorCode, type DecodingSummary, type InitializeResult } from './protocol';
 import { SidecarError } from './errors';
+import { type Decision, DecoderChoice } from './choice';
 
 export type ModelSummary = InitializeResult['model'];
 
@@ -35,18 +36,24 @@ export interface DecodeResult {
   tau: number;
   /** What actually decoded this request. */
   mode: 'plain' | 'speculative';
+  /** Speculative: drafting and verification ms, and the drafter's reading of the prompt (part of promptMs). */
+  draftMs?: number;
+  verifyMs?: number;
+  draftPromptMs?: number;
+  /** Why this decoder served the request (speculative decoders choose per request). */
+  why?: string;
 }
 
 export interface Decoder {
   readonly summary: DecodingSummary;
   readonly model: ModelSummary;
-  /** The completion path: the configured decoder, or plain decoding when that was measured faster. */
+  /** The completion path: per request, the decoder predicted faster from measured costs (same greedy output). */
   generate(req: DecodeRequest): Promise<DecodeResult>;
   /** The configured decoder, whatever the measurements say (calibration measures it). */
   configured(req: DecodeRequest): Promise<DecodeResult>;
   plain(req: DecodeRequest): Promise<DecodeResult>;
-  /** After a calibration: use plain decoding for completions when it was faster (same greedy output). */
-  choose(plainTokensPerSecond: number, configuredTokensPerSecond: number): void;
+  /** After a calibration: its tokens/s seed the per-request cost estimates (real requests then replace them). */
+  choose(plainTokensPerSecond: number, configuredTokensPerSecond: number, tau?: number): void;
   /** Uses a new draft vocabulary (FR-Spec top-k); a no-op for plain decoding. */
   setVocab(file: string, topK: number): Promise<void>;
   close(): Promise<void>;
@@ -91,19 +98,29 @@ export class PlainDecoder implements Decoder {
   }
 }
 
+/**
+ * A draft model reads only about this many of the prompt's last tokens (Drafter::prefill): at ~100k draft
+ * tokens/s a cold 2000-token prompt cost the drafter ~20 ms before the first token, and a drafter proposes
+ * from the last few hundred tokens about as well (the target verifies, so output never changes).
+ */
+export const DRAFT_WINDOW = 512;
+
 /** FR-Spec speculative decoding with a draft model or an EAGLE head, restricted to a workspace vocabulary. */
 export class SpecDecoder implements Decoder {
   summary: DecodingSummary;
   readonly model: ModelSummary;
   private vocab?: { file: string; topK: number };
-  private preferPlain = false;
+  /** Per request: speculative or plain, from measured costs (choice.ts). */
+  readonly choice = new DecoderChoice();
 
-  /** `measureFirst`: decode plainly until calibration shows speculation is faster here (never slower than plain). */
-  constructor(private readonly spec: SpecEngine, private readonly drafter: 'draft' | 'eagle', drafterPath: string, measureFirst: boolean) {
-    this.preferPlain = measureFirst;
+  /**
+   * `measureFirst`: choose per request from measured costs (never slower than plain on average); without it
+   * the configured (speculative) decoder serves every request.
+   */
+  constructor(private readonly spec: SpecEngine, private readonly drafter: 'draft' | 'eagle', drafterPath: string, private readonly measureFirst: boolean) {
     this.summary = {
-      mode: 'speculative', active: measureFirst ? 'plain' : 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}`,
-      ...(measureFirst ? { note: 'measuring speculative against plain decoding on this machine; decoding plainly until then' } : {}),
+      mode: 'speculative', active: 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}`,
+      ...(measureFirst ? { note: 'chosen per request from measured costs; measuring both decoders on the first requests' } : {}),
     };
     const i = spec.info;
     const g = openGguf(i.target);
@@ -112,8 +129,13 @@ export class SpecDecoder implements Decoder {
     this.model = { path: i.target, arch, nVocab: i.nVocab, nLayers: num('block_count'), dModel: num('embedding_length'), weightBytes: g.tensors().reduce((s, t) => s + t.nBytes, 0), backend: i.backend, threads: i.threads, contextSize: i.contextSize };
   }
 
-  generate(req: DecodeRequest): Promise<DecodeResult> {
-    return this.run(req, this.preferPlain ? 'none' : this.drafter);
+  async generate(req: DecodeRequest): Promise<DecodeResult> {
+    if (!this.measureFirst) return { ...(await this.run(req, this.drafter)), why: 'configured (no measurement)' };
+    const d = this.choice.choose(req.maxTokens);
+    const r = await this.run(req, d.mode === 'speculative' ? this.drafter : 'none');
+    this.choice.record({ ...r, tokens: r.tokens.length });
+    this.describe(d);
+    return { ...r, why: d.why };
   }
 
   configured(req: DecodeRequest): Promise<DecodeResult> {
@@ -124,36 +146,56 @@ export class SpecDecoder implements Decoder {
     return this.run(req, 'none');
   }
 
-  choose(plainTps: number, specTps: number): void {
-    // Greedy output is identical either way, so the faster one serves the editor; re-measured whenever
-    // the model or the draft vocabulary changes.
-    this.preferPlain = specTps < plainTps;
-    const { note: _old, ...rest } = this.summary;
-    this.summary = {
-      ...rest, active: this.preferPlain ? 'plain' : 'speculative',
-      ...(this.preferPlain ? { note: `speculative decoding measured slower than plain on this machine (${specTps.toFixed(0)} vs ${plainTps.toFixed(0)} tokens/s); decoding plainly until re-measured` } : {}),
-    };
+  choose(plainTps: number, specTps: number, tau = 1): void {
+    this.choice.seed(plainTps, specTps, tau);
+    this.describe({ mode: 'plain', why: 'calibrated' }, false);
   }
 
   async setVocab(file: string, topK: number): Promise<void> {
     this.vocab = { file, topK };
+    this.choice.reset();  // FR-Spec's speed depends on the vocabulary
   }
 
   close(): Promise<void> {
     return this.spec.close();
   }
 
-  private async run(req: DecodeRequest, drafter: 'none' | 'draft' | 'eagle'): Promise<DecodeResult> {
+  /** The summary tells what serves now and why (the statistics and the status bar show it). */
+  private describe(d: Decision, served = true): void {
+    if (!this.measureFirst) return;
+    const c = this.choice.costs;
+    const next = c.plainMsPerToken !== undefined && c.specMsPerToken !== undefined
+      ? (c.specMsPerToken < c.plainMsPerToken ? 'speculative' : 'plain') : d.mode;
+    const { note: _old, ...rest } = this.summary;
+    const tps = (ms?: number) => (ms ? `${(1000 / ms).toFixed(0)}` : '?');
+    this.summary = {
+      ...rest, active: next,
+      note: `chosen per request from measured costs: speculative ${tps(c.specMsPerToken)} tokens/s (τ ${c.tau?.toFixed(2) ?? '?'}, ` +
+        `drafter's prompt ${c.draftPromptMs?.toFixed(1) ?? '?'} ms), plain ${tps(c.plainMsPerToken)} tokens/s` +
+        `${served ? `; last request ${d.mode}: ${d.why}` : ''}`,
+    };
+  }
+
+  private async run(req: DecodeRequest, mode: 'none' | 'draft' | 'eagle'): Promise<DecodeResult> {
+    // EAGLE decodes plainly through its own loop (noDraft): the target's features stay in step with the
+    // cache, so the next speculative request does not evaluate its whole prompt again.
+    const eaglePlain = mode === 'none' && this.drafter === 'eagle';
+    const drafter = eaglePlain ? 'eagle' : mode;
     const r = await this.spec.generate(req.prompt, {
-      drafter, maxTokens: req.maxTokens, stopTokens: req.stopTokens, signal: req.signal, onToken: req.onToken,
+      drafter, ...(eaglePlain ? { noDraft: true } : {}), maxTokens: req.maxTokens, stopTokens: req.stopTokens, signal: req.signal, onToken: req.onToken,
       // FR-Spec: the drafter proposes only the workspace's most frequent ids, plus the prompt's own ids.
-      ...(drafter !== 'none' && this.vocab ? { vocab: this.vocab.file, vocabTopK: this.vocab.topK, contextTokens: true } : {}),
+      ...(mode !== 'none' && this.vocab ? { vocab: this.vocab.file, vocabTopK: this.vocab.topK, contextTokens: true } : {}),
       // A chain of 3 with context lookup first (code repeats itself: the tokens after an earlier occurrence
       // of the last 2-4 tokens cost no drafting): the fastest greedy shape in `frspec bench spec`.
-      ...(drafter !== 'none' ? { chain: 3, lookup: 2 } : {}),
+      ...(mode !== 'none' ? { chain: 3, lookup: 2, draftWindow: DRAFT_WINDOW } : {}),
     });
     const stop = r.stop === 'stop_token' || r.stop === 'max_tokens' || r.stop === 'context_full' ? r.stop : 'cancelled';
-    return { tokens: r.tokens, stop, nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.totalMs - r.promptMs, steps: r.steps, tau: drafter === 'none' ? 1 : r.tau, mode: drafter === 'none' ? 'plain' : 'speculative' };
+    const spec = mode !== 'none';
+    return {
+      tokens: r.tokens, stop, nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.totalMs - r.promptMs, steps: r.steps,
+      tau: spec ? r.tau : 1, mode: spec ? 'speculative' : 'plain',
+      ...(spec ? { draftMs: r.draftMs, verifyMs: r.verifyMs, draftPromptMs: r.draftPromptMs } : {}),
+    };
   }
 }
 

@@ -114,8 +114,14 @@ export interface CompleteParams {
   stopAtBlankLine?: boolean;
   /** Only warming the KV cache for this prompt (e.g. a file got focus): not counted in the statistics. */
   warmup?: boolean;
-  /** Stop this many ms after the request started running (prompt included) and return the text so far. */
+  /** Stop decoding this many ms after the first token (prompt processing not counted) and return the text so far. */
   timeBudgetMs?: number;
+  /**
+   * The prompt processing this request may spend, in ms: the FIM suffix (the text between `fim_suffix` and
+   * `fim_middle`, re-evaluated on every keystroke) is cut at a line end to what the measured prompt speed
+   * evaluates in this time. Not a hard stop. 0 or absent: the suffix is kept whole.
+   */
+  promptBudgetMs?: number;
 }
 
 export type CompleteStop = 'end_of_text' | 'max_tokens' | 'stop_sequence' | 'max_lines' | 'blank_line' | 'context_full' | 'time_budget';
@@ -143,6 +149,10 @@ export interface CompletionStats {
   steps: number;
   tau: number;
   mode: 'plain' | 'speculative';
+  /** Why `mode` served this request (chosen per request from measured costs). */
+  why?: string;
+  /** Suffix tokens left out to fit `promptBudgetMs`. */
+  suffixCutTokens?: number;
 }
 
 export interface CompletePartial { streamId: string; text: string }
