@@ -71,7 +71,8 @@ export interface SpecBenchResult {
   prompts: number;
   tokens: number;
   rows: SpecBenchRow[];
-  best: SpecBenchRow;
+  /** The fastest speculative row; null when no speculative configuration ran (e.g. --only 'plain'). */
+  best: SpecBenchRow | null;
   frBeatsFullVocabulary: boolean;
 }
 
@@ -159,6 +160,13 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
         k: null, shape: 'chain <=4', opts: 'llama-lookup', llama: t });
     }
   }
+  // Every --only pattern must name a row: one that matches nothing (a "train" row without --vocab-corpus)
+  // is a mistake to report now, not a table without the rows asked for.
+  for (const s of o.only ?? []) {
+    if (!all.some((c) => c.name.includes(s))) {
+      throw new Error(`--only '${s}' matches no configuration${/train/.test(s) && !o.vocabCorpus ? ' (the "train" rows need --vocab-corpus)' : ''}`);
+    }
+  }
   const acc = new Map<Config, Acc>(all.map((c) => [c, { rows: 0, steps: 0, emitted: 0, draftMs: 0, verifyMs: 0, decodeMs: 0, decoded: 0, mismatches: 0, lookupSteps: 0 }]));
   const load0 = os.loadavg()[0];
 
@@ -180,7 +188,7 @@ export async function runSpecBench(o: SpecBenchOptions, log: (s: string) => void
       };
     });
     const ours = rows.filter((r) => r.drafter !== '-' && !r.name.startsWith('llama.cpp'));
-    const best = ours.reduce((x, y) => (y.tokensPerSecond > x.tokensPerSecond ? y : x));
+    const best = ours.length ? ours.reduce((x, y) => (y.tokensPerSecond > x.tokensPerSecond ? y : x)) : null;
     // The paper's claim, per drafter and shape: the best FR-Spec k beats the full vocabulary.
     const frBeats = ['draft model', 'EAGLE'].every((d) => [...new Set(ours.map((r) => r.shape))].every((s) => {
       const group = ours.filter((r) => r.drafter === d && r.shape === s);
@@ -241,8 +249,8 @@ export function specBenchTable(r: SpecBenchResult): string {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...r.rows.map((x) => `| ${x.name} | ${f(x.tau)} | ${f(x.draftMsPerStep)} | ${f(x.verifyMsPerStep)} | ${x.name.startsWith('llama.cpp') ? '—' : f(x.headRowsPerStep, 1)} | ${x.lookupShare === null ? '—' : `${(100 * x.lookupShare).toFixed(0)}%`} | ${f(x.tokensPerSecond, 1)} | ${f(x.speedupOverPlain)} | ${f(x.speedupOverLlamaCpp)} | ${x.name.startsWith('llama.cpp') ? '—' : x.mismatches} |`),
     '',
-    `best: ${r.best.name} — ${r.best.tokensPerSecond.toFixed(1)} tokens/s, ${r.best.speedupOverPlain.toFixed(2)}× our plain` +
-      (r.best.speedupOverLlamaCpp ? `, ${r.best.speedupOverLlamaCpp.toFixed(2)}× llama.cpp's best` : ''),
+    r.best ? `best: ${r.best.name} — ${r.best.tokensPerSecond.toFixed(1)} tokens/s, ${r.best.speedupOverPlain.toFixed(2)}× our plain` +
+      (r.best.speedupOverLlamaCpp ? `, ${r.best.speedupOverLlamaCpp.toFixed(2)}× llama.cpp's best` : '') : 'best: no speculative configuration ran',
     `FR-Spec faster than the full vocabulary for every drafter and shape: ${r.frBeatsFullVocabulary ? 'yes' : 'no'}`,
   ];
   return lines.join('\n');

@@ -205,7 +205,12 @@ export interface LoadOptions { threads: number; contextSize: number; measureFirs
 export async function createDecoder(model: string, drafter: DrafterChoice, opts: LoadOptions): Promise<Decoder> {
   const kind = drafter.eagle ? 'eagle' : drafter.draft ? 'draft' : undefined;
   const load = async (what: string, f: () => Promise<Decoder>) => {
-    try { return await f(); } catch (e) { throw new SidecarError(ErrorCode.ModelLoadFailed, `${what}: ${(e as Error).message}`); }
+    try { return await f(); } catch (e) {
+      // The engine's errors start with the file they are about: prefix which load failed only when they do not.
+      const message = (e as Error).message;
+      const named = [model, drafter.draft, drafter.eagle].some((file) => file && message.startsWith(`${file}: `));
+      throw new SidecarError(ErrorCode.ModelLoadFailed, named ? message : `${what}: ${message}`);
+    }
   };
   if (!kind) return load(model, async () => new PlainDecoder(await Engine.load(model, { threads: opts.threads, contextSize: opts.contextSize })));
   const drafterPath = (drafter.eagle ?? drafter.draft)!;

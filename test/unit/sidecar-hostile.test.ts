@@ -218,6 +218,19 @@ describe('sidecar: parameters and files (issue 13, items 1, 3, 5, 8)', function 
     assert.equal(after.superseded - before.superseded, supersededAnswers);
   });
 
+  it('8. a load error names the file once (not "m.gguf: m.gguf: missing tensor")', async () => {
+    const bytes = fs.readFileSync(demoModel('demo-target')!);
+    const at = bytes.indexOf('output_norm.weight');
+    assert.ok(at > 0);
+    bytes.write('X', at + 'output_nor'.length, 'latin1');  // the tensor is now 'output_norX.weight'
+    const model = path.join(tmp, 'renamed.gguf');
+    fs.writeFileSync(model, bytes);
+    const r = await ask('initialize', { model, threads: 2, contextSize: 1024, calibrate: false });
+    assert.equal(r.error?.code, ErrorCode.ModelLoadFailed, JSON.stringify(r));
+    assert.match(r.error.message, /missing tensor 'output_norm\.weight'/);
+    assert.equal(r.error.message.split(model).length - 1, 1, r.error.message);
+  });
+
   it('1. a model file rewritten under the engine (a re-download) is noticed before the next completion: a clear error, no SIGBUS, then reloaded', async () => {
     const model = path.join(tmp, 'target.gguf');
     fs.copyFileSync(demoModel('demo-target')!, model);
