@@ -57,3 +57,23 @@ export function whyNoRequest(g: GateInput): 'disabled' | 'snoozed' | 'manual' | 
 export function restOfLineAllowsCompletion(lineSuffix: string): boolean {
   return /^[\s)\]}>'"`;,]*$/.test(lineSuffix);
 }
+
+/** The parts of VS Code's `inspect('frspec.enable')` for one language that decide its value. */
+export interface EnableLayers {
+  defaultValue?: unknown; globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown;
+  defaultLanguageValue?: unknown; globalLanguageValue?: unknown; workspaceLanguageValue?: unknown; workspaceFolderLanguageValue?: unknown;
+}
+
+/**
+ * The value for `languageId` with one language override left out ('global': the user's, 'workspace': the
+ * workspace's), by VS Code's precedence: every language-specific layer (its default from
+ * configurationDefaults included) above every plain one, and within each kind default < user < workspace < folder.
+ */
+export function enabledWithoutOverride(layers: EnableLayers, languageId: string, without: 'global' | 'workspace'): boolean {
+  const order: unknown[] = [
+    layers.workspaceFolderLanguageValue, without === 'workspace' ? undefined : layers.workspaceLanguageValue,
+    without === 'global' ? undefined : layers.globalLanguageValue, layers.defaultLanguageValue,
+    layers.workspaceFolderValue, layers.workspaceValue, layers.globalValue, layers.defaultValue,
+  ];
+  return resolveEnabled(order.find((v) => v !== undefined), languageId);
+}

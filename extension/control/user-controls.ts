@@ -3,7 +3,7 @@
 // window's snooze. Fires onDidChange so the status bar follows.
 import * as vscode from 'vscode';
 import type { UserGate } from '../ui/status-format';
-import { migrateLegacyEnable, resolveEnabled } from './enablement';
+import { type EnableLayers, enabledWithoutOverride, migrateLegacyEnable, resolveEnabled } from './enablement';
 import { Snooze } from './snooze';
 
 export class UserControls implements vscode.Disposable {
@@ -36,11 +36,18 @@ export class UserControls implements vscode.Disposable {
     await c.update('enable', on, target);
   }
 
-  /** Turns suggestions on or off for one language (a `"[lang]": {"frspec.enable": …}` override). */
+  /**
+   * Turns suggestions on or off for one language: the `"[lang]": {"frspec.enable": …}` override is removed
+   * when the value without it is already `on` (so a later global switch still reaches this language), and
+   * written otherwise.
+   */
   async setLanguage(languageId: string, on: boolean): Promise<void> {
     const c = vscode.workspace.getConfiguration('frspec', { languageId });
-    const target = c.inspect('enable')?.workspaceLanguageValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-    await c.update('enable', on, target, true);
+    const layers: EnableLayers = c.inspect('enable') ?? {};
+    const inWorkspace = layers.workspaceLanguageValue !== undefined;
+    const target = inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    const without = enabledWithoutOverride(layers, languageId, inWorkspace ? 'workspace' : 'global');
+    await c.update('enable', without === on ? undefined : on, target, true);
   }
 
   snoozeFor(minutes: number): void {

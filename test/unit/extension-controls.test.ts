@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdaptiveDebounce } from '../../extension/control/debounce';
-import { migrateLegacyEnable, resolveEnabled, restOfLineAllowsCompletion, whyNoRequest } from '../../extension/control/enablement';
+import { enabledWithoutOverride, migrateLegacyEnable, resolveEnabled, restOfLineAllowsCompletion, whyNoRequest } from '../../extension/control/enablement';
 import { Snooze } from '../../extension/control/snooze';
 import { lineLimit, postprocess, requestRules } from '../../extension/postprocess/multiline';
 
@@ -26,6 +26,17 @@ describe('extension controls: frspec.enable', () => {
     assert.deepEqual(migrateLegacyEnable({ '*': false, markdown: true, 'bad key]': false, go: 1 }), { global: false, languages: { markdown: true } });
     assert.deepEqual(migrateLegacyEnable({ markdown: false }), { global: undefined, languages: { markdown: false } });
     for (const v of [true, false, undefined, null, 'x', ['a']]) assert.equal(migrateLegacyEnable(v), undefined, JSON.stringify(v));
+  });
+  it('toggling a language removes its override when the value without it already matches (VS Code precedence)', () => {
+    // markdown: off by configurationDefaults, the user's global true does not reach it; a user override does.
+    const md = { defaultValue: true, globalValue: true, defaultLanguageValue: false, globalLanguageValue: true };
+    assert.equal(enabledWithoutOverride(md, 'markdown', 'global'), false, 'without the user override markdown is off: keep writing it');
+    // typescript: no default override; globally on, so enabling it again needs no override at all.
+    assert.equal(enabledWithoutOverride({ defaultValue: true, globalValue: true, globalLanguageValue: false }, 'typescript', 'global'), true);
+    assert.equal(enabledWithoutOverride({ defaultValue: true, globalValue: false, globalLanguageValue: true }, 'typescript', 'global'), false);
+    // A workspace's value beats the user's; leaving out the workspace override falls back to the user's.
+    assert.equal(enabledWithoutOverride({ defaultValue: true, workspaceValue: false, globalLanguageValue: true, workspaceLanguageValue: false }, 'go', 'workspace'), true);
+    assert.equal(enabledWithoutOverride({ defaultValue: { '*': true, go: false } }, 'go', 'global'), false, 'legacy object');
   });
   it('package.json: a language-overridable boolean with prose languages off by default', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
