@@ -39,7 +39,9 @@ export async function startCodeServer(bin: string, vsix: string, settings: Recor
   const log = fs.openSync(path.join(root, 'code-server.log'), 'w');
   const proc = cp.spawn(bin, [
     '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-workspace-trust', '--disable-telemetry',
-    '--disable-update-check', '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace,
+    '--disable-update-check', '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
+    // FRSPEC_TRACE=1: trace log level, so the extension's log channel records every completion.
+    ...(process.env.FRSPEC_TRACE ? ['--log', 'trace'] : []), workspace,
   ], { env, detached: true, stdio: ['ignore', log, log] });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;

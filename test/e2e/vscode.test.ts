@@ -1,7 +1,8 @@
 // End to end in a real VS Code (code-server 4.100.3 + headless Debian Chromium, ../shared/docs/e2e-vscode.md):
 // install the VSIX, point the extension at the demo model, type in a Python and a TypeScript file, see ghost
-// text from the real engine, accept it with Tab, read the status bar's statistics, run the vocabulary
-// rebuild command and check its progress and its file. Screenshots go to .cache/e2e-artifacts/ (or
+// text from the real engine, accept it with Tab, open the status bar's menu and read the statistics, run the
+// vocabulary rebuild command and check its progress and its file, snooze / disable / unload from the menu
+// (Alt+\ still asks while snoozed), and open the Get Started walkthrough. Screenshots go to .cache/e2e-artifacts/ (or
 // $FRSPEC_E2E_ARTIFACTS); last keystroke → visible ghost text latency is measured and printed.
 // Run: npm run test:e2e (heavy: a browser and an editor; not part of `npm test`).
 import { strict as assert } from 'node:assert';
@@ -36,6 +37,11 @@ describe('e2e: the extension in code-server with the demo model', function () {
     console.log(`      screenshot: ${path.relative(repoRoot, file)}`);
   };
 
+  // Our status bar item, whatever it shows (its accessible label always starts with the product's name).
+  const statusItem = () => page.locator('.statusbar-item', { has: page.locator('a[aria-label^="FR-Spec Complete"]') }).first();
+  // Ready: the zap codicon (loading / building show a spinning sync icon, errors an error icon).
+  const waitReady = (timeout: number) => statusItem().locator('.codicon-zap').waitFor({ timeout });
+
   before(async function () {
     requireShared(this);
     const model = demoModel('demo-target')!;
@@ -53,7 +59,8 @@ describe('e2e: the extension in code-server with the demo model', function () {
     server = await startCodeServer(bin, path.join(repoRoot, 'frspec-complete.vsix'), {
       // The product as shipped: FR-Spec speculative decoding with the EAGLE head (plain decoding, with a note
       // in the status bar's tooltip, when the addon was built without it).
-      'frspec.model': model, 'frspec.eagleModel': demoModel('demo-eagle')!, 'frspec.topK': 8192, 'frspec.threads': 2, 'frspec.contextSize': 2048, 'frspec.maxTokens': 16,
+      // FRSPEC_E2E_PLAIN=1: no EAGLE head (plain decoding), to tell an editor problem from a speculative-engine one.
+      'frspec.model': model, ...(process.env.FRSPEC_E2E_PLAIN ? {} : { 'frspec.eagleModel': demoModel('demo-eagle')! }), 'frspec.topK': 8192, 'frspec.threads': 2, 'frspec.contextSize': 2048, 'frspec.maxTokens': 16,
       'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
       'editor.wordBasedSuggestions': 'off', 'editor.quickSuggestions': { other: false, comments: false, strings: false },
       'editor.suggestOnTriggerCharacters': false, 'editor.inlineSuggest.enabled': true, 'editor.autoIndent': 'none',
@@ -68,8 +75,13 @@ describe('e2e: the extension in code-server with the demo model', function () {
     await page.goto(server.url);
     await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
     // Our status bar item proves the extension is active; then wait for the model to be loaded.
-    await page.locator('.statusbar-item', { hasText: /FR-Spec|⚡/ }).first().waitFor({ timeout: 120_000 });
-    await page.locator('.statusbar-item', { hasText: /⚡/ }).first().waitFor({ timeout: 120_000 });
+    await statusItem().waitFor({ timeout: 120_000 });
+    try {
+      await waitReady(120_000);
+    } catch (e) {
+      await screenshot('not-ready');
+      throw new Error(`the model did not load: the status bar item says ${JSON.stringify(await statusItem().locator('a').first().getAttribute('aria-label'))}`, { cause: e });
+    }
     await screenshot('activated');
     // First use of this workspace: the draft vocabulary is built in the background, unasked.
     const deadline = Date.now() + 120_000;
@@ -111,7 +123,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
   }
 
   /** Types `text` at the end of the file; resolves with the ghost text and the last key → ghost latency, or undefined. */
-  async function typeAndWaitForGhost(original: string, text: string): Promise<{ ghost: string; ms: number } | undefined> {
+  async function typeAndWaitForGhost(original: string, text: string, trigger?: { key: string; pauseMs: number }): Promise<{ ghost: string; ms: number; before?: boolean } | undefined> {
     // Back to the original file in one edit, then type at its end key by key.
     await page.keyboard.press('Escape');
     await page.keyboard.press('Control+A');
@@ -123,6 +135,13 @@ describe('e2e: the extension in code-server with the demo model', function () {
       if (ch === '\n') await page.keyboard.press('Enter');
       else await page.keyboard.type(ch);
       await page.waitForTimeout(60);  // a fast typist
+    }
+    // An explicit trigger (Alt+\): first a pause in which automatic suggestions would have shown.
+    let before: boolean | undefined;
+    if (trigger) {
+      await page.waitForTimeout(trigger.pauseMs);
+      before = (await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').count()) > 0;
+      await page.keyboard.press(trigger.key);
     }
     const ms = (await page.evaluate(`new Promise((resolve) => {
       const tick = () => {
@@ -136,8 +155,20 @@ describe('e2e: the extension in code-server with the demo model', function () {
     if (ms < 0) return undefined;
     await page.waitForTimeout(300);  // the inline part and the lines below render in separate frames
     const ghost = norm(await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').allInnerTexts().then((t) => t.join('\n')));
-    return { ghost, ms };
+    return { ghost, ms, before };
   }
+
+  /** Opens the status bar item's menu and picks the entry whose label contains `entry`. */
+  async function fromMenu(entry: string): Promise<void> {
+    await page.keyboard.press('Escape');
+    await statusItem().click();
+    await page.locator('.quick-input-widget', { hasText: 'FR-Spec Complete' }).waitFor({ timeout: 10_000 });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: entry }).first().click();
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+  }
+
+  const userSettings = () => JSON.parse(fs.readFileSync(path.join(server!.userDataDir, 'User', 'settings.json'), 'utf8'));
+  const sidecars = () => cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
 
   for (const [file, original, typing] of [['sample.py', PY, PY_TYPING], ['sample.ts', TS, TS_TYPING]] as const) {
     it(`${file}: ghost text from the engine appears as the user types, and Tab inserts it`, async () => {
@@ -185,8 +216,12 @@ describe('e2e: the extension in code-server with the demo model', function () {
     await item.waitFor({ timeout: 30_000 });
     const text = norm(await item.innerText());
     console.log(`      status bar: ${JSON.stringify(text)}`);
-    assert.match(text, /^⚡ (plain|\d+\.\d×|…×) · \d+ tok\/s/);  // …×: speculative, calibration still pending
+    assert.match(text, /^\s*(plain|\d+\.\d×|…×) · \s*\d+ tok\/s/);  // …×: speculative, calibration still pending
+    // A click opens the menu; its "Show Speed-up Statistics" entry prints the report.
     await item.click();
+    await page.locator('.quick-input-widget', { hasText: 'FR-Spec Complete' }).waitFor({ timeout: 10_000 });
+    await screenshot('menu');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Speed-up Statistics' }).first().click();
     // The statistics channel (the editor renders spaces as non-breaking spaces: \s matches both). An output
     // channel shows its END and renders only visible lines, so wait for the report's last line.
     await page.locator('.output-view, .monaco-editor', { hasText: /sidecar\smemory:/ }).first().waitFor({ timeout: 20_000 });
@@ -205,7 +240,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
     const warning = page.locator('.notification-toast', { hasText: 'engine process stopped' });
     await warning.first().waitFor({ timeout: 20_000 });
     await screenshot('sidecar-killed');
-    await page.locator('.statusbar-item', { hasText: /⚡/ }).first().waitFor({ timeout: 60_000 });  // reloaded
+    await waitReady(60_000);  // reloaded
     assert.equal(await warning.count(), 1, 'the death was reported more than once');  // (toasts hide after a while)
     let shown: { ghost: string; ms: number } | undefined;
     for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(TS, t))) break;
@@ -240,5 +275,71 @@ describe('e2e: the extension in code-server with the demo model', function () {
     assert.equal(frv.length, 1, `expected one .frv in ${vocabDir()}`);
     const head = fs.readFileSync(path.join(vocabDir(), frv[0])).subarray(0, 8).toString('latin1');
     assert.equal(head, 'FRVOCAB\0');
+  });
+
+  it('the menu snoozes automatic suggestions (Alt+\\ still asks for one) and resumes them', async () => {
+    await openFile('sample.ts');
+    await fromMenu('Snooze for 5 Minutes');
+    const item = statusItem();
+    await item.filter({ hasText: /snoozed 5 min/ }).waitFor({ timeout: 10_000 });
+    await screenshot('snoozed');
+    let shown: { ghost: string; ms: number; before?: boolean } | undefined;
+    for (const t of TS_TYPING) {
+      shown = await typeAndWaitForGhost(TS, t, { key: 'Alt+Backslash', pauseMs: 1000 });
+      assert.equal(shown?.before ?? false, false, `a suggestion showed by itself while snoozed (typed ${JSON.stringify(t)})`);
+      if (shown) break;
+    }
+    assert.ok(shown, 'Alt+\\ gave no ghost text while snoozed');
+    console.log(`      snoozed: no automatic suggestion; Alt+\\ → ghost ${JSON.stringify(shown.ghost.slice(0, 40))} after ${shown.ms.toFixed(0)} ms`);
+    await screenshot('snoozed-alt-backslash');
+    await fromMenu('Resume Suggestions');
+    await waitReady(10_000);
+    assert.doesNotMatch(norm(await item.innerText()), /snoozed/);
+  });
+
+  it('the menu disables suggestions for the language and globally, in the user settings', async () => {
+    await fromMenu('Disable Suggestions for typescript');
+    await statusItem().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
+    await screenshot('disabled-typescript');
+    assert.equal(userSettings()['[typescript]']?.['frspec.enable'], false);
+    assert.equal(await typeAndWaitForGhost(TS, TS_TYPING[0], { key: 'Alt+Backslash', pauseMs: 300 }), undefined, 'ghost text in a disabled language');
+    await fromMenu('Enable Suggestions for typescript');
+    await waitReady(10_000);
+    assert.equal(userSettings()['[typescript]']?.['frspec.enable'], undefined, 'enabled again: the override is gone (the global value applies)');
+    await fromMenu('Disable Suggestions Globally');
+    await statusItem().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
+    assert.equal(userSettings()['frspec.enable'], false);
+    await fromMenu('Enable Suggestions Globally');
+    await waitReady(10_000);
+    assert.equal(userSettings()['frspec.enable'], true);
+  });
+
+  it('"Unload Model" stops the engine process; the next suggestion loads it again', async () => {
+    assert.equal(sidecars().length, 1);
+    await fromMenu('Unload Model');
+    await statusItem().filter({ hasText: 'unloaded' }).waitFor({ timeout: 10_000 });
+    for (let k = 0; k < 50 && sidecars().length; k++) await page.waitForTimeout(100);
+    assert.equal(sidecars().length, 0, 'the sidecar still runs after Unload Model');
+    await screenshot('unloaded');
+    let shown: { ghost: string; ms: number } | undefined;
+    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(TS, t))) break;
+    assert.ok(shown, 'no ghost text after unloading');
+    assert.equal(sidecars().length, 1);
+    console.log(`      unloaded → first ghost text after ${shown.ms.toFixed(0)} ms (model loaded again)`);
+  });
+
+  it('"FR-Spec: Get Started" opens the walkthrough', async () => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill('>FR-Spec: Get Started');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'FR-Spec: Get Started' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const walkthrough = page.locator('.gettingStartedContainer', { hasText: 'Get Started with FR-Spec Complete' });
+    await walkthrough.waitFor({ timeout: 20_000 });
+    for (const step of ['Pick a model', 'Build the draft vocabulary', 'Try a completion', 'Read the statistics']) await walkthrough.getByText(step).first().waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await screenshot('walkthrough');
   });
 });
