@@ -24,6 +24,12 @@ export interface Settings {
   maxLines: number;
   autoBuildVocabulary: boolean;
   modelFolders: string[];
+  /** local: the engine in a sidecar process on this machine; remote: a server (extension/remote/). */
+  engine: 'local' | 'remote';
+  remoteEndpoint: string;
+  remoteDialect: 'auto' | 'llama.cpp' | 'openai';
+  /** The `model` field of OpenAI-dialect requests. */
+  remoteModel: string;
 }
 
 export function readSettings(): Settings {
@@ -47,6 +53,10 @@ export function readSettings(): Settings {
     maxLines: c.get('maxLines', 10),
     autoBuildVocabulary: c.get('vocabulary.autoBuild', true),
     modelFolders: c.get('modelFolders', []),
+    engine: oneOf(c.get('engine', 'local'), ['local', 'remote'] as const, 'local'),
+    remoteEndpoint: c.get('remote.endpoint', 'http://127.0.0.1:8012'),
+    remoteDialect: oneOf(c.get('remote.dialect', 'auto'), ['auto', 'llama.cpp', 'openai'] as const, 'auto'),
+    remoteModel: c.get('remote.model', ''),
   };
 }
 

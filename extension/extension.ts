@@ -12,6 +12,7 @@ import { UserControls } from './control/user-controls';
 import { RecentFiles } from './context/recent-files';
 import { EngineHost } from './engine/engine-host';
 import { FrSpecInlineCompletionProvider } from './providers/inline-completion';
+import { RemoteHost, setRemoteApiKey } from './remote/remote-host';
 import { createStatusBar } from './ui/status-bar';
 import { statisticsReport } from './ui/status-format';
 
@@ -25,7 +26,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   await controls.migrateLegacySetting(log);
   const engine = (host = new EngineHost(ctx, log));
   const recent = new RecentFiles();
-  const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log);
+  const remote = new RemoteHost(ctx, log);
+  const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log, remote);
   const languageOfEditor = (arg: unknown) => (typeof arg === 'string' ? arg : vscode.window.activeTextEditor?.document.languageId);
   const folderOf = () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 
@@ -34,9 +36,9 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     recent.touch(doc.uri.fsPath, doc.getText(), offset ?? 0);
   };
   ctx.subscriptions.push(
-    log, statsChannel, controls, { dispose: () => void engine.dispose() },
+    log, statsChannel, controls, remote, { dispose: () => void engine.dispose() },
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
-    createStatusBar(engine, controls),
+    createStatusBar(engine, controls, remote, readSettings),
     provider.onDidServe(() => void vscode.commands.executeCommand('setContext', 'frspec.servedSuggestion', true)),
     vscode.workspace.onDidOpenTextDocument((d) => touch(d)),
     vscode.window.onDidChangeActiveTextEditor((e) => { if (e) provider.prime(e.document, e.selection.active); }),
@@ -44,11 +46,16 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.workspace.onDidCloseTextDocument((d) => provider.cache.clear(d.uri.toString())),
     vscode.workspace.onDidSaveTextDocument(() => { const f = folderOf(); if (f) engine.onSaved(readSettings(), f); }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (['model', 'draftModel', 'eagleModel', 'contextSize', 'threads', 'topK'].some((k) => e.affectsConfiguration(`frspec.${k}`))) void engine.start(readSettings());
+      const s = readSettings();
+      // Remote mode runs no local engine; switching back starts it.
+      if (s.engine === 'local' && ['model', 'draftModel', 'eagleModel', 'contextSize', 'threads', 'topK', 'engine'].some((k) => e.affectsConfiguration(`frspec.${k}`))) void engine.start(s);
+      if (s.engine === 'remote' && e.affectsConfiguration('frspec.engine')) void engine.unload();
+      if (e.affectsConfiguration('frspec.engine') || e.affectsConfiguration('frspec.remote')) void remote.client(s);
     }),
     vscode.commands.registerCommand('frspec.rebuildVocabulary', async () => { await engine.ensureLoaded(readSettings()); await rebuildVocabulary(engine, log); }),
     vscode.commands.registerCommand('frspec.exportVocabulary', async () => { await engine.ensureLoaded(readSettings()); await exportVocabulary(engine, log); }),
     vscode.commands.registerCommand('frspec.selectModel', () => selectModel(readSettings())),
+    vscode.commands.registerCommand('frspec.setRemoteApiKey', () => setRemoteApiKey(ctx)),
     vscode.commands.registerCommand('frspec.restartEngine', () => engine.restart(readSettings())),
     vscode.commands.registerCommand('frspec.showMenu', () => showControlMenu(controls, engine)),
     vscode.commands.registerCommand('frspec.enable', () => controls.setGlobal(true)),
@@ -80,6 +87,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
 
   const settings = readSettings();
   // No model yet: the Get Started walkthrough, once (afterwards the status bar says "no model").
+  if (settings.engine === 'remote') { void remote.client(settings); return; }  // no local engine to start
   if (!settings.model && !ctx.globalState.get<boolean>(WALKTHROUGH_SHOWN)) {
     void ctx.globalState.update(WALKTHROUGH_SHOWN, true);
     void openWalkthrough();

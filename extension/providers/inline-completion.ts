@@ -1,6 +1,8 @@
 // The completion path: keystroke → the user's gate (enabled, snoozed, manual mode, rest of the line) →
 // typed-along cache → adaptive debounce → prefix/suffix windows and recent-file chunks → FIM prompt by model
-// family → one sidecar request (cancelled with VS Code's token) → cleaned suggestion.
+// family → one sidecar request (cancelled with VS Code's token) → cleaned suggestion. With `frspec.engine:
+// remote` the same windows and chunks go to a server instead (extension/remote/), through the same cache,
+// debounce, cancellation and postprocessing.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TypedAlongCache } from '../cache/typed-along';
@@ -13,6 +15,8 @@ import type { RecentFiles } from '../context/recent-files';
 import type { EngineHost } from '../engine/engine-host';
 import { postprocess, requestRules, type CursorContext } from '../postprocess/multiline';
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
+import type { RemoteHost } from '../remote/remote-host';
+import { remoteRequest } from '../remote/remote-request';
 import type { PromptPart } from '../../native/sidecar/protocol';
 
 export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
@@ -29,6 +33,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     private readonly settings: () => Settings,
     private readonly controls: UserControls,
     private readonly log: vscode.LogOutputChannel,
+    private readonly remote?: RemoteHost,
   ) {}
 
   async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position, ctx: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
@@ -46,6 +51,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     const key = doc.uri.toString();
     const cached = this.cache.lookup(key, before);
     if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(pos, pos))];
+    if (settings.engine === 'remote' && this.remote) return this.provideRemote(doc, pos, settings, text, offset, explicit, token);
 
     if (this.engine.state.kind === 'unloaded') await this.engine.ensureLoaded(settings);  // after "Unload Model"
     if (!this.engine.ready || !this.engine.model || token.isCancellationRequested) return undefined;
@@ -78,19 +84,55 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     }
   }
 
+  /** The remote engine's suggestion: same windows, limits, debounce, cache and postprocessing as the local path. */
+  private async provideRemote(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number, explicit: boolean, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const remote = await this.remote!.client(settings);
+    if (!remote || token.isCancellationRequested) return undefined;
+    const wait = explicit ? 0 : this.debounce.delayMs();
+    if (wait > 0 && await cancelledWithin(wait, token)) return undefined;
+    const { input, cursor } = this.windowsAt(doc, pos, settings, text, offset);
+    const limits = { multiline: settings.multiline, maxLines: settings.maxLines };
+    const abort = new AbortController();
+    const sub = token.onCancellationRequested(() => abort.abort());
+    try {
+      const r = await remote.complete(remoteRequest(input, requestRules(cursor, limits), settings.maxTokens, settings.timeBudgetMs, abort.signal));
+      if (!r || token.isCancellationRequested) return undefined;  // cancelled, superseded, or the server is in backoff
+      this.debounce.record(r.latencyMs);
+      const suggestion = postprocess(r.text, cursor, limits);
+      if (this.log.logLevel === vscode.LogLevel.Trace) this.log.trace(`remote completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.latencyMs.toFixed(0)} ms round trip)`);
+      if (!suggestion) return undefined;
+      this.cache.store(doc.uri.toString(), text.slice(0, offset), suggestion);
+      if (this.served++ === 0) this.onServed.fire();
+      return [new vscode.InlineCompletionItem(suggestion, new vscode.Range(pos, pos))];
+    } catch (e) {
+      this.log.debug(`remote completion failed: ${(e as Error).message}`);  // RemoteHost shows the one message
+      return undefined;
+    } finally {
+      sub.dispose();
+    }
+  }
+
   /**
    * Evaluates the prompt at the cursor with one token, so the KV cache holds this file's context before the
    * user types (called when an editor gets focus; the first keystroke then re-evaluates only a few tokens).
    */
   prime(doc: vscode.TextDocument, pos: vscode.Position): void {
     const settings = this.settings();
-    if (!this.controls.enabledFor(doc.languageId) || settings.triggerMode === 'manual' || !this.engine.ready || !this.engine.model) return;
+    if (settings.engine === 'remote' || !this.controls.enabledFor(doc.languageId) || settings.triggerMode === 'manual' || !this.engine.ready || !this.engine.model) return;
     const { parts } = this.promptAt(doc, pos, settings, doc.getText(), doc.offsetAt(pos));
     const never: vscode.CancellationToken = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
     void this.engine.complete({ parts, maxTokens: 1, warmup: true }, never).catch(() => undefined);  // superseded by typing: fine
   }
 
   private promptAt(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number) {
+    const { input, cursor } = this.windowsAt(doc, pos, settings, text, offset);
+    const caps = fimCapabilities(this.engine.model!.specials);  // callers checked that a model is loaded
+    const parts: PromptPart[] = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
+    return { parts, cursor };
+  }
+
+  /** The prefix/suffix windows, recent-file chunks and cursor line: what a prompt is made of, locally or remotely. */
+  private windowsAt(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number) {
     const before = text.slice(0, offset);
     const line = doc.lineAt(pos.line).text;
     const cursor: CursorContext = {
@@ -104,9 +146,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
       path: rel, repoName: folder?.name ?? 'workspace', lineComment: lineCommentFor(doc.languageId),
       chunks: this.recent.chunks(doc.uri.fsPath, settings.contextFiles, settings.contextChunkChars).map((c) => ({ ...c, path: folder ? path.relative(folder.uri.fsPath, c.path) : c.path })),
     };
-    const caps = fimCapabilities(this.engine.model!.specials);  // callers checked that a model is loaded
-    const parts: PromptPart[] = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
-    return { parts, cursor };
+    return { input, cursor };
   }
 }
 

@@ -3,6 +3,8 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { RemoteEngine, RemoteError, type RemoteState } from '../../extension/remote/remote-engine';
+import { remoteRequest } from '../../extension/remote/remote-request';
+import { remoteStatusView } from '../../extension/remote/remote-status';
 import { metric, request, type ServedHttp, startHttpServer } from '../helpers/http-server';
 import { demoModel, requireShared } from '../helpers/shared';
 
@@ -99,5 +101,26 @@ describe('remote engine client: an unreachable server', () => {
 
   it('refuses an endpoint that is not a URL', () => {
     assert.throws(() => new RemoteEngine({ endpoint: 'gpu-box:8012', clientId: 'w' }), /must start with http:\/\/ or https:\/\//);
+  });
+});
+
+describe('remote engine: the editor\'s request and status bar', () => {
+  it('sends the local windows and chunks, the multi-line rules as stop strings and the cursor\'s indentation', () => {
+    const input = { prefix: 'def f(x):\n    ', suffix: '\n', chunks: [{ path: 'b.py', text: 'B = 1\n' }] };
+    assert.deepEqual(remoteRequest(input, { stopAtBlankLine: true }, 48, 150), {
+      prefix: input.prefix, suffix: '\n', chunks: input.chunks, maxTokens: 48, stop: ['\n\n'], nIndent: 4, timeBudgetMs: 150,
+    });
+    assert.deepEqual(remoteRequest({ ...input, prefix: 'x = ' }, { maxLines: 1, stopAtBlankLine: true }, 16, 0).stop, ['\n']);
+    assert.equal(remoteRequest({ ...input, prefix: 'x = ' }, {}, 16, 0).nIndent, undefined, 'mid-line: no indentation rule');
+    assert.equal(remoteRequest({ ...input, prefix: 'if x:\n\t' }, {}, 16, 0).nIndent, 4, 'a tab counts as 4');
+  });
+
+  it('shows the round-trip time, an unreachable server or a refused key', () => {
+    assert.equal(remoteStatusView(undefined, 'http://gpu:8012').text, '$(cloud) FR-Spec: remote');
+    assert.equal(remoteStatusView({ kind: 'ok', latencyMs: 42.4 }, 'http://gpu:8012').text, '$(cloud) 42 ms');
+    const u = remoteStatusView({ kind: 'unreachable', message: 'cannot reach http://gpu:8012: ECONNREFUSED', retryAt: Date.now() + 3500 }, 'http://gpu:8012');
+    assert.equal(u.error, true);
+    assert.match(u.tooltip, /ECONNREFUSED; retrying in 4 s when you type/);
+    assert.equal(remoteStatusView({ kind: 'unauthorized', message: 'refused' }, undefined).text, '$(key) FR-Spec: key refused');
   });
 });
