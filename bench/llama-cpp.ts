@@ -5,10 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '../test/helpers/shared';
+import { packageRoot } from '../cli/paths';
 
 export const LLAMA_CPP_VERSION = '3.21.1';
-const prefix = path.join(repoRoot, '.cache', 'node-llama-cpp');
+// packageRoot, not test/helpers' repoRoot: that one points above the checkout inside the dist/cli.js bundle.
+const prefix = path.join(packageRoot(), '.cache', 'node-llama-cpp');
 const entry = path.join(prefix, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
 
 export interface LlamaCppModel {

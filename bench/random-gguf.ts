@@ -23,7 +23,8 @@ import * as path from 'node:path';
 import { openGguf } from '../native/gguf';
 import { quantize } from '../native/quant';
 import { llama3Gguf } from '../test/unit/tokenizer-fixtures';
-import { demoModel, repoRoot, sharedDir } from '../test/helpers/shared';
+import { demoModelPath, sharedDir } from '../cli/models';
+import { packageRoot } from '../cli/paths';
 import { GGUF_TYPE_IDS, GGML_TYPE_IDS, type GgufMeta, type GgufScalarType, toF16Bits } from '../test/helpers/gguf-writer';
 import { BLOCK, type FileType, LLAMA_FTYPE, type Shape, shapeByName, tensorType, type TensorType } from './shapes';
 
@@ -95,9 +96,9 @@ function readTokenizerMeta(s: Shape): GgufMeta[] {
     source = path.join(os.tmpdir(), `frspec-llama3-vocab-${process.pid}.gguf`);
     llama3Gguf(source);
   } else {
-    const shared = sharedDir();
+    const shared = sharedDir(packageRoot());
     if (!shared) throw new Error(`the ${s.family} tokenizer comes from ../shared, which is absent`);
-    source = s.family === 'qwen2.5' ? demoModel('demo-target')! : path.join(shared, 'tokenizer-tests', 'ggml-vocab-deepseek-coder.gguf');
+    source = s.family === 'qwen2.5' ? demoModelPath(packageRoot(), 'demo-target')! : path.join(shared, 'tokenizer-tests', 'ggml-vocab-deepseek-coder.gguf');
   }
   const g = openGguf(source);
   const meta: GgufMeta[] = [];
@@ -337,7 +338,7 @@ export function writeRandomGguf(shapeName: string, type: FileType, out: string, 
 
 /** The cached random model of `shape` in `type` (.cache/models/random-<shape>-<type>.gguf), made when missing. */
 export function randomModel(shape: string, type: FileType, log: (s: string) => void = () => undefined): string {
-  const dir = path.join(repoRoot, '.cache', 'models');
+  const dir = path.join(packageRoot(), '.cache', 'models');  // the checkout's, from sources or the dist/ bundle
   const file = path.join(dir, `random-${shape}-${type}.gguf`);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(dir, { recursive: true });
