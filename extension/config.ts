@@ -11,6 +11,7 @@ export interface Settings {
   topK: number;
   maxTokens: number;
   timeBudgetMs: number;
+  promptBudgetMs: number;
   contextSize: number;
   prefixChars: number;
   suffixChars: number;
@@ -41,6 +42,7 @@ export function readSettings(): Settings {
     topK: c.get('topK', 32768),
     maxTokens: c.get('maxTokens', 48),
     timeBudgetMs: c.get('timeBudgetMs', 150),
+    promptBudgetMs: c.get('promptBudgetMs', 50),
     // Bounded by this machine (cores, memory), whatever a settings file asks for.
     contextSize: boundContextSize(c.get('contextSize', 4096)),
     prefixChars: c.get('prefixChars', 4000),

@@ -64,7 +64,8 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     try {
       const sent = Date.now();
       const r = await this.engine.complete({
-        parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}), ...requestRules(cursor, limits),
+        parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}),
+        ...(settings.promptBudgetMs > 0 ? { promptBudgetMs: settings.promptBudgetMs } : {}), ...requestRules(cursor, limits),
       }, token);
       this.debounce.record(Date.now() - sent);
       if (token.isCancellationRequested) return undefined;
