@@ -13,5 +13,7 @@ const entries = [
 entries.push({ entryPoints: ['native/sidecar/entry.ts'], outfile: 'dist/sidecar.js' });
 if (existsSync('extension/extension.ts')) {
   entries.push({ entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
+  // The statistics view's page: runs in the webview (a browser), uPlot and its CSS bundled in (no CDN).
+  entries.push({ entryPoints: ['extension/webview/stats-view.ts'], outfile: 'dist/stats-view.js', platform: 'browser', format: 'iife', target: 'es2022', minify: true });
 }
 await Promise.all(entries.map((e) => esbuild.build({ ...common, ...e })));

@@ -13,6 +13,8 @@ import { RecentFiles } from './context/recent-files';
 import { EngineHost } from './engine/engine-host';
 import { FrSpecInlineCompletionProvider } from './providers/inline-completion';
 import { RemoteHost, setRemoteApiKey } from './remote/remote-host';
+import { CompletionHistory } from './ui/completion-history';
+import { StatisticsView } from './ui/statistics-view';
 import { createStatusBar } from './ui/status-bar';
 import { statisticsReport } from './ui/status-format';
 
@@ -26,6 +28,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   await controls.migrateLegacySetting(log);
   const engine = (host = new EngineHost(ctx, log));
   const recent = new RecentFiles();
+  const history = new CompletionHistory();
+  const statsView = new StatisticsView(ctx, engine, history);
   const remote = new RemoteHost(ctx, log);
   const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log, remote);
   const languageOfEditor = (arg: unknown) => (typeof arg === 'string' ? arg : vscode.window.activeTextEditor?.document.languageId);
@@ -36,7 +40,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     recent.touch(doc.uri.fsPath, doc.getText(), offset ?? 0);
   };
   ctx.subscriptions.push(
-    log, statsChannel, controls, remote, { dispose: () => void engine.dispose() },
+    log, statsChannel, controls, remote, statsView, { dispose: () => void engine.dispose() },
+    engine.onDidComplete((stats) => { history.record(stats); statsView.post(); }),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     createStatusBar(engine, controls, remote, readSettings),
     provider.onDidServe(() => void vscode.commands.executeCommand('setContext', 'frspec.servedSuggestion', true)),
@@ -76,7 +81,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
         else if (c === 'Restart Engine') void engine.restart(readSettings());
       });
     }),
-    vscode.commands.registerCommand('frspec.showStatistics', async () => {
+    vscode.commands.registerCommand('frspec.showStatistics', () => statsView.show()),
+    vscode.commands.registerCommand('frspec.showStatisticsText', async () => {
       const s = await engine.stats().catch(() => engine.lastStats);
       statsChannel.clear();
       statsChannel.append(s ? statisticsReport(s, engine.model?.model.path) : `FR-Spec engine: ${engine.state.kind}${engine.lastError ? ` — ${engine.lastError}` : ''}\n`);

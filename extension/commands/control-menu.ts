@@ -33,7 +33,8 @@ export async function showControlMenu(controls: UserControls, engine: EngineHost
     { label: 'Engine', kind: vscode.QuickPickItemKind.Separator },
     { label: '$(file-binary) Select Model…', description: model ? model.split(/[\\/]/).pop() : 'none selected', command: 'frspec.selectModel' },
     { label: '$(book) Rebuild Draft Vocabulary from Workspace', command: 'frspec.rebuildVocabulary' },
-    { label: '$(graph) Show Speed-up Statistics', command: 'frspec.showStatistics' },
+    { label: '$(graph) Show Speed-up Statistics', description: 'charts', command: 'frspec.showStatistics' },
+    { label: '$(list-flat) Show Statistics as Text', command: 'frspec.showStatisticsText' },
     { label: '$(debug-restart) Restart Engine', command: 'frspec.restartEngine' },
   );
   if (engine.state.kind === 'ready' || engine.state.kind === 'building') {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { SidecarClient } from '../client/sidecar-client';
-import type { CompleteParams, CompleteResult, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../native/sidecar/protocol';
+import type { CompleteParams, CompleteResult, CompletionStats, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../native/sidecar/protocol';
 import type { Settings } from '../config';
 import type { EngineState } from '../ui/status-format';
 import { vocabFileFor } from '../vocab/vocab-path';
@@ -17,6 +17,9 @@ export class EngineHost implements vscode.Disposable {
   lastError?: string;
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
+  private readonly completed = new vscode.EventEmitter<CompletionStats>();
+  /** Each served completion's figures (warmups left out), for the statistics view's charts. */
+  readonly onDidComplete = this.completed.event;
   private statsTimer?: NodeJS.Timeout;
   private saveTimer?: NodeJS.Timeout;
 
@@ -63,6 +66,7 @@ export class EngineHost implements vscode.Disposable {
 
   async complete(params: CompleteParams, token: vscode.CancellationToken): Promise<CompleteResult> {
     const r = await this.client!.complete(params, token);
+    if (!params.warmup) this.completed.fire(r.stats);
     this.refreshStatsSoon();
     return r;
   }

@@ -1,0 +1,61 @@
+// The statistics view's page (runs in the webview, bundled by esbuild with uPlot: nothing is loaded from the
+// network, the page's CSP allows only its own bundle). It draws what extension/ui/completion-history.ts
+// computes and redraws on every message, so the charts follow the completions live.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { ChartData } from '../ui/completion-history';
+
+declare function acquireVsCodeApi(): { postMessage(msg: unknown): void };
+const vscode = acquireVsCodeApi();
+
+const css = getComputedStyle(document.body);
+const fg = css.getPropertyValue('--vscode-foreground').trim() || '#888';
+const grid = css.getPropertyValue('--vscode-editorWidget-border').trim() || 'rgba(128,128,128,0.3)';
+const blue = css.getPropertyValue('--vscode-charts-blue').trim() || '#3794ff';
+const orange = css.getPropertyValue('--vscode-charts-orange').trim() || '#d18616';
+const green = css.getPropertyValue('--vscode-charts-green').trim() || '#89d185';
+
+const axis = (label: string): uPlot.Axis => ({ label, stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } });
+const width = () => Math.max(300, Math.min(640, (document.body.clientWidth - 48) / 2));
+const bars = uPlot.paths.bars!({ size: [0.7, 80] });
+const charts = new Map<string, uPlot>();
+
+/** One chart per element id, made on first data and fed new data after. */
+function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, xValues?: (u: uPlot, v: number[]) => string[]): void {
+  const existing = charts.get(id);
+  if (existing) { existing.setData(data); return; }
+  const el = document.getElementById(id)!;
+  el.textContent = '';
+  const x = axis(xLabel);
+  if (xValues) x.values = xValues;
+  charts.set(id, new uPlot({
+    title, width: width(), height: 220, series: [{}, ...series], axes: [x, axis(yLabel)],
+    scales: { x: { time: false } }, legend: { show: true },
+  }, data, el));
+}
+
+function render(d: ChartData): void {
+  document.getElementById('summary')!.textContent = d.summary.join('  ·  ');
+  const t = d.time;
+  if (t.t.length) {
+    draw('speed', 'Decode speed per suggestion', [t.t, t.plainTps, t.specTps] as uPlot.AlignedData,
+      [{ label: 'plain tok/s', stroke: blue, paths: () => null, points: { show: true, size: 6, fill: blue } },
+       { label: 'speculative tok/s', stroke: orange, paths: () => null, points: { show: true, size: 6, fill: orange } }], 'seconds', 'tokens/s');
+    draw('latency', 'Latency per suggestion', [t.t, t.totalMs, t.firstTokenMs],
+      [{ label: 'request → suggestion (ms)', stroke: blue, width: 1.5 }, { label: 'first token (ms)', stroke: green, width: 1.5 }], 'seconds', 'ms');
+  }
+  const tauLabels = d.tau.edges.map((e, i) => (i === d.tau.edges.length - 1 ? `≥${e}` : `${e}`));
+  draw('tau', 'τ (tokens per target pass), speculative suggestions', [d.tau.edges.map((_, i) => i), d.tau.counts],
+    [{ label: 'suggestions', stroke: orange, fill: orange, paths: bars, points: { show: false } }], 'τ', 'count', (_u, v) => v.map((i) => tauLabels[i] ?? ''));
+  if (d.compare.labels.length) {
+    draw('compare', 'Plain vs speculative (tokens/s)', [d.compare.labels.map((_, i) => i), d.compare.tokensPerSecond],
+      [{ label: 'tokens/s', stroke: blue, fill: blue, paths: bars, points: { show: false } }], '', 'tokens/s', (_u, v) => v.map((i) => d.compare.labels[i] ?? ''));
+  }
+  if (d.coverage.k.length) {
+    draw('coverage', 'Draft vocabulary: share of the workspace\'s tokens in the top k ids', [d.coverage.k.map((k) => k / 1024), d.coverage.share.map((s) => 100 * s)],
+      [{ label: 'coverage %', stroke: green, width: 2, points: { show: true, size: 6, fill: green } }], 'top k (×1024 ids)', '%');
+  }
+}
+
+window.addEventListener('message', (e: MessageEvent) => { if (e.data?.type === 'data') render(e.data.data as ChartData); });
+vscode.postMessage({ type: 'ready' });
