@@ -6,6 +6,10 @@
 // Shapes: the demo models' LM head (151936 x 256; the draft's 151936 x 128) and layer shapes of the demo
 // target and of a 1.5B coder model. Usage:
 //   kernels_bench [--quick] [--types F16,Q4_K] [--threads 1,2] [--ns 1,8,32,64] [--seconds 0.3]
+//                 [--shape ROWSxCOLS]...   (only these shapes, no bandwidth baselines: e.g. the 1.5B layer
+//                                           shapes --shape 1536x1536 --shape 256x1536 --shape 8960x1536 --shape 1536x8960)
+//                 [--cpu-time]  (process CPU time instead of wall time: steadier on a loaded machine; 1 thread)
+//                 [--gemm-min-n N]  (packed GEMM from N tokens; a huge N = the tile GEMM, for comparison)
 // (the full run takes about 4 minutes on 2 cores; options given after --quick override its choices)
 #include <algorithm>
 #include <chrono>
@@ -13,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -31,6 +36,16 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double g_seconds = 0.3;
+bool g_cpu_time = false;  // --cpu-time: process CPU seconds instead of wall time (a loaded shared machine)
+
+double now_s() {
+  if (g_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  }
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
 
 // Median seconds per call of fn, over enough calls to fill g_seconds (at least 3).
 template <class F>
@@ -39,9 +54,9 @@ double time_call(F&& fn) {
   std::vector<double> samples;
   const auto start = Clock::now();
   while (samples.size() < 3 || (std::chrono::duration<double>(Clock::now() - start).count() < g_seconds && samples.size() < 2000)) {
-    const auto t0 = Clock::now();
+    const double t0 = now_s();
     fn();
-    samples.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    samples.push_back(now_s() - t0);
   }
   std::sort(samples.begin(), samples.end());
   return samples[samples.size() / 2];
@@ -68,13 +83,13 @@ std::pair<double, double> time_pair(A&& a, B&& b) {
   std::vector<double> sa, sb;
   const auto start = Clock::now();
   while (sa.size() < 3 || (std::chrono::duration<double>(Clock::now() - start).count() < 2 * g_seconds && sa.size() < 2000)) {
-    auto t0 = Clock::now();
+    const double t0 = now_s();
     a();
-    auto t1 = Clock::now();
+    const double t1 = now_s();
     b();
-    auto t2 = Clock::now();
-    sa.push_back(std::chrono::duration<double>(t1 - t0).count());
-    sb.push_back(std::chrono::duration<double>(t2 - t1).count());
+    const double t2 = now_s();
+    sa.push_back(t1 - t0);
+    sb.push_back(t2 - t1);
   }
   std::sort(sa.begin(), sa.end());
   std::sort(sb.begin(), sb.end());
@@ -165,6 +180,9 @@ int main(int argc, char** argv) {
   std::vector<DType> types = {DType::F16, DType::BF16, DType::F32, DType::Q8_0, DType::Q6_K, DType::Q4_K};
   std::vector<int> threads = {1, 2}, ns = {1, 8, 32, 64};
   bool quick = false;
+  std::vector<Shape> only;  // --shape
+  std::vector<std::string> shape_names;
+  shape_names.reserve(64);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {  // about 20 s: F16 and Q4_K, n = 1 and 8, three shapes (set below)
@@ -176,6 +194,19 @@ int main(int argc, char** argv) {
     else if (a == "--threads" && i + 1 < argc) threads = parse_list(argv[++i]);
     else if (a == "--ns" && i + 1 < argc) ns = parse_list(argv[++i]);
     else if (a == "--seconds" && i + 1 < argc) g_seconds = std::atof(argv[++i]);
+    else if (a == "--cpu-time") g_cpu_time = true;
+    else if (a == "--gemm-min-n" && i + 1 < argc) cpu_matmul_set_gemm_min_n(std::atoi(argv[++i]));
+    else if (a == "--shape" && i + 1 < argc && shape_names.size() < 64) {
+      const std::string v = argv[++i];
+      const size_t x = v.find('x');
+      const long long rows = std::atoll(v.c_str()), cols = x == std::string::npos ? 0 : std::atoll(v.c_str() + x + 1);
+      if (rows <= 0 || cols <= 0) {
+        std::fprintf(stderr, "kernels_bench: --shape wants ROWSxCOLS, got '%s'\n", v.c_str());
+        return 2;
+      }
+      shape_names.push_back(v);
+      only.push_back({shape_names.back().c_str(), rows, cols});
+    }
     else if (a == "--types" && i + 1 < argc) {
       types.clear();
       for (std::string s = argv[++i]; !s.empty();) {
@@ -187,7 +218,7 @@ int main(int argc, char** argv) {
         s = comma == std::string::npos ? "" : s.substr(comma + 1);
       }
     } else {
-      std::fprintf(stderr, "usage: kernels_bench [--quick] [--types F16,Q4_K] [--threads 1,2] [--ns 1,8,32,64] [--seconds 0.3]\n");
+      std::fprintf(stderr, "usage: kernels_bench [--quick] [--types F16,Q4_K] [--threads 1,2] [--ns 1,8,32,64] [--seconds 0.3] [--shape ROWSxCOLS]... [--cpu-time] [--gemm-min-n N]\n");
       return 2;
     }
   }
@@ -195,13 +226,14 @@ int main(int argc, char** argv) {
                                {"demo ffn_down", 256, 1024},  {"demo attn_q", 256, 256},      {"1.5B ffn_up", 8960, 1536},
                                {"1.5B ffn_down", 1536, 8960}};
   if (quick) shapes = {shapes[0], shapes[2], shapes[5]};  // the demo LM head, a demo layer, a 1.5B layer
+  if (!only.empty()) shapes = only;
 
   std::printf("kernels_bench: ISA %s, %u hardware threads; median of repeated calls, %.2f s per case\n", cpu_kernels_isa(),
               std::thread::hardware_concurrency(), g_seconds);
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.f, 1.f);
 
-  {  // Baselines: 78 MB, the size of the demo LM head in F16.
+  if (only.empty()) {  // Baselines: 78 MB, the size of the demo LM head in F16.
     std::vector<float> src(size_t(151936) * 256 / 2, 1.f), dst(src.size(), 0.f);
     for (int th : threads) {
       ThreadPool pool(th);
@@ -210,7 +242,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  for (int th : threads) {
+  for (int th : only.empty() ? threads : std::vector<int>{}) {
     ThreadPool pool(th);
     const double ms = decode_step_ms(pool);
     std::printf("demo-target decode step (57 F16 matmuls, 93 MB) %dT: %7.3f ms = at most %6.1f tokens/s, %5.1f GB/s\n", th, ms,

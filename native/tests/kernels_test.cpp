@@ -449,6 +449,41 @@ static void test_matmul_many_tasks(ThreadPool* pools[3]) {
   }
 }
 
+// The packed GEMM for prompt chunks (Q4_K, Q6_K on AVX-512 VNNI) and the tile GEMM give every token the
+// bits of its GEMV, for token counts around the tile sizes (8-token register tiles, 16-row groups), odd row
+// counts (a partial last group), with and without bias, on 1 and 2 threads. cpu_matmul_set_gemm_min_n(2)
+// forces the packed GEMM for every n > 1 where there is one; a huge value forces the tile GEMM.
+static void test_gemm_paths(ThreadPool* pools[3]) {
+  const int ns[] = {2, 15, 16, 17, 64, 100};
+  const Shape shapes[] = {{37, 512}, {16, 256}, {53, 2304}, {1, 768}};
+  for (DType t : kQuantTypes) {
+    for (const Shape& s : shapes) {
+      if (s.cols % act_block(t) != 0) continue;
+      const std::vector<float> wf = random_values(size_t(s.rows * s.cols), 0.05f);
+      const std::vector<uint8_t> bytes = quantize_matrix(t, wf, s.rows, s.cols);
+      const Weight w = cpu_weight(t, s.rows, s.cols, bytes.data());
+      const std::vector<float> bias = random_values(size_t(s.rows));
+      const std::vector<float> x = random_values(size_t(100 * s.cols));
+      for (const bool with_bias : {false, true}) {
+        const float* b = with_bias ? bias.data() : nullptr;
+        std::vector<float> gemv(size_t(100 * s.rows));
+        for (int tk = 0; tk < 100; ++tk) cpu_matmul(*pools[0], w, x.data() + size_t(tk) * s.cols, gemv.data() + size_t(tk) * s.rows, 1, b);
+        for (int n : ns)
+          for (const int min_n : {2, 1 << 30})
+            for (int p = 0; p < 2; ++p) {
+              const int before = cpu_matmul_set_gemm_min_n(min_n);
+              std::vector<float> y(size_t(n) * s.rows, NAN);
+              cpu_matmul(*pools[p], w, x.data(), y.data(), n, b);
+              cpu_matmul_set_gemm_min_n(before);
+              CHECK(std::memcmp(y.data(), gemv.data(), y.size() * 4) == 0,
+                    "%s %lldx%lld n=%d (%s GEMM, %d threads, bias %d): a token's outputs differ from its GEMV", dtype_name(t),
+                    (long long)s.rows, (long long)s.cols, n, min_n == 2 ? "packed" : "tile", pools[p]->size(), int(with_bias));
+            }
+      }
+    }
+  }
+}
+
 // NaN in the activations reaches the outputs for every type (quantizing must not clamp it away), and a
 // matmul issued from inside a pool task (nested) gives the same bits as from outside.
 static void test_nan_and_nesting(ThreadPool& pool) {
@@ -588,6 +623,7 @@ int main() {
   test_round_trip_error();
   test_matmul(pools);
   test_matmul_many_tasks(pools);
+  test_gemm_paths(pools);
   test_nan_and_nesting(p2);
   test_rows(p2);
   test_bad_input(p2);

@@ -1,7 +1,9 @@
 // cpu_matmul / cpu_get_rows / cpu_gather_rows (cpu_kernels.h): argument checks, the one-per-call
 // activation quantization for quantized weights, and the split of rows into tasks for the pool.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -77,9 +79,29 @@ void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_orde
   }
 }
 
+namespace {
+std::atomic<int> g_gemm_min_n{[] {
+  const char* env = std::getenv("FRSPEC_GEMM_MIN_N");
+  return env && std::atoi(env) > 0 ? std::atoi(env) : 16;
+}()};
+}  // namespace
+
+int gemm_min_n() { return g_gemm_min_n.load(std::memory_order_relaxed); }
+
 }  // namespace kernels
 
+int cpu_matmul_set_gemm_min_n(int n) { return kernels::g_gemm_min_n.exchange(n < 2 ? 2 : n); }
+
 namespace {
+
+// The packed GEMM for w.type, if this ISA has one.
+RowsFn gemm_fn(DType t) {
+  switch (t) {
+    case DType::Q4_K: return gemm_fn_q4_K();
+    case DType::Q6_K: return gemm_fn_q6_K();
+    default: return nullptr;
+  }
+}
 
 RowsFn rows_fn(DType t) {
   switch (t) {
@@ -179,7 +201,8 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
   // Tasks of whole 16-row groups: several per thread so a busy core does not hold everyone up, but
   // each at least ~64 KB of weight work so the claim overhead stays negligible; small matrices run
   // on the calling thread alone.
-  const RowsFn fn = rows_fn(w.type);
+  const RowsFn gemm = n >= gemm_min_n() ? gemm_fn(w.type) : nullptr;
+  const RowsFn fn = gemm ? gemm : rows_fn(w.type);
   const int64_t work_rows = std::max<int64_t>(16, int64_t(65536 / (w.row_bytes * size_t(n))) / 16 * 16);
   const int64_t want_tasks = int64_t(pool.size()) * 8;
   int64_t rows_per_task = (w.rows + want_tasks - 1) / want_tasks;

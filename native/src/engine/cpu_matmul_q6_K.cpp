@@ -2,7 +2,8 @@
 //   dot = d * dx * ( sum_g sc[g] * (q . xq)_g  -  32 * sum_g sc[g] * bsum_g )      q = 6-bit value in 0..63
 // computed exactly in int32: unsigned q times int8 xq pairs (maddubs, <= 16002 in int16), weighted by the
 // signed 8-bit sub-block scales (vpdpwssd / madd); the "-32" offset comes from the activation's 16-value
-// sums, so the kernel never has to make q signed.
+// sums, so the kernel never has to make q signed. AVX-512: the block's sum is reduced to one int32 per
+// (row, token) and scaled in one float chain per output (ScalarChains), as the packed GEMM does.
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::kernels {
@@ -23,9 +24,7 @@ struct Q6KKernel {
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
     const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
-    __m512 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    ScalarChains<R, T> out;
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m256i sc16[R];  // the 16 scales as int16
@@ -53,17 +52,20 @@ struct Q6KKernel {
           for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], xq), s[r]);
         }
       }
+      // isum - 32 * sum_g sc[g] * bsum_g, lane by lane (the offset in lanes 0..7)
+      float d[R], dx[T];
       for (int r = 0; r < R; ++r) {
-        const float d = _cvtsh_ss(w[r][b].d);
+        d[r] = _cvtsh_ss(w[r][b].d);
         for (int t = 0; t < T; ++t) {
           const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums));
           const __m512i offset = _mm512_slli_epi32(_mm512_zextsi256_si512(_mm256_madd_epi16(sc16[r], bs)), 5);
-          const __m512i total = _mm512_sub_epi32(isum[r][t], offset);
-          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_set1_ps(d * x[t][b].d), acc[r][t]);
+          isum[r][t] = _mm512_sub_epi32(isum[r][t], offset);
         }
       }
+      for (int t = 0; t < T; ++t) dx[t] = x[t][b].d;
+      out.template add_block<false>(isum, nullptr, d, d, dx);
     }
-    store_tile<R, T>(j, row, tok, acc);
+    out.store(j, row, tok);
   }
 };
 

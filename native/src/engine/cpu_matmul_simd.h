@@ -68,6 +68,77 @@ FRSPEC_INLINE __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 }
 #endif
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// {sum of a's lanes, b's, c's, d's}: exact integer sums (any pairing gives the same bits).
+FRSPEC_INLINE __m128i hsum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i ab = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512i cd = _mm512_add_epi32(_mm512_shuffle_i32x4(c, d, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_i32x4(c, d, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512i s4 = _mm512_add_epi32(_mm512_shuffle_i32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_i32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i s2 = _mm512_add_epi32(s4, _mm512_shuffle_epi32(s4, _MM_PERM_BADC));
+  const __m512i s1 = _mm512_add_epi32(s2, _mm512_shuffle_epi32(s2, _MM_PERM_CDAB));
+  return _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), s1));
+}
+FRSPEC_INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));  // [a4 | b4]
+  const __m256i cd = _mm256_add_epi32(_mm256_permute2x128_si256(c, d, 0x20), _mm256_permute2x128_si256(c, d, 0x31));  // [c4 | d4]
+  const __m256i s2 = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));                  // [a2 c2 | b2 d2]
+  const __m256i s1 = _mm256_add_epi32(s2, _mm256_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));                         // a . c . | b . d .
+  const __m256i p = _mm256_permutevar8x32_epi32(s1, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0));
+  return _mm256_castsi256_si128(p);
+}
+
+// Block-scaled integer sums -> floats, the same way for every tile and n (the canonical epilogue of the
+// AVX-512 K-quant kernels and of their packed GEMM, cpu_gemm_kquants.cpp): each (row, token) output is ONE
+// float chain over the weight's blocks in order,
+//   acc = fma(float(I_b), d_b * dx_b, acc);   acc = fma(float(M_b), (-dmin_b) * dx_b, acc)   (M: with mins)
+// where I_b, M_b are the block's exact int32 sums; then y = acc (+ bias). Lanes here are (row, token) pairs.
+template <int R, int T>
+struct ScalarChains {
+  static constexpr int kPairs = R * T, kGroups = (kPairs + 3) / 4;
+  __m128 acc[kGroups];
+  ScalarChains() {
+    for (int g = 0; g < kGroups; ++g) acc[g] = _mm_setzero_ps();
+  }
+  // isum[r][t]: 16 int32 lanes whose sum is I_b; msum[r][t] (mins only): 8 lanes whose sum is M_b.
+  template <bool kMins>
+  FRSPEC_INLINE void add_block(const __m512i (&isum)[R][T], const __m256i (*msum)[T], const float (&d)[R],
+                               const float (&nd)[R], const float (&dx)[T]) {
+    for (int g = 0; g < kGroups; ++g) {
+      __m512i iv[4];
+      __m256i mv[4];
+      float dd[4], md[4];  // built with _mm_setr_ps: four scalar stores read back as a vector would stall
+      for (int k = 0; k < 4; ++k) {
+        const int p = 4 * g + k;
+        if (p < kPairs) {
+          const int r = p / T, t = p % T;
+          iv[k] = isum[r][t];
+          if constexpr (kMins) mv[k] = msum[r][t];
+          dd[k] = d[r] * dx[t];
+          md[k] = nd[r] * dx[t];
+        } else {
+          iv[k] = _mm512_setzero_si512();
+          if constexpr (kMins) mv[k] = _mm256_setzero_si256();
+          dd[k] = 0.f, md[k] = 0.f;
+        }
+      }
+      acc[g] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(iv[0], iv[1], iv[2], iv[3])), _mm_setr_ps(dd[0], dd[1], dd[2], dd[3]), acc[g]);
+      if constexpr (kMins)
+        acc[g] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(mv[0], mv[1], mv[2], mv[3])), _mm_setr_ps(md[0], md[1], md[2], md[3]), acc[g]);
+    }
+  }
+  FRSPEC_INLINE void store(const MatmulJob& j, int64_t row, int tok) const {
+    for (int g = 0; g < kGroups; ++g) {
+      alignas(16) float out[4];
+      _mm_store_ps(out, acc[g]);
+      for (int k = 0; k < 4 && 4 * g + k < kPairs; ++k) {
+        const int p = 4 * g + k;
+        j.store(row + p / T, tok + p % T, out[k]);
+      }
+    }
+  }
+};
+#endif
+
 // Writes the R x T finished accumulators of a tile (plus bias) to y. Groups of 4 rows (4 contiguous
 // outputs of a token) or else of 4 tokens (one row) share the lane-sum shuffles: for short rows (the
 // draft's 128-wide LM head) separate sums would cost as much as the multiply itself.

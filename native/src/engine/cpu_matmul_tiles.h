@@ -80,6 +80,11 @@ RowsFn rows_fn_q8_0();
 RowsFn rows_fn_q4_K();
 RowsFn rows_fn_q5_K();
 RowsFn rows_fn_q6_K();
+// The packed GEMMs for prompt chunks (cpu_gemm_kquants.cpp; null where the ISA has none), used for
+// n >= gemm_min_n(): same bits as the tile kernels above.
+RowsFn gemm_fn_q4_K();
+RowsFn gemm_fn_q6_K();
+int gemm_min_n();
 
 // Rows [r0, r1) of tokens [tok, tok + T).
 template <class K, int T>
