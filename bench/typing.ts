@@ -54,6 +54,8 @@ export interface TypingOptions {
   sidecarEntry: string;
   execArgv?: string[];
   llamaCpp: boolean;
+  /** llama.cpp thread counts, one run each (default: `threads`, the same as ours). */
+  llamaThreads?: number[];
 }
 
 /** One keystroke's request as the client saw it. */
@@ -71,7 +73,8 @@ export interface KeystrokeRequest {
   promptMs?: number;
   decodeMs?: number;
   tokens?: number;
-  /** The suggestion the extension would show: its characters and (about) its tokens. */
+  /** What the engine wrote, and of it the suggestion the extension would show: characters and (about) tokens. */
+  text?: string;
   shownChars?: number;
   tokensShown?: number;
   tau?: number;
@@ -216,7 +219,7 @@ async function replay(c: Completer, files: FileWalk[], tok: Tokenizer, specials:
           (r): KeystrokeRequest => ({
             keystroke: i + 1, outcome: 'served', latencyMs: performance.now() - sent, promptDelta, promptTokens: ids.length,
             reEvaluated: (r.stats.promptTokens ?? 0) - (r.stats.reusedTokens ?? 0), queueMs: r.stats.queueMs, promptMs: r.stats.promptMs,
-            decodeMs: r.stats.decodeMs, tokens: r.stats.tokens, tau: r.stats.tau, mode: r.stats.mode, stop: r.stop,
+            decodeMs: r.stats.decodeMs, tokens: r.stats.tokens, tau: r.stats.tau, mode: r.stats.mode, stop: r.stop, text: r.text,
             ...shown(r.text, r.stats.tokens ?? 0, k.cursor, tok),
           }),
           (e): KeystrokeRequest => ({
@@ -284,7 +287,7 @@ async function sidecarCompleter(o: TypingOptions, log: (s: string) => void): Pro
 }
 
 /** llama.cpp with prefix reuse and newest-wins, in this process (see the top of the file). */
-function llamaCompleter(seq: LlamaCppSequence, tok: Tokenizer, o: TypingOptions): Completer {
+function llamaCompleter(seq: LlamaCppSequence, tok: Tokenizer, threads: number): Completer {
   interface Job { p: CompleteParams; ids: Int32Array; received: number; resolve: (v: Awaited<ReturnType<Completer['complete']>>) => void; reject: (e: unknown) => void; superseded: boolean }
   let waiting: Job | undefined, running: Job | undefined;
   const superseded = () => Object.assign(new Error('superseded by a newer request'), { code: -32800 });
@@ -338,7 +341,7 @@ function llamaCompleter(seq: LlamaCppSequence, tok: Tokenizer, o: TypingOptions)
       void pump();
     });
   return {
-    label: `llama.cpp (node-llama-cpp ${LLAMA_CPP_VERSION})`,
+    label: `llama.cpp (node-llama-cpp ${LLAMA_CPP_VERSION}, ${threads} threads)`,
     decoding: () => 'plain, persistent sequence with prefix reuse',
     complete: submit,
     warmup: async (p, ids) => { await submit(p, ids); },
@@ -360,11 +363,11 @@ export async function runTypingBench(o: TypingOptions, log: (s: string) => void 
   } finally {
     await c.close();
   }
-  if (o.llamaCpp) {
-    const seq = await loadLlamaCppSequence(o.model, o.threads, o.contextSize);
-    const lc = llamaCompleter(seq, tok, o);
+  for (const threads of o.llamaCpp ? o.llamaThreads ?? [o.threads] : []) {
+    const seq = await loadLlamaCppSequence(o.model, threads, o.contextSize);
+    const lc = llamaCompleter(seq, tok, threads);
     try {
-      log(`the same typing through llama.cpp, ${o.threads} threads`);
+      log(`the same typing through llama.cpp, ${threads} threads`);
       runs.push(await replay(lc, files, tok, specialTexts(tok), o));
     } finally {
       await lc.close();
