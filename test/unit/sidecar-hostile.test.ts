@@ -156,6 +156,7 @@ describe('sidecar: parameters and files (issue 13, items 1, 3, 5, 8)', function 
     const parts = ['x = '];
     await refused('complete', { parts, timeBudgetMs: 3e9 }, /`timeBudgetMs` must be a number of milliseconds from 0 \(none\) to 600000, got 3000000000/);
     await refused('complete', { parts, timeBudgetMs: -1 }, /timeBudgetMs/);
+    await refused('complete', { parts, promptBudgetMs: 1e12 }, /`promptBudgetMs` must be a number of milliseconds from 0 \(none\) to 600000/);
     await refused('complete', { parts, maxLines: 0 }, /`maxLines` must be an integer from 1 to 10000, got 0/);
     await refused('complete', { parts, maxLines: '2' }, /`maxLines`.*got "2"/);
     await refused('complete', { parts, stopAtBlankLine: 'yes' }, /`stopAtBlankLine` must be true or false/);
