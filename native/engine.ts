@@ -59,6 +59,11 @@ export interface MemoryEstimate {
 
 export interface GenerateOptions {
   maxTokens?: number;
+  /**
+   * Prompt tokens evaluated between two looks at the cancel signal (default: 64 on the CPU, the batch size on
+   * a GPU; 0: the batch size): a newer request waits for at most one such chunk of a stale prompt.
+   */
+  prefillChunk?: number;
   /** 0 (default): greedy. */
   temperature?: number;
   topK?: number;

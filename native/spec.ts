@@ -69,8 +69,23 @@ export interface SpecGenerateOptions extends DraftShapeOptions {
   seed?: number;
   /** Token ids that end generation (not included), e.g. EOS/EOT. */
   stopTokens?: ArrayLike<number>;
-  /** Wall-clock budget in ms, checked between steps. */
+  /** Wall-clock budget in ms for decoding (prompt processing not counted), checked between steps. */
   timeBudgetMs?: number;
+  /**
+   * Prompt tokens evaluated between two looks at the cancel signal (default: 64 on the CPU, the batch size on
+   * a GPU; 0: the batch size): a newer request waits for at most one such chunk of a stale prompt.
+   */
+  prefillChunk?: number;
+  /**
+   * A draft model reads only about the prompt's last `draftWindow` tokens (up to twice that, so that typing
+   * reuses its cache); 0 (default): all. EAGLE reads all. Output is unchanged (the target verifies).
+   */
+  draftWindow?: number;
+  /**
+   * Plain decoding through the speculative loop (nothing drafted, one token per target pass): with EAGLE it
+   * keeps the target's stored features in step, so the next speculative request reuses the whole cache.
+   */
+  noDraft?: boolean;
   /** Stop (between steps) once the output holds this many newlines. */
   maxLines?: number;
   signal?: AbortSignal;
@@ -106,6 +121,8 @@ export interface SpecResult {
   lookupSteps: number;
   /** Of promptMs: the drafter reading the prompt. */
   draftPromptMs: number;
+  /** Prompt tokens the drafter evaluated (those its cache did not hold; at most about draftWindow). */
+  draftPromptTokens: number;
   totalMs: number;
   /** Generated tokens per second after the prompt. */
   tokensPerSecond: number;

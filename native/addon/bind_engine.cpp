@@ -380,6 +380,7 @@ Napi::Value JsEngine::Generate(const Napi::CallbackInfo& info) {
   Napi::Object o = opts_arg(info, 1);
   GenerateParams p;
   p.max_tokens = int_opt(o, "maxTokens", 64, 0, 1 << 22);
+  p.prefill_chunk = int_opt(o, "prefillChunk", kPrefillChunkAuto, kPrefillChunkAuto, 1 << 16);
   p.sampling.temperature = float(num_opt(o, "temperature", 0));
   p.sampling.top_k = int_opt(o, "topK", 0, 0, 1 << 30);
   p.sampling.top_p = float(num_opt(o, "topP", 1));

@@ -203,6 +203,7 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     o.Set("verifyRows", st.verify_rows);
     o.Set("lookupSteps", st.lookup_steps);
     o.Set("draftPromptMs", st.draft_prompt_ms);
+    o.Set("draftPromptTokens", st.draft_prompt_tokens);
     o.Set("totalMs", st.total_ms);
     const double decode_ms = st.total_ms - st.prompt_ms;
     o.Set("tokensPerSecond", decode_ms > 0 ? out_.tokens.size() * 1000.0 / decode_ms : 0.0);
@@ -220,6 +221,7 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     g.max_tokens = req_.params.max_tokens;
     g.sampling = req_.params.sampling;
     g.stop_tokens = req_.params.stop_tokens;
+    g.prefill_chunk = req_.params.prefill_chunk;
     GenerateResult r = generate(*s_.ctx, req_.prompt, g, &s_.cancel, on_token);
     out_.tokens = std::move(r.tokens);
     out_.stop = stop_reason_name(r.stop);
@@ -323,6 +325,9 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
       throw Napi::RangeError::New(env, "temperature must be >= 0 and topP in (0, 1]");
     if (!o.Get("stopTokens").IsUndefined()) p.stop_tokens = ids_array(env, o.Get("stopTokens"), "stopTokens");
     p.time_budget_ms = num_opt(o, "timeBudgetMs", 0);
+    p.prefill_chunk = int_opt(o, "prefillChunk", kPrefillChunkAuto, kPrefillChunkAuto, 1 << 16);
+    p.draft_window = int_opt(o, "draftWindow", 0, 0, 1 << 22);
+    p.no_draft = o.Get("noDraft").ToBoolean();
     p.context_tokens = o.Get("contextTokens").ToBoolean();
     p.shape.tree = o.Get("tree").ToBoolean();
     p.shape.chain = int_opt(o, "chain", p.shape.chain, 1, 32);

@@ -48,9 +48,10 @@ describe('speculative decoding (demo models, addon)', function () {
   let prompts: FimPrompt[];
   let vocab: string;
   let stop: number[];
+  let shared: string;
 
   before(async function () {
-    const shared = requireShared(this);
+    shared = requireShared(this);
     const target = demoModel('demo-target')!, draft = demoModel('demo-draft')!, eagle = demoModel('demo-eagle')!;
     tok = openTokenizer(target);
     stop = tok.specials.eog;
@@ -93,6 +94,57 @@ describe('speculative decoding (demo models, addon)', function () {
     console.log(summary.map((s) => `      ${s}`).join('\n'));
     // Both kinds of step were exercised: drafts from the context and from the drafter.
     assert.ok(lookupSteps > 0 && lookupSteps < lookupShapeSteps, `lookup steps ${lookupSteps} of ${lookupShapeSteps}`);
+  });
+
+  it('a draft model reading only the prompt\'s last tokens (draftWindow) still gives plain greedy output', async () => {
+    // Long prompts (up to 4000 characters before the cursor), each new to the caches.
+    const long = await fimPrompts(readJsonlXz(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, 6, { prefixChars: 1600, suffixChars: 400 });
+    let read = 0, windowed = 0;
+    for (const p of long) {
+      const plain = await engine.generate(p.tokens, { drafter: 'none', maxTokens: N_TOKENS, stopTokens: stop });
+      const r = await engine.generate(p.tokens, { drafter: 'draft', vocab, vocabTopK: 8192, contextTokens: true, chain: 3, lookup: 2, draftWindow: 64, maxTokens: N_TOKENS, stopTokens: stop });
+      assert.deepEqual(Array.from(r.tokens), Array.from(plain.tokens), `draftWindow 64: ${p.path} differs from plain greedy decoding`);
+      // A new prompt: the drafter reads at most 2 x the window (the window start is kept while typing).
+      assert.ok(r.draftPromptTokens <= 128, `the drafter read ${r.draftPromptTokens} of ${p.tokens.length} prompt tokens`);
+      read += r.draftPromptTokens;
+      if (p.tokens.length > 128) windowed++;
+      // A keystroke: one token more, 10 before the end. The window start stays: the drafter reads the tail only.
+      const at = p.tokens.length - 10;
+      const typed = [...p.tokens.slice(0, at), p.tokens[at - 2], ...p.tokens.slice(at)];
+      const again = await engine.generate(typed, { drafter: 'draft', vocab, vocabTopK: 8192, contextTokens: true, chain: 3, draftWindow: 64, maxTokens: 4, stopTokens: stop });
+      assert.ok(again.draftPromptTokens <= 11, `after a keystroke the drafter read ${again.draftPromptTokens} tokens`);
+    }
+    assert.ok(windowed > 0, 'no prompt was longer than the window');
+    console.log(`      draftWindow 64: the drafter read ${read} prompt tokens of ${long.reduce((s, p) => s + p.tokens.length, 0)}`);
+  });
+
+  it('the prompt-id head is built in prompt processing and kept across prompts that share their ids', async () => {
+    const opts: SpecGenerateOptions = { drafter: 'draft', vocab, vocabTopK: 8192, contextTokens: true, chain: 3, maxTokens: N_TOKENS, stopTokens: stop };
+    const p = prompts[5].tokens;
+    const first = await engine.generate(p, opts);
+    // A keystroke later: the same ids (one token fewer at the end) — the head keeps its columns, nothing is gathered.
+    const next = await engine.generate(p.slice(0, -2).concat(p.slice(-1)), opts);
+    assert.equal(next.headRows, first.headRows);
+    // Another file's prompt adds its new ids to the head (a superset: verification keeps the output exact).
+    const other = await engine.generate(prompts[6].tokens, opts);
+    assert.ok(other.headRows >= first.headRows, `head rows ${first.headRows} -> ${other.headRows}`);
+    const plain = await engine.generate(prompts[6].tokens, { drafter: 'none', maxTokens: N_TOKENS, stopTokens: stop });
+    assert.deepEqual(Array.from(other.tokens), Array.from(plain.tokens));
+    // Without prompt ids the head is the FR-Spec top k alone again.
+    const bare = await engine.generate(prompts[6].tokens, { ...opts, contextTokens: false });
+    assert.equal(bare.headRows, 8192);
+  });
+
+  it('plain decoding through the EAGLE loop (noDraft) keeps the features: the next speculative request reuses the cache', async () => {
+    const p = prompts[7].tokens;
+    const plain = await engine.generate(p, { drafter: 'none', maxTokens: N_TOKENS, stopTokens: stop });
+    const r = await engine.generate(p, { drafter: 'eagle', noDraft: true, maxTokens: N_TOKENS, stopTokens: stop });
+    assert.deepEqual(Array.from(r.tokens), Array.from(plain.tokens));
+    assert.equal(r.drafted, 0);
+    assert.equal(r.tau, 1);
+    const spec = await engine.generate(p, { drafter: 'eagle', vocab, vocabTopK: 8192, chain: 3, maxTokens: N_TOKENS, stopTokens: stop });
+    assert.deepEqual(Array.from(spec.tokens), Array.from(plain.tokens));
+    assert.equal(spec.nReused, p.length - 1, 'the prompt was evaluated again');
   });
 
   it('refuses a vocabulary built for another tokenizer, naming both', async () => {

@@ -25,8 +25,14 @@ const char* stop_reason_name(StopReason r) {
   return "?";
 }
 
+int prefill_chunk(const Context& ctx, int requested) {
+  const int max_batch = ctx.params().max_batch;
+  if (requested == kPrefillChunkAuto) requested = ctx.backend().device_resident() ? max_batch : kPrefillChunk;
+  return requested > 0 ? std::min(requested, max_batch) : max_batch;
+}
+
 EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel, int* n_reused,
-                   bool argmax_only) {
+                   bool argmax_only, int chunk) {
   const int n = int(prompt.size());
   if (n == 0) throw ContextError("empty prompt");
   if (n > ctx.capacity())
@@ -36,7 +42,7 @@ EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::ato
   const int keep = std::min(ctx.common_prefix(prompt), n - 1);
   ctx.truncate(keep);
   if (n_reused) *n_reused = keep;
-  const int chunk = ctx.params().max_batch;
+  chunk = prefill_chunk(ctx, chunk);
   EvalResult r;
   for (int i = keep; i < n; i += chunk) {
     if (cancelled(cancel)) return EvalResult{};
@@ -55,7 +61,7 @@ GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const Gen
   out.stats.n_prompt = int(prompt.size());
   const auto t0 = std::chrono::steady_clock::now();
   const bool greedy = params.sampling.greedy();  // then the engine returns the argmax, not the logits
-  EvalResult r = prefill(ctx, prompt, cancel, &out.stats.n_reused, greedy);
+  EvalResult r = prefill(ctx, prompt, cancel, &out.stats.n_reused, greedy, params.prefill_chunk);
   out.stats.prompt_ms = ms_since(t0);
   if (r.n_rows == 0) {
     out.stop = StopReason::Cancelled;

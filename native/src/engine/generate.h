@@ -16,8 +16,20 @@ namespace frspec {
 enum class StopReason { StopToken, MaxTokens, ContextFull, Cancelled };
 const char* stop_reason_name(StopReason r);
 
+// Prompt tokens evaluated between two looks at the cancel flag: a newer request (the next keystroke) waits
+// for at most this many tokens of a stale prompt. A separate knob from ContextParams::max_batch (the most
+// tokens one eval() may take, which sizes the buffers): demo-target prompt tokens/s at 2 threads on a
+// 1024-token prompt, chunks of 32 / 64 / 128 / 256: 4354-5926 / 4867-6389 / 4899-5620 / 4716-4896 (two runs
+// each, 2026-12-07), so 64-token chunks cost nothing measurable and bound the wait at ~13 ms. A GPU
+// (Backend::device_resident) keeps max_batch by default: there a chunk is milliseconds at any size.
+inline constexpr int kPrefillChunk = 64;
+inline constexpr int kPrefillChunkAuto = -1;  // kPrefillChunk on host-memory backends, max_batch on a GPU
+// The chunk prefill() uses for `requested` (kPrefillChunkAuto, 0 = max_batch, or a token count).
+int prefill_chunk(const Context& ctx, int requested);
+
 struct GenerateParams {
   int max_tokens = 64;
+  int prefill_chunk = kPrefillChunkAuto;  // see prefill_chunk()
   SamplerParams sampling;
   std::vector<int32_t> stop_tokens;  // e.g. EOS/EOT; the stop token ends generation and is not returned
 };
@@ -37,12 +49,13 @@ struct GenerateResult {
   GenerateStats stats;
 };
 
-// Makes the cache hold prompt[0..n-1) (reusing its common prefix, evaluating the rest in chunks of the
-// context's batch size) and evaluates the last prompt token; returns its logits. Throws ContextError when
+// Makes the cache hold prompt[0..n-1) (reusing its common prefix, evaluating the rest in chunks of
+// prefill_chunk(ctx, chunk) tokens, the cancel flag checked before each) and evaluates the last prompt
+// token; returns its logits. A cancelled prefill keeps the chunks it evaluated: the next request reuses them. Throws ContextError when
 // the prompt is empty or does not fit; returns an empty result (n_rows 0) when cancelled. argmax_only:
 // return the greedy choice instead of the logits.
 EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel,
-                   int* n_reused = nullptr, bool argmax_only = false);
+                   int* n_reused = nullptr, bool argmax_only = false, int chunk = kPrefillChunkAuto);
 
 // on_token is called with each generated token as soon as it is chosen (from the calling thread).
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateParams& params,

@@ -46,6 +46,7 @@ void DraftHead::restrict_to(std::span<const int32_t> ids) {
   packed_ = nullptr;
   base_ids_.clear();
   extra_ids_.clear();
+  in_extra_.assign(usable_, 0);
   in_base_.assign(usable_, 0);
   for (int32_t id : ids)
     if (id >= 0 && id < usable_ && !in_base_[id]) {
@@ -76,15 +77,29 @@ Weight DraftHead::gathered(const std::vector<int32_t>& ids) {
 }
 
 void DraftHead::set_extra(std::span<const int32_t> ids) {
-  if (extra_.data) b_.release(extra_);
-  extra_ids_.clear();
-  if (full()) return;
-  std::vector<uint8_t> seen(in_base_);
+  if (full() || (ids.empty() && extra_ids_.empty())) return;
+  in_extra_.resize(usable_, 0);
+  std::vector<int32_t> fresh;  // ids neither in the base nor in the current extra head, in order, once
   for (int32_t id : ids)
-    if (id >= 0 && id < usable_ && !seen[id]) {
-      seen[id] = 1;
-      extra_ids_.push_back(id);
+    if (id >= 0 && id < usable_ && !in_base_[id] && !in_extra_[id]) {
+      in_extra_[id] = 2;  // marks `fresh` (reset below)
+      fresh.push_back(id);
     }
+  for (int32_t id : fresh) in_extra_[id] = 0;
+  if (fresh.empty() && !ids.empty()) return;  // the cached extra head already allows every id
+  if (extra_.data) b_.release(extra_);
+  if (ids.empty() || extra_ids_.size() + fresh.size() > size_t(kMaxExtra)) {
+    for (int32_t id : extra_ids_) in_extra_[id] = 0;
+    extra_ids_.clear();
+    for (int32_t id : ids)  // these ids alone (duplicates once)
+      if (id >= 0 && id < usable_ && !in_base_[id] && !in_extra_[id] && int(extra_ids_.size()) < kMaxExtra) {
+        in_extra_[id] = 1;
+        extra_ids_.push_back(id);
+      }
+  } else {
+    for (int32_t id : fresh) in_extra_[id] = 1;
+    extra_ids_.insert(extra_ids_.end(), fresh.begin(), fresh.end());
+  }
   all_ids_ = base_ids_;
   all_ids_.insert(all_ids_.end(), extra_ids_.begin(), extra_ids_.end());
   upload_ids();
@@ -98,6 +113,15 @@ void DraftHead::set_extra(std::span<const int32_t> ids) {
     extra_logits_ = b_.alloc(need);
     extra_cap_ = need;
   }
+}
+
+void DraftHead::prepare() {
+  if (b_.device_resident()) return;  // the GPU's heads need no preparation
+  int32_t col;
+  float value;
+  // sel_ holds at least one row of d floats; its values do not matter, only that the copy gets built.
+  if (!full()) b_.matmul_argmax_draft(base_, sel_, logits_, &col, &value);
+  if (!extra_ids_.empty()) b_.matmul_argmax_draft(extra_, sel_, extra_logits_, &col, &value);
 }
 
 const float* DraftHead::project(const float* h, std::span<const int32_t> rows) {

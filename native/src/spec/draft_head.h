@@ -26,8 +26,16 @@ class DraftHead {
   // FR-Spec: restrict to these ids (ranked order; ids >= usable_rows are dropped). Empty: full vocabulary.
   void restrict_to(std::span<const int32_t> ids);
   // Per request: also allow these ids (e.g. the prompt's tokens); duplicates and ids already in the
-  // restricted set are skipped. No effect on a full-vocabulary head.
+  // restricted set are skipped. No effect on a full-vocabulary head. Cached across requests: when every id
+  // is already allowed (typing: each keystroke's prompt repeats the last one's ids) nothing changes; new
+  // ids are added to the earlier ones (up to kMaxExtra, else the extra head is rebuilt from these ids
+  // alone), so the extra head is a superset of the prompt's ids — drafting may propose an id of an earlier
+  // prompt, which verification accepts or not: the output is the same. Empty: no extra ids.
   void set_extra(std::span<const int32_t> ids);
+  static constexpr int kMaxExtra = 4096;
+  // Gathers and prepares (the CPU's 8-bit drafting copy) whatever the next argmax_id() would build on
+  // first use, so that happens in prompt processing, not in the first decoding step.
+  void prepare();
 
   bool full() const { return base_ids_.empty(); }
   int size() const { return base_rows() + int(extra_ids_.size()); }
@@ -70,6 +78,7 @@ class DraftHead {
   Weight base_{}, extra_{};  // base_: the front of gathered_ (or empty: the full head)
   std::vector<int32_t> base_ids_, extra_ids_, all_ids_;
   std::vector<uint8_t> in_base_;  // id -> listed in base_ids_
+  std::vector<uint8_t> in_extra_;  // id -> listed in extra_ids_
   float *sel_ = nullptr, *logits_ = nullptr, *extra_logits_ = nullptr, *packed_ = nullptr;
   size_t logits_cap_ = 0, extra_cap_ = 0;
   int32_t* backend_ids_ = nullptr;

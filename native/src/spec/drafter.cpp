@@ -77,16 +77,25 @@ void Drafter::read_inputs(int keep, const float* features) {
   }
 }
 
-void Drafter::prefill(std::span<const int32_t> committed, const float* features) {
+void Drafter::prefill(std::span<const int32_t> committed, const float* features, int window) {
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
+  const int n = int(committed.size());
+  if (window <= 0 || needs_features() || n <= window) {
+    w0_ = 0;
+  } else if (w0_ > n - window / 2 || n - w0_ > 2 * window) {
+    w0_ = n - window;  // re-anchor; in between, the previous start (and the cache behind it) is kept
+  }
+  committed = committed.subspan(w0_);
   wanted_inputs(committed, 0, want_);
   want_.pop_back();  // the root is not known yet: the first draft() reads it
   const int keep = ctx_->common_prefix(want_);
+  prefill_tokens_ = int(want_.size()) - keep;
   if (keep < int(want_.size())) read_inputs(keep, features);
 }
 
 void Drafter::catch_up(std::span<const int32_t> committed, int32_t root, const float* features) {
-  wanted_inputs(committed, root, want_);
+  if (w0_ >= int(committed.size())) w0_ = 0;  // a prompt that was not prefilled (and is shorter)
+  wanted_inputs(committed.subspan(w0_), root, want_);
   if (want_.empty()) throw std::logic_error("drafter: nothing to read before drafting");
   const int n = int(want_.size());
   const int keep = std::min(ctx_->common_prefix(want_), n - 1);  // the last input is read again: its output is needed

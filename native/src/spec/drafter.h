@@ -56,8 +56,16 @@ class Drafter {
   Context& context() { return *ctx_; }
 
   // Reads the committed tokens (a new prompt) before the first token is known, so that the first draft()
-  // reads only the root. Optional: draft() catches up on whatever is missing.
-  void prefill(std::span<const int32_t> committed, const float* features);
+  // reads only the root. Optional: draft() catches up on whatever is missing. `window` > 0 (a draft model;
+  // EAGLE reads every feature): the drafter's cache holds only the tokens from a start chosen here, at
+  // least `window` before the end, kept from prompt to prompt while the window stays within 2 x `window`
+  // tokens (typing: the previous prompt's window start is reused with its cache), moved to
+  // n - window otherwise. The drafter then sees a shorter context; the target verifies, so output is exact.
+  void prefill(std::span<const int32_t> committed, const float* features, int window = 0);
+  // The first committed token the drafter's cache reads (0 without a window), and the inputs the last
+  // prefill() evaluated (what its cache did not hold yet).
+  int window_start() const { return w0_; }
+  int last_prefill_tokens() const { return prefill_tokens_; }
 
   // Proposes at most `limit` nodes below `root`. `committed` are the target's cached tokens; `features`
   // (EAGLE only) their final hidden states, one backend row per token. Chain sampling (temperature > 0)
@@ -116,6 +124,8 @@ class Drafter {
   std::unique_ptr<DraftHead> head_;
   int d_;
   int base_ = 0;  // slots of the drafter's cache once the root is read
+  int w0_ = 0;    // committed tokens before this one are not in the drafter's cache (prefill's window)
+  int prefill_tokens_ = 0;
   int catchup_ = 0;
   EvalResult last_;  // the last eval of read_inputs
   bool from_lookup_ = false;

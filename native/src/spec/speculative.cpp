@@ -78,7 +78,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   feature_tokens_.assign(prompt.begin(), prompt.begin() + keep);
   st.n_reused = keep;
   EvalResult r;
-  const int chunk = target_.params().max_batch;
+  const int chunk = prefill_chunk(target_, params.prefill_chunk);
   std::vector<int32_t> rows;
   for (int i = keep; i < n; i += chunk) {
     if (cancelled(cancel)) {
@@ -97,20 +97,30 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   }
   // The drafter reads the prompt too, as part of prompt processing (llama.cpp's speculative example
   // also evaluates the prompt with both models before decoding); the first step then reads only the root.
-  if (params.max_tokens > 1) {
+  // A draft model reads only the prompt's last tokens (draft_window). FR-Spec's prompt ids join the head
+  // here as well, not in the first decoding step (DraftHead::set_extra: nothing is gathered when the
+  // previous prompts' ids already cover them, as while typing).
+  DraftHead& head = drafter_.head();
+  if (params.max_tokens > 1 && !params.no_draft) {
+    if (cancelled(cancel)) {
+      out.stop = SpecStop::Cancelled;
+      return out;
+    }
     const auto tp = Clock::now();
-    drafter_.prefill(target_.tokens(), features_);
+    drafter_.prefill(target_.tokens(), features_, params.draft_window);
+    st.draft_prompt_tokens = drafter_.last_prefill_tokens();
+    head.set_extra(params.context_tokens ? prompt : std::span<const int32_t>());
+    head.prepare();
     st.draft_prompt_ms = ms_since(tp);
   }
   st.prompt_ms = ms_since(t0);
+  const auto t_decode = Clock::now();  // the time budget counts decoding, not prompt processing
 
   const int vocab = int(target_.model().output().rows);
   Sampler sampler(params.sampling, vocab);
   std::mt19937_64 verify_rng(params.sampling.seed ^ 0x9E3779B97F4A7C15ull), draft_rng(params.sampling.seed ^ 0xD1B54A32D192ED03ull);
   const bool greedy = params.sampling.greedy();
   std::vector<float> host_logits, p_rows;
-  DraftHead& head = drafter_.head();
-  head.set_extra(params.context_tokens ? prompt : std::span<const int32_t>());
   st.head_rows = head.size();
 
   auto emit = [&](int32_t tok) {  // false: generation ends here
@@ -156,7 +166,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   if (queued_chain && !step_ids_) step_ids_ = b.alloc_ids(2 * size_t(kMaxQueuedChain + 1));
   for (;;) {
     if (cancelled(cancel)) { out.stop = SpecStop::Cancelled; break; }
-    if (params.time_budget_ms > 0 && ms_since(t0) >= params.time_budget_ms) { out.stop = SpecStop::TimeBudget; break; }
+    if (params.time_budget_ms > 0 && ms_since(t_decode) >= params.time_budget_ms) { out.stop = SpecStop::TimeBudget; break; }
     if (stop_check && stop_check(out.tokens)) { out.stop = SpecStop::Caller; break; }
     const int base = target_.n_past();  // the root's slot
     if (base >= target_.capacity()) { out.stop = SpecStop::ContextFull; break; }
@@ -165,6 +175,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     int limit = std::min({params.shape.max_nodes(), target_.capacity() - base - 1, target_.params().max_logit_rows - 1,
                           target_.params().max_batch - 1});
     if (!params.shape.tree) limit = std::min(limit, params.max_tokens - int(out.tokens.size()) - 1);
+    if (params.no_draft) limit = 0;
     auto td = Clock::now();
     Clock::time_point tv;
     tree.clear();
@@ -267,7 +278,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
 
     ++st.steps;
     st.drafted += tree.size();
-    st.lookup_steps += drafter_.last_from_lookup();
+    st.lookup_steps += limit > 0 && drafter_.last_from_lookup();
     st.accepted += int(vr.accepted_nodes.size());
     st.emitted += int(vr.tokens.size());
     bool go = true;

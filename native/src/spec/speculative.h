@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/context.h"
+#include "engine/generate.h"
 #include "engine/sampler.h"
 #include "spec/drafter.h"
 
@@ -24,9 +25,18 @@ struct SpecParams {
   int max_tokens = 64;
   SamplerParams sampling;
   std::vector<int32_t> stop_tokens;  // end generation; not returned
-  double time_budget_ms = 0;         // 0: none; checked between steps (a step is a few ms)
+  double time_budget_ms = 0;         // decoding time after prompt processing; 0: none; checked between steps
   DraftShape shape;
   bool context_tokens = false;       // FR-Spec: also let the drafter propose every id of the prompt
+  // Prompt tokens the target evaluates between two looks at the cancel flag (generate.h's prefill_chunk).
+  int prefill_chunk = kPrefillChunkAuto;
+  // A draft model reads at most about this many of the prompt's last tokens (Drafter::prefill); 0: all.
+  // The target verifies every drafted token, so this bounds prompt processing, never changes the output.
+  int draft_window = 0;
+  // Plain decoding through this loop: nothing is drafted, each step verifies the root alone (one token per
+  // target pass). For EAGLE this keeps the stored target features in step with the cache, so a speculative
+  // request after a plain one does not evaluate its whole prompt again (the sidecar's per-request choice).
+  bool no_draft = false;
   // Greedy chains on a backend where read backs are waits (a GPU) run as one queued step: the drafted ids
   // stay in backend memory, the target verifies them from there, and drafted ids + verify argmaxes come
   // back in ONE read. -1: that way where read backs are waits (Backend::device_resident), 0: never (A/B
@@ -48,6 +58,7 @@ struct SpecStats {
   int lookup_steps = 0;   // steps whose draft came from the context (DraftShape::lookup), not the drafter
   double prompt_ms = 0;   // prompt processing: the target's prefill, then the drafter's (draft_prompt_ms)
   double draft_prompt_ms = 0;
+  int draft_prompt_tokens = 0;  // prompt tokens the drafter evaluated (not already in its cache; draft_window)
   double draft_ms = 0, verify_ms = 0, total_ms = 0;
   double verify_eval_ms = 0;  // of verify_ms: the target's layers over root + drafted nodes (the rest is LM head rows)
   int head_rows = 0;      // columns of the draft head (FR-Spec k, plus the prompt's ids)
