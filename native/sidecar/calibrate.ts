@@ -1,6 +1,8 @@
 // The speed-up the status bar shows is measured, not estimated: plain greedy decoding of the loaded model
-// on this machine, on a fixed code prompt, beside the configured decoder on the same prompt. Runs in the
-// background when the engine is idle, and again whenever the model changes.
+// on this machine beside the configured decoder on the same prompt — the editor's most recent prompt when
+// there is one (its KV cache stays in place, so the next keystroke does not evaluate its prompt again after
+// calibration ran in an idle gap of typing), else a fixed code prompt. Runs in the background when the engine
+// is idle, and again whenever the model changes; it only seeds the per-request choice (choice.ts).
 import type { Tokenizer } from '../tokenizer';
 import type { Decoder, DecodeResult } from './decoder';
 import type { Calibration } from './protocol';
@@ -19,7 +21,12 @@ def load_settings(path: Path) -> dict:
     for key, value in defaults.items():
 `;
 
-export interface CalibrateOptions { tokens?: number; runs?: number }
+export interface CalibrateOptions {
+  tokens?: number;
+  runs?: number;
+  /** The prompt to decode from (default: a fixed code prompt); read when each run starts. */
+  prompt?: () => Int32Array | undefined;
+}
 
 /** Runs measured so far: a calibration interrupted by a completion resumes with these instead of starting over. */
 export interface CalibrationProgress { plain: number[]; decoder: number[]; taus: number[] }
@@ -30,11 +37,12 @@ export async function calibrate(decoder: Decoder, tok: Tokenizer, signal: AbortS
   done: CalibrationProgress = newCalibrationProgress()): Promise<Calibration> {
   const tokens = opts.tokens ?? 48;
   const runs = opts.runs ?? 4;  // even: half the pairs start with each decoder
-  const prompt = tok.encode(PROMPT);
+  const fixed = tok.encode(PROMPT);
   const speed = (r: DecodeResult) => r.tokens.length / Math.max(1e-6, r.decodeMs / 1000);
-  // No stop tokens: every run decodes exactly `tokens` tokens, whatever the model writes.
-  const req = { prompt, maxTokens: tokens, stopTokens: [], signal };
   while (done.plain.length < runs) {
+    // No stop tokens: every run decodes exactly `tokens` tokens, whatever the model writes. Both runs of a
+    // pair use the same prompt.
+    const req = { prompt: opts.prompt?.() ?? fixed, maxTokens: tokens, stopTokens: [], signal };
     // Alternate which runs first: calibration fills idle gaps between completions (keystrokes), and the
     // second run of a pair is likelier to meet the editor's next burst of work; a fixed order would charge
     // that to one side only (seen in the e2e run: speculative measured 0.6-0.97x there, 1.3x alone).

@@ -33,6 +33,8 @@ export class SidecarServer {
   private readonly stats = new Stats();
   /** Prompt tokens/s of this model on this machine, measured on requests: sizes the suffix under `promptBudgetMs`. */
   private readonly promptRate = new PromptRate();
+  /** The latest completion's prompt (calibration decodes from it, keeping its KV cache). */
+  private lastPrompt?: Int32Array;
   private readonly streams = new Map<string, (why: string) => void>();
   private vocabBuild?: AbortController;
   private shuttingDown = false;
@@ -112,6 +114,7 @@ export class SidecarServer {
       throw e;
     }
     const maxTokens = p.maxTokens!;
+    this.lastPrompt = prompt;  // fits with calibration's 48 tokens: limits keep room for maxTokens >= 64
     const job = this.scheduler.submit((signal) => this.decode(s, prompt, maxTokens, p, signal, received, suffixCutTokens));
     const cancelSub = token.onCancellationRequested(() => job.cancel('cancelled by the client'));
     if (p.streamId) this.streams.set(p.streamId, job.cancel);
@@ -198,7 +201,9 @@ export class SidecarServer {
   async calibrate() {
     const s = await this.currentSession();
     const progress = newCalibrationProgress();  // survives interruptions by completions
-    const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal, {}, progress));
+    // On the editor's latest prompt: calibration then leaves that prompt's KV cache in place for the next keystroke.
+    const prompt = () => (this.session === s ? this.lastPrompt : undefined);
+    const c = await this.scheduler.submitBackground((signal) => calibrate(s.decoder, s.tok, signal, { prompt }, progress));
     if (this.session === s) {
       this.stats.calibration = c;
       s.decoder.choose(c.plainTokensPerSecond, c.decoderTokensPerSecond, c.tau);
@@ -281,6 +286,7 @@ export class SidecarServer {
     await this.scheduler.idle();
     const s = this.session;
     this.session = undefined;
+    this.lastPrompt = undefined;
     this.stats.resetModel();
     if (s) await s.close();
   }
