@@ -141,15 +141,17 @@ describe('sidecar: parameters and files (issue 13, items 1, 3, 5, 8)', function 
   });
 
   it('8. a request sent right behind `initialize` waits for it instead of failing with "no model is loaded"', async () => {
-    const a = ++id, b = ++id;
-    raw.proc.stdin!.write(
-      frame(JSON.stringify({ jsonrpc: '2.0', id: a, method: 'initialize', params: { model: demoModel('demo-target')!, threads: 2, contextSize: 1024, calibrate: false } })) +
-      frame(JSON.stringify({ jsonrpc: '2.0', id: b, method: 'complete', params: { parts: ['def add(a, b):\n    return'], maxTokens: 2 } })),
-    );
-    assert.ok((await raw.next((m) => m.id === a)).result, 'initialize');
-    const c = await raw.next((m) => m.id === b);
-    assert.ok(c.result, JSON.stringify(c.error));
-    assert.ok(c.result.stats.tokens >= 1);
+    const fresh = new RawSidecar();  // no model loaded yet, whatever the tests before did
+    try {
+      fresh.proc.stdin!.write(
+        frame(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { model: demoModel('demo-target')!, threads: 2, contextSize: 1024, calibrate: false } })) +
+        frame(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'complete', params: { parts: ['def add(a, b):\n    return'], maxTokens: 2 } })),
+      );
+      assert.ok((await fresh.next((m) => m.id === 1)).result, 'initialize');
+      const c = await fresh.next((m) => m.id === 2);
+      assert.ok(c.result, JSON.stringify(c.error));
+      assert.ok(c.result.stats.tokens >= 1);
+    } finally { await fresh.close(); }
   });
 
   it('5. complete: absurd values and special-name tricks get -32602 naming the field', async () => {
