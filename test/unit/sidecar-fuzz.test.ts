@@ -38,13 +38,14 @@ function hostileValue(r: () => number): unknown {
   return pool[Math.floor(r() * pool.length)]();
 }
 
+// initialize is fuzzed last (a failed load unloads the model, and the other requests should run with one).
+const INITIALIZE: Record<string, unknown> = { model: '/nonexistent/m.gguf', topK: 0, threads: 1024, contextSize: 10, calibrate: 'no' };
 const BASE: Array<[string, Record<string, unknown>]> = [
   ['complete', { parts: ['def add(a, b):\n    return'], maxTokens: 2, maxLines: 1, stopAtBlankLine: true, timeBudgetMs: 50, stopSequences: ['\n\n'], streamId: 's', warmup: false }],
   ['cancel', { streamId: 's' }],
   ['stats', {}],
   ['vocab/load', { file: '/nonexistent/v.frv', topK: 8192 }],
   ['vocab/build', { folder: '/nonexistent/ws', out: '/nonexistent/o.frv', cacheFile: '/nonexistent/c', progressToken: 'p', load: false }],
-  ['initialize', { model: '/nonexistent/m.gguf', topK: 0, threads: 1024, contextSize: 10, calibrate: 'no' }],
   ['nope', {}],
 ];
 
@@ -99,6 +100,13 @@ describe('sidecar JSON-RPC fuzz (issue 13)', function () {
           }
         }
         assert.equal(raw.proc.exitCode, null, 'the sidecar is still running');
+      }
+      for (let i = 0; i < 30; i++) {
+        raw.writeBody(withDeep(JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'initialize', params: mutatedParams(r, INITIALIZE) })));
+        const m = await raw.next((x) => x.id === id, 30000);
+        assert.ok(m.error && Number.isInteger(m.error.code), JSON.stringify(m).slice(0, 300));
+        assert.doesNotMatch(m.error.message, /Maximum call stack|is not a function|Cannot read prop/, m.error.message);
+        sent++;
       }
       raw.send({ id: ++id, method: 'stats' });
       const rss1 = (await raw.next((m) => m.id === id)).result.memory.rssBytes;
