@@ -171,6 +171,26 @@ describe('engine: cache reuse, rollback, trees and determinism', function () {
     assert.ok(ticks >= 3, `the event loop ran ${ticks} times during generation`);
   });
 
+  it('a cancelled prompt stops within one prefill chunk and keeps the chunks it evaluated', async () => {
+    const e = await load({ contextSize: 4096 });
+    const long = randomTokens(3000, 320, 21);
+    const full = await e.generate(long, { maxTokens: 1, prefillChunk: 16 });  // how long the whole prompt takes here
+    const prompt = randomTokens(3000, 320, 22);
+    const ctl = new AbortController();
+    const call = e.generate(prompt, { maxTokens: 1, prefillChunk: 16, signal: ctl.signal });
+    setTimeout(() => ctl.abort(), Math.max(5, full.promptMs / 4));
+    const r = await call;
+    assert.equal(r.stop, 'cancelled');
+    const kept = await e.cachedTokens();
+    // Whole 16-token chunks (the first reuses nothing of `long`'s cache: different tokens), well before the end.
+    assert.ok(kept.length > 0 && kept.length < prompt.length - 16 && kept.length % 16 === 0, `kept ${kept.length} tokens`);
+    assert.deepEqual([...kept], prompt.slice(0, kept.length));
+    // The next request reuses them.
+    const again = await e.generate(prompt, { maxTokens: 1, prefillChunk: 16 });
+    assert.equal(again.nReused, kept.length);
+    await assert.rejects(e.generate(prompt, { prefillChunk: -2 }), /prefillChunk must be an integer from -1/);
+  });
+
   it('queues concurrent calls on one engine', async () => {
     const e = await load();
     const [a, b] = await Promise.all([e.generate(P, { maxTokens: 5 }), e.generate(P, { maxTokens: 5 })]);
