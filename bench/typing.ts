@@ -56,6 +56,8 @@ export interface TypingOptions {
   llamaCpp: boolean;
   /** llama.cpp thread counts, one run each (default: `threads`, the same as ours). */
   llamaThreads?: number[];
+  /** llama.cpp replays only the first N files (it can be 10-50x slower on a loaded machine). */
+  llamaFiles?: number;
 }
 
 /** One keystroke's request as the client saw it. */
@@ -349,7 +351,8 @@ function llamaCompleter(seq: LlamaCppSequence, tok: Tokenizer, threads: number):
   };
 }
 
-export async function runTypingBench(o: TypingOptions, log: (s: string) => void = () => undefined): Promise<TypingResult> {
+/** `onRun` sees the result so far after each engine's run (the command writes it to --out: llama.cpp can take long). */
+export async function runTypingBench(o: TypingOptions, log: (s: string) => void = () => undefined, onRun?: (partial: TypingResult) => void): Promise<TypingResult> {
   if (!fs.existsSync(o.sidecarEntry)) throw new Error(`${o.sidecarEntry} is missing: run \`npm run build:ts\``);
   const files = await walks(o);
   if (files.length < o.files) throw new Error(`only ${files.length} files of ${o.corpus} are long enough for ${o.bursts} x ${o.keystrokes} keystrokes`);
@@ -363,18 +366,8 @@ export async function runTypingBench(o: TypingOptions, log: (s: string) => void 
   } finally {
     await c.close();
   }
-  for (const threads of o.llamaCpp ? o.llamaThreads ?? [o.threads] : []) {
-    const seq = await loadLlamaCppSequence(o.model, threads, o.contextSize);
-    const lc = llamaCompleter(seq, tok, threads);
-    try {
-      log(`the same typing through llama.cpp, ${threads} threads`);
-      runs.push(await replay(lc, files, tok, specialTexts(tok), o));
-    } finally {
-      await lc.close();
-    }
-  }
   const cpu = os.cpus();
-  return {
+  const result = (): TypingResult => ({
     model: o.model, draft: o.draft, eagle: o.eagle, vocab: o.vocab,
     options: (({ sidecarEntry: _e, execArgv: _a, ...rest }) => rest)(o),
     files: files.map((f) => f.path), runs,
@@ -383,7 +376,20 @@ export async function runTypingBench(o: TypingOptions, log: (s: string) => void 
       'prompts: the extension\'s own builder (prefix/suffix windows, FIM template), without recent-file chunks; every keystroke sends a request (the typed-along cache and any debounce of the editor are not replayed)',
       'llama.cpp: same token ids, keystroke times, stop rules and time budget (counted from its first token); prefix reuse by a persistent sequence; it cannot stop inside a prompt evaluation, so a superseded request finishes its prompt first; τ is 1 (plain decoding)',
     ],
-  };
+  });
+  onRun?.(result());
+  for (const threads of o.llamaCpp ? o.llamaThreads ?? [o.threads] : []) {
+    const seq = await loadLlamaCppSequence(o.model, threads, o.contextSize);
+    const lc = llamaCompleter(seq, tok, threads);
+    try {
+      log(`the same typing through llama.cpp, ${threads} threads`);
+      runs.push(await replay(lc, files.slice(0, o.llamaFiles ?? files.length), tok, specialTexts(tok), o));
+    } finally {
+      await lc.close();
+    }
+    onRun?.(result());
+  }
+  return result();
 }
 
 // ---- report ----

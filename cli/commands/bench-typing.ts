@@ -38,7 +38,7 @@ export const benchTyping: Command = {
   help: `usage: frspec bench typing [--model M] [--draft D | --eagle E] [--vocab V.frv] [--top-k K] [--corpus C.jsonl[.xz]]
                           [--files 5] [--keystrokes 20] [--bursts 3] [--pace-ms 150] [--pause-ms 500]
                           [--prefix-chars 1500] [--suffix-chars 500] [--max-tokens 12] [--time-budget-ms MS]
-                          [--threads N] [--context-size 4096] [--sidecar dist/sidecar.js] [--no-llama-cpp] [--llama-threads N,M]
+                          [--threads N] [--context-size 4096] [--sidecar dist/sidecar.js] [--no-llama-cpp] [--llama-threads N,M] [--llama-files N]
                           [--out RESULT.json] [--json]
 
 Replays typing in N files of corpus C (default ../shared/corpus/dev.jsonl.xz) through the sidecar process
@@ -47,8 +47,8 @@ middle line of each file, bursts of keystrokes that each insert the file's next 
 completion request (the previous one is cancelled: newest wins), a pause after each burst. Reports per file
 and overall: last keystroke -> suggestion p50/p95, queue/prompt/decode ms, prompt tokens re-evaluated, tokens
 generated and shown, τ and which decoder served; then the same typing through llama.cpp (node-llama-cpp
-3.21.1, installed on first use, the same --threads; --llama-threads 2,1 runs it once per count) with prefix
-reuse on a persistent sequence.
+3.21.1, installed on first use, the same --threads; --llama-threads 2,1 runs it once per count, --llama-files N on the first N files
+only) with prefix reuse on a persistent sequence. --out is rewritten after each engine's run.
 M, D, E: a GGUF file, demo-target/demo-draft/demo-eagle, or SHAPE:TYPE, a random-weight model of a real
 shape made once into .cache/models (e.g. qwen2.5-coder-1.5b:Q4_K_M; shapes: ${SHAPES.map((s) => s.name).join(', ')};
 types: ${FILE_TYPES.join(', ')}). --time-budget-ms defaults to the extension's frspec.timeBudgetMs (0: none).
@@ -59,7 +59,7 @@ types: ${FILE_TYPES.join(', ')}). --time-budget-ms defaults to the extension's f
       corpus: { type: 'string' }, files: { type: 'string' }, keystrokes: { type: 'string' }, bursts: { type: 'string' },
       'pace-ms': { type: 'string' }, 'pause-ms': { type: 'string' }, 'prefix-chars': { type: 'string' }, 'suffix-chars': { type: 'string' },
       'max-tokens': { type: 'string' }, 'time-budget-ms': { type: 'string' }, threads: { type: 'string' }, 'context-size': { type: 'string' },
-      sidecar: { type: 'string' }, 'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' }, out: { type: 'string' },
+      sidecar: { type: 'string' }, 'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' }, 'llama-files': { type: 'string' }, out: { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (values.draft && values.eagle) throw new UsageError('give --draft or --eagle, not both');
@@ -94,9 +94,9 @@ types: ${FILE_TYPES.join(', ')}). --time-budget-ms defaults to the extension's f
       sidecarEntry, execArgv: sidecarEntry.endsWith('.ts') ? ['--import', 'tsx'] : undefined,
       llamaCpp: !values['no-llama-cpp'],
       llamaThreads: values['llama-threads']?.split(',').map((t) => intOption(t, 'llama-threads', 1, 1, 1024)),
-    }, log);
+      llamaFiles: values['llama-files'] ? intOption(values['llama-files'], 'llama-files', 1, 1, 1000) : undefined,
+    }, log, (partial) => { if (values.out) fs.writeFileSync(values.out, JSON.stringify(partial, null, 1) + '\n'); });
     io.stdout.write(typingTable(result) + '\n');
-    if (values.out) fs.writeFileSync(values.out, JSON.stringify(result, null, 1) + '\n');
     if (values.json) printJson(io, { ok: true, ...result });
   },
 };
