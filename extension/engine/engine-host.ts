@@ -95,6 +95,7 @@ export class EngineHost implements vscode.Disposable {
   /** After unload: loads the model again (once, however many callers ask while it loads). */
   async ensureLoaded(settings: Settings): Promise<void> {
     if (this.state.kind !== 'unloaded') return;
+    if (!this.reloading) this.log.appendLine(`loading the model again after Unload Model: ${settings.model || '(no model configured)'}`);
     this.reloading ??= this.start(settings).finally(() => { this.reloading = undefined; });
     await this.reloading;
   }

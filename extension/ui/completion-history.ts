@@ -77,7 +77,7 @@ export function chartData(samples: readonly CompletionSample[], stats?: StatsRes
   const cov = stats?.vocab?.coverage ?? [];
   const summary: string[] = [];
   if (stats) {
-    summary.push(`${stats.decoding.active} decoding${stats.decoding.drafter ? ` (${stats.decoding.drafter})` : ''}${stats.speedup !== undefined && stats.decoding.active === 'speculative' ? ` · measured speed-up ${stats.speedup.toFixed(2)}×` : ''}`);
+    summary.push(`${stats.decoding.active} decoding${stats.decoding.drafter && stats.decoding.active === 'speculative' ? ` (${stats.decoding.drafter})` : ''}${stats.speedup !== undefined && stats.decoding.active === 'speculative' ? ` · measured speed-up ${stats.speedup.toFixed(2)}×` : ''}`);
     summary.push(`recent ${stats.recent.count} suggestions: ${stats.recent.tokensPerSecond.toFixed(1)} tokens/s, latency p50 ${Math.round(stats.recent.latencyMs.p50)} ms / p95 ${Math.round(stats.recent.latencyMs.p95)} ms`);
   }
   summary.push(`this session: ${samples.length} suggestions${spec.length ? `, mean τ ${mean(spec.map((s) => s.tau)).toFixed(2)}` : ''}`);

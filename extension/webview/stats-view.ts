@@ -30,7 +30,7 @@ function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.
   if (xValues) x.values = xValues;
   charts.set(id, new uPlot({
     title, width: width(), height: 220, series: [{}, ...series], axes: [x, axis(yLabel)],
-    scales: { x: { time: false } }, legend: { show: true },
+    scales: { x: { time: false } }, legend: { show: true, live: false },
   }, data, el));
 }
 

@@ -33,6 +33,12 @@ export async function startCodeServer(bin: string, vsix: string, settings: Recor
   for (const [rel, text] of Object.entries(files)) { fs.mkdirSync(path.dirname(path.join(workspace, rel)), { recursive: true }); fs.writeFileSync(path.join(workspace, rel), text); }
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  // code-server's window is a remote one: machine-scoped settings (frspec.model & co. are
+  // machine-overridable) belong in its remote ("Machine") settings. Seen here: from the user settings alone
+  // they hold at start, but after the first settings write (the menu's enable toggles) the extension reads
+  // frspec.model as '' and cannot load the model again after Unload Model.
+  fs.mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
+  fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2));
   const env = { ...process.env, XDG_CONFIG_HOME: path.join(root, 'config'), XDG_DATA_HOME: path.join(root, 'data') };
   cp.execFileSync(bin, ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { env, stdio: 'pipe' });
   const port = await freePort();

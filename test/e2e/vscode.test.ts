@@ -1,6 +1,7 @@
 // End to end in a real VS Code (code-server 4.100.3 + headless Debian Chromium, ../shared/docs/e2e-vscode.md):
 // install the VSIX, point the extension at the demo model, type in a Python and a TypeScript file, see ghost
-// text from the real engine, accept it with Tab, open the status bar's menu and read the statistics, run the
+// text from the real engine, accept it with Tab, open the status bar's menu and the statistics (charts in a
+// webview, and as text), run the
 // vocabulary rebuild command and check its progress and its file, snooze / disable / unload from the menu
 // (Alt+\ still asks while snoozed), and open the Get Started walkthrough. Screenshots go to .cache/e2e-artifacts/ (or
 // $FRSPEC_E2E_ARTIFACTS); last keystroke → visible ghost text latency is measured and printed.
@@ -167,6 +168,9 @@ describe('e2e: the extension in code-server with the demo model', function () {
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
   }
 
+  /** The statistics webview's page (VS Code nests it in two iframes). */
+  const statsFrame = () => page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+
   const userSettings = () => JSON.parse(fs.readFileSync(path.join(server!.userDataDir, 'User', 'settings.json'), 'utf8'));
   const sidecars = () => cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
 
@@ -222,6 +226,21 @@ describe('e2e: the extension in code-server with the demo model', function () {
     await page.locator('.quick-input-widget', { hasText: 'FR-Spec Complete' }).waitFor({ timeout: 10_000 });
     await screenshot('menu');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Speed-up Statistics' }).first().click();
+    // The statistics view: a webview beside the editor with uPlot charts drawn from this session's completions.
+    const view = statsFrame();
+    await view.locator('#summary', { hasText: /decoding/ }).waitFor({ timeout: 20_000 });
+    await view.locator('#speed .uplot canvas').waitFor({ timeout: 10_000 });
+    const charts = await view.locator('.uplot').count();
+    console.log(`      statistics view: ${charts} charts; ${JSON.stringify(norm(await view.locator('#summary').innerText()))}`);
+    assert.ok(charts >= 4, `only ${charts} charts drawn`);
+    await page.mouse.move(700, 450);  // away from the status bar item, whose tooltip would cover the view
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(500);
+    await screenshot('statistics-view');
+    await view.locator('#coverage .uplot').scrollIntoViewIfNeeded();  // the τ histogram, plain vs speculative, coverage
+    await screenshot('statistics-view-more');
+    // The text report, from the menu's "Show Statistics as Text".
+    await fromMenu('Show Statistics as Text');
     // The statistics channel (the editor renders spaces as non-breaking spaces: \s matches both). An output
     // channel shows its END and renders only visible lines, so wait for the report's last line.
     await page.locator('.output-view, .monaco-editor', { hasText: /sidecar\smemory:/ }).first().waitFor({ timeout: 20_000 });
@@ -321,11 +340,18 @@ describe('e2e: the extension in code-server with the demo model', function () {
     for (let k = 0; k < 50 && sidecars().length; k++) await page.waitForTimeout(100);
     assert.equal(sidecars().length, 0, 'the sidecar still runs after Unload Model');
     await screenshot('unloaded');
+    // A file that differs from the earlier runs at the top, so no suggestion can come from the typed-along
+    // cache: each one shown is a new request, and the first request loads the model again.
+    const changed = `// after unload\n${TS}`;
     let shown: { ghost: string; ms: number } | undefined;
-    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(TS, t))) break;
+    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(changed, t))) break;
     assert.ok(shown, 'no ghost text after unloading');
-    assert.equal(sidecars().length, 1);
+    assert.equal(sidecars().length, 1, 'a suggestion was shown but the engine process was not started again');
     console.log(`      unloaded → first ghost text after ${shown.ms.toFixed(0)} ms (model loaded again)`);
+    // The statistics view follows live: after the reload it has the new completions too.
+    const points = await statsFrame().locator('#summary').innerText();
+    console.log(`      statistics view now: ${JSON.stringify(norm(points))}`);
+    await screenshot('statistics-view-live');
   });
 
   it('"FR-Spec: Get Started" opens the walkthrough', async () => {
