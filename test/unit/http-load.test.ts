@@ -86,8 +86,10 @@ describe('http: load on loopback (200 concurrent clients, malformed, slow and ab
     const rss = async () => metric((await request(srv.url, 'GET', '/metrics')).text, 'frspec_process_resident_memory_bytes')!;
     const warm = await round(srv.url, 0);  // the first round allocates what every round uses
     const before = await rss();
-    const rounds = [await round(srv.url, 1), await round(srv.url, 2)];
-    const after = await rss();
+    const rounds = [];
+    const rssAfter: number[] = [];
+    for (const n of [1, 2, 3]) { rounds.push(await round(srv.url, n)); rssAfter.push(await rss()); }
+    const after = rssAfter[rssAfter.length - 1];
     for (const { tally, ms } of [warm, ...rounds]) {
       console.log(`      round: ${(ms / 1000).toFixed(1)} s ${JSON.stringify(tally)}`);
       assert.deepEqual(tally.client, { 200: CLIENTS }, 'every editor client gets its completion');
@@ -100,7 +102,7 @@ describe('http: load on loopback (200 concurrent clients, malformed, slow and ab
     }
     const metrics = (await request(srv.url, 'GET', '/metrics')).text;
     const served = metric(metrics, 'frspec_completions_total{outcome="completed"}')!;
-    console.log(`      server RSS ${(before / 1e6).toFixed(1)} MB after the warm-up round → ${(after / 1e6).toFixed(1)} MB after ${rounds.length} more rounds; ${served} completions served; waiting now ${metric(metrics, 'frspec_queue_waiting_clients')}`);
+    console.log(`      server RSS ${(before / 1e6).toFixed(1)} MB after the warm-up round → ${rssAfter.map((x) => (x / 1e6).toFixed(1)).join(' → ')} MB after each of ${rounds.length} more rounds; ${served} completions served; waiting now ${metric(metrics, 'frspec_queue_waiting_clients')}`);
     assert.ok(after - before < 40e6, `RSS grew by ${((after - before) / 1e6).toFixed(1)} MB`);
     assert.equal(metric(metrics, 'frspec_queue_waiting_clients'), 0);
     assert.equal((await request(srv.url, 'GET', '/health')).status, 200, 'still serving');
