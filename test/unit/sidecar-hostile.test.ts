@@ -155,6 +155,7 @@ describe('sidecar: parameters and files (issue 13, items 1, 3, 5, 8)', function 
   });
 
   it('5. complete: absurd values and special-name tricks get -32602 naming the field', async () => {
+    assert.ok((await ask('initialize', { model: demoModel('demo-target')!, threads: 2, contextSize: 1024, calibrate: false })).result);
     const parts = ['x = '];
     await refused('complete', { parts, timeBudgetMs: 3e9 }, /`timeBudgetMs` must be a number of milliseconds from 0 \(none\) to 600000, got 3000000000/);
     await refused('complete', { parts, timeBudgetMs: -1 }, /timeBudgetMs/);
