@@ -71,9 +71,11 @@ export function chartData(samples: readonly CompletionSample[], stats?: StatsRes
   const compare = { labels: [] as string[], tokensPerSecond: [] as number[] };
   const bar = (label: string, tps: number) => { compare.labels.push(label); compare.tokensPerSecond.push(tps); };
   const c = stats?.calibration;
-  if (c) { bar('plain, calibrated', c.plainTokensPerSecond); bar(`${stats!.decoding.mode}, calibrated`, c.decoderTokensPerSecond); }
-  if (plain.length) bar(`plain, ${plain.length} suggestions`, rate(plain));
-  if (spec.length) bar(`speculative, ${spec.length} suggestions`, rate(spec));
+  // Two-line labels ('\n'): four bars share a narrow chart.
+  const short = (mode: string) => (mode === 'speculative' ? 'spec.' : mode);
+  if (c) { bar('plain\ncalib.', c.plainTokensPerSecond); bar(`${short(stats!.decoding.mode)}\ncalib.`, c.decoderTokensPerSecond); }
+  if (plain.length) bar(`plain\nn=${plain.length}`, rate(plain));
+  if (spec.length) bar(`spec.\nn=${spec.length}`, rate(spec));
   const cov = stats?.vocab?.coverage ?? [];
   const summary: string[] = [];
   if (stats) {

@@ -21,16 +21,21 @@ const bars = uPlot.paths.bars!({ size: [0.7, 80] });
 const charts = new Map<string, uPlot>();
 
 /** One chart per element id, made on first data and fed new data after. */
-function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, xValues?: (u: uPlot, v: number[]) => string[]): void {
+function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, xValues?: (u: uPlot, v: number[]) => string[], bars = false): void {
   const existing = charts.get(id);
   if (existing) { existing.setData(data); return; }
   const el = document.getElementById(id)!;
   el.textContent = '';
   const x = axis(xLabel);
-  if (xValues) x.values = xValues;
+  // Category axes: one tick per category, room for two-line labels.
+  if (xValues) { x.values = xValues; x.size = 48; x.splits = (u) => [...(u.data[0] as number[])]; }
+  // Bars start at 0 (an axis from the smallest bar would exaggerate the differences); x: categories 0..n-1.
+  const scales: uPlot.Scales = bars
+    ? { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } }
+    : { x: { time: false } };
   charts.set(id, new uPlot({
     title, width: width(), height: 220, series: [{}, ...series], axes: [x, axis(yLabel)],
-    scales: { x: { time: false } }, legend: { show: true, live: false },
+    scales, legend: { show: true, live: false },
   }, data, el));
 }
 
@@ -44,12 +49,13 @@ function render(d: ChartData): void {
     draw('latency', 'Latency per suggestion', [t.t, t.totalMs, t.firstTokenMs],
       [{ label: 'request → suggestion (ms)', stroke: blue, width: 1.5 }, { label: 'first token (ms)', stroke: green, width: 1.5 }], 'seconds', 'ms');
   }
-  const tauLabels = d.tau.edges.map((e, i) => (i === d.tau.edges.length - 1 ? `≥${e}` : `${e}`));
+  // Every 4th bin labelled (τ 1, 2, 3, 4, ≥4.75 with the default bins), or the labels run into each other.
+  const tauLabels = d.tau.edges.map((e, i) => (i === d.tau.edges.length - 1 ? `≥${e}` : i % 4 === 0 ? `${e}` : ''));
   draw('tau', 'τ (tokens per target pass), speculative suggestions', [d.tau.edges.map((_, i) => i), d.tau.counts],
-    [{ label: 'suggestions', stroke: orange, fill: orange, paths: bars, points: { show: false } }], 'τ', 'count', (_u, v) => v.map((i) => tauLabels[i] ?? ''));
+    [{ label: 'suggestions', stroke: orange, fill: orange, paths: bars, points: { show: false } }], 'τ', 'count', (_u, v) => v.map((i) => tauLabels[i] ?? ''), true);
   if (d.compare.labels.length) {
     draw('compare', 'Plain vs speculative (tokens/s)', [d.compare.labels.map((_, i) => i), d.compare.tokensPerSecond],
-      [{ label: 'tokens/s', stroke: blue, fill: blue, paths: bars, points: { show: false } }], '', 'tokens/s', (_u, v) => v.map((i) => d.compare.labels[i] ?? ''));
+      [{ label: 'tokens/s', stroke: blue, fill: blue, paths: bars, points: { show: false } }], '', 'tokens/s', (_u, v) => v.map((i) => d.compare.labels[i] ?? ''), true);
   }
   if (d.coverage.k.length) {
     draw('coverage', 'Draft vocabulary: share of the workspace\'s tokens in the top k ids', [d.coverage.k.map((k) => k / 1024), d.coverage.share.map((s) => 100 * s)],

@@ -31,7 +31,7 @@ describe('extension statistics view: data', () => {
     assert.equal(d.tau.counts[0], 1);  // τ 1.2 in [1, 1.25)
     assert.equal(d.tau.counts[6], 1);  // τ 2.5 in [2.5, 2.75)
     // Speculative: 40 tokens in 0.1 + 0.1 s of decoding = 200 tok/s; plain 100.
-    assert.deepEqual(d.compare.labels, ['plain, 1 suggestions', 'speculative, 2 suggestions']);
+    assert.deepEqual(d.compare.labels, ['plain\nn=1', 'spec.\nn=2']);
     assert.deepEqual(d.compare.tokensPerSecond, [100, 200]);
   });
   it('speed is weighted by tokens: a short fast request does not dominate', () => {
@@ -50,7 +50,7 @@ describe('extension statistics view: data', () => {
       memory: { rssBytes: 1, heapUsedBytes: 1 }, uptimeMs: 1,
     } as StatsResult;
     const d = chartData([], stats);
-    assert.deepEqual(d.compare.labels, ['plain, calibrated', 'speculative, calibrated']);
+    assert.deepEqual(d.compare.labels, ['plain\ncalib.', 'spec.\ncalib.']);
     assert.deepEqual(d.compare.tokensPerSecond, [120, 180]);
     assert.deepEqual(d.coverage, { k: [8192, 16384], share: [0.96, 0.99] });
     assert.match(d.summary[0], /speculative decoding \(EAGLE\) · measured speed-up 1\.50×/);
