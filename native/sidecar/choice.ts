@@ -4,7 +4,7 @@
 //   plain ≈ L × (plain ms per token)      speculative ≈ drafter's prompt ms + L × (speculative ms per token)
 // for the L tokens the request will likely produce (the recent average, at most its maxTokens), and pick the
 // cheaper. Speculative ms per token is (draft + verify ms per step) ÷ τ, kept as its parts for the
-// statistics. A request that cannot profit (a drafter that is slow here, τ near 1, short completions that do
+// statistics. The averages are of sums (ms, tokens, steps), so each request weighs by its tokens. A request that cannot profit (a drafter that is slow here, τ near 1, short completions that do
 // not pay back the drafter's prompt reading) decodes plainly. Every `EXPLORE_EVERY`-th decision runs the
 // other decoder so its estimate follows the machine's load and the workspace; until both have a measurement
 // (a calibration seeds them) they alternate.
@@ -46,8 +46,24 @@ export interface Decision { mode: Mode; why: string; plainMs?: number; specMs?: 
 
 const ema = (old: number | undefined, x: number, w = ALPHA) => (old === undefined ? x : old + w * (x - old));
 
+/**
+ * Running sums (exponentially weighted) of what one decoder spent: ratios of these are per token / per step,
+ * so a request weighs by its tokens (a 2-token request cut short by the next keystroke moves little).
+ */
+interface Sums { ms: number; tokens: number; steps: number; draftMs: number; verifyMs: number }
+const addTo = (s: Sums | undefined, m: Measured): Sums => {
+  const x = { ms: m.decodeMs, tokens: m.tokens, steps: m.steps, draftMs: m.draftMs ?? 0, verifyMs: m.verifyMs ?? 0 };
+  if (!s) return x;
+  const k = Object.keys(x) as (keyof Sums)[];
+  const out = { ...s };
+  for (const key of k) out[key] = s[key] + ALPHA * (x[key] - s[key]);
+  return out;
+};
+
 export class DecoderChoice {
   private c: Costs = { plainRequests: 0, specRequests: 0 };
+  private plainSums?: Sums;
+  private specSums?: Sums;
   private decisions = 0;
 
   get costs(): Costs { return { ...this.c }; }
@@ -55,17 +71,22 @@ export class DecoderChoice {
   /** A new model, drafter or vocabulary: the old measurements no longer apply. */
   reset(): void {
     this.c = { plainRequests: 0, specRequests: 0 };
+    this.plainSums = this.specSums = undefined;
     this.decisions = 0;
   }
 
   /** Calibration's tokens/s of both decoders on its fixed prompt: a starting point, replaced by real requests. */
   seed(plainTokensPerSecond: number, specTokensPerSecond: number, tau: number): void {
+    // As one request of 48 tokens each (calibration's length): real requests then blend in.
+    const as = (tps: number, t: number): Measured => ({ mode: 'plain', tokens: 48, decodeMs: 48 * 1000 / tps, steps: Math.max(1, Math.round(48 / t)) });
     if (plainTokensPerSecond > 0) {
-      this.c.plainMsPerToken = ema(this.c.plainMsPerToken, 1000 / plainTokensPerSecond, 0.5);
+      const p = this.plainSums = addTo(this.plainSums, as(plainTokensPerSecond, 1));
+      this.c.plainMsPerToken = p.ms / p.tokens;
       this.c.plainRequests++;
     }
     if (specTokensPerSecond > 0) {
-      this.c.specMsPerToken = ema(this.c.specMsPerToken, 1000 / specTokensPerSecond, 0.5);
+      const sp = this.specSums = addTo(this.specSums, as(specTokensPerSecond, tau));
+      this.c.specMsPerToken = sp.ms / sp.tokens;
       this.c.tau ??= tau;
       this.c.specRequests++;
     }
@@ -76,15 +97,17 @@ export class DecoderChoice {
     const c = this.c;
     c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
     if (m.mode === 'plain') {
-      c.plainMsPerToken = ema(c.plainMsPerToken, m.decodeMs / m.tokens);
+      const p = this.plainSums = addTo(this.plainSums, m);
+      c.plainMsPerToken = p.ms / p.tokens;
       c.plainRequests++;
       return;
     }
-    c.specMsPerToken = ema(c.specMsPerToken, m.decodeMs / m.tokens);
-    if (m.steps > 0) {
-      c.tau = ema(c.tau, m.tokens / m.steps);
-      if (m.draftMs !== undefined) c.draftMsPerStep = ema(c.draftMsPerStep, m.draftMs / m.steps);
-      if (m.verifyMs !== undefined) c.verifyMsPerStep = ema(c.verifyMsPerStep, m.verifyMs / m.steps);
+    const sp = this.specSums = addTo(this.specSums, m);
+    c.specMsPerToken = sp.ms / sp.tokens;
+    if (sp.steps > 0) {
+      c.tau = sp.tokens / sp.steps;
+      c.draftMsPerStep = sp.draftMs / sp.steps;
+      c.verifyMsPerStep = sp.verifyMs / sp.steps;
     }
     if (m.draftPromptMs !== undefined) c.draftPromptMs = ema(c.draftPromptMs, m.draftPromptMs);
     c.specRequests++;
