@@ -13,7 +13,7 @@ const GGUF_MAGIC = Buffer.from('GGUF');
 function isGguf(file: string): boolean {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);  // never waits (a FIFO swapped in after the stat)
     const b = Buffer.alloc(4);
     return fs.readSync(fd, b, 0, 4, 0) === 4 && b.equals(GGUF_MAGIC);
   } catch {
