@@ -4,7 +4,9 @@
 #include <cstring>
 #include <string>
 
-#if defined(__x86_64__) && defined(__AVX512F__) && defined(__linux__)
+// Only in a variant built with AMX (cpu_variant.h: amx, or native on an AMX machine): elsewhere available()
+// is false, so FRSPEC_CPU_VARIANT=avx512 runs the VNNI path even on a CPU with AMX.
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AMX_INT8__) && defined(__linux__)
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -12,7 +14,7 @@
 #define FRSPEC_ARGMAX_AMX 1
 #endif
 
-namespace frspec::amx {
+namespace frspec::FRSPEC_CPU::amx {
 
 #if defined(FRSPEC_ARGMAX_AMX)
 namespace {

@@ -5,10 +5,12 @@
 #pragma once
 #include <cstdint>
 
-namespace frspec::amx {
+#include "engine/cpu_variant.h"
+
+namespace frspec::FRSPEC_CPU::amx {
 
 // Whether this CPU has AMX-INT8 and the kernel granted this process the tile state (asked once, on the
-// first call). False on other CPUs, in builds without AVX-512, or with FRSPEC_AMX=0 in the environment.
+// first call). False on other CPUs, in variants built without AMX, or with FRSPEC_AMX=0 in the environment.
 bool available();
 
 // For blocks [0, blocks) of q (each 16 rows x cols bytes, interleaved as the filter stores them: for each

@@ -15,7 +15,7 @@
 #define FRSPEC_ARGMAX_FILTER_VNNI 1
 #endif
 
-namespace frspec {
+namespace frspec::FRSPEC_CPU {
 namespace {
 
 #if defined(FRSPEC_ARGMAX_FILTER_VNNI)

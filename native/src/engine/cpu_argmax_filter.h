@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/cpu_variant.h"
 #include "engine/threadpool.h"
 
-namespace frspec {
+namespace frspec::FRSPEC_CPU {
 
 class ArgmaxFilter {
  public:

@@ -12,7 +12,7 @@
 
 #define FRSPEC_ATTN_INLINE inline __attribute__((always_inline))
 
-namespace frspec::cpu {
+namespace frspec::FRSPEC_CPU::cpu {
 
 void store_key(float* kt, int head_dim, int slot, const float* key) {
   float* base = kt + size_t(slot / kKvBlock) * head_dim * kKvBlock + slot % kKvBlock;

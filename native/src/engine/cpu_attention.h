@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace frspec::cpu {
+#include "engine/cpu_variant.h"
+
+namespace frspec::FRSPEC_CPU::cpu {
 
 constexpr int kKvBlock = 16;  // slots per key block
 constexpr int kMaxQueries = 8;  // query vectors (rows x heads of one KV head) scored in one pass

@@ -16,7 +16,7 @@
 #include "engine/cpu_ops.h"
 #include "engine/threadpool.h"
 
-namespace frspec {
+namespace frspec::FRSPEC_CPU {
 namespace {
 
 // K and V of every layer, per KV head: keys in blocks of 16 slots, transposed (cpu_attention.h), values
@@ -51,7 +51,8 @@ class CpuBackend final : public Backend {
     for (float* p : allocations_) std::free(p);
   }
 
-  std::string name() const override { return std::string("cpu (") + cpu_kernels_isa() + ")"; }
+  // "cpu (avx512: avx512-vnni)": the kernel variant (cpu_variant.h) and what its kernels use.
+  std::string name() const override { return std::string("cpu (") + FRSPEC_CPU_VARIANT_NAME + ": " + cpu_kernels_isa() + ")"; }
   int threads() const override { return pool_.size(); }
 
   float* alloc(size_t n_floats) override {
@@ -249,6 +250,7 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+// This variant's backend; make_cpu_backend (select_cpu_variant.cpp) calls the chosen variant's.
+std::unique_ptr<Backend> make_variant_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
 
 }  // namespace frspec

@@ -4,7 +4,7 @@
 // is exact, so the only rounding is F32 FMA accumulation, as in llama.cpp's F16 path.
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)

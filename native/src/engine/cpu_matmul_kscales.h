@@ -3,7 +3,7 @@
 #pragma once
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 
 // The 8 scales and 8 mins of a block as bytes sc[0..7], m[0..7] (q4k_scale_min for all j at once).
 inline void unpack_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {

@@ -5,7 +5,7 @@
 // <= 7874 in int16, weighted by the 6-bit scales); the second uses the activation's 16-value sums.
 #include "engine/cpu_matmul_kscales.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)

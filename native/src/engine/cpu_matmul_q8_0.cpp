@@ -4,7 +4,7 @@
 // then scaled by d_w * d_x and accumulated in F32, one accumulator per (row, token).
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)

@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #endif
 
-namespace frspec::cpu {
+namespace frspec::FRSPEC_CPU::cpu {
 
 #if defined(__AVX512F__)
 // Sum of 16 lanes in a fixed order (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).

@@ -5,8 +5,9 @@
 #include <cstdint>
 
 #include "engine/backend.h"
+#include "engine/cpu_variant.h"
 
-namespace frspec::cpu {
+namespace frspec::FRSPEC_CPU::cpu {
 
 void axpy(float a, const float* x, float* y, int n);  // y += a * x
 

@@ -1,0 +1,140 @@
+// make_cpu_backend: which CPU kernel variant (cpu_variant.h) runs on this machine. Baseline code: compiled
+// once, for the most portable variant's instruction set, so it runs wherever the addon loads.
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cpu_variants_built.h"
+#include "engine/backend.h"
+#include "engine/cpu_variant.h"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+// Each variant's entry points (cpu_backend.cpp, cpu_matmul.cpp), in its own namespace.
+#define FRSPEC_DECLARE_VARIANT(v)                                 \
+  namespace frspec::cpu_##v {                                      \
+  std::unique_ptr<Backend> make_variant_backend(int threads);     \
+  const char* cpu_kernels_isa();                                   \
+  }
+FRSPEC_CPU_VARIANTS(FRSPEC_DECLARE_VARIANT)
+
+namespace frspec {
+namespace {
+
+using MakeBackend = std::unique_ptr<Backend> (*)(int threads);
+
+#if defined(__x86_64__) || defined(_M_X64)
+// Linux hands a process the 8 KB AMX tile state only when asked (once, for all its threads); a kernel
+// without the request (before 5.16) or that refuses it makes the tiles unusable: the amx variant does not run.
+bool amx_tile_permission() {
+#if defined(__linux__)
+  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+#endif
+
+// What the CPU lacks for variant `name`: the features its flags (native/CMakeLists.txt,
+// FRSPEC_CPU_FLAGS_<name>) let the compiler use. Empty: it runs here.
+std::string missing_features(const std::string& name) {
+  std::string missing;
+#if defined(__x86_64__) || defined(_M_X64)
+  auto need = [&](bool has, const char* what) {
+    if (!has) missing += (missing.empty() ? "" : ", ") + std::string(what);
+  };
+  __builtin_cpu_init();
+  if (name == "v3" || name == "avx512" || name == "amx") need(__builtin_cpu_supports("x86-64-v3"), "x86-64-v3 (AVX2, FMA, F16C)");
+  if (name == "avx512" || name == "amx") {
+    need(__builtin_cpu_supports("x86-64-v4"), "x86-64-v4 (AVX-512 F/BW/DQ/VL)");
+    need(__builtin_cpu_supports("avx512vnni"), "avx512vnni");
+    need(__builtin_cpu_supports("avx512vbmi"), "avx512vbmi");
+  }
+  if (name == "amx") {
+    need(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
+    need(__builtin_cpu_supports("amx-tile"), "amx-tile");
+    need(__builtin_cpu_supports("amx-int8"), "amx-int8");
+    need(__builtin_cpu_supports("amx-bf16"), "amx-bf16");
+    if (missing.empty() && !amx_tile_permission()) missing = "the kernel's permission to use AMX tiles (arch_prctl)";
+  }
+#endif
+  (void)name;  // "native" (built for this CPU) and "generic" need nothing
+  return missing;
+}
+
+struct Built {
+  std::vector<CpuVariant> variants;
+  std::vector<MakeBackend> make;
+};
+
+const Built& built() {
+  static const Built b = [] {
+    Built b;
+#define FRSPEC_ADD_VARIANT(v)                                        \
+  {                                                                  \
+    CpuVariant c;                                                    \
+    c.name = #v;                                                     \
+    c.isa = frspec::cpu_##v::cpu_kernels_isa();                      \
+    c.missing = missing_features(c.name);                            \
+    c.runs_here = c.missing.empty();                                 \
+    b.variants.push_back(c);                                         \
+    b.make.push_back(&frspec::cpu_##v::make_variant_backend);        \
+  }
+    FRSPEC_CPU_VARIANTS(FRSPEC_ADD_VARIANT)
+    return b;
+  }();
+  return b;
+}
+
+std::string names(bool only_runnable) {
+  std::string s;
+  for (const CpuVariant& v : built().variants)
+    if (v.runs_here || !only_runnable) s += (s.empty() ? "" : ", ") + v.name;
+  return s.empty() ? "none" : s;
+}
+
+size_t choose() {
+  const std::vector<CpuVariant>& vs = built().variants;
+  const char* env = std::getenv("FRSPEC_CPU_VARIANT");
+  const std::string want = env ? env : "";
+  if (want.empty() || want == "auto") {
+    for (size_t i = vs.size(); i-- > 0;)
+      if (vs[i].runs_here) return i;
+    throw std::runtime_error("this CPU cannot run the engine's CPU kernels: it lacks " + vs.front().missing);
+  }
+  for (size_t i = 0; i < vs.size(); ++i) {
+    if (vs[i].name != want) continue;
+    if (!vs[i].runs_here)
+      throw std::runtime_error("FRSPEC_CPU_VARIANT=" + want + ": this CPU lacks " + vs[i].missing +
+                               " (variants that run here: " + names(true) + ")");
+    return i;
+  }
+  throw std::runtime_error("FRSPEC_CPU_VARIANT=" + want + ": this build has no such CPU kernel variant (it has: " +
+                           names(false) + "; or 'auto')");
+}
+
+size_t chosen_index() {
+  static const size_t i = choose();  // a throw leaves it unset: the next call throws the same reason
+  return i;
+}
+
+}  // namespace
+
+const std::vector<CpuVariant>& cpu_variants() { return built().variants; }
+
+const CpuVariant& cpu_variant_chosen() { return built().variants[chosen_index()]; }
+
+std::string cpu_variant_summary() {
+  const CpuVariant& v = cpu_variant_chosen();
+  return v.name + " (" + v.isa + "), chosen from: " + names(true) +
+         (names(true) == names(false) ? "" : " (built: " + names(false) + ")");
+}
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return built().make[chosen_index()](threads); }
+
+}  // namespace frspec
