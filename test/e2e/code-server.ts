@@ -27,6 +27,13 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The settings whose scope in our package.json is machine or machine-overridable (the others stay user settings). */
+function machineScoped(settings: Record<string, unknown>): Record<string, unknown> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const props: Record<string, { scope?: string }> = pkg.contributes.configuration.properties;
+  return Object.fromEntries(Object.entries(settings).filter(([k]) => /^machine/.test(props[k]?.scope ?? '')));
+}
+
 export async function startCodeServer(bin: string, vsix: string, settings: Record<string, unknown>, files: Record<string, string>): Promise<CodeServer> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-e2e-'));
   const userDataDir = path.join(root, 'user-data'), extensionsDir = path.join(root, 'extensions'), workspace = path.join(root, 'workspace');
@@ -38,7 +45,7 @@ export async function startCodeServer(bin: string, vsix: string, settings: Recor
   // they hold at start, but after the first settings write (the menu's enable toggles) the extension reads
   // frspec.model as '' and cannot load the model again after Unload Model.
   fs.mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
-  fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2));
+  fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(machineScoped(settings), null, 2));
   const env = { ...process.env, XDG_CONFIG_HOME: path.join(root, 'config'), XDG_DATA_HOME: path.join(root, 'data') };
   cp.execFileSync(bin, ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { env, stdio: 'pipe' });
   const port = await freePort();
