@@ -455,7 +455,7 @@ static void test_matmul_many_tasks(ThreadPool* pools[3]) {
 // forces the packed GEMM for every n > 1 where there is one; a huge value forces the tile GEMM.
 static void test_gemm_paths(ThreadPool* pools[3]) {
   const int ns[] = {2, 15, 16, 17, 64, 100};
-  const Shape shapes[] = {{37, 512}, {16, 256}, {53, 2304}, {1, 768}};
+  const Shape shapes[] = {{37, 512}, {16, 256}, {53, 2304}, {1, 768}, {29, 800}};  // 800: 25 blocks of 32 (a half pair)
   for (DType t : kQuantTypes) {
     for (const Shape& s : shapes) {
       if (s.cols % act_block(t) != 0) continue;

@@ -13,18 +13,15 @@
 // (ScalarChains in cpu_matmul_simd.h): per (row, token) acc = fma(float(I), d * dx, acc), then
 // acc = fma(float(M), (-dmin) * dx, acc) for Q4_K, blocks in order; y = acc (+ bias). So a token gets the
 // same bits from this GEMM, from the tile GEMM and from the GEMV, whatever n, the tiling or the threads.
-#include <cstring>
-#include <vector>
-
+#include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_kscales.h"
 
-namespace frspec::FRSPEC_CPU::kernels {
+namespace frspec::kernels {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 namespace {
 
-constexpr int kGroup = 16;  // weight rows per packed group: the 16 int32 lanes of a zmm
-constexpr int kTok = 8;     // tokens per register tile: 8 dot + 8 block-sum + 8 float accumulators
+using namespace packed;
 
 // One 256-value block of 16 rows. q[kq][r][i] = quant of row r at activation position 4 kq + i.
 struct alignas(64) PackedQ4K {
@@ -39,37 +36,6 @@ struct alignas(64) PackedQ6K {
   int16_t sp[8][kGroup][2];  // (sc[2i], sc[2i+1]): pairs with bsums 2i, 2i+1
   float d[kGroup];
 };
-
-FRSPEC_INLINE int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// v[r] = 16 dwords of row r -> v[k] = dword k of rows 0..15.
-FRSPEC_INLINE void transpose16x16(__m512i (&v)[16]) {
-  __m512i t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {  // u[4i + c], 128-bit lane L: rows 4i..4i+3 of column 4L + c
-    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512i a = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512i b = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
-    const __m512i e = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512i f = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
-    v[c] = _mm512_shuffle_i32x4(a, e, _MM_SHUFFLE(2, 0, 2, 0));
-    v[8 + c] = _mm512_shuffle_i32x4(a, e, _MM_SHUFFLE(3, 1, 3, 1));
-    v[4 + c] = _mm512_shuffle_i32x4(b, f, _MM_SHUFFLE(2, 0, 2, 0));
-    v[12 + c] = _mm512_shuffle_i32x4(b, f, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-}
 
 // Rows [row, row + valid) of the weight, block by block; rows past `valid` are zeros (outputs not stored).
 void pack_q4_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
@@ -89,11 +55,13 @@ void pack_q4_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
       transpose16x16(v);
       for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
     }
+    // Scales and mins: row r's [sc0..7, m0..7] as 16 int32, transposed to one vector per field.
+    __m512i v[kGroup];
+    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
+    transpose16x16(v);
+    for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
+    for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));  // (m, m)
     for (int r = 0; r < kGroup; ++r) {
-      uint8_t sc[8] = {}, m[8] = {};
-      if (w[r]) unpack_scales(w[r]->scales, sc, m);
-      for (int s = 0; s < 8; ++s) p.sc[s][r] = sc[kQ4KSlot[s]];
-      for (int i = 0; i < 8; ++i) p.m[i][r][0] = p.m[i][r][1] = int16_t(m[i]);
       p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
       p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
     }
@@ -125,25 +93,16 @@ void pack_q6_K(const MatmulJob& j, int64_t row, int valid, PackedQ6K* out) {
       transpose16x16(v);
       for (int i = 0; i < 16; ++i) _mm512_store_si512(p.q[16 * k + i], v[i]);
     }
-    for (int r = 0; r < kGroup; ++r) {
-      for (int g = 0; g < 16; ++g) p.sc[g][r] = w[r] ? w[r]->scales[g] : 0;
-      for (int i = 0; i < 8; ++i) {
-        p.sp[i][r][0] = int16_t(w[r] ? w[r]->scales[2 * i] : 0);
-        p.sp[i][r][1] = int16_t(w[r] ? w[r]->scales[2 * i + 1] : 0);
-      }
-      p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
-    }
-  }
-}
-
-// acc[t] (+ bias) -> y[tok + t][row .. row + valid).
-template <int T>
-FRSPEC_INLINE void store_rows(const MatmulJob& j, int64_t row, int valid, int tok, const __m512 (&acc)[T]) {
-  const __mmask16 mask = __mmask16((1u << valid) - 1);
-  const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
-  for (int t = 0; t < T; ++t) {
-    float* y = j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row);
-    _mm512_mask_storeu_ps(y, mask, j.bias ? _mm512_add_ps(acc[t], bias) : acc[t]);
+    // The 16 signed scales of each row as int32, transposed to one vector per sub-block; pairs as int16.
+    __m512i v[kGroup];
+    for (int r = 0; r < kGroup; ++r)
+      v[r] = w[r] ? _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r]->scales))) : _mm512_setzero_si512();
+    transpose16x16(v);
+    for (int g = 0; g < 16; ++g) _mm512_store_si512(p.sc[g], v[g]);
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    for (int i = 0; i < 8; ++i)
+      _mm512_store_si512(p.sp[i], _mm512_or_si512(_mm512_and_si512(v[2 * i], low16), _mm512_slli_epi32(v[2 * i + 1], 16)));
+    for (int r = 0; r < kGroup; ++r) p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
   }
 }
 
@@ -214,22 +173,6 @@ void tile_q6_K(const MatmulJob& j, const PackedQ6K* pk, int64_t row, int valid, 
   store_rows<T>(j, row, valid, tok, acc);
 }
 
-// Tokens [tok, n) in tiles of kTok, the rest in one tile.
-template <class P, template <int> class Tile>
-void all_tokens(const MatmulJob& j, const P* pk, int64_t row, int valid) {
-  int t = 0;
-  for (; t + kTok <= j.n; t += kTok) Tile<kTok>::run(j, pk, row, valid, t);
-  switch (j.n - t) {
-    case 1: Tile<1>::run(j, pk, row, valid, t); break;
-    case 2: Tile<2>::run(j, pk, row, valid, t); break;
-    case 3: Tile<3>::run(j, pk, row, valid, t); break;
-    case 4: Tile<4>::run(j, pk, row, valid, t); break;
-    case 5: Tile<5>::run(j, pk, row, valid, t); break;
-    case 6: Tile<6>::run(j, pk, row, valid, t); break;
-    case 7: Tile<7>::run(j, pk, row, valid, t); break;
-    default: break;
-  }
-}
 template <int T>
 struct TileQ4K {
   static void run(const MatmulJob& j, const PackedQ4K* pk, int64_t row, int valid, int tok) { tile_q4_K<T>(j, pk, row, valid, tok); }
@@ -239,24 +182,10 @@ struct TileQ6K {
   static void run(const MatmulJob& j, const PackedQ6K* pk, int64_t row, int valid, int tok) { tile_q6_K<T>(j, pk, row, valid, tok); }
 };
 
-// Rows [r0, r1) for all tokens: each group of 16 rows packed once (per thread buffer, reused), then every
-// token tile over it.
-template <class P, void (*Pack)(const MatmulJob&, int64_t, int, P*), template <int> class Tile>
-void gemm_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
-  thread_local std::vector<P> buf;
-  const size_t nb = size_t(j.w->cols / QK_K);
-  if (buf.size() < nb) buf.resize(nb);
-  for (int64_t row = r0; row < r1; row += kGroup) {
-    const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
-    Pack(j, row, valid, buf.data());
-    all_tokens<P, Tile>(j, buf.data(), row, valid);
-  }
-}
-
 }  // namespace
 
-RowsFn gemm_fn_q4_K() { return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K>; }
-RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K>; }
+RowsFn gemm_fn_q4_K() { return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>; }
+RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K, QK_K>; }
 
 #else
 RowsFn gemm_fn_q4_K() { return nullptr; }

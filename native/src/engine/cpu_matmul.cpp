@@ -12,14 +12,12 @@
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_tiles.h"
 
-namespace frspec::FRSPEC_CPU {
+namespace frspec {
 
 using namespace kernels;
 
 const char* cpu_kernels_isa() {
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__) && defined(__AMX_INT8__)
-  return "avx512-vnni + amx-int8";  // AMX: the argmax filter's tiles (cpu_argmax_amx.h)
-#elif defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
   return "avx512-vnni";
 #elif defined(__AVX512F__)
   return "avx512f (quantized: avx2)";
@@ -101,6 +99,11 @@ RowsFn gemm_fn(DType t) {
   switch (t) {
     case DType::Q4_K: return gemm_fn_q4_K();
     case DType::Q6_K: return gemm_fn_q6_K();
+    case DType::Q4_0: return gemm_fn_q4_0();
+    case DType::Q4_1: return gemm_fn_q4_1();
+    case DType::Q5_0: return gemm_fn_q5_0();
+    case DType::Q5_1: return gemm_fn_q5_1();
+    case DType::Q8_0: return gemm_fn_q8_0();
     default: return nullptr;
   }
 }
@@ -175,6 +178,7 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
   if (n == 0) return;
   if (!x || !y) throw std::invalid_argument("matmul: null activation or output");
 
+  const RowsFn gemm = n >= gemm_min_n() ? gemm_fn(w.type) : nullptr;
   MatmulJob job;
   std::optional<ActScratch> scratch;
   job.w = &w;
@@ -187,14 +191,26 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
   } else {
     const bool k_quant = dtype_block_elems(w.type) == QK_K;  // 256-value blocks; else 32 (Q8_0, Q4_0 .. Q5_1)
     job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(act_q8_0_pairs(w.cols)) * sizeof(ActQ8_0x2);
-    scratch.emplace(job.act_stride * size_t(n));
+    // The packed GEMM of the 32-value formats also reads each block's sum of quants (the K-quants' blocks
+    // carry theirs): n * blocks int32 after the activation rows.
+    const int64_t sum_blocks = gemm && !k_quant ? w.cols / QK8_0 : 0;
+    const size_t act_bytes = (job.act_stride * size_t(n) + 63) / 64 * 64;
+    scratch.emplace(act_bytes + size_t(n * sum_blocks) * sizeof(int32_t));
     uint8_t* act = scratch->data();
+    int32_t* sums = reinterpret_cast<int32_t*>(act + act_bytes);
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
       if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols,
                                    w.type == DType::Q4_K || w.type == DType::Q5_K);
       else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0x2*>(act + size_t(t) * job.act_stride), w.cols);
+      for (int64_t b = 0; b < sum_blocks; ++b) {
+        const int8_t* q = reinterpret_cast<const ActQ8_0x2*>(act + size_t(t) * job.act_stride)[b / 2].qs + QK8_0 * (b % 2);
+        int32_t s = 0;
+        for (int i = 0; i < QK8_0; ++i) s += q[i];
+        sums[size_t(t) * sum_blocks + b] = s;
+      }
     };
+    if (sum_blocks) job.act_sums = sums;
     if (n >= 4) pool.parallel_for(n, quantize_token);
     else for (int t = 0; t < n; ++t) quantize_token(t, 0);
     job.act = act;
@@ -203,7 +219,6 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
   // Tasks of whole 16-row groups: several per thread so a busy core does not hold everyone up, but
   // each at least ~64 KB of weight work so the claim overhead stays negligible; small matrices run
   // on the calling thread alone.
-  const RowsFn gemm = n >= gemm_min_n() ? gemm_fn(w.type) : nullptr;
   const RowsFn fn = gemm ? gemm : rows_fn(w.type);
   const int64_t work_rows = std::max<int64_t>(16, int64_t(65536 / (w.row_bytes * size_t(n))) / 16 * 16);
   const int64_t want_tasks = int64_t(pool.size()) * 8;

@@ -4,12 +4,15 @@
 // maddubs: unsigned x signed, no sign trick needed). With sx = the sum of the block's activation quants:
 //   Q4_0 / Q5_0  x = d (q - o)   dot = d dx ((q . xq) - o sx)        o = 8 / 16, exact in int32
 //   Q4_1 / Q5_1  x = d q + m     dot = d dx (q . xq) + m (dx sx)      (dx sx once per token)
-// then accumulated in F32, one accumulator per (row, token), blocks in order (the tile contract).
+// then accumulated in F32, one accumulator per (row, token), blocks in order (the tile contract). AVX-512:
+// each block's integer sums are reduced to one int32 per (row, token) first (PairChains), the float chain
+// the packed GEMM (cpu_gemm_legacy.cpp) also computes.
 #include <cstddef>
 
+#include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::FRSPEC_CPU::kernels {
+namespace frspec::kernels {
 namespace {
 
 // What differs between the four formats: the block type, 4 or 5 bits, and an offset o or a min m.
@@ -39,7 +42,9 @@ using Q5_1 = Legacy<BlockQ5_1, true, true>;
 // second's; a row with an odd number of blocks ends with a step whose second block is zeros.
 template <class F>
 struct LegacyKernel {
-  static constexpr int kGemvRows = 4, kRows = 4, kToks = 4;  // 2 x 8 (6 with m) measured no faster at n = 8
+  // GEMV: 8 rows, measured as fast as 4 were before the PairChains reduction (layer shapes); GEMM: 2 x 8 (6 with m)
+  // measured no faster at n = 8.
+  static constexpr int kGemvRows = 8, kRows = 4, kToks = 4;
 
   // A pair of blocks is read with one masked load of its 2 * kBytes bytes (never past the row's end); word
   // and byte permutes then put each field where the lanes need it.
@@ -87,41 +92,116 @@ struct LegacyKernel {
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename F::B*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t));
     const __m512i ones = _mm512_set1_epi8(1);
-    __m512 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    PairChains<R, T> out;
     for (int64_t p = 0; p < np; ++p) {
       const bool second = 2 * p + 1 < nb;
-      __m512i q[R];
-      __m512 dw[R], mw[R];
+      __m512i q[R], pr[R];
       const __mmask64 bytes = second ? ~0ull >> (64 - 2 * F::kBytes) : ~0ull >> (64 - F::kBytes);
       for (int r = 0; r < R; ++r) {
         const typename F::B* b = &w[r][2 * p];
         prefetch_block_ahead(b);
-        const __m512i pair = _mm512_maskz_loadu_epi8(bytes, b);  // a missing second block reads as zeros
-        q[r] = quants(pair, b, second);
-        dw[r] = halves(pair, 0, kWordD1);
-        if constexpr (F::has_min) mw[r] = halves(pair, kWordM0, kWordM1);
+        pr[r] = _mm512_maskz_loadu_epi8(bytes, b);  // a missing second block reads as zeros
+        q[r] = quants(pr[r], b, second);
       }
+      __m512i v[R][T], sxt[T];
       for (int t = 0; t < T; ++t) {
         const __m512i xq = _mm512_loadu_si512(x[t][p].qs);
-        const __m512 dx = _mm512_loadu_ps(x[t][p].d);
         const __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, xq);  // 4-value sums of xq
-        const __m512 xsum = _mm512_mul_ps(_mm512_cvtepi32_ps(sx), dx);              // dx * sx, for m
+        sxt[t] = sx;
         for (int r = 0; r < R; ++r) {
           const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r], xq);
+          v[r][t] = F::has_min ? dot : _mm512_sub_epi32(dot, _mm512_slli_epi32(sx, F::offset_shift));
+        }
+      }
+      if constexpr (F::has_min) {
+        // float(S) * dx per token and block, S from the same pairwise reduction (4 tokens at a time)
+        float xs[T][2];
+        for (int t0 = 0; t0 < T; t0 += 4) {
+          __m512i sv[4];
+          for (int k = 0; k < 4; ++k) sv[k] = t0 + k < T ? sxt[t0 + k] : _mm512_setzero_si512();
+          alignas(32) int32_t sums[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(sums), hsum4x2_epi32(sv[0], sv[1], sv[2], sv[3]));
+          for (int k = 0; k < 4 && t0 + k < T; ++k)
+            for (int h = 0; h < 2; ++h) xs[t0 + k][h] = float(sums[4 * h + k]) * x[t0 + k][p].d[8 * h];
+        }
+        out.template add_pair<true, F::kBytes>(v, pr, x, p, second, xs);
+      } else {
+        out.template add_pair<false, F::kBytes>(v, pr, x, p, second);
+      }
+    }
+    out.store(j, row, tok);
+  }
+};
+
+// Packed GEMM (cpu_gemm_packed.h) for prompt chunks: per pair of blocks of 16 rows, the unsigned quants
+// row-interleaved, and each block's d (and m) per row. Per (row, token) and block: T = dot - o S (or dot and
+// m S), scaled as PairChains does.
+struct alignas(64) PackedPair {
+  uint8_t q[16][packed::kGroup][4];  // K-quads 0..7: block 2p, 8..15: block 2p + 1
+  float d[2][packed::kGroup], m[2][packed::kGroup];
+};
+
+template <class F>
+struct LegacyGemm {
+  static void pack(const MatmulJob& j, int64_t row, int valid, PackedPair* out) {
+    const int64_t nb = j.w->cols / QK4_0, np = act_q8_0_pairs(j.w->cols);
+    for (int64_t p = 0; p < np; ++p) {
+      const bool second = 2 * p + 1 < nb;
+      const __mmask64 bytes = second ? ~0ull >> (64 - 2 * F::kBytes) : ~0ull >> (64 - F::kBytes);
+      __m512i v[packed::kGroup];
+      PackedPair& o = out[p];
+      for (int r = 0; r < packed::kGroup; ++r) {
+        if (r >= valid) {
+          v[r] = _mm512_setzero_si512();
+          for (int h = 0; h < 2; ++h) o.d[h][r] = o.m[h][r] = 0.f;
+          continue;
+        }
+        const typename F::B* b = reinterpret_cast<const typename F::B*>(j.weight_row(row + r)) + 2 * p;
+        v[r] = LegacyKernel<F>::quants(_mm512_maskz_loadu_epi8(bytes, b), b, second);
+        for (int h = 0; h < 2; ++h) {
+          o.d[h][r] = h == 0 || second ? _cvtsh_ss(b[h].d) : 0.f;
+          o.m[h][r] = h == 0 || second ? _cvtsh_ss(F::min_bits(b[h])) : 0.f;
+        }
+      }
+      packed::transpose16x16(v);
+      for (int k = 0; k < 16; ++k) _mm512_store_si512(o.q[k], v[k]);
+    }
+  }
+
+  template <int T>
+  struct Tile {
+    static void run(const MatmulJob& j, const PackedPair* pk, int64_t row, int valid, int tok) {
+      const int64_t nb = j.w->cols / QK4_0;
+      const ActQ8_0x2* x[T];
+      const int32_t* sums[T];
+      for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t)), sums[t] = j.act_sums + size_t(tok + t) * nb;
+      __m512 acc[T];
+      for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+      for (int64_t b = 0; b < nb; ++b) {
+        const PackedPair& p = pk[b / 2];
+        const int h = int(b % 2);
+        __m512i dot[T];
+        for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
+        for (int q = 0; q < 8; ++q) {
+          const __m512i wv = _mm512_load_si512(p.q[8 * h + q]);
+          for (int t = 0; t < T; ++t)
+            dot[t] = _mm512_dpbusd_epi32(dot[t], wv, _mm512_set1_epi32(packed::load_i32(x[t][b / 2].qs + 32 * h + 4 * q)));
+        }
+        const __m512 d = _mm512_load_ps(p.d[h]);
+        for (int t = 0; t < T; ++t) {
+          const float dx = x[t][b / 2].d[8 * h];
           if constexpr (F::has_min) {
-            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][t]);
-            acc[r][t] = _mm512_fmadd_ps(mw[r], xsum, acc[r][t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(d, _mm512_set1_ps(dx)), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_load_ps(p.m[h]), _mm512_set1_ps(float(sums[t][b]) * dx), acc[t]);
           } else {
-            const __m512i total = _mm512_sub_epi32(dot, _mm512_slli_epi32(sx, F::offset_shift));
-            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(dw[r], dx), acc[r][t]);
+            const __m512i total = _mm512_sub_epi32(dot[t], _mm512_set1_epi32(sums[t][b] << F::offset_shift));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(dx)), acc[t]);
           }
         }
       }
+      packed::store_rows<T>(j, row, valid, tok, acc);
     }
-    store_tile<R, T>(j, row, tok, acc);
-  }
+  };
 };
 
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -233,5 +313,21 @@ RowsFn rows_fn_q4_0() { return matmul_rows<LegacyKernel<Q4_0>>; }
 RowsFn rows_fn_q4_1() { return matmul_rows<LegacyKernel<Q4_1>>; }
 RowsFn rows_fn_q5_0() { return matmul_rows<LegacyKernel<Q5_0>>; }
 RowsFn rows_fn_q5_1() { return matmul_rows<LegacyKernel<Q5_1>>; }
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+template <class F>
+static RowsFn legacy_gemm() {
+  return packed::gemm_rows<PackedPair, LegacyGemm<F>::pack, LegacyGemm<F>::template Tile, 2 * QK4_0>;
+}
+RowsFn gemm_fn_q4_0() { return legacy_gemm<Q4_0>(); }
+RowsFn gemm_fn_q4_1() { return legacy_gemm<Q4_1>(); }
+RowsFn gemm_fn_q5_0() { return legacy_gemm<Q5_0>(); }
+RowsFn gemm_fn_q5_1() { return legacy_gemm<Q5_1>(); }
+#else
+RowsFn gemm_fn_q4_0() { return nullptr; }
+RowsFn gemm_fn_q4_1() { return nullptr; }
+RowsFn gemm_fn_q5_0() { return nullptr; }
+RowsFn gemm_fn_q5_1() { return nullptr; }
+#endif
 
 }  // namespace frspec::kernels

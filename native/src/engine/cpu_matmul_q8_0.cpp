@@ -1,17 +1,19 @@
 // Matmul kernel for Q8_0 weights against 8-bit activations (ActQ8_0x2: blocks of 32 with float scales,
 // in pairs). Per 32-value block the int8 x int8 dot is exact in int32 (llama.cpp's sign trick makes it
 // unsigned x signed for vpdpbusd / maddubs: |w| times x with w's sign); the block's integer sums are
-// then scaled by d_w * d_x and accumulated in F32, one accumulator per (row, token).
+// then scaled by d_w * d_x and accumulated in F32, one accumulator per (row, token). AVX-512: a block's
+// lanes are reduced to one int32 first (PairChains), the float chain the packed GEMM also computes.
+#include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::FRSPEC_CPU::kernels {
+namespace frspec::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 // Two blocks per step: int32 lanes 0..7 hold the first block's sums, 8..15 the second's. A row with an
 // odd number of blocks ends with a step whose second block is zeros.
 struct Q8_0Kernel {
-  static constexpr int kGemvRows = 4, kRows = 4, kToks = 4;
+  static constexpr int kGemvRows = 8, kRows = 4, kToks = 4;  // 8-row GEMV: measured as fast as before the PairChains reduction
 
   template <int R, int T>
   static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
@@ -20,35 +22,94 @@ struct Q8_0Kernel {
     const ActQ8_0x2* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ8_0*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t));
-    __m512 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    PairChains<R, T> out;
     for (int64_t p = 0; p < np; ++p) {
       const bool second = 2 * p + 1 < nb;
-      __m512i wabs[R];
+      __m512i wabs[R], pr[R];  // pr: the pair's first 64 bytes (d of block 0 at word 0, of block 1 at word 17)
       __mmask64 wneg[R];
-      __m512 dw[R];
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* b = &w[r][2 * p];
         prefetch_block_ahead(b);
+        pr[r] = _mm512_maskz_loadu_epi8(second ? ~0ull : ~0ull >> (64 - int(sizeof(BlockQ8_0))), b);
         const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
         const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)) : _mm256_setzero_si256();
         const __m512i q = _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
         wabs[r] = _mm512_abs_epi8(q);
         wneg[r] = _mm512_movepi8_mask(q);
-        dw[r] = _mm512_mask_mov_ps(_mm512_set1_ps(_cvtsh_ss(b[0].d)), 0xff00, _mm512_set1_ps(second ? _cvtsh_ss(b[1].d) : 0.f));
       }
+      __m512i v[R][T];
       for (int t = 0; t < T; ++t) {
         const __m512i xq = _mm512_loadu_si512(x[t][p].qs);
-        const __m512 dx = _mm512_loadu_ps(x[t][p].d);
         for (int r = 0; r < R; ++r) {
           const __m512i xs = _mm512_mask_sub_epi8(xq, wneg[r], _mm512_setzero_si512(), xq);  // x with w's sign
-          const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wabs[r], xs));
-          acc[r][t] = _mm512_fmadd_ps(dot, _mm512_mul_ps(dw[r], dx), acc[r][t]);
+          v[r][t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wabs[r], xs);
         }
       }
+      out.template add_pair<false, int(sizeof(BlockQ8_0))>(v, pr, x, p, second);
     }
-    store_tile<R, T>(j, row, tok, acc);
+    out.store(j, row, tok);
+  }
+};
+
+// Packed GEMM (cpu_gemm_packed.h) for prompt chunks: per pair of blocks of 16 rows, the quants made
+// unsigned (w + 128, row-interleaved) and each block's d per row. Per (row, token) and block:
+// T = dot(w + 128, x) - 128 S = w . x exactly, scaled as PairChains does.
+struct alignas(64) PackedPairQ8 {
+  uint8_t q[16][packed::kGroup][4];  // K-quads 0..7: block 2p, 8..15: block 2p + 1
+  float d[2][packed::kGroup];
+};
+
+void pack_q8_0(const MatmulJob& j, int64_t row, int valid, PackedPairQ8* out) {
+  const int64_t nb = j.w->cols / QK8_0, np = act_q8_0_pairs(j.w->cols);
+  const __m512i bias = _mm512_set1_epi8(char(0x80));
+  for (int64_t p = 0; p < np; ++p) {
+    const bool second = 2 * p + 1 < nb;
+    __m512i v[packed::kGroup];
+    PackedPairQ8& o = out[p];
+    for (int r = 0; r < packed::kGroup; ++r) {
+      if (r >= valid) {
+        v[r] = _mm512_setzero_si512();
+        o.d[0][r] = o.d[1][r] = 0.f;
+        continue;
+      }
+      const BlockQ8_0* b = reinterpret_cast<const BlockQ8_0*>(j.weight_row(row + r)) + 2 * p;
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
+      const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)) : _mm256_setzero_si256();
+      v[r] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1), bias);
+      o.d[0][r] = _cvtsh_ss(b[0].d);
+      o.d[1][r] = second ? _cvtsh_ss(b[1].d) : 0.f;
+    }
+    packed::transpose16x16(v);
+    for (int k = 0; k < 16; ++k) _mm512_store_si512(o.q[k], v[k]);
+  }
+}
+
+template <int T>
+struct TileQ8_0 {
+  static void run(const MatmulJob& j, const PackedPairQ8* pk, int64_t row, int valid, int tok) {
+    const int64_t nb = j.w->cols / QK8_0;
+    const ActQ8_0x2* x[T];
+    const int32_t* sums[T];
+    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t)), sums[t] = j.act_sums + size_t(tok + t) * nb;
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const PackedPairQ8& p = pk[b / 2];
+      const int h = int(b % 2);
+      __m512i dot[T];
+      for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
+      for (int q = 0; q < 8; ++q) {
+        const __m512i wv = _mm512_load_si512(p.q[8 * h + q]);
+        for (int t = 0; t < T; ++t)
+          dot[t] = _mm512_dpbusd_epi32(dot[t], wv, _mm512_set1_epi32(packed::load_i32(x[t][b / 2].qs + 32 * h + 4 * q)));
+      }
+      const __m512 d = _mm512_load_ps(p.d[h]);
+      for (int t = 0; t < T; ++t) {
+        const __m512i total = _mm512_sub_epi32(dot[t], _mm512_set1_epi32(sums[t][b] << 7));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(x[t][b / 2].d[8 * h])), acc[t]);
+      }
+    }
+    packed::store_rows<T>(j, row, valid, tok, acc);
   }
 };
 
@@ -120,5 +181,10 @@ struct Q8_0Kernel {
 }  // namespace
 
 RowsFn rows_fn_q8_0() { return matmul_rows<Q8_0Kernel>; }
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+RowsFn gemm_fn_q8_0() { return packed::gemm_rows<PackedPairQ8, pack_q8_0, TileQ8_0, 2 * QK8_0>; }
+#else
+RowsFn gemm_fn_q8_0() { return nullptr; }
+#endif
 
 }  // namespace frspec::kernels

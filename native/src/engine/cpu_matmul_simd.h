@@ -15,7 +15,7 @@
 
 #define FRSPEC_INLINE inline __attribute__((always_inline))
 
-namespace frspec::FRSPEC_CPU::kernels {
+namespace frspec::kernels {
 
 // A GEMV streams its weights from memory once. Prefetching 2 KB ahead of the rows being read keeps
 // enough requests in flight: on the demo LM head (F16, 78 MB) it took the GEMV from ~65% to ~100% of
@@ -86,6 +86,102 @@ FRSPEC_INLINE __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
   const __m256i p = _mm256_permutevar8x32_epi32(s1, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0));
   return _mm256_castsi256_si128(p);
 }
+
+// {a0, b0, c0, d0, a1, b1, c1, d1}: x0 = sum of x's lanes 0..7, x1 = of lanes 8..15 (two 32-value blocks).
+FRSPEC_INLINE __m256i hsum4x2_epi32(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i ab = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i cd = _mm512_add_epi32(_mm512_shuffle_i32x4(c, d, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_i32x4(c, d, _MM_SHUFFLE(3, 1, 3, 1)));
+  // 128-bit lanes: ab = [a0 a1 b0 b1] (4 partial sums each), cd = [c0 c1 d0 d1]
+  const __m512i x = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+  const __m512i y = _mm512_add_epi32(x, _mm512_shuffle_epi32(x, _MM_PERM_CDAB));  // lane 4L: ab's, 4L+2: cd's
+  return _mm512_castsi512_si256(_mm512_permutexvar_epi32(_mm512_setr_epi32(0, 8, 2, 10, 4, 12, 6, 14, 0, 0, 0, 0, 0, 0, 0, 0), y));
+}
+
+// The canonical epilogue of the 32-value formats (Q8_0, Q4_0 .. Q5_1), whose kernels hold two blocks per
+// register (int32 lanes 0..7 and 8..15): per (row, token) one float chain over the blocks in order,
+//   acc = fma(float(T_b), dw_b * dx_b, acc)      [then acc = fma(m_b, float(S_b) * dx_b, acc) with a min]
+// with T_b the block's exact integer dot product (minus offset * S_b for Q4_0/Q5_0), S_b the sum of the
+// activation block's quants. The packed GEMM (cpu_gemm_legacy.cpp) computes the same.
+template <int R, int T>
+struct PairChains {
+  // Lane groups of 4 (row, token) pairs, token-major (pair p = t * R + r): with R a multiple of 4 (the
+  // GEMV and the GEMM tiles) a group is 4 rows of one token, whose block scales come from two permutes.
+  static constexpr int kPairs = R * T, kGroups = (kPairs + 3) / 4;
+  __m128 acc[kGroups];
+  PairChains() {
+    for (int g = 0; g < kGroups; ++g) acc[g] = _mm_setzero_ps();
+  }
+  // The F16 fields at words w0 (block 0) and w1 (block 1) of four rows' pair registers, as floats
+  // [rows 0..3 of block 0 | rows 0..3 of block 1]: two word permutes and a blend.
+  static FRSPEC_INLINE __m256 four_rows(const __m512i* pr, int w0, int w1) {
+    const __m512i i01 = _mm512_castsi128_si512(_mm_setr_epi16(short(w0), short(32 + w0), 0, 0, short(w1), short(32 + w1), 0, 0));
+    const __m512i i23 = _mm512_castsi128_si512(_mm_setr_epi16(0, 0, short(w0), short(32 + w0), 0, 0, short(w1), short(32 + w1)));
+    const __m128i a = _mm512_castsi512_si128(_mm512_permutex2var_epi16(pr[0], i01, pr[1]));
+    const __m128i b = _mm512_castsi512_si128(_mm512_permutex2var_epi16(pr[2], i23, pr[3]));
+    return _mm256_cvtph_ps(_mm_mask_blend_epi16(0xCC, a, b));
+  }
+  // v[r][t]: the two blocks' integer sums (lanes 0..7, 8..15); pr[r]: row r's pair of blocks as loaded
+  // (kBlockBytes each, zeros for a missing second block; F16 d at byte 0, with kMin the F16 m at byte 2);
+  // x[t]: token t's activation pair (dx of block k in d[8k..8k+7]); with kMin, xs[t][k] = float(S) * dx.
+  // `second`: the pair has a second block.
+  template <bool kMin, int kBlockBytes>
+  FRSPEC_INLINE void add_pair(const __m512i (&v)[R][T], const __m512i (&pr)[R], const ActQ8_0x2* const (&x)[T], int64_t p,
+                              bool second, const float (*xs)[2] = nullptr) {
+    constexpr int kW1 = kBlockBytes / 2;
+    [[maybe_unused]] __m256 wq[R / 4 > 0 ? R / 4 : 1], mq[R / 4 > 0 ? R / 4 : 1];
+    [[maybe_unused]] alignas(64) uint16_t words[R % 4 == 0 ? 1 : R][32];
+    if constexpr (R % 4 == 0) {
+      for (int q = 0; q < R / 4; ++q) {
+        wq[q] = four_rows(pr + 4 * q, 0, kW1);
+        if constexpr (kMin) mq[q] = four_rows(pr + 4 * q, 1, kW1 + 1);
+      }
+    } else {
+      for (int r = 0; r < R; ++r) _mm512_store_si512(words[r], pr[r]);
+    }
+    for (int g = 0; g < kGroups; ++g) {
+      __m512i iv[4];
+      __m256 dd, mm = _mm256_setzero_ps(), xx = _mm256_setzero_ps();  // [4 lanes of block 0 | 4 of block 1]
+      if constexpr (R % 4 == 0) {
+        const int t = (4 * g) / R, r0 = (4 * g) % R;
+        for (int k = 0; k < 4; ++k) iv[k] = v[r0 + k][t];
+        dd = _mm256_mul_ps(wq[r0 / 4], _mm256_loadu_ps(x[t][p].d + 4));  // d[4..11] = dx0 x 4, dx1 x 4
+        if constexpr (kMin) mm = mq[r0 / 4], xx = _mm256_setr_m128(_mm_set1_ps(xs[t][0]), _mm_set1_ps(xs[t][1]));
+      } else {
+        float d8[8] = {}, m8[8] = {}, x8[8] = {};
+        for (int k = 0; k < 4; ++k) {
+          const int p4 = 4 * g + k;
+          const bool real = p4 < kPairs;
+          const int r = real ? p4 % R : 0, t = real ? p4 / R : 0;
+          iv[k] = real ? v[r][t] : _mm512_setzero_si512();
+          for (int h = 0; h < (second ? 2 : 1); ++h) {
+            if (!real) continue;
+            d8[4 * h + k] = _cvtsh_ss(words[r][h * kW1]) * x[t][p].d[8 * h];
+            if constexpr (kMin) m8[4 * h + k] = _cvtsh_ss(words[r][h * kW1 + 1]), x8[4 * h + k] = xs[t][h];
+          }
+        }
+        dd = _mm256_loadu_ps(d8);
+        if constexpr (kMin) mm = _mm256_loadu_ps(m8), xx = _mm256_loadu_ps(x8);
+      }
+      const __m256 s = _mm256_cvtepi32_ps(hsum4x2_epi32(iv[0], iv[1], iv[2], iv[3]));
+      acc[g] = _mm_fmadd_ps(_mm256_castps256_ps128(s), _mm256_castps256_ps128(dd), acc[g]);
+      if constexpr (kMin) acc[g] = _mm_fmadd_ps(_mm256_castps256_ps128(mm), _mm256_castps256_ps128(xx), acc[g]);
+      if (second) {
+        acc[g] = _mm_fmadd_ps(_mm256_extractf128_ps(s, 1), _mm256_extractf128_ps(dd, 1), acc[g]);
+        if constexpr (kMin) acc[g] = _mm_fmadd_ps(_mm256_extractf128_ps(mm, 1), _mm256_extractf128_ps(xx, 1), acc[g]);
+      }
+    }
+  }
+  FRSPEC_INLINE void store(const MatmulJob& j, int64_t row, int tok) const {
+    for (int g = 0; g < kGroups; ++g) {
+      alignas(16) float out[4];
+      _mm_store_ps(out, acc[g]);
+      for (int k = 0; k < 4 && 4 * g + k < kPairs; ++k) {
+        const int p = 4 * g + k;
+        j.store(row + p % R, tok + p / R, out[k]);
+      }
+    }
+  }
+};
 
 // Block-scaled integer sums -> floats, the same way for every tile and n (the canonical epilogue of the
 // AVX-512 K-quant kernels and of their packed GEMM, cpu_gemm_kquants.cpp): each (row, token) output is ONE

@@ -12,7 +12,6 @@
 #include <cstdint>
 
 #include "engine/backend.h"
-#include "engine/cpu_variant.h"
 #include "engine/quant.h"
 
 // GCC 12's AVX-512 headers (_mm512_inserti64x4, _mm512_reduce_add_ps) pass _mm256_undefined_*() as an
@@ -22,7 +21,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-namespace frspec::FRSPEC_CPU::kernels {
+namespace frspec::kernels {
 
 struct MatmulJob {
   const Weight* w = nullptr;
@@ -31,6 +30,7 @@ struct MatmulJob {
   int n = 0;
   float* y = nullptr;            // y[t * w->rows + r]
   const float* bias = nullptr;
+  const int32_t* act_sums = nullptr;  // packed GEMM of 32-value formats: per token, each block's sum of quants
 
   const uint8_t* weight_row(int64_t r) const { return static_cast<const uint8_t*>(w->data) + size_t(r) * w->row_bytes; }
   const uint8_t* act_row(int t) const { return act + size_t(t) * act_stride; }
@@ -81,10 +81,15 @@ RowsFn rows_fn_q8_0();
 RowsFn rows_fn_q4_K();
 RowsFn rows_fn_q5_K();
 RowsFn rows_fn_q6_K();
-// The packed GEMMs for prompt chunks (cpu_gemm_kquants.cpp; null where the ISA has none), used for
+// The packed GEMMs for prompt chunks (cpu_gemm_packed.h; null where the ISA has none), used for
 // n >= gemm_min_n(): same bits as the tile kernels above.
 RowsFn gemm_fn_q4_K();
 RowsFn gemm_fn_q6_K();
+RowsFn gemm_fn_q4_0();  // these five read MatmulJob::act_sums
+RowsFn gemm_fn_q4_1();
+RowsFn gemm_fn_q5_0();
+RowsFn gemm_fn_q5_1();
+RowsFn gemm_fn_q8_0();
 int gemm_min_n();
 
 // Rows [r0, r1) of tokens [tok, tok + T).
