@@ -16,7 +16,7 @@
 #include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_kscales.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 namespace {

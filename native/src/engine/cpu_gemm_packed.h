@@ -13,7 +13,7 @@
 #include "engine/cpu_matmul_simd.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
-namespace frspec::kernels::packed {
+namespace frspec::FRSPEC_CPU::kernels::packed {
 
 constexpr int kGroup = 16;  // weight rows per packed group: the 16 int32 lanes of a zmm
 constexpr int kTok = 8;     // tokens per register tile
@@ -90,5 +90,5 @@ void gemm_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
   }
 }
 
-}  // namespace frspec::kernels::packed
+}  // namespace frspec::FRSPEC_CPU::kernels::packed
 #endif

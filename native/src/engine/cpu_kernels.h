@@ -13,9 +13,10 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/cpu_variant.h"
 #include "engine/threadpool.h"
 
-namespace frspec {
+namespace frspec::FRSPEC_CPU {
 
 // y[n][w.rows] = x[n][w.cols] . W^T (+ bias[w.rows] when bias != null). Host memory; y must not alias x.
 // Picks the best kernel for w.type and n (GEMV for n == 1, register-tiled GEMM for n > 1).

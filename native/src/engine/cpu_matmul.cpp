@@ -12,12 +12,14 @@
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_tiles.h"
 
-namespace frspec {
+namespace frspec::FRSPEC_CPU {
 
 using namespace kernels;
 
 const char* cpu_kernels_isa() {
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__) && defined(__AMX_INT8__)
+  return "avx512-vnni + amx-int8";  // AMX: the argmax filter's tiles (cpu_argmax_amx.h)
+#elif defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
   return "avx512-vnni";
 #elif defined(__AVX512F__)
   return "avx512f (quantized: avx2)";

@@ -12,7 +12,7 @@
 #include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 // What differs between the four formats: the block type, 4 or 5 bits, and an offset o or a min m.

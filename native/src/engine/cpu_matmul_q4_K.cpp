@@ -6,7 +6,7 @@
 // per output (ScalarChains), so that the packed GEMM (cpu_gemm_kquants.cpp) can give the same bits.
 #include "engine/cpu_matmul_kscales.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)

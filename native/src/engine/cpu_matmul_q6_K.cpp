@@ -6,7 +6,7 @@
 // (row, token) and scaled in one float chain per output (ScalarChains), as the packed GEMM does.
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)

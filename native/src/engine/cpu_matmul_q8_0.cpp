@@ -6,7 +6,7 @@
 #include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_simd.h"
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)

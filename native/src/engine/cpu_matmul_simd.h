@@ -15,7 +15,7 @@
 
 #define FRSPEC_INLINE inline __attribute__((always_inline))
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 
 // A GEMV streams its weights from memory once. Prefetching 2 KB ahead of the rows being read keeps
 // enough requests in flight: on the demo LM head (F16, 78 MB) it took the GEMV from ~65% to ~100% of

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "engine/backend.h"
+#include "engine/cpu_variant.h"
 #include "engine/quant.h"
 
 // GCC 12's AVX-512 headers (_mm512_inserti64x4, _mm512_reduce_add_ps) pass _mm256_undefined_*() as an
@@ -21,7 +22,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-namespace frspec::kernels {
+namespace frspec::FRSPEC_CPU::kernels {
 
 struct MatmulJob {
   const Weight* w = nullptr;
