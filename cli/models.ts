@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export interface FoundModel { path: string; bytes: number; source: string }
+export interface FoundModel {
+  path: string; bytes: number; source: string;
+  /** The name the user knows it by: Ollama's manifest name (`qwen2.5-coder:1.5b`), LM Studio's publisher/model. */
+  name?: string;
+}
 
 const GGUF_MAGIC = Buffer.from('GGUF');
 
@@ -39,6 +43,13 @@ export function knownModelFolders(home = os.homedir()): Array<{ dir: string; sou
 export function discoverModels(folders = knownModelFolders(), maxDepth = 5): FoundModel[] {
   const found: FoundModel[] = [];
   const seen = new Set<string>();
+  let folder: { dir: string; source: string; anyName?: boolean } = folders[0];
+  const ollama = new Map<string, string>();
+  const nameIn = (f: typeof folder, file: string): string | undefined => {
+    if (f.source === 'Ollama') return ollama.get(path.basename(file));
+    const rel = path.relative(f.dir, file).split(path.sep);
+    return f.source === 'LM Studio' && rel.length >= 3 ? `${rel[0]}/${rel[1]}` : undefined;
+  };
   const walk = (dir: string, depth: number, source: string, anyName: boolean) => {
     let entries: fs.Dirent[];
     try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
@@ -50,12 +61,50 @@ export function discoverModels(folders = knownModelFolders(), maxDepth = 5): Fou
         try { real = fs.realpathSync(p); st = fs.statSync(real); } catch { continue; }
         if (!st.isFile() || seen.has(real) || st.size < 1024 || !isGguf(real)) continue;
         seen.add(real);
-        found.push({ path: p, bytes: st.size, source });
+        found.push({ path: p, bytes: st.size, source, name: nameIn(folder, p) });
       }
     }
   };
-  for (const f of folders) walk(f.dir, 0, f.source, !!f.anyName);
+  for (const f of folders) {
+    folder = f;
+    if (f.source === 'Ollama') for (const [blob, name] of ollamaModelNames(path.join(f.dir, '..', 'manifests'))) if (!ollama.has(blob)) ollama.set(blob, name);
+    walk(f.dir, 0, f.source, !!f.anyName);
+  }
   return found.sort((a, b) => a.bytes - b.bytes);
+}
+
+/**
+ * Ollama's names for its model blobs: manifests/<host>/<namespace>/<model>/<tag> is JSON whose layer of
+ * mediaType application/vnd.ollama.image.model has digest sha256:<hex>, stored as blobs/sha256-<hex>.
+ * Returns blob file name -> `model:tag` (library models), `namespace/model:tag` or `host/namespace/model:tag`.
+ */
+export function ollamaModelNames(manifestsDir: string): Map<string, string> {
+  const names = new Map<string, string>();
+  const list = (d: string) => { try { return fs.readdirSync(d, { withFileTypes: true }); } catch { return []; } };
+  for (const host of list(manifestsDir).filter((e) => e.isDirectory())) {
+    for (const ns of list(path.join(manifestsDir, host.name)).filter((e) => e.isDirectory())) {
+      for (const model of list(path.join(manifestsDir, host.name, ns.name)).filter((e) => e.isDirectory())) {
+        for (const tag of list(path.join(manifestsDir, host.name, ns.name, model.name)).filter((e) => e.isFile())) {
+          let manifest: any;
+          try {
+            const file = path.join(manifestsDir, host.name, ns.name, model.name, tag.name);
+            if (fs.statSync(file).size > 1 << 20) continue;  // manifests are small JSON; anything else is not one
+            manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
+          } catch { continue; }
+          const layer = Array.isArray(manifest?.layers) ? manifest.layers.find((l: any) => l?.mediaType === 'application/vnd.ollama.image.model') : undefined;
+          const m = typeof layer?.digest === 'string' ? /^sha256[:-]([0-9a-f]{64})$/.exec(layer.digest) : null;
+          if (!m) continue;
+          const prefix = host.name === 'registry.ollama.ai' ? (ns.name === 'library' ? '' : `${ns.name}/`) : `${host.name}/${ns.name}/`;
+          const name = `${prefix}${model.name}:${tag.name}`;
+          const blob = `sha256-${m[1]}`;
+          // Several tags can share a blob (latest and 1.5b): keep the more specific, non-"latest" one.
+          const had = names.get(blob);
+          if (!had || (had.endsWith(':latest') && !name.endsWith(':latest'))) names.set(blob, name);
+        }
+      }
+    }
+  }
+  return names;
 }
 
 /** The shared folder beside the checkout (or $FRSPEC_SHARED), or undefined when it is absent. */
