@@ -65,19 +65,22 @@ const float* Drafter::host_row(const float* logits, int i) {
   return host_.data();
 }
 
-void Drafter::read_inputs(int keep, const float* features) {
+bool Drafter::read_inputs(int keep, const float* features, const std::atomic<bool>* cancel) {
   const int n = int(want_.size());
   ctx_->truncate(keep);
   if (n > ctx_->capacity()) throw ContextError("drafter: the sequence does not fit the draft context");
   const int chunk = ctx_->params().max_batch;
   for (int i = keep; i < n; i += chunk) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) return false;  // the batches read so far stay cached
     const int m = std::min(chunk, n - i);
     last_ = run(std::span<const int32_t>(want_).subspan(i, m), nullptr, nullptr,
                 needs_features() ? features + size_t(i) * d_ : nullptr);
   }
+  return true;
 }
 
-void Drafter::prefill(std::span<const int32_t> committed, const float* features, int window) {
+void Drafter::prefill(std::span<const int32_t> committed, const float* features, int window,
+                      const std::atomic<bool>* cancel) {
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
   const int n = int(committed.size());
   if (window <= 0 || needs_features() || n <= window) {
@@ -90,7 +93,7 @@ void Drafter::prefill(std::span<const int32_t> committed, const float* features,
   want_.pop_back();  // the root is not known yet: the first draft() reads it
   const int keep = ctx_->common_prefix(want_);
   prefill_tokens_ = int(want_.size()) - keep;
-  if (keep < int(want_.size())) read_inputs(keep, features);
+  if (keep < int(want_.size())) read_inputs(keep, features, cancel);
 }
 
 void Drafter::catch_up(std::span<const int32_t> committed, int32_t root, const float* features) {

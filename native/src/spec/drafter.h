@@ -10,6 +10,7 @@
 // target emitted last, not yet in the target's cache).
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -61,7 +62,9 @@ class Drafter {
   // least `window` before the end, kept from prompt to prompt while the window stays within 2 x `window`
   // tokens (typing: the previous prompt's window start is reused with its cache), moved to
   // n - window otherwise. The drafter then sees a shorter context; the target verifies, so output is exact.
-  void prefill(std::span<const int32_t> committed, const float* features, int window = 0);
+  // `cancel` (optional) is looked at between the drafter's batches: a newer request does not wait for it.
+  void prefill(std::span<const int32_t> committed, const float* features, int window = 0,
+               const std::atomic<bool>* cancel = nullptr);
   // The first committed token the drafter's cache reads (0 without a window), and the inputs the last
   // prefill() evaluated (what its cache did not hold yet).
   int window_start() const { return w0_; }
@@ -104,7 +107,8 @@ class Drafter {
   EvalResult run(std::span<const int32_t> tokens, const int32_t* positions, const uint8_t* mask, const float* features,
                  const int32_t* token_ids = nullptr);
   void catch_up(std::span<const int32_t> committed, int32_t root, const float* features);
-  void read_inputs(int keep, const float* features);  // want_[keep..) after the first keep cached slots, into last_
+  // want_[keep..) after the first keep cached slots, into last_; false when `cancel` stopped it between batches.
+  bool read_inputs(int keep, const float* features, const std::atomic<bool>* cancel = nullptr);
   void draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree, DraftProbs* q);
   void draft_chain_greedy(int n, DraftTree& tree);
   void queue_chain(int n, int32_t* ids);  // n greedy steps, ids[i] in backend memory, no wait

@@ -107,8 +107,12 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
       return out;
     }
     const auto tp = Clock::now();
-    drafter_.prefill(target_.tokens(), features_, params.draft_window);
+    drafter_.prefill(target_.tokens(), features_, params.draft_window, cancel);
     st.draft_prompt_tokens = drafter_.last_prefill_tokens();
+    if (cancelled(cancel)) {
+      out.stop = SpecStop::Cancelled;
+      return out;
+    }
     head.set_extra(params.context_tokens ? prompt : std::span<const int32_t>());
     head.prepare();
     st.draft_prompt_ms = ms_since(tp);
