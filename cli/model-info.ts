@@ -101,14 +101,17 @@ export interface DraftPairing { draft?: ModelInfo; reason: string }
 export function pairDraftModel(target: ModelInfo, candidates: ModelInfo[]): DraftPairing {
   if (!target.fingerprint) return { reason: `${target.name}: its tokenizer could not be read, so no draft model can be paired` };
   const same = candidates.filter((c) => c.path !== target.path && c.fingerprint === target.fingerprint);
-  const small = same.filter((c) => c.bytes * 3 <= target.bytes).sort((a, b) => a.bytes - b.bytes);
+  // "Size" is the parameter count when both headers give it (bytes mislead across quantizations: a Q8_0 0.5B
+  // is over a third of a Q4_K_M 1.5B's bytes), else the file size.
+  const size = (m: ModelInfo) => (m.parameters && target.parameters ? m.parameters : m.bytes);
+  const small = same.filter((c) => size(c) * 3 <= size(target)).sort((a, b) => size(a) - size(b) || a.bytes - b.bytes);
   const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
   if (small.length > 0) {
     const d = small[0];
     return {
       draft: d,
       reason: `${d.name} (${gb(d.bytes)}) drafts for ${target.name} (${gb(target.bytes)}): same tokenizer (fingerprint ${target.fingerprint.slice(0, 12)}…), ` +
-        `${(target.bytes / d.bytes).toFixed(1)}x smaller, the smallest of ${small.length} such model${small.length > 1 ? 's' : ''}`,
+        `${(size(target) / size(d)).toFixed(1)}x fewer ${size(d) === d.bytes ? 'bytes' : 'parameters'}, the smallest of ${small.length} such model${small.length > 1 ? 's' : ''}`,
     };
   }
   if (same.length > 0) return { reason: `${same.length} model(s) share ${target.name}'s tokenizer but none is at most a third of its size: no draft model (plain decoding)` };

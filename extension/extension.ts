@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { readSettings } from './config';
 import { askSnoozeMinutes, showControlMenu } from './commands/control-menu';
+import { downloadRecommendedModel } from './commands/download-model';
 import { exportVocabulary } from './commands/export-vocabulary';
 import { rebuildVocabulary } from './commands/rebuild-vocabulary';
 import { selectModel } from './commands/select-model';
@@ -60,6 +61,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.commands.registerCommand('frspec.rebuildVocabulary', async () => { await engine.ensureLoaded(readSettings()); await rebuildVocabulary(engine, log); }),
     vscode.commands.registerCommand('frspec.exportVocabulary', async () => { await engine.ensureLoaded(readSettings()); await exportVocabulary(engine, log); }),
     vscode.commands.registerCommand('frspec.selectModel', () => selectModel(readSettings())),
+    vscode.commands.registerCommand('frspec.downloadModel', () => downloadRecommendedModel(ctx.globalStorageUri, log)),
     vscode.commands.registerCommand('frspec.setRemoteApiKey', () => setRemoteApiKey(ctx)),
     vscode.commands.registerCommand('frspec.restartEngine', () => engine.restart(readSettings())),
     vscode.commands.registerCommand('frspec.showMenu', () => showControlMenu(controls, engine)),

@@ -33,6 +33,7 @@ export async function selectModel(settings: Settings, extraFolders: string[] = [
       model: m,
     })),
     { label: '$(folder-opened) Browse for a GGUF file…' },
+    { label: '$(cloud-download) Download a Recommended Model…' },
   ];
   const pick = await vscode.window.showQuickPick(items, {
     title: 'FR-Spec: select the target model',
@@ -40,6 +41,7 @@ export async function selectModel(settings: Settings, extraFolders: string[] = [
     placeHolder: found.length ? `${found.length} GGUF files found on this machine` : `No GGUF files found in ${folders.map((f) => f.dir.replace(os.homedir(), '~')).join(', ')}`,
   });
   if (!pick) return;
+  if (pick.label.includes('Download a Recommended Model')) { await vscode.commands.executeCommand('frspec.downloadModel'); return; }
   let target = pick.model;
   if (!target) {
     const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'GGUF models': ['gguf'], 'All files': ['*'] }, title: 'Select a GGUF model' });
