@@ -27,6 +27,8 @@ export interface Measured {
   draftMs?: number;
   verifyMs?: number;
   draftPromptMs?: number;
+  /** Cut short by a newer request or the client: its token count says nothing about completion lengths. */
+  interrupted?: boolean;
 }
 
 export interface Costs {
@@ -95,7 +97,8 @@ export class DecoderChoice {
   record(m: Measured): void {
     if (m.tokens < 2 || !(m.decodeMs > 0)) return;  // nothing decoded to learn from (the first token comes with the prompt)
     const c = this.c;
-    c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
+    // While typing most requests are superseded after a few tokens: only finished ones tell the length.
+    if (!m.interrupted) c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
     if (m.mode === 'plain') {
       const p = this.plainSums = addTo(this.plainSums, m);
       c.plainMsPerToken = p.ms / p.tokens;

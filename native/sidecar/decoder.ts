@@ -134,7 +134,9 @@ export class SpecDecoder implements Decoder {
     if (!this.measureFirst) return { ...(await this.run(req, this.drafter)), why: 'configured (no measurement)' };
     const d = this.choice.choose(req.maxTokens);
     const r = await this.run(req, d.mode === 'speculative' ? this.drafter : 'none');
-    this.choice.record({ ...r, tokens: r.tokens.length });
+    // Superseded or cancelled by the client (not a stop rule or the time budget, which abort without a reason).
+    const interrupted = req.signal.aborted && (req.signal.reason as { code?: number } | undefined)?.code === ErrorCode.RequestCancelled;
+    this.choice.record({ ...r, tokens: r.tokens.length, interrupted });
     this.describe(d);
     return { ...r, why: d.why };
   }

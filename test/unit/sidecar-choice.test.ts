@@ -54,6 +54,14 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     assert.equal(short.choose(4).mode, 'plain', '4 tokens: 6 + 6 > 8 ms');
   });
 
+  it('requests superseded after a few tokens do not shorten the expected completion', () => {
+    const c = new DecoderChoice();
+    for (let i = 0; i < 4; i++) { c.record(spec(1.5, 32, 6)); c.record(plain(2.0)); }
+    for (let i = 0; i < 20; i++) c.record({ ...spec(1.5, 3, 6), interrupted: true });
+    assert.equal(c.choose(48).mode, 'speculative', 'still ~32 tokens expected');
+    assert.ok(c.costs.tokensPerRequest! > 30);
+  });
+
   it('a calibration seeds the estimates; requests that decoded nothing teach nothing', () => {
     const c = new DecoderChoice();
     c.seed(400, 600, 2.2);
