@@ -2,8 +2,8 @@
 // instruction sets (x86-64: v3 = AVX2, avx512, amx) and picks the best this CPU runs, or the one
 // FRSPEC_CPU_VARIANT names. Every variant this CPU runs must give the same greedy completions of the demo
 // models (a user's completions must not depend on which kernels their CPU picked), and a variant the CPU
-// lacks, or one the build does not hold, is refused with the reason. Each variant runs in its own process
-// (the choice is made once per process), through the real `frspec generate`.
+// lacks, or one the build does not hold, is refused with the reason (through the real `frspec generate`).
+// Each variant runs in its own process: the choice is made once per process.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -14,10 +14,10 @@ const CLI = path.join(repoRoot, 'cli', 'frspec.ts');
 
 interface Run { code: number | null; out: string; err: string }
 
-function generateWith(variant: string, args: string[]): Promise<Run> {
+function run(variant: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, FRSPEC_CPU_VARIANT: variant };
-    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'generate', ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     p.stdout.on('data', (c) => (out += c));
     p.stderr.on('data', (c) => (err += c));
@@ -25,6 +25,25 @@ function generateWith(variant: string, args: string[]): Promise<Run> {
     p.on('close', (code) => resolve({ code, out, err }));
   });
 }
+const generateWith = (variant: string, args: string[]) => run(variant, [CLI, 'generate', ...args]);
+
+// One process per variant: greedy completions of every prompt on every model, printed as JSON.
+const GREEDY_CHILD = `
+const { Engine } = require('./native/engine');
+const { openTokenizer } = require('./native/tokenizer');
+(async () => {
+  const { models, prompts, n } = JSON.parse(process.argv[1]);
+  const out = {};
+  for (const model of models) {
+    const tok = openTokenizer(model);
+    const engine = await Engine.load(model, { threads: 2 });
+    out[model] = [];
+    for (const p of prompts) out[model].push([...(await engine.generate(tok.encode(p), { maxTokens: n })).tokens]);
+    await engine.close();
+  }
+  console.log(JSON.stringify(out));
+})().catch((e) => { console.error(e.message); process.exit(1); });
+`;
 
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 
@@ -61,19 +80,20 @@ describe('cpu kernel variants', function () {
       'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
       'import { readFileSync } from "node:fs";\n\nexport function loadConfig(path: string) {\n',
     ];
-    for (const name of ['demo-target', 'demo-draft'] as const) {
-      const model = demoModel(name)!;
-      for (const prompt of prompts) {
-        const tokens = new Map<string, number[]>();
-        for (const v of runnable) {
-          const r = await generateWith(v, ['--model', model, '--prompt', prompt, '-n', '48', '--threads', '2', '--json']);
-          assert.equal(r.code, 0, `${v}: ${r.err}`);
-          tokens.set(v, lastJson(r.out).tokens);
-        }
-        const [first, ...rest] = runnable;
-        assert.ok(tokens.get(first)!.length > 0, `${name}: a completion`);
-        for (const v of rest) assert.deepEqual(tokens.get(v), tokens.get(first), `${name}, ${v} vs ${first}: ${JSON.stringify(prompt)}`);
-      }
+    const models = [demoModel('demo-target')!, demoModel('demo-draft')!];
+    const completions = new Map<string, Record<string, number[][]>>();
+    for (const v of runnable) {
+      const r = await run(v, ['-e', GREEDY_CHILD, JSON.stringify({ models, prompts, n: 48 })]);
+      assert.equal(r.code, 0, `${v}: ${r.err}`);
+      completions.set(v, lastJson(r.out));
     }
+    const [first, ...rest] = runnable;
+    for (const model of models)
+      for (let i = 0; i < prompts.length; i++) {
+        const want = completions.get(first)![model][i];
+        assert.equal(want.length, 48, `${path.basename(model)}: 48 tokens`);
+        for (const v of rest)
+          assert.deepEqual(completions.get(v)![model][i], want, `${path.basename(model)}, ${v} vs ${first}: ${JSON.stringify(prompts[i])}`);
+      }
   });
 });
