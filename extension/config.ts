@@ -17,6 +17,8 @@ export interface Settings {
   suffixChars: number;
   contextFiles: number;
   contextChunkChars: number;
+  /** Definitions of the identifiers before the cursor, from the language server, as prompt context. */
+  contextDefinitions: boolean;
   threads: number;
   /** automatic: as the user types; manual: only on Alt+\\ (editor.action.inlineSuggest.trigger). */
   triggerMode: TriggerMode;
@@ -49,6 +51,7 @@ export function readSettings(): Settings {
     suffixChars: c.get('suffixChars', 1000),
     contextFiles: c.get('contextFiles', 3),
     contextChunkChars: c.get('contextChunkChars', 1200),
+    contextDefinitions: c.get('contextDefinitions', true),
     threads: boundThreads(c.get('threads', 0)),
     triggerMode: c.get<TriggerMode>('triggerMode', 'automatic') === 'manual' ? 'manual' : 'automatic',
     multiline: oneOf(c.get('multiline', 'auto'), ['auto', 'always', 'never'] as const, 'auto'),

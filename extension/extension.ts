@@ -11,6 +11,7 @@ import { rebuildVocabulary } from './commands/rebuild-vocabulary';
 import { selectModel } from './commands/select-model';
 import { UserControls } from './control/user-controls';
 import { RecentFiles } from './context/recent-files';
+import { DefinitionContext } from './context/language-server';
 import { EngineHost } from './engine/engine-host';
 import { FrSpecInlineCompletionProvider } from './providers/inline-completion';
 import { RemoteHost, setRemoteApiKey } from './remote/remote-host';
@@ -32,7 +33,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const history = new CompletionHistory();
   const statsView = new StatisticsView(ctx, engine, history);
   const remote = new RemoteHost(ctx, log);
-  const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log, remote);
+  const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log, remote, new DefinitionContext(log));
   const languageOfEditor = (arg: unknown) => (typeof arg === 'string' ? arg : vscode.window.activeTextEditor?.document.languageId);
   const folderOf = () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 

@@ -12,6 +12,8 @@ import { whyNoRequest } from '../control/enablement';
 import type { UserControls } from '../control/user-controls';
 import { prefixWindow, suffixWindow } from '../context/windows';
 import type { RecentFiles } from '../context/recent-files';
+import { definitionBudget, selectDefinitionChunks, shareContextBudget } from '../context/definitions';
+import { type DefinitionContext, within } from '../context/language-server';
 import type { EngineHost } from '../engine/engine-host';
 import { postprocess, requestRules, type CursorContext } from '../postprocess/multiline';
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
@@ -34,6 +36,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     private readonly controls: UserControls,
     private readonly log: vscode.LogOutputChannel,
     private readonly remote?: RemoteHost,
+    private readonly definitions?: DefinitionContext,
   ) {}
 
   async provideInlineCompletionItems(doc: vscode.TextDocument, pos: vscode.Position, ctx: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
@@ -55,9 +58,13 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
 
     if (this.engine.state.kind === 'unloaded') await this.engine.ensureLoaded(settings);  // after "Unload Model"
     if (!this.engine.ready || !this.engine.model || token.isCancellationRequested) return undefined;
+    // The language server's definitions are asked for during the debounce, and waited for briefly after it.
+    const definitions = settings.contextDefinitions ? this.definitions?.prepare(doc, offset) : undefined;
     // Typing on: wait a fraction of the measured latency before asking (an explicit trigger asks at once).
     const wait = explicit ? 0 : this.debounce.delayMs();
     if (wait > 0 && await cancelledWithin(wait, token)) return undefined;
+    if (definitions) await within(definitions, DEFINITIONS_WAIT_MS);
+    if (token.isCancellationRequested) return undefined;
 
     const { parts, cursor } = this.promptAt(doc, pos, settings, text, offset);
     const limits = { multiline: settings.multiline, maxLines: settings.maxLines };
@@ -89,8 +96,10 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
   private async provideRemote(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number, explicit: boolean, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
     const remote = await this.remote!.client(settings);
     if (!remote || token.isCancellationRequested) return undefined;
+    const definitions = settings.contextDefinitions ? this.definitions?.prepare(doc, offset) : undefined;
     const wait = explicit ? 0 : this.debounce.delayMs();
     if (wait > 0 && await cancelledWithin(wait, token)) return undefined;
+    if (definitions) await within(definitions, DEFINITIONS_WAIT_MS);
     const { input, cursor } = this.windowsAt(doc, pos, settings, text, offset);
     const limits = { multiline: settings.multiline, maxLines: settings.maxLines };
     const abort = new AbortController();
@@ -120,9 +129,14 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
   prime(doc: vscode.TextDocument, pos: vscode.Position): void {
     const settings = this.settings();
     if (settings.engine === 'remote' || !this.controls.enabledFor(doc.languageId) || settings.triggerMode === 'manual' || !this.engine.ready || !this.engine.model) return;
-    const { parts } = this.promptAt(doc, pos, settings, doc.getText(), doc.offsetAt(pos));
     const never: vscode.CancellationToken = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
-    void this.engine.complete({ parts, maxTokens: 1, warmup: true }, never).catch(() => undefined);  // superseded by typing: fine
+    // With the definitions in (when the language server answers in time), so the primed prompt is the one sent.
+    const definitions = settings.contextDefinitions ? this.definitions?.prepare(doc, doc.offsetAt(pos)) : undefined;
+    void (definitions ? within(definitions, DEFINITIONS_WAIT_MS) : Promise.resolve()).then(() => {
+      if (!this.engine.ready || !this.engine.model) return;
+      const { parts } = this.promptAt(doc, pos, settings, doc.getText(), doc.offsetAt(pos));
+      return this.engine.complete({ parts, maxTokens: 1, warmup: true }, never);
+    }).catch(() => undefined);  // superseded by typing: fine
   }
 
   private promptAt(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number) {
@@ -142,14 +156,27 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     };
     const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
     const rel = folder ? path.relative(folder.uri.fsPath, doc.uri.fsPath) : path.basename(doc.uri.fsPath);
+    const prefix = prefixWindow(before, settings.prefixChars), suffix = suffixWindow(text.slice(offset), settings.suffixChars);
+    // One context budget: definitions take up to half once this file's language server gives any (a fixed
+    // share, so the recent-file chunks before them, and their KV cache, stay put while the definitions change).
+    const defsOn = settings.contextDefinitions && !!this.definitions?.servesDefinitions(doc.uri);
+    const defBudget = defsOn ? definitionBudget(settings.contextFiles, settings.contextChunkChars) : 0;
+    const share = shareContextBudget(settings.contextFiles, settings.contextChunkChars, defBudget);
+    const visible: [number, number] = [doc.positionAt(offset - prefix.length).line, doc.positionAt(offset + suffix.length).line];
+    const defs = defsOn ? selectDefinitionChunks(this.definitions!.peek(doc, offset), doc.uri.fsPath, visible, defBudget) : [];
     const input = {
-      prefix: prefixWindow(before, settings.prefixChars), suffix: suffixWindow(text.slice(offset), settings.suffixChars),
+      prefix, suffix,
       path: rel, repoName: folder?.name ?? 'workspace', lineComment: lineCommentFor(doc.languageId),
-      chunks: this.recent.chunks(doc.uri.fsPath, settings.contextFiles, settings.contextChunkChars).map((c) => ({ ...c, path: folder ? path.relative(folder.uri.fsPath, c.path) : c.path })),
+      // Recent files first, then definitions (most relevant last, nearest the cursor).
+      chunks: [...this.recent.chunks(doc.uri.fsPath, share.recentFiles, share.recentChunkChars), ...defs]
+        .map((c) => ({ ...c, path: folder ? path.relative(folder.uri.fsPath, c.path) : c.path })),
     };
     return { input, cursor };
   }
 }
+
+/** How long a completion waits for the language server's definitions after the debounce. */
+const DEFINITIONS_WAIT_MS = 120;
 
 /** Waits `ms`; true when VS Code cancelled the request meanwhile (the user typed on). */
 function cancelledWithin(ms: number, token: vscode.CancellationToken): Promise<boolean> {
