@@ -107,6 +107,8 @@ async function replay(configs: string[], work: Line[]) {
         lastKeystrokeTotalMs: { p50: median(lastOnes.map((x) => x.totalMs)), p90: pct(lastOnes.map((x) => x.totalMs), 90), mean: lastOnes.reduce((t, x) => t + x.totalMs, 0) / Math.max(1, lastOnes.length) },
         promptTokens: median(s.map((x) => x.promptTokens - x.reusedTokens)),
         decoding: st.decoding, calibration: st.calibration,
+        // Why each served request got its decoder (choice.ts), by the reason's first words.
+        why: s.reduce((m, x) => { const k = (x.why ?? '-').replace(/[\d.]+/g, '#'); m[k] = (m[k] ?? 0) + 1; return m; }, {} as Record<string, number>),
       });
     }
     return out;
