@@ -37,7 +37,7 @@ speculative decoding (output identical to plain greedy decoding at temperature 0
   --lookup N              greedy chains: first propose the tokens that followed the last N..4 tokens'
                           most recent earlier occurrence in the context; the drafter runs only without one
   --lookup-tokens L       tokens proposed from a lookup match (default 4)
-  --time-budget MS        stop after MS milliseconds (checked between steps)
+  --time-budget MS        stop MS milliseconds into decoding (after the prompt; checked between steps)
   --max-lines N           stop once the completion holds N newlines
 With --json the result adds spec: {drafter, tau, steps, drafted, accepted, headRows, draftMs, verifyMs, lookupSteps}.`;
 
