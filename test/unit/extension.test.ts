@@ -60,6 +60,21 @@ describe('extension: context', () => {
     assert.equal(prefixWindow('x'.repeat(100), 10), 'x'.repeat(10));
   });
 
+  it('the prefix window\'s start moves once per quarter window typed, not at every line it slides past', () => {
+    const file = Array.from({ length: 400 }, (_, i) => `    value_${i} = compute(${i})`).join('\n');
+    let before = file.slice(0, 6000), starts = 0, last = '';
+    for (let typed = 0; typed < 750; ++typed) {  // typing 750 characters at the end of the prefix
+      before += file[6000 + typed];
+      const w = prefixWindow(before, 1500);
+      assert.ok(w.length <= 1500 && w.length > 1500 - 375 - 40 && before.endsWith(w));
+      const start = before.length - w.length;
+      if (String(start) !== last) { starts++; last = String(start); }
+    }
+    // 750 characters at a step of 375: the start moves at most twice (plus the first window); a window
+    // cut at the first line start after a sliding offset would move at every line (~25 times here).
+    assert.ok(starts <= 3, `window start moved ${starts} times`);
+  });
+
   it('recent files: newest nearest the cursor, current file excluded, chunks around the last edit', () => {
     const r = new RecentFiles(3);
     r.touch('/a', 'A\n', 0, 1);
