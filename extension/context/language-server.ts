@@ -58,6 +58,9 @@ export class DefinitionContext {
         if (!first) return undefined;
         const uri = 'targetUri' in first ? first.targetUri : first.uri;
         const range = 'targetUri' in first ? first.targetRange : first.range;
+        // Declarations bundled with the editor or an extension (TypeScript's lib.dom.d.ts, typeshed stubs): the
+        // standard library, which the model knows; not worth the budget nor reading a megabyte file.
+        if (bundledWithTools(uri)) return undefined;
         const target = uri.toString() === doc.uri.toString() ? doc : await vscode.workspace.openTextDocument(uri);
         // A LocationLink's targetRange spans the whole definition; a Location often only its name: take 15 lines.
         const text = definitionText(target.getText(), range.start.line, 'targetUri' in first ? range.end.line : range.start.line + 14);
@@ -69,6 +72,12 @@ export class DefinitionContext {
     }));
     return answers.filter((a): a is DefinitionSnippet => !!a);
   }
+}
+
+function bundledWithTools(uri: vscode.Uri): boolean {
+  if (uri.scheme !== 'file') return uri.scheme !== 'untitled';
+  const roots = [vscode.env.appRoot, ...vscode.extensions.all.map((e) => e.extensionPath)].filter(Boolean);
+  return roots.some((r) => uri.fsPath.startsWith(r + '/') || uri.fsPath.startsWith(r + '\\'));
 }
 
 /** Resolves when `p` settles or after `ms`, whichever is first. */
