@@ -52,6 +52,11 @@ export interface Decoder {
   /** The configured decoder, whatever the measurements say (calibration measures it). */
   configured(req: DecodeRequest): Promise<DecodeResult>;
   plain(req: DecodeRequest): Promise<DecodeResult>;
+  /**
+   * The `n` most likely first tokens after `prompt`, best first (other suggestions start with them). Absent when
+   * the engine gives no logits (the speculative engine).
+   */
+  firstTokens?(prompt: Int32Array, n: number, signal: AbortSignal): Promise<{ id: number; logit: number }[]>;
   /** After a calibration: its tokens/s seed the per-request cost estimates (real requests then replace them). */
   choose(plainTokensPerSecond: number, configuredTokensPerSecond: number, tau?: number): void;
   /** Uses a new draft vocabulary (FR-Spec top-k); a no-op for plain decoding. */
@@ -93,9 +98,36 @@ export class PlainDecoder implements Decoder {
 
   async setVocab(): Promise<void> {}
 
+  /**
+   * The prompt is in the KV cache after its completion: dropping its last token and evaluating that one again
+   * gives the last position's logits for one token's work (the cache then holds exactly the prompt).
+   */
+  async firstTokens(prompt: Int32Array, n: number, signal: AbortSignal): Promise<{ id: number; logit: number }[]> {
+    const cached = await this.engine.cachedTokens();
+    let common = 0;
+    while (common < cached.length && common < prompt.length - 1 && cached[common] === prompt[common]) common++;
+    await this.engine.truncate(common);
+    const r = await this.engine.eval(prompt.subarray(common), { logits: 'last', signal });
+    return topLogits(r.logits.subarray((r.rows - 1) * r.vocab, r.rows * r.vocab), n);
+  }
+
   close(): Promise<void> {
     return this.engine.close();
   }
+}
+
+/** The `n` largest logits, best first (ties: the lower id first, as the engine's argmax). */
+export function topLogits(logits: Float32Array, n: number): { id: number; logit: number }[] {
+  const top: { id: number; logit: number }[] = [];
+  for (let id = 0; id < logits.length; id++) {
+    const logit = logits[id];
+    if (top.length === n && !(logit > top[n - 1].logit)) continue;
+    let i = top.length === n ? n - 1 : top.length;
+    while (i > 0 && logit > top[i - 1].logit) i--;
+    top.splice(i, 0, { id, logit });
+    if (top.length > n) top.pop();
+  }
+  return top;
 }
 
 /**

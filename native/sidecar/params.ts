@@ -16,6 +16,8 @@ export const MAX_STOP_SEQUENCE_CHARS = 256;
 export const MAX_LINES = 10_000;
 /** streamId and progressToken. */
 export const MAX_ID_CHARS = 256;
+/** Other suggestions a completion may ask for (each costs a greedy decode). */
+export const MAX_ALTERNATIVES = 4;
 
 /** Worker threads accepted: 0 (all cores) up to the cores this machine has. */
 export function maxThreads(): number {
@@ -54,6 +56,8 @@ export function completeParams(raw: CompleteParams, maxTokensLimit: number): Com
   if (stopAtBlankLine !== undefined) p.stopAtBlankLine = stopAtBlankLine;
   const warmup = f.optBool('warmup');
   if (warmup !== undefined) p.warmup = warmup;
+  const alternatives = f.int('alternatives', 0, MAX_ALTERNATIVES);
+  if (alternatives !== undefined) p.alternatives = alternatives;
   // Every time budget (timeBudgetMs and any *BudgetMs field the protocol has): milliseconds, 0 = none.
   for (const key of Object.keys(raw)) {
     if (!/BudgetMs$/.test(key)) continue;

@@ -122,7 +122,15 @@ export interface CompleteParams {
    * evaluates in this time. Not a hard stop. 0 or absent: the suffix is kept whole.
    */
   promptBudgetMs?: number;
+  /**
+   * Also return up to this many other suggestions (0-4, default 0): the target's next-best first tokens after
+   * the greedy one, each continued greedily with the same stop rules, ranked by that first token's logit.
+   */
+  alternatives?: number;
 }
+
+/** Another suggestion: starts with the target's next-best first token (`logit`), then decodes greedily. */
+export interface CompleteAlternative { text: string; stop: CompleteStop; logit: number }
 
 export type CompleteStop = 'end_of_text' | 'max_tokens' | 'stop_sequence' | 'max_lines' | 'blank_line' | 'context_full' | 'time_budget';
 
@@ -130,6 +138,8 @@ export interface CompleteResult {
   text: string;
   stop: CompleteStop;
   stats: CompletionStats;
+  /** With `alternatives` > 0: the other suggestions, best first, distinct from `text` and from each other. */
+  alternatives?: CompleteAlternative[];
 }
 
 export interface CompletionStats {

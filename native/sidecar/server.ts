@@ -17,7 +17,7 @@ import { findStop, type StopHit } from './stop-rules';
 import { encodePrompt } from './prompt';
 import { capSuffix, PromptRate } from './suffix-cap';
 import {
-  type CancelParams, type CancelResult, type CompleteParams, type CompleteResult, type CompleteStop, type CompletionStats,
+  type CancelParams, type CancelResult, type CompleteAlternative, type CompleteParams, type CompleteResult, type CompleteStop, type CompletionStats,
   ErrorCode, type InitializeParams, type InitializeResult, Method, Notify, type StatsResult, type VocabBuildParams,
   type VocabBuildResult, type VocabLoadParams, type VocabSummary,
 } from './protocol';
@@ -175,7 +175,68 @@ export class SidecarServer {
         steps: r.steps, tau: r.tau, mode: r.mode,
         ...(r.why ? { why: r.why } : {}), ...(suffixCutTokens ? { suffixCutTokens } : {}),
       };
+      // Other suggestions only when asked (the editor asks when the user cycles): after the greedy one is done.
+      if (p.alternatives && r.tokens.length > 0 && s.decoder.firstTokens) {
+        const alternatives = await this.alternatives(s, prompt, r.tokens[0], text, maxTokens, p, signal);
+        return { text, stop, stats, alternatives };
+      }
       return { text, stop, stats };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', forward);
+    }
+  }
+
+  /**
+   * The target's next-best first tokens after the greedy one (ranked by logit), each continued greedily with
+   * the same stop rules and time budget; texts equal to the greedy one or to a better alternative are left out.
+   * The prompt is in the KV cache already, so each costs its own tokens only. A newer request cancels them.
+   */
+  private async alternatives(s: Session, prompt: Int32Array, greedyFirst: number, greedyText: string, maxTokens: number, p: CompleteParams, signal: AbortSignal): Promise<CompleteAlternative[]> {
+    const firsts = await s.decoder.firstTokens!(prompt, p.alternatives! + 1, signal);
+    const seen = new Set([greedyText]);
+    const out: CompleteAlternative[] = [];
+    for (const first of firsts) {
+      if (out.length === p.alternatives) break;
+      if (first.id === greedyFirst || s.tok.specials.eog.includes(first.id)) continue;
+      const alt = await this.continueGreedily(s, prompt, first.id, maxTokens, p, signal);
+      if (signal.aborted) throw signal.reason;
+      if (alt.text.length === 0 || seen.has(alt.text)) continue;
+      seen.add(alt.text);
+      out.push({ ...alt, logit: first.logit });
+    }
+    return out;
+  }
+
+  /** `first` then greedy decoding on prompt + [first], with the request's stop rules and time budget. */
+  private async continueGreedily(s: Session, prompt: Int32Array, first: number, maxTokens: number, p: CompleteParams, signal: AbortSignal): Promise<{ text: string; stop: CompleteStop }> {
+    const stream = s.tok.streamDecoder();
+    let text = stream.push(first);
+    let hit = findStop(text, p);
+    if (hit) return { text: text.slice(0, hit.length), stop: hit.reason };
+    if (maxTokens === 1) return { text: text + stream.flush(), stop: 'max_tokens' };
+    const inner = new AbortController();
+    const forward = () => inner.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    let timedOut = false;
+    const timer = p.timeBudgetMs ? setTimeout(() => { timedOut = true; inner.abort(); }, p.timeBudgetMs) : undefined;
+    try {
+      const withFirst = new Int32Array(prompt.length + 1);
+      withFirst.set(prompt);
+      withFirst[prompt.length] = first;
+      const r = await s.decoder.plain({
+        prompt: withFirst, maxTokens: maxTokens - 1, stopTokens: s.tok.specials.eog, signal: inner.signal,
+        onToken: (ids) => {
+          if (hit) return;
+          for (const id of ids) text += stream.push(id);
+          hit = findStop(text, p);
+          if (hit) { text = text.slice(0, hit.length); inner.abort(); }
+        },
+      });
+      const stopped = hit as StopHit | undefined;  // set in onToken
+      if (stopped) return { text, stop: stopped.reason };
+      text += stream.flush();
+      return { text, stop: timedOut ? 'time_budget' : r.stop === 'stop_token' ? 'end_of_text' : r.stop === 'context_full' ? 'context_full' : 'max_tokens' };
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', forward);
