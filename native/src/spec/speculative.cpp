@@ -63,6 +63,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
                        std::to_string(target_.capacity()) + " tokens");
   st.n_prompt = n;
   Backend& b = target_.backend();
+  const bool greedy = params.sampling.greedy();
   const bool feats = drafter_.needs_features();
 
   // Prefill: the whole prompt (its last row gives the first token, exactly as generate() does), reusing
@@ -88,6 +89,9 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     EvalRequest req;
     req.tokens = prompt.subspan(i, std::min(chunk, n - i));
     req.logits = i + chunk >= n ? LogitRows::Last : LogitRows::None;
+    // Greedy: the first token as plain greedy decoding gets it (generate()'s argmax_only: on the CPU the
+    // exact 8-bit LM-head prefilter, not the full float head — that cost ~4-5 ms per demo-target request).
+    req.argmax_only = greedy && req.logits == LogitRows::Last;
     req.hidden = feats;
     r = target_.eval(req);
     rows.resize(req.tokens.size());
@@ -123,7 +127,6 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
   const int vocab = int(target_.model().output().rows);
   Sampler sampler(params.sampling, vocab);
   std::mt19937_64 verify_rng(params.sampling.seed ^ 0x9E3779B97F4A7C15ull), draft_rng(params.sampling.seed ^ 0xD1B54A32D192ED03ull);
-  const bool greedy = params.sampling.greedy();
   std::vector<float> host_logits, p_rows;
   st.head_rows = head.size();
 
@@ -149,7 +152,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
 
   int32_t root;
   if (greedy) {
-    b.argmax(r.logits, 1, vocab, &root);
+    root = r.argmax[0];
   } else {
     host_logits.resize(vocab);
     b.to_host(host_logits.data(), r.logits, vocab);
