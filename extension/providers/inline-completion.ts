@@ -52,7 +52,8 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     const text = doc.getText();
     const before = text.slice(0, offset);
     const key = doc.uri.toString();
-    const cached = this.cache.lookup(key, before);
+    // Asked explicitly (Alt+\, or cycling with Alt+] / Alt+[): the sidecar also decodes other suggestions.
+    const cached = explicit ? undefined : this.cache.lookup(key, before);
     if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(pos, pos))];
     if (settings.engine === 'remote' && this.remote) return this.provideRemote(doc, pos, settings, text, offset, explicit, token);
 
@@ -73,6 +74,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
       const r = await this.engine.complete({
         parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}),
         ...(settings.promptBudgetMs > 0 ? { promptBudgetMs: settings.promptBudgetMs } : {}), ...requestRules(cursor, limits),
+        ...(explicit ? { alternatives: ALTERNATIVES } : {}),
       }, token);
       this.debounce.record(Date.now() - sent);
       if (token.isCancellationRequested) return undefined;
@@ -80,10 +82,13 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
       if (this.log.logLevel === vscode.LogLevel.Trace) {
         this.log.trace(`completion ${JSON.stringify(r.text)} → ${JSON.stringify(suggestion)} (${r.stop}, ${r.stats.tokens} tokens, sidecar ${r.stats.totalMs.toFixed(0)} ms, waited ${wait} ms, provider ${called} → ${Date.now()})`);
       }
-      if (!suggestion) return undefined;
-      this.cache.store(key, before, suggestion);
+      // The greedy suggestion first, then the others (best first), each cleaned the same way, without repeats.
+      const others = (r.alternatives ?? []).map((a) => postprocess(a.text, cursor, limits));
+      const suggestions = [...new Set([suggestion, ...others].filter((x) => x))];
+      if (suggestions.length === 0) return undefined;
+      if (suggestion) this.cache.store(key, before, suggestion);
       if (this.served++ === 0) this.onServed.fire();
-      return [new vscode.InlineCompletionItem(suggestion, new vscode.Range(pos, pos))];
+      return suggestions.map((x) => new vscode.InlineCompletionItem(x, new vscode.Range(pos, pos)));
     } catch (e) {
       const code = (e as { code?: number | string }).code;
       // Superseded/cancelled requests and a restarting engine are normal while typing.
@@ -174,6 +179,9 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     return { input, cursor };
   }
 }
+
+/** Other suggestions asked for when the user asks explicitly (each costs one greedy decode). */
+const ALTERNATIVES = 3;
 
 /** How long a completion waits for the language server's definitions after the debounce. */
 const DEFINITIONS_WAIT_MS = 120;
