@@ -88,6 +88,11 @@ export interface SpecGenerateOptions extends DraftShapeOptions {
   noDraft?: boolean;
   /** Stop (between steps) once the output holds this many newlines. */
   maxLines?: number;
+  /**
+   * No decoding: `tokens` are the prompt's `topFirst` most likely first tokens (best first) and `topLogits`
+   * their logits; the prompt's cached prefix is kept (after its completion, only its last token is evaluated).
+   */
+  topFirst?: number;
   signal?: AbortSignal;
   onToken?: (ids: Int32Array) => void;
 }
@@ -126,6 +131,8 @@ export interface SpecResult {
   totalMs: number;
   /** Generated tokens per second after the prompt. */
   tokensPerSecond: number;
+  /** With `topFirst`: the logits of `tokens`. */
+  topLogits?: Float32Array;
 }
 
 interface NativeSpecEngine {

@@ -6,6 +6,9 @@
 //
 //   loadSpec(targetPath, {draft?, eagle?, threads, contextSize, backend}) -> Promise<SpecEngine>
 //   SpecEngine: info(), generate(tokens, opts, onToken?) -> Promise<result>, cancel(), close()
+//   generate(tokens, {topFirst: k}): no decoding; the k most likely first tokens (result.tokens, best first)
+//   and their logits (result.topLogits), for other suggestions than the greedy one.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -38,6 +41,7 @@ struct Request {
   std::string vocab;    // .frv path, or empty for the full vocabulary
   int vocab_top_k = 0;
   int max_lines = 0;    // stop once the output holds this many newlines (0: no limit)
+  int top_first = 0;    // > 0: only the top_first most likely first tokens after the prompt
   SpecParams params;
 };
 
@@ -126,6 +130,7 @@ struct Outcome {
   std::string stop, drafter;
   int32_t stop_token = -1;
   SpecStats stats;
+  std::vector<float> top_logits;  // with top_first: the logits of `tokens`
 };
 
 class JsSpecEngine;
@@ -146,6 +151,7 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
       auto cb = [&](int32_t tok) { progress.Send(&tok, 1); };
       std::function<void(int32_t)> on_token;
       if (!on_token_.IsEmpty()) on_token = cb;
+      if (req_.top_first > 0) return top_first();
       if (req_.drafter == "none") return plain(on_token);
       Drafter* d = req_.drafter == "draft" ? s_.draft_drafter.get() : s_.eagle_drafter.get();
       SpeculativeDecoder* dec = req_.drafter == "draft" ? s_.draft_decoder.get() : s_.eagle_decoder.get();
@@ -207,6 +213,11 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     o.Set("totalMs", st.total_ms);
     const double decode_ms = st.total_ms - st.prompt_ms;
     o.Set("tokensPerSecond", decode_ms > 0 ? out_.tokens.size() * 1000.0 / decode_ms : 0.0);
+    if (req_.top_first > 0) {
+      Napi::Float32Array tl = Napi::Float32Array::New(env, out_.top_logits.size());
+      if (!out_.top_logits.empty()) std::memcpy(tl.Data(), out_.top_logits.data(), out_.top_logits.size() * sizeof(float));
+      o.Set("topLogits", tl);
+    }
     deferred_.Resolve(o);
   }
   void OnError(const Napi::Error& e) override {
@@ -215,6 +226,43 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
   }
 
  private:
+  // The prompt's last-position logits without decoding: the cache's common prefix is kept and the rest (after a
+  // completion of this prompt: only its last token) evaluated again, the cache then holding exactly the prompt.
+  void top_first() {
+    Context& ctx = *s_.ctx;
+    const std::vector<int32_t>& p = req_.prompt;
+    if (p.empty()) throw std::invalid_argument("topFirst needs a prompt");
+    const std::vector<int32_t>& cached = ctx.tokens();
+    size_t at = 0;
+    while (at < cached.size() && at + 1 < p.size() && cached[at] == p[at]) ++at;
+    ctx.truncate(int(at));
+    out_.stats.n_prompt = int(p.size());
+    out_.stats.n_reused = int(at);
+    EvalResult r;
+    while (at < p.size()) {
+      const size_t n = std::min(p.size() - at, size_t(ctx.params().max_batch));
+      EvalRequest e;
+      e.tokens = std::span<const int32_t>(p.data() + at, n);
+      e.logits = at + n == p.size() ? LogitRows::Last : LogitRows::None;
+      r = ctx.eval(e);
+      at += n;
+    }
+    std::vector<float> logits(size_t(r.vocab));
+    ctx.backend().to_host(logits.data(), r.logits, logits.size());
+    std::vector<int32_t> ids(logits.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(i);
+    const size_t k = std::min(ids.size(), size_t(req_.top_first));
+    // Best first; equal logits: the lower id first (as greedy's argmax).
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    ids.resize(k);
+    for (int32_t id : ids) out_.top_logits.push_back(logits[id]);
+    out_.tokens = std::move(ids);
+    out_.stop = "max_tokens";
+    out_.drafter = "none";
+  }
+
   // Plain autoregressive decoding on the same context: the baseline, in the same result shape.
   void plain(const std::function<void(int32_t)>& on_token) {
     GenerateParams g;
@@ -312,6 +360,7 @@ class JsSpecEngine : public Napi::ObjectWrap<JsSpecEngine> {
     r.vocab = str_opt(o, "vocab");
     r.vocab_top_k = int_opt(o, "vocabTopK", 32768, 1, 1 << 24);
     r.max_lines = int_opt(o, "maxLines", 0, 0, 1 << 20);
+    r.top_first = int_opt(o, "topFirst", 0, 0, 1 << 10);
     SpecParams& p = r.params;
     p.max_tokens = int_opt(o, "maxTokens", 64, 0, 1 << 22);
     p.sampling.temperature = float(num_opt(o, "temperature", 0));

@@ -53,8 +53,7 @@ export interface Decoder {
   configured(req: DecodeRequest): Promise<DecodeResult>;
   plain(req: DecodeRequest): Promise<DecodeResult>;
   /**
-   * The `n` most likely first tokens after `prompt`, best first (other suggestions start with them). Absent when
-   * the engine gives no logits (the speculative engine).
+   * The `n` most likely first tokens after `prompt`, best first (other suggestions start with them).
    */
   firstTokens?(prompt: Int32Array, n: number, signal: AbortSignal): Promise<{ id: number; logit: number }[]>;
   /** After a calibration: its tokens/s seed the per-request cost estimates (real requests then replace them). */
@@ -179,6 +178,13 @@ export class SpecDecoder implements Decoder {
 
   plain(req: DecodeRequest): Promise<DecodeResult> {
     return this.run(req, 'none');
+  }
+
+  /** The speculative engine's target logits at the prompt's last position (its cache keeps the prompt). */
+  async firstTokens(prompt: Int32Array, n: number, signal: AbortSignal): Promise<{ id: number; logit: number }[]> {
+    const r = await this.spec.generate(prompt, { drafter: 'none', topFirst: n, signal });
+    if (!r.topLogits) return [];  // an addon built before topFirst decoded instead: no other suggestions
+    return Array.from(r.tokens, (id, i) => ({ id, logit: r.topLogits![i] }));
   }
 
   choose(plainTps: number, specTps: number, tau = 1): void {

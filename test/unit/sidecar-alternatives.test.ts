@@ -70,6 +70,30 @@ describe('sidecar: alternatives (real process, demo model)', function () {
     }
   });
 
+  for (const drafter of ['eagle', 'draft'] as const) {
+    it(`with ${drafter === 'eagle' ? 'an EAGLE head' : 'a draft model'}: the same suggestions as plain decoding`, async () => {
+      const prefix = 'class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        ';
+      const want = await client.complete({ parts: fim(prefix, '\n'), maxTokens: 12, alternatives: 4 });
+      assert.ok(want.alternatives!.length >= 2);
+      const spec = startClient();
+      try {
+        await spec.initialize({ model, [drafter]: demoModel(drafter === 'eagle' ? 'demo-eagle' : 'demo-draft')!, threads: 2, contextSize: 1024, calibrate: false });
+        for (let i = 0; i < 2; i++) {  // the second time from a warm cache
+          const r = await spec.complete({ parts: fim(prefix, '\n'), maxTokens: 12, alternatives: 4 });
+          assert.equal(r.stats.mode, 'speculative');
+          assert.equal(r.text, want.text);
+          assert.deepEqual(r.alternatives, want.alternatives);
+        }
+        // The speculative decoder goes on after the alternatives (its cache moved underneath it).
+        const next = await spec.complete({ parts: fim(prefix + 'self', '\n'), maxTokens: 12 });
+        const ref = await client.complete({ parts: fim(prefix + 'self', '\n'), maxTokens: 12 });
+        assert.equal(next.text, ref.text);
+      } finally {
+        await spec.dispose();
+      }
+    });
+  }
+
   it('refuses an `alternatives` out of 0..4 with -32602 naming it', async () => {
     for (const bad of [-1, 5, 1.5, '2', true]) {
       await assert.rejects(client.complete({ parts: ['x'], alternatives: bad as never }),
