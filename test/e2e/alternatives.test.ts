@@ -1,4 +1,5 @@
-// End to end, several suggestions: in code-server with the demo model (plain decoding), ghost text shows while
+// End to end, several suggestions: in code-server with the demo model and its EAGLE head (as shipped;
+// FRSPEC_E2E_PLAIN=1: plain decoding), ghost text shows while
 // typing (the greedy suggestion); Alt+] (editor.action.inlineSuggest.showNext) asks the provider explicitly,
 // which returns the greedy suggestion first and the target's next-best first tokens continued greedily after
 // it, and shows the next one — a different text; Alt+[ goes back to the first. Needs ../shared (the demo
@@ -47,7 +48,8 @@ describe('e2e: several suggestions, cycled with Alt+] / Alt+[', function () {
     cp.execSync('npm run package:vsix', { cwd: repoRoot, stdio: 'pipe' });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     server = await startCodeServer(bin, path.join(repoRoot, 'frspec-complete.vsix'), {
-      'frspec.model': demoModel('demo-target')!, 'frspec.threads': 2, 'frspec.contextSize': 2048, 'frspec.maxTokens': 16,
+      'frspec.model': demoModel('demo-target')!, ...(process.env.FRSPEC_E2E_PLAIN ? {} : { 'frspec.eagleModel': demoModel('demo-eagle')! }),
+      'frspec.topK': 8192, 'frspec.threads': 2, 'frspec.contextSize': 2048, 'frspec.maxTokens': 16,
       'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
       'editor.wordBasedSuggestions': 'off', 'editor.quickSuggestions': { other: false, comments: false, strings: false },
       'editor.suggestOnTriggerCharacters': false, 'editor.inlineSuggest.enabled': true, 'editor.autoIndent': 'none',
