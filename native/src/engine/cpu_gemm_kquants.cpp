@@ -68,6 +68,44 @@ void pack_q4_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
   }
 }
 
+// Q5_K: Q4_K's layout plus a fifth bit per value (qh[l] bit j for value l of sub-block j), so the same
+// packed block and tile; quants 0..31.
+void pack_q5_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
+  const int64_t nb = j.w->cols / QK_K;
+  const __m512i nib = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(0x01);
+  for (int64_t b = 0; b < nb; ++b) {
+    PackedQ4K& p = out[b];
+    const BlockQ5_K* w[kGroup];
+    for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r)) + b : nullptr;
+    for (int c = 0; c < 4; ++c) {
+      // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
+      const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
+      __m512i v[kGroup];
+      for (int r = 0; r < kGroup; ++r) {
+        if (!w[r]) {
+          v[r] = _mm512_setzero_si512();
+          continue;
+        }
+        const __m512i raw = _mm512_loadu_si512(w[r]->qs + 64 * (c / 2));
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh)));
+        const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), one);
+        v[r] = _mm512_or_si512(_mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib), _mm512_slli_epi16(bit, 4));
+      }
+      transpose16x16(v);
+      for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
+    }
+    __m512i v[kGroup];
+    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
+    transpose16x16(v);
+    for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
+    for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));
+    for (int r = 0; r < kGroup; ++r) {
+      p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
+      p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+    }
+  }
+}
+
 void pack_q6_K(const MatmulJob& j, int64_t row, int valid, PackedQ6K* out) {
   const int64_t nb = j.w->cols / QK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
@@ -186,10 +224,12 @@ struct TileQ6K {
 
 RowsFn gemm_fn_q4_K() { return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>; }
 RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K, QK_K>; }
+RowsFn gemm_fn_q5_K() { return gemm_rows<PackedQ4K, pack_q5_K, TileQ4K, QK_K>; }
 
 #else
 RowsFn gemm_fn_q4_K() { return nullptr; }
 RowsFn gemm_fn_q6_K() { return nullptr; }
+RowsFn gemm_fn_q5_K() { return nullptr; }
 #endif
 
 }  // namespace frspec::kernels

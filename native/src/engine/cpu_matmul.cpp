@@ -101,6 +101,7 @@ RowsFn gemm_fn(DType t) {
   switch (t) {
     case DType::Q4_K: return gemm_fn_q4_K();
     case DType::Q6_K: return gemm_fn_q6_K();
+    case DType::Q5_K: return gemm_fn_q5_K();
     case DType::Q4_0: return gemm_fn_q4_0();
     case DType::Q4_1: return gemm_fn_q4_1();
     case DType::Q5_0: return gemm_fn_q5_0();

@@ -3,6 +3,8 @@
 //   dot = d * dx * sum_j sc[j] * (q . xq)_j  -  dmin * dx * sum_j m[j] * (sum of xq in sub-block j)
 // with q = nibble | (bit j of qh) << 4 in 0..31. The first sum is exact in int32 (maddubs pairs
 // <= 7874 in int16, weighted by the 6-bit scales); the second uses the activation's 16-value sums.
+// AVX-512: both sums reduced to one int32 per block and (row, token), scaled in one float chain per output
+// (ScalarChains), as the packed GEMM (cpu_gemm_kquants.cpp, Q4_K's tiles) does.
 #include "engine/cpu_matmul_kscales.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -23,9 +25,7 @@ struct Q5KKernel {
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
     const __m512i nib = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(0x01);
-    __m512 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    ScalarChains<R, T> out;
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
       __m512i sc16[R];  // the 8 scales as int16 in lanes 0..7
@@ -62,18 +62,17 @@ struct Q5KKernel {
           }
         }
       }
+      __m256i msum[R][T];  // m[j] * (sum of xq in sub-block j), j = 0..7
+      float d[R], nd[R], dx[T];
       for (int r = 0; r < R; ++r) {
-        const float d = _cvtsh_ss(w[r][b].d), dmin = _cvtsh_ss(w[r][b].dmin);
-        for (int t = 0; t < T; ++t) {
-          const float dx = x[t][b].d;
-          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_set1_ps(d * dx), acc[r][t]);
-          const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums));
-          const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(m16[r], bs));
-          acc[r][t] = _mm512_fmadd_ps(_mm512_zextps256_ps512(msum), _mm512_set1_ps(-dmin * dx), acc[r][t]);
-        }
+        d[r] = _cvtsh_ss(w[r][b].d), nd[r] = -_cvtsh_ss(w[r][b].dmin);
+        for (int t = 0; t < T; ++t)
+          msum[r][t] = _mm256_madd_epi16(m16[r], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums)));
       }
+      for (int t = 0; t < T; ++t) dx[t] = x[t][b].d;
+      out.template add_block<true>(isum, msum, d, nd, dx);
     }
-    store_tile<R, T>(j, row, tok, acc);
+    out.store(j, row, tok);
   }
 };
 

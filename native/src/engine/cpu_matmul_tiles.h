@@ -86,6 +86,7 @@ RowsFn rows_fn_q6_K();
 // n >= gemm_min_n(): same bits as the tile kernels above.
 RowsFn gemm_fn_q4_K();
 RowsFn gemm_fn_q6_K();
+RowsFn gemm_fn_q5_K();
 RowsFn gemm_fn_q4_0();  // these five read MatmulJob::act_sums
 RowsFn gemm_fn_q4_1();
 RowsFn gemm_fn_q5_0();
