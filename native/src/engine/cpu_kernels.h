@@ -33,8 +33,8 @@ std::vector<uint8_t> cpu_gather_rows(const Weight& w, const int32_t* ids, int k)
 // column count that is not a whole number of the type's blocks.
 Weight cpu_weight(DType type, int64_t rows, int64_t cols, const void* data);
 
-// Token count from which quantized matmuls use the packed GEMM where there is one (Q4_K, Q6_K on AVX-512
-// VNNI; default 16, env FRSPEC_GEMM_MIN_N). Results are bit-identical either way: tests and benches set it
+// Token count from which quantized matmuls use the packed GEMM (every quantized type, on AVX-512 VNNI;
+// default 16, env FRSPEC_GEMM_MIN_N). Results are bit-identical either way: tests and benches set it
 // (2 = always, a huge value = never). Returns the previous value.
 int cpu_matmul_set_gemm_min_n(int n);
 
