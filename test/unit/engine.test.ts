@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../native/engine';
 import { type FixtureSpec, fixtureFile, randomTokens, removeFixtures } from '../helpers/fixtures';
+import { demoModel } from '../helpers/shared';
 
 const SPEC: FixtureSpec = { arch: 'qwen2', type: 'F16', tied: false, seed: 3 };
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -189,6 +190,29 @@ describe('engine: cache reuse, rollback, trees and determinism', function () {
     const again = await e.generate(prompt, { maxTokens: 1, prefillChunk: 16 });
     assert.equal(again.nReused, kept.length);
     await assert.rejects(e.generate(prompt, { prefillChunk: -2 }), /prefillChunk must be an integer from -1/);
+  });
+
+  it('a cancelled prompt stops between two layers of a chunk and caches nothing of that chunk', async function () {
+    // A chunk of the demo target (8 layers) is long enough to be cancelled while it runs; the tiny fixture is not.
+    const demo = demoModel('demo-target');
+    if (!demo) return this.skip();
+    const e = await Engine.load(demo, { threads: 2, contextSize: 1024 });
+    open.push(e);
+    const long = randomTokens(240, 150000, 31);
+    const full = await e.generate(long, { maxTokens: 1, prefillChunk: 256 });  // one chunk; how long it takes here
+    const prompt = randomTokens(240, 150000, 32);
+    const ctl = new AbortController();
+    const call = e.generate(prompt, { maxTokens: 1, prefillChunk: 256, signal: ctl.signal });
+    setTimeout(() => ctl.abort(), Math.max(2, full.promptMs / 3));
+    const r = await call;
+    assert.equal(r.stop, 'cancelled');
+    // Before layer-level cancellation the whole chunk finished first and stayed cached (239 tokens).
+    assert.equal((await e.cachedTokens()).length, 0);
+    const again = await e.generate(prompt, { maxTokens: 4 });
+    const f = await Engine.load(demo, { threads: 2, contextSize: 1024 });
+    open.push(f);
+    const fresh = await f.generate(prompt, { maxTokens: 4 });
+    assert.deepEqual([...again.tokens], [...fresh.tokens]);
   });
 
   it('queues concurrent calls on one engine', async () => {

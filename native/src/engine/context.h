@@ -7,6 +7,7 @@
 // verification evaluates drafted tokens that share positions (explicit `positions`) with a tree mask,
 // then keeps the accepted path with keep().
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -45,6 +46,9 @@ struct EvalRequest {
   // The tokens' ids in backend memory (a drafter's argmax, not yet read back): the embedding rows are read
   // from there and `tokens` only gives n (its values are placeholders; relabel() fixes them later).
   const int32_t* token_ids = nullptr;
+  // Looked at between layers: when set, eval() stops and returns an empty result (n 0) with the cache as
+  // it was, so a newer request waits for one layer of a stale prompt chunk, not the whole chunk.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct EvalResult {

@@ -105,7 +105,10 @@ EvalResult Context::eval(const EvalRequest& req) {
   const bool all_rows = req.hidden || req.mask || req.logits == LogitRows::All || req.logits == LogitRows::List;
   const int last_first = all_rows ? 0 : req.logits == LogitRows::Last ? n - 1 : n;
   const int n_layers = int(model_.layers().size());
-  for (int l = 0; l < n_layers; ++l) layer(model_.layers()[l], l, n, req.mask, l == n_layers - 1 ? last_first : 0);
+  for (int l = 0; l < n_layers; ++l) {
+    if (req.cancel && req.cancel->load(std::memory_order_relaxed)) return EvalResult{};  // nothing committed
+    layer(model_.layers()[l], l, n, req.mask, l == n_layers - 1 ? last_first : 0);
+  }
   tokens_.insert(tokens_.end(), req.tokens.begin(), req.tokens.end());
 
   EvalResult r;

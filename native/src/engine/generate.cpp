@@ -50,7 +50,9 @@ EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::ato
     req.tokens = prompt.subspan(i, std::min(chunk, n - i));
     req.logits = i + chunk >= n ? LogitRows::Last : LogitRows::None;
     req.argmax_only = argmax_only;
+    req.cancel = cancel;
     r = ctx.eval(req);
+    if (r.n == 0) return EvalResult{};  // cancelled between two layers: that chunk is not cached
   }
   return r;
 }

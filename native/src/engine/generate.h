@@ -16,13 +16,14 @@ namespace frspec {
 enum class StopReason { StopToken, MaxTokens, ContextFull, Cancelled };
 const char* stop_reason_name(StopReason r);
 
-// Prompt tokens evaluated between two looks at the cancel flag: a newer request (the next keystroke) waits
-// for at most this many tokens of a stale prompt. A separate knob from ContextParams::max_batch (the most
-// tokens one eval() may take, which sizes the buffers): demo-target prompt tokens/s at 2 threads on a
-// 1024-token prompt, chunks of 32 / 64 / 128 / 256: 4354-5926 / 4867-6389 / 4899-5620 / 4716-4896 (two runs
-// each, 2026-12-07), so 64-token chunks cost nothing measurable and bound the wait at ~13 ms. A GPU
-// (Backend::device_resident) keeps max_batch by default: there a chunk is milliseconds at any size.
-inline constexpr int kPrefillChunk = 64;
+// Prompt tokens per eval() while reading a prompt. The cancel flag is looked at between chunks AND between
+// the layers of a chunk (EvalRequest::cancel), so a newer request (the next keystroke) waits for one layer
+// of a stale prompt, whatever the chunk: large chunks cost no latency and let the batched GEMM run at its
+// best. Qwen2.5-Coder-1.5B shape Q4_K_M, 384-token prompt, 1 thread (engine_bench, 2026-12-07, AMD EPYC
+// Zen 5): chunks of 64 / 128 / 256 tokens 148 / 164 / 175 tok/s (second run 140 / 156 / 152). A separate
+// knob from ContextParams::max_batch (the most tokens one eval() may take, which sizes the buffers; the
+// chunk is capped by it). A GPU (Backend::device_resident) uses max_batch.
+inline constexpr int kPrefillChunk = 256;
 inline constexpr int kPrefillChunkAuto = -1;  // kPrefillChunk on host-memory backends, max_batch on a GPU
 // The chunk prefill() uses for `requested` (kPrefillChunkAuto, 0 = max_batch, or a token count).
 int prefill_chunk(const Context& ctx, int requested);
@@ -50,7 +51,7 @@ struct GenerateResult {
 };
 
 // Makes the cache hold prompt[0..n-1) (reusing its common prefix, evaluating the rest in chunks of
-// prefill_chunk(ctx, chunk) tokens, the cancel flag checked before each) and evaluates the last prompt
+// prefill_chunk(ctx, chunk) tokens, the cancel flag checked before each and between its layers) and evaluates the last prompt
 // token; returns its logits. A cancelled prefill keeps the chunks it evaluated: the next request reuses them. Throws ContextError when
 // the prompt is empty or does not fit; returns an empty result (n_rows 0) when cancelled. argmax_only:
 // return the greedy choice instead of the logits.

@@ -93,7 +93,12 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
     // exact 8-bit LM-head prefilter, not the full float head — that cost ~4-5 ms per demo-target request).
     req.argmax_only = greedy && req.logits == LogitRows::Last;
     req.hidden = feats;
+    req.cancel = cancel;
     r = target_.eval(req);
+    if (r.n == 0) {  // cancelled between two layers: that chunk is not cached
+      out.stop = SpecStop::Cancelled;
+      return out;
+    }
     rows.resize(req.tokens.size());
     for (size_t j = 0; j < rows.size(); ++j) rows[j] = int32_t(j);
     store_features(r.hidden, rows, i);
