@@ -48,6 +48,10 @@ export interface TypingOptions {
   maxTokens: number;
   /** The extension's frspec.timeBudgetMs (0: none). */
   timeBudgetMs: number;
+  /** The extension's frspec.promptBudgetMs (0: none): the sidecar cuts the suffix to what its measured prompt
+   * speed reads in this time. llama.cpp gets the full suffix (it has no such rule), so compare it with a run
+   * at --prompt-budget-ms 0. */
+  promptBudgetMs?: number;
   threads: number;
   contextSize: number;
   /** dist/sidecar.js, or the TypeScript entry with execArgv ['--import', 'tsx'] (tests). */
@@ -166,7 +170,10 @@ function request(k: Keystroke, file: FileWalk, specials: Partial<Record<SpecialN
   };
   const caps = fimCapabilities(specials);
   const parts: PromptPart[] = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
-  return { parts, maxTokens: o.maxTokens, ...(o.timeBudgetMs > 0 ? { timeBudgetMs: o.timeBudgetMs } : {}), ...requestRules(k.cursor) };
+  return {
+    parts, maxTokens: o.maxTokens, ...(o.timeBudgetMs > 0 ? { timeBudgetMs: o.timeBudgetMs } : {}),
+    ...(o.promptBudgetMs ? { promptBudgetMs: o.promptBudgetMs } : {}), ...requestRules(k.cursor),
+  };
 }
 
 /**
@@ -405,7 +412,7 @@ export function typingTable(r: TypingResult): string {
   const lines = [
     `typing: ${path.basename(r.model)}${r.draft ? ` + draft ${path.basename(r.draft)}` : ''}${r.eagle ? ` + EAGLE ${path.basename(r.eagle)}` : ''}${r.vocab ? `, vocabulary ${path.basename(r.vocab)}` : ''}; ` +
       `${r.files.length} files x ${r.options.bursts} bursts x ${r.options.keystrokes} keystrokes ${r.options.paceMs} ms apart; prefix ${r.options.prefixChars} / suffix ${r.options.suffixChars} chars; ` +
-      `${r.options.maxTokens} tokens, time budget ${r.options.timeBudgetMs || 'none'} ms; ${r.options.threads} threads`,
+      `${r.options.maxTokens} tokens, time budget ${r.options.timeBudgetMs || 'none'} ms, prompt budget ${r.options.promptBudgetMs || 'none'} ms; ${r.options.threads} threads`,
     `machine: ${r.machine}`, '', head, sep,
   ];
   for (const run of r.runs) {

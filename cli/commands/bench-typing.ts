@@ -37,7 +37,7 @@ export const benchTyping: Command = {
   summary: 'replay typing through the real sidecar: last keystroke -> suggestion latency, beside llama.cpp',
   help: `usage: frspec bench typing [--model M] [--draft D | --eagle E] [--vocab V.frv] [--top-k K] [--corpus C.jsonl[.xz]]
                           [--files 5] [--keystrokes 20] [--bursts 3] [--pace-ms 150] [--pause-ms 500]
-                          [--prefix-chars 1500] [--suffix-chars 500] [--max-tokens 12] [--time-budget-ms MS]
+                          [--prefix-chars 1500] [--suffix-chars 500] [--max-tokens 12] [--time-budget-ms MS] [--prompt-budget-ms MS]
                           [--threads N] [--context-size 4096] [--sidecar dist/sidecar.js] [--no-llama-cpp] [--llama-threads N,M] [--llama-files N]
                           [--out RESULT.json] [--json]
 
@@ -51,14 +51,15 @@ generated and shown, τ and which decoder served; then the same typing through l
 only) with prefix reuse on a persistent sequence. --out is rewritten after each engine's run.
 M, D, E: a GGUF file, demo-target/demo-draft/demo-eagle, or SHAPE:TYPE, a random-weight model of a real
 shape made once into .cache/models (e.g. qwen2.5-coder-1.5b:Q4_K_M; shapes: ${SHAPES.map((s) => s.name).join(', ')};
-types: ${FILE_TYPES.join(', ')}). --time-budget-ms defaults to the extension's frspec.timeBudgetMs (0: none).
+types: ${FILE_TYPES.join(', ')}). --time-budget-ms and --prompt-budget-ms default to the extension's frspec.timeBudgetMs and
+frspec.promptBudgetMs (0: none; llama.cpp always reads the whole suffix).
 --out writes the result JSON; --json prints it as the last line.`,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {
       model: { type: 'string' }, draft: { type: 'string' }, eagle: { type: 'string' }, vocab: { type: 'string' }, 'top-k': { type: 'string' },
       corpus: { type: 'string' }, files: { type: 'string' }, keystrokes: { type: 'string' }, bursts: { type: 'string' },
       'pace-ms': { type: 'string' }, 'pause-ms': { type: 'string' }, 'prefix-chars': { type: 'string' }, 'suffix-chars': { type: 'string' },
-      'max-tokens': { type: 'string' }, 'time-budget-ms': { type: 'string' }, threads: { type: 'string' }, 'context-size': { type: 'string' },
+      'max-tokens': { type: 'string' }, 'time-budget-ms': { type: 'string' }, 'prompt-budget-ms': { type: 'string' }, threads: { type: 'string' }, 'context-size': { type: 'string' },
       sidecar: { type: 'string' }, 'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' }, 'llama-files': { type: 'string' }, out: { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -89,6 +90,7 @@ types: ${FILE_TYPES.join(', ')}). --time-budget-ms defaults to the extension's f
       suffixChars: intOption(values['suffix-chars'], 'suffix-chars', 500, 0),
       maxTokens: intOption(values['max-tokens'], 'max-tokens', 12, 1, 512),
       timeBudgetMs: intOption(values['time-budget-ms'], 'time-budget-ms', Number(extensionDefault(root, 'frspec.timeBudgetMs') ?? 0), 0),
+      promptBudgetMs: intOption(values['prompt-budget-ms'], 'prompt-budget-ms', Number(extensionDefault(root, 'frspec.promptBudgetMs') ?? 0), 0),
       threads: intOption(values.threads, 'threads', os.cpus().length, 1, 1024),
       contextSize: intOption(values['context-size'], 'context-size', 4096, 256, 131072),
       sidecarEntry, execArgv: sidecarEntry.endsWith('.ts') ? ['--import', 'tsx'] : undefined,
