@@ -12,7 +12,8 @@ import { selectModel } from './commands/select-model';
 import { UserControls } from './control/user-controls';
 import { RecentFiles } from './context/recent-files';
 import { DefinitionContext } from './context/language-server';
-import { EngineHost } from './engine/engine-host';
+import { activeFolder, EngineHost } from './engine/engine-host';
+import { folderForFile } from './vocab/active-folder';
 import { FrSpecInlineCompletionProvider } from './providers/inline-completion';
 import { RemoteHost, setRemoteApiKey } from './remote/remote-host';
 import { CompletionHistory } from './ui/completion-history';
@@ -35,7 +36,6 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const remote = new RemoteHost(ctx, log);
   const provider = new FrSpecInlineCompletionProvider(engine, recent, readSettings, controls, log, remote, new DefinitionContext(log));
   const languageOfEditor = (arg: unknown) => (typeof arg === 'string' ? arg : vscode.window.activeTextEditor?.document.languageId);
-  const folderOf = () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 
   const touch = (doc: vscode.TextDocument, offset?: number) => {
     if (doc.uri.scheme !== 'file' || doc.getText().length > 1_000_000) return;
@@ -48,10 +48,18 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
     createStatusBar(engine, controls, remote, readSettings),
     provider.onDidServe(() => void vscode.commands.executeCommand('setContext', 'frspec.servedSuggestion', true)),
     vscode.workspace.onDidOpenTextDocument((d) => touch(d)),
-    vscode.window.onDidChangeActiveTextEditor((e) => { if (e) provider.prime(e.document, e.selection.active); }),
+    vscode.window.onDidChangeActiveTextEditor((e) => {
+      if (!e) return;
+      provider.prime(e.document, e.selection.active);
+      // Multi-root: draft with the vocabulary of the folder that holds this file.
+      if (readSettings().engine === 'local') void engine.useVocabOf(readSettings(), activeFolder());
+    }),
     vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length) touch(e.document, e.document.offsetAt(e.contentChanges[0].range.start)); }),
     vscode.workspace.onDidCloseTextDocument((d) => provider.cache.clear(d.uri.toString())),
-    vscode.workspace.onDidSaveTextDocument(() => { const f = folderOf(); if (f) engine.onSaved(readSettings(), f); }),
+    vscode.workspace.onDidSaveTextDocument((d) => {
+      const f = folderForFile((vscode.workspace.workspaceFolders ?? []).map((w) => w.uri.fsPath), d.uri.fsPath);
+      if (f) engine.onSaved(readSettings(), f);
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       const s = readSettings();
       // Remote mode runs no local engine; switching back starts it.

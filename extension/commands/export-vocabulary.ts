@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { encodeTokenMap, type ExportFormat, hotIds } from '../../vocab/export';
 import { readVocab } from '../../vocab/format';
-import type { EngineHost } from '../engine/engine-host';
+import { activeFolder, type EngineHost } from '../engine/engine-host';
 
 export async function exportVocabulary(engine: EngineHost, log: vscode.OutputChannel): Promise<void> {
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const folder = activeFolder();  // multi-root: the active file's folder
   if (!folder) { void vscode.window.showWarningMessage('FR-Spec: open a folder first; its vocabulary is what gets exported.'); return; }
   const frv = engine.vocabFile(folder);
   if (!frv || !fs.existsSync(frv)) {

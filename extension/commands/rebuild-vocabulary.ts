@@ -2,10 +2,10 @@
 // sidecar (progress notification with cancel), writes the .frv into the extension's storage keyed by
 // workspace and tokenizer, has the sidecar use it at once, and reports the top-k coverage.
 import * as vscode from 'vscode';
-import type { EngineHost } from '../engine/engine-host';
+import { activeFolder, type EngineHost } from '../engine/engine-host';
 
 export async function rebuildVocabulary(engine: EngineHost, log: vscode.OutputChannel): Promise<void> {
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const folder = activeFolder();  // multi-root: the active file's folder
   if (!folder) { void vscode.window.showWarningMessage('FR-Spec: open a folder first; its files make the draft vocabulary.'); return; }
   if (!engine.ready) { void vscode.window.showWarningMessage('FR-Spec: the engine is not ready (see the status bar).'); return; }
   await vscode.window.withProgress(

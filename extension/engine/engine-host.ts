@@ -7,6 +7,7 @@ import { SidecarClient } from '../client/sidecar-client';
 import type { CompleteParams, CompleteResult, CompletionStats, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../native/sidecar/protocol';
 import type { Settings } from '../config';
 import type { EngineState } from '../ui/status-format';
+import { folderForFile } from '../vocab/active-folder';
 import { vocabFileFor } from '../vocab/vocab-path';
 
 export class EngineHost implements vscode.Disposable {
@@ -22,6 +23,8 @@ export class EngineHost implements vscode.Disposable {
   readonly onDidComplete = this.completed.event;
   private statsTimer?: NodeJS.Timeout;
   private saveTimer?: NodeJS.Timeout;
+  /** The workspace folder whose vocabulary the sidecar drafts with (multi-root: the active file's folder). */
+  private vocabFolder?: string;
 
   constructor(private readonly ctx: vscode.ExtensionContext, private readonly log: vscode.OutputChannel) {}
 
@@ -56,7 +59,8 @@ export class EngineHost implements vscode.Disposable {
       });
       this.log.appendLine(`model ready: ${settings.model} (${this.model.decoding.mode} decoding${this.model.decoding.note ? `; ${this.model.decoding.note}` : ''})`);
       this.setState({ kind: 'ready' });
-      await this.useExistingVocab(settings);
+      this.vocabFolder = undefined;
+      await this.useVocabOf(settings, activeFolder());
     } catch (e) {
       this.fail((e as Error).message);
     }
@@ -125,6 +129,7 @@ export class EngineHost implements vscode.Disposable {
           this.setState({ kind: 'building', fraction: p.fraction });
           onProgress?.(p);
         });
+        this.vocabFolder = folder;  // the sidecar drafts with what it just built
         this.log.appendLine(`vocabulary of ${folder}: ${r.files} files, ${r.tokens} tokens, ${r.distinct} ids → ${out} (${r.ms.toFixed(0)} ms, ${r.filesFromCache} files from cache)`);
         return r;
       } finally {
@@ -142,13 +147,18 @@ export class EngineHost implements vscode.Disposable {
     this.saveTimer = setTimeout(() => { void this.buildVocab(folder).catch((e) => this.log.appendLine(`vocabulary refresh failed: ${(e as Error).message}`)); }, delayMs);
   }
 
-  private async useExistingVocab(settings: Settings): Promise<void> {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    if (!folder || !this.client) return;
+  /**
+   * Drafts with the vocabulary of `folder` (multi-root workspaces: called when the active editor moves to a
+   * file of another folder); a no-op when it is already in use. Loads the folder's file, or builds it.
+   */
+  async useVocabOf(settings: Settings, folder: string | undefined): Promise<void> {
+    if (!folder || folder === this.vocabFolder || !this.client || !this.ready || !this.model) return;
+    this.vocabFolder = folder;
     const file = this.vocabFile(folder)!;
     if (fs.existsSync(file)) {
       try {
         await this.client.request('vocab/load', { file, topK: settings.topK });
+        this.log.appendLine(`drafting with the vocabulary of ${folder}`);
         return;
       } catch (e) {
         this.log.appendLine(`cannot use ${file}: ${(e as Error).message}; rebuilding it`);
@@ -181,4 +191,11 @@ export class EngineHost implements vscode.Disposable {
     clearTimeout(this.saveTimer);
     await this.client?.dispose();
   }
+}
+
+/** The workspace folder of the active editor's file (multi-root), else the first folder. */
+export function activeFolder(): string | undefined {
+  const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+  const doc = vscode.window.activeTextEditor?.document;
+  return folderForFile(folders, doc?.uri.scheme === 'file' ? doc.uri.fsPath : undefined);
 }

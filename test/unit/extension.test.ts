@@ -7,6 +7,7 @@ import { prefixWindow, suffixWindow } from '../../extension/context/windows';
 import { postprocess, requestRules } from '../../extension/postprocess/multiline';
 import { buildFimPrompt, fimCapabilities, lineCommentFor } from '../../extension/prompt/templates';
 import { statisticsReport, statusView } from '../../extension/ui/status-format';
+import { folderForFile } from '../../extension/vocab/active-folder';
 import { vocabFileFor } from '../../extension/vocab/vocab-path';
 import type { StatsResult } from '../../native/sidecar/protocol';
 import { findStop } from '../../native/sidecar/stop-rules';
@@ -45,6 +46,19 @@ describe('extension: FIM templates', () => {
     const parts = buildFimPrompt(fimCapabilities(QWEN)!, { ...input, chunks: [], prefix: 'x = "<|fim_middle|>"\n' });
     assert.ok(parts.includes('x = "<|fim_middle|>"\n'));
     assert.equal(parts.filter((p) => typeof p !== 'string' && p.special === 'fim_middle').length, 1);
+  });
+});
+
+describe('extension: multi-root workspaces', () => {
+  it('the vocabulary of the folder that holds the file (the deepest when folders nest), else the first', () => {
+    const folders = ['/w/app', '/w/lib', '/w/app/packages/ui'];
+    assert.equal(folderForFile(folders, '/w/lib/src/a.ts'), '/w/lib');
+    assert.equal(folderForFile(folders, '/w/app/main.py'), '/w/app');
+    assert.equal(folderForFile(folders, '/w/app/packages/ui/button.tsx'), '/w/app/packages/ui');
+    assert.equal(folderForFile(folders, '/w/library/x.ts'), '/w/app');  // a name prefix is not a parent folder
+    assert.equal(folderForFile(folders, '/elsewhere/x.ts'), '/w/app');
+    assert.equal(folderForFile(folders, undefined), '/w/app');
+    assert.equal(folderForFile([], '/w/lib/a.ts'), undefined);
   });
 });
 
