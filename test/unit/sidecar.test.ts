@@ -190,10 +190,15 @@ describe('sidecar (real process, demo model)', function () {
   it('a vocabulary build cancelled by the client stops, writes nothing, and the engine keeps serving', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-sidecar-vocab-cancel-'));
     try {
-      // ~28 MB of distinct identifiers: seconds of counting, far more than one 200 ms progress interval even on
-      // an idle machine, so the cancel below always lands while the build is running (a timer raced it).
-      for (let i = 0; i < 400; i++) {
-        fs.writeFileSync(path.join(dir, `f${i}.ts`), Array.from({ length: 2000 }, (_, j) => `export const v${i}_${j} = ${(i * 7919 + j * 104729) % 1000003};\n`).join(''));
+      // ~54 MB of random identifiers: the tokenizer's piece cache cannot shortcut them (the earlier v<i>_<j>
+      // names counted at 68 MB/s, done 0.4 s after start, and a loaded CI machine's cancel arrived too late),
+      // so counting takes ~1.5 s on an idle machine, several 200 ms progress intervals, and the cancel below
+      // lands while the build is running (a timer raced it).
+      let seed = 12345;
+      const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+      const word = () => Array.from({ length: 10 }, () => String.fromCharCode(97 + (rand() % 26))).join('');
+      for (let i = 0; i < 600; i++) {
+        fs.writeFileSync(path.join(dir, `f${i}.ts`), Array.from({ length: 2000 }, () => `export const ${word()}_${word()} = ${rand() % 1000003};\n`).join(''));
       }
       const out = path.join(dir, 'out.frv');
       const src = new rpc.CancellationTokenSource();
