@@ -25,6 +25,7 @@ import { quantize } from '../native/quant';
 import { llama3Gguf } from '../test/unit/tokenizer-fixtures';
 import { demoModelPath, sharedDir } from '../cli/models';
 import { packageRoot } from '../cli/paths';
+import { rng } from '../test/helpers/fixtures';
 import { GGUF_TYPE_IDS, GGML_TYPE_IDS, type GgufMeta, type GgufScalarType, toF16Bits } from '../test/helpers/gguf-writer';
 import { BLOCK, type FileType, LLAMA_FTYPE, type Shape, shapeByName, tensorType, type TensorType } from './shapes';
 
@@ -220,18 +221,6 @@ function headerBytes(meta: GgufMeta[], tensors: TensorPlan[]): Buffer {
 }
 
 // ---- weights ----
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, gauss: () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()) };
-}
-
 function isPrime(n: number): boolean {
   for (let i = 2; i * i <= n; i++) if (n % i === 0) return false;
   return n > 1;

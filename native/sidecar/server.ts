@@ -12,7 +12,7 @@ import { fileStamps, Session } from './session';
 import { completeParams, initializeParams, MAX_ID_CHARS, MAX_TOP_K, vocabBuildParams } from './params';
 import { Fields, invalid } from './validate';
 import { checkOutputFile, isUnderSystemRoot } from '../../vocab/safe-fs';
-import { Stats } from './stats';
+import { completionStats, Stats } from './stats';
 import { findStop, type StopHit } from './stop-rules';
 import { encodePrompt } from './prompt';
 import { capSuffix, PromptRate } from './suffix-cap';
@@ -168,11 +168,7 @@ export class SidecarServer {
         : r.stop === 'stop_token' ? 'end_of_text' : r.stop === 'context_full' ? 'context_full' : 'max_tokens';
       const done = performance.now();
       const stats: CompletionStats = {
-        promptTokens: r.nPrompt, reusedTokens: r.nReused, tokens: r.tokens.length,
-        queueMs: started - received, promptMs: r.promptMs, decodeMs: r.decodeMs,
-        firstTokenMs: (firstTokenAt ?? done) - received, totalMs: done - received,
-        tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
-        steps: r.steps, tau: r.tau, mode: r.mode,
+        ...completionStats(r, { received, started, firstTokenAt, done }),
         ...(r.why ? { why: r.why } : {}), ...(suffixCutTokens ? { suffixCutTokens } : {}),
       };
       // Other suggestions only when asked (the editor asks when the user cycles): after the greedy one is done.

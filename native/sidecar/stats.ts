@@ -1,6 +1,21 @@
 // Running statistics of the sidecar: request counters, the recent completions' speed, τ and latency, and
 // the measured speed-up (recent tokens/s of the decoder over the calibrated plain tokens/s).
+import type { DecodeResult } from './decoder';
 import type { Calibration, CompletionStats, DecodingSummary, StatsResult, VocabSummary } from './protocol';
+
+/** When a completion was received, started (after the queue), showed its first token and ended (performance.now()). */
+export interface CompletionTimes { received: number; started: number; firstTokenAt?: number; done: number }
+
+/** A completion's figures as the protocol reports them, for the editor's `complete` and the HTTP server alike. */
+export function completionStats(r: DecodeResult, t: CompletionTimes): CompletionStats {
+  return {
+    promptTokens: r.nPrompt, reusedTokens: r.nReused, tokens: r.tokens.length,
+    queueMs: t.started - t.received, promptMs: r.promptMs, decodeMs: r.decodeMs,
+    firstTokenMs: (t.firstTokenAt ?? t.done) - t.received, totalMs: t.done - t.received,
+    tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
+    steps: r.steps, tau: r.tau, mode: r.mode,
+  };
+}
 
 const RECENT = 100;
 

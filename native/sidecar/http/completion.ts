@@ -6,6 +6,7 @@
 import type { Session } from '../session';
 import { findStop } from '../stop-rules';
 import type { CompletionStats } from '../protocol';
+import { completionStats } from '../stats';
 
 export type StopType = 'eos' | 'limit' | 'word' | 'none';
 
@@ -96,13 +97,7 @@ export async function runCompletion(s: Session, req: CompletionRequest, signal: 
       : r.stop === 'stop_token' ? 'end_of_text' : r.stop === 'context_full' ? 'context_full' : 'max_tokens';
     const stopType: StopType = reason === 'end_of_text' ? 'eos' : reason === 'stop_sequence' ? 'word' : 'limit';
     const done = performance.now();
-    const stats: CompletionStats = {
-      promptTokens: r.nPrompt, reusedTokens: r.nReused, tokens: r.tokens.length,
-      queueMs: started - receivedAt, promptMs: r.promptMs, decodeMs: r.decodeMs,
-      firstTokenMs: (firstTokenAt ?? done) - receivedAt, totalMs: done - receivedAt,
-      tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
-      steps: r.steps, tau: r.tau, mode: r.mode,
-    };
+    const stats = completionStats(r, { received: receivedAt, started, firstTokenAt, done });
     return { text, stopType, stoppingWord: cut?.word ?? '', reason, stats, tokensCached: r.nPrompt + r.tokens.length };
   } finally {
     signal.removeEventListener('abort', forward);
