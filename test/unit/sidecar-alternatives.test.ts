@@ -3,14 +3,13 @@
 import { strict as assert } from 'node:assert';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode, type PromptPart } from '../../native/sidecar/protocol';
+import { ErrorCode } from '../../native/sidecar/protocol';
 import { topLogits } from '../../native/sidecar/decoder';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { demoModel, requireShared } from '../helpers/shared';
-import { startClient } from './sidecar-helpers';
+import { fim, startClient } from './sidecar-helpers';
 
-const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
 
 describe('sidecar: alternatives (real process, demo model)', function () {
   this.timeout(120000);

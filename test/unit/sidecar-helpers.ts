@@ -3,7 +3,11 @@
 import * as cp from 'node:child_process';
 import * as path from 'node:path';
 import { SidecarClient, type SidecarClientOptions } from '../../extension/client/sidecar-client';
+import type { PromptPart } from '../../native/sidecar/protocol';
 import { repoRoot } from '../helpers/shared';
+
+/** A Qwen-style FIM prompt as the editor sends it: special tokens by name, the code as plain text. */
+export const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
 
 export const SIDECAR_ENTRY = path.join(repoRoot, 'native', 'sidecar', 'entry.ts');
 

@@ -6,15 +6,14 @@
 import { strict as assert } from 'node:assert';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode, type PromptPart } from '../../native/sidecar/protocol';
+import { ErrorCode } from '../../native/sidecar/protocol';
 import { capSuffix } from '../../native/sidecar/suffix-cap';
 import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { demoModel, requireShared } from '../helpers/shared';
-import { startClient } from './sidecar-helpers';
+import { fim, startClient } from './sidecar-helpers';
 
-const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
 /** About `lines` x 15 tokens of code no earlier request has sent (`tag` makes it new to the KV cache). */
 const code = (tag: string, lines: number) => Array.from({ length: lines }, (_, i) => `    value_${tag}_${i} = compute(${i}, "${tag}")\n`).join('');
 

@@ -4,12 +4,11 @@
 import { strict as assert } from 'node:assert';
 import { type SidecarDeath, SidecarDiedError } from '../../extension/client/sidecar-client';
 import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode, type PromptPart } from '../../native/sidecar/protocol';
+import { ErrorCode } from '../../native/sidecar/protocol';
 import { percentile } from '../../native/sidecar/stats';
 import { demoModel, requireShared } from '../helpers/shared';
-import { startClient } from './sidecar-helpers';
+import { fim, startClient } from './sidecar-helpers';
 
-const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
 
 // What a user types: a Python module, one keystroke at a time.
 const SOURCE = `import json

@@ -7,15 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode, type InitializeResult, type PromptPart } from '../../native/sidecar/protocol';
+import { ErrorCode, type InitializeResult } from '../../native/sidecar/protocol';
 import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { readVocab } from '../../vocab';
 import { demoModel, requireShared } from '../helpers/shared';
-import { RawSidecar, startClient } from './sidecar-helpers';
+import { fim, RawSidecar, startClient } from './sidecar-helpers';
 
-const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
 const PREFIX = 'import os\n\n\ndef read_lines(path):\n    """Returns the lines of a text file."""\n    with open(path) as f:\n        ';
 
 async function rejectsWith(p: Promise<unknown>, code: number, re?: RegExp): Promise<Error> {
