@@ -9,9 +9,15 @@
 
 #include <algorithm>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
+// A spin-wait hint (x86 `pause`, arm64 `yield`): lets the other hyperthread run and saves power while a
+// worker polls for the next job. Compiler builtins / inline asm, so no intrinsic header outside the kernels.
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>
 #define FRSPEC_CPU_RELAX() _mm_pause()
+#elif defined(__x86_64__) || defined(__i386__)
+#define FRSPEC_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__) || defined(__arm__)
+#define FRSPEC_CPU_RELAX() __asm__ __volatile__("yield")
 #else
 #define FRSPEC_CPU_RELAX() ((void)0)
 #endif
