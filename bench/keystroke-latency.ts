@@ -1,4 +1,4 @@
-// Keystroke -> suggestion latency through the real sidecar (native/sidecar, spawned as the extension does,
+// Keystroke -> suggestion latency through the real sidecar (sidecar, spawned as the extension does,
 // over JSON-RPC): typing is replayed on FIM prompts of ../shared/corpus/dev.jsonl.xz — the cursor at the
 // start of a file's middle line, that line typed one character every `--interval` ms, each keystroke a
 // `complete` request that supersedes the one before (the editor does not wait) — once per decoder
@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SidecarClient } from '../extension/client/sidecar-client';
-import type { CompleteResult, InitializeParams, PromptPart } from '../native/sidecar/protocol';
+import type { CompleteResult, InitializeParams, PromptPart } from '../sidecar/protocol';
 import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
 
 const { values: a } = parseArgs({
@@ -57,7 +57,7 @@ async function start(config: string): Promise<SidecarClient> {
   const init: InitializeParams = { model: target, threads: Number(a.threads), contextSize: 4096, calibrate: true };
   if (config === 'draft') Object.assign(init, { draft: demoModel('demo-draft')!, vocab: a.vocab, topK: Number(a['top-k']) });
   if (config === 'eagle') Object.assign(init, { eagle: demoModel('demo-eagle')!, vocab: a.vocab, topK: Number(a['top-k']) });
-  const client = new SidecarClient({ entry: path.join(__dirname, '..', 'native', 'sidecar', 'entry.ts'), execArgv: ['--import', 'tsx'] });
+  const client = new SidecarClient({ entry: path.join(__dirname, '..', 'sidecar', 'entry.ts'), execArgv: ['--import', 'tsx'] });
   client.start();
   await client.initialize(init);
   // Calibration runs in the background after loading, as it would while the user reads: let it finish.

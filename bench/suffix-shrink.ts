@@ -1,6 +1,6 @@
 // What shrinking the FIM suffix costs in quality: first-line exact match of greedy completions on dev FIM
 // prompts (../shared/corpus/dev.jsonl.xz) with the full suffix window vs the suffix cut to N tokens at a line
-// end (native/sidecar/suffix-cap.ts, what the sidecar does under a prompt budget), and what it saves: the
+// end (sidecar/suffix-cap.ts, what the sidecar does under a prompt budget), and what it saves: the
 // suffix tokens every keystroke re-evaluates, with the measured prompt speed of the same run. The cursor is
 // at the start of a file's middle line (a non-blank line), the prefix is the extension's 4000-character
 // window, the suffix its 1000-character window starting at the line after; the completion's first line must
@@ -15,8 +15,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../native/engine';
 import { openTokenizer } from '../native/tokenizer';
-import { capSuffix } from '../native/sidecar/suffix-cap';
-import type { PromptPart } from '../native/sidecar/protocol';
+import { capSuffix } from '../sidecar/suffix-cap';
+import type { PromptPart } from '../sidecar/protocol';
 import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
 
 const { values: a } = parseArgs({

@@ -1,11 +1,11 @@
-// frspec serve --stdio — runs the sidecar (native/sidecar) on stdin/stdout: the same process the VS Code
+// frspec serve --stdio — runs the sidecar (sidecar) on stdin/stdout: the same process the VS Code
 // extension starts, for other editors, scripts and debugging. The protocol is in docs/protocol.md.
 // frspec serve --http — the same engine behind llama.cpp- and OpenAI-compatible HTTP endpoints
-// (native/sidecar/http), for llama.vscode, Continue and a team's shared server.
+// (sidecar/http), for llama.vscode, Continue and a team's shared server.
 import { type Command, intOption, parseCommandArgs, UsageError } from '../command';
-import { runSidecar } from '../../native/sidecar/main';
-import { CompletionHost } from '../../native/sidecar/http/host';
-import { FrspecHttpServer, isLoopback, ROUTES } from '../../native/sidecar/http/server';
+import { runSidecar } from '../../sidecar/main';
+import { CompletionHost } from '../../sidecar/http/host';
+import { FrspecHttpServer, isLoopback, ROUTES } from '../../sidecar/http/server';
 
 export const serve: Command = {
   name: ['serve'],
@@ -18,7 +18,7 @@ and stdout until stdin closes or an \`exit\` notification arrives: initialize (l
 (fill-in-the-middle or plain prompts, streamed, newest request wins), cancel, stats, calibrate,
 vocab/build, vocab/load, shutdown. Logs go to stderr.
 
---http serves the model over HTTP (native/sidecar/http/README.md): llama.cpp's POST /infill and
+--http serves the model over HTTP (sidecar/http/README.md): llama.cpp's POST /infill and
 /completion (SSE streaming with stream: true), GET /health and /props; OpenAI's POST /v1/completions and
 GET /v1/models; GET /metrics (Prometheus). Greedy decoding, FR-Spec speculative with --draft or --eagle
 (used once measured faster than plain here). A newer request from the same client (API key + address +

@@ -7,11 +7,11 @@
 // leaves the client in an error state: requests fail at once with the reason until the next `initialize`
 // (a settings change) or `restart` (Restart Engine). No `vscode` import: the tests drive this class directly.
 import * as cp from 'node:child_process';
-import { type CancellationToken, type MessageConnection, rpc } from '../../native/sidecar/jsonrpc';
+import { type CancellationToken, type MessageConnection, rpc } from '../../sidecar/jsonrpc';
 import {
   type CompleteParams, type CompletePartial, type CompleteResult, type InitializeParams, type InitializeResult, Method, Notify,
   type StatsResult, type VocabBuildParams, type VocabBuildResult, type VocabProgress,
-} from '../../native/sidecar/protocol';
+} from '../../sidecar/protocol';
 
 export interface SidecarDeath {
   code: number | null;

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { SidecarClient } from '../client/sidecar-client';
-import type { CompleteParams, CompleteResult, CompletionStats, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../native/sidecar/protocol';
+import type { CompleteParams, CompleteResult, CompletionStats, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../sidecar/protocol';
 import type { Settings } from '../config';
 import type { EngineState } from '../ui/status-format';
 import { folderForFile } from '../vocab/active-folder';

@@ -1,7 +1,7 @@
 // Fill-in-the-middle prompts by model family, chosen from the model's OWN special tokens (the sidecar reports
 // how each is spelt). The result is a list of parts: text (always tokenized as text, so code that spells a
 // special token stays code) and named specials, which the sidecar maps to the model's ids.
-import type { PromptPart, SpecialName } from '../../native/sidecar/protocol';
+import type { PromptPart, SpecialName } from '../../sidecar/protocol';
 
 export type FimFamily = 'qwen' | 'starcoder' | 'deepseek' | 'codellama' | 'generic';
 

@@ -19,7 +19,7 @@ import { postprocess, requestRules, type CursorContext } from '../postprocess/mu
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
 import type { RemoteHost } from '../remote/remote-host';
 import { remoteRequest } from '../remote/remote-request';
-import type { PromptPart } from '../../native/sidecar/protocol';
+import type { PromptPart } from '../../sidecar/protocol';
 
 export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   readonly cache = new TypedAlongCache();

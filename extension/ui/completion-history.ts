@@ -1,7 +1,7 @@
 // The completions of this session as the statistics view charts them: one sample per served request (not
 // warmups), kept in a ring, and the view's data (series over time, the τ histogram, plain vs speculative,
 // the vocabulary's coverage curve) as plain JSON. Pure, so it is unit-tested; the view only draws it.
-import type { CompletionStats, StatsResult } from '../../native/sidecar/protocol';
+import type { CompletionStats, StatsResult } from '../../sidecar/protocol';
 
 export interface CompletionSample {
   /** Unix ms when the result arrived. */

@@ -1,5 +1,5 @@
 // What the status bar item says, as pure functions of the engine's state and statistics.
-import type { StatsResult } from '../../native/sidecar/protocol';
+import type { StatsResult } from '../../sidecar/protocol';
 
 export type EngineState =
   | { kind: 'no-model' }

@@ -20,10 +20,10 @@
 #include "options.h"
 #include "workers.h"
 #include "engine/generate.h"
-#include "spec/drafters.h"
-#include "spec/ranked_vocab.h"
-#include "spec/lookup.h"
-#include "spec/speculative.h"
+#include "speculative/drafters.h"
+#include "speculative/ranked_vocab.h"
+#include "speculative/lookup.h"
+#include "speculative/speculative.h"
 #include "tokenizer/tokenizer.h"
 
 namespace frspec::addon {

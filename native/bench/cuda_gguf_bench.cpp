@@ -28,9 +28,9 @@
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/prepared_model.h"
-#include "spec/drafters.h"
-#include "spec/ranked_vocab.h"
-#include "spec/speculative.h"
+#include "speculative/drafters.h"
+#include "speculative/ranked_vocab.h"
+#include "speculative/speculative.h"
 #include "prompts_file.h"
 
 using namespace frspec;

@@ -9,9 +9,9 @@
 #include "engine/context.h"
 #include "engine/model.h"
 #include "engine/prepared_model.h"
-#include "spec/drafters.h"
-#include "spec/ranked_vocab.h"
-#include "spec/speculative.h"
+#include "speculative/drafters.h"
+#include "speculative/ranked_vocab.h"
+#include "speculative/speculative.h"
 #include "tokenizer/tokenizer.h"
 
 namespace frspec {

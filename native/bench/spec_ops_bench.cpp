@@ -18,8 +18,8 @@
 #include "engine/context.h"
 #include "engine/model.h"
 #include "engine/prepared_model.h"
-#include "spec/drafters.h"
-#include "spec/ranked_vocab.h"
+#include "speculative/drafters.h"
+#include "speculative/ranked_vocab.h"
 #include "prompts_file.h"
 
 using namespace frspec;

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "engine/generate.h"
-#include "spec/drafters.h"
-#include "spec/lookup.h"
-#include "spec/ranked_vocab.h"
-#include "spec/speculative.h"
+#include "speculative/drafters.h"
+#include "speculative/lookup.h"
+#include "speculative/ranked_vocab.h"
+#include "speculative/speculative.h"
 #include "tokenizer/tokenizer.h"
 
 #include "check.h"

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "engine/sampler.h"
-#include "spec/drafters.h"
-#include "spec/speculative.h"
+#include "speculative/drafters.h"
+#include "speculative/speculative.h"
 
 using namespace frspec;
 

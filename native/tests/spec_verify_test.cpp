@@ -1,4 +1,4 @@
-// Tests of speculative verification (native/src/spec): tree masks and positions, greedy acceptance, and the
+// Tests of speculative verification (native/src/speculative): tree masks and positions, greedy acceptance, and the
 // exactness of sampling verification measured statistically — the distribution of the first two emitted
 // tokens must equal the target's exact joint distribution (chi-square over 200k draws), for chain
 // speculative sampling with an FR-Spec-restricted draft (q = 0 outside the subset), a full-vocabulary
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "spec/verify.h"
+#include "speculative/verify.h"
 
 #include "check.h"
 

@@ -14,7 +14,7 @@ describe('frspec bench typing', function () {
   it('replays 5 keystrokes through the sidecar and reports consistent fields', async function () {
     requireShared(this);
     const r = await frspec(['bench', 'typing', '--files', '1', '--keystrokes', '5', '--bursts', '1', '--threads', '1', '--no-llama-cpp',
-      '--sidecar', path.join(repoRoot, 'native', 'sidecar', 'entry.ts'), '--json']);
+      '--sidecar', path.join(repoRoot, 'sidecar', 'entry.ts'), '--json']);
     assert.equal(r.code, 0, r.err);
     const j = lastJson(r.out) as TypingResult & { ok: boolean };
     assert.equal(j.ok, true);

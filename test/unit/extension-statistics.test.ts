@@ -2,7 +2,7 @@
 // histogram, plain vs speculative speed and the coverage curve, from real-shaped sidecar results.
 import { strict as assert } from 'node:assert';
 import { chartData, CompletionHistory, histogram } from '../../extension/ui/completion-history';
-import type { CompletionStats, StatsResult } from '../../native/sidecar/protocol';
+import type { CompletionStats, StatsResult } from '../../sidecar/protocol';
 
 const completion = (mode: 'plain' | 'speculative', tokens: number, tokensPerSecond: number, tau: number, totalMs = 100): CompletionStats => ({
   promptTokens: 500, reusedTokens: 480, tokens, queueMs: 0, promptMs: 10, decodeMs: (1000 * tokens) / tokensPerSecond, firstTokenMs: 20, totalMs, tokensPerSecond, steps: Math.ceil(tokens / tau), tau, mode,

@@ -9,8 +9,8 @@ import { buildFimPrompt, fimCapabilities, lineCommentFor } from '../../extension
 import { statisticsReport, statusView } from '../../extension/ui/status-format';
 import { folderForFile } from '../../extension/vocab/active-folder';
 import { vocabFileFor } from '../../extension/vocab/vocab-path';
-import type { StatsResult } from '../../native/sidecar/protocol';
-import { findStop } from '../../native/sidecar/stop-rules';
+import type { StatsResult } from '../../sidecar/protocol';
+import { findStop } from '../../sidecar/stop-rules';
 
 const QWEN = { fim_prefix: '<|fim_prefix|>', fim_suffix: '<|fim_suffix|>', fim_middle: '<|fim_middle|>', repo_name: '<|repo_name|>', file_sep: '<|file_sep|>' };
 const input = { prefix: 'def f(x):\n    ', suffix: '\n\nprint(f(2))\n', path: 'src/a.py', repoName: 'proj', chunks: [{ path: 'src/b.py', text: 'B = 1' }], lineComment: '#' };

@@ -1,10 +1,10 @@
 // `frspec serve --http` against the exact request shapes llama.vscode and Continue send, through the real CLI,
 // engine and demo models; plus the HTTP layer's own pieces (stop rules, key compare, per-client latest-wins).
 import * as assert from 'node:assert/strict';
-import { ClientQueue } from '../../native/sidecar/http/client-queue';
-import { heldBack, indentCut } from '../../native/sidecar/http/completion';
-import { isLoopback, keyMatches } from '../../native/sidecar/http/server';
-import { LatestWins } from '../../native/sidecar/scheduler';
+import { ClientQueue } from '../../sidecar/http/client-queue';
+import { heldBack, indentCut } from '../../sidecar/http/completion';
+import { isLoopback, keyMatches } from '../../sidecar/http/server';
+import { LatestWins } from '../../sidecar/scheduler';
 import { frspec } from '../helpers/cli';
 import { metric, request, type ServedHttp, sseEvents, startHttpServer } from '../helpers/http-server';
 import { demoModel, requireShared } from '../helpers/shared';

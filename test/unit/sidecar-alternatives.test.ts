@@ -2,9 +2,9 @@
 // next-best first tokens (ranked by logit), each continued greedily; the first suggestion stays the greedy one.
 import { strict as assert } from 'node:assert';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
-import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode } from '../../native/sidecar/protocol';
-import { topLogits } from '../../native/sidecar/decoder';
+import { rpc } from '../../sidecar/jsonrpc';
+import { ErrorCode } from '../../sidecar/protocol';
+import { topLogits } from '../../sidecar/decoder';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { demoModel, requireShared } from '../helpers/shared';

@@ -1,8 +1,8 @@
-// The per-request choice between speculative and plain decoding (native/sidecar/choice.ts): from measured
+// The per-request choice between speculative and plain decoding (sidecar/choice.ts): from measured
 // costs, the cheaper decoder for the request's likely length, a re-measurement of the other one every
 // EXPLORE_EVERY requests, both measured before predicting, calibration as a seed that real requests replace.
 import { strict as assert } from 'node:assert';
-import { DecoderChoice, EXPLORE_EVERY, type Measured, type Mode } from '../../native/sidecar/choice';
+import { DecoderChoice, EXPLORE_EVERY, type Measured, type Mode } from '../../sidecar/choice';
 
 const plain = (msPerToken: number, tokens = 32): Measured => ({ mode: 'plain', tokens, decodeMs: msPerToken * tokens, steps: tokens });
 const spec = (msPerToken: number, tokens = 32, draftPromptMs = 1, tau = 2.5): Measured => ({

@@ -5,7 +5,7 @@
 // request before them answered and the process either still serving or exited cleanly (code 0).
 // A few seconds; the seed is printed so a failure can be replayed (FRSPEC_FUZZ_SEED).
 import { strict as assert } from 'node:assert';
-import { ErrorCode } from '../../native/sidecar/protocol';
+import { ErrorCode } from '../../sidecar/protocol';
 import { demoModel, sharedDir } from '../helpers/shared';
 import { RawSidecar } from './sidecar-helpers';
 

@@ -1,15 +1,15 @@
-// Starting the real sidecar (native/sidecar/main.ts through tsx) for the sidecar suites, with the real
+// Starting the real sidecar (sidecar/main.ts through tsx) for the sidecar suites, with the real
 // demo model; and a raw stdio connection for sending malformed bytes.
 import * as cp from 'node:child_process';
 import * as path from 'node:path';
 import { SidecarClient, type SidecarClientOptions } from '../../extension/client/sidecar-client';
-import type { PromptPart } from '../../native/sidecar/protocol';
+import type { PromptPart } from '../../sidecar/protocol';
 import { repoRoot } from '../helpers/shared';
 
 /** A Qwen-style FIM prompt as the editor sends it: special tokens by name, the code as plain text. */
 export const fim = (prefix: string, suffix: string): PromptPart[] => [{ special: 'fim_prefix' }, prefix, { special: 'fim_suffix' }, suffix, { special: 'fim_middle' }];
 
-export const SIDECAR_ENTRY = path.join(repoRoot, 'native', 'sidecar', 'entry.ts');
+export const SIDECAR_ENTRY = path.join(repoRoot, 'sidecar', 'entry.ts');
 
 export function startClient(opts: Partial<SidecarClientOptions> = {}): SidecarClient {
   const client = new SidecarClient({

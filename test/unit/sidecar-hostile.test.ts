@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { DEFAULT_FRAMING_LIMITS, FramedReader } from '../../native/sidecar/framing';
-import { ErrorCode } from '../../native/sidecar/protocol';
+import { DEFAULT_FRAMING_LIMITS, FramedReader } from '../../sidecar/framing';
+import { ErrorCode } from '../../sidecar/protocol';
 import { demoModel, requireShared } from '../helpers/shared';
 import { RawSidecar } from './sidecar-helpers';
 

@@ -5,9 +5,9 @@
 // measured costs, saying why, with plain greedy decoding's output.
 import { strict as assert } from 'node:assert';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
-import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode } from '../../native/sidecar/protocol';
-import { capSuffix } from '../../native/sidecar/suffix-cap';
+import { rpc } from '../../sidecar/jsonrpc';
+import { ErrorCode } from '../../sidecar/protocol';
+import { capSuffix } from '../../sidecar/suffix-cap';
 import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';

@@ -3,9 +3,9 @@
 // a typing simulation of 1000 requests, ~90% of them cancelled, leaves the sidecar's memory flat.
 import { strict as assert } from 'node:assert';
 import { type SidecarDeath, SidecarDiedError } from '../../extension/client/sidecar-client';
-import { rpc } from '../../native/sidecar/jsonrpc';
-import { ErrorCode } from '../../native/sidecar/protocol';
-import { percentile } from '../../native/sidecar/stats';
+import { rpc } from '../../sidecar/jsonrpc';
+import { ErrorCode } from '../../sidecar/protocol';
+import { percentile } from '../../sidecar/stats';
 import { demoModel, requireShared } from '../helpers/shared';
 import { fim, startClient } from './sidecar-helpers';
 

@@ -15,7 +15,7 @@
 #include <random>
 #include <vector>
 
-#include "spec/draft_tree.h"
+#include "speculative/draft_tree.h"
 
 namespace frspec {
 

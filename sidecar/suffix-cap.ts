@@ -3,7 +3,7 @@
 // again: 100-250 tokens per keystroke with the extension's 1000-character suffix window. With a prompt budget
 // (`promptBudgetMs`) the suffix is cut, at a line end, to what this machine's measured prompt speed evaluates
 // within the budget (bench/suffix-shrink.ts measures what that costs in first-line exact match).
-import type { Tokenizer } from '../tokenizer';
+import type { Tokenizer } from '../native/tokenizer';
 import type { PromptPart } from './protocol';
 
 /** Prompt tokens besides the suffix that a keystroke re-evaluates (the prefix's changed tail, specials). */

@@ -1,7 +1,7 @@
 // Turns a protocol prompt (text parts and named special tokens) into token ids. Text is always encoded as
 // plain text, so `<|fim_prefix|>` typed in the editor stays data; specials come only from `{special}` parts
 // and map to the model's own ids. Oversized prompts are refused before and after tokenizing.
-import type { SpecialTokens, Tokenizer } from '../tokenizer';
+import type { SpecialTokens, Tokenizer } from '../native/tokenizer';
 import { ErrorCode, type Limits, type PromptPart, type SpecialName } from './protocol';
 import { SidecarError } from './errors';
 import { invalid } from './validate';

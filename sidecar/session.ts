@@ -1,13 +1,13 @@
 // One loaded model: the target engine, its tokenizer, the decoder (plain or speculative) and the draft
 // vocabulary in use. Loading validates every file and fails with a message that names it.
 import * as fs from 'node:fs';
-import { openTokenizer, type Tokenizer } from '../tokenizer';
-import { coverage, readVocab } from '../../vocab';
+import { openTokenizer, type Tokenizer } from '../native/tokenizer';
+import { coverage, readVocab } from '../vocab';
 import { createDecoder, type Decoder } from './decoder';
 import { ErrorCode, type InitializeParams, type InitializeResult, type Limits, PROTOCOL_VERSION, type VocabSummary } from './protocol';
 import { specialTexts } from './prompt';
 import { SidecarError } from './errors';
-import { openRegular } from '../../vocab/safe-fs';
+import { openRegular } from '../vocab/safe-fs';
 
 /** A file's identity and version as the engine mapped it ('' when it cannot be read now). */
 export function fileStamps(params: Pick<InitializeParams, 'model' | 'draft' | 'eagle'>): Map<string, string> {

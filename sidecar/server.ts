@@ -4,14 +4,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CancellationToken, type MessageConnection, rpc } from './jsonrpc';
-import { buildVocab, coverage, writeVocab } from '../../vocab';
+import { buildVocab, coverage, writeVocab } from '../vocab';
 import { calibrate, newCalibrationProgress } from './calibrate';
 import { SidecarError } from './errors';
 import { LatestWins } from './scheduler';
 import { fileStamps, Session } from './session';
 import { completeParams, initializeParams, MAX_ID_CHARS, MAX_TOP_K, vocabBuildParams } from './params';
 import { Fields, invalid } from './validate';
-import { checkOutputFile, isUnderSystemRoot } from '../../vocab/safe-fs';
+import { checkOutputFile, isUnderSystemRoot } from '../vocab/safe-fs';
 import { completionStats, Stats } from './stats';
 import { findStop, type StopHit } from './stop-rules';
 import { encodePrompt } from './prompt';

@@ -1,4 +1,4 @@
-#include "spec/ranked_vocab.h"
+#include "speculative/ranked_vocab.h"
 
 #include <algorithm>
 #include <array>

@@ -7,7 +7,7 @@
 // - /completion and /v1/completions without a suffix: the prompt is a template the CLIENT wrote (Continue
 //   renders `<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>` itself), so, as in llama.cpp and vLLM,
 //   the model's special-token spellings in it are those tokens. Token-id arrays are accepted too.
-import type { Tokenizer } from '../../tokenizer';
+import type { Tokenizer } from '../../native/tokenizer';
 import { encodePrompt, specialTexts } from '../prompt';
 import type { Limits, PromptPart, SpecialName } from '../protocol';
 import { HttpError } from './errors';

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "spec/draft_tree.h"
+#include "speculative/draft_tree.h"
 
 namespace frspec {
 

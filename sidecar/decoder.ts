@@ -3,10 +3,10 @@
 // speculative decoding (native/spec.ts) — same inputs, token for token the same greedy output, faster.
 // `plain()` always decodes without speculation on the same model and context: calibration measures the
 // speed-up against it.
-import { addon } from '../addon';
-import { Engine } from '../engine';
-import { openGguf } from '../gguf';
-import { SpecEngine } from '../spec';
+import { addon } from '../native/addon';
+import { Engine } from '../native/engine';
+import { openGguf } from '../native/gguf';
+import { SpecEngine } from '../native/spec';
 import { ErrorCode, type DecodingSummary, type InitializeResult } from './protocol';
 import { SidecarError } from './errors';
 import { type Decision, DecoderChoice } from './choice';

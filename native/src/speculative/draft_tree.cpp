@@ -1,4 +1,4 @@
-#include "spec/draft_tree.h"
+#include "speculative/draft_tree.h"
 
 #include <stdexcept>
 

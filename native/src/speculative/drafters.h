@@ -12,7 +12,7 @@
 #include "engine/context.h"
 #include "engine/model.h"
 #include "engine/prepared_model.h"
-#include "spec/drafter.h"
+#include "speculative/drafter.h"
 
 namespace frspec {
 

@@ -1,4 +1,4 @@
-#include "spec/drafters.h"
+#include "speculative/drafters.h"
 
 #include <algorithm>
 

@@ -3,7 +3,7 @@
 // there is one (its KV cache stays in place, so the next keystroke does not evaluate its prompt again after
 // calibration ran in an idle gap of typing), else a fixed code prompt. Runs in the background when the engine
 // is idle, and again whenever the model changes; it only seeds the per-request choice (choice.ts).
-import type { Tokenizer } from '../tokenizer';
+import type { Tokenizer } from '../native/tokenizer';
 import type { Decoder, DecodeResult } from './decoder';
 import type { Calibration } from './protocol';
 

@@ -1,4 +1,4 @@
-#include "spec/drafter.h"
+#include "speculative/drafter.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "spec/lookup.h"
+#include "speculative/lookup.h"
 
 namespace frspec {
 

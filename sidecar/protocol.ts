@@ -1,5 +1,5 @@
 // The sidecar protocol: JSON-RPC 2.0 over stdio (vscode-jsonrpc framing, `Content-Length` headers), shared
-// by the sidecar (native/sidecar/server.ts) and its client (extension/client/). Types and constants only:
+// by the sidecar (sidecar/server.ts) and its client (extension/client/). Types and constants only:
 // the editor side imports this file without ever loading the native addon. Documented in docs/protocol.md.
 
 export const PROTOCOL_VERSION = 1;

@@ -1,4 +1,4 @@
-#include "spec/draft_head.h"
+#include "speculative/draft_head.h"
 
 #include <algorithm>
 #include <stdexcept>

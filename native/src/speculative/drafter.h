@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "engine/context.h"
-#include "spec/draft_head.h"
-#include "spec/draft_tree.h"
-#include "spec/verify.h"
+#include "speculative/draft_head.h"
+#include "speculative/draft_tree.h"
+#include "speculative/verify.h"
 
 namespace frspec {
 

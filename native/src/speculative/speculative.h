@@ -14,7 +14,7 @@
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/sampler.h"
-#include "spec/drafter.h"
+#include "speculative/drafter.h"
 
 namespace frspec {
 

@@ -1,4 +1,4 @@
-#include "spec/verify_logits.h"
+#include "speculative/verify_logits.h"
 
 #include <algorithm>
 

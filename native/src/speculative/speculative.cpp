@@ -1,6 +1,6 @@
-#include "spec/speculative.h"
+#include "speculative/speculative.h"
 
-#include "spec/verify_logits.h"
+#include "speculative/verify_logits.h"
 
 #include <algorithm>
 #include <chrono>
