@@ -57,9 +57,10 @@ static bool is_quantized(DType t) { return dtype_block_elems(t) > 1; }
 static int act_block(DType t) { return dtype_block_elems(t) == QK_K ? QK_K : QK8_0; }
 static bool q4k_order(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
 // Every quantized type, and every type.
-static const DType kQuantTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+static const DType kQuantTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                                    DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
 static const DType kAllTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                                  DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                                  DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
 
 static std::vector<uint8_t> quantize_matrix(DType t, const std::vector<float>& f, int64_t rows, int64_t cols) {
   const size_t rb = dtype_row_bytes(t, cols);
@@ -267,6 +268,23 @@ static void ref_dequant_q5_K(const BlockQ5_K& b, float* y) {
   }
 }
 
+// ggml's dequantize_row_iq4_xs loop, transcribed the same way (its own copy of the table).
+static void ref_dequant_iq4_xs(const BlockIQ4_XS& b, float* y) {
+  static const int8_t values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  const uint8_t* qs = b.qs;
+  const float d = f16_to_f32(b.d);
+  for (int ib = 0; ib < QK_K / 32; ++ib) {
+    const int ls = ((b.scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((b.scales_h >> 2 * ib) & 3) << 4);
+    const float dl = d * float(ls - 32);
+    for (int j = 0; j < 16; ++j) {
+      y[j + 0] = dl * values[qs[j] & 0xf];
+      y[j + 16] = dl * values[qs[j] >> 4];
+    }
+    y += 32;
+    qs += 16;
+  }
+}
+
 static void random_bytes(void* p, size_t n) {
   std::uniform_int_distribution<int> byte(0, 255);
   for (size_t i = 0; i < n; ++i) static_cast<uint8_t*>(p)[i] = uint8_t(byte(rng));
@@ -277,8 +295,9 @@ static void test_layouts() {
             dtype_row_bytes(DType::Q8_0, 64) == 68 && dtype_row_bytes(DType::F16, 7) == 14 && dtype_row_bytes(DType::BF16, 3) == 6,
         "row sizes");
   CHECK(dtype_row_bytes(DType::Q4_0, 64) == 36 && dtype_row_bytes(DType::Q4_1, 64) == 40 && dtype_row_bytes(DType::Q5_0, 64) == 44 &&
-            dtype_row_bytes(DType::Q5_1, 64) == 48 && dtype_row_bytes(DType::Q5_K, 512) == 352,
-        "row sizes of Q4_0 .. Q5_1 and Q5_K");
+            dtype_row_bytes(DType::Q5_1, 64) == 48 && dtype_row_bytes(DType::Q5_K, 512) == 352 &&
+            dtype_row_bytes(DType::IQ4_XS, 512) == 272,
+        "row sizes of Q4_0 .. Q5_1, Q5_K and IQ4_XS");
   // Random bytes with finite scales (d, m first in every legacy block; d, dmin first in Q5_K).
   auto check_legacy = [](DType t, auto block, auto ref, int trial) {
     random_bytes(&block, sizeof block);
@@ -296,6 +315,7 @@ static void test_layouts() {
     check_legacy(DType::Q5_0, BlockQ5_0{}, ref_dequant_q5_0, trial);
     check_legacy(DType::Q5_1, BlockQ5_1{}, ref_dequant_q5_1, trial);
     check_legacy(DType::Q5_K, BlockQ5_K{}, ref_dequant_q5_K, trial);
+    check_legacy(DType::IQ4_XS, BlockIQ4_XS{}, ref_dequant_iq4_xs, trial);  // (d and scales_h as the 4 bytes)
   }
   for (int trial = 0; trial < 200; ++trial) {
     BlockQ4_K b4;
@@ -326,7 +346,8 @@ static void test_layouts() {
 static void test_round_trip_error() {
   struct Case { DType t; double max_rel_rms; };
   const Case cases[] = {{DType::F16, 0x1p-11}, {DType::BF16, 0x1p-8}, {DType::Q8_0, 0.01}, {DType::Q6_K, 0.03}, {DType::Q4_K, 0.12},
-                       {DType::Q4_0, 0.19}, {DType::Q4_1, 0.125}, {DType::Q5_0, 0.095}, {DType::Q5_1, 0.06}, {DType::Q5_K, 0.065}};
+                       {DType::Q4_0, 0.19}, {DType::Q4_1, 0.125}, {DType::Q5_0, 0.095}, {DType::Q5_1, 0.06}, {DType::Q5_K, 0.065},
+                       {DType::IQ4_XS, 0.12}};
   const int64_t cols = 4096;
   const std::vector<float> x = random_values(size_t(cols));
   for (const Case& c : cases) {
@@ -432,7 +453,7 @@ static void test_matmul(ThreadPool* pools[3]) {
 
 // A bigger multi-task case (many row tasks, every tile shape and tail) across pools, F16 and Q4_K.
 static void test_matmul_many_tasks(ThreadPool* pools[3]) {
-  for (DType t : {DType::F16, DType::Q4_K, DType::Q5_0, DType::Q5_K}) {
+  for (DType t : {DType::F16, DType::Q4_K, DType::Q5_0, DType::Q5_K, DType::IQ4_XS}) {
     const int64_t rows = 2053, cols = 512;
     const std::vector<float> wf = random_values(size_t(rows * cols), 0.05f);
     const std::vector<uint8_t> bytes = quantize_matrix(t, wf, rows, cols);

@@ -162,6 +162,17 @@ static void dequantize_q6_K(const BlockQ6_K* b, float* y, int64_t nb) {
   }
 }
 
+static void dequantize_iq4_xs(const BlockIQ4_XS* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    for (int j = 0; j < 8; ++j, y += 32) {
+      const float dl = d * float(iq4xs_scale(b[i], j));
+      const uint8_t* q = b[i].qs + 16 * j;
+      for (int l = 0; l < 16; ++l) y[l] = dl * float(kIQ4NL[q[l] & 0xF]), y[l + 16] = dl * float(kIQ4NL[q[l] >> 4]);
+    }
+  }
+}
+
 void dequantize_row(DType t, const void* row, float* y, int64_t cols) {
   const int64_t be = dtype_block_elems(t);
   if (cols % be != 0) dtype_row_bytes(t, cols);  // throws the standard message
@@ -185,6 +196,7 @@ void dequantize_row(DType t, const void* row, float* y, int64_t cols) {
     case DType::Q4_K: dequantize_q4_K(static_cast<const BlockQ4_K*>(row), y, cols / be); return;
     case DType::Q5_K: dequantize_q5_K(static_cast<const BlockQ5_K*>(row), y, cols / be); return;
     case DType::Q6_K: dequantize_q6_K(static_cast<const BlockQ6_K*>(row), y, cols / be); return;
+    case DType::IQ4_XS: dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(row), y, cols / be); return;
   }
   throw std::invalid_argument("dequantize_row: unsupported type id " + std::to_string(uint32_t(t)));
 }
@@ -430,6 +442,66 @@ void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k) {
   }
 }
 
+// The table entry nearest to v (values in kIQ4NL's units).
+static int nearest_iq4nl(float v) {
+  int best = 0;
+  for (int k = 1; k < 16; ++k)
+    if (std::fabs(v - float(kIQ4NL[k])) < std::fabs(v - float(kIQ4NL[best]))) best = k;
+  return best;
+}
+
+// Squared error of x[0..32) as s * kIQ4NL[nearest], and the least-squares scale for that choice.
+static float iq4nl_fit(const float* x, float s, float* refit) {
+  double sqx = 0, sqq = 0, err = 0;
+  for (int l = 0; l < 32; ++l) {
+    const float q = s != 0 ? float(kIQ4NL[nearest_iq4nl(x[l] / s)]) : 0.f;
+    sqx += double(q) * x[l], sqq += double(q) * q, err += double(s * q - x[l]) * (s * q - x[l]);
+  }
+  *refit = sqq > 0 ? float(sqx / sqq) : s;
+  return float(err);
+}
+
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k) {
+  require_blocks("IQ4_XS", k, QK_K);
+  for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
+    // Each sub-block's scale: max|x| over the table's largest magnitude (either sign, the table is
+    // asymmetric), a few steps around it, refitted by least squares; the block's d then maps the largest
+    // scale to -32 (the 6-bit scales run -32..31) and every sub-block rounds its scale to d's grid.
+    float scale[8], max_abs = 0, max_scale = 0;
+    for (int j = 0; j < 8; ++j) {
+      const float* xs = x + 32 * j;
+      float amax = 0, vmax = 0;
+      for (int l = 0; l < 32; ++l)
+        if (std::fabs(xs[l]) > amax) amax = std::fabs(xs[l]), vmax = xs[l];
+      scale[j] = 0;
+      float best = INFINITY;
+      for (int step = -3; step <= 3 && amax > 0; ++step) {
+        for (const float sign : {1.f, -1.f}) {
+          float s1, unused;
+          iq4nl_fit(xs, sign * vmax / (127.f + 4.f * float(step)), &s1);
+          const float e = iq4nl_fit(xs, s1, &unused);
+          if (e < best) best = e, scale[j] = s1;
+        }
+      }
+      if (std::fabs(scale[j]) > max_abs) max_abs = std::fabs(scale[j]), max_scale = scale[j];
+    }
+    BlockIQ4_XS& b = y[i];
+    b.d = f32_to_f16(max_scale / -32.f);
+    const float d = f16_to_f32(b.d);
+    b.scales_h = 0;
+    std::memset(b.scales_l, 0, sizeof(b.scales_l));
+    for (int j = 0; j < 8; ++j) {
+      const int ls = d != 0 ? std::clamp(int(std::lround(scale[j] / d)), -32, 31) + 32 : 32;
+      b.scales_l[j / 2] |= uint8_t((ls & 0xF) << (4 * (j % 2)));
+      b.scales_h |= uint16_t((ls >> 4) << (2 * j));
+      const float dl = d * float(ls - 32);
+      uint8_t L[32];
+      for (int l = 0; l < 32; ++l) L[l] = uint8_t(dl != 0 ? nearest_iq4nl(x[32 * j + l] / dl) : 8);
+      for (int l = 0; l < 16; ++l) b.qs[16 * j + l] = uint8_t(L[l] | (L[l + 16] << 4));
+    }
+  }
+}
+
 void quantize_row(DType t, const float* x, void* out, int64_t cols) {
   switch (t) {
     case DType::F32: std::memcpy(out, x, size_t(cols) * 4); return;
@@ -443,6 +515,7 @@ void quantize_row(DType t, const float* x, void* out, int64_t cols) {
     case DType::Q4_K: quantize_row_q4_K(x, static_cast<BlockQ4_K*>(out), cols); return;
     case DType::Q5_K: quantize_row_q5_K(x, static_cast<BlockQ5_K*>(out), cols); return;
     case DType::Q6_K: quantize_row_q6_K(x, static_cast<BlockQ6_K*>(out), cols); return;
+    case DType::IQ4_XS: quantize_row_iq4_xs(x, static_cast<BlockIQ4_XS*>(out), cols); return;
   }
   throw std::invalid_argument("quantize_row: unsupported type id " + std::to_string(uint32_t(t)));
 }

@@ -13,6 +13,10 @@
 //                     (Q4_K's scales and nibbles; bit 4 of value 32j + l is bit j of qh[l])
 //   Q6_K 256 values:  u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d   x = d * scales[j] * (q - 32)
 //                     (16 sub-blocks of 16; 6-bit q = low 4 bits in ql, high 2 bits in qh)
+//   IQ4_XS 256 values: f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]   x = d * (ls[j] - 32) * kIQ4NL[q]
+//                     (8 sub-blocks of 32; 6-bit ls[j] = nibble j % 2 of scales_l[j / 2] | bits 2j..2j+1 of
+//                     scales_h << 4; 4-bit q indexes the non-linear table kIQ4NL; value l of sub-block j
+//                     is the low nibble of qs[16 j + l] for l < 16, the high nibble of qs[16 j + l - 16] after)
 //
 // The quantize_row_* functions are reference quantizers for test fixtures and GGUF files (not on the
 // inference hot path). Their bytes follow ggml's layouts exactly; the choice of scales is our own (a
@@ -85,7 +89,22 @@ static_assert(sizeof(BlockQ5_1) == 24, "ggml block_q5_1");
 static_assert(sizeof(BlockQ5_K) == 176, "ggml block_q5_K");
 static_assert(sizeof(BlockQ8_0) == 34, "ggml block_q8_0");
 static_assert(sizeof(BlockQ4_K) == 144, "ggml block_q4_K");
+struct BlockIQ4_XS {
+  f16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[QK_K / 64];
+  uint8_t qs[QK_K / 2];
+};
 static_assert(sizeof(BlockQ6_K) == 210, "ggml block_q6_K");
+static_assert(sizeof(BlockIQ4_XS) == 136, "ggml block_iq4_xs");
+
+// The 16 values a 4-bit IQ4_NL / IQ4_XS quant selects (ggml kvalues_iq4nl): denser near zero.
+constexpr int8_t kIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// The signed scale ls - 32 (-32..31) of sub-block j (0..7) of an IQ4_XS block.
+inline int iq4xs_scale(const BlockIQ4_XS& b, int j) {
+  return int(((b.scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((b.scales_h >> (2 * j)) & 3) << 4)) - 32;
+}
 
 // Elements per block of a type (1 for F32/F16/BF16).
 int dtype_block_elems(DType t);
@@ -133,5 +152,6 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k);
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k);
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k);
 
 }  // namespace frspec

@@ -26,7 +26,7 @@ const GgmlTypeTraits& traits_for(uint32_t id) {
       {"Q8_0", 32, 34},   {"Q8_1", 32, 36},    {"Q2_K", 256, 84},  {"Q3_K", 256, 110},  // 8-11
       {"Q4_K", 256, 144}, {"Q5_K", 256, 176},  {"Q6_K", 256, 210}, {"Q8_K", 256, 292},  // 12-15
       kUnknownType,       kUnknownType,        kUnknownType,       kUnknownType,      // 16-19
-      kUnknownType,       kUnknownType,        kUnknownType,       kUnknownType,      // 20-23
+      {"IQ4_NL", 32, 18}, kUnknownType,        kUnknownType,       {"IQ4_XS", 256, 136},  // 20-23
       {"I8", 1, 1},       {"I16", 1, 2},       {"I32", 1, 4},      {"I64", 1, 8},     // 24-27
       {"F64", 1, 8},      kUnknownType,        {"BF16", 1, 2},                        // 28-30
   };
