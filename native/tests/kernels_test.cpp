@@ -101,10 +101,19 @@ static std::vector<float> kernel_activations(DType t, const float* x, int64_t co
 // ------------------------------------------------------------------------------ scalar conversions
 
 static void test_f16_conversions() {
-#if defined(__FLT16_MAX__)
-  // Every half widens exactly (compared with the compiler's own _Float16).
+// The compiler's own half type: arm64 has __fp16 (GCC 12's C++ front end has no _Float16 there).
+#if defined(__aarch64__) && defined(__ARM_FP16_FORMAT_IEEE)
+#define FRSPEC_HAVE_HALF 1
+using CompilerHalf = __fp16;
+#elif defined(__FLT16_MAX__)
+#define FRSPEC_HAVE_HALF 1
+using CompilerHalf = _Float16;
+#endif
+
+#if defined(FRSPEC_HAVE_HALF)
+  // Every half widens exactly (compared with the compiler's own half type).
   for (uint32_t h = 0; h < 65536; ++h) {
-    _Float16 ref;
+    CompilerHalf ref;
     const uint16_t bits = uint16_t(h);
     std::memcpy(&ref, &bits, 2);
     const float want = float(ref), got = f16_to_f32(bits);
@@ -122,7 +131,7 @@ static void test_f16_conversions() {
     probes.push_back(f);
   }
   for (float f : probes) {
-    const _Float16 ref = _Float16(f);
+    const CompilerHalf ref = CompilerHalf(f);
     uint16_t want;
     std::memcpy(&want, &ref, 2);
     const uint16_t got = f32_to_f16(f);

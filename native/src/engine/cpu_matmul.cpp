@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/cpu_kernels.h"
+#include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_tiles.h"
 
 namespace frspec::FRSPEC_CPU {
@@ -25,6 +26,12 @@ const char* cpu_kernels_isa() {
   return "avx512f (quantized: avx2)";
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
   return "avx2";
+#elif defined(FRSPEC_NEON_KERNELS) && defined(__ARM_FEATURE_MATMUL_INT8) && defined(__ARM_FEATURE_DOTPROD)
+  return "neon + dotprod + i8mm";  // SMMLA: tiles of 2 rows x 2 tokens (cpu_matmul_neon.h)
+#elif defined(FRSPEC_NEON_KERNELS) && defined(__ARM_FEATURE_DOTPROD)
+  return "neon + dotprod";
+#elif defined(FRSPEC_NEON_KERNELS)
+  return "neon";
 #else
   return "scalar";
 #endif

@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "engine/cpu_gemm_packed.h"
+#include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -267,6 +268,11 @@ struct LegacyKernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+template <class F>
+using LegacyKernel = neon::QuantKernel<neon::TypeLegacy<F>>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.

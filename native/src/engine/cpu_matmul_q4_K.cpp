@@ -5,6 +5,7 @@
 // AVX-512: both sums are reduced to one int32 per block and (row, token), then scaled in one float chain
 // per output (ScalarChains), so that the packed GEMM (cpu_gemm_kquants.cpp) can give the same bits.
 #include "engine/cpu_matmul_kscales.h"
+#include "engine/cpu_matmul_neon.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
 namespace {
@@ -126,6 +127,10 @@ struct Q4KKernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+using Q4KKernel = neon::QuantKernel<neon::TypeK45<false>>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.

@@ -6,6 +6,7 @@
 // AVX-512: both sums reduced to one int32 per block and (row, token), scaled in one float chain per output
 // (ScalarChains), as the packed GEMM (cpu_gemm_kquants.cpp, Q4_K's tiles) does.
 #include "engine/cpu_matmul_kscales.h"
+#include "engine/cpu_matmul_neon.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
 namespace {
@@ -134,6 +135,10 @@ struct Q5KKernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+using Q5KKernel = neon::QuantKernel<neon::TypeK45<true>>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.

@@ -5,6 +5,7 @@
 // sums, so the kernel never has to make q signed. AVX-512: the block's sum is reduced to one int32 per
 // (row, token) and scaled in one float chain per output (ScalarChains), as the packed GEMM does.
 #include "engine/cpu_matmul_simd.h"
+#include "engine/cpu_matmul_neon.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
 namespace {
@@ -120,6 +121,10 @@ struct Q6KKernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+using Q6KKernel = neon::QuantKernel<neon::TypeQ6_K>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.

@@ -4,6 +4,7 @@
 // then scaled by d_w * d_x and accumulated in F32, one accumulator per (row, token). AVX-512: a block's
 // lanes are reduced to one int32 first (PairChains), the float chain the packed GEMM also computes.
 #include "engine/cpu_gemm_packed.h"
+#include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -152,6 +153,10 @@ struct Q8_0Kernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+using Q8_0Kernel = neon::QuantKernel<neon::TypeQ8_0>;
 
 #else
 // Portable fallback: one (row, token) pair at a time.

@@ -13,6 +13,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 // Each variant's entry points (cpu_backend.cpp, cpu_matmul.cpp), in its own namespace.
 #define FRSPEC_DECLARE_VARIANT(v)                                 \
@@ -40,6 +46,32 @@ bool amx_tile_permission() {
 }
 #endif
 
+#if defined(__aarch64__)
+// arm64 features the kernels use beyond armv8-a's NEON: SDOT/UDOT (FEAT_DotProd) and SMMLA (FEAT_I8MM).
+// Linux reports them in the auxiliary vector (bit values from the kernel's uapi hwcap.h, spelled out for
+// older C libraries' headers), macOS through sysctl; elsewhere they count as absent.
+struct ArmFeatures {
+  bool dotprod = false, i8mm = false;
+};
+ArmFeatures arm_features() {
+  ArmFeatures f;
+#if defined(__linux__)
+  constexpr unsigned long kHwcapAsimddp = 1ul << 20, kHwcap2I8mm = 1ul << 13;
+  f.dotprod = (getauxval(AT_HWCAP) & kHwcapAsimddp) != 0;
+  f.i8mm = (getauxval(AT_HWCAP2) & kHwcap2I8mm) != 0;
+#elif defined(__APPLE__)
+  auto has = [](const char* key) {
+    int v = 0;
+    size_t size = sizeof v;
+    return sysctlbyname(key, &v, &size, nullptr, 0) == 0 && v != 0;
+  };
+  f.dotprod = has("hw.optional.arm.FEAT_DotProd");
+  f.i8mm = has("hw.optional.arm.FEAT_I8MM");
+#endif
+  return f;
+}
+#endif
+
 // What the CPU lacks for variant `name`: the features its flags (native/CMakeLists.txt,
 // FRSPEC_CPU_FLAGS_<name>) let the compiler use. Empty: it runs here.
 std::string missing_features(const std::string& name) {
@@ -62,6 +94,12 @@ std::string missing_features(const std::string& name) {
     need(__builtin_cpu_supports("amx-bf16"), "amx-bf16");
     if (missing.empty() && !amx_tile_permission()) missing = "the kernel's permission to use AMX tiles (arch_prctl)";
   }
+#endif
+#if defined(__aarch64__)
+  // "neon" needs only armv8-a (Advanced SIMD is part of every arm64 CPU).
+  const ArmFeatures f = arm_features();
+  if ((name == "dotprod" || name == "i8mm") && !f.dotprod) missing = "dotprod (FEAT_DotProd: SDOT)";
+  if (name == "i8mm" && !f.i8mm) missing += (missing.empty() ? "" : ", ") + std::string("i8mm (FEAT_I8MM: SMMLA)");
 #endif
   (void)name;  // "native" (built for this CPU) and "generic" need nothing
   return missing;
