@@ -58,9 +58,10 @@ static int act_block(DType t) { return dtype_block_elems(t) == QK_K ? QK_K : QK8
 static bool q4k_order(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
 // Every quantized type, and every type.
 static const DType kQuantTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                                    DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+                                    DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
 static const DType kAllTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                                  DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+                                  DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL,
+                                  DType::IQ4_XS};
 
 static std::vector<uint8_t> quantize_matrix(DType t, const std::vector<float>& f, int64_t rows, int64_t cols) {
   const size_t rb = dtype_row_bytes(t, cols);
@@ -294,6 +295,15 @@ static void ref_dequant_iq4_xs(const BlockIQ4_XS& b, float* y) {
   }
 }
 
+static void ref_dequant_iq4_nl(const BlockIQ4_NL& b, float* y) {
+  static const int8_t values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  const float d = f16_to_f32(b.d);
+  for (int j = 0; j < 16; ++j) {
+    y[j] = d * values[b.qs[j] & 0xf];
+    y[j + 16] = d * values[b.qs[j] >> 4];
+  }
+}
+
 static void random_bytes(void* p, size_t n) {
   std::uniform_int_distribution<int> byte(0, 255);
   for (size_t i = 0; i < n; ++i) static_cast<uint8_t*>(p)[i] = uint8_t(byte(rng));
@@ -305,13 +315,13 @@ static void test_layouts() {
         "row sizes");
   CHECK(dtype_row_bytes(DType::Q4_0, 64) == 36 && dtype_row_bytes(DType::Q4_1, 64) == 40 && dtype_row_bytes(DType::Q5_0, 64) == 44 &&
             dtype_row_bytes(DType::Q5_1, 64) == 48 && dtype_row_bytes(DType::Q5_K, 512) == 352 &&
-            dtype_row_bytes(DType::IQ4_XS, 512) == 272,
-        "row sizes of Q4_0 .. Q5_1, Q5_K and IQ4_XS");
+            dtype_row_bytes(DType::IQ4_XS, 512) == 272 && dtype_row_bytes(DType::IQ4_NL, 64) == 36,
+        "row sizes of Q4_0 .. Q5_1, Q5_K, IQ4_NL and IQ4_XS");
   // Random bytes with finite scales (d, m first in every legacy block; d, dmin first in Q5_K).
   auto check_legacy = [](DType t, auto block, auto ref, int trial) {
     random_bytes(&block, sizeof block);
     const f16_t scales[2] = {f32_to_f16(0.01f), f32_to_f16(-0.07f)};
-    std::memcpy(&block, scales, t == DType::Q4_0 || t == DType::Q5_0 ? 2 : 4);
+    std::memcpy(&block, scales, t == DType::Q4_0 || t == DType::Q5_0 || t == DType::IQ4_NL ? 2 : 4);
     float want[QK_K], got[QK_K];
     ref(block, want);
     dequantize_row(t, &block, got, dtype_block_elems(t));
@@ -324,6 +334,7 @@ static void test_layouts() {
     check_legacy(DType::Q5_0, BlockQ5_0{}, ref_dequant_q5_0, trial);
     check_legacy(DType::Q5_1, BlockQ5_1{}, ref_dequant_q5_1, trial);
     check_legacy(DType::Q5_K, BlockQ5_K{}, ref_dequant_q5_K, trial);
+    check_legacy(DType::IQ4_NL, BlockIQ4_NL{}, ref_dequant_iq4_nl, trial);
     check_legacy(DType::IQ4_XS, BlockIQ4_XS{}, ref_dequant_iq4_xs, trial);  // (d and scales_h as the 4 bytes)
   }
   for (int trial = 0; trial < 200; ++trial) {
@@ -356,7 +367,7 @@ static void test_round_trip_error() {
   struct Case { DType t; double max_rel_rms; };
   const Case cases[] = {{DType::F16, 0x1p-11}, {DType::BF16, 0x1p-8}, {DType::Q8_0, 0.01}, {DType::Q6_K, 0.03}, {DType::Q4_K, 0.12},
                        {DType::Q4_0, 0.19}, {DType::Q4_1, 0.125}, {DType::Q5_0, 0.095}, {DType::Q5_1, 0.06}, {DType::Q5_K, 0.065},
-                       {DType::IQ4_XS, 0.12}};
+                       {DType::IQ4_NL, 0.12}, {DType::IQ4_XS, 0.12}};
   const int64_t cols = 4096;
   const std::vector<float> x = random_values(size_t(cols));
   for (const Case& c : cases) {
@@ -462,7 +473,7 @@ static void test_matmul(ThreadPool* pools[3]) {
 
 // A bigger multi-task case (many row tasks, every tile shape and tail) across pools, F16 and Q4_K.
 static void test_matmul_many_tasks(ThreadPool* pools[3]) {
-  for (DType t : {DType::F16, DType::Q4_K, DType::Q5_0, DType::Q5_K, DType::IQ4_XS}) {
+  for (DType t : {DType::F16, DType::Q4_K, DType::Q5_0, DType::Q5_K, DType::IQ4_NL, DType::IQ4_XS}) {
     const int64_t rows = 2053, cols = 512;
     const std::vector<float> wf = random_values(size_t(rows * cols), 0.05f);
     const std::vector<uint8_t> bytes = quantize_matrix(t, wf, rows, cols);
@@ -595,7 +606,8 @@ static void test_bad_input(ThreadPool& pool) {
   m = throws([&] { cpu_matmul(pool, w, x.data(), y.data(), 1, nullptr); });
   CHECK(m.find("row_bytes") != std::string::npos, "inconsistent row_bytes: '%s'", m.c_str());
   CHECK(dtype_supported(14) && dtype_supported(30) && dtype_supported(2) && dtype_supported(3) && dtype_supported(6) &&
-            dtype_supported(7) && dtype_supported(13) && !dtype_supported(9) && !dtype_supported(10) && !dtype_supported(20),
+            dtype_supported(7) && dtype_supported(13) && dtype_supported(20) && dtype_supported(23) && !dtype_supported(9) &&
+            !dtype_supported(10) && !dtype_supported(21),
         "dtype_supported");
 }
 

@@ -21,7 +21,7 @@
 namespace frspec {
 
 enum class DType : uint32_t {  // ggml ids
-  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_XS = 23, BF16 = 30
+  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_NL = 20, IQ4_XS = 23, BF16 = 30
 };
 const char* dtype_name(DType t);
 size_t dtype_row_bytes(DType t, int64_t cols);  // bytes of one row of `cols` elements

@@ -5,7 +5,7 @@
 // n, or thread count, so a token's logits are bit-identical whether it is decoded alone (GEMV) or
 // verified in a batch of drafted tokens (GEMM) — speculative decoding stays exactly greedy decoding.
 //
-// Quantized weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS) are multiplied as llama.cpp does: the activation rows are quantized
+// Quantized weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) are multiplied as llama.cpp does: the activation rows are quantized
 // once per call to 8-bit blocks (float scale per block) and dotted with integer instructions
 // (AVX-512 VNNI / AVX2 maddubs). Float weights (F32, F16, BF16) are widened to F32 and FMA'd with F32 x.
 #pragma once

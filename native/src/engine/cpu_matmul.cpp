@@ -110,6 +110,7 @@ RowsFn gemm_fn(DType t) {
     case DType::Q6_K: return gemm_fn_q6_K();
     case DType::Q5_K: return gemm_fn_q5_K();
     case DType::IQ4_XS: return gemm_fn_iq4_xs();
+    case DType::IQ4_NL: return gemm_fn_iq4_nl();
     case DType::Q4_0: return gemm_fn_q4_0();
     case DType::Q4_1: return gemm_fn_q4_1();
     case DType::Q5_0: return gemm_fn_q5_0();
@@ -132,6 +133,7 @@ RowsFn rows_fn(DType t) {
     case DType::Q4_K: return rows_fn_q4_K();
     case DType::Q5_K: return rows_fn_q5_K();
     case DType::Q6_K: return rows_fn_q6_K();
+    case DType::IQ4_NL: return rows_fn_iq4_nl();
     case DType::IQ4_XS: return rows_fn_iq4_xs();
   }
   throw std::invalid_argument("matmul: unsupported weight type id " + std::to_string(uint32_t(t)));

@@ -82,6 +82,7 @@ RowsFn rows_fn_q8_0();
 RowsFn rows_fn_q4_K();
 RowsFn rows_fn_q5_K();
 RowsFn rows_fn_q6_K();
+RowsFn rows_fn_iq4_nl();
 RowsFn rows_fn_iq4_xs();
 // The packed GEMMs for prompt chunks (cpu_gemm_packed.h; null where the ISA has none), used for
 // n >= gemm_min_n(): same bits as the tile kernels above.
@@ -89,6 +90,7 @@ RowsFn gemm_fn_q4_K();
 RowsFn gemm_fn_q6_K();
 RowsFn gemm_fn_q5_K();
 RowsFn gemm_fn_iq4_xs();
+RowsFn gemm_fn_iq4_nl();  // reads MatmulJob::act_sums
 RowsFn gemm_fn_q4_0();  // these five read MatmulJob::act_sums
 RowsFn gemm_fn_q4_1();
 RowsFn gemm_fn_q5_0();

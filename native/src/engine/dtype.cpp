@@ -20,6 +20,7 @@ const char* dtype_name(DType t) {
     case DType::Q4_K: return "Q4_K";
     case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
+    case DType::IQ4_NL: return "IQ4_NL";
     case DType::IQ4_XS: return "IQ4_XS";
   }
   return "unknown";
@@ -30,7 +31,7 @@ bool dtype_supported(uint32_t id) {
     case uint32_t(DType::F32): case uint32_t(DType::F16): case uint32_t(DType::BF16):
     case uint32_t(DType::Q4_0): case uint32_t(DType::Q4_1): case uint32_t(DType::Q5_0): case uint32_t(DType::Q5_1):
     case uint32_t(DType::Q8_0): case uint32_t(DType::Q4_K): case uint32_t(DType::Q5_K): case uint32_t(DType::Q6_K):
-    case uint32_t(DType::IQ4_XS):
+    case uint32_t(DType::IQ4_NL): case uint32_t(DType::IQ4_XS):
       return true;
     default:
       return false;
@@ -39,7 +40,7 @@ bool dtype_supported(uint32_t id) {
 
 int dtype_block_elems(DType t) {
   switch (t) {
-    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: return QK4_0;
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::IQ4_NL: return QK4_0;
     case DType::Q8_0: return QK8_0;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS: return QK_K;
     default: return 1;
@@ -58,6 +59,7 @@ static size_t block_bytes(DType t) {
     case DType::Q4_K: return sizeof(BlockQ4_K);
     case DType::Q5_K: return sizeof(BlockQ5_K);
     case DType::Q6_K: return sizeof(BlockQ6_K);
+    case DType::IQ4_NL: return sizeof(BlockIQ4_NL);
     case DType::IQ4_XS: return sizeof(BlockIQ4_XS);
   }
   throw std::invalid_argument("unsupported weight type id " + std::to_string(uint32_t(t)));

@@ -38,7 +38,7 @@ class Loader {
     const GgmlTypeTraits* tr = ggml_type_traits(type);
     if (!dtype_supported(type))
       fail("tensor '" + name + "' has type " + (tr ? tr->name : std::to_string(type)) +
-           ", which this engine cannot compute (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS)");
+           ", which this engine cannot compute (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)");
     if (t->shape.size() != 2 || int64_t(t->shape[0]) != cols || int64_t(t->shape[1]) != rows)
       fail("tensor '" + name + "' has shape " + shape_str(t->shape) + ", expected [" + std::to_string(cols) +
            ", " + std::to_string(rows) + "]");

@@ -162,6 +162,13 @@ static void dequantize_q6_K(const BlockQ6_K* b, float* y, int64_t nb) {
   }
 }
 
+static void dequantize_iq4_nl(const BlockIQ4_NL* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK4_0) {
+    const float d = f16_to_f32(b[i].d);
+    for (int l = 0; l < 16; ++l) y[l] = d * float(kIQ4NL[b[i].qs[l] & 0xF]), y[l + 16] = d * float(kIQ4NL[b[i].qs[l] >> 4]);
+  }
+}
+
 static void dequantize_iq4_xs(const BlockIQ4_XS* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = f16_to_f32(b[i].d);
@@ -196,6 +203,7 @@ void dequantize_row(DType t, const void* row, float* y, int64_t cols) {
     case DType::Q4_K: dequantize_q4_K(static_cast<const BlockQ4_K*>(row), y, cols / be); return;
     case DType::Q5_K: dequantize_q5_K(static_cast<const BlockQ5_K*>(row), y, cols / be); return;
     case DType::Q6_K: dequantize_q6_K(static_cast<const BlockQ6_K*>(row), y, cols / be); return;
+    case DType::IQ4_NL: dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(row), y, cols / be); return;
     case DType::IQ4_XS: dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(row), y, cols / be); return;
   }
   throw std::invalid_argument("dequantize_row: unsupported type id " + std::to_string(uint32_t(t)));
@@ -461,28 +469,42 @@ static float iq4nl_fit(const float* x, float s, float* refit) {
   return float(err);
 }
 
+// The scale of 32 values x ~ s * kIQ4NL[q]: max|x| over the table's largest magnitude (either sign, the table
+// is asymmetric), a few steps around it, each refitted by least squares; the one with the smallest error.
+static float iq4nl_scale(const float* xs) {
+  float amax = 0, vmax = 0, scale = 0, best = INFINITY;
+  for (int l = 0; l < 32; ++l)
+    if (std::fabs(xs[l]) > amax) amax = std::fabs(xs[l]), vmax = xs[l];
+  for (int step = -3; step <= 3 && amax > 0; ++step) {
+    for (const float sign : {1.f, -1.f}) {
+      float s1, unused;
+      iq4nl_fit(xs, sign * vmax / (127.f + 4.f * float(step)), &s1);
+      const float e = iq4nl_fit(xs, s1, &unused);
+      if (e < best) best = e, scale = s1;
+    }
+  }
+  return scale;
+}
+
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k) {
+  require_blocks("IQ4_NL", k, QK4_0);
+  for (int64_t i = 0; i < k / QK4_0; ++i, x += QK4_0) {
+    y[i].d = f32_to_f16(iq4nl_scale(x));
+    const float d = f16_to_f32(y[i].d);
+    uint8_t L[32];
+    for (int l = 0; l < 32; ++l) L[l] = uint8_t(d != 0 ? nearest_iq4nl(x[l] / d) : 8);
+    for (int l = 0; l < 16; ++l) y[i].qs[l] = uint8_t(L[l] | (L[l + 16] << 4));
+  }
+}
+
 void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k) {
   require_blocks("IQ4_XS", k, QK_K);
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-    // Each sub-block's scale: max|x| over the table's largest magnitude (either sign, the table is
-    // asymmetric), a few steps around it, refitted by least squares; the block's d then maps the largest
-    // scale to -32 (the 6-bit scales run -32..31) and every sub-block rounds its scale to d's grid.
+    // Each sub-block's scale as IQ4_NL's; the block's d then maps the largest scale to -32 (the 6-bit
+    // scales run -32..31) and every sub-block rounds its scale to d's grid.
     float scale[8], max_abs = 0, max_scale = 0;
     for (int j = 0; j < 8; ++j) {
-      const float* xs = x + 32 * j;
-      float amax = 0, vmax = 0;
-      for (int l = 0; l < 32; ++l)
-        if (std::fabs(xs[l]) > amax) amax = std::fabs(xs[l]), vmax = xs[l];
-      scale[j] = 0;
-      float best = INFINITY;
-      for (int step = -3; step <= 3 && amax > 0; ++step) {
-        for (const float sign : {1.f, -1.f}) {
-          float s1, unused;
-          iq4nl_fit(xs, sign * vmax / (127.f + 4.f * float(step)), &s1);
-          const float e = iq4nl_fit(xs, s1, &unused);
-          if (e < best) best = e, scale[j] = s1;
-        }
-      }
+      scale[j] = iq4nl_scale(x + 32 * j);
       if (std::fabs(scale[j]) > max_abs) max_abs = std::fabs(scale[j]), max_scale = scale[j];
     }
     BlockIQ4_XS& b = y[i];
@@ -515,6 +537,7 @@ void quantize_row(DType t, const float* x, void* out, int64_t cols) {
     case DType::Q4_K: quantize_row_q4_K(x, static_cast<BlockQ4_K*>(out), cols); return;
     case DType::Q5_K: quantize_row_q5_K(x, static_cast<BlockQ5_K*>(out), cols); return;
     case DType::Q6_K: quantize_row_q6_K(x, static_cast<BlockQ6_K*>(out), cols); return;
+    case DType::IQ4_NL: quantize_row_iq4_nl(x, static_cast<BlockIQ4_NL*>(out), cols); return;
     case DType::IQ4_XS: quantize_row_iq4_xs(x, static_cast<BlockIQ4_XS*>(out), cols); return;
   }
   throw std::invalid_argument("quantize_row: unsupported type id " + std::to_string(uint32_t(t)));

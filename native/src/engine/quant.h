@@ -13,6 +13,7 @@
 //                     (Q4_K's scales and nibbles; bit 4 of value 32j + l is bit j of qh[l])
 //   Q6_K 256 values:  u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d   x = d * scales[j] * (q - 32)
 //                     (16 sub-blocks of 16; 6-bit q = low 4 bits in ql, high 2 bits in qh)
+//   IQ4_NL 32 values:  f16 d; u8 qs[16]                            x = d * kIQ4NL[q]   (Q4_0's nibble order)
 //   IQ4_XS 256 values: f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]   x = d * (ls[j] - 32) * kIQ4NL[q]
 //                     (8 sub-blocks of 32; 6-bit ls[j] = nibble j % 2 of scales_l[j / 2] | bits 2j..2j+1 of
 //                     scales_h << 4; 4-bit q indexes the non-linear table kIQ4NL; value l of sub-block j
@@ -89,6 +90,10 @@ static_assert(sizeof(BlockQ5_1) == 24, "ggml block_q5_1");
 static_assert(sizeof(BlockQ5_K) == 176, "ggml block_q5_K");
 static_assert(sizeof(BlockQ8_0) == 34, "ggml block_q8_0");
 static_assert(sizeof(BlockQ4_K) == 144, "ggml block_q4_K");
+struct BlockIQ4_NL {
+  f16_t d;
+  uint8_t qs[QK4_0 / 2];
+};
 struct BlockIQ4_XS {
   f16_t d;
   uint16_t scales_h;
@@ -96,6 +101,7 @@ struct BlockIQ4_XS {
   uint8_t qs[QK_K / 2];
 };
 static_assert(sizeof(BlockQ6_K) == 210, "ggml block_q6_K");
+static_assert(sizeof(BlockIQ4_NL) == 18, "ggml block_iq4_nl");
 static_assert(sizeof(BlockIQ4_XS) == 136, "ggml block_iq4_xs");
 
 // The 16 values a 4-bit IQ4_NL / IQ4_XS quant selects (ggml kvalues_iq4nl): denser near zero.
@@ -152,6 +158,7 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k);
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k);
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k);
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k);
 void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k);
 
 }  // namespace frspec
