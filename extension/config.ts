@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { boundContextSize, boundThreads } from './machine-limits';
 import type { TriggerMode } from './control/enablement';
 import type { MultilineMode } from './postprocess/multiline';
+import { alternativesCount } from './control/alternatives';
 
 export interface Settings {
   model: string;
@@ -25,6 +26,8 @@ export interface Settings {
   multiline: MultilineMode;
   /** Most lines of one suggestion (0: no limit). */
   maxLines: number;
+  /** Other suggestions beside the greedy one when asked explicitly (Alt+\\, Alt+] / Alt+[), 0…4. */
+  alternatives: number;
   autoBuildVocabulary: boolean;
   modelFolders: string[];
   /** local: the engine in a sidecar process on this machine; remote: a server (extension/remote/). */
@@ -56,6 +59,7 @@ export function readSettings(): Settings {
     triggerMode: c.get<TriggerMode>('triggerMode', 'automatic') === 'manual' ? 'manual' : 'automatic',
     multiline: oneOf(c.get('multiline', 'auto'), ['auto', 'always', 'never'] as const, 'auto'),
     maxLines: c.get('maxLines', 10),
+    alternatives: alternativesCount(c.get('alternatives.count')),
     autoBuildVocabulary: c.get('vocabulary.autoBuild', true),
     modelFolders: c.get('modelFolders', []),
     engine: oneOf(c.get('engine', 'local'), ['local', 'remote'] as const, 'local'),

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TypedAlongCache } from '../cache/typed-along';
 import type { Settings } from '../config';
+import { alternativesRequest } from '../control/alternatives';
 import { AdaptiveDebounce } from '../control/debounce';
 import { whyNoRequest } from '../control/enablement';
 import type { UserControls } from '../control/user-controls';
@@ -74,7 +75,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
       const r = await this.engine.complete({
         parts, maxTokens: settings.maxTokens, ...(settings.timeBudgetMs > 0 ? { timeBudgetMs: settings.timeBudgetMs } : {}),
         ...(settings.promptBudgetMs > 0 ? { promptBudgetMs: settings.promptBudgetMs } : {}), ...requestRules(cursor, limits),
-        ...(explicit ? { alternatives: ALTERNATIVES } : {}),
+        ...alternativesRequest(explicit, settings.alternatives),
       }, token);
       this.debounce.record(Date.now() - sent);
       if (token.isCancellationRequested) return undefined;
@@ -179,9 +180,6 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
     return { input, cursor };
   }
 }
-
-/** Other suggestions asked for when the user asks explicitly (each costs one greedy decode). */
-const ALTERNATIVES = 3;
 
 /** How long a completion waits for the language server's definitions after the debounce. */
 const DEFINITIONS_WAIT_MS = 120;

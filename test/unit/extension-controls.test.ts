@@ -1,13 +1,16 @@
 // The extension's controls as pure logic: frspec.enable resolution (boolean, language override, the old
 // per-language object and its migration), snooze timing, when a request is sent at all (manual mode, the
-// rest-of-line rule, explicit triggers), the multi-line settings, and the latency-adaptive debounce.
+// rest-of-line rule, explicit triggers), the multi-line settings, the latency-adaptive debounce and the
+// alternatives count.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { alternativesCount, alternativesRequest, DEFAULT_ALTERNATIVES, MAX_ALTERNATIVES } from '../../extension/control/alternatives';
 import { AdaptiveDebounce } from '../../extension/control/debounce';
 import { enabledWithoutOverride, migrateLegacyEnable, resolveEnabled, restOfLineAllowsCompletion, whyNoRequest } from '../../extension/control/enablement';
 import { Snooze } from '../../extension/control/snooze';
 import { lineLimit, postprocess, requestRules } from '../../extension/postprocess/multiline';
+import { completeParams, MAX_ALTERNATIVES as SIDECAR_MAX_ALTERNATIVES } from '../../sidecar/params';
 
 describe('extension controls: frspec.enable', () => {
   it('a boolean (as read for the language, override included) is the answer', () => {
@@ -131,5 +134,33 @@ describe('extension controls: adaptive debounce', () => {
     d.record(Number.NaN);
     d.record(-5);
     assert.equal(d.delayMs(), before);
+  });
+});
+
+describe('extension controls: frspec.alternatives.count', () => {
+  it('reads an integer 0…4: fractions round down, out of range is clamped, anything else is the default 3', () => {
+    assert.equal(alternativesCount(undefined), 3);
+    assert.equal(alternativesCount('2'), 3);
+    assert.equal(alternativesCount(Number.NaN), 3);
+    assert.equal(alternativesCount(0), 0);
+    assert.equal(alternativesCount(1), 1);
+    assert.equal(alternativesCount(2.9), 2);
+    assert.equal(alternativesCount(4), 4);
+    assert.equal(alternativesCount(9), 4);
+    assert.equal(alternativesCount(-1), 0);
+  });
+  it('only explicit requests ask for alternatives, as many as the setting says; 0 asks for none', () => {
+    assert.deepEqual(alternativesRequest(true, 2), { alternatives: 2 });
+    assert.deepEqual(alternativesRequest(true, 4), { alternatives: 4 });
+    assert.deepEqual(alternativesRequest(false, 3), {});
+    assert.deepEqual(alternativesRequest(true, 0), {});
+  });
+  it('the setting, its package.json declaration and the sidecar agree on the range and the default', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8'));
+    const decl = pkg.contributes.configuration.properties['frspec.alternatives.count'];
+    assert.deepEqual([decl.type, decl.minimum, decl.maximum, decl.default], ['integer', 0, MAX_ALTERNATIVES, DEFAULT_ALTERNATIVES]);
+    assert.equal(MAX_ALTERNATIVES, SIDECAR_MAX_ALTERNATIVES, 'the sidecar refuses more than its MAX_ALTERNATIVES (-32602)');
+    assert.equal(completeParams({ parts: ['x'], ...alternativesRequest(true, alternativesCount(99)) }, 64).alternatives, MAX_ALTERNATIVES);
+    assert.throws(() => completeParams({ parts: ['x'], alternatives: MAX_ALTERNATIVES + 1 }, 64), /alternatives/);
   });
 });
