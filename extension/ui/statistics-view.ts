@@ -29,7 +29,7 @@ export class StatisticsView implements vscode.Disposable {
 .chart{min-height:260px} .u-title{font-size:13px;font-weight:600} #summary{margin:8px 0 16px;opacity:.85}</style></head>
 <body><h2>FR-Spec Complete — statistics</h2><div id="summary">waiting for the first suggestion…</div>
 <div class="grid"><div class="chart" id="speed"></div><div class="chart" id="latency"></div><div class="chart" id="tau"></div>
-<div class="chart" id="compare"></div><div class="chart" id="coverage"></div></div>
+<div class="chart" id="acceptance"></div><div class="chart" id="compare"></div><div class="chart" id="coverage"></div></div>
 <script nonce="${nonce}" src="${w.asWebviewUri(vscode.Uri.joinPath(dist, 'stats-view.js'))}"></script></body></html>`;
     w.onDidReceiveMessage((m: { type?: string }) => { if (m?.type === 'ready') this.post(); }, undefined, this.subs);
     panel.onDidDispose(() => { this.panel = undefined; }, undefined, this.subs);

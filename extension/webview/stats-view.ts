@@ -17,21 +17,28 @@ const green = css.getPropertyValue('--vscode-charts-green').trim() || '#89d185';
 
 const axis = (label: string): uPlot.Axis => ({ label, stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } });
 const width = () => Math.max(300, Math.min(640, (document.body.clientWidth - 48) / 2));
-const bars = uPlot.paths.bars!({ size: [0.7, 80] });
+const barPaths = uPlot.paths.bars!({ size: [0.7, 80] });
 const charts = new Map<string, uPlot>();
+/** The current category labels of each bar chart (read by its axis at every redraw, so they follow the data). */
+const categoryLabels = new Map<string, string[]>();
 
-/** One chart per element id, made on first data and fed new data after. */
-function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, xValues?: (u: uPlot, v: number[]) => string[], bars = false): void {
+/**
+ * One chart per element id, made on first data and fed new data after. `categories`: a bar chart whose x values
+ * are 0..n-1, labelled with these strings; `yMax` fixes the top of its y axis (e.g. 100 for a percentage).
+ */
+function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, categories?: string[], yMax?: number): void {
+  if (categories) categoryLabels.set(id, categories);
   const existing = charts.get(id);
   if (existing) { existing.setData(data); return; }
   const el = document.getElementById(id)!;
   el.textContent = '';
   const x = axis(xLabel);
+  const bars = categories !== undefined;
   // Category axes: one tick per category, room for two-line labels.
-  if (xValues) { x.values = xValues; x.size = 48; x.splits = (u) => [...(u.data[0] as number[])]; }
+  if (bars) { x.values = (_u, v) => v.map((i) => categoryLabels.get(id)?.[i] ?? ''); x.size = 48; x.splits = (u) => [...(u.data[0] as number[])]; }
   // Bars start at 0 (an axis from the smallest bar would exaggerate the differences); x: categories 0..n-1.
   const scales: uPlot.Scales = bars
-    ? { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } }
+    ? { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: (_u, _min, max) => [0, yMax ?? (max > 0 ? max * 1.1 : 1)] } }
     : { x: { time: false } };
   charts.set(id, new uPlot({
     title, width: width(), height: 220, series: [{}, ...series], axes: [x, axis(yLabel)],
@@ -52,10 +59,17 @@ function render(d: ChartData): void {
   // Every 4th bin labelled (τ 1, 2, 3, 4, ≥4.75 with the default bins), or the labels run into each other.
   const tauLabels = d.tau.edges.map((e, i) => (i === d.tau.edges.length - 1 ? `≥${e}` : i % 4 === 0 ? `${e}` : ''));
   draw('tau', 'τ (tokens per target pass), speculative suggestions', [d.tau.edges.map((_, i) => i), d.tau.counts],
-    [{ label: 'suggestions', stroke: orange, fill: orange, paths: bars, points: { show: false } }], 'τ', 'count', (_u, v) => v.map((i) => tauLabels[i] ?? ''), true);
+    [{ label: 'suggestions', stroke: orange, fill: orange, paths: barPaths, points: { show: false } }], 'τ', 'count', tauLabels);
+  // Acceptance by draft position: accepted ÷ drafted at each depth, over this session's speculative suggestions.
+  const a = d.acceptance;
+  if (a.position.length) {
+    const labels = a.position.map((p, i) => `${p}\n${a.accepted[i]}/${a.drafted[i]}`);
+    draw('acceptance', 'Acceptance by draft position (accepted / drafted)', [a.position.map((_, i) => i), a.rate.map((r) => (r === null ? null : 100 * r))],
+      [{ label: 'accepted %', stroke: green, fill: green, paths: barPaths, points: { show: false } }], 'draft position', '% accepted', labels, 100);
+  }
   if (d.compare.labels.length) {
     draw('compare', 'Plain vs speculative (tokens/s)', [d.compare.labels.map((_, i) => i), d.compare.tokensPerSecond],
-      [{ label: 'tokens/s', stroke: blue, fill: blue, paths: bars, points: { show: false } }], '', 'tokens/s', (_u, v) => v.map((i) => d.compare.labels[i] ?? ''), true);
+      [{ label: 'tokens/s', stroke: blue, fill: blue, paths: barPaths, points: { show: false } }], '', 'tokens/s', d.compare.labels);
   }
   if (d.coverage.k.length) {
     draw('coverage', 'Draft vocabulary: share of the workspace\'s tokens in the top k ids', [d.coverage.k.map((k) => k / 1024), d.coverage.share.map((s) => 100 * s)],

@@ -1,7 +1,8 @@
 // The statistics view's data (extension/ui/completion-history.ts): the per-completion history, the τ
-// histogram, plain vs speculative speed and the coverage curve, from real-shaped sidecar results.
+// histogram, acceptance by draft position, plain vs speculative speed and the coverage curve, from
+// real-shaped sidecar results.
 import { strict as assert } from 'node:assert';
-import { chartData, CompletionHistory, histogram } from '../../extension/ui/completion-history';
+import { acceptanceByPosition, chartData, CompletionHistory, histogram } from '../../extension/ui/completion-history';
 import type { CompletionStats, StatsResult } from '../../sidecar/protocol';
 
 const completion = (mode: 'plain' | 'speculative', tokens: number, tokensPerSecond: number, tau: number, totalMs = 100): CompletionStats => ({
@@ -55,5 +56,34 @@ describe('extension statistics view: data', () => {
     assert.deepEqual(d.coverage, { k: [8192, 16384], share: [0.96, 0.99] });
     assert.match(d.summary[0], /speculative decoding \(EAGLE\) · measured speed-up 1\.50×/);
     assert.deepEqual(d.time.t, []);
+  });
+  it('acceptance by draft position: the completions\' per-position counts added up, rate = accepted / drafted', () => {
+    const h = new CompletionHistory();
+    const spec = (drafted: number[], accepted: number[]) => ({ ...completion('speculative', 12, 300, 2), draftedAt: drafted, acceptedAt: accepted });
+    h.record(spec([6, 5, 3], [5, 3, 1]), 1000);
+    h.record(completion('plain', 10, 100, 1), 2000);  // plain: no positions
+    h.record(spec([4, 2], [2, 0]), 3000);  // a shorter chain: positions it did not reach count nothing
+    h.record(spec([5, 5], [6, 1]), 4000);  // accepted > drafted: not counts the sidecar can send; left out
+    h.record(spec([3, 3, 3, 3], [3, 3]), 5000);  // lengths differ: left out
+    h.record(spec([2, 2, 2, 2], [2, 2, 1, 1]), 6000);
+    const a = chartData(h.all).acceptance;
+    assert.deepEqual(a.position, [1, 2, 3, 4]);
+    assert.deepEqual(a.drafted, [12, 9, 5, 2]);
+    assert.deepEqual(a.accepted, [9, 5, 2, 1]);
+    assert.deepEqual(a.rate, [9 / 12, 5 / 9, 2 / 5, 1 / 2]);
+    assert.match(chartData(h.all).summary.at(-1)!, /17 of 28 drafted tokens accepted \(61%\)/);
+    // A position where nothing was drafted has no rate (no bar), not 0 %.
+    assert.deepEqual(acceptanceByPosition([{ ...h.all[0], draftedAt: [3, 0], acceptedAt: [1, 0] }]).rate, [1 / 3, null]);
+  });
+  it('acceptance follows the ring: completions pushed out of it no longer count; none without speculative ones', () => {
+    const h = new CompletionHistory(2);
+    h.record({ ...completion('speculative', 12, 300, 2), draftedAt: [10], acceptedAt: [10] }, 1);
+    h.record({ ...completion('speculative', 12, 300, 2), draftedAt: [4], acceptedAt: [1] }, 2);
+    h.record({ ...completion('speculative', 12, 300, 2), draftedAt: [4], acceptedAt: [3] }, 3);
+    assert.deepEqual(chartData(h.all).acceptance, { position: [1], drafted: [8], accepted: [4], rate: [0.5] });
+    const plain = new CompletionHistory();
+    plain.record(completion('plain', 10, 100, 1));
+    assert.deepEqual(chartData(plain.all).acceptance, { position: [], drafted: [], accepted: [], rate: [] });
+    assert.doesNotMatch(chartData(plain.all).summary.at(-1)!, /drafted/);
   });
 });
