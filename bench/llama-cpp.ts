@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packageRoot } from '../cli/paths';
+import { packageRoot } from '../common/paths';
 
 export const LLAMA_CPP_VERSION = '3.21.1';
 // packageRoot, not test/helpers' repoRoot: that one points above the checkout inside the dist/cli.js bundle.

@@ -7,7 +7,7 @@
 //   tokens in the input, up to 4 of them, like our context lookup (spec/lookup.h).
 // node-llama-cpp is installed on first use by ./llama-cpp.ts.
 import * as path from 'node:path';
-import { packageRoot } from '../cli/paths';
+import { packageRoot } from '../common/paths';
 
 const entry = path.join(packageRoot(), '.cache', 'node-llama-cpp', 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
 const importEsm = new Function('p', 'return import(p)') as (p: string) => Promise<any>;

@@ -17,7 +17,7 @@ import { SpecEngine, type SpecGenerateOptions } from '../native/spec';
 import { openTokenizer, type Tokenizer } from '../native/tokenizer';
 import { buildVocab, defaultCacheFile } from '../vocab/build';
 import { readVocab, writeVocab } from '../vocab/format';
-import { packageRoot } from '../cli/paths';
+import { packageRoot } from '../common/paths';
 import { readJsonlCorpus } from '../vocab/corpus';
 import { fimPrompts } from './fim-prompts';
 import { LLAMA_CPP_VERSION, loadLlamaCpp } from './llama-cpp';

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, intOption, parseCommandArgs, printJson, UsageError } from '../command';
 import { runSpecBench, specBenchTable } from '../../bench/spec';
-import { demoModelPath, sharedDir } from '../models';
-import { packageRoot } from '../paths';
+import { demoModelPath, sharedDir } from '../../common/models';
+import { packageRoot } from '../../common/paths';
 
 export const benchSpec: Command = {
   name: ['bench', 'spec'],

@@ -6,8 +6,8 @@ import { type Command, intOption, parseCommandArgs, printJson, UsageError } from
 import { runTypingBench, typingTable } from '../../bench/typing';
 import { randomModel } from '../../bench/random-gguf';
 import { FILE_TYPES, type FileType, SHAPES } from '../../bench/shapes';
-import { demoModelPath, sharedDir } from '../models';
-import { packageRoot } from '../paths';
+import { demoModelPath, sharedDir } from '../../common/models';
+import { packageRoot } from '../../common/paths';
 
 /** The extension's default for a setting (package.json contributes.configuration). */
 function extensionDefault(root: string, key: string): unknown {

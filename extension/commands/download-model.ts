@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { downloadModel } from '../../cli/download';
-import { describeModel } from '../../cli/model-info';
-import { downloadUrl, HF_BASE_URL, type RecommendedFile, recommendationsFor } from '../../cli/recommended-models';
+import { downloadModel } from '../../common/download';
+import { describeModel } from '../../common/model-info';
+import { downloadUrl, HF_BASE_URL, type RecommendedFile, recommendationsFor } from '../../common/recommended-models';
 import { useModel } from './select-model';
 
 const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;

@@ -5,8 +5,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { describeModel, formatParameters, type ModelInfo, pairDraftModel } from '../../cli/model-info';
-import { discoverModels, knownModelFolders } from '../../cli/models';
+import { describeModel, formatParameters, type ModelInfo, pairDraftModel } from '../../common/model-info';
+import { discoverModels, knownModelFolders } from '../../common/models';
 import type { Settings } from '../config';
 
 /** One line about a model: "qwen2 · 1.5B · Q4_K_M · 1.12 GB · Ollama". */

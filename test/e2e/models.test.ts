@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { demoModelPath } from '../../cli/models';
+import { demoModelPath } from '../../common/models';
 import { repoRoot } from '../helpers/shared';
 import { type CodeServer, installCodeServer, startCodeServer } from './code-server';
 

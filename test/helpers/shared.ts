@@ -1,7 +1,7 @@
 // Access to ../shared (demo models, corpus, tokenizer vectors) for tests and benchmarks. The project must
 // build and pass its own unit tests without it, so every user checks for `undefined` and skips clearly.
 import { spawn } from 'node:child_process';
-import { demoModelPath, type DemoModelName, sharedDir as sharedDirOf } from '../../cli/models';
+import { demoModelPath, type DemoModelName, sharedDir as sharedDirOf } from '../../common/models';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';

@@ -8,8 +8,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { downloadModel } from '../../cli/download';
-import { downloadUrl, RECOMMENDED, recommendationsFor } from '../../cli/recommended-models';
+import { downloadModel } from '../../common/download';
+import { downloadUrl, RECOMMENDED, recommendationsFor } from '../../common/recommended-models';
 import { buildFixture } from '../helpers/fixtures';
 import { buildGguf } from '../helpers/gguf-writer';
 
