@@ -1,15 +1,13 @@
 // Loading models: what the engine refuses (unsupported types, shapes, architectures, stray or missing
 // tensors) with a message naming the file and the tensor or key, and the memory estimate made from the
-// header before loading. Also runs the native engine tests (native/tests/engine_*.cpp): ops vs double
-// math, the restricted LM head, and no allocation per decoded token.
+// header before loading. (The native engine tests, native/tests/engine_*.cpp, run from
+// native/tests/programs.json: native-programs.test.ts.)
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Engine, estimateMemory } from '../../native/engine';
 import { openGguf } from '../../native/gguf';
 import { type FixtureSpec, buildFixture, fixtureFile, removeFixtures } from '../helpers/fixtures';
 import { writeGguf } from '../helpers/gguf-writer';
-import { nativeBin } from '../helpers/native-bin';
 
 const BASE: FixtureSpec = { arch: 'qwen2', type: 'F16', tied: true, layers: 1, vocab: 64 };
 
@@ -68,26 +66,5 @@ describe('engine: loading and refusing models', function () {
     assert.ok(e.scratch >= 4 * 8 * 64 /* logits */ + 4 * 32 * 256 * 3, `scratch ${e.scratch}`);
     assert.equal(e.argmaxFilter, 64 * (256 + 16), 'an F16 LM head of 64 x 256 gets an 8-bit copy for greedy decoding');
     assert.equal(e.total, e.weights + e.kvCache + e.scratch + e.argmaxFilter);
-  });
-
-  it('passes the native op tests (norms, RoPE, masked attention, argmax, top-k)', () => {
-    assert.match(execFileSync(nativeBin('engine_ops_test'), { encoding: 'utf8' }), /all engine op tests passed/);
-  });
-
-  it('projects onto a restricted (FR-Spec) LM head bit for bit like the full head (native engine_head_test)', () => {
-    for (const spec of [{ type: 'F16', tied: true }, { type: 'Q4_K_M', tied: false }] as const) {
-      const file = fixtureFile(`head-${spec.type}`, { arch: 'qwen2', layers: 1, ...spec });
-      assert.match(execFileSync(nativeBin('engine_head_test'), [file], { encoding: 'utf8' }), /matches the full head bit for bit/);
-    }
-  });
-
-  it('finds the greedy argmax of a float LM head exactly with the 8-bit prefilter (native engine_argmax_test)', () => {
-    const file = fixtureFile('argmax', { arch: 'qwen2', type: 'F16', tied: true, layers: 1, vocab: 2000 });
-    assert.match(execFileSync(nativeBin('engine_argmax_test'), [file], { encoding: 'utf8' }), /argmax filter checks equal the full matmul/);
-  });
-
-  it('allocates nothing per decoded token (native engine_alloc_test)', () => {
-    const file = fixtureFile('alloc', { arch: 'qwen2', type: 'Q4_K_M', tied: false, layers: 2 });
-    assert.match(execFileSync(nativeBin('engine_alloc_test'), [file], { encoding: 'utf8' }), /no allocation in 24 decode steps/);
   });
 });

@@ -1,17 +1,9 @@
-// The CPU kernels: runs the native kernels_test program (formats, matmul accuracy and bit-identity,
-// thread pool), and checks the quantize/dequantize binding that tests use to build GGUF fixtures.
+// The quantize/dequantize binding that tests use to build GGUF fixtures (the CPU kernels themselves:
+// native kernels_test, run from native/tests/programs.json by native-programs.test.ts).
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { dequantize, quantize, type WeightType } from '../../native/quant';
-import { nativeBin } from '../helpers/native-bin';
 
 describe('cpu kernels', function () {
-  it('native kernels_test passes', function () {
-    this.timeout(60000);
-    const out = execFileSync(nativeBin('kernels_test'), { encoding: 'utf8' });  // throws on a non-zero exit
-    assert.match(out, / 0 failures/);
-  });
-
   // Block sizes and bytes per block (ggml).
   const layouts: [WeightType, number, number, number][] = [
     ['F32', 1, 4, 1e-7], ['F16', 1, 2, 1e-3], ['BF16', 1, 2, 8e-3], ['Q8_0', 32, 34, 0.02], ['Q6_K', 256, 210, 0.05], ['Q4_K', 256, 144, 0.2],

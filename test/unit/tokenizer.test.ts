@@ -2,15 +2,12 @@
 // agreement with the JavaScript reference tokenizer, plain-text safety, special token ids from keys and
 // from texts, the fingerprint, exact bytes, the stream decoder, counting, and clear errors for bad files.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openTokenizer, type Tokenizer } from '../../native/tokenizer';
 import { buildGguf, type GgufMeta } from '../helpers/gguf-writer';
-import { nativeBin } from '../helpers/native-bin';
-import { demoModel } from '../helpers/shared';
 import { tinyVocab, TokenType, tokenizerGguf, type VocabSpec } from './tokenizer-fixtures';
 import { randomText, ReferenceTokenizer, rng } from './tokenizer-reference';
 
@@ -220,11 +217,5 @@ describe('tokenizer (synthetic vocabularies)', () => {
       assert.throws(() => openTokenizer(notGguf), /text.gguf: offset 0: bad magic/);
       assert.throws(() => openTokenizer(path.join(tmp, 'missing.gguf')), /missing.gguf: cannot open/);
     });
-  });
-
-  it('native self-test: Unicode table, UTF-8 decoding, BPE strategies, encoding from 4 threads', () => {
-    const model = demoModel('demo-target');  // the thread check needs a real vocabulary; skipped without
-    const out = execFileSync(nativeBin('tokenizer_selftest'), model ? [model] : [], { encoding: 'utf8' });
-    assert.match(out, /all checks passed/);
   });
 });
