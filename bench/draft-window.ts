@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { fimPrompts } from './fim-prompts';
 import { SpecEngine } from '../native/spec';
 import { openTokenizer } from '../native/tokenizer';
-import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 
 const { values: a } = parseArgs({
   options: {
@@ -28,7 +29,7 @@ async function main() {
   if (!a.vocab) throw new Error('--vocab V.frv is required (e.g. npx frspec vocab build --model .cache/models/demo-target.gguf --out V.frv ../shared/corpus/train.jsonl.xz)');
   const target = demoModel('demo-target')!;
   const tok = openTokenizer(target);
-  const prompts = await fimPrompts(readJsonl(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz')), tok, Number(a.prompts) + 1, { prefixChars: 4000, suffixChars: 1000 });
+  const prompts = await fimPrompts(readJsonlCorpus(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz')), tok, Number(a.prompts) + 1, { prefixChars: 4000, suffixChars: 1000 });
   const engine = await SpecEngine.load(target, { draft: demoModel('demo-draft')!, threads: Number(a.threads), contextSize: 4096 });
   const windows = a.windows!.split(',').map(Number);
   const rows = windows.map((w) => ({ window: w, readTokens: 0, readMs: 0, tokens: 0, steps: 0, decodeMs: 0, exact: 0 }));

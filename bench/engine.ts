@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, estimateMemory } from '../native/engine';
 import { openTokenizer } from '../native/tokenizer';
-import { type DemoModel, demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { type DemoModel, demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 import { LLAMA_CPP_VERSION, loadLlamaCpp } from './llama-cpp';
 
 interface Sample { promptTps: number; decodeTps: number }
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   // One prompt per repeat: the first nPrompt tokens of successive held-out files long enough.
   const tok = openTokenizer(modelFile(models[0]));
   const prompts: number[][] = [];
-  for await (const f of readJsonl(path.join(shared, 'corpus', 'dev.jsonl.xz'))) {
+  for await (const f of readJsonlCorpus(path.join(shared, 'corpus', 'dev.jsonl.xz'))) {
     const ids = tok.encode(f.text);
     if (ids.length >= nPrompt) prompts.push([...ids.subarray(0, nPrompt)]);
     if (prompts.length === repeats) break;

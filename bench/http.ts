@@ -10,8 +10,9 @@ import { runCompletion } from '../sidecar/http/completion';
 import { infillTokens } from '../sidecar/http/prompts';
 import { Session } from '../sidecar/session';
 import { percentile } from '../sidecar/stats';
-import { request, startHttpServer } from '../test/helpers/http-server';
-import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { request, startHttpServer } from '../fixtures/http-server';
+import { demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 
 interface Window { path: string; prefix: string; suffix: string }
 
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const model = demoModel('demo-target');
   if (!shared || !model) { console.log('skipped: ../shared (demo models and corpus) is absent'); return; }
   const windows: Window[] = [];
-  for await (const f of readJsonl(`${shared}/corpus/dev.jsonl.xz`)) {
+  for await (const f of readJsonlCorpus(`${shared}/corpus/dev.jsonl.xz`)) {
     const w = window(f.path, f.text);
     if (w) windows.push(w);
     if (windows.length >= n) break;

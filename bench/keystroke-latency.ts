@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SidecarClient } from '../extension/client/sidecar-client';
 import type { CompleteResult, InitializeParams, PromptPart } from '../sidecar/protocol';
-import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 
 const { values: a } = parseArgs({
   options: {
@@ -36,7 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function lines(n: number, chars: number): Promise<Line[]> {
   const out: Line[] = [];
-  for await (const f of readJsonl(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
+  for await (const f of readJsonlCorpus(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
     const ls = f.text.split('\n');
     if (ls.length < 12) continue;
     const cut = Math.floor(ls.length / 2);

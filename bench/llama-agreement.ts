@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../native/engine';
 import { openTokenizer } from '../native/tokenizer';
-import { type DemoModel, demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { type DemoModel, demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 import { LLAMA_CPP_VERSION, loadLlamaCpp } from './llama-cpp';
 
 const PREFIX_CHARS = 1500, SUFFIX_CHARS = 500;
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   const tok = openTokenizer(modelFile(models[0]));
   const sp = tok.specials;
   const prompts: number[][] = [];
-  for await (const f of readJsonl(path.join(shared, 'corpus', 'dev.jsonl.xz'))) {
+  for await (const f of readJsonlCorpus(path.join(shared, 'corpus', 'dev.jsonl.xz'))) {
     const c = fimCase(f.text);
     if (!c) continue;
     prompts.push([sp.fimPre, ...tok.encode(c.prefix), sp.fimSuf, ...tok.encode(c.suffix), sp.fimMid]);

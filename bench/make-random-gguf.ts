@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { repoRoot } from '../test/helpers/shared';
+import { repoRoot } from '../common/shared-data';
 import { writeRandomGguf } from './random-gguf';
 import { FILE_TYPES, type FileType } from './shapes';
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../native/engine';
-import { demoModel } from '../test/helpers/shared';
+import { demoModel } from '../common/shared-data';
 
 const { values: a } = parseArgs({
   options: {

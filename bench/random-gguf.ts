@@ -22,11 +22,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openGguf } from '../native/gguf';
 import { quantize } from '../native/quant';
-import { llama3Gguf } from '../test/unit/tokenizer-fixtures';
+import { llama3Gguf } from '../fixtures/tokenizer-vocab';
 import { demoModelPath, sharedDir } from '../common/models';
 import { packageRoot } from '../common/paths';
-import { rng } from '../test/helpers/fixtures';
-import { GGUF_TYPE_IDS, GGML_TYPE_IDS, type GgufMeta, type GgufScalarType, toF16Bits } from '../test/helpers/gguf-writer';
+import { rng } from '../fixtures/random-model';
+import { GGUF_TYPE_IDS, GGML_TYPE_IDS, type GgufMeta, type GgufScalarType, toF16Bits } from '../fixtures/gguf-writer';
 import { BLOCK, type FileType, LLAMA_FTYPE, type Shape, shapeByName, tensorType, type TensorType } from './shapes';
 
 const ALIGN = 32;

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import { openGguf } from '../native/gguf';
 import { dequantize, quantize } from '../native/quant';
-import { mixMatrixType, type WeightType } from '../test/helpers/fixtures';
-import { GGML_TYPE_IDS, type GgmlTypeName, type GgufMeta, type GgufScalarType, type GgufTensorSpec, writeGguf } from '../test/helpers/gguf-writer';
+import { mixMatrixType, type WeightType } from '../fixtures/random-model';
+import { GGML_TYPE_IDS, type GgmlTypeName, type GgufMeta, type GgufScalarType, type GgufTensorSpec, writeGguf } from '../fixtures/gguf-writer';
 
 const TYPES = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M', 'Q5_K_M'];
 

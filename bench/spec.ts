@@ -18,7 +18,7 @@ import { openTokenizer, type Tokenizer } from '../native/tokenizer';
 import { buildVocab, defaultCacheFile } from '../vocab/build';
 import { readVocab, writeVocab } from '../vocab/format';
 import { packageRoot } from '../common/paths';
-import { readJsonlCorpus } from '../vocab/corpus';
+import { readJsonlCorpus } from '../common/corpus';
 import { fimPrompts } from './fim-prompts';
 import { LLAMA_CPP_VERSION, loadLlamaCpp } from './llama-cpp';
 import { loadLlamaCppLookup, loadLlamaCppSpeculative } from './spec-llama';

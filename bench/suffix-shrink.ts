@@ -17,7 +17,8 @@ import { Engine } from '../native/engine';
 import { openTokenizer } from '../native/tokenizer';
 import { capSuffix } from '../sidecar/suffix-cap';
 import type { PromptPart } from '../sidecar/protocol';
-import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 
 const { values: a } = parseArgs({
   options: {
@@ -48,7 +49,7 @@ async function main() {
   const s = tok.specials;
   let n = 0;
   try {
-    for await (const f of readJsonl(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
+    for await (const f of readJsonlCorpus(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
       const lines = f.text.split('\n');
       if (lines.length < 12) continue;
       const cut = Math.floor(lines.length / 2);

@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openTokenizer } from '../native/tokenizer';
-import { demoModel, readJsonl, sharedDir } from '../test/helpers/shared';
+import { demoModel, sharedDir } from '../common/shared-data';
+import { readJsonlCorpus } from '../common/corpus';
 
 // mbPerSec: by the wall clock; mbPerCpuSec: by this process's CPU time, which on a busy shared machine is
 // the better measure of per-core speed (the wall clock also counts time other processes held the core).
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 
   const texts: string[] = [];
   let bytes = 0;
-  for await (const f of readJsonl(path.join(shared, 'corpus', 'train.jsonl.xz'))) {
+  for await (const f of readJsonlCorpus(path.join(shared, 'corpus', 'train.jsonl.xz'))) {
     texts.push(f.text);
     bytes += Buffer.byteLength(f.text);
     if (limitMb > 0 && bytes >= limitMb * 1e6) break;

@@ -28,7 +28,7 @@ import { encodePrompt, specialTexts } from '../sidecar/prompt';
 import type { CompleteParams, CompletionStats, InitializeResult, PromptPart, SpecialName } from '../sidecar/protocol';
 import { findStop } from '../sidecar/stop-rules';
 import { openTokenizer, type Tokenizer } from '../native/tokenizer';
-import { readJsonl } from '../test/helpers/shared';
+import { readJsonlCorpus } from '../common/corpus';
 import { LLAMA_CPP_VERSION, loadLlamaCppSequence, type LlamaCppSequence } from './llama-cpp';
 
 export interface TypingOptions {
@@ -138,7 +138,7 @@ interface FileWalk { path: string; lang: string; bursts: Keystroke[][] }
 async function walks(o: TypingOptions): Promise<FileWalk[]> {
   const total = o.keystrokes * o.bursts;
   const out: FileWalk[] = [];
-  for await (const f of readJsonl(o.corpus)) {
+  for await (const f of readJsonlCorpus(o.corpus)) {
     const text = f.text.replace(/\r\n/g, '\n');
     const lines = text.split('\n');
     if (lines.length < 12) continue;

@@ -11,7 +11,7 @@ import { LatestWins } from './scheduler';
 import { fileStamps, Session } from './session';
 import { completeParams, initializeParams, MAX_ID_CHARS, MAX_TOP_K, vocabBuildParams } from './params';
 import { Fields, invalid } from './validate';
-import { checkOutputFile, isUnderSystemRoot } from '../vocab/safe-fs';
+import { checkOutputFile, isUnderSystemRoot } from '../common/safe-fs';
 import { completionStats, Stats } from './stats';
 import { findStop, type StopHit } from './stop-rules';
 import { encodePrompt } from './prompt';

@@ -7,7 +7,7 @@ import { createDecoder, type Decoder } from './decoder';
 import { ErrorCode, type InitializeParams, type InitializeResult, type Limits, PROTOCOL_VERSION, type VocabSummary } from './protocol';
 import { specialTexts } from './prompt';
 import { SidecarError } from './errors';
-import { openRegular } from '../vocab/safe-fs';
+import { openRegular } from '../common/safe-fs';
 
 /** A file's identity and version as the engine mapped it ('' when it cannot be read now). */
 export function fileStamps(params: Pick<InitializeParams, 'model' | 'draft' | 'eagle'>): Map<string, string> {

@@ -5,13 +5,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CountCache, type CacheEntry } from './cache';
-import { isJsonlCorpus, readJsonlCorpus } from './corpus';
+import { isJsonlCorpus, readJsonlCorpus } from '../common/corpus';
 import type { VocabFile } from './format';
 import { forcedSpecialIds, rankCounts } from './rank';
 import { decodeSource, defaultRules, type FileRules, RULES_VERSION, type SkipReason, skipByName, skipByText } from './rules';
 import { addPayload, SparseCounter } from './sparse';
 import type { CountingTokenizer } from './tokenizer';
-import { readRegularFile } from './safe-fs';
+import { readRegularFile } from '../common/safe-fs';
 import { walkFolder } from './walk';
 
 export interface BuildProgress {

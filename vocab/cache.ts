@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import type { SkipReason } from './rules';
-import { readRegularFile, writeFileAtomic } from './safe-fs';
+import { readRegularFile, writeFileAtomic } from '../common/safe-fs';
 
 const MAGIC = 'FRCOUNTS';
 /** The largest count cache read (a workspace of ~100k files); a larger file is refused, not loaded. */

@@ -2,7 +2,7 @@
 // Little-endian, fixed 64-byte header, three length-prefixed strings, ids (u32), counts (u64), CRC-32.
 // Readers refuse damaged files and files made for another tokenizer with a message naming both.
 import * as zlib from 'node:zlib';
-import { readRegularFile, writeFileAtomic } from './safe-fs';
+import { readRegularFile, writeFileAtomic } from '../common/safe-fs';
 
 export const FRV_MAGIC = 'FRVOCAB\0';
 export const FRV_VERSION = 1;

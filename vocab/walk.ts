@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { defaultRules, type FileRules, type SkipReason, skipByName } from './rules';
-import { isUnderSystemRoot, readRegularFile } from './safe-fs';
+import { isUnderSystemRoot, readRegularFile } from '../common/safe-fs';
 
 /** A file the walk found worth reading; `rel` uses '/' and is relative to the walked root. */
 export interface WalkedFile {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fimPrompts } from '../fim-prompts';
 import { openTokenizer } from '../../native/tokenizer';
-import { demoModel, readJsonlXz, sharedDir } from '../../test/helpers/shared';
+import { demoModel, sharedDir } from '../../common/shared-data';
+import { readJsonlCorpus } from '../../common/corpus';
 
 async function main(): Promise<void> {
   const out = process.argv[2];
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
   const target = demoModel('demo-target');
   if (!out || !shared || !target) throw new Error('usage: make-prompts.ts OUT_FILE (needs ../shared)');
   const tok = openTokenizer(target);
-  const prompts = await fimPrompts(readJsonlXz(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, 20, { prefixChars: 600, suffixChars: 200 });
+  const prompts = await fimPrompts(readJsonlCorpus(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, 20, { prefixChars: 600, suffixChars: 200 });
   fs.writeFileSync(out, prompts.map((p) => `${p.path}\t${p.tokens.join(' ')}`).join('\n') + '\n');
   console.log(`${prompts.length} prompts -> ${out}`);
 }

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Command, type CommandIO, intOption, parseCommandArgs, printJson, UsageError } from '../command';
-import { readRegularFile } from '../../vocab/safe-fs';
+import { readRegularFile } from '../../common/safe-fs';
 import { packageRoot } from '../../common/paths';
 import { demoModelPath, discoverModels, type FoundModel, knownModelFolders } from '../../common/models';
 import { openGguf } from '../../native/gguf';

@@ -3,7 +3,7 @@ import { type Command, floatOption, intOption, parseCommandArgs, printJson, Usag
 import { Engine, estimateMemory } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { parseSpecOptions, runSpeculative, specHelp, specOptionDefs } from '../spec-options';
-import { readRegularFile } from '../../vocab/safe-fs';
+import { readRegularFile } from '../../common/safe-fs';
 
 /** Prompt files are read whole: a limit keeps /dev/zero or a huge file from filling memory. */
 const MAX_PROMPT_FILE_BYTES = 64 << 20;

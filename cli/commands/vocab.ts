@@ -5,11 +5,11 @@ import * as path from 'node:path';
 import { type Command, intOption, parseCommandArgs, printJson, UsageError } from '../command';
 import { openTokenizer } from '../../native/tokenizer';
 import { buildVocab, type BuildProgress, defaultCacheFile } from '../../vocab/build';
-import { isJsonlCorpus } from '../../vocab/corpus';
+import { isJsonlCorpus } from '../../common/corpus';
 import { readVocab, writeVocab } from '../../vocab/format';
 import { coverage } from '../../vocab/rank';
 import { defaultRules } from '../../vocab/rules';
-import { checkOutputFile, ensureDir, isUnderSystemRoot } from '../../vocab/safe-fs';
+import { checkOutputFile, ensureDir, isUnderSystemRoot } from '../../common/safe-fs';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;

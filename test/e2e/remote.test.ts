@@ -8,7 +8,7 @@ import * as cp from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { metric, request, type ServedHttp, startHttpServer } from '../helpers/http-server';
+import { metric, request, type ServedHttp, startHttpServer } from '../../fixtures/http-server';
 import { demoModel, repoRoot, requireShared } from '../helpers/shared';
 import { type CodeServer, installCodeServer, startCodeServer } from './code-server';
 

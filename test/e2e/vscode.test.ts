@@ -11,7 +11,8 @@ import * as cp from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { demoModel, readJsonl, repoRoot, requireShared, sharedDir } from '../helpers/shared';
+import { demoModel, repoRoot, requireShared, sharedDir } from '../helpers/shared';
+import { readJsonlCorpus } from '../../common/corpus';
 import { type CodeServer, installCodeServer, startCodeServer } from './code-server';
 
 const ARTIFACTS = process.env.FRSPEC_E2E_ARTIFACTS ?? path.join(repoRoot, '.cache', 'e2e-artifacts');
@@ -53,7 +54,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
     // A workspace with real code (held-out corpus files) so the vocabulary build has work to show.
     const files: Record<string, string> = { 'sample.py': PY, 'sample.ts': TS };
     let n = 0;
-    for await (const f of readJsonl(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
+    for await (const f of readJsonlCorpus(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
       files[path.join('corpus', `${n}-${path.basename(f.path)}`)] = f.text;
       if (++n >= 400) break;
     }

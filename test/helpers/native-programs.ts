@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type FixtureSpec, fixtureFile } from './fixtures';
+import { type FixtureSpec, fixtureFile } from '../../fixtures/random-model';
 import { type DemoModel, demoModel, repoRoot, sharedDir } from './shared';
 
 export const PROGRAMS_JSON = path.join(repoRoot, 'native', 'tests', 'programs.json');

@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { frspec, lastJson } from '../helpers/cli';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
-import { fixtureFile, removeFixtures } from '../helpers/fixtures';
-import { tinyVocab } from './tokenizer-fixtures';
+import { fixtureFile, removeFixtures } from '../../fixtures/random-model';
+import { tinyVocab } from '../../fixtures/tokenizer-vocab';
 
 
 describe('frspec generate', function () {

@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { Engine, estimateMemory } from '../../native/engine';
 import { openGguf } from '../../native/gguf';
-import { type FixtureSpec, buildFixture, fixtureFile, removeFixtures } from '../helpers/fixtures';
-import { writeGguf } from '../helpers/gguf-writer';
+import { type FixtureSpec, buildFixture, fixtureFile, removeFixtures } from '../../fixtures/random-model';
+import { writeGguf } from '../../fixtures/gguf-writer';
 
 const BASE: FixtureSpec = { arch: 'qwen2', type: 'F16', tied: true, layers: 1, vocab: 64 };
 

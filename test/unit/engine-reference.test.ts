@@ -12,7 +12,7 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../native/engine';
 import { openGguf } from '../../native/gguf';
-import { type FixtureSpec, fixtureFile, randomTokens, removeFixtures } from '../helpers/fixtures';
+import { type FixtureSpec, fixtureFile, randomTokens, removeFixtures } from '../../fixtures/random-model';
 import { ReferenceModel } from '../helpers/reference-model';
 
 interface Case { name: string; spec: FixtureSpec; tol: { max: number; rms: number } }

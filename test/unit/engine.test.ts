@@ -3,7 +3,7 @@
 // seed and follows the stated distribution; stop conditions, cancellation and bounded context behave.
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../native/engine';
-import { type FixtureSpec, fixtureFile, randomTokens, removeFixtures } from '../helpers/fixtures';
+import { type FixtureSpec, fixtureFile, randomTokens, removeFixtures } from '../../fixtures/random-model';
 import { demoModel } from '../helpers/shared';
 
 const SPEC: FixtureSpec = { arch: 'qwen2', type: 'F16', tied: false, seed: 3 };

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openGguf } from '../../native/gguf';
-import { buildGguf, f32Bytes, GGML_TYPE_IDS, type GgufMeta } from '../helpers/gguf-writer';
+import { buildGguf, f32Bytes, GGML_TYPE_IDS, type GgufMeta } from '../../fixtures/gguf-writer';
 import { demoModel, requireShared } from '../helpers/shared';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-gguf-'));

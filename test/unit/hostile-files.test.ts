@@ -16,7 +16,7 @@ import { buildVocab } from '../../vocab/build';
 import { CountCache } from '../../vocab/cache';
 import { readVocab } from '../../vocab/format';
 import { walkFolder } from '../../vocab/walk';
-import { buildGguf, f32Bytes, GGML_TYPE_IDS } from '../helpers/gguf-writer';
+import { buildGguf, f32Bytes, GGML_TYPE_IDS } from '../../fixtures/gguf-writer';
 import { demoModel, repoRoot, requireShared } from '../helpers/shared';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-hostile-'));

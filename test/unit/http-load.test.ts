@@ -4,7 +4,7 @@
 // status its kind calls for) and the server's memory stays flat over repeated rounds.
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { metric, request, type ServedHttp, startHttpServer } from '../helpers/http-server';
+import { metric, request, type ServedHttp, startHttpServer } from '../../fixtures/http-server';
 import { demoModel, requireShared } from '../helpers/shared';
 
 const CLIENTS = 200;

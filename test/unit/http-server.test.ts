@@ -6,7 +6,7 @@ import { heldBack, indentCut } from '../../sidecar/http/completion';
 import { isLoopback, keyMatches } from '../../sidecar/http/server';
 import { LatestWins } from '../../sidecar/scheduler';
 import { frspec } from '../helpers/cli';
-import { metric, request, type ServedHttp, sseEvents, startHttpServer } from '../helpers/http-server';
+import { metric, request, type ServedHttp, sseEvents, startHttpServer } from '../../fixtures/http-server';
 import { demoModel, requireShared } from '../helpers/shared';
 
 // llama.vscode's completion request, as src/llama-server.ts (createRequestPayload, getFIMCompletion) builds it

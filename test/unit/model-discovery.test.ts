@@ -10,9 +10,9 @@ import { readGgufHeader, tokenizerFingerprint } from '../../common/gguf-header';
 import { describeModel, looksInstruct, pairDraftModel } from '../../common/model-info';
 import { discoverModels, knownModelFolders, ollamaModelNames } from '../../common/models';
 import { openTokenizer } from '../../native/tokenizer';
-import { buildFixture, type FixtureSpec } from '../helpers/fixtures';
-import { type GgufMeta, writeGguf } from '../helpers/gguf-writer';
-import { tinyVocab } from './tokenizer-fixtures';
+import { buildFixture, type FixtureSpec } from '../../fixtures/random-model';
+import { type GgufMeta, writeGguf } from '../../fixtures/gguf-writer';
+import { tinyVocab } from '../../fixtures/tokenizer-vocab';
 
 describe('model discovery: names people know, header facts, draft pairing', function () {
   this.timeout(60000);

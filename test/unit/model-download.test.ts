@@ -10,8 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { downloadModel } from '../../common/download';
 import { downloadUrl, RECOMMENDED, recommendationsFor } from '../../common/recommended-models';
-import { buildFixture } from '../helpers/fixtures';
-import { buildGguf } from '../helpers/gguf-writer';
+import { buildFixture } from '../../fixtures/random-model';
+import { buildGguf } from '../../fixtures/gguf-writer';
 
 interface Served { base: string; requests: Array<{ path: string; range?: string }>; dropAfter: number[]; ignoreRange: boolean; close(): Promise<void> }
 

@@ -4,7 +4,7 @@
 // applicable" on a machine without a GPU, with the reason they print. The scripts that run other builds
 // (qemu, wine) read the same table.
 import { strict as assert } from 'node:assert';
-import { removeFixtures } from '../helpers/fixtures';
+import { removeFixtures } from '../../fixtures/random-model';
 import { programTable, runName, runProgram, unlistedPrograms } from '../helpers/native-programs';
 
 describe('native test programs (native/tests/programs.json)', function () {

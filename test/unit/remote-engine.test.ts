@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import { RemoteEngine, RemoteError, type RemoteState } from '../../extension/remote/remote-engine';
 import { remoteRequest } from '../../extension/remote/remote-request';
 import { remoteStatusView } from '../../extension/remote/remote-status';
-import { metric, request, type ServedHttp, startHttpServer } from '../helpers/http-server';
+import { metric, request, type ServedHttp, startHttpServer } from '../../fixtures/http-server';
 import { demoModel, requireShared } from '../helpers/shared';
 
 const REQ = { prefix: 'def area(radius):\n', suffix: '\n\ndef perimeter(radius):\n    return 2 * radius\n', chunks: [{ path: 'geo.py', text: 'PI = 3.14159\n' }], maxTokens: 16, stop: [] };

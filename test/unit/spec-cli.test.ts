@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { frspec, lastJson } from '../helpers/cli';
 import { openTokenizer } from '../../native/tokenizer';
 import { writeVocab } from '../../vocab/format';
-import type { GgufMeta } from '../helpers/gguf-writer';
-import { fixtureFile, removeFixtures } from '../helpers/fixtures';
-import { tinyVocab } from './tokenizer-fixtures';
+import type { GgufMeta } from '../../fixtures/gguf-writer';
+import { fixtureFile, removeFixtures } from '../../fixtures/random-model';
+import { tinyVocab } from '../../fixtures/tokenizer-vocab';
 
 
 describe('frspec generate --draft (speculative, fixtures)', function () {

@@ -13,7 +13,8 @@ import { SpecEngine, type SpecGenerateOptions } from '../../native/spec';
 import { openTokenizer, type Tokenizer } from '../../native/tokenizer';
 import { buildVocab } from '../../vocab/build';
 import { readVocab, writeVocab } from '../../vocab/format';
-import { demoModel, readJsonlXz, repoRoot, requireShared } from '../helpers/shared';
+import { demoModel, repoRoot, requireShared } from '../helpers/shared';
+import { readJsonlCorpus } from '../../common/corpus';
 
 const N_PROMPTS = 20;
 const N_TOKENS = 16;
@@ -30,7 +31,7 @@ async function trainVocab(shared: string, tok: Tokenizer): Promise<string> {
   const subset = path.join(cacheDir, 'train-head.jsonl');
   const lines: string[] = [];
   let bytes = 0;
-  for await (const f of readJsonlXz(path.join(shared, 'corpus', 'train.jsonl.xz'))) {
+  for await (const f of readJsonlCorpus(path.join(shared, 'corpus', 'train.jsonl.xz'))) {
     lines.push(JSON.stringify(f));
     bytes += f.text.length;
     if (bytes > 3e6) break;
@@ -55,7 +56,7 @@ describe('speculative decoding (demo models, addon)', function () {
     const target = demoModel('demo-target')!, draft = demoModel('demo-draft')!, eagle = demoModel('demo-eagle')!;
     tok = openTokenizer(target);
     stop = tok.specials.eog;
-    prompts = await fimPrompts(readJsonlXz(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, N_PROMPTS, { prefixChars: 600, suffixChars: 200 });
+    prompts = await fimPrompts(readJsonlCorpus(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, N_PROMPTS, { prefixChars: 600, suffixChars: 200 });
     assert.equal(prompts.length, N_PROMPTS);
     vocab = await trainVocab(shared, tok);
     engine = await SpecEngine.load(target, { draft, eagle, threads: 2, contextSize: 1024 });
@@ -98,7 +99,7 @@ describe('speculative decoding (demo models, addon)', function () {
 
   it('a draft model reading only the prompt\'s last tokens (draftWindow) still gives plain greedy output', async () => {
     // Long prompts (up to 4000 characters before the cursor), each new to the caches.
-    const long = await fimPrompts(readJsonlXz(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, 6, { prefixChars: 1600, suffixChars: 400 });
+    const long = await fimPrompts(readJsonlCorpus(path.join(shared, 'corpus', 'dev.jsonl.xz')), tok, 6, { prefixChars: 1600, suffixChars: 400 });
     let read = 0, windowed = 0;
     for (const p of long) {
       const plain = await engine.generate(p.tokens, { drafter: 'none', maxTokens: N_TOKENS, stopTokens: stop });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../cli/frspec';
-import { tinyVocab, tokenizerGguf } from './tokenizer-fixtures';
+import { tinyVocab, tokenizerGguf } from '../../fixtures/tokenizer-vocab';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-tokcli-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -6,8 +6,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openTokenizer, type Tokenizer } from '../../native/tokenizer';
-import { demoModel, readJsonl, repoRoot, requireShared, sharedDir } from '../helpers/shared';
-import { llama3Gguf } from './tokenizer-fixtures';
+import { demoModel, repoRoot, requireShared, sharedDir } from '../helpers/shared';
+import { readJsonlCorpus } from '../../common/corpus';
+import { llama3Gguf } from '../../fixtures/tokenizer-vocab';
 import { randomText, ReferenceTokenizer, rng } from './tokenizer-reference';
 
 /** The Llama-3 vocabulary GGUF, rebuilt when missing or older than the tokenizer.json it comes from. */
@@ -63,7 +64,7 @@ describe('tokenizer conformance (real vocabularies, ../shared)', function () {
   const corpus: string[] = [];
   before(async function () {
     requireShared(this);
-    for await (const f of readJsonl(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
+    for await (const f of readJsonlCorpus(path.join(sharedDir()!, 'corpus', 'dev.jsonl.xz'))) {
       corpus.push(f.text);
       if (corpus.length === 120) break;
     }

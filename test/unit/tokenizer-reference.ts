@@ -2,7 +2,7 @@
 // JavaScript regular expressions (the patterns of the models' tokenizer.json, with llama.cpp's spelling of
 // the case-insensitive contractions) and textbook BPE over strings. It shares no code with the native one.
 import { openGguf } from '../../native/gguf';
-import { BYTE_CHARS } from './tokenizer-fixtures';
+import { BYTE_CHARS } from '../../fixtures/tokenizer-vocab';
 
 // \s as Unicode White_Space (JavaScript's \s differs: it has U+FEFF and lacks U+0085).
 const WS = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openTokenizer, type Tokenizer } from '../../native/tokenizer';
-import { buildGguf, type GgufMeta } from '../helpers/gguf-writer';
-import { tinyVocab, TokenType, tokenizerGguf, type VocabSpec } from './tokenizer-fixtures';
+import { buildGguf, type GgufMeta } from '../../fixtures/gguf-writer';
+import { tinyVocab, TokenType, tokenizerGguf, type VocabSpec } from '../../fixtures/tokenizer-vocab';
 import { randomText, ReferenceTokenizer, rng } from './tokenizer-reference';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-tok-'));

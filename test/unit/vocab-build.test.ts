@@ -14,7 +14,7 @@ import { buildVocab, type BuildOptions } from '../../vocab/build';
 import { readVocab, writeVocab, type VocabFile } from '../../vocab/format';
 import { forcedSpecialIds } from '../../vocab/rank';
 import { demoModel } from '../helpers/shared';
-import { llama3Gguf, tinyVocab, tokenizerGguf } from './tokenizer-fixtures';
+import { llama3Gguf, tinyVocab, tokenizerGguf } from '../../fixtures/tokenizer-vocab';
 
 let tmp: string;
 let modelPath: string;

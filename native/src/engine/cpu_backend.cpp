@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,23 +49,24 @@ class CpuBackend final : public Backend {
     use_argmax_filter_ = !(env && std::string(env) == "0");
   }
   ~CpuBackend() override {
-    for (float* p : allocations_) std::free(p);
+    for (float* p : allocations_) ::operator delete(p, kAlign);
   }
 
   // "cpu (avx512: avx512-vnni)": the kernel variant (cpu_variant.h) and what its kernels use.
   std::string name() const override { return std::string("cpu (") + FRSPEC_CPU_VARIANT_NAME + ": " + cpu_kernels_isa() + ")"; }
   int threads() const override { return pool_.size(); }
 
+  static constexpr std::align_val_t kAlign{64};
   float* alloc(size_t n_floats) override {
     const size_t bytes = std::max<size_t>(64, (n_floats * sizeof(float) + 63) / 64 * 64);
-    auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!p) throw std::bad_alloc();
+    // Aligned operator new rather than std::aligned_alloc, which Windows' C runtime lacks. Throws bad_alloc.
+    auto* p = static_cast<float*>(::operator new(bytes, kAlign));
     std::memset(p, 0, bytes);
     allocations_.insert(p);
     return p;
   }
   void free(float* p) override {
-    if (p && allocations_.erase(p)) std::free(p);
+    if (p && allocations_.erase(p)) ::operator delete(p, kAlign);
   }
   void to_device(float* dst, const float* src, size_t n) override { std::memcpy(dst, src, n * sizeof(float)); }
   void to_host(float* dst, const float* src, size_t n) override {

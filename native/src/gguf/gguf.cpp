@@ -1,12 +1,6 @@
 #include "gguf/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
@@ -206,37 +200,20 @@ void read_value(Cursor& c, GgufType t, GgufValue& out, const std::string& key, i
 }  // namespace
 
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. The type is then
-  // checked on the opened descriptor (no window between a check and the open).
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
-  struct stat st{};
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw GgufError(path + ": cannot stat: " + std::strerror(e));
+  std::unique_ptr<FileMap> map;
+  try {
+    map = FileMap::open(path, "a GGUF file");  // regular files only; a FIFO is refused, never waited on
+  } catch (const FileMapError& e) {
+    throw GgufError(e.what());
   }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
-                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode) ? "a socket"
-                     : "not a regular file";
-    throw GgufError(path + ": is " + kind + ", not a regular file (expected a GGUF file)");
-  }
-  if (st.st_size < 8) {
-    ::close(fd);
-    throw GgufError(path + ": " + hex_offset(0) + ": truncated file: " + std::to_string(st.st_size) +
+  if (map->size() < 8)
+    throw GgufError(path + ": " + hex_offset(0) + ": truncated file: " + std::to_string(map->size()) +
                     " bytes is too small for a GGUF header");
-  }
-  void* m = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  int e = errno;
-  ::close(fd);
-  if (m == MAP_FAILED) throw GgufError(path + ": cannot mmap: " + std::strerror(e));
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
-  f->base_ = static_cast<const uint8_t*>(m);
-  f->size_ = uint64_t(st.st_size);
-  f->mapping_ = m;
+  f->base_ = map->data();
+  f->size_ = map->size();
+  f->map_ = std::move(map);
   f->parse();  // on throw, the destructor unmaps
   return f;
 }
@@ -250,9 +227,7 @@ std::unique_ptr<GgufFile> GgufFile::from_memory(const uint8_t* data, size_t size
   return f;
 }
 
-GgufFile::~GgufFile() {
-  if (mapping_) munmap(mapping_, size_t(size_));
-}
+GgufFile::~GgufFile() = default;
 
 void GgufFile::fail(uint64_t offset, const std::string& what) const {
   throw GgufError(path_ + ": " + hex_offset(offset) + ": " + printable(what));

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gguf/file_map.h"
+
 namespace frspec {
 
 class GgufError : public std::runtime_error {
@@ -122,7 +124,7 @@ class GgufFile {
   std::string path_;
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  void* mapping_ = nullptr;  // non-null when we own an mmap
+  std::unique_ptr<FileMap> map_;  // set when we own a mapping of the file (open), not for from_memory
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

@@ -8,7 +8,8 @@ import { openRegular } from './safe-fs';
 export interface CorpusFile {
   path: string;
   text: string;
-  lang?: string;
+  /** '' when the line has none. */
+  lang: string;
   /** 1-based line number in the corpus, for error messages. */
   line: number;
 }
@@ -56,7 +57,7 @@ export async function* readJsonlCorpus(file: string, onInput?: (read: number, to
       if (typeof o !== 'object' || o === null || typeof o.text !== 'string' || typeof o.path !== 'string') {
         throw new Error(`${file}: line ${lineNo}: expected an object {lang, path, text} with string path and text`);
       }
-      yield { path: o.path, text: o.text, lang: typeof o.lang === 'string' ? o.lang : undefined, line: lineNo };
+      yield { path: o.path, text: o.text, lang: typeof o.lang === 'string' ? o.lang : '', line: lineNo };
     }
     if (xzDone) {
       await xzDone;
