@@ -255,14 +255,3 @@ export function specBenchTable(r: SpecBenchResult): string {
   ];
   return lines.join('\n');
 }
-
-// `npm run bench:spec -- [options]` is `frspec bench spec [options]`. Inside the esbuild bundle of the CLI
-// every module sees require.main === module, so also check that this file is the script being run.
-if (require.main === module && /[\\/]bench[\\/]spec\.ts$/.test(process.argv[1] ?? '')) {
-  // Loaded here, not at the top: the command module imports this one.
-  const { benchSpec } = require('../cli/commands/bench-spec') as typeof import('../cli/commands/bench-spec');
-  benchSpec.run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).catch((e) => {
-    console.error(`bench spec: ${(e as Error).message}`);
-    process.exit(1);
-  });
-}
