@@ -2,7 +2,7 @@
 // the `beam` most probable nodes of each level by cumulative draft log-probability, `topk` children each,
 // down to `depth`; keep the `budget` best nodes overall). Two drafters implement the same small interface
 // (like llama.cpp's common/speculative.h): a separate draft model with the target's tokenizer
-// (model_drafter.*) and an EAGLE head on the target's features (eagle_drafter.*). FR-Spec is a property
+// and an EAGLE head on the target's features (drafters.h: make_model_drafter, make_eagle_drafter). FR-Spec is a property
 // of either one's LM head (DraftHead), not a drafter of its own.
 //
 // The drafter keeps its own KV cache in step with the target's committed tokens: each draft() first
@@ -31,7 +31,7 @@ struct DraftShape {
   int topk = 8;     // tree: children proposed per expanded node
   int beam = 8;     // tree: nodes expanded per level
   int budget = 24;  // tree: nodes kept for verification
-  // Greedy chains: first look the continuation up in the context (spec/lookup.h), matching the last
+  // Greedy chains: first look the continuation up in the context (speculative/lookup.h), matching the last
   // `lookup` to kLookupMaxNgram tokens (0: off), and propose up to `lookup_tokens` tokens from there; the
   // drafter runs only when nothing matches. (Ignored for trees and for sampling.)
   int lookup = 0;
@@ -87,7 +87,7 @@ class Drafter {
 
   // Inputs the last draft() read to bring the cache up to date (the accepted tokens, or a new prompt).
   int last_catchup_tokens() const { return catchup_; }
-  // Context lookup alone (DraftShape::lookup, spec/lookup.h): up to min(lookup_tokens, limit) tokens that
+  // Context lookup alone (DraftShape::lookup, speculative/lookup.h): up to min(lookup_tokens, limit) tokens that
   // followed an earlier occurrence of the last tokens of committed + root, into out; 0 without a match (or
   // with lookup off). draft() tries it first for greedy chains; the queued GPU step calls it itself.
   int lookup(std::span<const int32_t> committed, int32_t root, const DraftShape& shape, int limit, std::vector<int32_t>& out);
