@@ -26,7 +26,7 @@ export class StatisticsView implements vscode.Disposable {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${w.cspSource} data:; style-src ${w.cspSource} 'unsafe-inline'; script-src 'nonce-${nonce}';">
 <link rel="stylesheet" href="${w.asWebviewUri(vscode.Uri.joinPath(dist, 'stats-view.css'))}">
 <style>body{font-family:var(--vscode-font-family);color:var(--vscode-foreground)} .grid{display:flex;flex-wrap:wrap;gap:16px}
-.chart{min-height:260px} .u-title{font-size:13px;font-weight:600} #summary{margin:8px 0 16px;opacity:.85}</style></head>
+.chart{min-height:260px} .u-title{font-size:13px;font-weight:600} #summary{margin:8px 0 16px;opacity:.85;white-space:pre-line;line-height:1.5}</style></head>
 <body><h2>FR-Spec Complete — statistics</h2><div id="summary">waiting for the first suggestion…</div>
 <div class="grid"><div class="chart" id="speed"></div><div class="chart" id="latency"></div><div class="chart" id="tau"></div>
 <div class="chart" id="acceptance"></div><div class="chart" id="compare"></div><div class="chart" id="coverage"></div></div>

@@ -16,7 +16,14 @@ const orange = css.getPropertyValue('--vscode-charts-orange').trim() || '#d18616
 const green = css.getPropertyValue('--vscode-charts-green').trim() || '#89d185';
 
 const axis = (label: string): uPlot.Axis => ({ label, stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } });
-const width = () => Math.max(300, Math.min(640, (document.body.clientWidth - 48) / 2));
+// Two charts a row when the panel holds two of at least 340 px side by side (the body's padding and the grid's
+// gap taken out), else one a row across the panel: a panel beside the editor is often ~700 px wide.
+const GAP = 16;
+function width(): number {
+  const cs = getComputedStyle(document.body);
+  const content = document.body.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 4;
+  return content >= 2 * 340 + GAP ? Math.min(640, Math.floor((content - GAP) / 2)) : Math.max(280, Math.min(900, Math.floor(content)));
+}
 const barPaths = uPlot.paths.bars!({ size: [0.7, 80] });
 const charts = new Map<string, uPlot>();
 /** The current category labels of each bar chart (read by its axis at every redraw, so they follow the data). */
@@ -35,7 +42,7 @@ function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.
   const x = axis(xLabel);
   const bars = categories !== undefined;
   // Category axes: one tick per category, room for two-line labels.
-  if (bars) { x.values = (_u, v) => v.map((i) => categoryLabels.get(id)?.[i] ?? ''); x.size = 48; x.splits = (u) => [...(u.data[0] as number[])]; }
+  if (bars) { x.values = (_u, v) => v.map((i) => categoryLabels.get(id)?.[i] ?? ''); x.size = 56; x.splits = (u) => [...(u.data[0] as number[])]; }
   // Bars start at 0 (an axis from the smallest bar would exaggerate the differences); x: categories 0..n-1.
   const scales: uPlot.Scales = bars
     ? { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: (_u, _min, max) => [0, yMax ?? (max > 0 ? max * 1.1 : 1)] } }
@@ -47,7 +54,7 @@ function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.
 }
 
 function render(d: ChartData): void {
-  document.getElementById('summary')!.textContent = d.summary.join('  ·  ');
+  document.getElementById('summary')!.textContent = d.summary.join('\n');  // one line each (white-space: pre-line)
   const t = d.time;
   if (t.t.length) {
     draw('speed', 'Decode speed per suggestion', [t.t, t.plainTps, t.specTps] as uPlot.AlignedData,
@@ -78,4 +85,5 @@ function render(d: ChartData): void {
 }
 
 window.addEventListener('message', (e: MessageEvent) => { if (e.data?.type === 'data') render(e.data.data as ChartData); });
+window.addEventListener('resize', () => { for (const c of charts.values()) c.setSize({ width: width(), height: 220 }); });
 vscode.postMessage({ type: 'ready' });
