@@ -1,7 +1,12 @@
 // The models FR-Spec: Download a Recommended Model… offers: Qwen2.5-Coder base GGUFs (base, not instruct: they
 // were trained for fill-in-the-middle) from Qwen's public Hugging Face repositories, and which fit this machine.
 // No SHA-256 is pinned: this project's machines cannot reach the hub to read them, and a hash copied from
-// memory would be worse than none. The download checks the GGUF magic, and the SHA-256 against a
+// memory would be worse than none. Searched on 2026-12-07 (stored copies of the hub's file pages, GitHub code):
+// the LFS SHA-256 of other uploads with the same file names were there (e.g. itlwas/Qwen2.5-Coder-0.5B-Q4_K_M-GGUF,
+// AIronMind/Qwen2.5-Coder-1.5B-Q4_K_M-GGUF, itlwas/Qwen2.5-Coder-7B-Q4_K_M-GGUF: their own quantizations), but not
+// those of Qwen/Qwen2.5-Coder-{0.5B,1.5B,7B}-GGUF's own files, which is what this downloads; pinning another
+// upload's hash would refuse the real file. The download checks the GGUF magic, and the SHA-256 against `sha256`
+// when set (test/unit/model-download.test.ts: a matching and a mismatching pin against a local server) or a
 // `<file>.sha256` the user puts beside it; sizes are approximate (for the fit check and the progress text).
 
 export interface RecommendedFile {
