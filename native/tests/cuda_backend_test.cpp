@@ -107,18 +107,27 @@ const char* tname(DType t) {
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_K: return "Q4_K";
     case DType::Q6_K: return "Q6_K";
+    case DType::Q4_0: return "Q4_0";
+    case DType::Q4_1: return "Q4_1";
+    case DType::Q5_0: return "Q5_0";
+    case DType::Q5_1: return "Q5_1";
+    case DType::Q5_K: return "Q5_K";
+    case DType::IQ4_NL: return "IQ4_NL";
+    case DType::IQ4_XS: return "IQ4_XS";
   }
   return "?";
 }
-bool quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K; }
+bool quantized(DType t) { return t != DType::F32 && t != DType::F16 && t != DType::BF16; }
+// The quantized types added for issue 16 (Q4_0, Q4_K_M, Q5_K_M, Q6_K, Q8_0 and IQ4_XS files entirely on the GPU).
+constexpr DType kMoreQuant[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q5_K, DType::IQ4_NL, DType::IQ4_XS};
 
 struct HostWeight {
   DType type;
   int64_t rows, cols;
   std::vector<uint8_t> bytes;
   std::vector<float> deq;  // dequantized, rows x cols
-  // Q4_K: dmin * m of each element's sub-block. Kernels multiply x by d * q = w + this (and subtract the
-  // min term with the sum of x), so activation rounding errors scale with |w| + this, not with |w|.
+  // Q4_K / Q5_K: dmin * m of each element's sub-block (Q4_1 / Q5_1: |m|). Kernels multiply x by d * q = w + this
+  // (and subtract the min term with the sum of x), so activation rounding errors scale with |w| + this, not with |w|.
   std::vector<float> min_term;
   WeightView view() const { return {type, rows, cols, bytes.data(), std::string("test_") + tname(type)}; }
 };
@@ -134,12 +143,21 @@ HostWeight make_weight(DType t, int64_t rows, int64_t cols) {
     for (float& f : row) f = normal(rng) * (u(rng) < 0.01f ? 8.f : 1.f);
     quantize_row(t, row.data(), w.bytes.data() + r * rb, cols);
     dequantize_row(t, w.bytes.data() + r * rb, w.deq.data() + r * cols, cols);
-    if (t == DType::Q4_K)
+    if (t == DType::Q4_K || t == DType::Q5_K)
       for (int64_t k = 0; k < cols; ++k) {
-        const auto* blk = reinterpret_cast<const BlockQ4_K*>(w.bytes.data() + r * rb) + k / QK_K;
+        const uint8_t* blk = w.bytes.data() + r * rb + (t == DType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ5_K)) * size_t(k / QK_K);
+        f16_t dmin;
+        std::memcpy(&dmin, blk + 2, 2);  // d, dmin, scales[12]: the same head in both
         uint8_t sc, m;
-        q4k_scale_min(int(k % QK_K) / 32, blk->scales, &sc, &m);
-        w.min_term[size_t(r * cols + k)] = f16_to_f32(blk->dmin) * m;
+        q4k_scale_min(int(k % QK_K) / 32, blk + 4, &sc, &m);
+        w.min_term[size_t(r * cols + k)] = f16_to_f32(dmin) * m;
+      }
+    if (t == DType::Q4_1 || t == DType::Q5_1)
+      for (int64_t k = 0; k < cols; ++k) {
+        const uint8_t* blk = w.bytes.data() + r * rb + (t == DType::Q4_1 ? sizeof(BlockQ4_1) : sizeof(BlockQ5_1)) * size_t(k / 32);
+        f16_t m;
+        std::memcpy(&m, blk + 2, 2);
+        w.min_term[size_t(r * cols + k)] = std::fabs(f16_to_f32(m));
       }
   }
   return w;
@@ -744,6 +762,10 @@ int main(int argc, char** argv) {
   run("matmul F16 tail", [&] { check_matmul(*gpu, *cpu, DType::F16, 77, 4100); });    // cols % 8 != 0
   run("matmul F32 generic", [&] { check_matmul(*gpu, *cpu, DType::F32, 33, 70); });   // cols % 4 != 0
   run("matmul Q8_0 96", [&] { check_matmul(*gpu, *cpu, DType::Q8_0, 64, 96); });
+  for (DType t : kMoreQuant)  // GEMV, verification batches, tensor-core GEMM (65, 200), gather, get_rows
+    run("matmul", [&] { check_matmul(*gpu, *cpu, t, 300, 512); });
+  for (DType t : {DType::Q4_0, DType::Q5_1, DType::IQ4_NL})  // 32-value formats: 4864 columns (Qwen2.5-0.5B's FFN)
+    run("matmul", [&] { check_matmul(*gpu, *cpu, t, 96, 4864, {1, 3, 8, 65}); });
   // Tensor-core prefill GEMM edges (gemm_tc.cu): partial token/row tiles, cols % 32 != 0 (zero-filled K
   // tail), 128-row tiles (4224 rows x 1100 tokens: enough blocks), fewer K steps than pipeline stages.
   for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K})
@@ -764,13 +786,14 @@ int main(int argc, char** argv) {
       cuda::tc_gemm() = true;
     });
 #endif
-  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K})  // tall matrices take 8-row blocks (matmul.cu)
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_K, DType::IQ4_XS})  // tall: 8-row blocks (matmul.cu)
     run("matmul tall", [&] { check_matmul(*gpu, *cpu, t, 8200, 512, {1, 2, 5}); });
   run("pointwise", [&] { check_pointwise(*gpu, *cpu); });
   run("attention 4/2 d64", [&] { check_attention(*gpu, *cpu, 4, 2, 64); });
   run("attention 8/2 d128", [&] { check_attention(*gpu, *cpu, 8, 2, 128); });
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K})
     run("fused", [&] { check_fused(*gpu, t, 300, 36, 1001, 512); });
+  for (DType t : kMoreQuant) run("fused", [&] { check_fused(*gpu, t, 300, 36, 1001, 512); });
   run("fused tall", [&] { check_fused(*gpu, DType::Q8_0, 260, 20, 8200, 256); });  // 8-row blocks (matmul.cu)
   run("fused rope_kv_write", [&] { check_rope_kv_write(*gpu); });
   run("fused rope_kv_attention", [&] { check_rope_kv_attention(*gpu); });

@@ -28,8 +28,9 @@ int failures = 0;
     }                                      \
   } while (0)
 
-// One type: a 96 x 512 weight (every block size divides 512), matmul of 1 and 3 tokens and get_rows.
-void check_type(Backend& gpu, Backend& cpu, DType t, std::mt19937& rng) {
+// One type: a 96 x 512 weight (every block size divides 512), matmul of 1, 3 and 70 tokens (GEMV, verification
+// batch, prefill GEMM) and get_rows. must_run: a refusal is a failure (the types the CUDA backend has kernels for).
+void check_type(Backend& gpu, Backend& cpu, DType t, std::mt19937& rng, bool must_run) {
   const int64_t rows = 96, cols = 512;
   std::normal_distribution<float> normal(0.f, 1.f);
   std::vector<float> wf(size_t(rows * cols));
@@ -52,17 +53,18 @@ void check_type(Backend& gpu, Backend& cpu, DType t, std::mt19937& rng) {
     CHECK(m.find(view.name) != std::string::npos && m.find(dtype_name(t)) != std::string::npos,
           "%s: the refusal must name the weight and its type: '%s'", dtype_name(t), m.c_str());
     std::printf("%-5s refused by the CUDA backend: %s\n", dtype_name(t), m.c_str());
+    CHECK(!must_run, "%s: the CUDA backend has kernels for it but refused it", dtype_name(t));
     return;
   }
   Weight wc = cpu.prepare(view);
-  const int n = 3;
+  const int n = 70;
   std::vector<float> x(size_t(n * cols)), yg(size_t(n * rows)), yc(yg.size());
   for (float& v : x) v = normal(rng);
   float* xd = gpu.alloc(x.size());
   float* yd = gpu.alloc(yg.size());
   gpu.to_device(xd, x.data(), x.size());
   double worst = 0;
-  for (int tokens : {1, n}) {
+  for (int tokens : {1, 3, n}) {
     gpu.matmul(wg, xd, yd, tokens);
     gpu.to_host(yg.data(), yd, size_t(tokens * rows));
     cpu.matmul(wc, x.data(), yc.data(), tokens);
@@ -105,10 +107,11 @@ int main(int argc, char** argv) {
   }
   auto cpu = make_cpu_backend(0);
   std::mt19937 rng(7);
+  // Every type the engine reads has CUDA kernels now: a refusal fails.
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                  DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+                  DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
     try {
-      check_type(*gpu, *cpu, t, rng);
+      check_type(*gpu, *cpu, t, rng, /*must_run=*/true);
     } catch (const std::exception& e) {
       std::printf("FAIL: %s: %s\n", dtype_name(t), e.what());
       ++failures;

@@ -152,6 +152,20 @@ __global__ void fix_weight_kernel(uint8_t* data, size_t row_bytes, int rows, int
       case DType::Q6_K:
         if (i % 256 == 0) { auto* d = reinterpret_cast<uint16_t*>(r + (cols / 256) * 208); d[i / 256] = f16(0.0005f + 0.01f * to_unit(d[i / 256] + i)); }
         break;
+      case DType::Q5_K:  // Q4_K's head in 176-byte blocks
+        if (i % 256 == 0) { auto* d = reinterpret_cast<uint16_t*>(r + 176 * (i / 256)); d[0] = f16(0.0005f + 0.01f * to_unit(d[0] + i)); d[1] = f16(0.0005f + 0.01f * to_unit(d[1] + i)); }
+        break;
+      case DType::IQ4_XS:  // d after the quants and the scale bytes (weight_layout.h)
+        if (i % 256 == 0) { auto* d = reinterpret_cast<uint16_t*>(r + (cols / 256) * 136); d[i / 256] = f16(0.0005f + 0.01f * to_unit(d[i / 256] + i)); }
+        break;
+      case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::IQ4_NL:
+        if (i % 32 == 0) {  // d (and m) after the quants (and qh'), weight_layout.h
+          const int nb = cols / 32, five = type == DType::Q5_0 || type == DType::Q5_1;
+          auto* d = reinterpret_cast<uint16_t*>(r + nb * 16 + (five ? nb * 4 : 0));
+          d[i / 32] = f16(0.0005f + 0.01f * to_unit(d[i / 32] + i));
+          if (type == DType::Q4_1 || type == DType::Q5_1) d[nb + i / 32] = f16(0.005f * to_unit(d[nb + i / 32] + i) - 0.0025f);
+        }
+        break;
     }
   }
 }

@@ -83,14 +83,21 @@ constexpr int kQStageBytes = BN * kBK + BN * 4;  // quants, then one 4-byte scal
 enum class BPath { kDirect, kQ8Stage, kDequant };
 template <class T>
 constexpr BPath kBPath = std::is_same_v<T, TQ8_0>                                  ? BPath::kQ8Stage
-                         : std::is_same_v<T, TQ4_K> || std::is_same_v<T, TQ6_K> ? BPath::kDequant
-                                                                                 : BPath::kDirect;
+                         : std::is_same_v<T, TF16> || std::is_same_v<T, TBF16> ? BPath::kDirect
+                                                                                 : BPath::kDequant;
 template <class T, int BN>
 constexpr int kSmemBytes = kStages * kAStageBytes + (kBPath<T> == BPath::kQ8Stage ? kStages * kQStageBytes<BN> + kBStageBytes<BN>
                                                      : kBPath<T> == BPath::kDequant ? kBStageBytes<BN>
                                                                                     : kStages * kBStageBytes<BN>);
 
-// 8 consecutive dequantized elements k0 .. k0+7 (k0 % 8 == 0) of a Q4_K / Q6_K row, as elem() computes them.
+// 8 consecutive dequantized elements k0 .. k0+7 (k0 % 8 == 0) of a row, as elem() computes them: element by
+// element for the types without a faster form below (Q4_0 .. Q5_1, IQ4_NL, Q5_K, IQ4_XS).
+template <class T>
+__device__ __forceinline__ void dequant8(T, const uint8_t* row, int cols, int k0, float (&v)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = T::elem(row, cols, k0 + i);
+}
+// The same for Q4_K / Q6_K, sharing the scale decode.
 __device__ __forceinline__ void dequant8(TQ4_K, const uint8_t* row, int, int k0, float (&v)[8]) {
   const uint8_t* blk = row + 144 * (k0 / 256);
   const int k = k0 % 256, j = k / 64, hi = (k % 64) / 32, l = k % 32;
@@ -375,7 +382,10 @@ bool& tc_gemm() {
 bool matmul_tc(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
   if (!tc_gemm() || n <= kMaxVerifyTokens || !w.data || w.rows < 1 || w.cols < 1) return false;
   const bool half = w.type == DType::F16 || w.type == DType::BF16;
-  if (!half && w.type != DType::Q8_0 && w.type != DType::Q4_K && w.type != DType::Q6_K) return false;
+  if (!half && w.type != DType::Q8_0 && w.type != DType::Q4_K && w.type != DType::Q6_K && w.type != DType::Q4_0 &&
+      w.type != DType::Q4_1 && w.type != DType::Q5_0 && w.type != DType::Q5_1 && w.type != DType::Q5_K &&
+      w.type != DType::IQ4_NL && w.type != DType::IQ4_XS)
+    return false;
   if (w.cols % (half ? 8 : 32) != 0 || w.row_bytes % 16 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(w.data) % 16 != 0)
     return false;
@@ -387,6 +397,13 @@ bool matmul_tc(const Weight& w, const float* x, float* y, int n, const float* bi
     case DType::BF16: run_tc<true, TBF16>(x, n, w, y, bias, xh, kp, s); break;
     case DType::Q8_0: run_tc<false, TQ8_0>(x, n, w, y, bias, xh, kp, s); break;
     case DType::Q4_K: run_tc<false, TQ4_K>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q4_0: run_tc<false, TQ4_0>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q4_1: run_tc<false, TQ4_1>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q5_0: run_tc<false, TQ5_0>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q5_1: run_tc<false, TQ5_1>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::Q5_K: run_tc<false, TQ5_K>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::IQ4_NL: run_tc<false, TIQ4_NL>(x, n, w, y, bias, xh, kp, s); break;
+    case DType::IQ4_XS: run_tc<false, TIQ4_XS>(x, n, w, y, bias, xh, kp, s); break;
     default: run_tc<false, TQ6_K>(x, n, w, y, bias, xh, kp, s); break;
   }
   return true;

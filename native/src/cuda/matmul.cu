@@ -395,7 +395,7 @@ __global__ void __launch_bounds__(256)
 }
 
 template <class T>
-constexpr bool is_quantized() { return std::is_same_v<T, TQ8_0> || std::is_same_v<T, TQ4_K> || std::is_same_v<T, TQ6_K>; }
+constexpr bool is_quantized() { return requires { T::kQRuns; }; }  // the types read as runs of 8-bit quants
 
 // One pass of NT tokens over the job's weights: tokens t0 .. t0+NT-1 of x and of every output.
 template <class T, int NT>

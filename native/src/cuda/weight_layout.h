@@ -2,9 +2,15 @@
 // threads can read weights with 16-byte loads; rows stay independent, so FR-Spec's gather_rows is a
 // plain row copy. Types whose ggml blocks are not 16-byte multiples are repacked per row, once, at load:
 //
-//   F32, F16, BF16, Q4_K   the ggml bytes (Q4_K blocks are 144 bytes: 16-byte header + 128 quant bytes)
+//   F32, F16, BF16, Q4_K, Q5_K   the ggml bytes (Q4_K / Q5_K blocks are 144 / 176 bytes, 16-byte multiples)
 //   Q8_0                   int8 qs[cols] | f16 d[cols/32]                    (ggml: 34-byte blocks)
 //   Q6_K                   u8 ql[nb*128] | u8 qh[nb*64] | i8 sc[nb*16] | f16 d[nb]  (nb = cols/256; ggml: 210)
+//   Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL   (nb = cols/32, even: cols a multiple of 64) u8 qs'[nb*16] | u32 qh'[nb]
+//                          (Q5_x) | f16 d[nb] | f16 m[nb] (Q4_1, Q5_1); qs' and qh' interleave the blocks of
+//                          each pair so that a lane pair holds the two halves of each block (TLegacy in
+//                          weight_types.cuh); d and m as stored
+//   IQ4_XS                 u8 qs'[nb*128] (sub-blocks interleaved in pairs the same way) | i8 s[nb*8] (the
+//                          6-bit scales minus 32) | f16 d[nb]            (nb = cols/256; ggml: 136-byte blocks)
 //
 // This file is plain C++ (no CUDA): the host side of loading, shared with the tests.
 #pragma once
