@@ -129,6 +129,13 @@ export interface SpecResult {
   /** Prompt tokens the drafter evaluated (those its cache did not hold; at most about draftWindow). */
   draftPromptTokens: number;
   totalMs: number;
+  /**
+   * Per draft position (index 0 = the first drafted token below the root, 1 = the second, ...): tokens drafted
+   * there and verified (a tree drafts several per step; context lookup's drafts included), and how many of them
+   * the target accepted (at most one per step). They sum to `drafted` and `accepted`; empty for plain decoding.
+   */
+  draftedAt: number[];
+  acceptedAt: number[];
   /** Generated tokens per second after the prompt. */
   tokensPerSecond: number;
   /** With `topFirst`: the logits of `tokens`. */

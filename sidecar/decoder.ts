@@ -40,6 +40,9 @@ export interface DecodeResult {
   draftMs?: number;
   verifyMs?: number;
   draftPromptMs?: number;
+  /** Speculative: per draft position (index 0 = depth 1), tokens drafted and accepted (native/spec.ts SpecResult). */
+  draftedAt?: number[];
+  acceptedAt?: number[];
   /** Why this decoder served the request (speculative decoders choose per request). */
   why?: string;
 }
@@ -235,7 +238,7 @@ export class SpecDecoder implements Decoder {
     return {
       tokens: r.tokens, stop, nPrompt: r.nPrompt, nReused: r.nReused, promptMs: r.promptMs, decodeMs: r.totalMs - r.promptMs, steps: r.steps,
       tau: spec ? r.tau : 1, mode: spec ? 'speculative' : 'plain',
-      ...(spec ? { draftMs: r.draftMs, verifyMs: r.verifyMs, draftPromptMs: r.draftPromptMs } : {}),
+      ...(spec ? { draftMs: r.draftMs, verifyMs: r.verifyMs, draftPromptMs: r.draftPromptMs, draftedAt: r.draftedAt, acceptedAt: r.acceptedAt } : {}),
     };
   }
 }

@@ -159,6 +159,12 @@ export interface CompletionStats {
   steps: number;
   tau: number;
   mode: 'plain' | 'speculative';
+  /**
+   * Speculative: per draft position (index 0 = the first token drafted below the last emitted one), tokens
+   * drafted there and how many of them were accepted; sums: drafted and accepted tokens. Absent for plain.
+   */
+  draftedAt?: number[];
+  acceptedAt?: number[];
   /** Why `mode` served this request (chosen per request from measured costs). */
   why?: string;
   /** Suffix tokens left out to fit `promptBudgetMs`. */
@@ -194,6 +200,9 @@ export interface StatsResult {
     latencyMs: { p50: number; p95: number };
     firstTokenMs: { p50: number; p95: number };
     reusedShare: number;
+    /** The recent speculative completions' draftedAt / acceptedAt added up per position (absent without any). */
+    draftedAt?: number[];
+    acceptedAt?: number[];
   };
   calibration?: Calibration;
   /** Measured: recent tokens/s of the decoder ÷ calibrated plain tokens/s (undefined until both exist). */

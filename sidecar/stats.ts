@@ -14,7 +14,15 @@ export function completionStats(r: DecodeResult, t: CompletionTimes): Completion
     firstTokenMs: (t.firstTokenAt ?? t.done) - t.received, totalMs: t.done - t.received,
     tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
     steps: r.steps, tau: r.tau, mode: r.mode,
+    ...(r.draftedAt && r.acceptedAt ? { draftedAt: r.draftedAt, acceptedAt: r.acceptedAt } : {}),
   };
+}
+
+/** Per-position counts of several completions added up (positions a completion did not reach count 0). */
+export function sumPositions(rows: readonly (readonly number[])[]): number[] {
+  const out: number[] = [];
+  for (const row of rows) row.forEach((n, i) => { out[i] = (out[i] ?? 0) + n; });
+  return out;
 }
 
 const RECENT = 100;
@@ -56,6 +64,7 @@ export class Stats {
     const prompt = r.reduce((s, x) => s + x.promptTokens, 0);
     const reused = r.reduce((s, x) => s + x.reusedTokens, 0);
     const tokensPerSecond = decodeMs > 0 ? tokens / (decodeMs / 1000) : 0;
+    const positions = r.filter((x) => x.draftedAt && x.acceptedAt);
     const mem = process.memoryUsage();
     return {
       decoding,
@@ -67,6 +76,9 @@ export class Stats {
         latencyMs: { p50: percentile(r.map((x) => x.totalMs), 50), p95: percentile(r.map((x) => x.totalMs), 95) },
         firstTokenMs: { p50: percentile(r.map((x) => x.firstTokenMs), 50), p95: percentile(r.map((x) => x.firstTokenMs), 95) },
         reusedShare: prompt > 0 ? reused / prompt : 0,
+        ...(positions.length ? {
+          draftedAt: sumPositions(positions.map((x) => x.draftedAt!)), acceptedAt: sumPositions(positions.map((x) => x.acceptedAt!)),
+        } : {}),
       },
       ...(this.calibration ? { calibration: this.calibration } : {}),
       ...(this.calibration && r.length > 0 ? { speedup: tokensPerSecond / this.calibration.plainTokensPerSecond } : {}),

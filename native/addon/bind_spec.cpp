@@ -211,6 +211,13 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     o.Set("draftPromptMs", st.draft_prompt_ms);
     o.Set("draftPromptTokens", st.draft_prompt_tokens);
     o.Set("totalMs", st.total_ms);
+    auto int_array = [&](const std::vector<int>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); ++i) a.Set(uint32_t(i), v[i]);
+      return a;
+    };
+    o.Set("draftedAt", int_array(st.drafted_at));
+    o.Set("acceptedAt", int_array(st.accepted_at));
     const double decode_ms = st.total_ms - st.prompt_ms;
     o.Set("tokensPerSecond", decode_ms > 0 ? out_.tokens.size() * 1000.0 / decode_ms : 0.0);
     if (req_.top_first > 0) {

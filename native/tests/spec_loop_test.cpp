@@ -150,6 +150,19 @@ static void test_greedy_identity(Models& m) {
           emitted += r.stats.emitted;
           lookup_steps += r.stats.lookup_steps;
           CHECK(variant >= 3 || r.stats.lookup_steps == 0, "lookup steps without lookup");
+          // Per draft position: the counts add up to drafted/accepted, accepted never above drafted, and a
+          // position is only accepted after the one above it was (accepted_at never grows with depth).
+          int drafted_sum = 0, accepted_sum = 0;
+          CHECK(r.stats.drafted_at.size() == r.stats.accepted_at.size(), "per-position arrays differ in length");
+          for (size_t k = 0; k < r.stats.drafted_at.size(); ++k) {
+            drafted_sum += r.stats.drafted_at[k];
+            accepted_sum += r.stats.accepted_at[k];
+            CHECK(r.stats.accepted_at[k] <= r.stats.drafted_at[k], "more accepted than drafted at position %zu", k + 1);
+            CHECK(k == 0 || r.stats.accepted_at[k] <= r.stats.accepted_at[k - 1], "position %zu accepted more than %zu", k + 1, k);
+          }
+          CHECK(drafted_sum == r.stats.drafted && accepted_sum == r.stats.accepted,
+                "%s %s: per-position sums %d/%d, drafted/accepted %d/%d", dr->kind(), shape_name(shape).c_str(), drafted_sum,
+                accepted_sum, r.stats.drafted, r.stats.accepted);
           // KV rollback: the target cache must equal a fresh evaluation of the same tokens.
           if (i == 0) {
             Context fresh(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../sidecar/jsonrpc';
 import { ErrorCode, type InitializeResult } from '../../sidecar/protocol';
+import { sumPositions } from '../../sidecar/stats';
 import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
@@ -285,16 +286,24 @@ describe('sidecar: speculative decoding (EAGLE head + FR-Spec workspace vocabula
       const engine = await Engine.load(model, { threads: 1, contextSize: 1024 });
       try {
         let steps = 0, tokens = 0;
+        const accepteds: number[][] = [];
         for (const [prefix, suffix] of [[PREFIX, '\n'], ['class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        ', '\n'], ['function add(a: number, b: number): number {\n  return ', '\n}\n']]) {
           const r = await client.complete({ parts: fim(prefix, suffix), maxTokens: 24 });
           const s = tok.specials;
           const want = await engine.generate([s.fimPre, ...tok.encode(prefix), s.fimSuf, ...tok.encode(suffix), s.fimMid], { maxTokens: 24, stopTokens: s.eog });
           assert.equal(r.text, tok.decode(want.tokens), `speculative output differs for ${JSON.stringify(prefix.slice(-30))}`);
           assert.equal(r.stats.mode, 'speculative');
+          // Per draft position: the accepted tokens add up to τ's (τ - 1 accepted drafted tokens per step).
+          const accepted = r.stats.acceptedAt!.reduce((a, x) => a + x, 0);
+          assert.ok(Math.abs(accepted - (r.stats.tau - 1) * r.stats.steps) < 1e-6, `acceptedAt ${r.stats.acceptedAt}, τ ${r.stats.tau}, ${r.stats.steps} steps`);
+          assert.ok(r.stats.draftedAt!.every((d, i) => d >= r.stats.acceptedAt![i]));
+          accepteds.push(r.stats.acceptedAt!);
           steps += r.stats.steps;
           tokens += r.stats.tokens;
         }
         assert.ok(steps < tokens, `τ ${tokens / steps}: the drafter never got a token accepted`);
+        // The statistics add the recent completions' positions up.
+        assert.deepEqual((await client.stats()).recent.acceptedAt, sumPositions(accepteds));
       } finally {
         await engine.close();
       }

@@ -87,6 +87,13 @@ describe('speculative decoding (demo models, addon)', function () {
               `${drafter} ${vname} ${sname}: prompt ${i} (${prompts[i].path}) differs from plain greedy decoding`);
             steps += r.steps;
             emitted += r.tau * r.steps;
+            // Per draft position: sums equal the drafted and accepted tokens; a position never accepts more than it
+            // drafted, nor more than the position above it (a token is accepted only below an accepted one).
+            const sum = (a: number[]) => a.reduce((s, x) => s + x, 0);
+            assert.equal(sum(r.draftedAt), r.drafted, `${drafter} ${vname} ${sname}: draftedAt ${r.draftedAt}`);
+            assert.equal(sum(r.acceptedAt), r.accepted, `${drafter} ${vname} ${sname}: acceptedAt ${r.acceptedAt}`);
+            assert.equal(r.acceptedAt.length, r.draftedAt.length);
+            r.acceptedAt.forEach((a, k) => assert.ok(a <= r.draftedAt[k] && (k === 0 || a <= r.acceptedAt[k - 1]), `position ${k + 1}: ${r.acceptedAt} of ${r.draftedAt}`));
             if (sopts.lookup) lookupSteps += r.lookupSteps, lookupShapeSteps += r.steps;
             else assert.equal(r.lookupSteps, 0, `${drafter} ${vname} ${sname}: lookup steps without lookup`);
           }

@@ -14,6 +14,16 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 bool cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
 constexpr int kMaxQueuedChain = 32;  // DraftShape::validate's chain limit
 
+// One step's nodes per depth into drafted_at, its accepted path (node k at depth k + 1) into accepted_at.
+void count_positions(const DraftTree& tree, const VerifyResult& vr, SpecStats& st) {
+  for (int32_t depth : tree.depth) {
+    if (int(st.drafted_at.size()) < depth) st.drafted_at.resize(depth, 0);
+    ++st.drafted_at[depth - 1];
+  }
+  st.accepted_at.resize(st.drafted_at.size(), 0);
+  for (size_t k = 0; k < vr.accepted_nodes.size(); ++k) ++st.accepted_at[k];
+}
+
 }  // namespace
 
 const char* spec_stop_name(SpecStop s) {
@@ -290,6 +300,7 @@ SpecResult SpeculativeDecoder::generate(std::span<const int32_t> prompt, const S
 
     ++st.steps;
     st.drafted += tree.size();
+    count_positions(tree, vr, st);
     st.lookup_steps += limit > 0 && drafter_.last_from_lookup();
     st.accepted += int(vr.accepted_nodes.size());
     st.emitted += int(vr.tokens.size());

@@ -62,6 +62,11 @@ struct SpecStats {
   double draft_ms = 0, verify_ms = 0, total_ms = 0;
   double verify_eval_ms = 0;  // of verify_ms: the target's layers over root + drafted nodes (the rest is LM head rows)
   int head_rows = 0;      // columns of the draft head (FR-Spec k, plus the prompt's ids)
+  // Per draft position (depth below the root; index 0 = depth 1): nodes verified there (a tree may draft
+  // several per step; lookup drafts included) and how many of them were accepted (at most one per step).
+  // Summed over positions they equal `drafted` and `accepted`; accepted_at[i] / drafted_at[i] is the
+  // acceptance rate at depth i + 1. Empty when nothing was drafted.
+  std::vector<int> drafted_at, accepted_at;
   // Mean tokens per verify pass, the target's bonus token included (the paper's acceptance length).
   double tau() const { return steps ? double(emitted) / steps : 0; }
 };
