@@ -87,6 +87,8 @@ export function statisticsReport(s: StatsResult, model?: string): string {
     `  first token: p50 ${Math.round(s.recent.firstTokenMs.p50)} ms, p95 ${Math.round(s.recent.firstTokenMs.p95)} ms`,
     `  prompt tokens reused from the previous request: ${pct(s.recent.reusedShare)}`,
   ];
+  const positions = acceptanceLine(s.recent);
+  if (positions) out.push(positions);
   if (s.calibration) {
     const c = s.calibration;
     out.push('', `calibration (${c.runs} runs × ${c.tokens} tokens, ${new Date(c.at).toISOString()}):`,
@@ -102,6 +104,18 @@ export function statisticsReport(s: StatsResult, model?: string): string {
   out.push('', `requests: ${q.received} received, ${q.completed} completed, ${q.cancelled} cancelled (${q.superseded} superseded by newer), ${q.failed} failed`,
     `sidecar memory: ${(s.memory.rssBytes / 1e6).toFixed(0)} MB resident; up ${(s.uptimeMs / 1000).toFixed(0)} s`);
   return out.join('\n') + '\n';
+}
+
+/**
+ * The recent speculative suggestions' acceptance by draft position (the sidecar adds up each completion's
+ * per-position counts), e.g. `  accepted by draft position: 1: 67% (80/120) · 2: 40% (40/100)`. (The fields are
+ * spelled out beside the protocol's type so this compiles whether or not it declares them yet.)
+ */
+function acceptanceLine(recent: { draftedAt?: number[]; acceptedAt?: number[] }): string | undefined {
+  const d = recent.draftedAt, a = recent.acceptedAt;
+  if (!d?.length || !a || a.length !== d.length) return undefined;
+  const parts = d.map((n, i) => `${i + 1}: ${n > 0 ? `${Math.round((100 * a[i]) / n)}%` : '–'} (${a[i]}/${n})`);
+  return `  accepted by draft position: ${parts.join(' · ')}`;
 }
 
 /** What the report says about speed-up: a speed-up only when speculation is the active decoder; with plain

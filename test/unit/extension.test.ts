@@ -191,6 +191,11 @@ describe('extension: status bar and statistics', () => {
     const r = statisticsReport(stats('speculative'), '/m.gguf');
     for (const s of ['310.4 tokens/s', 'τ (tokens per target pass): 2.61', 'p50 120 ms, p95 240 ms', 'plain decoding: 147.8 tokens/s', 'measured speed-up', '2.10×']) assert.ok(r.includes(s), s);
   });
+  it('the statistics report gives the acceptance by draft position when the sidecar reports it', () => {
+    const withPositions = { ...stats('speculative'), recent: { ...stats('speculative').recent, draftedAt: [120, 100, 0], acceptedAt: [80, 40, 0] } };
+    assert.match(statisticsReport(withPositions, '/m.gguf'), /\n {2}accepted by draft position: 1: 67% \(80\/120\) · 2: 40% \(40\/100\) · 3: – \(0\/0\)\n/);
+    assert.doesNotMatch(statisticsReport(stats('speculative'), '/m.gguf'), /draft position/);
+  });
   it('the statistics report claims no speed-up while plain decoding is active', () => {
     const plain = statisticsReport(stats('plain'), '/m.gguf');
     assert.ok(!/speed-up/.test(plain), plain);
