@@ -14,6 +14,7 @@ import { Fields, invalid } from './validate';
 import { checkOutputFile, isUnderSystemRoot } from '../common/safe-fs';
 import { completionStats, Stats } from './stats';
 import { findStop, type StopHit } from './stop-rules';
+import { decodeText } from './decode-text';
 import { encodePrompt } from './prompt';
 import { capSuffix, PromptRate } from './suffix-cap';
 import {
@@ -135,52 +136,21 @@ export class SidecarServer {
 
   private async decode(s: Session, prompt: Int32Array, maxTokens: number, p: CompleteParams, signal: AbortSignal, received: number, suffixCutTokens = 0): Promise<CompleteResult> {
     const started = performance.now();
-    // Our own stop rules and the time budget end generation through `inner`; `signal` is the scheduler's.
-    const inner = new AbortController();
-    const forward = () => inner.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
-    let timedOut = false;
-    // The time budget counts decoding: it starts with the first token, after prompt processing.
-    let timer: NodeJS.Timeout | undefined;
-    const stream = s.tok.streamDecoder();
-    let text = '';
-    let hit: StopHit | undefined;
-    let firstTokenAt: number | undefined;
-    try {
-      const r = await s.decoder.generate({
-        prompt, maxTokens, stopTokens: s.tok.specials.eog, signal: inner.signal,
-        onToken: (ids) => {
-          if (firstTokenAt === undefined) {
-            firstTokenAt = performance.now();
-            if (p.timeBudgetMs) timer = setTimeout(() => { timedOut = true; inner.abort(); }, p.timeBudgetMs);
-          }
-          if (hit) return;
-          for (const id of ids) text += stream.push(id);
-          hit = findStop(text, p);
-          if (hit) { text = text.slice(0, hit.length); inner.abort(); }
-          else if (p.streamId) void this.conn.sendNotification(Notify.partial, { streamId: p.streamId, text });
-        },
-      });
-      this.promptRate.record(r.nPrompt - r.nReused, r.promptMs);
-      if (signal.aborted) throw signal.reason;
-      if (!hit) text += stream.flush();
-      const stop: CompleteStop = hit ? hit.reason : timedOut ? 'time_budget'
-        : r.stop === 'stop_token' ? 'end_of_text' : r.stop === 'context_full' ? 'context_full' : 'max_tokens';
-      const done = performance.now();
-      const stats: CompletionStats = {
-        ...completionStats(r, { received, started, firstTokenAt, done }),
-        ...(r.why ? { why: r.why } : {}), ...(suffixCutTokens ? { suffixCutTokens } : {}),
-      };
-      // Other suggestions only when asked (the editor asks when the user cycles): after the greedy one is done.
-      if (p.alternatives && r.tokens.length > 0 && s.decoder.firstTokens) {
-        const alternatives = await this.alternatives(s, prompt, r.tokens[0], text, maxTokens, p, signal);
-        return { text, stop, stats, alternatives };
-      }
-      return { text, stop, stats };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', forward);
+    const onText = p.streamId ? (text: string) => void this.conn.sendNotification(Notify.partial, { streamId: p.streamId, text }) : undefined;
+    const { text, stop, result: r, firstTokenAt } = await decodeText(s.tok, (req) => s.decoder.generate(req), prompt, { ...p, maxTokens }, signal, onText);
+    this.promptRate.record(r.nPrompt - r.nReused, r.promptMs);
+    if (signal.aborted) throw signal.reason;
+    const done = performance.now();
+    const stats: CompletionStats = {
+      ...completionStats(r, { received, started, firstTokenAt, done }),
+      ...(r.why ? { why: r.why } : {}), ...(suffixCutTokens ? { suffixCutTokens } : {}),
+    };
+    // Other suggestions only when asked (the editor asks when the user cycles): after the greedy one is done.
+    if (p.alternatives && r.tokens.length > 0 && s.decoder.firstTokens) {
+      const alternatives = await this.alternatives(s, prompt, r.tokens[0], text, maxTokens, p, signal);
+      return { text, stop, stats, alternatives };
     }
+    return { text, stop, stats };
   }
 
   /**

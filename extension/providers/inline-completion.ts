@@ -17,10 +17,10 @@ import { definitionBudget, selectDefinitionChunks, shareContextBudget } from '..
 import { type DefinitionContext, within } from '../context/language-server';
 import type { EngineHost } from '../engine/engine-host';
 import { postprocess, requestRules, type CursorContext } from '../postprocess/multiline';
-import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor } from '../prompt/templates';
+import { promptParts } from '../prompt/request';
+import { lineCommentFor } from '../prompt/templates';
 import type { RemoteHost } from '../remote/remote-host';
 import { remoteRequest } from '../remote/remote-request';
-import type { PromptPart } from '../../sidecar/protocol';
 
 export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   readonly cache = new TypedAlongCache();
@@ -147,8 +147,7 @@ export class FrSpecInlineCompletionProvider implements vscode.InlineCompletionIt
 
   private promptAt(doc: vscode.TextDocument, pos: vscode.Position, settings: Settings, text: string, offset: number) {
     const { input, cursor } = this.windowsAt(doc, pos, settings, text, offset);
-    const caps = fimCapabilities(this.engine.model!.specials);  // callers checked that a model is loaded
-    const parts: PromptPart[] = caps ? buildFimPrompt(caps, input) : buildPlainPrompt(input);
+    const parts = promptParts(this.engine.model!.specials, input);  // callers checked that a model is loaded
     return { parts, cursor };
   }
 
