@@ -111,8 +111,8 @@ export function statisticsReport(s: StatsResult, model?: string): string {
  * per-position counts), e.g. `  accepted by draft position: 1: 67% (80/120) · 2: 40% (40/100)`. (The fields are
  * spelled out beside the protocol's type so this compiles whether or not it declares them yet.)
  */
-function acceptanceLine(recent: { draftedAt?: number[]; acceptedAt?: number[] }): string | undefined {
-  const d = recent.draftedAt, a = recent.acceptedAt;
+function acceptanceLine(recent: object): string | undefined {
+  const { draftedAt: d, acceptedAt: a } = recent as { draftedAt?: number[]; acceptedAt?: number[] };
   if (!d?.length || !a || a.length !== d.length) return undefined;
   const parts = d.map((n, i) => `${i + 1}: ${n > 0 ? `${Math.round((100 * a[i]) / n)}%` : '–'} (${a[i]}/${n})`);
   return `  accepted by draft position: ${parts.join(' · ')}`;
