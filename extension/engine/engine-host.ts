@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { SidecarClient } from '../client/sidecar-client';
+import { addonFile, addonProblem } from '../../native/addon-platform';
 import type { CompleteParams, CompleteResult, CompletionStats, InitializeResult, StatsResult, VocabBuildResult, VocabProgress } from '../../sidecar/protocol';
 import type { Settings } from '../config';
 import type { EngineState } from '../ui/status-format';
@@ -32,6 +33,14 @@ export class EngineHost implements vscode.Disposable {
   async start(settings: Settings): Promise<void> {
     if (!settings.model) { this.setState({ kind: 'no-model' }); return; }
     if (!fs.existsSync(settings.model)) { this.fail(`model file not found: ${settings.model}`); return; }
+    // The VSIX carries the engine of one platform: a missing or foreign one is refused here, with the platforms
+    // there are packages for, rather than as a load error in the sidecar.
+    const problem = addonProblem(addonFile(this.ctx.extensionPath));
+    if (problem) {
+      this.fail(problem);
+      void vscode.window.showErrorMessage(`FR-Spec: ${problem}`);
+      return;
+    }
     this.setState({ kind: 'loading', model: settings.model });
     this.client ??= new SidecarClient({
       entry: this.ctx.asAbsolutePath('dist/sidecar.js'),
