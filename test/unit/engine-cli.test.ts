@@ -70,6 +70,28 @@ describe('frspec generate', function () {
     assert.notDeepEqual(lastJson(a.out).tokens, lastJson(c.out).tokens);
   });
 
+  it('--file completes at the cursor as the editor does (its FIM prompt and stop rules, through the sidecar session)', async () => {
+    const dir = path.dirname(model);
+    const text = 'def the\n\nself';
+    fs.writeFileSync(path.join(dir, 'cursor.py'), `def the⟨cursor⟩\n\nself`);
+    fs.writeFileSync(path.join(dir, 'pre.txt'), 'def the');
+    fs.writeFileSync(path.join(dir, 'suf.txt'), '\n\nself');
+    const tok = openTokenizer(model);
+    const r = await frspec(['generate', '-m', model, '--file', path.join(dir, 'cursor.py'), '-n', '8', '--threads', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const j = lastJson(r.out);
+    assert.equal(j.nPrompt, 3 + tok.encode('def the').length + tok.encode('\n\nself').length, 'PSM: this vocabulary has no repository tokens');
+    assert.equal(j.decoding.mode, 'plain');
+    const fim = lastJson((await frspec(['generate', '-m', model, '--fim-prefix-file', path.join(dir, 'pre.txt'),
+      '--fim-suffix-file', path.join(dir, 'suf.txt'), '-n', '8', '--threads', '1', '--json'])).out);
+    assert.ok(fim.text.startsWith(j.text), `the editor's stop rules only cut the same greedy text: ${JSON.stringify(fim.text)} / ${JSON.stringify(j.text)}`);
+    const at = await frspec(['generate', '-m', model, '--file', path.join(dir, 'pre.txt'), '--cursor', String(text.indexOf('\n')), '-n', '8', '--threads', '1', '--json']);
+    assert.equal(at.code, 0, at.err);
+    const bad = await frspec(['generate', '-m', model, '--file', path.join(dir, 'cursor.py'), '--temperature', '1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--file decodes as the editor does/);
+  });
+
   it('refuses bad input with a one-line reason', async () => {
     const usage = async (args: string[], message: RegExp) => {
       const r = await frspec(['generate', ...args]);
