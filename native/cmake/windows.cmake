@@ -5,10 +5,19 @@ if(NOT MINGW)
   message(FATAL_ERROR "FR-Spec builds on Windows with MinGW-w64 GCC (MSYS2's mingw-w64-ucrt-x86_64-gcc, or cross from Linux); MSVC is not supported")
 endif()
 
+# The amx variant is the avx512 one plus AMX tiles that only Linux grants a process (select_cpu_variant.cpp asks
+# arch_prctl; without it the variant never runs): a Windows build leaves it out.
+list(REMOVE_ITEM FRSPEC_CPU_VARIANT_NAMES amx)
+
 # GCC keeps AVX/AVX-512 values in stack slots it assumes are 32/64-byte aligned, but Windows x64 aligns the
 # stack to 16 bytes only (GCC bug 54412): a spill with vmovaps would fault. The assembler turns every aligned
 # vector move into the unaligned form (equally fast on aligned data), so no alignment is assumed.
 add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-Wa,-muse-unaligned-vector-move>)
+# No interprocedural register allocation: on PE/COFF GCC takes an inline or template function (COMDAT) as bound
+# to its own copy and lets callers keep values in registers it saw that copy leave alone, but the linker keeps
+# one copy of each, in general another CPU kernel variant's, compiled with other flags and other registers
+# (kernels_test's avx512 code lost r10 across std::mt19937's refill, compiled for v3, and crashed).
+add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-ipa-ra>)
 # Self-contained binaries: libgcc, libstdc++ and winpthread linked in, so no MinGW DLL has to travel with
 # the programs or the addon.
 add_link_options(-static)

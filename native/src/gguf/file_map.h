@@ -33,7 +33,7 @@ class FileMap {
   FileMap() = default;
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
-  void* handle_ = nullptr;  // Windows: the file-mapping object (the view is data_); POSIX: unused
+  [[maybe_unused]] void* handle_ = nullptr;  // Windows: the file-mapping object (the view is data_); POSIX: unused
 };
 
 }  // namespace frspec

@@ -1,5 +1,7 @@
 #include "gguf/gguf.h"
 
+#include "gguf/file_map.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>

@@ -11,8 +11,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gguf/file_map.h"
-
 namespace frspec {
 
 class GgufError : public std::runtime_error {
@@ -72,6 +70,8 @@ struct GgufTensor {
   uint64_t rows() const;        // product of shape[1..]
   uint64_t row_bytes() const;   // n_bytes / rows()
 };
+
+class FileMap;  // gguf/file_map.h
 
 class GgufFile {
  public:
