@@ -6,7 +6,8 @@
 //   npx tsx scripts/native-tests.ts --bin-dir build-win64 --exe-suffix .exe   (on Windows itself)
 // --variants runs each perVariant program once per CPU kernel variant (FRSPEC_CPU_VARIANT); without it, once
 // with the variant the program picks. --only a,b runs only those programs; --fuzz-seconds N sets gguf_fuzz's
-// time (FRSPEC_FUZZ_SECONDS; the table's default is 15). Fixtures are written by this machine's addon; runs
+// time (FRSPEC_FUZZ_SECONDS; the table's default is 15); --timeout-scale N multiplies the table's time limits
+// (emulators: qemu-user runs the kernels tens of times slower). Fixtures are written by this machine's addon; runs
 // that need ../shared skip without it.
 import * as path from 'node:path';
 import { removeFixtures } from '../fixtures/random-model';
@@ -26,6 +27,7 @@ function main(): number {
   const label = option('--label');
   const only = option('--only').split(',').filter(Boolean);
   const fuzzSeconds = option('--fuzz-seconds');
+  const timeoutScale = Number(option('--timeout-scale', '1'));
   if (fuzzSeconds) process.env.FRSPEC_FUZZ_SECONDS = fuzzSeconds;
   const table = programTable();
   const unlisted = unlistedPrograms(table);
@@ -37,7 +39,7 @@ function main(): number {
   for (const r of table.runs.filter((r) => !only.length || only.includes(r.program))) {
     for (const v of r.perVariant && variants.length ? variants : [undefined]) {
       const name = runName(r) + (v ? ` [${v}]` : '');
-      const res = runProgram(r, { binDir, exeSuffix, runner, env: v ? { FRSPEC_CPU_VARIANT: v } : {} });
+      const res = runProgram(r, { binDir, exeSuffix, runner, env: v ? { FRSPEC_CPU_VARIANT: v } : {}, timeoutScale });
       const secs = `${res.seconds.toFixed(1)} s`;
       if (res.status === 'skipped') {
         skipped++;

@@ -92,6 +92,8 @@ export interface RunOptions {
   /** A program that runs the executable (qemu-aarch64, wine64), with its own arguments. */
   runner?: string[];
   env?: Record<string, string>;
+  /** Multiplies every run's time limit (an emulator such as qemu-user runs a program many times slower). */
+  timeoutScale?: number;
 }
 
 export interface RunResult { status: 'passed' | 'failed' | 'skipped'; why?: string; stdout: string; output: string; seconds: number }
@@ -111,7 +113,7 @@ export function runProgram(r: ProgramRun, o: RunOptions = {}): RunResult {
   const [cmd, ...pre] = o.runner?.length ? [...o.runner, exe] : [exe];
   const t0 = Date.now();
   const res = spawnSync(cmd, [...pre, ...args], {
-    encoding: 'utf8', timeout: (r.timeoutSec ?? 120) * 1000, maxBuffer: 64 << 20, env: { ...process.env, ...r.env, ...o.env },
+    encoding: 'utf8', timeout: (r.timeoutSec ?? 120) * 1000 * (o.timeoutScale ?? 1), maxBuffer: 64 << 20, env: { ...process.env, ...r.env, ...o.env },
   });
   const stdout = res.stdout ?? '';
   const output = `${stdout}${res.stderr ?? ''}`;

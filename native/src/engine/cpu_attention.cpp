@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/cpu_attention_neon.h"
 #include "engine/cpu_ops.h"
 
 #if defined(__AVX512F__)
@@ -75,6 +76,8 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
     case 7: return scores_q<7>(q, kt, head_dim, n_blocks, scale, raw, stride);
     default: return scores_q<8>(q, kt, head_dim, n_blocks, scale, raw, stride);
   }
+#elif defined(FRSPEC_NEON_KERNELS)
+  neon::scores(q, n_q, kt, head_dim, n_blocks, scale, raw, stride);  // arm64: cpu_attention_neon.h
 #else
   for (int b = 0; b < n_blocks; ++b) {
     const float* kb = kt + size_t(b) * head_dim * kKvBlock;
@@ -141,6 +144,8 @@ void weighted_values(const float* const* w, const Visible* vis, int n_q, int n_p
         default: weighted_values_64<4>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
       }
     }
+#elif defined(FRSPEC_NEON_KERNELS)
+  c0 = neon::weighted_values(w, vis, n_q, n_past, v, head_dim, out);  // arm64: cpu_attention_neon.h
 #endif
   for (int i = 0; i < n_q; ++i)
     for (int c = c0; c < head_dim; ++c) {
