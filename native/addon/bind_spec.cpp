@@ -169,7 +169,7 @@ class SpecGenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
         };
       SpecResult r = dec->generate(req_.prompt, req_.params, &s_.cancel, on_token, stop_check);
       out_.tokens = std::move(r.tokens);
-      out_.stop = spec_stop_name(r.stop);
+      out_.stop = stop_reason_name(r.stop);
       out_.stop_token = r.stop_token;
       out_.stats = r.stats;
       out_.drafter = d->kind();

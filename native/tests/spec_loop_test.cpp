@@ -256,34 +256,34 @@ static void test_stops(Models& m) {
   sp.max_tokens = 30;
   sp.shape = DraftShape{.tree = false, .chain = 6};
   SpecResult full = dec.generate(ps[1], sp);
-  CHECK(full.tokens.size() == 30 && full.stop == SpecStop::MaxTokens, "max tokens: got %zu (%s)", full.tokens.size(), spec_stop_name(full.stop));
+  CHECK(full.tokens.size() == 30 && full.stop == StopReason::MaxTokens, "max tokens: got %zu (%s)", full.tokens.size(), stop_reason_name(full.stop));
   // A stop token in the middle of an accepted run ends the output right before it.
   sp.stop_tokens = {full.tokens[7]};
   size_t first = 0;
   while (full.tokens[first] != full.tokens[7]) ++first;
   SpecResult st = dec.generate(ps[1], sp);
-  CHECK(st.stop == SpecStop::StopToken && st.tokens.size() == first && st.stop_token == full.tokens[7],
+  CHECK(st.stop == StopReason::StopToken && st.tokens.size() == first && st.stop_token == full.tokens[7],
         "stop token: %zu tokens, expected %zu", st.tokens.size(), first);
   sp.stop_tokens.clear();
   // The caller's check runs between steps and sees every token so far.
   SpecResult cs = dec.generate(ps[1], sp, nullptr, {}, [](const std::vector<int32_t>& t) { return t.size() >= 10; });
-  CHECK(cs.stop == SpecStop::Caller && cs.tokens.size() >= 10 && cs.tokens.size() < 30, "stop check: %zu tokens (%s)",
-        cs.tokens.size(), spec_stop_name(cs.stop));
+  CHECK(cs.stop == StopReason::Caller && cs.tokens.size() >= 10 && cs.tokens.size() < 30, "stop check: %zu tokens (%s)",
+        cs.tokens.size(), stop_reason_name(cs.stop));
   CHECK(std::equal(cs.tokens.begin(), cs.tokens.end(), full.tokens.begin()), "stop check changed the tokens");
   std::atomic<bool> cancel{true};
   SpecResult cc = dec.generate(ps[1], sp, &cancel);
-  CHECK(cc.stop == SpecStop::Cancelled && cc.tokens.size() <= 1, "cancel: %zu tokens (%s)", cc.tokens.size(), spec_stop_name(cc.stop));
+  CHECK(cc.stop == StopReason::Cancelled && cc.tokens.size() <= 1, "cancel: %zu tokens (%s)", cc.tokens.size(), stop_reason_name(cc.stop));
   sp.time_budget_ms = 1e-6;
   SpecResult tb = dec.generate(ps[1], sp);
-  CHECK(tb.stop == SpecStop::TimeBudget && tb.tokens.size() == 1, "time budget: %zu tokens (%s)", tb.tokens.size(), spec_stop_name(tb.stop));
+  CHECK(tb.stop == StopReason::TimeBudget && tb.tokens.size() == 1, "time budget: %zu tokens (%s)", tb.tokens.size(), stop_reason_name(tb.stop));
   // A context that fills up stops cleanly.
   Context small(*m.pt, ContextParams{.n_ctx = int(ps[1].size()) + 12, .max_batch = 256, .max_logit_rows = 64});
   auto de2 = make_eagle_drafter(*m.pe, *m.pt, small.capacity());
   SpeculativeDecoder dec2(small, *de2);
   sp.time_budget_ms = 0;
   SpecResult cf = dec2.generate(ps[1], sp);
-  CHECK(cf.stop == SpecStop::ContextFull && std::equal(cf.tokens.begin(), cf.tokens.end(), full.tokens.begin()),
-        "context full: %zu tokens (%s)", cf.tokens.size(), spec_stop_name(cf.stop));
+  CHECK(cf.stop == StopReason::ContextFull && std::equal(cf.tokens.begin(), cf.tokens.end(), full.tokens.begin()),
+        "context full: %zu tokens (%s)", cf.tokens.size(), stop_reason_name(cf.stop));
   std::printf("stops: max tokens, stop token, stop check, cancel, time budget, context full\n");
 }
 

@@ -21,6 +21,8 @@ const char* stop_reason_name(StopReason r) {
     case StopReason::MaxTokens: return "max_tokens";
     case StopReason::ContextFull: return "context_full";
     case StopReason::Cancelled: return "cancelled";
+    case StopReason::TimeBudget: return "time_budget";
+    case StopReason::Caller: return "stop_check";
   }
   return "?";
 }
@@ -32,14 +34,14 @@ int prefill_chunk(const Context& ctx, int requested) {
 }
 
 EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel, int* n_reused,
-                   bool argmax_only, int chunk) {
+                   bool argmax_only, int chunk, const PrefillHook* hook) {
   const int n = int(prompt.size());
   if (n == 0) throw ContextError("empty prompt");
   if (n > ctx.capacity())
     throw ContextError("the prompt has " + std::to_string(n) + " tokens and does not fit in the context of " +
                        std::to_string(ctx.capacity()) + " tokens");
   // Reuse what the cache already holds, but always evaluate the last token: its logits are the output.
-  const int keep = std::min(ctx.common_prefix(prompt), n - 1);
+  const int keep = std::min({ctx.common_prefix(prompt), n - 1, hook ? hook->max_reuse : n});
   ctx.truncate(keep);
   if (n_reused) *n_reused = keep;
   chunk = prefill_chunk(ctx, chunk);
@@ -50,9 +52,11 @@ EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::ato
     req.tokens = prompt.subspan(i, std::min(chunk, n - i));
     req.logits = i + chunk >= n ? LogitRows::Last : LogitRows::None;
     req.argmax_only = argmax_only;
+    req.hidden = hook && hook->hidden;
     req.cancel = cancel;
     r = ctx.eval(req);
     if (r.n == 0) return EvalResult{};  // cancelled between two layers: that chunk is not cached
+    if (hook && hook->on_chunk) hook->on_chunk(i, req.tokens, r);
   }
   return r;
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -13,7 +14,9 @@
 
 namespace frspec {
 
-enum class StopReason { StopToken, MaxTokens, ContextFull, Cancelled };
+// Why a completion ended. TimeBudget and Caller are the speculative loop's (SpecParams::time_budget_ms, its
+// stop_check); plain generate() stops for the first four only.
+enum class StopReason { StopToken, MaxTokens, ContextFull, Cancelled, TimeBudget, Caller };
 const char* stop_reason_name(StopReason r);
 
 // Prompt tokens per eval() while reading a prompt. The cancel flag is looked at between chunks AND between
@@ -50,13 +53,23 @@ struct GenerateResult {
   GenerateStats stats;
 };
 
+// What a caller adds to prompt processing: the speculative loop keeps an EAGLE head's input features (the
+// target's final hidden state of every cached token) in step with the cache.
+struct PrefillHook {
+  int max_reuse = std::numeric_limits<int>::max();  // reuse at most this many cached tokens
+  bool hidden = false;  // every chunk also returns its final hidden states (EvalRequest::hidden)
+  // After each evaluated chunk: the slot of its first token, its tokens and the eval's result.
+  std::function<void(int first, std::span<const int32_t> tokens, const EvalResult& r)> on_chunk;
+};
+
 // Makes the cache hold prompt[0..n-1) (reusing its common prefix, evaluating the rest in chunks of
 // prefill_chunk(ctx, chunk) tokens, the cancel flag checked before each and between its layers) and evaluates the last prompt
 // token; returns its logits. A cancelled prefill keeps the chunks it evaluated: the next request reuses them. Throws ContextError when
 // the prompt is empty or does not fit; returns an empty result (n_rows 0) when cancelled. argmax_only:
-// return the greedy choice instead of the logits.
+// return the greedy choice instead of the logits. `hook` (optional): see PrefillHook.
 EvalResult prefill(Context& ctx, std::span<const int32_t> prompt, const std::atomic<bool>* cancel,
-                   int* n_reused = nullptr, bool argmax_only = false, int chunk = kPrefillChunkAuto);
+                   int* n_reused = nullptr, bool argmax_only = false, int chunk = kPrefillChunkAuto,
+                   const PrefillHook* hook = nullptr);
 
 // on_token is called with each generated token as soon as it is chosen (from the calling thread).
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateParams& params,

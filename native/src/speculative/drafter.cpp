@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "speculative/lookup.h"
+#include "speculative/lookup.h"  // kLookupMaxNgram
 
 namespace frspec {
 
@@ -105,7 +105,6 @@ void Drafter::catch_up(std::span<const int32_t> committed, int32_t root, const f
   read_inputs(keep, features);
   ctx_->backend().copy_rows(root_hidden_, d_, last_.hidden + size_t(last_.n - 1) * d_, d_, 1, d_);
   base_ = ctx_->n_past();
-  catchup_ = n - keep;
 }
 
 void Drafter::draft(std::span<const int32_t> committed, int32_t root, const float* features, const DraftShape& shape,
@@ -116,29 +115,12 @@ void Drafter::draft(std::span<const int32_t> committed, int32_t root, const floa
     q->dists.clear();
   }
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
-  from_lookup_ = false;  // (trees and sampling do not look up)
-  if (!shape.tree && !(temperature > 0 && q) && lookup(committed, root, shape, limit, looked_up_) > 0) {
-    for (int32_t tok : looked_up_) tree.add(tok, tree.size() - 1, 0.f);
-    return;
-  }
   catch_up(committed, root, features);
   // Room in the drafter's own cache for what drafting appends.
   limit = std::min(limit, ctx_->capacity() - base_ - 1);
   if (limit < 1) return;
   if (shape.tree) draft_tree(shape, limit, tree);
   else draft_chain(shape, limit, temperature, rng, tree, q);
-}
-
-int Drafter::lookup(std::span<const int32_t> committed, int32_t root, const DraftShape& shape, int limit,
-                    std::vector<int32_t>& out) {
-  from_lookup_ = false;
-  out.clear();
-  if (shape.lookup < 1 || limit < 1) return 0;
-  history_.assign(committed.begin(), committed.end());
-  history_.push_back(root);
-  // On a match the drafter is not run: it reads the accepted tokens in its next catch-up, several in one eval.
-  from_lookup_ = lookup_draft(history_, shape.lookup, std::min(shape.lookup_tokens, limit), out) > 0;
-  return int(out.size());
 }
 
 void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature, std::mt19937_64& rng, DraftTree& tree,
@@ -151,18 +133,13 @@ void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature,
   for (int i = 0; i < n; ++i) {
     const float* row = host_row(head_->project(h, std::span<const int32_t>(&row0, 1)), 0);
     const int cols = head_->size();
-    int col;
-    if (temperature > 0 && q) {
-      // Sample from q = softmax(row / T) over the head's columns and keep q for verification.
-      std::vector<float>& p = q->probs.emplace_back(cols);
-      const float mx = *std::max_element(row, row + cols);
-      double s = 0;
-      for (int c = 0; c < cols; ++c) s += (p[c] = float(std::exp(double(row[c] - mx) / temperature)));
-      for (int c = 0; c < cols; ++c) p[c] = float(p[c] / s);
-      col = sample_from(p.data(), cols, double(rng() >> 11) * 0x1.0p-53);
-    } else {
-      col = int(std::max_element(row, row + cols) - row);  // first maximum, as the target's argmax
-    }
+    // Sample from q = softmax(row / T) over the head's columns and keep q for verification.
+    std::vector<float>& p = q->probs.emplace_back(cols);
+    const float mx = *std::max_element(row, row + cols);
+    double s = 0;
+    for (int c = 0; c < cols; ++c) s += (p[c] = float(std::exp(double(row[c] - mx) / temperature)));
+    for (int c = 0; c < cols; ++c) p[c] = float(p[c] / s);
+    const int col = sample_from(p.data(), cols, double(rng() >> 11) * 0x1.0p-53);
     const int32_t tok = head_->id(col);
     tree.add(tok, tree.size() - 1, 0.f);
     if (i + 1 == n) break;
@@ -172,8 +149,7 @@ void Drafter::draft_chain(const DraftShape& shape, int limit, float temperature,
                        needs_features() ? node_hidden_ : nullptr);
     h = r.hidden;
   }
-  if (q)
-    for (auto& p : q->probs) q->dists.push_back(SparseDist{head_->ids(), p.data(), int(p.size())});
+  for (auto& p : q->probs) q->dists.push_back(SparseDist{head_->ids(), p.data(), int(p.size())});
   if (!drafted_kv_reusable()) ctx_->truncate(base_);
 }
 
@@ -194,7 +170,6 @@ int Drafter::draft_chain_queued(std::span<const int32_t> committed, int32_t root
                                 int limit, int32_t* ids) {
   if (chain < 1 || chain > kMaxChain) throw std::invalid_argument("drafter: chain length must be from 1 to 32");
   if (needs_features() && !features) throw std::invalid_argument("drafter: EAGLE needs the target's features");
-  from_lookup_ = false;
   catch_up(committed, root, features);
   const int n = std::min({chain, limit, ctx_->capacity() - base_ - 1});
   if (n >= 1) queue_chain(n, ids);

@@ -2,7 +2,7 @@
 // the `beam` most probable nodes of each level by cumulative draft log-probability, `topk` children each,
 // down to `depth`; keep the `budget` best nodes overall). Two drafters implement the same small interface
 // (like llama.cpp's common/speculative.h): a separate draft model with the target's tokenizer
-// and an EAGLE head on the target's features (drafters.h: make_model_drafter, make_eagle_drafter). FR-Spec is a property
+// and an EAGLE head on the target's features (both in drafters.*). FR-Spec is a property
 // of either one's LM head (DraftHead), not a drafter of its own.
 //
 // The drafter keeps its own KV cache in step with the target's committed tokens: each draft() first
@@ -31,9 +31,9 @@ struct DraftShape {
   int topk = 8;     // tree: children proposed per expanded node
   int beam = 8;     // tree: nodes expanded per level
   int budget = 24;  // tree: nodes kept for verification
-  // Greedy chains: first look the continuation up in the context (speculative/lookup.h), matching the last
-  // `lookup` to kLookupMaxNgram tokens (0: off), and propose up to `lookup_tokens` tokens from there; the
-  // drafter runs only when nothing matches. (Ignored for trees and for sampling.)
+  // Greedy chains: the speculative loop first looks the continuation up in the context (speculative/lookup.h),
+  // matching the last `lookup` to kLookupMaxNgram tokens (0: off), and proposes up to `lookup_tokens` tokens
+  // from there; the drafter runs only when nothing matches. (Ignored for trees and for sampling.)
   int lookup = 0;
   int lookup_tokens = 4;
   int max_nodes() const { return tree ? budget : lookup > 0 ? std::max(chain, lookup_tokens) : chain; }
@@ -85,15 +85,6 @@ class Drafter {
                          int32_t* ids);
   void drafted(std::span<const int32_t> ids);
 
-  // Inputs the last draft() read to bring the cache up to date (the accepted tokens, or a new prompt).
-  int last_catchup_tokens() const { return catchup_; }
-  // Context lookup alone (DraftShape::lookup, speculative/lookup.h): up to min(lookup_tokens, limit) tokens that
-  // followed an earlier occurrence of the last tokens of committed + root, into out; 0 without a match (or
-  // with lookup off). draft() tries it first for greedy chains; the queued GPU step calls it itself.
-  int lookup(std::span<const int32_t> committed, int32_t root, const DraftShape& shape, int limit, std::vector<int32_t>& out);
-  // Whether the last draft() or lookup() came from the context without running the drafter.
-  bool last_from_lookup() const { return from_lookup_; }
-
  protected:
   Drafter(std::unique_ptr<Context> ctx, std::unique_ptr<DraftHead> head, int d_model);
   // The inputs that bring the drafter's cache to the state "root has been read" (for EAGLE, input i goes
@@ -130,17 +121,14 @@ class Drafter {
   int base_ = 0;  // slots of the drafter's cache once the root is read
   int w0_ = 0;    // committed tokens before this one are not in the drafter's cache (prefill's window)
   int prefill_tokens_ = 0;
-  int catchup_ = 0;
   EvalResult last_;  // the last eval of read_inputs
-  bool from_lookup_ = false;
-  std::vector<int32_t> history_, looked_up_;
 
   float* root_hidden_ = nullptr;  // the root row's output (EAGLE: the feature its children read)
   float* node_hidden_ = nullptr;  // per candidate (EAGLE)
   float* batch_features_ = nullptr;
   int node_cap_ = 0;
   std::vector<float> host_;
-  std::vector<int32_t> want_, batch_tokens_, batch_pos_, batch_cand_, rows_, top_ids_;
+  std::vector<int32_t> want_, batch_tokens_, batch_pos_, rows_, top_ids_;
   std::vector<uint8_t> mask_;
   std::vector<Cand> cands_;
   std::vector<float> top_vals_, top_lse_;

@@ -22,4 +22,11 @@ int lookup_draft(std::span<const int32_t> history, int min_ngram, int max_tokens
   return 0;
 }
 
+int ContextLookup::propose(std::span<const int32_t> committed, int32_t root, int min_ngram, int max_tokens,
+                           std::vector<int32_t>& out) {
+  history_.assign(committed.begin(), committed.end());
+  history_.push_back(root);
+  return lookup_draft(history_, min_ngram, max_tokens, out);
+}
+
 }  // namespace frspec

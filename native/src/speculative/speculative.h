@@ -1,9 +1,14 @@
-// The speculative decoding loop: the drafter proposes a chain or tree below the last emitted token (the
-// root), the target verifies root + every drafted node in ONE eval with the tree mask, the accepted path
-// stays in the target's cache (Context::keep) and the rest is rolled back. Greedy output is token for
-// token the target's plain greedy decoding (generate()); sampled output follows exactly the target's
-// distribution (verify.h). Stops on a stop token, max tokens, the context, a wall-clock budget, a
-// caller check between steps, or cancellation.
+// The speculative decoding loop, in three parts:
+// - prefill: the engine's prompt processing (engine/generate.h prefill(), with a hook that keeps EAGLE's
+//   target features), then the drafter reads the prompt;
+// - step: a draft below the last emitted token (the root) — from the context (ContextLookup) or the drafter,
+//   a chain or a tree — and ONE target eval of root + every drafted node with the tree mask, walked by
+//   verification; two shapes: on the host (drafted ids read back, then verified), or queued whole in backend
+//   memory (greedy chains on a GPU: one wait per step);
+// - commit: the accepted path stays in the target's cache (Context::keep), the rest is rolled back; statistics.
+// Greedy output is token for token the target's plain greedy decoding (generate()); sampled output follows
+// exactly the target's distribution (verify.h). Stops (StopReason) on a stop token, max tokens, the context,
+// a wall-clock budget, a caller check between steps, or cancellation.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -15,11 +20,9 @@
 #include "engine/generate.h"
 #include "engine/sampler.h"
 #include "speculative/drafter.h"
+#include "speculative/lookup.h"
 
 namespace frspec {
-
-enum class SpecStop { StopToken, MaxTokens, ContextFull, Cancelled, TimeBudget, Caller };
-const char* spec_stop_name(SpecStop s);
 
 struct SpecParams {
   int max_tokens = 64;
@@ -73,7 +76,7 @@ struct SpecStats {
 
 struct SpecResult {
   std::vector<int32_t> tokens;
-  SpecStop stop = SpecStop::MaxTokens;
+  StopReason stop = StopReason::MaxTokens;
   int32_t stop_token = -1;
   SpecStats stats;
 };
@@ -93,10 +96,20 @@ class SpeculativeDecoder {
                       const std::function<bool(const std::vector<int32_t>&)>& stop_check = {});
 
  private:
+  struct Run;  // one generate() call: its parameters, result and step buffers (speculative.cpp)
+
+  // The target reads the prompt (its last row gives the first token), then the drafter; false: cancelled.
+  bool prefill(std::span<const int32_t> prompt, Run& run, EvalResult& last);
+  // One step's draft and verification below `root` at slot `base`, into run's tree and verify result.
+  void step_host(Run& run, int32_t root, int base, int limit);
+  void step_queued(Run& run, int32_t root, int base, int limit);
+  // Keeps root + the accepted path in the target's cache (and EAGLE's features), counts the step.
+  void commit(Run& run, int base, int limit);
   void store_features(const float* hidden, std::span<const int32_t> rows, int first_slot);
 
   Context& target_;
   Drafter& drafter_;
+  ContextLookup lookup_;                   // the draft source tried before the drafter (DraftShape::lookup)
   float* features_ = nullptr;              // n_ctx x d (EAGLE)
   int32_t* step_ids_ = nullptr;            // backend memory: [root, drafted..., verify argmaxes...] (queued chain)
   std::vector<int32_t> feature_tokens_;    // the tokens whose features are stored, by slot
