@@ -27,13 +27,20 @@ struct Q4KKernel {
     ScalarChains<R, T> out;
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
-      __m512i sc16[R];  // the 8 scales as int16 in lanes 0..7
+      __m512i sc16[R];  // the 8 scales as int16 in lanes 0..7 (the mins in 8..15)
       __m256i m16[R];   // mins, each repeated twice to line up with the 16 bsums
-      for (int r = 0; r < R; ++r) {
-        const __m256i sm = scales_mins_16(w[r][b].scales);
-        sc16[r] = _mm512_zextsi256_si512(sm);
-        m16[r] = _mm256_permutexvar_epi16(_mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), sm);
+      float d[R], nd[R];
+      [[maybe_unused]] __m128 d4[R / 4 > 0 ? R / 4 : 1], nd4[R / 4 > 0 ? R / 4 : 1];
+      if constexpr (R % 4 == 0 && T == 1) {  // the GEMV: four rows' block heads unpacked in one register
+        for (int q = 0; q < R / 4; ++q) block_heads_x4(&w[4 * q][b], &w[4 * q + 1][b], &w[4 * q + 2][b], &w[4 * q + 3][b], sc16 + 4 * q, d4[q], nd4[q]);
+      } else {
+        for (int r = 0; r < R; ++r) {
+          sc16[r] = _mm512_zextsi256_si512(scales_mins_16(w[r][b].scales));
+          d[r] = _cvtsh_ss(w[r][b].d), nd[r] = -_cvtsh_ss(w[r][b].dmin);
+        }
       }
+      for (int r = 0; r < R; ++r)
+        m16[r] = _mm256_permutexvar_epi16(_mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8), _mm512_castsi512_si256(sc16[r]));
       __m512i isum[R][T];
       for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
@@ -59,14 +66,16 @@ struct Q4KKernel {
         }
       }
       __m256i msum[R][T];  // m[j] * (sum of xq in sub-block j), j = 0..7
-      float d[R], nd[R], dx[T];
-      for (int r = 0; r < R; ++r) {
-        d[r] = _cvtsh_ss(w[r][b].d), nd[r] = -_cvtsh_ss(w[r][b].dmin);
+      for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t)
           msum[r][t] = _mm256_madd_epi16(m16[r], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums)));
+      if constexpr (R % 4 == 0 && T == 1) {
+        out.template add_block_rows4<true>(isum, msum, d4, nd4, x[0][b].d);
+      } else {
+        float dx[T];
+        for (int t = 0; t < T; ++t) dx[t] = x[t][b].d;
+        out.template add_block<true>(isum, msum, d, nd, dx);
       }
-      for (int t = 0; t < T; ++t) dx[t] = x[t][b].d;
-      out.template add_block<true>(isum, msum, d, nd, dx);
     }
     out.store(j, row, tok);
   }

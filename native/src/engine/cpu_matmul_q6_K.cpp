@@ -24,7 +24,7 @@ struct Q6KKernel {
     const ActQ8_K* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
-    const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), low2x2 = _mm512_set1_epi8(0x33);
     ScalarChains<R, T> out;
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
@@ -33,24 +33,34 @@ struct Q6KKernel {
       __m512i isum[R][T];
       for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        // int16 lanes 8g'..8g'+7 (16 values each) take scale 4k + g'
-        const __m512i pick = _mm512_inserti64x4(
-            _mm512_zextsi256_si512(_mm256_set_m128i(_mm_set1_epi16(short(4 * k + 1)), _mm_set1_epi16(short(4 * k)))),
-            _mm256_set_m128i(_mm_set1_epi16(short(4 * k + 3)), _mm_set1_epi16(short(4 * k + 2))), 1);
-        __m512i q[R], s[R];
+      for (int half = 0; half < 2; ++half) {
+        // The 2-bit pairs of qh[32*half ..+32) for the four 32-value quarters: H = [qh | qh >> 2] & 0x33 holds
+        // quarter 0 (low 256 bits) and 1 (high) in bits 0-1 of each byte, quarters 2 and 3 in bits 4-5. One
+        // ternary-logic op then merges a nibble of ql (bits 0-3) with the pair moved to bits 4-5.
+        __m512i hq[R], lq[R];
         for (int r = 0; r < R; ++r) {
-          const __m512i ql = _mm512_loadu_si512(w[r][b].ql + 64 * (k / 2));
-          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qh + 32 * (k / 2)));
-          const __m512i lo = (k & 1) ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4) : _mm512_and_si512(ql, low4);
-          const __m512i hi2 = (k & 1) ? _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_srli_epi16(qh, 4)), _mm256_srli_epi16(qh, 6), 1)
-                                      : _mm512_inserti64x4(_mm512_zextsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-          q[r] = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hi2, low2), 4));
-          s[r] = _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(sc16[r]));
+          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qh + 32 * half));
+          hq[r] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1), low2x2);
+          lq[r] = _mm512_loadu_si512(w[r][b].ql + 64 * half);
         }
-        for (int t = 0; t < T; ++t) {
-          const __m512i xq = _mm512_loadu_si512(x[t][b].qs + 64 * k);
-          for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], xq), s[r]);
+        for (int odd = 0; odd < 2; ++odd) {
+          const int k = 2 * half + odd;
+          // int16 lanes 8g'..8g'+7 (16 values each) take scale 4k + g'
+          const __m512i pick = _mm512_inserti64x4(
+              _mm512_zextsi256_si512(_mm256_set_m128i(_mm_set1_epi16(short(4 * k + 1)), _mm_set1_epi16(short(4 * k)))),
+              _mm256_set_m128i(_mm_set1_epi16(short(4 * k + 3)), _mm_set1_epi16(short(4 * k + 2))), 1);
+          __m512i q[R], s[R];
+          for (int r = 0; r < R; ++r) {
+            // bits 0-3 from the nibble (0xF0 mask bits: taken from the pair), i.e. (a & 0x0f) | (b & 0xf0)
+            const __m512i nibble = odd ? _mm512_srli_epi16(lq[r], 4) : lq[r];
+            const __m512i pair = odd ? hq[r] : _mm512_slli_epi16(hq[r], 4);
+            q[r] = _mm512_ternarylogic_epi32(nibble, pair, low4, 0xE4);  // c ? a : b
+            s[r] = _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(sc16[r]));
+          }
+          for (int t = 0; t < T; ++t) {
+            const __m512i xq = _mm512_loadu_si512(x[t][b].qs + 64 * k);
+            for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], xq), s[r]);
+          }
         }
       }
       // isum - 32 * sum_g sc[g] * bsum_g, lane by lane (the offset in lanes 0..7)

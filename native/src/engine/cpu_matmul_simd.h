@@ -222,6 +222,20 @@ struct ScalarChains {
         acc[g] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(mv[0], mv[1], mv[2], mv[3])), _mm_setr_ps(md[0], md[1], md[2], md[3]), acc[g]);
     }
   }
+  // add_block for one token and R a multiple of 4 (the GEMV), the scale products formed four rows at a
+  // time: d4[g] = d of rows 4g..4g+3, nd4[g] their -dmin; d4 * dx is the same product add_block forms.
+  template <bool kMins>
+  FRSPEC_INLINE void add_block_rows4(const __m512i (&isum)[R][T], const __m256i (*msum)[T], const __m128* d4, const __m128* nd4, float dx) {
+    static_assert(T == 1 && R % 4 == 0, "one token, whole groups of 4 rows");
+    const __m128 vdx = _mm_set1_ps(dx);
+    for (int g = 0; g < kGroups; ++g) {
+      acc[g] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(isum[4 * g][0], isum[4 * g + 1][0], isum[4 * g + 2][0], isum[4 * g + 3][0])),
+                            _mm_mul_ps(d4[g], vdx), acc[g]);
+      if constexpr (kMins)
+        acc[g] = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(msum[4 * g][0], msum[4 * g + 1][0], msum[4 * g + 2][0], msum[4 * g + 3][0])),
+                              _mm_mul_ps(nd4[g], vdx), acc[g]);
+    }
+  }
   FRSPEC_INLINE void store(const MatmulJob& j, int64_t row, int tok) const {
     for (int g = 0; g < kGroups; ++g) {
       alignas(16) float out[4];
