@@ -62,6 +62,12 @@ export interface TypingOptions {
   llamaThreads?: number[];
   /** llama.cpp replays only the first N files (it can be 10-50x slower on a loaded machine). */
   llamaFiles?: number;
+  /**
+   * With a drafter: also replay the same typing through a second sidecar that decodes plainly (the same target,
+   * no drafter), burst by burst in turn with the drafter's sidecar (which goes first alternates), and compare
+   * the two (TypingResult.comparison). Both sidecars stay loaded; only one works at a time.
+   */
+  comparePlain?: boolean;
 }
 
 /** One keystroke's request as the client saw it. */
@@ -87,6 +93,14 @@ export interface KeystrokeRequest {
   mode?: string;
   stop?: string;
   error?: string;
+  /** Served, as the sidecar reports them: target passes, why this decoder served it; speculative: the drafter's
+   * share of promptMs and the prompt tokens it read, drafting and verification ms of decodeMs. */
+  steps?: number;
+  why?: string;
+  draftPromptMs?: number;
+  draftPromptTokens?: number;
+  draftMs?: number;
+  verifyMs?: number;
 }
 
 export interface Burst { file: string; burst: number; requests: KeystrokeRequest[] }
@@ -127,15 +141,33 @@ export interface TypingResult {
   options: Omit<TypingOptions, 'sidecarEntry' | 'execArgv'>;
   files: string[];
   runs: EngineRun[];
+  /** With comparePlain: the drafter's sidecar against the plain one on the same keystrokes. */
+  comparison?: Comparison;
   machine: string;
   notes: string[];
 }
 
-// ---- the walk ----
-interface Keystroke { before: string; after: string; cursor: CursorContext }
-interface FileWalk { path: string; lang: string; bursts: Keystroke[][] }
+/** The drafter's sidecar (`test`) against plain decoding (`base`), same files, keystrokes and times, interleaved. */
+export interface Comparison {
+  base: string;
+  test: string;
+  lastKeyMs: { base: { p50: number; p95: number }; test: { p50: number; p95: number } };
+  perFile: Array<{ file: string; baseP50: number; testP50: number }>;
+  /** Decoding over every served request (tokens after the first / decode ms), and the ratio test ÷ base. */
+  decode: { baseTokensPerSecond: number; testTokensPerSecond: number; speedup: number };
+  /** The last keystrokes (served by both, same prompt): median decode ms and Σ base ÷ Σ test decode ms. */
+  lastKeyDecode: { baseMedianMs: number; testMedianMs: number; speedup: number };
+  /** The last keystrokes' suggestion texts compared (greedy decoding: they must be equal). */
+  sameText: { compared: number; identical: number; differing: Array<{ file: string; burst: number; base: string; test: string }> };
+  /** 'never slower': p50 and p95 of last key -> suggestion, and every file's p50, not above plain's. */
+  verdict: { decodeSpeedup: number; p50NotSlower: boolean; p95NotSlower: boolean; perFileP50NotSlower: boolean };
+}
 
-async function walks(o: TypingOptions): Promise<FileWalk[]> {
+// ---- the walk ----
+export interface Keystroke { before: string; after: string; cursor: CursorContext }
+export interface FileWalk { path: string; lang: string; bursts: Keystroke[][] }
+
+export async function walks(o: TypingOptions): Promise<FileWalk[]> {
   const total = o.keystrokes * o.bursts;
   const out: FileWalk[] = [];
   for await (const f of readJsonlCorpus(o.corpus)) {
@@ -163,7 +195,7 @@ async function walks(o: TypingOptions): Promise<FileWalk[]> {
 }
 
 /** The extension's prompt (inline-completion.ts promptAt, without recent-file chunks) and request. */
-function request(k: Keystroke, file: FileWalk, specials: Partial<Record<SpecialName, string>>, o: TypingOptions): CompleteParams {
+export function request(k: Keystroke, file: FileWalk, specials: Partial<Record<SpecialName, string>>, o: TypingOptions): CompleteParams {
   const input = {
     prefix: prefixWindow(k.before, o.prefixChars), suffix: suffixWindow(k.after, o.suffixChars),
     path: file.path, repoName: 'workspace', lineComment: lineCommentFor(file.lang), chunks: [],
@@ -204,47 +236,108 @@ interface Completer {
   close(): Promise<void>;
 }
 
-async function replay(c: Completer, files: FileWalk[], tok: Tokenizer, specials: Partial<Record<SpecialName, string>>, o: TypingOptions): Promise<EngineRun> {
-  const bursts: Burst[] = [];
-  const limits = { maxPromptTokens: 1 << 30, maxPromptChars: 1 << 30, maxTokens: o.maxTokens };
+type Specials = Partial<Record<SpecialName, string>>;
+const LIMITS = { maxPromptTokens: 1 << 30, maxPromptChars: 1 << 30 };
+
+/** One burst of keystrokes `paceMs` apart, each a request cancelling the one before; the last one awaited. */
+async function typeBurst(c: Completer, file: FileWalk, b: number, keys: Keystroke[], prevIds: Int32Array, tok: Tokenizer, specials: Specials,
+  o: TypingOptions): Promise<{ burst: Burst; lastIds: Int32Array }> {
+  const pending: Promise<KeystrokeRequest>[] = [];
+  let source: InstanceType<typeof rpc.CancellationTokenSource> | undefined;
+  const t0 = performance.now();
+  for (const [i, k] of keys.entries()) {
+    await sleep(t0 + i * o.paceMs - performance.now());
+    source?.cancel();  // VS Code cancels the previous provider call on the next keystroke
+    source = new rpc.CancellationTokenSource();
+    const p = request(k, file, specials, o);
+    const ids = encodePrompt(tok, p.parts, { ...LIMITS, maxTokens: o.maxTokens });
+    const promptDelta = ids.length - commonPrefix(prevIds, ids);
+    prevIds = ids;
+    const sent = performance.now();
+    pending.push(c.complete(p, ids, source.token).then(
+      (r): KeystrokeRequest => {
+        const st = r.stats as Partial<CompletionStats> & { draftPromptMs?: number; draftPromptTokens?: number; draftMs?: number; verifyMs?: number };
+        return {
+          keystroke: i + 1, outcome: 'served', latencyMs: performance.now() - sent, promptDelta, promptTokens: ids.length,
+          reEvaluated: (st.promptTokens ?? 0) - (st.reusedTokens ?? 0), queueMs: st.queueMs, promptMs: st.promptMs,
+          decodeMs: st.decodeMs, tokens: st.tokens, tau: st.tau, mode: st.mode, stop: r.stop, text: r.text,
+          ...shown(r.text, st.tokens ?? 0, k.cursor, tok),
+          steps: st.steps, why: st.why,
+          ...(st.mode === 'speculative' ? { draftPromptMs: st.draftPromptMs, draftPromptTokens: st.draftPromptTokens, draftMs: st.draftMs, verifyMs: st.verifyMs } : {}),
+        };
+      },
+      (e): KeystrokeRequest => ({
+        keystroke: i + 1, outcome: (e as { code?: number }).code === -32800 ? 'superseded' : 'failed', latencyMs: performance.now() - sent,
+        promptDelta, promptTokens: ids.length, ...((e as { code?: number }).code === -32800 ? {} : { error: (e as Error).message }),
+      })));
+  }
+  const requests = await Promise.all(pending);
+  const last = requests[requests.length - 1];
+  if (last.outcome !== 'served') throw new Error(`${c.label}: the last keystroke of a burst was not answered (${last.outcome}${last.error ? `: ${last.error}` : ''})`);
+  return { burst: { file: file.path, burst: b, requests }, lastIds: prevIds };
+}
+
+/**
+ * The walk through every file for each completer. With several, they take turns burst by burst (the first one
+ * alternates), so both meet the same machine load; each sees exactly the keystrokes it would see alone.
+ */
+async function replay(cs: Array<{ c: Completer; specials: Specials }>, files: FileWalk[], tok: Tokenizer, o: TypingOptions): Promise<EngineRun[]> {
+  const bursts: Burst[][] = cs.map(() => []);
+  let turn = 0;
   for (const file of files) {
-    const first = request({ ...file.bursts[0][0], before: file.bursts[0][0].before.slice(0, -1) }, file, specials, o);
-    let prevIds = encodePrompt(tok, first.parts, limits);
-    await c.warmup({ ...first, maxTokens: 1, warmup: true }, prevIds);
+    const prev: Int32Array[] = [];
+    for (const [j, { c, specials }] of cs.entries()) {
+      const first = request({ ...file.bursts[0][0], before: file.bursts[0][0].before.slice(0, -1) }, file, specials, o);
+      prev[j] = encodePrompt(tok, first.parts, { ...LIMITS, maxTokens: o.maxTokens });
+      await c.warmup({ ...first, maxTokens: 1, warmup: true }, prev[j]);
+    }
     for (const [b, keys] of file.bursts.entries()) {
-      const pending: Promise<KeystrokeRequest>[] = [];
-      let source: InstanceType<typeof rpc.CancellationTokenSource> | undefined;
-      const t0 = performance.now();
-      for (const [i, k] of keys.entries()) {
-        await sleep(t0 + i * o.paceMs - performance.now());
-        source?.cancel();  // VS Code cancels the previous provider call on the next keystroke
-        source = new rpc.CancellationTokenSource();
-        const p = request(k, file, specials, o);
-        const ids = encodePrompt(tok, p.parts, limits);
-        const promptDelta = ids.length - commonPrefix(prevIds, ids);
-        prevIds = ids;
-        const sent = performance.now();
-        pending.push(c.complete(p, ids, source.token).then(
-          (r): KeystrokeRequest => ({
-            keystroke: i + 1, outcome: 'served', latencyMs: performance.now() - sent, promptDelta, promptTokens: ids.length,
-            reEvaluated: (r.stats.promptTokens ?? 0) - (r.stats.reusedTokens ?? 0), queueMs: r.stats.queueMs, promptMs: r.stats.promptMs,
-            decodeMs: r.stats.decodeMs, tokens: r.stats.tokens, tau: r.stats.tau, mode: r.stats.mode, stop: r.stop, text: r.text,
-            ...shown(r.text, r.stats.tokens ?? 0, k.cursor, tok),
-          }),
-          (e): KeystrokeRequest => ({
-            keystroke: i + 1, outcome: (e as { code?: number }).code === -32800 ? 'superseded' : 'failed', latencyMs: performance.now() - sent,
-            promptDelta, promptTokens: ids.length, ...((e as { code?: number }).code === -32800 ? {} : { error: (e as Error).message }),
-          })));
+      const order = cs.map((_, j) => j);
+      if (turn++ % 2 === 1) order.reverse();
+      for (const j of order) {
+        const r = await typeBurst(cs[j].c, file, b, keys, prev[j], tok, cs[j].specials, o);
+        prev[j] = r.lastIds;
+        bursts[j].push(r.burst);
+        await sleep(o.pauseMs);
       }
-      const requests = await Promise.all(pending);
-      const last = requests[requests.length - 1];
-      if (last.outcome !== 'served') throw new Error(`${c.label}: the last keystroke of a burst was not answered (${last.outcome}${last.error ? `: ${last.error}` : ''})`);
-      bursts.push({ file: file.path, burst: b, requests });
-      await sleep(o.pauseMs);
     }
   }
-  const perFile = files.map((f) => ({ file: f.path, ...summarize(bursts.filter((x) => x.file === f.path)) }));
-  return { engine: c.label, decoding: c.decoding(), bursts, perFile, overall: summarize(bursts) };
+  return cs.map(({ c }, j) => ({
+    engine: c.label, decoding: c.decoding(), bursts: bursts[j],
+    perFile: files.map((f) => ({ file: f.path, ...summarize(bursts[j].filter((x) => x.file === f.path)) })), overall: summarize(bursts[j]),
+  }));
+}
+
+/** `test` (the drafter's sidecar) against `base` (plain decoding) on the same keystrokes. */
+export function compare(base: EngineRun, test: EngineRun): Comparison {
+  const lasts = (r: EngineRun) => r.bursts.map((b) => b.requests[b.requests.length - 1]);
+  const decodeRate = (r: EngineRun) => {
+    // Tokens after the first (which comes with the prompt) over decode ms, every served request that decoded.
+    const served = r.bursts.flatMap((b) => b.requests).filter((q) => q.outcome === 'served' && (q.tokens ?? 0) >= 2);
+    const ms = served.reduce((s, q) => s + q.decodeMs!, 0);
+    return ms > 0 ? served.reduce((s, q) => s + q.tokens! - 1, 0) / (ms / 1000) : 0;
+  };
+  const bl = lasts(base), tl = lasts(test);
+  const differing: Comparison['sameText']['differing'] = [];
+  for (let i = 0; i < Math.min(bl.length, tl.length); i++) {
+    if (bl[i].text !== tl[i].text) differing.push({ file: base.bursts[i].file, burst: base.bursts[i].burst, base: bl[i].text ?? '', test: tl[i].text ?? '' });
+  }
+  const sum = (xs: KeystrokeRequest[]) => xs.reduce((s, q) => s + (q.decodeMs ?? 0), 0);
+  const baseRate = decodeRate(base), testRate = decodeRate(test);
+  const perFile = base.perFile.map((f, i) => ({ file: f.file, baseP50: f.lastKeyMs.p50, testP50: test.perFile[i]?.lastKeyMs.p50 ?? NaN }));
+  const lk = (r: EngineRun) => ({ p50: r.overall.lastKeyMs.p50, p95: r.overall.lastKeyMs.p95 });
+  return {
+    base: base.engine, test: test.engine, lastKeyMs: { base: lk(base), test: lk(test) }, perFile,
+    decode: { baseTokensPerSecond: baseRate, testTokensPerSecond: testRate, speedup: baseRate > 0 ? testRate / baseRate : 0 },
+    lastKeyDecode: { baseMedianMs: base.overall.decodeMs, testMedianMs: test.overall.decodeMs, speedup: sum(tl) > 0 ? sum(bl) / sum(tl) : 0 },
+    sameText: { compared: Math.min(bl.length, tl.length), identical: Math.min(bl.length, tl.length) - differing.length, differing },
+    verdict: {
+      decodeSpeedup: baseRate > 0 ? testRate / baseRate : 0,
+      p50NotSlower: test.overall.lastKeyMs.p50 <= base.overall.lastKeyMs.p50,
+      p95NotSlower: test.overall.lastKeyMs.p95 <= base.overall.lastKeyMs.p95,
+      perFileP50NotSlower: perFile.every((f) => f.testP50 <= f.baseP50),
+    },
+  };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -273,7 +366,7 @@ export function summarize(bursts: Burst[]): Summary {
 }
 
 // ---- the two completers ----
-async function sidecarCompleter(o: TypingOptions, log: (s: string) => void): Promise<{ c: Completer; init: InitializeResult }> {
+async function sidecarCompleter(o: TypingOptions, log: (s: string) => void, label = 'frspec sidecar'): Promise<{ c: Completer; init: InitializeResult }> {
   const client = new SidecarClient({ entry: o.sidecarEntry, execArgv: o.execArgv, onLog: (l) => { if (/error|uncaught/i.test(l)) log(l); } });
   const init = await client.initialize({
     model: o.model, ...(o.eagle ? { eagle: o.eagle } : o.draft ? { draft: o.draft } : {}),
@@ -286,7 +379,7 @@ async function sidecarCompleter(o: TypingOptions, log: (s: string) => void): Pro
   while (!stats.calibration && performance.now() - t0 < 180_000) { await sleep(250); stats = await client.stats(); }
   log(`sidecar: ${init.model.backend}, ${init.decoding.mode} decoding${stats.calibration ? `, calibrated in ${((performance.now() - t0) / 1000).toFixed(1)} s: plain ${stats.calibration.plainTokensPerSecond.toFixed(1)} tok/s, configured ${stats.calibration.decoderTokensPerSecond.toFixed(1)} tok/s, active ${stats.decoding.active}` : ' (no calibration within 180 s)'}`);
   const c: Completer = {
-    label: 'frspec sidecar',
+    label,
     decoding: () => `${stats.decoding.mode}${stats.decoding.drafter ? ` (${stats.decoding.drafter})` : ''}, active ${stats.decoding.active}`,
     complete: (p, _ids, token) => client.complete(p, token),
     warmup: async (p) => { await client.complete(p); },
@@ -366,18 +459,27 @@ export async function runTypingBench(o: TypingOptions, log: (s: string) => void 
   const tok = openTokenizer(o.model);
   const load0 = os.loadavg()[0];
   const runs: EngineRun[] = [];
-  const { c, init } = await sidecarCompleter(o, log);
+  const withPlain = !!o.comparePlain && !!(o.draft || o.eagle);
+  const sidecars: Array<{ c: Completer; specials: Specials }> = [];
   try {
-    log(`replaying ${files.length} files x ${o.bursts} bursts x ${o.keystrokes} keystrokes, ${o.paceMs} ms apart, through the sidecar`);
-    runs.push(await replay(c, files, tok, init.specials, o));
+    if (withPlain) {
+      // Loaded and calibrated one after the other: a calibration never runs beside the other's typing.
+      const plain = await sidecarCompleter({ ...o, draft: undefined, eagle: undefined }, log, 'frspec sidecar, plain');
+      sidecars.push({ c: plain.c, specials: plain.init.specials });
+    }
+    const { c, init } = await sidecarCompleter(o, log, withPlain ? `frspec sidecar, ${o.eagle ? 'EAGLE head' : 'draft model'}` : 'frspec sidecar');
+    sidecars.push({ c, specials: init.specials });
+    log(`replaying ${files.length} files x ${o.bursts} bursts x ${o.keystrokes} keystrokes, ${o.paceMs} ms apart, through ${withPlain ? 'two sidecars in turn' : 'the sidecar'}`);
+    runs.push(...await replay(sidecars, files, tok, o));
   } finally {
-    await c.close();
+    for (const { c } of sidecars) await c.close();
   }
+  const comparison = withPlain ? compare(runs[0], runs[1]) : undefined;
   const cpu = os.cpus();
   const result = (): TypingResult => ({
     model: o.model, draft: o.draft, eagle: o.eagle, vocab: o.vocab,
     options: (({ sidecarEntry: _e, execArgv: _a, ...rest }) => rest)(o),
-    files: files.map((f) => f.path), runs,
+    files: files.map((f) => f.path), runs, ...(comparison ? { comparison } : {}),
     machine: `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`,
     notes: [
       'prompts: the extension\'s own builder (prefix/suffix windows, FIM template), without recent-file chunks; every keystroke sends a request (the typed-along cache and any debounce of the editor are not replayed)',
@@ -390,7 +492,7 @@ export async function runTypingBench(o: TypingOptions, log: (s: string) => void 
     const lc = llamaCompleter(seq, tok, threads);
     try {
       log(`the same typing through llama.cpp, ${threads} threads`);
-      runs.push(await replay(lc, files.slice(0, o.llamaFiles ?? files.length), tok, specialTexts(tok), o));
+      runs.push(...await replay([{ c: lc, specials: specialTexts(tok) }], files.slice(0, o.llamaFiles ?? files.length), tok, o));
     } finally {
       await lc.close();
     }
@@ -418,6 +520,17 @@ export function typingTable(r: TypingResult): string {
   for (const run of r.runs) {
     for (const f of run.perFile) lines.push(row(run.engine, f.file, f));
     lines.push(row(`**${run.engine}**`, `**all** (${run.decoding})`, run.overall));
+  }
+  const cmp = r.comparison;
+  if (cmp) {
+    const yes = (b: boolean) => (b ? 'yes' : 'NO');
+    lines.push('', `${cmp.test} vs ${cmp.base} (same keystrokes, in turn burst by burst):`,
+      `- last key -> suggestion p50 ${ms(cmp.lastKeyMs.test.p50)} vs ${ms(cmp.lastKeyMs.base.p50)} ms (not slower: ${yes(cmp.verdict.p50NotSlower)}), ` +
+        `p95 ${ms(cmp.lastKeyMs.test.p95)} vs ${ms(cmp.lastKeyMs.base.p95)} ms (not slower: ${yes(cmp.verdict.p95NotSlower)})`,
+      `- per file p50: ${cmp.perFile.map((f) => `${path.basename(f.file)} ${ms(f.testP50)} vs ${ms(f.baseP50)}`).join(', ')} (none slower: ${yes(cmp.verdict.perFileP50NotSlower)})`,
+      `- decoding, every served request: ${cmp.decode.testTokensPerSecond.toFixed(0)} vs ${cmp.decode.baseTokensPerSecond.toFixed(0)} tokens/s = ${cmp.decode.speedup.toFixed(2)}x; ` +
+        `last keystrokes: median ${cmp.lastKeyDecode.testMedianMs.toFixed(1)} vs ${cmp.lastKeyDecode.baseMedianMs.toFixed(1)} ms, sum ${cmp.lastKeyDecode.speedup.toFixed(2)}x`,
+      `- suggestions identical on ${cmp.sameText.identical} of ${cmp.sameText.compared} last keystrokes`);
   }
   lines.push('', ...r.notes.map((n) => `note: ${n}`));
   return lines.join('\n');

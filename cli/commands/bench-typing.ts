@@ -38,7 +38,7 @@ export const benchTyping: Command = {
   help: `usage: frspec bench typing [--model M] [--draft D | --eagle E] [--vocab V.frv] [--top-k K] [--corpus C.jsonl[.xz]]
                           [--files 5] [--keystrokes 20] [--bursts 3] [--pace-ms 150] [--pause-ms 500]
                           [--prefix-chars 1500] [--suffix-chars 500] [--max-tokens 12] [--time-budget-ms MS] [--prompt-budget-ms MS]
-                          [--threads N] [--context-size 4096] [--sidecar dist/sidecar.js] [--no-llama-cpp] [--llama-threads N,M] [--llama-files N]
+                          [--threads N] [--context-size 4096] [--sidecar dist/sidecar.js] [--compare-plain] [--no-llama-cpp] [--llama-threads N,M] [--llama-files N]
                           [--out RESULT.json] [--json]
 
 Replays typing in N files of corpus C (default ../shared/corpus/dev.jsonl.xz) through the sidecar process
@@ -53,6 +53,9 @@ M, D, E: a GGUF file, demo-target/demo-draft/demo-eagle, or SHAPE:TYPE, a random
 shape made once into .cache/models (e.g. qwen2.5-coder-1.5b:Q4_K_M; shapes: ${SHAPES.map((s) => s.name).join(', ')};
 types: ${FILE_TYPES.join(', ')}). --time-budget-ms and --prompt-budget-ms default to the extension's frspec.timeBudgetMs and
 frspec.promptBudgetMs (0: none; llama.cpp always reads the whole suffix).
+--compare-plain (with --draft or --eagle): a second sidecar with the same target and no drafter types the same
+keystrokes, the two taking turns burst by burst; the report compares them (last key -> suggestion p50/p95, per
+file p50, decode tokens/s, identical suggestions).
 --out writes the result JSON; --json prints it as the last line.`,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {
@@ -60,10 +63,11 @@ frspec.promptBudgetMs (0: none; llama.cpp always reads the whole suffix).
       corpus: { type: 'string' }, files: { type: 'string' }, keystrokes: { type: 'string' }, bursts: { type: 'string' },
       'pace-ms': { type: 'string' }, 'pause-ms': { type: 'string' }, 'prefix-chars': { type: 'string' }, 'suffix-chars': { type: 'string' },
       'max-tokens': { type: 'string' }, 'time-budget-ms': { type: 'string' }, 'prompt-budget-ms': { type: 'string' }, threads: { type: 'string' }, 'context-size': { type: 'string' },
-      sidecar: { type: 'string' }, 'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' }, 'llama-files': { type: 'string' }, out: { type: 'string' },
+      sidecar: { type: 'string' }, 'compare-plain': { type: 'boolean' }, 'no-llama-cpp': { type: 'boolean' }, 'llama-threads': { type: 'string' }, 'llama-files': { type: 'string' }, out: { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (values.draft && values.eagle) throw new UsageError('give --draft or --eagle, not both');
+    if (values['compare-plain'] && !values.draft && !values.eagle) throw new UsageError('--compare-plain needs --draft or --eagle');
     const root = packageRoot(), shared = sharedDir(root);
     const corpus = values.corpus ?? (shared && path.join(shared, 'corpus', 'dev.jsonl.xz'));
     if (!corpus || (!values.model && !shared)) {
@@ -94,7 +98,7 @@ frspec.promptBudgetMs (0: none; llama.cpp always reads the whole suffix).
       threads: intOption(values.threads, 'threads', os.cpus().length, 1, 1024),
       contextSize: intOption(values['context-size'], 'context-size', 4096, 256, 131072),
       sidecarEntry, execArgv: sidecarEntry.endsWith('.ts') ? ['--import', 'tsx'] : undefined,
-      llamaCpp: !values['no-llama-cpp'],
+      llamaCpp: !values['no-llama-cpp'], comparePlain: !!values['compare-plain'],
       llamaThreads: values['llama-threads']?.split(',').map((t) => intOption(t, 'llama-threads', 1, 1, 1024)),
       llamaFiles: values['llama-files'] ? intOption(values['llama-files'], 'llama-files', 1, 1, 1000) : undefined,
     }, log, (partial) => { if (values.out) fs.writeFileSync(values.out, JSON.stringify(partial, null, 1) + '\n'); });

@@ -50,6 +50,32 @@ describe('frspec bench typing', function () {
     assert.equal(j.options.maxTokens, 12);
   });
 
+  it('--compare-plain: the drafter\'s sidecar and a plain one type the same keystrokes in turn; same suggestions', async function () {
+    requireShared(this);
+    const r = await frspec(['bench', 'typing', '--files', '1', '--keystrokes', '4', '--bursts', '2', '--threads', '1', '--no-llama-cpp', '--draft', 'demo-draft',
+      '--time-budget-ms', '0', '--compare-plain', '--sidecar', path.join(repoRoot, 'sidecar', 'entry.ts'), '--json']);
+    assert.equal(r.code, 0, r.err);
+    const j = lastJson(r.out) as TypingResult & { ok: boolean };
+    assert.deepEqual(j.runs.map((x) => x.engine), ['frspec sidecar, plain', 'frspec sidecar, draft model']);
+    for (const run of j.runs) assert.deepEqual(run.bursts.map((b) => b.requests.length), [4, 4]);
+    assert.ok(j.runs[0].bursts.every((b) => b.requests.every((q) => q.outcome !== 'served' || q.mode === 'plain')));
+    const c = j.comparison!;
+    // Greedy decoding, no time budget: the last keystroke's suggestion is the same text whichever decoder served it.
+    assert.equal(c.sameText.compared, 2);
+    assert.equal(c.sameText.identical, 2, JSON.stringify(c.sameText.differing));
+    assert.equal(c.lastKeyMs.base.p50, j.runs[0].overall.lastKeyMs.p50);
+    assert.equal(c.lastKeyMs.test.p95, j.runs[1].overall.lastKeyMs.p95);
+    assert.equal(c.verdict.p50NotSlower, c.lastKeyMs.test.p50 <= c.lastKeyMs.base.p50);
+    assert.ok(c.decode.baseTokensPerSecond > 0 && c.decode.testTokensPerSecond > 0);
+    assert.match(r.out, /suggestions identical on 2 of 2 last keystrokes/);
+  });
+
+  it('refuses --compare-plain without a drafter', async () => {
+    const r = await frspec(['bench', 'typing', '--compare-plain']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--compare-plain needs --draft or --eagle/);
+  });
+
   it('refuses --draft with --eagle', async () => {
     const r = await frspec(['bench', 'typing', '--draft', 'a.gguf', '--eagle', 'b.gguf']);
     assert.equal(r.code, 2);
