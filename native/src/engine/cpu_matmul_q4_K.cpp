@@ -44,6 +44,25 @@ struct Q4KKernel {
       __m512i isum[R][T];
       for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
+      if constexpr (T == 1) {
+        // One token: vpdpbusd sums 4 products per int32 lane (<= 4 * 15 * 127, so int16 holds it), two such
+        // vectors pack into one of int16 (per 128-bit lane: 4 lanes of the low nibbles' sub-block, then 4 of
+        // the high nibbles'), and one vpdpwssd weights them with the scales: 3 multiplies per 128 values
+        // instead of 4. The block's integer sum is the same.
+        for (int h = 0; h < 2; ++h) {
+          alignas(64) int16_t pick_idx[32];
+          for (int l = 0; l < 4; ++l)
+            for (int i = 0; i < 8; ++i) pick_idx[8 * l + i] = short(4 * h + (l < 2 ? 0 : 2) + (i < 4 ? 0 : 1));
+          const __m512i pick = _mm512_load_si512(pick_idx);
+          const __m512i x_lo = _mm512_loadu_si512(x[0][b].qs + 128 * h), x_hi = _mm512_loadu_si512(x[0][b].qs + 128 * h + 64);
+          for (int r = 0; r < R; ++r) {
+            const __m512i v = _mm512_loadu_si512(w[r][b].qs + 64 * h);
+            const __m512i d_lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nib), x_lo);
+            const __m512i d_hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v, 4), nib), x_hi);
+            isum[r][0] = _mm512_dpwssd_epi32(isum[r][0], _mm512_packs_epi32(d_lo, d_hi), _mm512_permutexvar_epi16(pick, sc16[r]));
+          }
+        }
+      } else
       for (int h = 0; h < 2; ++h) {
         // 64 quant bytes = sub-blocks 4h, 4h+2 (low nibbles) and 4h+1, 4h+3 (high nibbles); the activation
         // holds them in that order. int16 lanes 0..15 take the first sub-block's scale, 16..31 the second's.
