@@ -10,7 +10,10 @@
 //    draft model (24 layers + LM head + top-10), each with the full vocabulary vs FR-Spec 32k / 16k.
 //  * with the 7B F16 target (or alone, --attn-sweep): the decode attention's warps x chunk sweep (issue 6).
 //
-//   cuda_bench [--json FILE] [--quick] [--attn-sweep]
+//  * --types (alone): each quantized type's GEMV on the 7B FFN shapes and the decode step's GEMVs with the
+//    tensor types of Q4_K_M, Q5_K_M, Q4_0 and IQ4_XS files (issue 16).
+//
+//   cuda_bench [--json FILE] [--quick] [--attn-sweep] [--types]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -64,6 +67,13 @@ const char* tname(DType t) {
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_K: return "Q4_K";
     case DType::Q6_K: return "Q6_K";
+    case DType::Q4_0: return "Q4_0";
+    case DType::Q4_1: return "Q4_1";
+    case DType::Q5_0: return "Q5_0";
+    case DType::Q5_1: return "Q5_1";
+    case DType::Q5_K: return "Q5_K";
+    case DType::IQ4_NL: return "IQ4_NL";
+    case DType::IQ4_XS: return "IQ4_XS";
   }
   return "?";
 }
@@ -548,18 +558,77 @@ void bench_draft(Backend& b, CudaBackendExtras& x, const Shape& s, DType type, c
   if (s.eagle) b.release(full);
 }
 
+// Issue 16: every quantized type's GEMV on the 7B FFN shapes (one matrix, % of copy: the >= 75% goal), then a
+// decode step's weight GEMVs (28 layers + LM head) with llama-quantize's tensor types of Q4_K_M, Q5_K_M, Q4_0
+// and IQ4_XS files (no importance matrix): attn_v / ffn_down Q6_K where use_more_bits says so (K_M), IQ4_XS's
+// attn_v Q5_K (7 query heads per KV head) and ffn_down Q5_K in the first eighth of the layers, LM head Q6_K.
+// Bytes are the GPU layout's (weight_layout.h: IQ4_XS 138 per 256 values instead of the file's 136).
+void bench_types(Backend& b, CudaBackendExtras& x) {
+  const int d = 3584, ffn = 18944, kv = 512, layers = 28, vocab = 152064;
+  float* in = b.alloc(ffn);
+  float* out = b.alloc(vocab);
+  x.random_fill(in, ffn, 3, -1, 1);
+  const DType types[] = {DType::Q8_0, DType::Q6_K, DType::Q4_K, DType::Q5_K, DType::IQ4_XS, DType::Q4_0,
+                         DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL};
+  struct M { int rows, cols; const char* what; };
+  for (DType t : types)
+    for (const M& m : {M{ffn, d, "gate/up 18944x3584"}, M{d, ffn, "down 3584x18944"}}) {
+      Weight w = x.random_weight(t, m.rows, m.cols, 11);
+      b.matmul(w, in, out, 1, nullptr);
+      b.sync();
+      const double ms = x.time_ms([&] { b.matmul(w, in, out, 1, nullptr); }, kWarm, kReps, true);
+      report(std::string("7B ") + tname(t) + " GEMV " + m.what, ms, wbytes(w),
+             std::string("\"type\": \"") + tname(t) + "\", \"kind\": \"type_gemv\", \"shape\": \"" + m.what + "\"");
+      b.release(w);
+    }
+  auto more_bits = [&](int l) { const int e = layers / 8; return l < e || l >= 7 * layers / 8 || (l - e) % 3 == 2; };
+  for (const char* file : {"Q4_K_M", "Q5_K_M", "Q4_0", "IQ4_XS"}) {
+    const std::string f = file;
+    const DType base = f == "Q4_K_M" ? DType::Q4_K : f == "Q5_K_M" ? DType::Q5_K : f == "Q4_0" ? DType::Q4_0 : DType::IQ4_XS;
+    std::vector<Weight> ws;
+    std::vector<int> ins;  // each matmul's input length (its cols)
+    double bytes = 0;
+    auto add = [&](DType t, int rows, int cols) {
+      ws.push_back(x.random_weight(t, rows, cols, 100 + ws.size()));
+      bytes += wbytes(ws.back());
+    };
+    for (int l = 0; l < layers; ++l) {
+      const bool k_m = f == "Q4_K_M" || f == "Q5_K_M", iq = f == "IQ4_XS";
+      add(base, d, d);                                                                          // q
+      add(base, kv, d);                                                                         // k
+      add(k_m && more_bits(l) ? DType::Q6_K : iq ? DType::Q5_K : base, kv, d);                  // v
+      add(base, d, d);                                                                          // o
+      add(base, ffn, d);                                                                        // gate
+      add(base, ffn, d);                                                                        // up
+      add(k_m && more_bits(l) ? DType::Q6_K : iq && l < layers / 8 ? DType::Q5_K : base, d, ffn);  // down
+    }
+    add(DType::Q6_K, vocab, d);  // the LM head
+    auto step = [&] {
+      for (const Weight& w : ws) b.matmul(w, in, out, 1, nullptr);
+    };
+    step();
+    b.sync();
+    const double ms = x.time_ms(step, kWarm, kReps, true);
+    report("7B " + f + " file mix: decode step, weight GEMVs only", ms, bytes,
+           "\"type\": \"" + f + "\", \"kind\": \"mix_decode_gemv\", \"GB\": " + std::to_string(bytes / 1e9));
+    for (Weight& w : ws) b.release(w);
+  }
+  b.free(in), b.free(out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string json_path;
-  bool quick = false, profile = false, attn_sweep = false;
+  bool quick = false, profile = false, attn_sweep = false, types_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--quick") quick = true;
     else if (a == "--profile") profile = true;
     else if (a == "--attn-sweep") attn_sweep = true;
-    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick] [--profile] [--attn-sweep]\n"), 2;
+    else if (a == "--types") types_only = true;
+    else return std::fprintf(stderr, "usage: cuda_bench [--json FILE] [--quick] [--profile] [--attn-sweep] [--types]\n"), 2;
   }
   std::string why;
   auto backend = make_cuda_backend(0, &why);
@@ -594,6 +663,8 @@ int main(int argc, char** argv) {
   };
   if (attn_sweep) {
     run("attention sweep", [&] { bench_attention_sweep_only(b, x); });
+  } else if (types_only) {
+    run("weight types", [&] { bench_types(b, x); });
   } else {
     run("7B F16", [&] { bench_target(b, x, DType::F16, true); });
     run("7B Q8_0", [&] { bench_target(b, x, DType::Q8_0, true); });

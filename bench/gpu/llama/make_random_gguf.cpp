@@ -11,12 +11,17 @@
 //
 //   make_random_gguf --make-template SRC.gguf --out TEMPLATE.gguf
 //   make_random_gguf --template TEMPLATE.gguf --shape qwen2.5-coder-7b|qwen2.5-coder-0.5b|tiny
-//                    --type f16|q8_0 --out FILE.gguf [--seed N]
+//                    --type f16|q8_0|q4_0|q4_k_m|q5_k_m|iq4_xs --out FILE.gguf [--seed N]
+// The quantized file types get llama-quantize's tensor types (no importance matrix): the LM head (or a tied
+// embedding) Q6_K; Q4_K_M / Q5_K_M give attn_v and ffn_down Q6_K where use_more_bits says so; IQ4_XS gives
+// attn_v Q5_K when 4+ query heads share a KV head and ffn_down Q5_K in the first eighth of the layers; rows
+// that are not a multiple of 256 fall back (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -131,7 +136,25 @@ const Shape kShapes[] = {
     {"tiny", 2, 256, 512, 4, 2, 64, 152064, 4096, 1e6f, false},  // the padded vocabulary, small enough for CPU tests
 };
 
-enum GgmlType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 8 };
+enum GgmlType : uint32_t {
+  F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_NL = 20, IQ4_XS = 23
+};
+struct BlockInfo { uint64_t elems, bytes; };
+BlockInfo block_info(uint32_t t) {
+  switch (t) {
+    case F32: return {1, 4};
+    case F16: return {1, 2};
+    case Q4_0: case IQ4_NL: return {32, 18};
+    case Q5_0: return {32, 22};
+    case Q5_1: return {32, 24};
+    case Q8_0: return {32, 34};
+    case Q4_K: return {256, 144};
+    case Q5_K: return {256, 176};
+    case Q6_K: return {256, 210};
+    case IQ4_XS: return {256, 136};
+  }
+  throw std::runtime_error("unknown tensor type " + std::to_string(t));
+}
 
 uint64_t splitmix(uint64_t& s) {
   uint64_t z = (s += 0x9E3779B97F4A7C15ull);
@@ -163,13 +186,35 @@ struct Tile {
         const uint16_t h = to_half(uniform(seed, -a, a));
         std::memcpy(&bytes[i * 2], &h, 2);
       }
-    } else {  // Q8_0: blocks of 32 values, an F16 scale then 32 int8
+    } else if (type == Q8_0) {  // blocks of 32 values, an F16 scale then 32 int8
       const size_t n = 123457;  // prime number of 34-byte blocks (4.2 MB)
       bytes.resize(n * 34);
       for (size_t i = 0; i < n; ++i) {
         const uint16_t d = to_half(a / 127.f * uniform(seed, 0.5f, 1.f));
         std::memcpy(&bytes[i * 34], &d, 2);
         for (int j = 0; j < 32; ++j) bytes[i * 34 + 2 + j] = char(int8_t(int(splitmix(seed) % 255) - 127));
+      }
+    } else {  // the other quantized types: random quant and scale bytes, the F16 fields set so |w| <= ~a
+      const BlockInfo bi = block_info(type);
+      const size_t n = type == Q4_K || type == Q5_K || type == Q6_K || type == IQ4_XS ? 24593 : 209713;  // primes (~4 MB)
+      bytes.resize(n * bi.bytes);
+      auto half_at = [&](size_t i, size_t off, float v) {
+        const uint16_t h = to_half(v);
+        std::memcpy(&bytes[i * bi.bytes + off], &h, 2);
+      };
+      for (size_t i = 0; i < n; ++i) {
+        for (size_t j = 0; j < bi.bytes; ++j) bytes[i * bi.bytes + j] = char(splitmix(seed) & 0xff);
+        const float u = uniform(seed, 0.5f, 1.f);
+        switch (type) {  // largest |q * scale| per type: Q4_0 8, Q5_0 16, Q5_1 31 (+ m), K-quants 63 * 31, Q6_K 127 * 32
+          case Q4_0: half_at(i, 0, a / 8 * u); break;
+          case Q5_0: half_at(i, 0, a / 16 * u); break;
+          case Q5_1: half_at(i, 0, a / 62 * u), half_at(i, 2, -a / 2 * u); break;
+          case Q4_K: case Q5_K: half_at(i, 0, a / (63 * 31) * u), half_at(i, 2, a / 126 * u); break;
+          case Q6_K: half_at(i, 208, a / (127 * 32) * u); break;
+          case IQ4_NL: half_at(i, 0, a / 127 * u); break;
+          case IQ4_XS: half_at(i, 0, a / (32 * 127) * u); break;
+          default: fail("no random blocks for type " + std::to_string(type));
+        }
       }
     }
   }
@@ -183,31 +228,51 @@ struct TensorSpec {
   uint64_t n_bytes() const {
     uint64_t n = 1;
     for (uint64_t s : shape) n *= s;
-    return type == F32 ? n * 4 : type == F16 ? n * 2 : n / 32 * 34;
+    const BlockInfo bi = block_info(type);
+    return n / bi.elems * bi.bytes;
   }
 };
 
-std::vector<TensorSpec> tensors_of(const Shape& s, uint32_t wt) {
+// The tensor type llama-quantize gives a matrix in a file of type `file` (see the top of this file).
+uint32_t tensor_type(const std::string& file, const std::string& name, uint64_t cols, int layer, const Shape& s) {
+  if (file == "f16") return F16;
+  if (file == "q8_0") return Q8_0;
+  const uint32_t base = file == "q4_0" ? Q4_0 : file == "q4_k_m" ? Q4_K : file == "q5_k_m" ? Q5_K : IQ4_XS;
+  uint32_t t = base;
+  auto ends = [&](const char* tail) { return name.size() > std::strlen(tail) && name.compare(name.size() - std::strlen(tail), std::string::npos, tail) == 0; };
+  const int e = s.layers / 8;
+  const bool more_bits = layer < e || layer >= 7 * s.layers / 8 || (layer - e) % 3 == 2;
+  if (name == "output.weight" || (s.tied && name == "token_embd.weight")) t = Q6_K;
+  else if ((file == "q4_k_m" || file == "q5_k_m") && (ends(".attn_v.weight") || ends(".ffn_down.weight")) && more_bits) t = Q6_K;
+  else if (file == "iq4_xs" && ends(".attn_v.weight") && s.heads / s.kv_heads >= 4) t = Q5_K;
+  else if (file == "iq4_xs" && ends(".ffn_down.weight") && layer < e) t = Q5_K;
+  if (cols % 256 != 0) t = t == Q4_K ? Q5_0 : t == Q5_K ? Q5_1 : t == Q6_K ? Q8_0 : t == IQ4_XS ? IQ4_NL : t;
+  return t;
+}
+
+std::vector<TensorSpec> tensors_of(const Shape& s, const std::string& file) {
   const uint64_t d = s.d, q = uint64_t(s.heads) * s.head_dim, kv = uint64_t(s.kv_heads) * s.head_dim;
   std::vector<TensorSpec> t;
-  t.push_back({"token_embd.weight", {d, uint64_t(s.vocab)}, wt});
+  auto wt_layer = [&](const std::string& name, uint64_t cols, int layer) { return tensor_type(file, name, cols, layer, s); };
+  t.push_back({"token_embd.weight", {d, uint64_t(s.vocab)}, wt_layer("token_embd.weight", d, 0)});
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     t.push_back({p + "attn_norm.weight", {d}, F32, 0.8f, 1.2f});
-    t.push_back({p + "attn_q.weight", {d, q}, wt});
+    auto wt = [&](const char* n, uint64_t cols) { return wt_layer(p + n, cols, l); };
+    t.push_back({p + "attn_q.weight", {d, q}, wt("attn_q.weight", d)});
     t.push_back({p + "attn_q.bias", {q}, F32, -0.05f, 0.05f});
-    t.push_back({p + "attn_k.weight", {d, kv}, wt});
+    t.push_back({p + "attn_k.weight", {d, kv}, wt("attn_k.weight", d)});
     t.push_back({p + "attn_k.bias", {kv}, F32, -0.05f, 0.05f});
-    t.push_back({p + "attn_v.weight", {d, kv}, wt});
+    t.push_back({p + "attn_v.weight", {d, kv}, wt("attn_v.weight", d)});
     t.push_back({p + "attn_v.bias", {kv}, F32, -0.05f, 0.05f});
-    t.push_back({p + "attn_output.weight", {q, d}, wt});
+    t.push_back({p + "attn_output.weight", {q, d}, wt("attn_output.weight", q)});
     t.push_back({p + "ffn_norm.weight", {d}, F32, 0.8f, 1.2f});
-    t.push_back({p + "ffn_gate.weight", {d, uint64_t(s.ffn)}, wt});
-    t.push_back({p + "ffn_up.weight", {d, uint64_t(s.ffn)}, wt});
-    t.push_back({p + "ffn_down.weight", {uint64_t(s.ffn), d}, wt});
+    t.push_back({p + "ffn_gate.weight", {d, uint64_t(s.ffn)}, wt("ffn_gate.weight", d)});
+    t.push_back({p + "ffn_up.weight", {d, uint64_t(s.ffn)}, wt("ffn_up.weight", d)});
+    t.push_back({p + "ffn_down.weight", {uint64_t(s.ffn), d}, wt("ffn_down.weight", s.ffn)});
   }
   t.push_back({"output_norm.weight", {d}, F32, 0.8f, 1.2f});
-  if (!s.tied) t.push_back({"output.weight", {d, uint64_t(s.vocab)}, wt});
+  if (!s.tied) t.push_back({"output.weight", {d, uint64_t(s.vocab)}, wt_layer("output.weight", d, 0)});
   return t;
 }
 
@@ -268,11 +333,14 @@ int generate(const std::string& tpl_path, const std::string& shape_name, const s
   for (const Shape& x : kShapes)
     if (shape_name == x.name) s = &x;
   if (!s) fail("unknown shape '" + shape_name + "' (qwen2.5-coder-7b, qwen2.5-coder-0.5b, tiny)");
-  uint32_t wt;
-  uint32_t ftype;  // llama_ftype: 1 = mostly F16, 7 = mostly Q8_0
-  if (type_name == "f16") wt = F16, ftype = 1;
-  else if (type_name == "q8_0") wt = Q8_0, ftype = 7;
-  else fail("unknown type '" + type_name + "' (f16, q8_0)");
+  uint32_t ftype;  // llama_ftype: 1 = mostly F16, 7 = Q8_0, 2 = Q4_0, 15 = Q4_K_M, 17 = Q5_K_M, 30 = IQ4_XS
+  if (type_name == "f16") ftype = 1;
+  else if (type_name == "q8_0") ftype = 7;
+  else if (type_name == "q4_0") ftype = 2;
+  else if (type_name == "q4_k_m") ftype = 15;
+  else if (type_name == "q5_k_m") ftype = 17;
+  else if (type_name == "iq4_xs") ftype = 30;
+  else fail("unknown type '" + type_name + "' (f16, q8_0, q4_0, q4_k_m, q5_k_m, iq4_xs)");
 
   const std::string a = "qwen2.";
   std::vector<RawKv> kvs = {
@@ -290,7 +358,7 @@ int generate(const std::string& tpl_path, const std::string& shape_name, const s
   };
   for (RawKv& kv : tokenizer_keys(read_metadata(tpl_path), s->vocab)) kvs.push_back(std::move(kv));
 
-  const std::vector<TensorSpec> ts = tensors_of(*s, wt);
+  const std::vector<TensorSpec> ts = tensors_of(*s, type_name);
   const uint64_t align = 32;
   Writer w(out);
   write_metadata(w, kvs, ts.size());
@@ -305,10 +373,8 @@ int generate(const std::string& tpl_path, const std::string& shape_name, const s
   }
   w.pad(align);
 
-  const Tile tile(wt, seed);
-  const std::string& tb = tile.bytes;
-  const uint64_t unit = wt == F16 ? 2 : 34;  // the tile is cut only at element/block boundaries
-  uint64_t start = 0;
+  std::map<uint32_t, Tile> tiles;       // one per weight type the file holds
+  std::map<uint32_t, uint64_t> starts;  // where the next matrix of that type starts in its tile
   std::vector<float> vec;
   for (const TensorSpec& t : ts) {
     uint64_t left = t.n_bytes();
@@ -317,6 +383,9 @@ int generate(const std::string& tpl_path, const std::string& shape_name, const s
       for (float& v : vec) v = uniform(seed, t.lo, t.hi);
       w.bytes(vec.data(), left);
     } else {
+      const std::string& tb = tiles.try_emplace(t.type, t.type, seed + t.type).first->second.bytes;
+      const uint64_t unit = block_info(t.type).bytes;  // the tile is cut only at element/block boundaries
+      uint64_t& start = starts[t.type];
       uint64_t at = start;
       while (left > 0) {
         const uint64_t n = std::min<uint64_t>(left, tb.size() - at);
@@ -355,7 +424,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: make_random_gguf --make-template SRC.gguf --out TEMPLATE.gguf\n"
                  "       make_random_gguf --template TEMPLATE.gguf --shape qwen2.5-coder-7b|qwen2.5-coder-0.5b|tiny"
-                 " --type f16|q8_0 --out FILE.gguf [--seed N]\n");
+                 " --type f16|q8_0|q4_0|q4_k_m|q5_k_m|iq4_xs --out FILE.gguf [--seed N]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -7,6 +7,8 @@
 # bench/gpu/run.sh in /tmp/frspec-models, or carried in .gpucarry/models), also speculative decoding with
 # the demo draft model in both engines. Logs, results.jsonl and llama-summary.json go to $OUT.
 #   bench/gpu/llama/run.sh        env: FRSPEC_LLAMA_BUDGET_S (default 270): no new step starts after it
+#   FRSPEC_LLAMA_TYPES="q4_k_m iq4_xs q5_k_m q4_0": first, the 7B shape in these file types (llama-quantize's
+#   tensor mixes, make_random_gguf); FRSPEC_LLAMA_TYPES_ONLY=1: nothing else (bench/gpu/run-all.sh).
 # FRSPEC_LLAMA_SMOKE=1 checks the script itself on a machine without a GPU: tiny models, few tokens, CPU.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -84,6 +86,23 @@ ours=("$bin/cuda_gguf_bench" "${ours_args[@]}" --json "$results")
 gen=("$bin/make_random_gguf" --template "$work/tokenizer-template.gguf")
 
 # Steps run in order of importance; once the budget is spent the rest are skipped (and listed as such).
+# 0. Issue 16: the 7B shape in the quantized file types asked for, each file written, timed in both engines
+#    (tokens compared) and deleted before the next.
+for t in ${FRSPEC_LLAMA_TYPES:-}; do
+  m=$models/qwen7b-$t.gguf
+  T=$(echo "$t" | tr a-z A-Z)
+  if step gen-7b-$t 120 "${gen[@]}" --shape $shape7 --type $t --out "$m"; then
+    step llama-7b-$t-fa-on 150 "${llama[@]}" "${run_args[@]}" --model "$m" --fa on --label "7B $T" --tokens-out "$work/7b-$t.llama.tok"
+    step ours-7b-$t 150 "${ours[@]}" "${run_args[@]}" --model "$m" --label "7B $T" --compare-tokens "$work/7b-$t.llama.tok"
+  fi
+  rm -f "$m"
+done
+if [ "${FRSPEC_LLAMA_TYPES_ONLY:-0}" = 1 ]; then
+  python3 "$root/bench/gpu/llama/summarize.py" "$results" "$steps" "$out/llama-nvidia-smi.csv" "$out/llama-summary.json"
+  tar -C "$logs" -cf - . | xz > "$out/llama-logs.tar.xz"
+  echo "total $(( $(date +%s) - t_start )) s"
+  exit 0
+fi
 # 1. Qwen2.5-Coder-7B shape, Q8_0. The first llama.cpp process's step seconds and warmup_ms show its
 #    first-load cost (module loading, and JIT if the cubins were refused); its timed runs come after warm-up.
 m=$models/qwen7b-q8_0.gguf

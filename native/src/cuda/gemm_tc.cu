@@ -163,6 +163,7 @@ template <bool BF, class T, int BN>
 __global__ void __launch_bounds__(kThreads)
     gemm_tc_kernel(const uint16_t* __restrict__ xh, int n, int kp, const uint8_t* __restrict__ W, size_t stride, int rows,
                    int cols, float* __restrict__ y, const float* __restrict__ bias) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // cp.async, BF16 mma: sm_80+ (sm_75 uses the F32 GEMM)
   constexpr int WN = BN / 4 / 8;  // n8 tiles per warp (4 or 2)
   constexpr BPath kPath = kBPath<T>;
   constexpr bool Q8 = kPath == BPath::kQ8Stage;
@@ -313,6 +314,7 @@ __global__ void __launch_bounds__(kThreads)
         if (t < n && r < rows) y[size_t(t) * rows + r] = acc[mi][ni][e] + (bias ? bias[r] : 0.f);
       }
     }
+#endif
 }
 
 // One scratch buffer per stream (the streams of two backends may run at the same time; work on one stream
@@ -340,6 +342,17 @@ uint16_t* scratch_for(cudaStream_t s, size_t bytes) {
   FRSPEC_CUDA_CHECK(cudaMalloc(&sc.p, grow));
   sc.bytes = grow;
   return static_cast<uint16_t*>(sc.p);
+}
+
+// cp.async and the BF16 mma need sm_80+: on an sm_75 GPU (RTX 20xx, built for it) the kernels above are empty
+// and matmul_tc() declines, so prefill takes matmul.cu's F32 GEMM.
+bool tc_arch_ok() {
+  static const bool ok = [] {
+    int dev = 0, major = 0;
+    return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+           major >= 8;
+  }();
+  return ok;
 }
 
 int sm_count() {
@@ -380,7 +393,7 @@ bool& tc_gemm() {
 }
 
 bool matmul_tc(const Weight& w, const float* x, float* y, int n, const float* bias, cudaStream_t s) {
-  if (!tc_gemm() || n <= kMaxVerifyTokens || !w.data || w.rows < 1 || w.cols < 1) return false;
+  if (!tc_gemm() || n <= kMaxVerifyTokens || !w.data || w.rows < 1 || w.cols < 1 || !tc_arch_ok()) return false;
   const bool half = w.type == DType::F16 || w.type == DType::BF16;
   if (!half && w.type != DType::Q8_0 && w.type != DType::Q4_K && w.type != DType::Q6_K && w.type != DType::Q4_0 &&
       w.type != DType::Q4_1 && w.type != DType::Q5_0 && w.type != DType::Q5_1 && w.type != DType::Q5_K &&
