@@ -43,6 +43,23 @@ struct Q6KKernel {
           hq[r] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1), low2x2);
           lq[r] = _mm512_loadu_si512(w[r][b].ql + 64 * half);
         }
+        if constexpr (T == 1) {
+          // One token: vpdpbusd sums 4 products per int32 lane (<= 4 * 63 * 127 = 32004, so int16 holds it);
+          // steps 2*half and 2*half+1 pack into one int16 vector (per 128-bit lane L: 4 lanes of group
+          // 4k+L, then 4 of group 4k+4+L) weighted by the scales in one vpdpwssd. Same integer sum.
+          alignas(64) int16_t pick_idx[32];
+          for (int l = 0; l < 4; ++l)
+            for (int i = 0; i < 8; ++i) pick_idx[8 * l + i] = short(8 * half + l + (i < 4 ? 0 : 4));
+          const __m512i pick = _mm512_load_si512(pick_idx);
+          const __m512i x0 = _mm512_loadu_si512(x[0][b].qs + 128 * half), x1 = _mm512_loadu_si512(x[0][b].qs + 128 * half + 64);
+          for (int r = 0; r < R; ++r) {
+            const __m512i q0 = _mm512_ternarylogic_epi32(lq[r], _mm512_slli_epi16(hq[r], 4), low4, 0xE4);
+            const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(lq[r], 4), hq[r], low4, 0xE4);
+            const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, x0), d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, x1);
+            isum[r][0] = _mm512_dpwssd_epi32(isum[r][0], _mm512_packs_epi32(d0, d1), _mm512_permutexvar_epi16(pick, _mm512_zextsi256_si512(sc16[r])));
+          }
+          continue;
+        }
         for (int odd = 0; odd < 2; ++odd) {
           const int k = 2 * half + odd;
           // int16 lanes 8g'..8g'+7 (16 values each) take scale 4k + g'
