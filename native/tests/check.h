@@ -13,3 +13,13 @@ static int failures = 0;
       ++failures;                                      \
     }                                                  \
   } while (0)
+
+// The end of a test program's main(): one summary line, and the exit status (non-zero when a check failed).
+inline int check_result(const char* passed_line) {
+  if (failures) {
+    std::printf("%d check%s FAILED\n", failures, failures == 1 ? "" : "s");
+    return 1;
+  }
+  std::printf("%s\n", passed_line);
+  return 0;
+}

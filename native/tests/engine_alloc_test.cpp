@@ -7,6 +7,7 @@
 #include <new>
 #include <vector>
 
+#include "check.h"
 #include "engine/context.h"
 #include "engine/model.h"
 #include "engine/prepared_model.h"
@@ -99,14 +100,9 @@ int main(int argc, char** argv) {
       }
     }
     const long during = g_allocations.load() - before;
-    if (during != 0) {
-      std::printf("FAIL: %ld allocations during 24 decode steps\n", during);
-      return 1;
-    }
-    std::printf("no allocation in %d decode steps, trees and rollbacks\n", 24);
+    CHECK(during == 0, "%ld allocations during 24 decode steps", during);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "engine_alloc_test: %s\n", e.what());
-    return 1;
+    CHECK(false, "engine_alloc_test: %s", e.what());
   }
-  return 0;
+  return check_result("no allocation in 24 decode steps, trees and rollbacks");
 }

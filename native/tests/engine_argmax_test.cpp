@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "engine/context.h"
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_argmax_filter.h"
@@ -24,7 +25,7 @@ using namespace frspec;
 
 namespace {
 
-int failures = 0, checks = 0;
+int checks = 0;  // failures: check.h
 long candidates_total = 0, filtered_calls = 0;
 long approx_calls = 0, approx_same = 0;  // the drafting argmax (approx_argmax): how often it is the exact id
 
@@ -187,17 +188,11 @@ int main(int argc, char** argv) {
     for (bool use_amx : {true, false}) real_model(pool, argv[1], use_amx);
   }
   const double mean = filtered_calls ? double(candidates_total) / filtered_calls : 0;
-  if (failures) {
-    std::printf("%d of %d argmax checks failed\n", failures, checks);
-    return 1;
-  }
-  std::printf("all %d argmax filter checks equal the full matmul (%ld filtered, %.1f rows computed on average; AMX %s)\n",
-              checks, filtered_calls, mean, amx::available() ? "used" : "not available here");
+  if (failures) std::printf("%d of %d argmax checks failed\n", failures, checks);
+  else std::printf("all %d argmax filter checks equal the full matmul (%ld filtered, %.1f rows computed on average; AMX %s)\n",
+                   checks, filtered_calls, mean, amx::available() ? "used" : "not available here");
   std::printf("drafting argmax (8-bit only): the exact id in %ld of %ld calls, always within 3%% of the logits' spread\n",
               approx_same, approx_calls);
-  if (approx_same < approx_calls * 8 / 10) {
-    std::printf("FAIL: the drafting argmax is the exact id in fewer than 80%% of the calls\n");
-    return 1;
-  }
-  return 0;
+  CHECK(approx_same >= approx_calls * 8 / 10, "the drafting argmax is the exact id in fewer than 80%% of the calls");
+  return check_result("engine_argmax_test: all checks passed");
 }

@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "engine/sampler.h"
 #include "speculative/drafters.h"
 #include "speculative/speculative.h"
 
 using namespace frspec;
 
-static int failures = 0;
 
 // Exact law of (t1, t2) after `prompt` under `sp` from a model's own logits.
 static std::vector<double> exact_law(const PreparedModel& m, const std::vector<int32_t>& prompt, const SamplerParams& sp) {
@@ -128,6 +128,5 @@ int main(int argc, char** argv) {
     if (draft_fits) ++failures;
     if (accepted == 0) { std::printf("FAIL %s: nothing accepted, the test exercises no acceptance\n", c.name); ++failures; }
   }
-  std::printf(failures ? "%d FAILURES\n" : "all spec sampling tests passed\n", failures);
-  return failures ? 1 : 0;
+  return check_result("all spec sampling tests passed");
 }

@@ -1,6 +1,6 @@
 // tokenizer_vectors MODEL.gguf VECTORS.inp VECTORS.out: checks our token ids against llama.cpp's tokenizer
 // test vectors (strings separated by "\n__ggml_vocab_test__\n"; one line of expected ids per string).
-// Prints each mismatch and a summary; exit 0 only when every vector matches.
+// Prints each mismatch and a summary (check.h); exit 0 only when every vector matches.
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -44,10 +45,8 @@ int main(int argc, char** argv) {
       expected.emplace_back();
       for (int32_t id; ids >> id;) expected.back().push_back(id);
     }
-    if (texts.size() != expected.size()) {
-      std::fprintf(stderr, "%zu strings but %zu lines of ids\n", texts.size(), expected.size());
-      return 1;
-    }
+    CHECK(texts.size() == expected.size(), "%zu strings but %zu lines of ids", texts.size(), expected.size());
+    if (failures) return check_result("");
     size_t bad = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
       const std::vector<int32_t> got = tok->encode(texts[i]);
@@ -61,9 +60,9 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
     std::printf("%s: %zu/%zu vectors match (pre-tokenizer %s)\n", argv[2], texts.size() - bad, texts.size(), tok->pre().c_str());
-    return bad ? 1 : 0;
+    CHECK(bad == 0, "%zu vectors differ", bad);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    CHECK(false, "error: %s", e.what());
   }
+  return check_result("tokenizer_vectors: all checks passed");
 }
