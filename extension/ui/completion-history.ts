@@ -3,6 +3,7 @@
 // position, plain vs speculative, the vocabulary's coverage curve) as plain JSON. Pure, so it is unit-tested;
 // the view only draws it.
 import type { CompletionStats, StatsResult } from '../../sidecar/protocol';
+import { drafterName } from './status-format';
 
 export interface CompletionSample {
   /** Unix ms when the result arrived. */
@@ -109,7 +110,7 @@ export function chartData(samples: readonly CompletionSample[], stats?: StatsRes
   const cov = stats?.vocab?.coverage ?? [];
   const summary: string[] = [];
   if (stats) {
-    summary.push(`${stats.decoding.active} decoding${stats.decoding.drafter && stats.decoding.active === 'speculative' ? ` (${stats.decoding.drafter})` : ''}${stats.speedup !== undefined && stats.decoding.active === 'speculative' ? ` · measured speed-up ${stats.speedup.toFixed(2)}×` : ''}`);
+    summary.push(`${stats.decoding.active} decoding${stats.decoding.drafter && stats.decoding.active === 'speculative' ? ` (${drafterName(stats.decoding.drafter)})` : ''}${stats.speedup !== undefined && stats.decoding.active === 'speculative' ? ` · measured speed-up ${stats.speedup.toFixed(2)}×` : ''}`);
     summary.push(`recent ${stats.recent.count} suggestions: ${stats.recent.tokensPerSecond.toFixed(1)} tokens/s, latency p50 ${Math.round(stats.recent.latencyMs.p50)} ms / p95 ${Math.round(stats.recent.latencyMs.p95)} ms`);
   }
   const acceptance = acceptanceByPosition(samples);

@@ -61,9 +61,18 @@ export function statusView(state: EngineState, stats?: StatsResult, gate: UserGa
   return { text, tooltip: tooltip(stats), command, error: false };
 }
 
+/**
+ * The drafter as a tooltip or chart names it: `EAGLE head demo-eagle.gguf` for the sidecar's `EAGLE head
+ * /long/path/demo-eagle.gguf` (the full path stays in the text report).
+ */
+export function drafterName(drafter: string): string {
+  const m = /^(EAGLE head|draft model) (.+)$/.exec(drafter);
+  return m ? `${m[1]} ${m[2].split(/[\\/]/).pop()}` : drafter;
+}
+
 function tooltip(s?: StatsResult): string {
   if (!s) return 'FR-Spec Complete: ready';
-  const lines = [`FR-Spec Complete — ${s.decoding.active} decoding${s.decoding.drafter ? ` (${s.decoding.drafter})` : ''}`];
+  const lines = [`FR-Spec Complete — ${s.decoding.active} decoding${s.decoding.drafter ? ` (${drafterName(s.decoding.drafter)})` : ''}`];
   if (s.decoding.note) lines.push(s.decoding.note);
   lines.push(`Recent ${s.recent.count} suggestions: ${fixed(s.recent.tokensPerSecond)} tokens/s, τ ${fixed(s.recent.tau, 2)}, latency p50 ${Math.round(s.recent.latencyMs.p50)} ms / p95 ${Math.round(s.recent.latencyMs.p95)} ms`);
   if (s.calibration) lines.push(`Plain decoding on this machine: ${fixed(s.calibration.plainTokensPerSecond)} tokens/s (calibrated)`);

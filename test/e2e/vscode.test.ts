@@ -238,6 +238,19 @@ describe('e2e: the extension in code-server with the demo model', function () {
     await page.keyboard.press('Escape');
     await page.waitForTimeout(500);
     await screenshot('statistics-view');
+    // Acceptance by draft position, from the sidecar's per-position counts of each speculative completion: drawn
+    // as soon as the session has one (the summary then names a mean τ and how many drafted tokens were accepted).
+    const summary = norm(await view.locator('#summary').innerText());
+    if (/mean τ/.test(summary)) {
+      await view.locator('#acceptance .uplot canvas').waitFor({ timeout: 10_000 });
+      const match = /(\d+) of (\d+) drafted tokens accepted/.exec(summary);
+      assert.ok(match && Number(match[2]) > 0 && Number(match[1]) <= Number(match[2]), `no per-position counts in the summary: ${summary}`);
+      console.log(`      acceptance by draft position: ${match[0]}`);
+      await view.locator('#acceptance .uplot').scrollIntoViewIfNeeded();
+      await screenshot('statistics-view-acceptance');
+    } else {
+      console.log('      no speculative suggestion in this session: no acceptance chart to check');
+    }
     await view.locator('#coverage .uplot').scrollIntoViewIfNeeded();  // the τ histogram, plain vs speculative, coverage
     await screenshot('statistics-view-more');
     // The text report, from the menu's "Show Statistics as Text".
@@ -245,6 +258,8 @@ describe('e2e: the extension in code-server with the demo model', function () {
     // The statistics channel (the editor renders spaces as non-breaking spaces: \s matches both). An output
     // channel shows its END and renders only visible lines, so wait for the report's last line.
     await page.locator('.output-view, .monaco-editor', { hasText: /sidecar\smemory:/ }).first().waitFor({ timeout: 20_000 });
+    await page.mouse.move(700, 300);  // the menu was opened from the status bar item: its tooltip would cover the report
+    await page.waitForTimeout(500);
     await screenshot('statistics');
   });
 

@@ -6,7 +6,7 @@ import { chunkAround, RecentFiles } from '../../extension/context/recent-files';
 import { prefixWindow, suffixWindow } from '../../extension/context/windows';
 import { postprocess, requestRules } from '../../extension/postprocess/multiline';
 import { buildFimPrompt, fimCapabilities, lineCommentFor } from '../../extension/prompt/templates';
-import { statisticsReport, statusView } from '../../extension/ui/status-format';
+import { drafterName, statisticsReport, statusView } from '../../extension/ui/status-format';
 import { folderForFile } from '../../extension/vocab/active-folder';
 import { vocabFileFor } from '../../extension/vocab/vocab-path';
 import type { StatsResult } from '../../sidecar/protocol';
@@ -190,6 +190,13 @@ describe('extension: status bar and statistics', () => {
   it('the statistics report names every figure', () => {
     const r = statisticsReport(stats('speculative'), '/m.gguf');
     for (const s of ['310.4 tokens/s', 'τ (tokens per target pass): 2.61', 'p50 120 ms, p95 240 ms', 'plain decoding: 147.8 tokens/s', 'measured speed-up', '2.10×']) assert.ok(r.includes(s), s);
+  });
+  it('names the drafter by its file name in the tooltip (the report keeps the path)', () => {
+    const s = { ...stats('speculative'), decoding: { mode: 'speculative' as const, active: 'speculative' as const, drafter: 'EAGLE head /home/u/.cache/models/demo-eagle.gguf' } };
+    assert.match(statusView({ kind: 'ready' }, s).tooltip, /^FR-Spec Complete — speculative decoding \(EAGLE head demo-eagle\.gguf\)/);
+    assert.match(statisticsReport(s, '/m.gguf'), /with EAGLE head \/home\/u\/\.cache\/models\/demo-eagle\.gguf/);
+    assert.equal(drafterName('draft model C:\\models\\qwen 0.5b.gguf'), 'draft model qwen 0.5b.gguf');
+    assert.equal(drafterName('something else'), 'something else');
   });
   it('the statistics report gives the acceptance by draft position when the sidecar reports it', () => {
     const withPositions = { ...stats('speculative'), recent: { ...stats('speculative').recent, draftedAt: [120, 100, 0], acceptedAt: [80, 40, 0] } };
