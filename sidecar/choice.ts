@@ -1,18 +1,27 @@
 // Which decoder serves a request: speculative or plain, chosen per request from what each costs on this
 // machine, measured on real requests (running averages), not from one calibration at start-up. Greedy output
 // is identical either way, so the choice is only about speed: predict
-//   plain ≈ L × (plain ms per token)      speculative ≈ drafter's prompt ms + L × (speculative ms per token)
-// for the L tokens the request will likely produce (the recent average, at most its maxTokens), and pick the
-// cheaper. Speculative ms per token is (draft + verify ms per step) ÷ τ, kept as its parts for the
-// statistics. The averages are of sums (ms, tokens, steps), so each request weighs by its tokens. A request that cannot profit (a drafter that is slow here, τ near 1, short completions that do
-// not pay back the drafter's prompt reading) decodes plainly. Every `EXPLORE_EVERY`-th decision runs the
-// other decoder so its estimate follows the machine's load and the workspace; until both have a measurement
-// (a calibration seeds them) they alternate.
+//   plain ≈ L × (plain ms per token)      speculative ≈ drafter's prompt ms + (L ÷ τ) × (speculative ms per step)
+// for the L tokens the request will likely produce, and pick the cheaper. The costs per token and per step
+// follow the machine (running averages over all requests; of sums, so each request weighs by its tokens).
+// τ and L follow the text being typed: while typing, each request's prompt is the previous one's plus a
+// character (the engine reuses most of its cache), and the previous request's τ and length predict this one's
+// far better than the session's average does (typing replay, demo models, 12-token requests: τ 2.7 in one
+// file, 1.1 in another, where speculation costs 1.35x plain). So τ and L come from the requests of the current
+// context — the run of requests whose prompts mostly reuse the cache — falling back to the session's averages
+// in a new context. A request that cannot profit (a drafter that is slow here, τ near 1, short completions
+// that do not pay back the drafter's prompt reading) decodes plainly. Every `EXPLORE_EVERY`-th decision runs
+// the other decoder so its estimate follows the load and the text; until both have a measurement (a
+// calibration seeds them) they alternate.
 
 /** Weight of the newest request in the running averages (about the last 8 requests count). */
 const ALPHA = 1 / 8;
 /** One decision in this many runs the decoder not predicted cheaper, to keep its measurement fresh. */
 export const EXPLORE_EVERY = 16;
+/** Weight of the newest request in the current context's τ and length (the last 2-3 requests count). */
+const CONTEXT_ALPHA = 1 / 2;
+/** A request whose prompt reuses at least this share of the engine's cache continues the current context. */
+const SAME_CONTEXT = 0.5;
 
 export type Mode = 'plain' | 'speculative';
 
@@ -29,6 +38,9 @@ export interface Measured {
   draftPromptMs?: number;
   /** Cut short by a newer request or the client: its token count says nothing about completion lengths. */
   interrupted?: boolean;
+  /** Prompt tokens, and of them those reused from the engine's cache (the previous request's prompt). */
+  nPrompt?: number;
+  nReused?: number;
 }
 
 export interface Costs {
@@ -42,9 +54,12 @@ export interface Costs {
   /** Requests measured per decoder (a calibration counts as one each). */
   plainRequests: number;
   specRequests: number;
+  /** The current context's τ and completion length (absent until measured in it). */
+  contextTau?: number;
+  contextTokens?: number;
 }
 
-export interface Decision { mode: Mode; why: string; plainMs?: number; specMs?: number }
+export interface Decision { mode: Mode; why: string; plainMs?: number; specMs?: number; tau?: number }
 
 const ema = (old: number | undefined, x: number, w = ALPHA) => (old === undefined ? x : old + w * (x - old));
 
@@ -95,10 +110,16 @@ export class DecoderChoice {
   }
 
   record(m: Measured): void {
-    if (m.tokens < 2 || !(m.decodeMs > 0)) return;  // nothing decoded to learn from (the first token comes with the prompt)
     const c = this.c;
+    // A prompt that reuses little of the cache starts a new context (another file, another place in it).
+    if (m.nPrompt !== undefined && m.nReused !== undefined && m.nReused < SAME_CONTEXT * m.nPrompt) c.contextTau = c.contextTokens = undefined;
+    if (m.tokens < 2 || !(m.decodeMs > 0)) return;  // nothing decoded to learn from (the first token comes with the prompt)
     // While typing most requests are superseded after a few tokens: only finished ones tell the length.
-    if (!m.interrupted) c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
+    if (!m.interrupted) {
+      c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
+      c.contextTokens = ema(c.contextTokens, m.tokens, CONTEXT_ALPHA);
+    }
+    if (m.mode === 'speculative' && m.steps > 0) c.contextTau = ema(c.contextTau, m.tokens / m.steps, CONTEXT_ALPHA);
     if (m.mode === 'plain') {
       const p = this.plainSums = addTo(this.plainSums, m);
       c.plainMsPerToken = p.ms / p.tokens;
@@ -129,13 +150,20 @@ export class DecoderChoice {
     if (n % EXPLORE_EVERY === EXPLORE_EVERY - 1) {
       return { ...p, mode: cheaper === 'plain' ? 'speculative' : 'plain', why: `re-measuring (every ${EXPLORE_EVERY}th request)` };
     }
-    return { ...p, mode: cheaper, why: `predicted ${p.specMs.toFixed(1)} ms speculative vs ${p.plainMs.toFixed(1)} ms plain for ~${p.tokens.toFixed(0)} tokens` };
+    return { ...p, mode: cheaper, why: `predicted ${p.specMs.toFixed(1)} ms speculative (τ ${p.tau.toFixed(2)}) vs ${p.plainMs.toFixed(1)} ms plain for ~${p.tokens.toFixed(0)} tokens` };
   }
 
-  /** Predicted decoding ms of each decoder for a request of at most `maxTokens` (needs both measured). */
-  predict(maxTokens: number): { plainMs: number; specMs: number; tokens: number } {
+  /**
+   * Predicted decoding ms of each decoder for a request of at most `maxTokens` (needs both measured): the
+   * current context's τ and length where measured, else the session's.
+   */
+  predict(maxTokens: number): { plainMs: number; specMs: number; tokens: number; tau: number } {
     const c = this.c;
-    const tokens = Math.max(1, Math.min(maxTokens, c.tokensPerRequest ?? maxTokens));
-    return { plainMs: tokens * c.plainMsPerToken!, specMs: (c.draftPromptMs ?? 0) + tokens * c.specMsPerToken!, tokens };
+    const tokens = Math.max(1, Math.min(maxTokens, c.contextTokens ?? c.tokensPerRequest ?? maxTokens));
+    const sp = this.specSums;
+    // Speculative ms per verify step (drafting + verification + the loop), and the τ that divides it.
+    const msPerStep = sp && sp.steps > 0 ? sp.ms / sp.steps : c.specMsPerToken! * (c.tau ?? 1);
+    const tau = Math.max(1, c.contextTau ?? c.tau ?? 1);
+    return { plainMs: tokens * c.plainMsPerToken!, specMs: (c.draftPromptMs ?? 0) + (tokens / tau) * msPerStep, tokens, tau };
   }
 }

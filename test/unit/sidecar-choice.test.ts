@@ -30,7 +30,7 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     const m = modes(c, 4 * EXPLORE_EVERY);
     assert.equal(m.filter((x) => x === 'plain').length, 4, 'one exploration per EXPLORE_EVERY decisions');
     const d = c.choose(48);
-    assert.match(d.why, /predicted .* ms speculative vs .* ms plain/);
+    assert.match(d.why, /predicted .* ms speculative \(τ .*\) vs .* ms plain/);
     assert.ok(d.specMs! < d.plainMs!);
   });
 
@@ -60,6 +60,40 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     for (let i = 0; i < 20; i++) c.record({ ...spec(1.5, 3, 6), interrupted: true });
     assert.equal(c.choose(48).mode, 'speculative', 'still ~32 tokens expected');
     assert.ok(c.costs.tokensPerRequest! > 30);
+  });
+
+  it('τ and length come from the current context (the requests whose prompts reuse the cache), the session\'s in a new one', () => {
+    const c = new DecoderChoice();
+    // Over the session speculation pays: τ 2.5 at 4 ms per step (1.6 ms per token) against 2 ms per plain token.
+    const typed = (m: Measured, nReused = 900): Measured => ({ ...m, nPrompt: 1000, nReused });
+    for (let i = 0; i < 6; i++) { c.record(typed(spec(1.6, 12, 1, 2.5))); c.record(typed(plain(2.0, 12))); }
+    assert.equal(c.choose(12).mode, 'speculative');
+    // Here the drafter guesses nothing: τ 1.1 at the same cost per step. The session's average still says
+    // speculative (τ ≈ 2.2), the context says plain.
+    const miss: Measured = { mode: 'speculative', tokens: 12, steps: 11, decodeMs: 44, draftMs: 2, verifyMs: 40, draftPromptMs: 1 };
+    c.record(typed(miss));
+    c.record(typed(miss));
+    assert.ok(c.costs.tau! > 1.5, `session τ ${c.costs.tau}`);
+    const d = c.choose(12);
+    assert.equal(d.mode, 'plain', d.why);
+    assert.ok(d.tau! < 1.5, `context τ ${d.tau}`);
+    // Another file: its first request reuses little of the cache; its context starts from the session's τ.
+    c.record(typed(plain(2.0, 12), 40));
+    assert.equal(c.costs.contextTau, undefined);
+    assert.equal(c.predict(12).tau, c.costs.tau);
+    // ... and its own requests decide from then on.
+    for (let i = 0; i < 2; i++) c.record(typed(spec(1.6, 12, 1, 3)));
+    assert.equal(c.choose(12).mode, 'speculative');
+  });
+
+  it('a context whose completions stop after a few tokens decodes plainly when the drafter\'s prompt reading does not pay', () => {
+    const c = new DecoderChoice();
+    const typed = (m: Measured): Measured => ({ ...m, nPrompt: 1000, nReused: 900 });
+    for (let i = 0; i < 6; i++) { c.record(typed(spec(1.5, 32, 3))); c.record(typed(plain(2.0, 32))); }
+    assert.equal(c.choose(32).mode, 'speculative');
+    for (let i = 0; i < 4; i++) c.record(typed(plain(2.0, 3)));
+    assert.equal(c.costs.contextTokens! < 5, true);
+    assert.equal(c.choose(32).mode, 'plain', '3 tokens: 3 ms of drafter prompt + 1.8 > 6 ms');
   });
 
   it('a calibration seeds the estimates; requests that decoded nothing teach nothing', () => {
