@@ -10,7 +10,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fimPrompts } from './fim-prompts';
+import { fimPrompts } from '../fixtures/fim-prompts';
 import { SpecEngine } from '../native/spec';
 import { openTokenizer } from '../native/tokenizer';
 import { demoModel, sharedDir } from '../common/shared-data';

@@ -16,7 +16,7 @@ import { readJsonlCorpus } from '../common/corpus';
 
 interface Window { path: string; prefix: string; suffix: string }
 
-/** The cursor at the start of a file's middle line, the next two lines removed (as bench/fim-prompts.ts). */
+/** The cursor at the start of a file's middle line, the next two lines removed (as fixtures/fim-prompts.ts). */
 function window(path: string, text: string): Window | undefined {
   const lines = text.split('\n');
   if (lines.length < 12) return undefined;

@@ -19,7 +19,7 @@ import { buildVocab, defaultCacheFile } from '../vocab/build';
 import { readVocab, writeVocab } from '../vocab/format';
 import { packageRoot } from '../common/paths';
 import { readJsonlCorpus } from '../common/corpus';
-import { fimPrompts } from './fim-prompts';
+import { fimPrompts } from '../fixtures/fim-prompts';
 import { LLAMA_CPP_VERSION, loadLlamaCpp } from './llama-cpp';
 import { loadLlamaCppLookup, loadLlamaCppSpeculative } from './spec-llama';
 

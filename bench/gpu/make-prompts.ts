@@ -1,9 +1,9 @@
 // Writes the GPU run's speculative-decoding prompts as token ids (the GPU machine has no Node): 20 FIM
-// prompts from the dev split, built exactly as the speculative test suite builds them (bench/fim-prompts.ts).
+// prompts from the dev split, built exactly as the speculative test suite builds them (fixtures/fim-prompts.ts).
 //   npx tsx bench/gpu/make-prompts.ts OUT_FILE      (one prompt per line: path TAB space-separated ids)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fimPrompts } from '../fim-prompts';
+import { fimPrompts } from '../../fixtures/fim-prompts';
 import { openTokenizer } from '../../native/tokenizer';
 import { demoModel, sharedDir } from '../../common/shared-data';
 import { readJsonlCorpus } from '../../common/corpus';

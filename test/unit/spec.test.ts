@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fimPrompts, type FimPrompt } from '../../bench/fim-prompts';
+import { fimPrompts, type FimPrompt } from '../../fixtures/fim-prompts';
 import { SpecEngine, type SpecGenerateOptions } from '../../native/spec';
 import { openTokenizer, type Tokenizer } from '../../native/tokenizer';
 import { buildVocab } from '../../vocab/build';
