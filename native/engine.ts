@@ -1,6 +1,8 @@
-// Typed access to the native inference engine (native/addon/bind_engine.cpp). Every computing call runs
-// off the JS thread and returns a Promise; calls on one engine are queued here so they run one at a time,
-// and an AbortSignal cancels a call between steps (prompt chunks or decoded tokens).
+// Typed access to the native inference engine (native/addon/bind_engine.cpp): a loaded model, its plain
+// completion (generate) and the model calls the tests and benchmarks use (eval, truncate, keep). The same
+// native object, loaded with a drafter, is spec.ts's SpecEngine (speculative completions: bind_complete.cpp).
+// Every computing call runs off the JS thread and returns a Promise; calls on one engine are queued here so
+// they run one at a time, and an AbortSignal cancels a call between steps (prompt chunks or decoded tokens).
 import { addon } from './addon';
 import { CallQueue } from './call-queue';
 
@@ -13,10 +15,8 @@ export interface EngineOptions {
   maxBatch?: number;
   /** Rows of logits one eval() may return (default 64). */
   maxLogitRows?: number;
-  /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available). */
+  /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available and it runs every weight type, else the CPU). */
   backend?: 'cpu' | 'cuda' | 'auto';
-  /** An EAGLE draft head for this model (uses its embedding and LM head; its own KV cache). */
-  eagle?: string;
 }
 
 export interface ModelInfo {
@@ -39,11 +39,16 @@ export interface ModelInfo {
   /** Bytes of the LM head (greedy decoding on the CPU reads an 8-bit copy of a float head instead). */
   lmHeadBytes: number;
   backend: string;
+  /** Why CUDA was not used when it was asked for with 'auto'. */
   backendNote?: string;
   threads: number;
   contextSize: number;
   maxBatch: number;
   maxLogitRows: number;
+  /** The drafters loaded with the model (spec.ts), and then the target's tokenizer fingerprint. */
+  tokenizerFingerprint?: string;
+  draft?: string;
+  eagle?: string;
 }
 
 export interface MemoryEstimate {
@@ -110,8 +115,6 @@ interface NativeEngine {
   eval(tokens: Int32Array, opts: object): Promise<EvalResult>;
   truncate(n: number): void;
   keep(base: number, slots: Int32Array): void;
-  eagleEval(tokens: Int32Array, features: Float32Array, opts: object): Promise<EvalResult>;
-  eagleTruncate(n: number): void;
   tokens(): Int32Array;
   cancel(): void;
   close(): void;
@@ -137,7 +140,7 @@ export class Engine {
   /** Greedy or sampled completion of `prompt` (token ids), reusing the cached common prefix. */
   generate(prompt: ArrayLike<number>, opts: GenerateOptions = {}): Promise<GenerateResult> {
     const { signal, onToken, stopTokens, ...rest } = opts;
-    const args = { ...rest, ...(stopTokens ? { stopTokens: toInt32(stopTokens) } : {}) };
+    const args = { ...rest, drafter: 'none', ...(stopTokens ? { stopTokens: toInt32(stopTokens) } : {}) };
     return this.run(signal, () => this.native.generate(toInt32(prompt), args, onToken));
   }
 
@@ -150,25 +153,6 @@ export class Engine {
       ...(logits === undefined || typeof logits === 'string' ? { logits } : { logits: toInt32(logits) }),
     };
     return this.run(signal, () => this.native.eval(toInt32(tokens), args));
-  }
-
-  /**
-   * One forward pass of the EAGLE head: token i with the target's feature f_i (its final normed hidden
-   * state, n x dModel) predicts the feature after token i; `hidden` returns those predicted features.
-   */
-  eagleEval(tokens: ArrayLike<number>, features: Float32Array, opts: EvalOptions = {}): Promise<EvalResult> {
-    const { signal, positions, logits, ...rest } = opts;
-    const args = {
-      ...rest,
-      ...(positions ? { positions: toInt32(positions) } : {}),
-      ...(logits === undefined || typeof logits === 'string' ? { logits } : { logits: toInt32(logits) }),
-    };
-    return this.run(signal, () => this.native.eagleEval(toInt32(tokens), features, args));
-  }
-
-  /** Rolls the EAGLE head's cache back to its first n tokens. */
-  eagleTruncate(n: number): Promise<void> {
-    return this.run(undefined, async () => this.native.eagleTruncate(n));
   }
 
   /** Rolls the cache back to its first n tokens (waits for queued calls). */

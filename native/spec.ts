@@ -1,9 +1,11 @@
-// Typed access to speculative decoding (native/addon/bind_spec.cpp). A SpecEngine holds a target model and
-// optionally a draft model and/or an EAGLE head; each generate() chooses its drafter ('none' = plain
-// decoding, the baseline), its FR-Spec vocabulary (a .frv file and top-k; omitted = full vocabulary) and
-// its draft shape. Calls are queued so they run one at a time; an AbortSignal cancels between steps.
+// Typed access to speculative decoding: the engine's one native object (native/addon/bind_engine.cpp, its
+// completion call bind_complete.cpp) loaded with a draft model and/or an EAGLE head beside the target; each
+// generate() chooses its drafter ('none' = plain decoding, the baseline), its FR-Spec vocabulary (a .frv file
+// and top-k; omitted = full vocabulary) and its draft shape. Calls are queued so they run one at a time; an
+// AbortSignal cancels between steps.
 import { addon } from './addon';
 import { CallQueue } from './call-queue';
+import type { ModelInfo, StopReason } from './engine';
 
 export interface SpecLoadOptions {
   /** A separate draft model with the target's tokenizer (checked at load). */
@@ -17,15 +19,10 @@ export interface SpecLoadOptions {
   backend?: 'cpu' | 'cuda' | 'auto';
 }
 
-export interface SpecInfo {
+/** The target model's facts (ModelInfo: its path, shape, weight bytes, backend) and the drafters loaded. */
+export interface SpecInfo extends ModelInfo {
+  /** The target model's path (= path). */
   target: string;
-  draft?: string;
-  eagle?: string;
-  backend: string;
-  threads: number;
-  contextSize: number;
-  nVocab: number;
-  tokenizerFingerprint: string;
 }
 
 /** How drafted tokens are laid out: a chain of `chain` tokens, or an EAGLE-2 dynamic tree. */
@@ -97,7 +94,7 @@ export interface SpecGenerateOptions extends DraftShapeOptions {
   onToken?: (ids: Int32Array) => void;
 }
 
-export type SpecStopReason = 'stop_token' | 'max_tokens' | 'context_full' | 'cancelled' | 'time_budget' | 'stop_check';
+export type SpecStopReason = StopReason | 'time_budget' | 'stop_check';
 
 export interface SpecResult {
   tokens: Int32Array;
@@ -106,6 +103,8 @@ export interface SpecResult {
   drafter: 'none' | 'draft-model' | 'eagle';
   nPrompt: number;
   nReused: number;
+  /** Target evaluations after the prompt (speculative: = steps; plain: one per token after the first). */
+  nDecodeSteps: number;
   /** Target forward passes after the prompt (verify steps; plain decoding: one per token). */
   steps: number;
   drafted: number;
@@ -115,6 +114,8 @@ export interface SpecResult {
   /** Columns of the draft head (FR-Spec k plus prompt ids; the vocabulary when full). */
   headRows: number;
   promptMs: number;
+  /** Decoding after the prompt (totalMs - promptMs). */
+  decodeMs: number;
   draftMs: number;
   /** Verification (plain decoding: all decode steps). */
   verifyMs: number;
@@ -143,7 +144,7 @@ export interface SpecResult {
 }
 
 interface NativeSpecEngine {
-  info(): SpecInfo;
+  info(): ModelInfo;
   generate(tokens: Int32Array, opts: object, onToken?: (ids: Int32Array) => void): Promise<SpecResult>;
   cancel(): void;
   close(): void;
@@ -155,8 +156,10 @@ export class SpecEngine {
 
   /** Loads the target and drafters (off the JS thread); rejects naming the file and the problem. */
   static async load(targetPath: string, opts: SpecLoadOptions = {}): Promise<SpecEngine> {
-    const native: NativeSpecEngine = await addon().loadSpec(targetPath, opts);
-    return new SpecEngine(native, native.info());
+    // Up to 256 verify rows: a verified tree (the plain engine's default is 64).
+    const native: NativeSpecEngine = await addon().loadModel(targetPath, { maxBatch: 256, maxLogitRows: 256, ...opts });
+    const info: ModelInfo = native.info();
+    return new SpecEngine(native, { ...info, target: info.path });
   }
 
   generate(prompt: ArrayLike<number>, opts: SpecGenerateOptions = {}): Promise<SpecResult> {

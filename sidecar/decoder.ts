@@ -3,9 +3,7 @@
 // speculative decoding (native/spec.ts) — same inputs, token for token the same greedy output, faster.
 // `plain()` always decodes without speculation on the same model and context: calibration measures the
 // speed-up against it.
-import { addon } from '../native/addon';
-import { Engine } from '../native/engine';
-import { openGguf } from '../native/gguf';
+import { Engine, type ModelInfo } from '../native/engine';
 import { SpecEngine } from '../native/spec';
 import { ErrorCode, type DecodingSummary, type InitializeResult } from './protocol';
 import { SidecarError } from './errors';
@@ -68,14 +66,18 @@ export interface Decoder {
 
 export interface DrafterChoice { draft?: string; eagle?: string }
 
+/** What `initialize` reports about the model, from the engine's own facts (both decoders load the same way). */
+export function modelSummary(i: ModelInfo): ModelSummary {
+  return { path: i.path, arch: i.arch, nVocab: i.nVocab, nLayers: i.nLayers, dModel: i.dModel, weightBytes: i.weightBytes, backend: i.backend, threads: i.threads, contextSize: i.contextSize };
+}
+
 /** Plain greedy decoding on the target; `note` says why speculation is off when a drafter was asked for. */
 export class PlainDecoder implements Decoder {
   readonly summary: DecodingSummary;
   readonly model: ModelSummary;
   constructor(private readonly engine: Engine, note?: string) {
     this.summary = { mode: 'plain', active: 'plain', ...(note ? { note } : {}) };
-    const i = engine.info;
-    this.model = { path: i.path, arch: i.arch, nVocab: i.nVocab, nLayers: i.nLayers, dModel: i.dModel, weightBytes: i.weightBytes, backend: i.backend, threads: i.threads, contextSize: i.contextSize };
+    this.model = modelSummary(engine.info);
   }
 
   generate(req: DecodeRequest): Promise<DecodeResult> {
@@ -157,11 +159,7 @@ export class SpecDecoder implements Decoder {
       mode: 'speculative', active: 'speculative', drafter: `${drafter === 'eagle' ? 'EAGLE head' : 'draft model'} ${drafterPath}`,
       ...(measureFirst ? { note: 'chosen per request from measured costs; measuring both decoders on the first requests' } : {}),
     };
-    const i = spec.info;
-    const g = openGguf(i.target);
-    const arch = String(g.get('general.architecture'));
-    const num = (k: string) => Number(g.get(`${arch}.${k}`) ?? 0);
-    this.model = { path: i.target, arch, nVocab: i.nVocab, nLayers: num('block_count'), dModel: num('embedding_length'), weightBytes: g.tensors().reduce((s, t) => s + t.nBytes, 0), backend: i.backend, threads: i.threads, contextSize: i.contextSize };
+    this.model = modelSummary(spec.info);
   }
 
   async generate(req: DecodeRequest): Promise<DecodeResult> {
@@ -186,7 +184,6 @@ export class SpecDecoder implements Decoder {
   /** The speculative engine's target logits at the prompt's last position (its cache keeps the prompt). */
   async firstTokens(prompt: Int32Array, n: number, signal: AbortSignal): Promise<{ id: number; logit: number }[]> {
     const r = await this.spec.generate(prompt, { drafter: 'none', topFirst: n, signal });
-    if (!r.topLogits) return [];  // an addon built before topFirst decoded instead: no other suggestions
     return Array.from(r.tokens, (id, i) => ({ id, logit: r.topLogits![i] }));
   }
 
@@ -258,10 +255,6 @@ export async function createDecoder(model: string, drafter: DrafterChoice, opts:
   };
   if (!kind) return load(model, async () => new PlainDecoder(await Engine.load(model, { threads: opts.threads, contextSize: opts.contextSize })));
   const drafterPath = (drafter.eagle ?? drafter.draft)!;
-  if (typeof addon().loadSpec !== 'function') {
-    const note = `this build of the native addon has no speculative decoding; decoding plainly (drafter ${drafterPath} not used)`;
-    return load(model, async () => new PlainDecoder(await Engine.load(model, { threads: opts.threads, contextSize: opts.contextSize }), note));
-  }
   const { measureFirst = true, ...engineOpts } = opts;
   return load(`${model} with ${drafterPath}`, async () => new SpecDecoder(await SpecEngine.load(model, { ...engineOpts, [kind]: drafterPath }), kind, drafterPath, measureFirst));
 }

@@ -1,6 +1,6 @@
-// Pieces every binding with a loaded object shares: reading token-id arrays from JavaScript, and the
-// worker that loads a model (engine or speculative decoder) off the JS thread and resolves its Promise
-// with the JS wrapper object.
+// Pieces every binding with a loaded object shares: reading token-id arrays from JavaScript, the worker
+// that loads a model off the JS thread and resolves its Promise with the JS wrapper object, and the base of
+// the workers that compute on a loaded object.
 #pragma once
 #include <napi.h>
 
@@ -61,6 +61,36 @@ class LoadWorker : public Napi::AsyncWorker {
   std::string path_;
   Options options_;
   std::unique_ptr<State> state_;
+};
+
+// A Promise-returning worker on one loaded object (State has an atomic `busy`, set by the caller before it
+// queues the worker: one call at a time): keeps the JS object alive while it runs, frees `busy` when it settles.
+template <class Base, class State>
+class StateWorker : public Base {
+ public:
+  StateWorker(Napi::Env env, Napi::Object self, State& state)
+      : Base(env), deferred_(Napi::Promise::Deferred::New(env)), state_(state) {
+    self_ = Napi::Persistent(self);
+  }
+  // Queues the worker and returns its Promise (the worker deletes itself when done).
+  Napi::Promise start() {
+    Napi::Promise p = deferred_.Promise();
+    this->Queue();
+    return p;
+  }
+
+ protected:
+  void OnError(const Napi::Error& e) override {
+    state_.busy = false;
+    deferred_.Reject(e.Value());
+  }
+  void resolve(Napi::Value v) {
+    state_.busy = false;
+    deferred_.Resolve(v);
+  }
+  Napi::Promise::Deferred deferred_;
+  State& state_;
+  Napi::ObjectReference self_;
 };
 
 }  // namespace frspec::addon

@@ -1,7 +1,7 @@
 // Every weight type the CPU engine reads, on the CUDA backend: either it computes the same matmul and
 // embedding rows as the CPU backend (within the activation-rounding tolerance both share), or it refuses
 // the weight with std::invalid_argument naming the weight and its type — the error backend 'cuda' shows,
-// and the one on which backend 'auto' falls back to the CPU (native/addon/bind_engine.cpp, bind_spec.cpp).
+// and the one on which backend 'auto' falls back to the CPU (native/addon/loaded_model.cpp, the one backend selection of the addon).
 // Without a GPU it prints SKIP and exits 0 (exit 2 with --require-gpu).
 //   cuda_weight_types_test [--require-gpu | --cpu-as-gpu]   (--cpu-as-gpu: a second CPU backend stands in, to test the test)
 #include <cmath>

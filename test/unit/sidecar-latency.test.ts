@@ -8,7 +8,6 @@ import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../sidecar/jsonrpc';
 import { ErrorCode } from '../../sidecar/protocol';
 import { capSuffix } from '../../sidecar/suffix-cap';
-import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { demoModel, requireShared } from '../helpers/shared';
@@ -77,7 +76,6 @@ describe('sidecar: speculative or plain per request (draft model + FR-Spec)', fu
 
   it('serves each request with the decoder predicted faster, says why, and gives plain greedy output', async function () {
     requireShared(this);
-    if (typeof addon().loadSpec !== 'function') this.skip();
     const model = demoModel('demo-target')!;
     const client = startClient();
     const engine = await Engine.load(model, { threads: 1, contextSize: 1024 });

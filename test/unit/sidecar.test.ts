@@ -9,7 +9,6 @@ import type { SidecarClient } from '../../extension/client/sidecar-client';
 import { rpc } from '../../sidecar/jsonrpc';
 import { ErrorCode, type InitializeResult } from '../../sidecar/protocol';
 import { sumPositions } from '../../sidecar/stats';
-import { addon } from '../../native/addon';
 import { Engine } from '../../native/engine';
 import { openTokenizer } from '../../native/tokenizer';
 import { readVocab } from '../../vocab';
@@ -270,10 +269,6 @@ describe('sidecar: speculative decoding (EAGLE head + FR-Spec workspace vocabula
 
   it('gives token for token the plain greedy completion, with τ and a measured speed-up', async function () {
     requireShared(this);
-    if (typeof addon().loadSpec !== 'function') {
-      console.log('    (skipped: this build of the addon has no speculative decoding; run `npm run build:native`)');
-      this.skip();
-    }
     const model = demoModel('demo-target')!;
     const client = startClient();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-sidecar-spec-'));
