@@ -11,22 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "engine/backend.h"
 #include "engine/quant.h"
 
 using namespace frspec;
 
 namespace {
-
-int failures = 0;
-#define CHECK(cond, ...)                   \
-  do {                                     \
-    if (!(cond)) {                         \
-      std::printf("FAIL: " __VA_ARGS__);   \
-      std::printf("\n");                   \
-      ++failures;                          \
-    }                                      \
-  } while (0)
 
 // One type: a 96 x 512 weight (every block size divides 512), matmul of 1, 3 and 70 tokens (GEMV, verification
 // batch, prefill GEMM) and get_rows. must_run: a refusal is a failure (the types the CUDA backend has kernels for).
@@ -113,10 +104,8 @@ int main(int argc, char** argv) {
     try {
       check_type(*gpu, *cpu, t, rng, /*must_run=*/true);
     } catch (const std::exception& e) {
-      std::printf("FAIL: %s: %s\n", dtype_name(t), e.what());
-      ++failures;
+      CHECK(false, "%s: %s", dtype_name(t), e.what());
     }
   }
-  std::printf(failures ? "%d checks FAILED\n" : "every weight type: computed like the CPU or refused clearly\n", failures);
-  return failures ? 1 : 0;
+  return check_result("every weight type: computed like the CPU or refused clearly");
 }
