@@ -1,17 +1,22 @@
-// The failure-counting CHECK of the native test programs: a failed check prints where and why and the
-// program carries on, so one run reports every failure; main() returns non-zero when `failures` > 0.
+// The failure-counting CHECK of the native test programs: a failed check prints where and why (the first 30)
+// and the program carries on, so one run counts every failure; main() returns non-zero when `failures` > 0
+// (check_result() below, or the program's own summary line and `failures ? 1 : 0`).
 #pragma once
 #include <cstdio>
 
 static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-      ++failures;                                      \
-    }                                                  \
+[[maybe_unused]] static int check_count = 0;  // CHECKs evaluated
+// The first 30 failures are printed; all are counted.
+#define CHECK(cond, ...)                                 \
+  do {                                                   \
+    ++check_count;                                       \
+    if (!(cond)) {                                       \
+      if (++failures <= 30) {                            \
+        std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+        std::printf(__VA_ARGS__);                        \
+        std::printf("\n");                               \
+      }                                                  \
+    }                                                    \
   } while (0)
 
 // The end of a test program's main(): one summary line, and the exit status (non-zero when a check failed).

@@ -19,27 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_tiles.h"
 #include "engine/quant.h"
 #include "engine/threadpool.h"
 
 using namespace frspec;
-
-static int g_failures = 0;
-static int g_checks = 0;
-
-#define CHECK(cond, ...)                                    \
-  do {                                                      \
-    ++g_checks;                                             \
-    if (!(cond)) {                                          \
-      if (++g_failures <= 30) {                             \
-        std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-        std::fprintf(stderr, __VA_ARGS__);                  \
-        std::fprintf(stderr, "\n");                         \
-      }                                                     \
-    }                                                       \
-  } while (0)
 
 static std::mt19937 rng(12345);
 
@@ -670,6 +656,6 @@ int main() {
   test_rows(p2);
   test_bad_input(p2);
   test_thread_pool();
-  std::printf("%d checks, %d failures\n", g_checks, g_failures);
-  return g_failures == 0 ? 0 : 1;
+  std::printf("%d checks, %d failures\n", check_count, failures);
+  return failures ? 1 : 0;
 }
