@@ -31,9 +31,9 @@ const categoryLabels = new Map<string, string[]>();
 
 /**
  * One chart per element id, made on first data and fed new data after. `categories`: a bar chart whose x values
- * are 0..n-1, labelled with these strings; `yMax` fixes the top of its y axis (e.g. 100 for a percentage).
+ * are 0..n-1, labelled with these strings; `y` fixes either end of the y axis (e.g. max 100 for a percentage).
  */
-function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, categories?: string[], yMax?: number): void {
+function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.Series[], xLabel: string, yLabel: string, categories?: string[], y: { min?: number; max?: number } = {}): void {
   if (categories) categoryLabels.set(id, categories);
   const existing = charts.get(id);
   if (existing) { existing.setData(data); return; }
@@ -45,8 +45,8 @@ function draw(id: string, title: string, data: uPlot.AlignedData, series: uPlot.
   if (bars) { x.values = (_u, v) => v.map((i) => categoryLabels.get(id)?.[i] ?? ''); x.size = 56; x.splits = (u) => [...(u.data[0] as number[])]; }
   // Bars start at 0 (an axis from the smallest bar would exaggerate the differences); x: categories 0..n-1.
   const scales: uPlot.Scales = bars
-    ? { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: (_u, _min, max) => [0, yMax ?? (max > 0 ? max * 1.1 : 1)] } }
-    : { x: { time: false } };
+    ? { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }, y: { range: (_u, _min, max) => [0, y.max ?? (max > 0 ? max * 1.1 : 1)] } }
+    : { x: { time: false }, ...(y.min !== undefined || y.max !== undefined ? { y: { range: (_u, min, max) => [y.min ?? min, y.max ?? max] } } : {}) };
   charts.set(id, new uPlot({
     title, width: width(), height: 220, series: [{}, ...series], axes: [x, axis(yLabel)],
     scales, legend: { show: true, live: false },
@@ -72,15 +72,17 @@ function render(d: ChartData): void {
   if (a.position.length) {
     const labels = a.position.map((p, i) => `${p}\n${a.accepted[i]}/${a.drafted[i]}`);
     draw('acceptance', 'Acceptance by draft position (accepted / drafted)', [a.position.map((_, i) => i), a.rate.map((r) => (r === null ? null : 100 * r))],
-      [{ label: 'accepted %', stroke: green, fill: green, paths: barPaths, points: { show: false } }], 'draft position', '% accepted', labels, 100);
+      [{ label: 'accepted %', stroke: green, fill: green, paths: barPaths, points: { show: false } }], 'draft position', '% accepted', labels, { max: 100 });
   }
   if (d.compare.labels.length) {
     draw('compare', 'Plain vs speculative (tokens/s)', [d.compare.labels.map((_, i) => i), d.compare.tokensPerSecond],
       [{ label: 'tokens/s', stroke: blue, fill: blue, paths: barPaths, points: { show: false } }], '', 'tokens/s', d.compare.labels);
   }
   if (d.coverage.k.length) {
+    // Up to 100%, from the 10% step below the smallest share: an axis from 96% to 100% made 96.3% look like nothing.
+    const low = Math.max(0, Math.floor((100 * Math.min(...d.coverage.share) - 1) / 10) * 10);
     draw('coverage', 'Draft vocabulary: share of the workspace\'s tokens in the top k ids', [d.coverage.k.map((k) => k / 1024), d.coverage.share.map((s) => 100 * s)],
-      [{ label: 'coverage %', stroke: green, width: 2, points: { show: true, size: 6, fill: green } }], 'top k (×1024 ids)', '%');
+      [{ label: 'coverage %', stroke: green, width: 2, points: { show: true, size: 6, fill: green } }], 'top k (×1024 ids)', '%', undefined, { min: low, max: 100 });
   }
 }
 
