@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { SNOOZE_CHOICES_MIN } from '../control/snooze';
 import type { UserControls } from '../control/user-controls';
 import type { EngineHost } from '../engine/engine-host';
+import { languageName } from '../ui/status-format';
 
 type Entry = vscode.QuickPickItem & { command?: string; args?: unknown[] };
 
@@ -20,8 +21,8 @@ export async function showControlMenu(controls: UserControls, engine: EngineHost
   ];
   if (lang) {
     entries.push(controls.enabledFor(lang)
-      ? { label: `$(circle-slash) Disable Suggestions for ${lang}`, command: 'frspec.disableForLanguage' }
-      : { label: `$(check) Enable Suggestions for ${lang}`, command: 'frspec.enableForLanguage' });
+      ? { label: `$(circle-slash) Disable Suggestions for ${languageName(lang)}`, command: 'frspec.disableForLanguage' }
+      : { label: `$(check) Enable Suggestions for ${languageName(lang)}`, command: 'frspec.enableForLanguage' });
   }
   if (controls.snooze.active()) {
     entries.push({ label: '$(play) Resume Suggestions', description: `snoozed, ${controls.snooze.label()} left`, command: 'frspec.resume' });

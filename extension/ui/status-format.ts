@@ -30,7 +30,7 @@ export const padFigures = (s: string, width: number) => FIGURE_SPACE.repeat(Math
 export function statusView(state: EngineState, stats?: StatsResult, gate: UserGate = {}): StatusView {
   const command = MENU_COMMAND;
   if (gate.disabled) {
-    const where = gate.disabled === 'language' ? ` for ${gate.languageId ?? 'this language'}` : '';
+    const where = gate.disabled === 'language' ? ` for ${gate.languageId ? languageName(gate.languageId) : 'this language'}` : '';
     return { text: '$(circle-slash) FR-Spec: off', tooltip: `FR-Spec Complete: suggestions are disabled${where} (click to change)`, command, error: false };
   }
   if (gate.snoozed && state.kind !== 'error') {
@@ -59,6 +59,20 @@ export function statusView(state: EngineState, stats?: StatsResult, gate: UserGa
     ? `$(zap) ${stats.speedup !== undefined ? `${fixed(stats.speedup)}×` : '…×'} · ${speed} · τ ${fixed(r.tau)}`
     : `$(zap) plain · ${speed}`;
   return { text, tooltip: tooltip(stats), command, error: false };
+}
+
+const LANGUAGE_NAMES: Record<string, string> = {
+  typescript: 'TypeScript', typescriptreact: 'TypeScript React', javascript: 'JavaScript', javascriptreact: 'JavaScript React',
+  python: 'Python', java: 'Java', c: 'C', cpp: 'C++', csharp: 'C#', go: 'Go', rust: 'Rust', ruby: 'Ruby', php: 'PHP',
+  kotlin: 'Kotlin', swift: 'Swift', dart: 'Dart', lua: 'Lua', r: 'R', perl: 'Perl', haskell: 'Haskell', scala: 'Scala',
+  shellscript: 'Shell Script', powershell: 'PowerShell', sql: 'SQL', html: 'HTML', css: 'CSS', scss: 'SCSS', vue: 'Vue',
+  json: 'JSON', jsonc: 'JSON with Comments', yaml: 'YAML', toml: 'TOML', xml: 'XML', markdown: 'Markdown', plaintext: 'Plain Text',
+  dockerfile: 'Dockerfile', makefile: 'Makefile',
+};
+
+/** A VS Code language id as people name the language (`typescript` → `TypeScript`); unknown ids as they are. */
+export function languageName(languageId: string): string {
+  return LANGUAGE_NAMES[languageId] ?? languageId;
 }
 
 /**

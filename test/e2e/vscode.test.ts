@@ -333,12 +333,12 @@ describe('e2e: the extension in code-server with the demo model', function () {
   });
 
   it('the menu disables suggestions for the language and globally, in the user settings', async () => {
-    await fromMenu('Disable Suggestions for typescript');
+    await fromMenu('Disable Suggestions for TypeScript');
     await statusItem().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
     await screenshot('disabled-typescript');
     assert.equal(userSettings()['[typescript]']?.['frspec.enable'], false);
     assert.equal(await typeAndWaitForGhost(TS, TS_TYPING[0], { key: 'Alt+Backslash', pauseMs: 300 }), undefined, 'ghost text in a disabled language');
-    await fromMenu('Enable Suggestions for typescript');
+    await fromMenu('Enable Suggestions for TypeScript');
     await waitReady(10_000);
     assert.equal(userSettings()['[typescript]']?.['frspec.enable'], undefined, 'enabled again: the override is gone (the global value applies)');
     await fromMenu('Disable Suggestions Globally');

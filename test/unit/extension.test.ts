@@ -6,7 +6,7 @@ import { chunkAround, RecentFiles } from '../../extension/context/recent-files';
 import { prefixWindow, suffixWindow } from '../../extension/context/windows';
 import { postprocess, requestRules } from '../../extension/postprocess/multiline';
 import { buildFimPrompt, fimCapabilities, lineCommentFor } from '../../extension/prompt/templates';
-import { drafterName, statisticsReport, statusView } from '../../extension/ui/status-format';
+import { drafterName, languageName, statisticsReport, statusView } from '../../extension/ui/status-format';
 import { folderForFile } from '../../extension/vocab/active-folder';
 import { vocabFileFor } from '../../extension/vocab/vocab-path';
 import type { StatsResult } from '../../sidecar/protocol';
@@ -183,7 +183,8 @@ describe('extension: status bar and statistics', () => {
   it('says when the user turned suggestions off or snoozed them, over the engine state', () => {
     const off = statusView({ kind: 'ready' }, stats('plain'), { disabled: 'language', languageId: 'python' });
     assert.equal(off.text, '$(circle-slash) FR-Spec: off');
-    assert.match(off.tooltip, /disabled for python/);
+    assert.match(off.tooltip, /disabled for Python/);
+    assert.deepEqual(['typescript', 'cpp', 'shellscript', 'zig'].map(languageName), ['TypeScript', 'C++', 'Shell Script', 'zig']);
     assert.match(statusView({ kind: 'ready' }, undefined, { snoozed: '5 min' }).text, /^\$\(clock\) FR-Spec: snoozed 5 min$/);
     assert.ok(statusView({ kind: 'error', message: 'x' }, undefined, { snoozed: '5 min' }).error, 'an engine error shows through a snooze');
   });
