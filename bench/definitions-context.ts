@@ -40,7 +40,7 @@ import { prefixWindow, suffixWindow } from '../extension/context/windows';
 import { buildFimPrompt, buildPlainPrompt, fimCapabilities, lineCommentFor, type FimInput } from '../extension/prompt/templates';
 import { declarations } from './declarations';
 import { demoModel, sharedDir } from '../common/shared-data';
-import { readJsonlCorpus } from '../common/corpus';
+import { type CorpusFile, readJsonlCorpus } from '../common/corpus';
 
 const { values: a } = parseArgs({
   options: {
@@ -52,8 +52,6 @@ const { values: a } = parseArgs({
 // The extension's defaults (package.json): frspec.prefixChars, suffixChars, contextFiles, contextChunkChars.
 const PREFIX_CHARS = 4000, SUFFIX_CHARS = 1000, CONTEXT_FILES = 3, CHUNK_CHARS = 1200;
 const MAX_TOKENS = 40;
-
-interface CorpusFile { lang: string; path: string; text: string }
 
 /** The project a corpus path belongs to: its first component (two for the npm packages under ts/). */
 const projectOf = (p: string) => p.split('/').slice(0, p.startsWith('ts/') ? 2 : 1).join('/');
