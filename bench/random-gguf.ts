@@ -38,7 +38,7 @@ export function planTensors(s: Shape, file: FileType): TensorPlan[] {
   const q = s.heads * s.headDim, kv = s.kvHeads * s.headDim;
   const out: TensorPlan[] = [];
   const matrix = (name: string, cols: number, rows: number, layer = 0) =>
-    out.push({ name, shape: [cols, rows], type: tensorType(file, name, cols, layer, s.layers, s.tied) });
+    out.push({ name, shape: [cols, rows], type: tensorType(file, name, cols, layer, s.layers, s.tied, s.heads / s.kvHeads) });
   const vector = (name: string, n: number, fill: [number, number]) => out.push({ name, shape: [n], type: 'F32', fill });
   matrix('token_embd.weight', s.d, s.vocabRows);
   if (s.llama3Rope) out.push({ name: 'rope_freqs.weight', shape: [s.headDim / 2], type: 'F32', values: llama3RopeFactors(s) });
@@ -237,7 +237,7 @@ function toHalf(v: number): number {
 }
 
 /** Byte offset of the block's F16 scale d. */
-const SCALE_AT: Record<Exclude<TensorType, 'F32' | 'F16'>, number> = { Q4_0: 0, Q5_0: 0, Q8_0: 0, Q5_1: 0, Q4_K: 0, Q5_K: 0, Q6_K: 208 };
+const SCALE_AT: Record<Exclude<TensorType, 'F32' | 'F16'>, number> = { Q4_0: 0, Q5_0: 0, Q8_0: 0, Q5_1: 0, Q4_K: 0, Q5_K: 0, Q6_K: 208, IQ4_NL: 0, IQ4_XS: 0 };
 
 /** A tile of `blocks` (prime) blocks of `type` for matrices of up to blocks - 1 rows. */
 function makeTile(type: Exclude<TensorType, 'F32'>, blocks: number, seed: number): Buffer {

@@ -63,12 +63,12 @@ export function shapeByName(name: string): Shape {
 }
 
 /** The file types people download, as llama-quantize names them. */
-export const FILE_TYPES = ['F16', 'Q8_0', 'Q4_K_M', 'Q5_K_M', 'Q4_0'] as const;
+export const FILE_TYPES = ['F16', 'Q8_0', 'Q4_K_M', 'Q5_K_M', 'Q4_0', 'IQ4_XS'] as const;
 export type FileType = (typeof FILE_TYPES)[number];
-export type TensorType = 'F32' | 'F16' | 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type TensorType = 'F32' | 'F16' | 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_NL' | 'IQ4_XS';
 
 /** general.file_type (llama_ftype) of each file type. */
-export const LLAMA_FTYPE: Record<FileType, number> = { F16: 1, Q8_0: 7, Q4_0: 2, Q4_K_M: 15, Q5_K_M: 17 };
+export const LLAMA_FTYPE: Record<FileType, number> = { F16: 1, Q8_0: 7, Q4_0: 2, Q4_K_M: 15, Q5_K_M: 17, IQ4_XS: 30 };
 
 /** llama.cpp's use_more_bits: the first and last eighth of the layers and every third layer between. */
 export function useMoreBits(layer: number, layers: number): boolean {
@@ -80,17 +80,21 @@ export function useMoreBits(layer: number, layers: number): boolean {
  * The type llama-quantize gives a weight matrix with rows of `cols` values (F16: what convert_hf_to_gguf.py
  * writes). The LM head, or a tied embedding that serves as one, is Q6_K (Q8_0 for Q8_0 files); an untied
  * embedding keeps the base type; Q4_K_M/Q5_K_M give attn_v and ffn_down Q6_K where useMoreBits says so.
- * K-quant rows that are not a multiple of 256 fall back: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0.
+ * IQ4_XS (without an importance matrix): attn_v Q5_K when 4 or more query heads share a KV head (gqa), ffn_down
+ * Q5_K in the first eighth of the layers. Rows that are not a multiple of 256 fall back: Q4_K -> Q5_0,
+ * Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL.
  */
-export function tensorType(file: FileType, name: string, cols: number, layer: number, layers: number, tied: boolean): TensorType {
+export function tensorType(file: FileType, name: string, cols: number, layer: number, layers: number, tied: boolean, gqa = 1): TensorType {
   if (file === 'F16') return 'F16';
   if (file === 'Q8_0') return 'Q8_0';
-  const base: TensorType = file === 'Q4_0' ? 'Q4_0' : file === 'Q4_K_M' ? 'Q4_K' : 'Q5_K';
+  const base: TensorType = file === 'Q4_0' ? 'Q4_0' : file === 'Q4_K_M' ? 'Q4_K' : file === 'IQ4_XS' ? 'IQ4_XS' : 'Q5_K';
   let t: TensorType = base;
   const isHead = name === 'output.weight' || (tied && name === 'token_embd.weight');
   if (isHead) t = 'Q6_K';
   else if ((file === 'Q4_K_M' || file === 'Q5_K_M') && /\.(attn_v|ffn_down)\.weight$/.test(name) && useMoreBits(layer, layers)) t = 'Q6_K';
-  if (cols % 256 !== 0) t = ({ Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' } as Partial<Record<TensorType, TensorType>>)[t] ?? t;
+  else if (file === 'IQ4_XS' && /\.attn_v\.weight$/.test(name) && gqa >= 4) t = 'Q5_K';
+  else if (file === 'IQ4_XS' && /\.ffn_down\.weight$/.test(name) && layer < Math.floor(layers / 8)) t = 'Q5_K';
+  if (cols % 256 !== 0) t = ({ Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0', IQ4_XS: 'IQ4_NL' } as Partial<Record<TensorType, TensorType>>)[t] ?? t;
   return t;
 }
 
@@ -98,5 +102,5 @@ export function tensorType(file: FileType, name: string, cols: number, layer: nu
 export const BLOCK: Record<TensorType, { bytes: number; values: number }> = {
   F32: { bytes: 4, values: 1 }, F16: { bytes: 2, values: 1 }, Q4_0: { bytes: 18, values: 32 }, Q5_0: { bytes: 22, values: 32 },
   Q5_1: { bytes: 24, values: 32 }, Q8_0: { bytes: 34, values: 32 }, Q4_K: { bytes: 144, values: 256 }, Q5_K: { bytes: 176, values: 256 },
-  Q6_K: { bytes: 210, values: 256 },
+  Q6_K: { bytes: 210, values: 256 }, IQ4_NL: { bytes: 18, values: 32 }, IQ4_XS: { bytes: 136, values: 256 },
 };

@@ -1,7 +1,7 @@
 // Weight quantization through the native engine (ggml block layouts), for building GGUF fixtures.
 import { addon } from './addon';
 
-export type WeightType = 'F32' | 'F16' | 'BF16' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type WeightType = 'F32' | 'F16' | 'BF16' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_NL' | 'IQ4_XS';
 
 /** Quantizes rows of `cols` values (data.length must be a multiple of cols) into the type's ggml layout. */
 export function quantize(type: WeightType, data: Float32Array, cols: number): Buffer {

@@ -1,7 +1,7 @@
 // Weight quantization for JavaScript, so tests can build GGUF fixtures of every supported type:
 //   quantize(type, data: Float32Array, cols): Buffer          rows of `cols` values, each in ggml's layout
 //   dequantize(type, bytes: Uint8Array, cols): Float32Array   the inverse (exact values the engine uses)
-// type is a ggml type name: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
+// type is a ggml type name: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
 #include <cstring>
 #include <string>
 
@@ -13,11 +13,11 @@ namespace frspec::addon {
 namespace {
 
 DType parse_type(Napi::Env env, const Napi::Value& v) {
-  static constexpr const char* kNames = "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K";
+  static constexpr const char* kNames = "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS";
   if (!v.IsString()) throw Napi::TypeError::New(env, std::string("type must be a string (") + kNames + ")");
   const std::string name = v.As<Napi::String>();
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                  DType::Q4_K, DType::Q5_K, DType::Q6_K})
+                  DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS})
     if (name == dtype_name(t)) return t;
   throw Napi::TypeError::New(env, "unsupported weight type '" + name + "' (expected " + kNames + ")");
 }

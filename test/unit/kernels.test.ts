@@ -8,6 +8,7 @@ describe('cpu kernels', function () {
   const layouts: [WeightType, number, number, number][] = [
     ['F32', 1, 4, 1e-7], ['F16', 1, 2, 1e-3], ['BF16', 1, 2, 8e-3], ['Q8_0', 32, 34, 0.02], ['Q6_K', 256, 210, 0.05], ['Q4_K', 256, 144, 0.2],
     ['Q4_0', 32, 18, 0.2], ['Q4_1', 32, 20, 0.2], ['Q5_0', 32, 22, 0.1], ['Q5_1', 32, 24, 0.1], ['Q5_K', 256, 176, 0.1],
+    ['IQ4_NL', 32, 18, 0.2], ['IQ4_XS', 256, 136, 0.2],
   ];
   for (const [type, block, bytes, tol] of layouts) {
     it(`quantize/dequantize ${type}`, function () {

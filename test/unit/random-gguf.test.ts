@@ -9,7 +9,7 @@ import { Engine } from '../../native/engine';
 import { openGguf } from '../../native/gguf';
 import { openTokenizer } from '../../native/tokenizer';
 import { planTensors, writeRandomGguf } from '../../bench/random-gguf';
-import { FILE_TYPES, shapeByName, tensorType, useMoreBits } from '../../bench/shapes';
+import { FILE_TYPES, type FileType, shapeByName, tensorType, useMoreBits } from '../../bench/shapes';
 import { sharedDir } from '../helpers/shared';
 
 describe('random-weight GGUFs of real shapes (bench/random-gguf.ts)', function () {
@@ -18,12 +18,12 @@ describe('random-weight GGUFs of real shapes (bench/random-gguf.ts)', function (
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frspec-shapes-')); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("llama.cpp's use_more_bits and Q4_K_M mix on Qwen2.5-Coder-0.5B and 1.5B", () => {
+  it("llama.cpp's use_more_bits and the Q4_K_M / IQ4_XS mixes on Qwen2.5-Coder-0.5B, 1.5B and 7B", () => {
     // 24 layers: the first 3, the last 3, and every third between.
     assert.deepEqual([...Array(24).keys()].filter((l) => useMoreBits(l, 24)), [0, 1, 2, 5, 8, 11, 14, 17, 20, 21, 22, 23]);
-    const count = (shape: string) => {
+    const count = (shape: string, file: FileType = 'Q4_K_M') => {
       const c: Record<string, number> = {};
-      for (const t of planTensors(shapeByName(shape), 'Q4_K_M')) c[t.type] = (c[t.type] ?? 0) + 1;
+      for (const t of planTensors(shapeByName(shape), file)) c[t.type] = (c[t.type] ?? 0) + 1;
       return c;
     };
     // 0.5B (d = 896, not a multiple of 256): the tied head Q6_K -> Q8_0, 12 of 24 attn_v Q6_K -> Q8_0, the other
@@ -33,6 +33,10 @@ describe('random-weight GGUFs of real shapes (bench/random-gguf.ts)', function (
     assert.equal(tensorType('Q4_0', 'output.weight', 3584, 0, 28, false), 'Q6_K');
     assert.equal(tensorType('Q4_K_M', 'token_embd.weight', 3584, 0, 28, false), 'Q4_K', 'an untied embedding keeps the base type');
     assert.equal(tensorType('Q5_K_M', 'blk.3.ffn_down.weight', 5504, 3, 24, false), 'Q5_1', 'DeepSeek-Coder-1.3B: d_ff 5504 falls back');
+    // IQ4_XS (no importance matrix): attn_v Q5_K (7 query heads per KV head), ffn_down Q5_K in layers 0..2 of 24/28,
+    // the head Q6_K; rows that are not a multiple of 256 fall back (IQ4_XS -> IQ4_NL, Q5_K -> Q5_1, Q6_K -> Q8_0).
+    assert.deepEqual(count('qwen2.5-coder-0.5b', 'IQ4_XS'), { Q8_0: 1, F32: 121, IQ4_NL: 120, Q5_1: 24, Q5_K: 3, IQ4_XS: 21 });
+    assert.deepEqual(count('qwen2.5-coder-7b', 'IQ4_XS'), { F32: 141, IQ4_XS: 166, Q5_K: 31, Q6_K: 1 });
   });
 
   const families = ['tiny-qwen2.5', 'tiny-llama3', 'tiny-deepseek-coder'];
