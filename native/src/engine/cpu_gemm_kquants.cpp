@@ -13,6 +13,7 @@
 // (ScalarChains in cpu_matmul_simd.h): per (row, token) acc = fma(float(I), d * dx, acc), then
 // acc = fma(float(M), (-dmin) * dx, acc) for Q4_K, blocks in order; y = acc (+ bias). So a token gets the
 // same bits from this GEMM, from the tile GEMM and from the GEMV, whatever n, the tiling or the threads.
+#include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_kscales.h"
 
@@ -220,11 +221,167 @@ struct TileQ6K {
   static void run(const MatmulJob& j, const PackedQ6K* pk, int64_t row, int valid, int tok) { tile_q6_K<T>(j, pk, row, valid, tok); }
 };
 
+#if defined(__AMX_INT8__) && defined(__AMX_TILE__)
+// ---- AMX tiles for Q4_K / Q5_K (the amx variant on Sapphire Rapids and later).
+//
+// AMX multiplies 16 tokens' signed activation bytes (A: 16 x 64) by 16 weight rows' unsigned bytes in the
+// VNNI layout of the packed block above (B: q[kq][row][4]) into 16 x 16 int32 sums, K = 64 values per
+// instruction. The sub-block scales are what keeps the VNNI tile's loop per 32-value sub-block: a dot
+// product must be multiplied by its row's scale before it is added. Here the scale goes into the weight
+// bytes instead: a 6-bit scale is 8 hi + lo (hi, lo < 8), and q * lo, q * hi (q < 32) are bytes, so
+//   I = sum_s sc_s * dot_s = sum_k a_k * q_k * lo_s(k) + 8 * sum_k a_k * q_k * hi_s(k)
+// is two dot products over the whole 256-value block, and the mins' sum M = sum_s m_s * (sum of the
+// sub-block's activations) is a third, with the bytes m_s(k). The three are exact int32, the same integers
+// the VNNI tile computes, and the float epilogue is its own, so a token gets the same bits from this
+// path, the VNNI GEMM and the GEMV. Packing costs ~3x the VNNI block's bytes, once per 16 rows per call.
+struct alignas(64) PackedQ4KAmx {
+  uint8_t lo[64][kGroup][4];  // q * (sc & 7), in PackedQ4K::q's layout
+  uint8_t hi[64][kGroup][4];  // q * (sc >> 3)
+  uint8_t mn[64][kGroup][4];  // the value's sub-block min m
+  float d[kGroup], nd[kGroup];
+};
+
+// From the VNNI packing (pack_q4_K / pack_q5_K, all blocks into `tmp`) to PackedQ4KAmx.
+template <void (*Pack)(const MatmulJob&, int64_t, int, PackedQ4K*)>
+void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, PackedQ4KAmx* out) {
+  thread_local std::vector<PackedQ4K> tmp;
+  const size_t nb = size_t(j.w->cols / QK_K);
+  if (tmp.size() < nb) tmp.resize(nb);
+  Pack(j, row, valid, tmp.data());
+  const __m512i bytes4 = _mm512_set1_epi32(0x01010101), low16 = _mm512_set1_epi32(0xffff);
+  const __m512i seven = _mm512_set1_epi8(7), even = _mm512_set1_epi16(0x00ff);
+  // Byte-wise a * b for bytes whose products fit a byte: even and odd bytes through 16-bit products.
+  auto mul_bytes = [&](__m512i a, __m512i b) {
+    const __m512i e = _mm512_and_si512(_mm512_mullo_epi16(a, _mm512_and_si512(b, even)), even);
+    const __m512i o = _mm512_mullo_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(b, 8));
+    return _mm512_or_si512(e, _mm512_slli_epi16(o, 8));
+  };
+  for (size_t b = 0; b < nb; ++b) {
+    const PackedQ4K& p = tmp[b];
+    PackedQ4KAmx& o = out[b];
+    for (int s = 0; s < 8; ++s) {
+      // Each row's scale (and min) in the 4 bytes of its lane: the row's 4 values in a packed vector.
+      const __m512i sc = _mm512_mullo_epi32(_mm512_load_si512(p.sc[s]), bytes4);
+      const __m512i lo = _mm512_and_si512(sc, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc, 3), seven);
+      const __m512i mn = _mm512_mullo_epi32(_mm512_and_si512(_mm512_load_si512(p.m[kQ4KSlot[s]]), low16), bytes4);
+      for (int q = 0; q < 8; ++q) {
+        const int kq = 8 * s + q;
+        const __m512i wq = _mm512_load_si512(p.q[kq]);
+        _mm512_store_si512(o.lo[kq], mul_bytes(wq, lo));
+        _mm512_store_si512(o.hi[kq], mul_bytes(wq, hi));
+        _mm512_store_si512(o.mn[kq], mn);
+      }
+    }
+    std::memcpy(o.d, p.d, sizeof o.d);
+    std::memcpy(o.nd, p.nd, sizeof o.nd);
+  }
+}
+
+struct AmxConfig {  // LDTILECFG's 64-byte operand, palette 1
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles 0, 1, 2: C = lo, hi and min sums (nt tokens x 16 rows, int32); 3, 7: A (nt tokens x 64 bytes,
+// alternating so a load need not wait for the products reading the other); 4, 5, 6: B (16 x 64 bytes).
+void amx_configure(int nt) {
+  AmxConfig c;
+  for (int t : {0, 1, 2, 3, 7}) c.rows[t] = uint8_t(nt), c.colsb[t] = 64;
+  for (int t : {4, 5, 6}) c.rows[t] = 16, c.colsb[t] = 64;
+  _tile_loadconfig(&c);
+}
+
+// One 64-value chunk c of a block: A from the activations, three products. (A macro: tile numbers are
+// immediates of the instructions.)
+#define FRSPEC_AMX_Q4K_CHUNK(A, c)                   \
+  do {                                               \
+    _tile_loadd(A, qs + 64 * (c), stride);           \
+    _tile_loadd(4, p.lo[16 * (c)], 64);              \
+    _tile_dpbsud(0, A, 4);                           \
+    _tile_loadd(5, p.hi[16 * (c)], 64);              \
+    _tile_dpbsud(1, A, 5);                           \
+    _tile_loadd(6, p.mn[16 * (c)], 64);              \
+    _tile_dpbsud(2, A, 6);                           \
+  } while (0)
+
+// Rows [row, row + valid) (packed in pk) for tokens [tok, tok + nt), nt <= 16.
+void amx_tokens_q4_K(const MatmulJob& j, const PackedQ4KAmx* pk, int64_t row, int valid, int tok, int nt) {
+  const int64_t nb = j.w->cols / QK_K;
+  const size_t stride = j.act_stride;
+  __m512 acc[16];
+  for (int t = 0; t < nt; ++t) acc[t] = _mm512_setzero_ps();
+  alignas(64) int32_t sums[3][16][16];  // lo, hi, min sums: [token][row]
+  for (int64_t b = 0; b < nb; ++b) {
+    const PackedQ4KAmx& p = pk[b];
+    const uint8_t* x0 = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
+    const int8_t* qs = reinterpret_cast<const ActQ8_K*>(x0)->qs;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    FRSPEC_AMX_Q4K_CHUNK(3, 0);
+    FRSPEC_AMX_Q4K_CHUNK(7, 1);
+    FRSPEC_AMX_Q4K_CHUNK(3, 2);
+    FRSPEC_AMX_Q4K_CHUNK(7, 3);
+    _tile_stored(0, sums[0], 64);
+    _tile_stored(1, sums[1], 64);
+    _tile_stored(2, sums[2], 64);
+    const __m512 d = _mm512_load_ps(p.d), nd = _mm512_load_ps(p.nd);
+    for (int t = 0; t < nt; ++t) {
+      const float dxf = reinterpret_cast<const ActQ8_K*>(x0 + size_t(t) * stride)->d;
+      const __m512i isum = _mm512_add_epi32(_mm512_load_si512(sums[0][t]), _mm512_slli_epi32(_mm512_load_si512(sums[1][t]), 3));
+      const __m512 dx = _mm512_set1_ps(dxf);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[2][t])), _mm512_mul_ps(nd, dx), acc[t]);
+    }
+  }
+  const __mmask16 mask = __mmask16((1u << valid) - 1);
+  const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
+  for (int t = 0; t < nt; ++t) {
+    float* y = j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row);
+    _mm512_mask_storeu_ps(y, mask, j.bias ? _mm512_add_ps(acc[t], bias) : acc[t]);
+  }
+}
+#undef FRSPEC_AMX_Q4K_CHUNK
+
+// As packed::gemm_rows, with 16-token AMX tiles: each group of 16 rows packed once, then every 16 tokens.
+template <void (*Pack)(const MatmulJob&, int64_t, int, PackedQ4K*)>
+void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
+  thread_local std::vector<PackedQ4KAmx> buf;
+  const size_t nb = size_t(j.w->cols / QK_K);
+  if (buf.size() < nb) buf.resize(nb);
+  int configured = 0;
+  for (int64_t row = r0; row < r1; row += kGroup) {
+    const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
+    pack_q4_K_amx<Pack>(j, row, valid, buf.data());
+    for (int tok = 0; tok < j.n; tok += 16) {
+      const int nt = j.n - tok < 16 ? j.n - tok : 16;
+      if (nt != configured) amx_configure(configured = nt);
+      amx_tokens_q4_K(j, buf.data(), row, valid, tok, nt);
+    }
+  }
+  _tile_release();  // the thread leaves no tile state in use
+}
+#endif
+
 }  // namespace
 
-RowsFn gemm_fn_q4_K() { return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>; }
+// Q4_K / Q5_K: the AMX tiles where this variant has them and the CPU and kernel allow them (amx::available();
+// FRSPEC_AMX=0 turns them off), else the VNNI tiles. Same bits either way.
+RowsFn gemm_fn_q4_K() {
+#if defined(__AMX_INT8__) && defined(__AMX_TILE__)
+  if (amx::available()) return amx_gemm_rows_q4_K<pack_q4_K>;
+#endif
+  return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>;
+}
 RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K, QK_K>; }
-RowsFn gemm_fn_q5_K() { return gemm_rows<PackedQ4K, pack_q5_K, TileQ4K, QK_K>; }
+RowsFn gemm_fn_q5_K() {
+#if defined(__AMX_INT8__) && defined(__AMX_TILE__)
+  if (amx::available()) return amx_gemm_rows_q4_K<pack_q5_K>;
+#endif
+  return gemm_rows<PackedQ4K, pack_q5_K, TileQ4K, QK_K>;
+}
 
 #else
 RowsFn gemm_fn_q4_K() { return nullptr; }
