@@ -9,6 +9,11 @@
 #include "engine/backend.h"
 #include "engine/cpu_variant.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+
+#include <cstdint>
+#endif
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__linux__)
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,6 +77,46 @@ ArmFeatures arm_features() {
 }
 #endif
 
+#if defined(__x86_64__) || defined(_M_X64)
+// The x86 features the variants' flags let the compiler use, from CPUID, each only when the OS saves the
+// registers it needs (XCR0). Read directly rather than with __builtin_cpu_supports, whose names differ between
+// compilers: clang 16 (Apple clang 15, macOS) has no "x86-64-v3", "f16c", "lzcnt", "movbe" or "amx-*".
+struct X86Features {
+  bool v3 = false, v4 = false, vnni = false, vbmi = false, bf16 = false, amx_tile = false, amx_int8 = false, amx_bf16 = false;
+};
+X86Features x86_features() {
+  X86Features f;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const auto bit = [](unsigned r, int i) { return ((r >> i) & 1u) != 0; };
+  const bool fma = bit(c, 12), movbe = bit(c, 22), osxsave = bit(c, 27), avx = bit(c, 28), f16c = bit(c, 29);
+  uint64_t xcr0 = 0;
+  if (osxsave) {
+    unsigned lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = (uint64_t(hi) << 32) | lo;
+  }
+  const bool os_ymm = (xcr0 & 0x6) == 0x6, os_zmm = (xcr0 & 0xe6) == 0xe6, os_tiles = (xcr0 & 0x60000) == 0x60000;
+  unsigned b7 = 0, c7 = 0, d7 = 0, a71 = 0, c81 = 0;
+  if (__get_cpuid_max(0, nullptr) >= 7) {
+    __cpuid_count(7, 0, a, b7, c7, d7);
+    __cpuid_count(7, 1, a71, b, c, d);
+  }
+  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000001) __cpuid(0x80000001, a, b, c81, d);
+  f.v3 = avx && fma && f16c && movbe && bit(b7, 3) /* bmi1 */ && bit(b7, 5) /* avx2 */ && bit(b7, 8) /* bmi2 */ &&
+         bit(c81, 5) /* lzcnt */ && os_ymm;
+  f.v4 = f.v3 && bit(b7, 16) /* avx512f */ && bit(b7, 17) /* dq */ && bit(b7, 28) /* cd */ && bit(b7, 30) /* bw */ &&
+         bit(b7, 31) /* vl */ && os_zmm;
+  f.vnni = bit(c7, 11) && os_zmm;
+  f.vbmi = bit(c7, 1) && os_zmm;
+  f.bf16 = bit(a71, 5) && os_zmm;
+  f.amx_bf16 = bit(d7, 22) && os_tiles;
+  f.amx_tile = bit(d7, 24) && os_tiles;
+  f.amx_int8 = bit(d7, 25) && os_tiles;
+  return f;
+}
+#endif
+
 // What the CPU lacks for variant `name`: the features its flags (native/CMakeLists.txt,
 // FRSPEC_CPU_FLAGS_<name>) let the compiler use. Empty: it runs here.
 std::string missing_features(const std::string& name) {
@@ -80,18 +125,18 @@ std::string missing_features(const std::string& name) {
   auto need = [&](bool has, const char* what) {
     if (!has) missing += (missing.empty() ? "" : ", ") + std::string(what);
   };
-  __builtin_cpu_init();
-  if (name == "v3" || name == "avx512" || name == "amx") need(__builtin_cpu_supports("x86-64-v3"), "x86-64-v3 (AVX2, FMA, F16C)");
+  const X86Features x = x86_features();
+  if (name == "v3" || name == "avx512" || name == "amx") need(x.v3, "x86-64-v3 (AVX2, FMA, F16C)");
   if (name == "avx512" || name == "amx") {
-    need(__builtin_cpu_supports("x86-64-v4"), "x86-64-v4 (AVX-512 F/BW/DQ/VL)");
-    need(__builtin_cpu_supports("avx512vnni"), "avx512vnni");
-    need(__builtin_cpu_supports("avx512vbmi"), "avx512vbmi");
+    need(x.v4, "x86-64-v4 (AVX-512 F/BW/DQ/VL)");
+    need(x.vnni, "avx512vnni");
+    need(x.vbmi, "avx512vbmi");
   }
   if (name == "amx") {
-    need(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
-    need(__builtin_cpu_supports("amx-tile"), "amx-tile");
-    need(__builtin_cpu_supports("amx-int8"), "amx-int8");
-    need(__builtin_cpu_supports("amx-bf16"), "amx-bf16");
+    need(x.bf16, "avx512bf16");
+    need(x.amx_tile, "amx-tile");
+    need(x.amx_int8, "amx-int8");
+    need(x.amx_bf16, "amx-bf16");
     if (missing.empty() && !amx_tile_permission()) missing = "the kernel's permission to use AMX tiles (arch_prctl)";
   }
 #endif
