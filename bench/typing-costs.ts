@@ -20,7 +20,7 @@ import { request, walks, type TypingOptions } from './typing';
 const { values } = parseArgs({ options: {
   model: { type: 'string' }, draft: { type: 'string' }, vocab: { type: 'string' }, 'top-k': { type: 'string' }, files: { type: 'string' },
   patterns: { type: 'string' }, threads: { type: 'string' }, 'max-tokens': { type: 'string' }, keystrokes: { type: 'string' }, json: { type: 'string' },
-  window: { type: 'string' }, chooser: { type: 'string' },
+  window: { type: 'string' }, chooser: { type: 'string' }, shapes: { type: 'string' },
 } });
 const root = packageRoot();
 const model = values.model ?? demoModelPath(root, 'demo-target')!;
@@ -55,8 +55,12 @@ async function main() {
         const p = request(k, f, specials, o);
         const ids = encodePrompt(tok, p.parts, { maxPromptTokens: 1 << 30, maxPromptChars: 1 << 30, maxTokens: o.maxTokens });
         const mode = pattern === 'plain' ? 'none' : pattern === 'spec' ? 'draft' : pattern === 'alt' ? (n % 2 ? 'none' : 'draft')
-          : pattern === 'engine' ? 'none' : pattern === 'choice' ? (chooser.choose(o.maxTokens).mode === 'speculative' ? 'draft' : 'none')
+          : pattern === 'engine' ? 'none' : pattern === 'shapes' ? 'draft' : pattern === 'choice' ? (chooser.choose(o.maxTokens).mode === 'speculative' ? 'draft' : 'none')
           : pattern === 'alt4' ? (n % 4 === 3 ? 'draft' : 'none') : (n % 4 === 3 ? 'none' : 'draft');
+        // Pattern `shapes`: speculative, cycling request by request through --shapes chain:lookupTokens,... (e.g. 3:4,2:2).
+        const shapes = (values.shapes ?? '3:4').split(',').map((x) => x.split(':').map(Number));
+        const shape = shapes[n % shapes.length];
+        const shapeName = pattern === 'shapes' ? `c${shape[0]}l${shape[1]}` : undefined;
         n++;
         if (pattern === 'engine' && n % 2 === 1) {
           const g = await engine!.generate(ids, { maxTokens: o.maxTokens, stopTokens: tok.specials.eog });
@@ -65,7 +69,8 @@ async function main() {
         }
         const r: SpecResult = await spec.generate(ids, {
           drafter: mode as 'none' | 'draft', maxTokens: o.maxTokens, stopTokens: tok.specials.eog,
-          ...(mode === 'draft' ? { vocab: values.vocab, vocabTopK: Number(values['top-k'] ?? 32768), contextTokens: true, chain: 3, lookup: 2, draftWindow: window } : {}),
+          ...(mode === 'draft' ? { vocab: values.vocab, vocabTopK: Number(values['top-k'] ?? 32768), contextTokens: true, chain: pattern === 'shapes' ? shape[0] : 3, lookup: 2,
+            lookupTokens: pattern === 'shapes' ? shape[1] : 4, draftWindow: window } : {}),
         });
         if (pattern === 'choice') chooser.record({ mode: mode === 'draft' ? 'speculative' : 'plain', tokens: r.tokens.length, decodeMs: r.totalMs - r.promptMs, steps: r.steps,
           draftMs: r.draftMs, verifyMs: r.verifyMs, draftPromptMs: mode === 'draft' ? r.draftPromptMs : undefined, nPrompt: r.nPrompt, nReused: r.nReused });
@@ -73,7 +78,7 @@ async function main() {
         const text = Array.from(r.tokens).join(',');
         if (!reference.has(key)) reference.set(key, text);
         else if (reference.get(key) !== text) console.error(`DIFFERS ${pattern} ${key}`);
-        rows.push({ file: f.path, mode, nPrompt: r.nPrompt, reEval: r.nPrompt - r.nReused, promptMs: r.promptMs, draftPromptMs: r.draftPromptMs,
+        rows.push({ file: f.path, mode: shapeName ?? mode, nPrompt: r.nPrompt, reEval: r.nPrompt - r.nReused, promptMs: r.promptMs, draftPromptMs: r.draftPromptMs,
           draftPromptTokens: r.draftPromptTokens, decodeMs: r.totalMs - r.promptMs, tokens: r.tokens.length, steps: r.steps, tau: r.tau,
           draftMs: r.draftMs, verifyMs: r.verifyMs, lookupSteps: r.lookupSteps });
       }
@@ -95,7 +100,7 @@ async function main() {
     } else if (pattern === 'plain' || pattern === 'spec') {
       console.log(`${pattern.padEnd(6)} per file decode ms: ` + files.map((f) => `${f.path.split('/').pop()} ${sum(rows.filter((r) => r.file === f.path).map((r) => r.decodeMs)).toFixed(0)}`).join(', '));
     }
-    for (const m of ['engine', 'none', 'draft']) {
+    for (const m of ['engine', 'none', 'draft', ...new Set(rows.map((r) => r.mode).filter((m) => m.startsWith('c')))]) {
       const rs = rows.filter((r) => r.mode === m);
       if (!rs.length) continue;
       console.log(`${pattern.padEnd(6)} ${m.padEnd(5)} n=${rs.length} prompt med ${med(rs.map((r) => r.promptMs)).toFixed(1)} (drafter ${med(rs.map((r) => r.draftPromptMs ?? 0)).toFixed(1)} ms, ${med(rs.map((r) => r.draftPromptTokens ?? 0))} tok; target re-eval ${med(rs.map((r) => r.reEval))}) ` +
