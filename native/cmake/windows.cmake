@@ -21,6 +21,8 @@ add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-ipa-ra>)
 # Self-contained binaries: libgcc, libstdc++ and winpthread linked in, so no MinGW DLL has to travel with
 # the programs or the addon.
 add_link_options(-static)
+# WaitOnAddress/WakeByAddress (engine/atomic_wait.h) live in the Synchronization library.
+link_libraries(synchronization)
 
 # The addon without cmake-js: Node-API's headers and its exports (.def files) come from the node-api-headers
 # package (FRSPEC_NODE_API_HEADERS = its folder). The import library names NODE.EXE and is delay-loaded:

@@ -7,6 +7,8 @@
 // i.e. no task of the job is still running and ctx may die.
 #include "engine/threadpool.h"
 
+#include "engine/atomic_wait.h"
+
 #include <algorithm>
 
 // A spin-wait hint (x86 `pause`, arm64 `yield`): lets the other hyperthread run and saves power while a
@@ -41,7 +43,7 @@ ThreadPool::ThreadPool(int n_threads) {
 ThreadPool::~ThreadPool() {
   stop_.store(true);
   generation_.fetch_add(1);
-  generation_.notify_all();
+  atomic_notify_all(generation_);
   for (std::thread& w : workers_) w.join();
 }
 
@@ -67,7 +69,7 @@ void ThreadPool::work_on(uint32_t gen, int thread) {
     }
     t_inside_task = false;
     // seq_cst on both sides: either this sees caller_waiting_ or the caller sees the final count.
-    if (uint32_t(done_.fetch_add(1) + 1) == n && caller_waiting_.load()) done_.notify_one();
+    if (uint32_t(done_.fetch_add(1) + 1) == n && caller_waiting_.load()) atomic_notify_one(done_);
     c = claim_.load(std::memory_order_acquire);
   }
 }
@@ -82,7 +84,7 @@ void ThreadPool::worker_main(int thread) {
     }
     if (gen == seen) {
       sleepers_.fetch_add(1);  // seq_cst, paired with the caller's generation bump then sleepers_ load
-      generation_.wait(seen);
+      atomic_wait(generation_, seen);
       sleepers_.fetch_sub(1);
       continue;
     }
@@ -117,7 +119,7 @@ void ThreadPool::run(int n_tasks, TaskFn call, void* ctx) {
   done_.store(0);
   claim_.store(uint64_t(gen) << 32, std::memory_order_release);
   generation_.store(gen);  // seq_cst: publishes the job
-  if (sleepers_.load() > 0) generation_.notify_all();
+  if (sleepers_.load() > 0) atomic_notify_all(generation_);
 
   work_on(gen, 0);
   // Every task is claimed; wait for those still running on workers.
@@ -128,7 +130,7 @@ void ThreadPool::run(int n_tasks, TaskFn call, void* ctx) {
   }
   if (d < n_tasks) {
     caller_waiting_.store(true);
-    while ((d = done_.load()) < n_tasks) done_.wait(d);
+    while ((d = done_.load()) < n_tasks) atomic_wait(done_, d);
     caller_waiting_.store(false);
   }
   if (error_) {
