@@ -1,8 +1,9 @@
 // Sleeping until an atomic integer changes, and waking the sleepers: the thread pool's only blocking calls.
 // On Windows the OS's own primitive (WaitOnAddress, Windows 8+): libstdc++ 12's std::atomic::wait has no futex
-// there and falls back to a shared mutex/condition-variable pool that can miss a notify (GCC PR 106183), and the
-// MinGW build's kernels_test then hung for good under wine now and then. Elsewhere std::atomic::wait (a futex on
-// Linux, __ulock on macOS).
+// there and falls back to a "proxied" mutex/condition-variable wait whose version check races with the notify, so
+// a notification can be missed (libstdc++ later moved that code into the library to fix it; Linux's futex re-checks
+// and was spared). The MinGW build's kernels_test then hung for good under wine in 3 of 5 runs (0 of 5 after).
+// Elsewhere std::atomic::wait (a futex on Linux, __ulock on macOS).
 #pragma once
 
 #include <atomic>
