@@ -1,6 +1,6 @@
 // Re-quantizes a GGUF model's weight matrices into another type (or a llama.cpp-style mix), keeping every
 // metadata key (tokenizer included), norm and bias as they are: `tsx bench/requantize.ts IN.gguf OUT.gguf
-// TYPE` with TYPE one of F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K Q4_K_M Q5_K_M. With the demo
+// TYPE` with TYPE one of F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K IQ4_NL IQ4_XS Q4_K_M Q5_K_M. With the demo
 // target it gives real (trained) weights in every format the engine reads, so bench:llama-agreement can
 // compare our kernels of that format with llama.cpp's token for token. The scales come from our reference
 // quantizers (native/quant.ts), not llama-quantize's, but every byte follows ggml's layout.
@@ -10,7 +10,7 @@ import { dequantize, quantize } from '../native/quant';
 import { mixMatrixType, type WeightType } from '../fixtures/random-model';
 import { GGML_TYPE_IDS, type GgmlTypeName, type GgufMeta, type GgufScalarType, type GgufTensorSpec, writeGguf } from '../fixtures/gguf-writer';
 
-const TYPES = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M', 'Q5_K_M'];
+const TYPES = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS', 'Q4_K_M', 'Q5_K_M'];
 
 export function requantize(input: string, output: string, type: WeightType): void {
   const g = openGguf(input);
