@@ -62,7 +62,7 @@ struct Q4KKernel {
             isum[r][0] = _mm512_dpwssd_epi32(isum[r][0], _mm512_packs_epi32(d_lo, d_hi), _mm512_permutexvar_epi16(pick, sc16[r]));
           }
         }
-      } else
+      } else  // several tokens (the tile GEMM): maddubs + vpdpwssd, the scales on the int16 pair sums
       for (int h = 0; h < 2; ++h) {
         // 64 quant bytes = sub-blocks 4h, 4h+2 (low nibbles) and 4h+1, 4h+3 (high nibbles); the activation
         // holds them in that order. int16 lanes 0..15 take the first sub-block's scale, 16..31 the second's.
