@@ -87,7 +87,6 @@ static std::vector<float> kernel_activations(DType t, const float* x, int64_t co
 
 // ------------------------------------------------------------------------------ scalar conversions
 
-static void test_f16_conversions() {
 // The compiler's own half type: arm64 has __fp16 (GCC 12's C++ front end has no _Float16 there).
 #if defined(__aarch64__) && defined(__ARM_FP16_FORMAT_IEEE)
 #define FRSPEC_HAVE_HALF 1
@@ -97,6 +96,7 @@ using CompilerHalf = __fp16;
 using CompilerHalf = _Float16;
 #endif
 
+static void test_f16_conversions() {
 #if defined(FRSPEC_HAVE_HALF)
   // Every half widens exactly (compared with the compiler's own half type).
   for (uint32_t h = 0; h < 65536; ++h) {
