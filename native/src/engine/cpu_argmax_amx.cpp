@@ -32,13 +32,6 @@ bool detect() {
   return tile && int8 && syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
-struct TileConfig {  // the 64-byte operand of LDTILECFG, palette 1
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // One 64-column chunk for two blocks: B slices into tiles 6 and 7, accumulated into C tiles 0 and 1 with
 // the A chunk in tile A. Two blocks in flight: consecutive TDPBUSDs on one C tile wait for each other,
 // and a tile being read cannot be reloaded, so alternating tiles keeps loads and products overlapping.

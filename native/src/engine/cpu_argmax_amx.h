@@ -13,6 +13,14 @@ namespace frspec::FRSPEC_CPU::amx {
 // first call). False on other CPUs, in variants built without AMX, or with FRSPEC_AMX=0 in the environment.
 bool available();
 
+// LDTILECFG's 64-byte operand, palette 1 (the tile kernels here and in cpu_gemm_kquants.cpp fill rows/colsb).
+struct TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
 // For blocks [0, blocks) of q (each 16 rows x cols bytes, interleaved as the filter stores them: for each
 // group of 4 columns, 16 rows x 4 bytes) and the n <= 16 rows of r (cols bytes each, values + 128):
 // out[(b * n + k) * 16 + i] = sum_j q[block b, row i][j] * r[k][j]. cols must be a multiple of 64.

@@ -277,17 +277,10 @@ void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, PackedQ4KAmx* out
   }
 }
 
-struct AmxConfig {  // LDTILECFG's 64-byte operand, palette 1
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0, 1, 2: C = lo, hi and min sums (nt tokens x 16 rows, int32); 3, 7: A (nt tokens x 64 bytes,
 // alternating so a load need not wait for the products reading the other); 4, 5, 6: B (16 x 64 bytes).
 void amx_configure(int nt) {
-  AmxConfig c;
+  amx::TileConfig c;
   for (int t : {0, 1, 2, 3, 7}) c.rows[t] = uint8_t(nt), c.colsb[t] = 64;
   for (int t : {4, 5, 6}) c.rows[t] = 16, c.colsb[t] = 64;
   _tile_loadconfig(&c);
