@@ -19,15 +19,6 @@ namespace {
 constexpr int kBlockBytes = int(sizeof(BlockIQ4_NL));  // 18: f16 d at byte 0, qs at byte 2
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
-FRSPEC_INLINE __m512i biased_table() {
-  alignas(16) static constexpr auto kBiased = [] {
-    struct { uint8_t v[16]; } t{};
-    for (int i = 0; i < 16; ++i) t.v[i] = uint8_t(kIQ4NL[i] + 128);
-    return t;
-  }();
-  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kBiased.v)));
-}
-
 // The 64 biased table values of a pair of blocks in value order (a missing second block: zero nibbles,
 // whose values are multiplied by zero activations and scaled by d = 0).
 FRSPEC_INLINE __m512i pair_values(__m512i pair, const BlockIQ4_NL* b, bool second, __m512i table) {
@@ -61,7 +52,7 @@ struct IQ4NLKernel {
     const ActQ8_0x2* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockIQ4_NL*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t));
-    const __m512i ones = _mm512_set1_epi8(1), table = biased_table();
+    const __m512i ones = _mm512_set1_epi8(1), table = iq4nl_biased_table();
     PairChains<R, T> out;
     for (int64_t p = 0; p < np; ++p) {
       const bool second = 2 * p + 1 < nb;
@@ -95,7 +86,7 @@ struct alignas(64) PackedPairNL {
 
 void pack_iq4_nl(const MatmulJob& j, int64_t row, int valid, PackedPairNL* out) {
   const int64_t nb = j.w->cols / QK4_0, np = act_q8_0_pairs(j.w->cols);
-  const __m512i table = biased_table();
+  const __m512i table = iq4nl_biased_table();
   for (int64_t p = 0; p < np; ++p) {
     const bool second = 2 * p + 1 < nb;
     const __mmask64 bytes = second ? ~0ull >> (64 - 2 * kBlockBytes) : ~0ull >> (64 - kBlockBytes);

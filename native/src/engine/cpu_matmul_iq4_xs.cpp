@@ -22,15 +22,6 @@ inline void iq4xs_scales(const BlockIQ4_XS& b, int s[8]) {
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
-// The table biased by 128, in every 128-bit lane (vpshufb looks up within lanes).
-FRSPEC_INLINE __m512i biased_table() {
-  alignas(16) static constexpr auto kBiased = [] {
-    struct { uint8_t v[16]; } t{};
-    for (int i = 0; i < 16; ++i) t.v[i] = uint8_t(kIQ4NL[i] + 128);
-    return t;
-  }();
-  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kBiased.v)));
-}
 
 // The 8 scales s[j] as int16 lanes 0..7: the low nibbles from scales_l, the high 2 bits from scales_h.
 FRSPEC_INLINE __m128i scales_16(const BlockIQ4_XS& b) {
@@ -63,7 +54,7 @@ struct IQ4XSKernel {
     const ActQ8_K* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockIQ4_XS*>(j.weight_row(row + r));
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
-    const __m512i table = biased_table();
+    const __m512i table = iq4nl_biased_table();
     ScalarChains<R, T> out;
     for (int64_t b = 0; b < nb; ++b) {
       for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
@@ -114,7 +105,7 @@ struct alignas(64) PackedIQ4XS {
 
 void pack_iq4_xs(const MatmulJob& j, int64_t row, int valid, PackedIQ4XS* out) {
   const int64_t nb = j.w->cols / QK_K;
-  const __m512i table = biased_table();
+  const __m512i table = iq4nl_biased_table();
   for (int64_t b = 0; b < nb; ++b) {
     PackedIQ4XS& p = out[b];
     const BlockIQ4_XS* w[packed::kGroup];

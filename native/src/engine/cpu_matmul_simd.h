@@ -69,6 +69,17 @@ FRSPEC_INLINE __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 #endif
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// IQ4_NL's non-linear table (also IQ4_XS's) biased by 128 to unsigned bytes, in every 128-bit lane (vpshufb
+// looks up within lanes): the IQ4 kernels' vpdpbusd operand, the bias taken out with the activation sums.
+FRSPEC_INLINE __m512i iq4nl_biased_table() {
+  alignas(16) static constexpr auto kBiased = [] {
+    struct { uint8_t v[16]; } t{};
+    for (int i = 0; i < 16; ++i) t.v[i] = uint8_t(kIQ4NL[i] + 128);
+    return t;
+  }();
+  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kBiased.v)));
+}
+
 // {sum of a's lanes, b's, c's, d's}: exact integer sums (any pairing gives the same bits).
 FRSPEC_INLINE __m128i hsum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d) {
   const __m512i ab = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
