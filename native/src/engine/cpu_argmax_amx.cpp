@@ -53,6 +53,24 @@ bool available() {
   return ok;
 }
 
+__attribute__((target("amx-tile"))) TileScope::TileScope(const TileConfig& cfg) {
+  _tile_storeconfig(&saved_);  // all zeros (palette 0) when the thread has no tiles configured
+  load(cfg);
+}
+
+__attribute__((target("amx-tile"))) void TileScope::load(const TileConfig& cfg) {
+  alignas(64) TileConfig c = cfg;
+  _tile_loadconfig(&c);
+}
+
+__attribute__((target("amx-tile"))) TileScope::~TileScope() {
+  if (saved_.palette != 0) {
+    _tile_loadconfig(&saved_);
+  } else {
+    _tile_release();  // the thread leaves no tile state in use
+  }
+}
+
 __attribute__((target("amx-tile,amx-int8")))
 void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, int32_t* out) {
   const int chunks = cols / 64;
@@ -63,7 +81,7 @@ void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, 
   TileConfig cfg;
   for (int t = 0; t < 6; ++t) cfg.rows[t] = uint8_t(n), cfg.colsb[t] = 64;
   for (int t = 6; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-  _tile_loadconfig(&cfg);
+  TileScope scope(cfg);
   const bool resident = chunks <= 4;
   if (resident) {  // (tile numbers are immediates)
     if (chunks > 0) _tile_loadd(2, r, cols);
@@ -95,7 +113,6 @@ void block_dots(const uint8_t* r, int n, int cols, const int8_t* q, int blocks, 
     _tile_stored(0, out + size_t(b) * n * 16, 64);
     if (two) _tile_stored(1, out + size_t(b + 1) * n * 16, 64);
   }
-  _tile_release();  // the thread leaves no tile state in use
 }
 #else
 bool available() { return false; }

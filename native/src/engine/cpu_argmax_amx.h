@@ -21,6 +21,22 @@ struct TileConfig {
   uint8_t rows[16] = {};
 };
 
+// Loads a tile configuration for the calling thread and, on leaving, puts back the one the thread had (or
+// releases the tiles if it had none). Another library's AMX kernels on the same thread may configure their
+// tiles once per thread and never again (llama.cpp's do): releasing them under it made its next tile load
+// fault with SIGILL when both ran in one process (bench/engine.ts). Call only when available().
+class TileScope {
+ public:
+  explicit TileScope(const TileConfig& cfg);
+  TileScope(const TileScope&) = delete;
+  TileScope& operator=(const TileScope&) = delete;
+  void load(const TileConfig& cfg);  // another shape inside the same scope
+  ~TileScope();
+
+ private:
+  alignas(64) TileConfig saved_;
+};
+
 // For blocks [0, blocks) of q (each 16 rows x cols bytes, interleaved as the filter stores them: for each
 // group of 4 columns, 16 rows x 4 bytes) and the n <= 16 rows of r (cols bytes each, values + 128):
 // out[(b * n + k) * 16 + i] = sum_j q[block b, row i][j] * r[k][j]. cols must be a multiple of 64.

@@ -279,11 +279,11 @@ void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, PackedQ4KAmx* out
 
 // Tiles 0, 1, 2: C = lo, hi and min sums (nt tokens x 16 rows, int32); 3, 7: A (nt tokens x 64 bytes,
 // alternating so a load need not wait for the products reading the other); 4, 5, 6: B (16 x 64 bytes).
-void amx_configure(int nt) {
+amx::TileConfig amx_config(int nt) {
   amx::TileConfig c;
   for (int t : {0, 1, 2, 3, 7}) c.rows[t] = uint8_t(nt), c.colsb[t] = 64;
   for (int t : {4, 5, 6}) c.rows[t] = 16, c.colsb[t] = 64;
-  _tile_loadconfig(&c);
+  return c;
 }
 
 // One 64-value chunk c of a block: A from the activations, three products. (A macro: tile numbers are
@@ -344,17 +344,17 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   thread_local std::vector<PackedQ4KAmx> buf;
   const size_t nb = size_t(j.w->cols / QK_K);
   if (buf.size() < nb) buf.resize(nb);
-  int configured = 0;
+  int configured = j.n < 16 ? j.n : 16;
+  amx::TileScope tiles(amx_config(configured));
   for (int64_t row = r0; row < r1; row += kGroup) {
     const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
     pack_q4_K_amx<Pack>(j, row, valid, buf.data());
     for (int tok = 0; tok < j.n; tok += 16) {
       const int nt = j.n - tok < 16 ? j.n - tok : 16;
-      if (nt != configured) amx_configure(configured = nt);
+      if (nt != configured) tiles.load(amx_config(configured = nt));
       amx_tokens_q4_K(j, buf.data(), row, valid, tok, nt);
     }
   }
-  _tile_release();  // the thread leaves no tile state in use
 }
 #endif
 
