@@ -85,6 +85,49 @@ static std::vector<float> kernel_activations(DType t, const float* x, int64_t co
   return out;
 }
 
+// The 8-bit K-quant activation blocks are bit for bit the scalar definition (d = max|x| / 127, q = x * (127 /
+// max|x|) clamped to [-127, 127] and rounded to nearest even, bsums = 16-value sums, sub-blocks in Q4_K order
+// where asked), whatever vector code builds them: ties, zeros, NaN and infinities included.
+static void test_act_q8_K_bits() {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-3.f, 3.f);
+  const int64_t cols = 8 * QK_K;
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (float& v : x) v = u(rng) * (trial % 4 == 0 ? 1e-30f : trial % 4 == 1 ? 1e30f : 1.f);
+    for (int i = 0; i < QK_K; ++i) x[size_t(QK_K + i)] = float(i % 255 - 127) + (i % 2 ? 0.5f : -0.5f);  // ties (max 127.5)
+    for (int i = 0; i < QK_K; ++i) x[size_t(2 * QK_K + i)] = float(i % 255 - 127) + 0.5f * float(i % 3 - 1);
+    x[size_t(2 * QK_K + 7)] = 127.f;  // amax 127: id = 1, exact ties at +-0.5
+    for (int i = 0; i < QK_K; ++i) x[size_t(3 * QK_K + i)] = 0.f;  // zeros
+    x[size_t(4 * QK_K + trial % QK_K)] = NAN;
+    x[size_t(5 * QK_K + (trial * 7) % QK_K)] = trial % 2 ? INFINITY : -INFINITY;
+    x[size_t(6 * QK_K + 3)] = -0.f;
+    for (const bool q4k : {false, true}) {
+      std::vector<kernels::ActQ8_K> got(size_t(cols / QK_K));
+      kernels::quantize_act_q8_K(x.data(), got.data(), cols, q4k);
+      for (int64_t b = 0; b < cols / QK_K; ++b) {
+        const float* xb = x.data() + b * QK_K;
+        float amax = 0;
+        bool nan = false;
+        for (int i = 0; i < QK_K; ++i) amax = std::max(amax, std::fabs(xb[i])), nan |= xb[i] != xb[i];
+        const float d = nan ? NAN : amax / 127.f, id = amax > 0 ? 127.f / amax : 0.f;
+        const kernels::ActQ8_K& a = got[size_t(b)];
+        bool ok = std::memcmp(&d, &a.d, 4) == 0;
+        for (int g = 0; g < 16; ++g) {
+          int s = 0;
+          for (int i = 16 * g; i < 16 * g + 16; ++i) {
+            const int8_t q = int8_t(std::nearbyint(std::min(127.f, std::max(-127.f, xb[i] * id))));
+            ok &= a.qs[kernels::act_q8_K_index(i, q4k)] == q;
+            s += q;
+          }
+          ok &= a.bsums[g] == s;
+        }
+        CHECK(ok, "Q8_K activation block %lld (trial %d, q4k order %d) differs from the scalar definition", (long long)b, trial, int(q4k));
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------ scalar conversions
 
 // The compiler's own half type: arm64 has __fp16 (GCC 12's C++ front end has no _Float16 there).
@@ -649,6 +692,7 @@ int main() {
   test_bf16_conversions();
   test_layouts();
   test_round_trip_error();
+  test_act_q8_K_bits();
   test_matmul(pools);
   test_matmul_many_tasks(pools);
   test_gemm_paths(pools);

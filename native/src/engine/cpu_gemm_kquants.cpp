@@ -13,6 +13,8 @@
 // (ScalarChains in cpu_matmul_simd.h): per (row, token) acc = fma(float(I), d * dx, acc), then
 // acc = fma(float(M), (-dmin) * dx, acc) for Q4_K, blocks in order; y = acc (+ bias). So a token gets the
 // same bits from this GEMM, from the tile GEMM and from the GEMV, whatever n, the tiling or the threads.
+#include <algorithm>
+
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_kscales.h"
@@ -38,73 +40,71 @@ struct alignas(64) PackedQ6K {
   float d[kGroup];
 };
 
-// Rows [row, row + valid) of the weight, block by block; rows past `valid` are zeros (outputs not stored).
-void pack_q4_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
-  const int64_t nb = j.w->cols / QK_K;
+// Block b of rows [row, row + valid) of the weight; rows past `valid` are zeros (outputs not stored).
+FRSPEC_INLINE void pack_q4_K_block(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4K& p) {
   const __m512i nib = _mm512_set1_epi8(0x0f);
-  for (int64_t b = 0; b < nb; ++b) {
-    PackedQ4K& p = out[b];
-    const BlockQ4_K* w[kGroup];
-    for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ4_K*>(j.weight_row(row + r)) + b : nullptr;
-    // Activation chunk c (positions 64c..64c+63, slots 2c and 2c+1) = nibble c % 2 of qs[64 (c / 2) ..+64).
-    for (int c = 0; c < 4; ++c) {
-      __m512i v[kGroup];
-      for (int r = 0; r < kGroup; ++r) {
-        const __m512i raw = w[r] ? _mm512_loadu_si512(w[r]->qs + 64 * (c / 2)) : _mm512_setzero_si512();
-        v[r] = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib);
-      }
-      transpose16x16(v);
-      for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
-    }
-    // Scales and mins: row r's [sc0..7, m0..7] as 16 int32, transposed to one vector per field.
+  const BlockQ4_K* w[kGroup];
+  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ4_K*>(j.weight_row(row + r)) + b : nullptr;
+  // Activation chunk c (positions 64c..64c+63, slots 2c and 2c+1) = nibble c % 2 of qs[64 (c / 2) ..+64).
+  for (int c = 0; c < 4; ++c) {
     __m512i v[kGroup];
-    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
-    transpose16x16(v);
-    for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
-    for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));  // (m, m)
     for (int r = 0; r < kGroup; ++r) {
-      p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
-      p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+      const __m512i raw = w[r] ? _mm512_loadu_si512(w[r]->qs + 64 * (c / 2)) : _mm512_setzero_si512();
+      v[r] = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib);
     }
+    transpose16x16(v);
+    for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
   }
+  // Scales and mins: row r's [sc0..7, m0..7] as 16 int32, transposed to one vector per field.
+  __m512i v[kGroup];
+  for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
+  transpose16x16(v);
+  for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
+  for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));  // (m, m)
+  for (int r = 0; r < kGroup; ++r) {
+    p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
+    p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+  }
+}
+void pack_q4_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
+  for (int64_t b = 0; b < j.w->cols / QK_K; ++b) pack_q4_K_block(j, row, valid, b, out[b]);
 }
 
 // Q5_K: Q4_K's layout plus a fifth bit per value (qh[l] bit j for value l of sub-block j), so the same
 // packed block and tile; quants 0..31.
-void pack_q5_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
-  const int64_t nb = j.w->cols / QK_K;
+FRSPEC_INLINE void pack_q5_K_block(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4K& p) {
   const __m512i nib = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(0x01);
-  for (int64_t b = 0; b < nb; ++b) {
-    PackedQ4K& p = out[b];
-    const BlockQ5_K* w[kGroup];
-    for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r)) + b : nullptr;
-    for (int c = 0; c < 4; ++c) {
-      // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
-      const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
-      __m512i v[kGroup];
-      for (int r = 0; r < kGroup; ++r) {
-        if (!w[r]) {
-          v[r] = _mm512_setzero_si512();
-          continue;
-        }
-        const __m512i raw = _mm512_loadu_si512(w[r]->qs + 64 * (c / 2));
-        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh)));
-        const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), one);
-        v[r] = _mm512_or_si512(_mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib), _mm512_slli_epi16(bit, 4));
-      }
-      transpose16x16(v);
-      for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
-    }
+  const BlockQ5_K* w[kGroup];
+  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r)) + b : nullptr;
+  for (int c = 0; c < 4; ++c) {
+    // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
+    const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
     __m512i v[kGroup];
-    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
-    transpose16x16(v);
-    for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
-    for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));
     for (int r = 0; r < kGroup; ++r) {
-      p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
-      p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+      if (!w[r]) {
+        v[r] = _mm512_setzero_si512();
+        continue;
+      }
+      const __m512i raw = _mm512_loadu_si512(w[r]->qs + 64 * (c / 2));
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh)));
+      const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), one);
+      v[r] = _mm512_or_si512(_mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib), _mm512_slli_epi16(bit, 4));
     }
+    transpose16x16(v);
+    for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
   }
+  __m512i v[kGroup];
+  for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
+  transpose16x16(v);
+  for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
+  for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));
+  for (int r = 0; r < kGroup; ++r) {
+    p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
+    p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+  }
+}
+void pack_q5_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
+  for (int64_t b = 0; b < j.w->cols / QK_K; ++b) pack_q5_K_block(j, row, valid, b, out[b]);
 }
 
 void pack_q6_K(const MatmulJob& j, int64_t row, int valid, PackedQ6K* out) {
@@ -230,129 +230,198 @@ struct TileQ6K {
 // product must be multiplied by its row's scale before it is added. Here the scale goes into the weight
 // bytes instead: a 6-bit scale is 8 hi + lo (hi, lo < 8), and q * lo, q * hi (q < 32) are bytes, so
 //   I = sum_s sc_s * dot_s = sum_k a_k * q_k * lo_s(k) + 8 * sum_k a_k * q_k * hi_s(k)
-// is two dot products over the whole 256-value block, and the mins' sum M = sum_s m_s * (sum of the
-// sub-block's activations) is a third, with the bytes m_s(k). The three are exact int32, the same integers
-// the VNNI tile computes, and the float epilogue is its own, so a token gets the same bits from this
-// path, the VNNI GEMM and the GEMV. Packing costs ~3x the VNNI block's bytes, once per 16 rows per call.
+// is two dot products over the whole 256-value block. The mins' sum M = sum_s m_s * S_s (S_s: the sum of
+// sub-block s's activation bytes, from the block's 16-value bsums) takes 4 vpdpwssd per token and block.
+// I and M are exact int32, the same integers the VNNI tile computes, and the float epilogue is its own,
+// so a token gets the same bits from this path, the VNNI GEMM and the GEMV.
+//
+// Where the time goes: per 16 rows, 16 tokens and block, 8 TDPBSUD (~128 cycles) against 1 KB of A and
+// 8 KB of B tiles, 2 tile stores and the float epilogue (~20 instructions per token). So the loops keep B
+// in L1 (one block of two 16-row groups, 17 KB, serves every token tile: C = 4 tiles, lo and hi of both
+// groups, one A tile feeds 4 products) and the activations in L2 (a chunk of blocks for all tokens passes
+// over every row group of the task before the next chunk), and the float sums live in memory per
+// (row group, token) across chunks.
 struct alignas(64) PackedQ4KAmx {
   uint8_t lo[64][kGroup][4];  // q * (sc & 7), in PackedQ4K::q's layout
   uint8_t hi[64][kGroup][4];  // q * (sc >> 3)
-  uint8_t mn[64][kGroup][4];  // the value's sub-block min m
+  int16_t m[4][kGroup][2];    // (m_2k, m_2k+1): pairs with the activation's (S_2k, S_2k+1)
   float d[kGroup], nd[kGroup];
 };
 
-// From the VNNI packing (pack_q4_K / pack_q5_K, all blocks into `tmp`) to PackedQ4KAmx.
-template <void (*Pack)(const MatmulJob&, int64_t, int, PackedQ4K*)>
-void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, PackedQ4KAmx* out) {
-  thread_local std::vector<PackedQ4K> tmp;
-  const size_t nb = size_t(j.w->cols / QK_K);
-  if (tmp.size() < nb) tmp.resize(nb);
-  Pack(j, row, valid, tmp.data());
+// From the VNNI packing of one block (pack_q4_K_block / pack_q5_K_block) to PackedQ4KAmx.
+template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)>
+void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4KAmx& o) {
+  alignas(64) PackedQ4K p;
+  PackBlock(j, row, valid, b, p);
   const __m512i bytes4 = _mm512_set1_epi32(0x01010101), low16 = _mm512_set1_epi32(0xffff);
   const __m512i seven = _mm512_set1_epi8(7), even = _mm512_set1_epi16(0x00ff);
   // Byte-wise a * b for bytes whose products fit a byte: even and odd bytes through 16-bit products.
-  auto mul_bytes = [&](__m512i a, __m512i b) {
-    const __m512i e = _mm512_and_si512(_mm512_mullo_epi16(a, _mm512_and_si512(b, even)), even);
-    const __m512i o = _mm512_mullo_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(b, 8));
-    return _mm512_or_si512(e, _mm512_slli_epi16(o, 8));
+  auto mul_bytes = [&](__m512i a, __m512i c) {
+    const __m512i e = _mm512_and_si512(_mm512_mullo_epi16(a, _mm512_and_si512(c, even)), even);
+    const __m512i od = _mm512_mullo_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(c, 8));
+    return _mm512_or_si512(e, _mm512_slli_epi16(od, 8));
   };
-  for (size_t b = 0; b < nb; ++b) {
-    const PackedQ4K& p = tmp[b];
-    PackedQ4KAmx& o = out[b];
-    for (int s = 0; s < 8; ++s) {
-      // Each row's scale (and min) in the 4 bytes of its lane: the row's 4 values in a packed vector.
-      const __m512i sc = _mm512_mullo_epi32(_mm512_load_si512(p.sc[s]), bytes4);
-      const __m512i lo = _mm512_and_si512(sc, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc, 3), seven);
-      const __m512i mn = _mm512_mullo_epi32(_mm512_and_si512(_mm512_load_si512(p.m[kQ4KSlot[s]]), low16), bytes4);
-      for (int q = 0; q < 8; ++q) {
-        const int kq = 8 * s + q;
-        const __m512i wq = _mm512_load_si512(p.q[kq]);
-        _mm512_store_si512(o.lo[kq], mul_bytes(wq, lo));
-        _mm512_store_si512(o.hi[kq], mul_bytes(wq, hi));
-        _mm512_store_si512(o.mn[kq], mn);
-      }
+  for (int s = 0; s < 8; ++s) {
+    // Each row's scale in the 4 bytes of its lane: the row's 4 values in a packed vector.
+    const __m512i sc = _mm512_mullo_epi32(_mm512_load_si512(p.sc[s]), bytes4);
+    const __m512i lo = _mm512_and_si512(sc, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc, 3), seven);
+    for (int q = 0; q < 8; ++q) {
+      const int kq = 8 * s + q;
+      const __m512i wq = _mm512_load_si512(p.q[kq]);
+      _mm512_store_si512(o.lo[kq], mul_bytes(wq, lo));
+      _mm512_store_si512(o.hi[kq], mul_bytes(wq, hi));
     }
-    std::memcpy(o.d, p.d, sizeof o.d);
-    std::memcpy(o.nd, p.nd, sizeof o.nd);
   }
+  // p.m[i] = (m_i, m_i) per lane -> (m_2k, m_2k+1).
+  for (int k = 0; k < 4; ++k)
+    _mm512_store_si512(o.m[k], _mm512_or_si512(_mm512_and_si512(_mm512_load_si512(p.m[2 * k]), low16),
+                                               _mm512_andnot_si512(low16, _mm512_load_si512(p.m[2 * k + 1]))));
+  std::memcpy(o.d, p.d, sizeof o.d);
+  std::memcpy(o.nd, p.nd, sizeof o.nd);
 }
 
-// Tiles 0, 1, 2: C = lo, hi and min sums (nt tokens x 16 rows, int32); 3, 7: A (nt tokens x 64 bytes,
-// alternating so a load need not wait for the products reading the other); 4, 5, 6: B (16 x 64 bytes).
+// Tiles 0, 1: C = lo and hi sums of row group 0 (nt tokens x 16 rows, int32), 2, 3: of group 1; 4, 5: A (nt
+// tokens x 64 bytes, alternating so a load need not wait for the products reading the other); 6, 7: B.
 amx::TileConfig amx_config(int nt) {
   amx::TileConfig c;
-  for (int t : {0, 1, 2, 3, 7}) c.rows[t] = uint8_t(nt), c.colsb[t] = 64;
-  for (int t : {4, 5, 6}) c.rows[t] = 16, c.colsb[t] = 64;
+  for (int t : {0, 1, 2, 3, 4, 5}) c.rows[t] = uint8_t(nt), c.colsb[t] = 64;
+  for (int t : {6, 7}) c.rows[t] = 16, c.colsb[t] = 64;
   return c;
 }
 
-// One 64-value chunk c of a block: A from the activations, three products. (A macro: tile numbers are
-// immediates of the instructions.)
-#define FRSPEC_AMX_Q4K_CHUNK(A, c)                   \
-  do {                                               \
-    _tile_loadd(A, qs + 64 * (c), stride);           \
-    _tile_loadd(4, p.lo[16 * (c)], 64);              \
-    _tile_dpbsud(0, A, 4);                           \
-    _tile_loadd(5, p.hi[16 * (c)], 64);              \
-    _tile_dpbsud(1, A, 5);                           \
-    _tile_loadd(6, p.mn[16 * (c)], 64);              \
-    _tile_dpbsud(2, A, 6);                           \
+// (S_2k, S_2k+1) as int16 pairs for k = 0..3 (S_s = bsums[2s] + bsums[2s+1], |S_s| <= 32 * 127).
+FRSPEC_INLINE void sub_block_sums(const ActQ8_K& a, int32_t* out) {
+  const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), _mm256_set1_epi16(1));
+  const __m256i p = _mm256_packs_epi32(s, s);  // [S0..S3 S0..S3 | S4..S7 S4..S7]
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+}
+
+// The per-thread state of one call (amx_gemm_rows_q4_K): float sums per (row group, token), the tokens'
+// sub-block sum pairs per block.
+struct alignas(64) Row16 {
+  float v[16];
+};
+struct AmxQ4KScratch {
+  std::vector<Row16> acc;  // [group][token]: 16 rows
+  std::vector<int32_t> spairs;
+};
+
+// One 64-value chunk c of a block for one A tile (tile A): products with both groups' lo/hi planes.
+#define FRSPEC_AMX_Q4K_CHUNK(A, c)                \
+  do {                                            \
+    _tile_loadd(A, qs + 64 * (c), stride);        \
+    _tile_loadd(6, p0.lo[16 * (c)], 64);          \
+    _tile_dpbsud(0, A, 6);                        \
+    _tile_loadd(7, p0.hi[16 * (c)], 64);          \
+    _tile_dpbsud(1, A, 7);                        \
+    if (two) {                                    \
+      _tile_loadd(6, p1.lo[16 * (c)], 64);        \
+      _tile_dpbsud(2, A, 6);                      \
+      _tile_loadd(7, p1.hi[16 * (c)], 64);        \
+      _tile_dpbsud(3, A, 7);                      \
+    }                                             \
   } while (0)
 
-// Rows [row, row + valid) (packed in pk) for tokens [tok, tok + nt), nt <= 16.
-void amx_tokens_q4_K(const MatmulJob& j, const PackedQ4KAmx* pk, int64_t row, int valid, int tok, int nt) {
-  const int64_t nb = j.w->cols / QK_K;
+// Block b of row groups p0 (and p1 if `two`) for the 16-token tile at tok (nt tokens; its first `skip`
+// tokens were done by the previous tile): the tile products, then each token's float chain step.
+// acc0/acc1: the groups' float sums, 16 per token.
+FRSPEC_INLINE void amx_block_q4_K(const MatmulJob& j, const PackedQ4KAmx& p0, const PackedQ4KAmx& p1, bool two, int64_t b, int tok,
+                                  int nt, int skip, const int32_t* spairs, int64_t nb, float* acc0, float* acc1) {
   const size_t stride = j.act_stride;
-  __m512 acc[16];
-  for (int t = 0; t < nt; ++t) acc[t] = _mm512_setzero_ps();
-  alignas(64) int32_t sums[3][16][16];  // lo, hi, min sums: [token][row]
-  for (int64_t b = 0; b < nb; ++b) {
-    const PackedQ4KAmx& p = pk[b];
-    const uint8_t* x0 = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
-    const int8_t* qs = reinterpret_cast<const ActQ8_K*>(x0)->qs;
-    _tile_zero(0);
-    _tile_zero(1);
+  const uint8_t* x0 = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
+  const int8_t* qs = reinterpret_cast<const ActQ8_K*>(x0)->qs;
+  alignas(64) int32_t sums[4][16][16];  // lo, hi of group 0, lo, hi of group 1: [token][row]
+  _tile_zero(0);
+  _tile_zero(1);
+  if (two) {
     _tile_zero(2);
-    FRSPEC_AMX_Q4K_CHUNK(3, 0);
-    FRSPEC_AMX_Q4K_CHUNK(7, 1);
-    FRSPEC_AMX_Q4K_CHUNK(3, 2);
-    FRSPEC_AMX_Q4K_CHUNK(7, 3);
-    _tile_stored(0, sums[0], 64);
-    _tile_stored(1, sums[1], 64);
-    _tile_stored(2, sums[2], 64);
-    const __m512 d = _mm512_load_ps(p.d), nd = _mm512_load_ps(p.nd);
-    for (int t = 0; t < nt; ++t) {
-      const float dxf = reinterpret_cast<const ActQ8_K*>(x0 + size_t(t) * stride)->d;
-      const __m512i isum = _mm512_add_epi32(_mm512_load_si512(sums[0][t]), _mm512_slli_epi32(_mm512_load_si512(sums[1][t]), 3));
-      const __m512 dx = _mm512_set1_ps(dxf);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), acc[t]);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[2][t])), _mm512_mul_ps(nd, dx), acc[t]);
-    }
+    _tile_zero(3);
   }
-  const __mmask16 mask = __mmask16((1u << valid) - 1);
-  const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
-  for (int t = 0; t < nt; ++t) {
-    float* y = j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row);
-    _mm512_mask_storeu_ps(y, mask, j.bias ? _mm512_add_ps(acc[t], bias) : acc[t]);
+  FRSPEC_AMX_Q4K_CHUNK(4, 0);
+  FRSPEC_AMX_Q4K_CHUNK(5, 1);
+  FRSPEC_AMX_Q4K_CHUNK(4, 2);
+  FRSPEC_AMX_Q4K_CHUNK(5, 3);
+  _tile_stored(0, sums[0], 64);
+  _tile_stored(1, sums[1], 64);
+  if (two) {
+    _tile_stored(2, sums[2], 64);
+    _tile_stored(3, sums[3], 64);
+  }
+  const PackedQ4KAmx* pg[2] = {&p0, &p1};
+  float* accg[2] = {acc0, acc1};
+  for (int g = 0; g < (two ? 2 : 1); ++g) {
+    const PackedQ4KAmx& p = *pg[g];
+    const __m512 d = _mm512_load_ps(p.d), nd = _mm512_load_ps(p.nd);
+    const __m512i m0 = _mm512_load_si512(p.m[0]), m1 = _mm512_load_si512(p.m[1]), m2 = _mm512_load_si512(p.m[2]),
+                  m3 = _mm512_load_si512(p.m[3]);
+    for (int t = skip; t < nt; ++t) {
+      const float dxf = reinterpret_cast<const ActQ8_K*>(x0 + size_t(t) * stride)->d;
+      const int32_t* sp = spairs + (size_t(tok + t) * size_t(nb) + size_t(b)) * 4;
+      __m512i msum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), m0, _mm512_set1_epi32(sp[0]));
+      msum = _mm512_dpwssd_epi32(msum, m1, _mm512_set1_epi32(sp[1]));
+      msum = _mm512_dpwssd_epi32(msum, m2, _mm512_set1_epi32(sp[2]));
+      msum = _mm512_dpwssd_epi32(msum, m3, _mm512_set1_epi32(sp[3]));
+      const __m512i isum = _mm512_add_epi32(_mm512_load_si512(sums[2 * g][t]), _mm512_slli_epi32(_mm512_load_si512(sums[2 * g + 1][t]), 3));
+      const __m512 dx = _mm512_set1_ps(dxf);
+      float* a = accg[g] + size_t(tok + t) * 16;
+      __m512 acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), _mm512_load_ps(a));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(nd, dx), acc);
+      _mm512_store_ps(a, acc);
+    }
   }
 }
 #undef FRSPEC_AMX_Q4K_CHUNK
 
-// As packed::gemm_rows, with 16-token AMX tiles: each group of 16 rows packed once, then every 16 tokens.
-template <void (*Pack)(const MatmulJob&, int64_t, int, PackedQ4K*)>
+// As packed::gemm_rows, with 16-token AMX tiles. Loops: chunks of blocks small enough that all tokens'
+// activations for them stay in L2; in each, pairs of 16-row groups, block by block (packed once, then in
+// L1 while every token tile passes over it). Token tiles start at 0, 16, 32, ... and, when n is not a
+// multiple of 16, the last at n - 16 (its tokens done before are skipped), so one tile shape serves the
+// whole call.
+template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
-  thread_local std::vector<PackedQ4KAmx> buf;
-  const size_t nb = size_t(j.w->cols / QK_K);
-  if (buf.size() < nb) buf.resize(nb);
-  int configured = j.n < 16 ? j.n : 16;
-  amx::TileScope tiles(amx_config(configured));
-  for (int64_t row = r0; row < r1; row += kGroup) {
-    const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
-    pack_q4_K_amx<Pack>(j, row, valid, buf.data());
-    for (int tok = 0; tok < j.n; tok += 16) {
-      const int nt = j.n - tok < 16 ? j.n - tok : 16;
-      if (nt != configured) tiles.load(amx_config(configured = nt));
-      amx_tokens_q4_K(j, buf.data(), row, valid, tok, nt);
+  thread_local AmxQ4KScratch scratch;
+  const int64_t nb = j.w->cols / QK_K;
+  const int n = j.n;
+  const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
+  std::vector<Row16>& acc = scratch.acc;
+  std::vector<int32_t>& spairs = scratch.spairs;
+  acc.assign(size_t(groups) * size_t(n), Row16{});
+  if (spairs.size() < size_t(n) * size_t(nb) * 4) spairs.resize(size_t(n) * size_t(nb) * 4);
+  for (int t = 0; t < n; ++t)
+    for (int64_t b = 0; b < nb; ++b) sub_block_sums(reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b], spairs.data() + (size_t(t) * size_t(nb) + size_t(b)) * 4);
+  const int nt = n < 16 ? n : 16;
+  amx::TileScope tiles(amx_config(nt));
+  // Blocks per chunk: all tokens' activation blocks of a chunk within ~512 KB.
+  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(sizeof(ActQ8_K))));
+  alignas(64) PackedQ4KAmx pk[2];
+  for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+    const int64_t c1 = std::min(nb, c0 + chunk);
+    for (int64_t g = 0; g < groups; g += 2) {
+      const bool two = g + 1 < groups;
+      const int64_t row0 = r0 + g * kGroup, row1 = row0 + kGroup;
+      const int valid0 = int(std::min<int64_t>(kGroup, r1 - row0)), valid1 = two ? int(std::min<int64_t>(kGroup, r1 - row1)) : 0;
+      float* acc0 = reinterpret_cast<float*>(acc.data() + size_t(g) * size_t(n));
+      float* acc1 = two ? acc0 + size_t(n) * 16 : acc0;
+      for (int64_t b = c0; b < c1; ++b) {
+        pack_q4_K_amx<PackBlock>(j, row0, valid0, b, pk[0]);
+        if (two) pack_q4_K_amx<PackBlock>(j, row1, valid1, b, pk[1]);
+        for (int tok = 0; tok < n; tok += 16) {
+          const int start = tok + nt <= n ? tok : n - nt;
+          amx_block_q4_K(j, pk[0], pk[1], two, b, start, nt, tok - start, spairs.data(), nb, acc0, acc1);
+        }
+      }
+    }
+  }
+  // y = acc (+ bias)
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t row = r0 + g * kGroup;
+    const int valid = int(std::min<int64_t>(kGroup, r1 - row));
+    const __mmask16 mask = __mmask16((1u << valid) - 1);
+    const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
+    for (int t = 0; t < n; ++t) {
+      const __m512 a = _mm512_load_ps(acc[size_t(g) * size_t(n) + size_t(t)].v);
+      float* y = j.y + size_t(t) * size_t(j.w->rows) + size_t(row);
+      _mm512_mask_storeu_ps(y, mask, j.bias ? _mm512_add_ps(a, bias) : a);
     }
   }
 }
@@ -364,14 +433,14 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
 // FRSPEC_AMX=0 turns them off), else the VNNI tiles. Same bits either way.
 RowsFn gemm_fn_q4_K() {
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__)
-  if (amx::available()) return amx_gemm_rows_q4_K<pack_q4_K>;
+  if (amx::available()) return amx_gemm_rows_q4_K<pack_q4_K_block>;
 #endif
   return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>;
 }
 RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K, QK_K>; }
 RowsFn gemm_fn_q5_K() {
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__)
-  if (amx::available()) return amx_gemm_rows_q4_K<pack_q5_K>;
+  if (amx::available()) return amx_gemm_rows_q4_K<pack_q5_K_block>;
 #endif
   return gemm_rows<PackedQ4K, pack_q5_K, TileQ4K, QK_K>;
 }

@@ -9,6 +9,10 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_tiles.h"
@@ -75,6 +79,40 @@ void quantize_act_q8_0(const float* x, ActQ8_0x2* out, int64_t cols) {
   }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+// quantize_block<QK_K> plus the block's 16-value sums, 16 values per instruction: the same bits (the max is
+// exact in any order and skips NaN as std::max does, _mm512_max_ps(v, -127) / _mm512_min_ps(v, 127) pick
+// as std::max(-127, v) / std::min(127, v) do, NaN included, and the conversion rounds to nearest even as
+// std::nearbyint does in the default rounding mode). The scalar loop was ~25% of a 256-token Q4_K GEMM.
+static void quantize_block_q8_K(const float* x, ActQ8_K& out, bool q4k_order) {
+  __m512 vmax = _mm512_setzero_ps();
+  __mmask16 nan = 0;
+  for (int i = 0; i < QK_K / 16; ++i) {
+    const __m512 v = _mm512_loadu_ps(x + 16 * i);
+    vmax = _mm512_max_ps(_mm512_abs_ps(v), vmax);  // NaN in v: vmax's lane kept
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  }
+  const float amax = _mm512_reduce_max_ps(vmax);
+  out.d = nan ? NAN : amax / 127.f;
+  const __m512 id = _mm512_set1_ps(amax > 0 ? 127.f / amax : 0.f), lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
+  for (int j = 0; j < 8; ++j) {  // 32-value sub-block j: two 16-value groups
+    __m512i q[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + 32 * j + 16 * h), id);
+      q[h] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+    }
+    int8_t* dst = out.qs + 32 * (q4k_order ? kQ4KSlot[j] : j);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(q[0]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm512_cvtepi32_epi8(q[1]));
+    out.bsums[2 * j] = int16_t(_mm512_reduce_add_epi32(q[0]));
+    out.bsums[2 * j + 1] = int16_t(_mm512_reduce_add_epi32(q[1]));
+  }
+}
+
+void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_order) {
+  for (int64_t b = 0; b < cols / QK_K; ++b) quantize_block_q8_K(x + b * QK_K, out[b], q4k_order);
+}
+#else
 void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_order) {
   for (int64_t b = 0; b < cols / QK_K; ++b) {
     int8_t q[QK_K];
@@ -87,6 +125,7 @@ void quantize_act_q8_K(const float* x, ActQ8_K* out, int64_t cols, bool q4k_orde
     for (int j = 0; j < 8; ++j) std::memcpy(out[b].qs + 32 * (q4k_order ? kQ4KSlot[j] : j), q + 32 * j, 32);
   }
 }
+#endif
 
 namespace {
 std::atomic<int> g_gemm_min_n{[] {
