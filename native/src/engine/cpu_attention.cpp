@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "engine/cpu_attention_neon.h"
@@ -51,13 +52,25 @@ FRSPEC_ATTN_INLINE void score_blocks(const float* const* q, const float* kt, int
       _mm512_storeu_ps(raw + i * stride + size_t(b0 + b) * kKvBlock, _mm512_mul_ps(acc[b][i], _mm512_set1_ps(scale)));
 }
 
-// About 8 chains in flight (2 FMA ports x 4 cycles of latency): fewer queries, more blocks at a time.
+// Blocks per step for Q queries: about 24 accumulators (of 32 registers) beside the B key vectors, so
+// that each key vector loaded feeds Q FMAs and each query element broadcast feeds B.
+constexpr int score_step(int q) { return q <= 2 ? 8 : q == 3 ? 6 : q == 4 ? 5 : q <= 6 ? 4 : 3; }
+
+template <int Q, int B = score_step(Q)>
+void score_rest(const float* const* q, const float* kt, int head_dim, int b0, int n, float scale, float* raw,
+                size_t stride) {
+  if constexpr (B > 1) {
+    if (n == B - 1) return score_blocks<Q, B - 1>(q, kt, head_dim, b0, scale, raw, stride);
+    return score_rest<Q, B - 1>(q, kt, head_dim, b0, n, scale, raw, stride);
+  }
+}
+
 template <int Q>
 void scores_q(const float* const* q, const float* kt, int head_dim, int n_blocks, float scale, float* raw, size_t stride) {
-  constexpr int B = Q >= 8 ? 1 : 8 / Q;
+  constexpr int B = score_step(Q);
   int b = 0;
   for (; b + B <= n_blocks; b += B) score_blocks<Q, B>(q, kt, head_dim, b, scale, raw, stride);
-  for (; b < n_blocks; ++b) score_blocks<Q, 1>(q, kt, head_dim, b, scale, raw, stride);
+  if (b < n_blocks) score_rest<Q>(q, kt, head_dim, b, n_blocks - b, scale, raw, stride);
 }
 #endif
 
@@ -66,15 +79,23 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
             size_t stride) {
   const int n_blocks = (n_slots + kKvBlock - 1) / kKvBlock;
 #if defined(__AVX512F__)
-  switch (n_q) {
-    case 1: return scores_q<1>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    case 2: return scores_q<2>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    case 3: return scores_q<3>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    case 4: return scores_q<4>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    case 5: return scores_q<5>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    case 6: return scores_q<6>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    case 7: return scores_q<7>(q, kt, head_dim, n_blocks, scale, raw, stride);
-    default: return scores_q<8>(q, kt, head_dim, n_blocks, scale, raw, stride);
+  // Groups of at most 8 queries, as even as possible (12 = 6 + 6, 14 = 7 + 7).
+  const int groups = (n_q + 7) / 8;
+  for (int g = 0, i = 0; g < groups; ++g) {
+    const int m = (n_q - i) / (groups - g);
+    const float* const* qg = q + i;
+    float* rg = raw + i * stride;
+    switch (m) {
+      case 1: scores_q<1>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 2: scores_q<2>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 3: scores_q<3>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 4: scores_q<4>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 5: scores_q<5>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 6: scores_q<6>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 7: scores_q<7>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      default: scores_q<8>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+    }
+    i += m;
   }
 #elif defined(FRSPEC_NEON_KERNELS)
   neon::scores(q, n_q, kt, head_dim, n_blocks, scale, raw, stride);  // arm64: cpu_attention_neon.h
@@ -91,69 +112,153 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
 #endif
 }
 
-// One query vector's visible slots: the committed [0, n_past), then `tail` (new slots, increasing).
-struct Visible {
-  const int32_t* tail;
-  int n_tail;
-};
+// The largest of x[0 .. n) (n >= 1).
+float max_of(const float* x, int n) {
+  float m = -std::numeric_limits<float>::infinity();
+  int k = 0;
+#if defined(__AVX512F__)
+  if (n >= 16) {
+    __m512 vm = _mm512_loadu_ps(x);
+    for (k = 16; k + 16 <= n; k += 16) vm = _mm512_maskz_max_ps(0xffff, vm, _mm512_loadu_ps(x + k));  // (maskz: GCC 12 warns on the plain form)
+    alignas(64) float lanes[16];  // (GCC 12's _mm512_reduce_max_ps trips -Wmaybe-uninitialized)
+    _mm512_store_ps(lanes, vm);
+    for (float l : lanes) m = std::max(m, l);
+  }
+#endif
+  for (; k < n; ++k) m = std::max(m, x[k]);
+  return m;
+}
+
+// Scores more than kNegligible below the row's maximum get weight exactly 0 (exp(-inf)) instead of a value
+// under e^-64 ~ 1.6e-28: their share of the sum is far below float precision, and the subnormal weights
+// and products they would give cost a microcode assist per FMA on x86 (a peaked row ran 3x slower).
+// A zero weight leaves every FMA chain unchanged (fma(0, v, acc) == acc for finite v), so this is only a
+// change of the softmax, the same on every path and CPU.
+constexpr float kNegligible = 64.f;
+
+void drop_negligible(float* w, int n, float max) {
+  const float floor = max - kNegligible, ninf = -std::numeric_limits<float>::infinity();
+  int k = 0;
+#if defined(__AVX512F__)
+  const __m512 f = _mm512_set1_ps(floor), vinf = _mm512_set1_ps(ninf);
+  for (; k + 16 <= n; k += 16) {
+    const __mmask16 low = _mm512_cmp_ps_mask(_mm512_loadu_ps(w + k), f, _CMP_LT_OQ);
+    _mm512_mask_storeu_ps(w + k, low, vinf);
+  }
+#endif
+  for (; k < n; ++k)
+    if (w[k] < floor) w[k] = ninf;
+}
 
 #if defined(__AVX512F__)
-// out_i[c0 .. c0+64) = sum_k w_i[k] * v[slot_k][c0 ..], one FMA chain per element in slot order, for Q
-// query vectors at once: the committed slots' value rows are loaded once for all of them (Q x 4 chains),
-// then each continues its own chain over its new slots.
-template <int Q>
-void weighted_values_64(const float* const* w, const Visible* vis, int n_past, const float* v, int head_dim, int c0,
-                        float* const* out) {
-  __m512 a[Q][4];
-  for (int i = 0; i < Q; ++i)
-    for (int j = 0; j < 4; ++j) a[i][j] = _mm512_setzero_ps();
-  for (int k = 0; k < n_past; ++k) {
-    const float* vr = v + size_t(k) * head_dim + c0;
-    const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16), v2 = _mm512_loadu_ps(vr + 32),
-                 v3 = _mm512_loadu_ps(vr + 48);
-    for (int i = 0; i < Q; ++i) {
-      const __m512 wk = _mm512_set1_ps(w[i][k]);
-      a[i][0] = _mm512_fmadd_ps(wk, v0, a[i][0]);
-      a[i][1] = _mm512_fmadd_ps(wk, v1, a[i][1]);
-      a[i][2] = _mm512_fmadd_ps(wk, v2, a[i][2]);
-      a[i][3] = _mm512_fmadd_ps(wk, v3, a[i][3]);
-    }
+// out_q[c0 .. c0 + 16 NV) = inv_q * sum_k w_q[k] * v[slot_k][c0 ..] for R batch rows x H heads (query
+// q = r * H + h): one FMA chain per element over the query's visible slots in order. The slots every row
+// sees, [0, min n_contig), are loaded once for all R x H queries, then each row's own slots once for its
+// H heads; R x H x NV chains in flight.
+template <int R, int H, int NV>
+void values_tile(const float* const* w, const Visible* vis, const float* v, int head_dim, int c0, const float* inv,
+                 float* const* out) {
+  __m512 a[R][H][NV];
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < H; ++h)
+      for (int j = 0; j < NV; ++j) a[r][h][j] = _mm512_setzero_ps();
+  int common = vis[0].n_contig;
+  for (int r = 1; r < R; ++r) common = std::min(common, vis[r].n_contig);
+  const float* vc = v + c0;
+  for (int k = 0; k < common; ++k) {
+    const float* vr = vc + size_t(k) * head_dim;
+    __m512 x[NV];
+    for (int j = 0; j < NV; ++j) x[j] = _mm512_loadu_ps(vr + 16 * j);
+    for (int r = 0; r < R; ++r)
+      for (int h = 0; h < H; ++h) {
+        const __m512 wk = _mm512_set1_ps(w[r * H + h][k]);
+        for (int j = 0; j < NV; ++j) a[r][h][j] = _mm512_fmadd_ps(wk, x[j], a[r][h][j]);
+      }
   }
-  for (int i = 0; i < Q; ++i) {
-    for (int t = 0; t < vis[i].n_tail; ++t) {
-      const __m512 wk = _mm512_set1_ps(w[i][n_past + t]);
-      const float* vr = v + size_t(vis[i].tail[t]) * head_dim + c0;
-      for (int j = 0; j < 4; ++j) a[i][j] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vr + 16 * j), a[i][j]);
+  for (int r = 0; r < R; ++r) {
+    auto add = [&](const float* vr, int k) __attribute__((always_inline)) {
+      __m512 x[NV];
+      for (int j = 0; j < NV; ++j) x[j] = _mm512_loadu_ps(vr + 16 * j);
+      for (int h = 0; h < H; ++h) {
+        const __m512 wk = _mm512_set1_ps(w[r * H + h][k]);
+        for (int j = 0; j < NV; ++j) a[r][h][j] = _mm512_fmadd_ps(wk, x[j], a[r][h][j]);
+      }
+    };
+    for (int k = common; k < vis[r].n_contig; ++k) add(vc + size_t(k) * head_dim, k);
+    for (int t = 0; t < vis[r].n_tail; ++t) add(vc + size_t(vis[r].tail[t]) * head_dim, vis[r].n_contig + t);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < H; ++h) {
+      const __m512 s = _mm512_set1_ps(inv[r * H + h]);
+      for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out[r * H + h] + c0 + 16 * j, _mm512_mul_ps(a[r][h][j], s));
     }
-    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(out[i] + c0 + 16 * j, a[i][j]);
+}
+
+template <int R, int H>
+void values_rh(const float* const* w, const Visible* vis, const float* v, int head_dim, const float* inv,
+               float* const* out) {
+  int c0 = 0;
+  for (; c0 + 64 <= head_dim; c0 += 64) values_tile<R, H, 4>(w, vis, v, head_dim, c0, inv, out);
+  if (c0 + 32 <= head_dim) values_tile<R, H, 2>(w, vis, v, head_dim, c0, inv, out), c0 += 32;
+  if (c0 + 16 <= head_dim) values_tile<R, H, 1>(w, vis, v, head_dim, c0, inv, out);
+}
+
+// R rows x H heads with R * H <= 6 (values_rh's tiles: at most 24 accumulators).
+void values_tiles(int rows, int heads, const float* const* w, const Visible* vis, const float* v, int head_dim,
+                  const float* inv, float* const* out) {
+  switch (rows * 8 + heads) {
+    case 1 * 8 + 1: return values_rh<1, 1>(w, vis, v, head_dim, inv, out);
+    case 1 * 8 + 2: return values_rh<1, 2>(w, vis, v, head_dim, inv, out);
+    case 1 * 8 + 3: return values_rh<1, 3>(w, vis, v, head_dim, inv, out);
+    case 1 * 8 + 4: return values_rh<1, 4>(w, vis, v, head_dim, inv, out);
+    case 1 * 8 + 5: return values_rh<1, 5>(w, vis, v, head_dim, inv, out);
+    case 1 * 8 + 6: return values_rh<1, 6>(w, vis, v, head_dim, inv, out);
+    case 2 * 8 + 1: return values_rh<2, 1>(w, vis, v, head_dim, inv, out);
+    case 2 * 8 + 2: return values_rh<2, 2>(w, vis, v, head_dim, inv, out);
+    case 2 * 8 + 3: return values_rh<2, 3>(w, vis, v, head_dim, inv, out);
+    case 3 * 8 + 1: return values_rh<3, 1>(w, vis, v, head_dim, inv, out);
+    case 3 * 8 + 2: return values_rh<3, 2>(w, vis, v, head_dim, inv, out);
+    case 4 * 8 + 1: return values_rh<4, 1>(w, vis, v, head_dim, inv, out);
+    case 5 * 8 + 1: return values_rh<5, 1>(w, vis, v, head_dim, inv, out);
+    default: return values_rh<6, 1>(w, vis, v, head_dim, inv, out);
   }
 }
 #endif
 
-// out_i[c] = sum_k w_i[k] * v[slot_k][c] in slot order for n_q query vectors.
-void weighted_values(const float* const* w, const Visible* vis, int n_q, int n_past, const float* v, int head_dim,
-                     float* const* out) {
+// The output of n_q query vectors (query i sees vis_i): out_i[c] = inv_i * sum_k w_i[k] * v[slot_k][c],
+// one FMA chain per element in slot order, then one multiply. A pass is `rows` batch rows x `heads`
+// heads, query r * heads + h.
+void weighted_values(const float* const* w, const Visible* vis, int rows, int heads, const float* v, int head_dim,
+                     const float* inv, float* const* out) {
   int c0 = 0;
 #if defined(__AVX512F__)
-  for (; c0 + 64 <= head_dim; c0 += 64)
-    for (int i = 0; i < n_q; i += 4) {
-      switch (std::min(4, n_q - i)) {
-        case 1: weighted_values_64<1>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-        case 2: weighted_values_64<2>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-        case 3: weighted_values_64<3>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-        default: weighted_values_64<4>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-      }
+  if (rows == 1) {  // head tiles of at most 6, as even as possible (7 = 4 + 3, 14 = 5 + 5 + 4)
+    const int tiles = (heads + 5) / 6;
+    for (int t = 0, h = 0; t < tiles; ++t) {
+      const int m = (heads - h) / (tiles - t);
+      values_tiles(1, m, w + h, vis, v, head_dim, inv + h, out + h);
+      h += m;
     }
+  } else {  // rows * heads <= 6 (attend_rows)
+    values_tiles(rows, heads, w, vis, v, head_dim, inv, out);
+  }
+  c0 = head_dim / 16 * 16;
 #elif defined(FRSPEC_NEON_KERNELS)
-  c0 = neon::weighted_values(w, vis, n_q, n_past, v, head_dim, out);  // arm64: cpu_attention_neon.h
+  Visible vq[kMaxQueries];
+  for (int i = 0; i < rows * heads; ++i) vq[i] = vis[i / heads];
+  c0 = neon::weighted_values(w, vq, rows * heads, v, head_dim, out);  // arm64: cpu_attention_neon.h
+  for (int i = 0; i < rows * heads; ++i)
+    for (int c = 0; c < c0; ++c) out[i][c] *= inv[i];
 #endif
-  for (int i = 0; i < n_q; ++i)
+  for (int i = 0; i < rows * heads; ++i) {
+    const Visible& s = vis[i / heads];
     for (int c = c0; c < head_dim; ++c) {
       float acc = 0.f;
-      for (int k = 0; k < n_past; ++k) acc = std::fma(w[i][k], v[size_t(k) * head_dim + c], acc);
-      for (int t = 0; t < vis[i].n_tail; ++t) acc = std::fma(w[i][n_past + t], v[size_t(vis[i].tail[t]) * head_dim + c], acc);
-      out[i][c] = acc;
+      for (int k = 0; k < s.n_contig; ++k) acc = std::fma(w[i][k], v[size_t(k) * head_dim + c], acc);
+      for (int t = 0; t < s.n_tail; ++t) acc = std::fma(w[i][s.n_contig + t], v[size_t(s.tail[t]) * head_dim + c], acc);
+      out[i][c] = acc * inv[i];
     }
+  }
 }
 
 }  // namespace
@@ -162,65 +267,76 @@ void AttentionScratch::reserve(int capacity) {
   const size_t cap = size_t(capacity + kKvBlock - 1) / kKvBlock * kKvBlock;
   if (raw.size() < cap * kMaxQueries) raw.resize(cap * kMaxQueries);
   if (weights.size() < cap * kMaxQueries) weights.resize(cap * kMaxQueries);
-  if (slots.size() < cap * kMaxQueries) slots.resize(cap * kMaxQueries);
+  if (slots.size() < cap * kMaxRows) slots.resize(cap * kMaxRows);
 }
+
+int attention_rows_per_pass(int n_group) { return n_group >= kMaxRows ? 1 : kMaxRows / n_group; }
 
 void attend_rows(const float* q, size_t row_stride, int n_rows, int first, int n_group, const float* kt, const float* v,
                  int head_dim, int n_past, int n_new, const uint8_t* mask, float scale, AttentionScratch& s, float* out) {
   const int n_slots = n_past + n_new;
   s.reserve(n_slots);  // a no-op once the backend sized it for its caches
   const size_t stride = size_t(n_slots + kKvBlock - 1) / kKvBlock * kKvBlock;
-  // Query vectors (row, head) in passes of at most kMaxQueries; rows whole unless a group is larger.
-  const int heads_per_pass = std::min(n_group, kMaxQueries);
-  for (int r0 = 0; r0 < n_rows;) {
-    const int rows = n_group >= kMaxQueries ? 1 : std::min(n_rows - r0, kMaxQueries / n_group);
-    for (int h0 = 0; h0 < n_group; h0 += heads_per_pass) {
-      const int hn = std::min(heads_per_pass, n_group - h0);
+  // A pass: `rows` batch rows x `hp` heads of the group (all of them unless the group is larger than
+  // kMaxQueries). Small groups take several rows, so that the value rows every row sees are loaded once
+  // for all of them.
+  const int rows_per_pass = attention_rows_per_pass(n_group), hp = std::min(n_group, kMaxQueries);
+  for (int r0 = 0; r0 < n_rows; r0 += rows_per_pass) {
+    const int rows = std::min(rows_per_pass, n_rows - r0);
+    // Each row's visible slots: the committed [0, n_past), then the new ones its mask row allows. A row
+    // whose new slots are n_past, n_past + 1, ... (every causal row) sees one contiguous range. Everything
+    // below depends only on the visible slots, so a token gets the same bits alone, in a prompt, in a tree
+    // or in a batch, whatever else the pass holds.
+    Visible vis[kMaxRows];
+    int last_slot = n_past - 1;
+    for (int r = 0; r < rows; ++r) {
+      const int self = first + r0 + r;
+      if (!mask) {
+        vis[r] = Visible{n_past + self + 1, nullptr, 0};
+      } else {
+        int32_t* tail = s.slots.data() + size_t(r) * stride;
+        int n_tail = 0;
+        const uint8_t* mask_row = mask + size_t(self) * n_new;
+        bool contiguous = true;
+        for (int j = 0; j < n_new; ++j)
+          if (mask_row[j] != 0) {
+            contiguous = contiguous && j == n_tail;
+            tail[n_tail++] = n_past + j;
+          }
+        vis[r] = contiguous ? Visible{n_past + n_tail, tail, 0} : Visible{n_past, tail, n_tail};
+      }
+      last_slot = std::max(last_slot, vis[r].last());
+    }
+    for (int h0 = 0; h0 < n_group; h0 += hp) {
+      const int hn = std::min(hp, n_group - h0), n_q = rows * hn;
       const float* qv[kMaxQueries];
       float* ov[kMaxQueries];
       const float* wv[kMaxQueries];
-      Visible vis[kMaxQueries];
-      int n_q = 0, last_slot = -1;
-      for (int r = 0; r < rows; ++r) {
-        // This row's new visible slots (the committed ones are all visible). Everything below depends only
-        // on the visible slots, so a token gets the same bits alone, in a prompt, in a tree or in a batch.
-        const int self = first + r0 + r;
-        int32_t* tail = s.slots.data() + size_t(r) * stride;
-        int n_tail = 0;
-        const uint8_t* mask_row = mask ? mask + size_t(self) * n_new : nullptr;
-        for (int j = 0; j < n_new; ++j)
-          if (mask_row ? mask_row[j] != 0 : j <= self) tail[n_tail++] = n_past + j;
-        if (n_tail) last_slot = std::max(last_slot, tail[n_tail - 1]);
-        for (int h = 0; h < hn; ++h, ++n_q) {
-          qv[n_q] = q + size_t(r0 + r) * row_stride + size_t(h0 + h) * head_dim;
-          ov[n_q] = out + size_t(r0 + r) * row_stride + size_t(h0 + h) * head_dim;
-          vis[n_q] = Visible{tail, n_tail};
+      float inv[kMaxQueries];
+      for (int r = 0; r < rows; ++r)
+        for (int h = 0; h < hn; ++h) {
+          qv[r * hn + h] = q + size_t(r0 + r) * row_stride + size_t(h0 + h) * head_dim;
+          ov[r * hn + h] = out + size_t(r0 + r) * row_stride + size_t(h0 + h) * head_dim;
         }
-      }
-      last_slot = std::max(last_slot, n_past - 1);
       if (last_slot >= 0) scores(qv, n_q, kt, head_dim, last_slot + 1, scale, s.raw.data(), stride);
-      float sums[kMaxQueries];
       for (int i = 0; i < n_q; ++i) {
-        const float* raw = s.raw.data() + i * stride;
-        float* w = s.weights.data() + i * stride;
-        wv[i] = w;
-        float m = -std::numeric_limits<float>::infinity();
-        for (int k = 0; k < n_past; ++k) m = std::max(m, w[k] = raw[k]);
-        for (int t = 0; t < vis[i].n_tail; ++t) m = std::max(m, w[n_past + t] = raw[vis[i].tail[t]]);
-        const int n = n_past + vis[i].n_tail;
-        sums[i] = n ? softmax_weights(w, n, m) : 0.f;
-      }
-      weighted_values(wv, vis, n_q, n_past, v, head_dim, ov);
-      for (int i = 0; i < n_q; ++i) {
-        if (n_past + vis[i].n_tail == 0) {  // a query that may see nothing (an empty mask row)
-          std::fill(ov[i], ov[i] + head_dim, 0.f);
-          continue;
+        // Softmax over the visible scores packed in order: in place for a contiguous range.
+        const Visible& vi = vis[i / hn];
+        float* raw = s.raw.data() + i * stride;
+        float* w = raw;
+        float m = vi.n_contig ? max_of(raw, vi.n_contig) : -std::numeric_limits<float>::infinity();
+        if (vi.n_tail) {
+          w = s.weights.data() + i * stride;
+          std::memcpy(w, raw, size_t(vi.n_contig) * sizeof(float));
+          for (int t = 0; t < vi.n_tail; ++t) m = std::max(m, w[vi.n_contig + t] = raw[vi.tail[t]]);
         }
-        const float inv = 1.f / sums[i];
-        for (int c = 0; c < head_dim; ++c) ov[i][c] *= inv;
+        wv[i] = w;
+        const int n = vi.count();
+        drop_negligible(w, n, m);
+        inv[i] = n ? 1.f / softmax_weights(w, n, m) : 0.f;  // a query that may see nothing (an empty mask row): 0
       }
+      weighted_values(wv, vis, rows, hn, v, head_dim, inv, ov);
     }
-    r0 += rows;
   }
 }
 

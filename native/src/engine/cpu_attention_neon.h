@@ -65,15 +65,18 @@ inline void scores(const float* const* q, int n_q, const float* kt, int head_dim
   }
 }
 
-// out_i[c0 .. c0+16) = sum_k w_i[k] * v[slot_k][c0 ..] for Q query vectors: the committed slots' value rows
-// loaded once for all of them, then each continues its chain over its own new slots (vis[i].tail).
-template <int Q, class Visible>
-void weighted_values_16(const float* const* w, const Visible* vis, int n_past, const float* v, int head_dim, int c0,
+// out_i[c0 .. c0+16) = sum_k w_i[k] * v[slot_k][c0 ..] for Q query vectors: the value rows of the slots
+// they all see, [0, min n_contig), loaded once for all of them, then each continues its chain over its
+// own slots (the rest of its range, then vis[i].tail).
+template <int Q>
+void weighted_values_16(const float* const* w, const Visible* vis, const float* v, int head_dim, int c0,
                         float* const* out) {
   float32x4_t a[Q][4];
   for (int i = 0; i < Q; ++i)
     for (int j = 0; j < 4; ++j) a[i][j] = vdupq_n_f32(0.f);
-  for (int k = 0; k < n_past; ++k) {
+  int common = vis[0].n_contig;
+  for (int i = 1; i < Q; ++i) common = common < vis[i].n_contig ? common : vis[i].n_contig;
+  for (int k = 0; k < common; ++k) {
     const float* vr = v + size_t(k) * head_dim + c0;
     const float32x4_t v0 = vld1q_f32(vr), v1 = vld1q_f32(vr + 4), v2 = vld1q_f32(vr + 8), v3 = vld1q_f32(vr + 12);
     for (int i = 0; i < Q; ++i) {
@@ -85,27 +88,27 @@ void weighted_values_16(const float* const* w, const Visible* vis, int n_past, c
     }
   }
   for (int i = 0; i < Q; ++i) {
-    for (int t = 0; t < vis[i].n_tail; ++t) {
-      const float32x4_t wk = vdupq_n_f32(w[i][n_past + t]);
-      const float* vr = v + size_t(vis[i].tail[t]) * head_dim + c0;
+    auto add = [&](const float* vr, int k) {
+      const float32x4_t wk = vdupq_n_f32(w[i][k]);
       for (int j = 0; j < 4; ++j) a[i][j] = vfmaq_f32(a[i][j], wk, vld1q_f32(vr + 4 * j));
-    }
+    };
+    for (int k = common; k < vis[i].n_contig; ++k) add(v + size_t(k) * head_dim + c0, k);
+    for (int t = 0; t < vis[i].n_tail; ++t) add(v + size_t(vis[i].tail[t]) * head_dim + c0, vis[i].n_contig + t);
     for (int j = 0; j < 4; ++j) vst1q_f32(out[i] + c0 + 4 * j, a[i][j]);
   }
 }
 
 // The columns [0, returned) of every query's weighted sum (head_dim rounded down to 16); the caller does the rest.
-template <class Visible>
-int weighted_values(const float* const* w, const Visible* vis, int n_q, int n_past, const float* v, int head_dim,
-                    float* const* out) {
+inline int weighted_values(const float* const* w, const Visible* vis, int n_q, const float* v, int head_dim,
+                           float* const* out) {
   int c0 = 0;
   for (; c0 + 16 <= head_dim; c0 += 16)
     for (int i = 0; i < n_q; i += 4) {
       switch (n_q - i < 4 ? n_q - i : 4) {
-        case 1: weighted_values_16<1>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-        case 2: weighted_values_16<2>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-        case 3: weighted_values_16<3>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
-        default: weighted_values_16<4>(w + i, vis + i, n_past, v, head_dim, c0, out + i); break;
+        case 1: weighted_values_16<1>(w + i, vis + i, v, head_dim, c0, out + i); break;
+        case 2: weighted_values_16<2>(w + i, vis + i, v, head_dim, c0, out + i); break;
+        case 3: weighted_values_16<3>(w + i, vis + i, v, head_dim, c0, out + i); break;
+        default: weighted_values_16<4>(w + i, vis + i, v, head_dim, c0, out + i); break;
       }
     }
   return c0;

@@ -168,11 +168,11 @@ class CpuBackend final : public Backend {
     if (n_heads % s.n_kv_heads != 0) throw std::invalid_argument("attention: heads not a multiple of KV heads");
     const int group = n_heads / s.n_kv_heads, hd = s.head_dim;
     const size_t row = size_t(n_heads) * hd;
-    // One task per (chunk of query rows, KV head): a chunk's rows x the group's heads (at most
-    // cpu::kMaxQueries query vectors) share every key and value read. Chunks of equal size, so that a
-    // 5-row verify pass is 3 + 2 rows, not 4 + 1.
+    // One task per (chunk of query rows, KV head): a chunk is one attention pass (the group's heads of
+    // one row, or of up to 6 rows for small groups), whose query vectors share every key and value read.
+    // Chunks of equal size, so that a 5-row verify pass of a 1-head group is 3 + 2 rows, not 4 + 1.
     if (n == 0) return;
-    const int per_chunk = std::max(1, cpu::kMaxQueries / group);
+    const int per_chunk = cpu::attention_rows_per_pass(group);
     const int chunks = (n + per_chunk - 1) / per_chunk, rows = (n + chunks - 1) / chunks;
     pool_.parallel_for(chunks * s.n_kv_heads, [&](int task, int thread) {
       const int c = task / s.n_kv_heads, g = task % s.n_kv_heads;
