@@ -253,23 +253,18 @@ template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)
 void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4KAmx& o) {
   alignas(64) PackedQ4K p;
   PackBlock(j, row, valid, b, p);
-  const __m512i bytes4 = _mm512_set1_epi32(0x01010101), low16 = _mm512_set1_epi32(0xffff);
-  const __m512i seven = _mm512_set1_epi8(7), even = _mm512_set1_epi16(0x00ff);
-  // Byte-wise a * b for bytes whose products fit a byte: even and odd bytes through 16-bit products.
-  auto mul_bytes = [&](__m512i a, __m512i c) {
-    const __m512i e = _mm512_and_si512(_mm512_mullo_epi16(a, _mm512_and_si512(c, even)), even);
-    const __m512i od = _mm512_mullo_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(c, 8));
-    return _mm512_or_si512(e, _mm512_slli_epi16(od, 8));
-  };
+  const __m512i low16 = _mm512_set1_epi32(0xffff), seven = _mm512_set1_epi32(0x00070007);
   for (int s = 0; s < 8; ++s) {
-    // Each row's scale in the 4 bytes of its lane: the row's 4 values in a packed vector.
-    const __m512i sc = _mm512_mullo_epi32(_mm512_load_si512(p.sc[s]), bytes4);
-    const __m512i lo = _mm512_and_si512(sc, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc, 3), seven);
+    // A lane holds one row's 4 values of one sub-block, so both 16-bit words of a lane take the row's
+    // scale part: one 16-bit product gives both bytes' products (q * 7 < 256: no carry into the high byte).
+    const __m512i sc = _mm512_load_si512(p.sc[s]);
+    const __m512i sc2 = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
+    const __m512i lo = _mm512_and_si512(sc2, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc2, 3), seven);
     for (int q = 0; q < 8; ++q) {
       const int kq = 8 * s + q;
       const __m512i wq = _mm512_load_si512(p.q[kq]);
-      _mm512_store_si512(o.lo[kq], mul_bytes(wq, lo));
-      _mm512_store_si512(o.hi[kq], mul_bytes(wq, hi));
+      _mm512_store_si512(o.lo[kq], _mm512_mullo_epi16(wq, lo));
+      _mm512_store_si512(o.hi[kq], _mm512_mullo_epi16(wq, hi));
     }
   }
   // p.m[i] = (m_i, m_i) per lane -> (m_2k, m_2k+1).
@@ -309,7 +304,7 @@ struct AmxQ4KScratch {
 // One 64-value chunk c of a block for one A tile (tile A): products with both groups' lo/hi planes.
 #define FRSPEC_AMX_Q4K_CHUNK(A, c)                \
   do {                                            \
-    _tile_loadd(A, qs + 64 * (c), stride);        \
+    _tile_loadd(A, qs + 64 * (c), QK_K);          \
     _tile_loadd(6, p0.lo[16 * (c)], 64);          \
     _tile_dpbsud(0, A, 6);                        \
     _tile_loadd(7, p0.hi[16 * (c)], 64);          \
@@ -322,14 +317,13 @@ struct AmxQ4KScratch {
     }                                             \
   } while (0)
 
-// Block b of row groups p0 (and p1 if `two`) for the 16-token tile at tok (nt tokens; its first `skip`
-// tokens were done by the previous tile): the tile products, then each token's float chain step.
-// acc0/acc1: the groups' float sums, 16 per token.
+// Block b of row groups p0 (and p1 if `two`) for the 16-token tile at tok (nt <= 16 of its tokens are real):
+// the tile products, then each token's float chain step. acc0/acc1: the groups' float sums, 16 per token.
 FRSPEC_INLINE void amx_block_q4_K(const MatmulJob& j, const PackedQ4KAmx& p0, const PackedQ4KAmx& p1, bool two, int64_t b, int tok,
-                                  int nt, int skip, const int32_t* spairs, int64_t nb, float* acc0, float* acc1) {
+                                  int nt, const int32_t* spairs, int64_t nb, float* acc0, float* acc1) {
   const size_t stride = j.act_stride;
   const uint8_t* x0 = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
-  const int8_t* qs = reinterpret_cast<const ActQ8_K*>(x0)->qs;
+  const int8_t* qs = j.act_tiles + (size_t(tok / 16) * size_t(nb) + size_t(b)) * 16 * QK_K;
   alignas(64) int32_t sums[4][16][16];  // lo, hi of group 0, lo, hi of group 1: [token][row]
   _tile_zero(0);
   _tile_zero(1);
@@ -354,7 +348,7 @@ FRSPEC_INLINE void amx_block_q4_K(const MatmulJob& j, const PackedQ4KAmx& p0, co
     const __m512 d = _mm512_load_ps(p.d), nd = _mm512_load_ps(p.nd);
     const __m512i m0 = _mm512_load_si512(p.m[0]), m1 = _mm512_load_si512(p.m[1]), m2 = _mm512_load_si512(p.m[2]),
                   m3 = _mm512_load_si512(p.m[3]);
-    for (int t = skip; t < nt; ++t) {
+    for (int t = 0; t < nt; ++t) {
       const float dxf = reinterpret_cast<const ActQ8_K*>(x0 + size_t(t) * stride)->d;
       const int32_t* sp = spairs + (size_t(tok + t) * size_t(nb) + size_t(b)) * 4;
       __m512i msum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), m0, _mm512_set1_epi32(sp[0]));
@@ -372,11 +366,10 @@ FRSPEC_INLINE void amx_block_q4_K(const MatmulJob& j, const PackedQ4KAmx& p0, co
 }
 #undef FRSPEC_AMX_Q4K_CHUNK
 
-// As packed::gemm_rows, with 16-token AMX tiles. Loops: chunks of blocks small enough that all tokens'
-// activations for them stay in L2; in each, pairs of 16-row groups, block by block (packed once, then in
-// L1 while every token tile passes over it). Token tiles start at 0, 16, 32, ... and, when n is not a
-// multiple of 16, the last at n - 16 (its tokens done before are skipped), so one tile shape serves the
-// whole call.
+// As packed::gemm_rows, with 16-token AMX tiles (MatmulJob::act_tiles; the last tile's missing tokens are
+// zeros whose products are not used). Loops: chunks of blocks small enough that all tokens' activations
+// for them stay in L2; in each, pairs of 16-row groups, block by block (packed once, then in L1 while every
+// token tile passes over it).
 template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   thread_local AmxQ4KScratch scratch;
@@ -389,10 +382,9 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   if (spairs.size() < size_t(n) * size_t(nb) * 4) spairs.resize(size_t(n) * size_t(nb) * 4);
   for (int t = 0; t < n; ++t)
     for (int64_t b = 0; b < nb; ++b) sub_block_sums(reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b], spairs.data() + (size_t(t) * size_t(nb) + size_t(b)) * 4);
-  const int nt = n < 16 ? n : 16;
-  amx::TileScope tiles(amx_config(nt));
+  amx::TileScope tiles(amx_config(16));
   // Blocks per chunk: all tokens' activation blocks of a chunk within ~512 KB.
-  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(sizeof(ActQ8_K))));
+  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
   alignas(64) PackedQ4KAmx pk[2];
   for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
     const int64_t c1 = std::min(nb, c0 + chunk);
@@ -405,10 +397,8 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
       for (int64_t b = c0; b < c1; ++b) {
         pack_q4_K_amx<PackBlock>(j, row0, valid0, b, pk[0]);
         if (two) pack_q4_K_amx<PackBlock>(j, row1, valid1, b, pk[1]);
-        for (int tok = 0; tok < n; tok += 16) {
-          const int start = tok + nt <= n ? tok : n - nt;
-          amx_block_q4_K(j, pk[0], pk[1], two, b, start, nt, tok - start, spairs.data(), nb, acc0, acc1);
-        }
+        for (int tok = 0; tok < n; tok += 16)
+          amx_block_q4_K(j, pk[0], pk[1], two, b, tok, std::min(16, n - tok), spairs.data(), nb, acc0, acc1);
       }
     }
   }
@@ -450,5 +440,15 @@ RowsFn gemm_fn_q4_K() { return nullptr; }
 RowsFn gemm_fn_q6_K() { return nullptr; }
 RowsFn gemm_fn_q5_K() { return nullptr; }
 #endif
+
+bool gemm_act_tiles(DType t) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AMX_INT8__) && \
+    defined(__AMX_TILE__)
+  return (t == DType::Q4_K || t == DType::Q5_K) && amx::available();
+#else
+  (void)t;
+  return false;
+#endif
+}
 
 }  // namespace frspec::kernels

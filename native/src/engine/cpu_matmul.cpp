@@ -247,15 +247,27 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     // The packed GEMM of the 32-value formats also reads each block's sum of quants (the K-quants' blocks
     // carry theirs): n * blocks int32 after the activation rows.
     const int64_t sum_blocks = gemm && !k_quant ? w.cols / QK8_0 : 0;
+    // The AMX K-quant GEMMs read the quants again as 16-token tiles (MatmulJob::act_tiles).
+    const int64_t kb = w.cols / QK_K;
+    const size_t tile_bytes = gemm && k_quant && gemm_act_tiles(w.type) ? size_t((n + 15) / 16) * 16 * size_t(w.cols) : 0;
     const size_t act_bytes = (job.act_stride * size_t(n) + 63) / 64 * 64;
-    scratch.emplace(act_bytes + size_t(n * sum_blocks) * sizeof(int32_t));
+    const size_t sums_bytes = (size_t(n * sum_blocks) * sizeof(int32_t) + 63) / 64 * 64;
+    scratch.emplace(act_bytes + sums_bytes + tile_bytes + 64);
     uint8_t* act = scratch->data();
     int32_t* sums = reinterpret_cast<int32_t*>(act + act_bytes);
+    int8_t* tiles = tile_bytes ? reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(act + act_bytes + sums_bytes) + 63) / 64 * 64) : nullptr;
+    auto tile_row = [&](int t, int64_t b) { return tiles + ((size_t(t / 16) * size_t(kb) + size_t(b)) * 16 + size_t(t % 16)) * QK_K; };
+    if (tiles)
+      for (int t = n; t % 16; ++t)
+        for (int64_t b = 0; b < kb; ++b) std::memset(tile_row(t, b), 0, QK_K);
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
       if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols,
                                    w.type == DType::Q4_K || w.type == DType::Q5_K);
       else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0x2*>(act + size_t(t) * job.act_stride), w.cols);
+      if (tiles)
+        for (int64_t b = 0; b < kb; ++b)
+          std::memcpy(tile_row(t, b), reinterpret_cast<const ActQ8_K*>(act + size_t(t) * job.act_stride)[b].qs, QK_K);
       for (int64_t b = 0; b < sum_blocks; ++b) {
         const int8_t* q = reinterpret_cast<const ActQ8_0x2*>(act + size_t(t) * job.act_stride)[b / 2].qs + QK8_0 * (b % 2);
         int32_t s = 0;
@@ -264,6 +276,7 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
       }
     };
     if (sum_blocks) job.act_sums = sums;
+    job.act_tiles = tiles;
     if (n >= 4) pool.parallel_for(n, quantize_token);
     else for (int t = 0; t < n; ++t) quantize_token(t, 0);
     job.act = act;

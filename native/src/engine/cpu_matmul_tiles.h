@@ -32,6 +32,9 @@ struct MatmulJob {
   float* y = nullptr;            // y[t * w->rows + r]
   const float* bias = nullptr;
   const int32_t* act_sums = nullptr;  // packed GEMM of 32-value formats: per token, each block's sum of quants
+  // AMX GEMMs of K-quants (gemm_act_tiles): the quants of each 16-token tile block by block, as one AMX A
+  // operand each: [tile][block][16 tokens][256 bytes], 64-byte aligned, tokens past n zero.
+  const int8_t* act_tiles = nullptr;
 
   const uint8_t* weight_row(int64_t r) const { return static_cast<const uint8_t*>(w->data) + size_t(r) * w->row_bytes; }
   const uint8_t* act_row(int t) const { return act + size_t(t) * act_stride; }
@@ -96,6 +99,7 @@ RowsFn gemm_fn_q4_1();
 RowsFn gemm_fn_q5_0();
 RowsFn gemm_fn_q5_1();
 RowsFn gemm_fn_q8_0();
+bool gemm_act_tiles(DType t);  // whether gemm_fn_<t>() reads MatmulJob::act_tiles
 int gemm_min_n();
 
 // Rows [r0, r1) of tokens [tok, tok + T).
