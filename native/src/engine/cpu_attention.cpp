@@ -31,19 +31,21 @@ namespace {
 #if defined(__AVX512F__)
 // raw[i][slot] = scale * sum_c q[i][c] * K[slot][c] for Q query vectors over key blocks [b0, b0 + B):
 // Q x B independent FMA chains (one per query and block), so the chains' latency hides behind each
-// other; each lane's chain is the same whatever Q and B are.
+// other; each lane's chain is the same whatever Q and B are. The queries come interleaved,
+// qt[c * Q + i] = q[i][c], so that one pointer walks them all.
 template <int Q, int B>
-FRSPEC_ATTN_INLINE void score_blocks(const float* const* q, const float* kt, int head_dim, int b0, float scale,
-                                     float* raw, size_t stride) {
+FRSPEC_ATTN_INLINE void score_blocks(const float* qt, const float* kt, int head_dim, int b0, float scale, float* raw,
+                                     size_t stride) {
   __m512 acc[B][Q];
   for (int b = 0; b < B; ++b)
     for (int i = 0; i < Q; ++i) acc[b][i] = _mm512_setzero_ps();
   const float* kb = kt + size_t(b0) * head_dim * kKvBlock;
-  for (int c = 0; c < head_dim; ++c) {
+  const size_t block = size_t(head_dim) * kKvBlock;
+  for (int c = 0; c < head_dim; ++c, kb += kKvBlock, qt += Q) {
     __m512 k[B];
-    for (int b = 0; b < B; ++b) k[b] = _mm512_loadu_ps(kb + (size_t(b) * head_dim + c) * kKvBlock);
+    for (int b = 0; b < B; ++b) k[b] = _mm512_loadu_ps(kb + b * block);
     for (int i = 0; i < Q; ++i) {
-      const __m512 qc = _mm512_set1_ps(q[i][c]);
+      const __m512 qc = _mm512_set1_ps(qt[i]);
       for (int b = 0; b < B; ++b) acc[b][i] = _mm512_fmadd_ps(qc, k[b], acc[b][i]);
     }
   }
@@ -57,26 +59,28 @@ FRSPEC_ATTN_INLINE void score_blocks(const float* const* q, const float* kt, int
 constexpr int score_step(int q) { return q <= 2 ? 8 : q == 3 ? 6 : q == 4 ? 5 : q <= 6 ? 4 : 3; }
 
 template <int Q, int B = score_step(Q)>
-void score_rest(const float* const* q, const float* kt, int head_dim, int b0, int n, float scale, float* raw,
-                size_t stride) {
+void score_rest(const float* qt, const float* kt, int head_dim, int b0, int n, float scale, float* raw, size_t stride) {
   if constexpr (B > 1) {
-    if (n == B - 1) return score_blocks<Q, B - 1>(q, kt, head_dim, b0, scale, raw, stride);
-    return score_rest<Q, B - 1>(q, kt, head_dim, b0, n, scale, raw, stride);
+    if (n == B - 1) return score_blocks<Q, B - 1>(qt, kt, head_dim, b0, scale, raw, stride);
+    return score_rest<Q, B - 1>(qt, kt, head_dim, b0, n, scale, raw, stride);
   }
 }
 
 template <int Q>
-void scores_q(const float* const* q, const float* kt, int head_dim, int n_blocks, float scale, float* raw, size_t stride) {
+void scores_q(const float* const* q, const float* kt, int head_dim, int n_blocks, float scale, float* raw, size_t stride,
+              float* qt) {
+  for (int c = 0; c < head_dim; ++c)
+    for (int i = 0; i < Q; ++i) qt[c * Q + i] = q[i][c];
   constexpr int B = score_step(Q);
   int b = 0;
-  for (; b + B <= n_blocks; b += B) score_blocks<Q, B>(q, kt, head_dim, b, scale, raw, stride);
-  if (b < n_blocks) score_rest<Q>(q, kt, head_dim, b, n_blocks - b, scale, raw, stride);
+  for (; b + B <= n_blocks; b += B) score_blocks<Q, B>(qt, kt, head_dim, b, scale, raw, stride);
+  if (b < n_blocks) score_rest<Q>(qt, kt, head_dim, b, n_blocks - b, scale, raw, stride);
 }
 #endif
 
 // raw[i][slot] for n_q <= kMaxQueries query vectors and every slot of the key blocks covering [0, n_slots).
 void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n_slots, float scale, float* raw,
-            size_t stride) {
+            size_t stride, [[maybe_unused]] AttentionScratch& s) {
   const int n_blocks = (n_slots + kKvBlock - 1) / kKvBlock;
 #if defined(__AVX512F__)
   // Groups of at most 8 queries, as even as possible (12 = 6 + 6, 14 = 7 + 7).
@@ -86,14 +90,14 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
     const float* const* qg = q + i;
     float* rg = raw + i * stride;
     switch (m) {
-      case 1: scores_q<1>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      case 2: scores_q<2>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      case 3: scores_q<3>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      case 4: scores_q<4>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      case 5: scores_q<5>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      case 6: scores_q<6>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      case 7: scores_q<7>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
-      default: scores_q<8>(qg, kt, head_dim, n_blocks, scale, rg, stride); break;
+      case 1: scores_q<1>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 2: scores_q<2>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 3: scores_q<3>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 4: scores_q<4>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 5: scores_q<5>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 6: scores_q<6>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 7: scores_q<7>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      default: scores_q<8>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
     }
     i += m;
   }
@@ -194,32 +198,45 @@ void values_tile(const float* const* w, const Visible* vis, const float* v, int 
     }
 }
 
+// Column tiles of 64 (NV = 4) for up to 6 queries, of 32 for 7 to 12: at most 24 accumulators, and each
+// value row byte loaded feeds at least 6 FMAs (the value rows of a long prompt come from L2, whose
+// bandwidth bounds the loop below that).
 template <int R, int H>
 void values_rh(const float* const* w, const Visible* vis, const float* v, int head_dim, const float* inv,
                float* const* out) {
   int c0 = 0;
-  for (; c0 + 64 <= head_dim; c0 += 64) values_tile<R, H, 4>(w, vis, v, head_dim, c0, inv, out);
-  if (c0 + 32 <= head_dim) values_tile<R, H, 2>(w, vis, v, head_dim, c0, inv, out), c0 += 32;
+  if constexpr (R * H <= 6) {
+    for (; c0 + 64 <= head_dim; c0 += 64) values_tile<R, H, 4>(w, vis, v, head_dim, c0, inv, out);
+    if (c0 + 32 <= head_dim) values_tile<R, H, 2>(w, vis, v, head_dim, c0, inv, out), c0 += 32;
+  } else {
+    for (; c0 + 32 <= head_dim; c0 += 32) values_tile<R, H, 2>(w, vis, v, head_dim, c0, inv, out);
+  }
   if (c0 + 16 <= head_dim) values_tile<R, H, 1>(w, vis, v, head_dim, c0, inv, out);
 }
 
-// R rows x H heads with R * H <= 6 (values_rh's tiles: at most 24 accumulators).
+// R rows x H heads: R * H <= 6, or one row of up to 12 heads.
 void values_tiles(int rows, int heads, const float* const* w, const Visible* vis, const float* v, int head_dim,
                   const float* inv, float* const* out) {
-  switch (rows * 8 + heads) {
-    case 1 * 8 + 1: return values_rh<1, 1>(w, vis, v, head_dim, inv, out);
-    case 1 * 8 + 2: return values_rh<1, 2>(w, vis, v, head_dim, inv, out);
-    case 1 * 8 + 3: return values_rh<1, 3>(w, vis, v, head_dim, inv, out);
-    case 1 * 8 + 4: return values_rh<1, 4>(w, vis, v, head_dim, inv, out);
-    case 1 * 8 + 5: return values_rh<1, 5>(w, vis, v, head_dim, inv, out);
-    case 1 * 8 + 6: return values_rh<1, 6>(w, vis, v, head_dim, inv, out);
-    case 2 * 8 + 1: return values_rh<2, 1>(w, vis, v, head_dim, inv, out);
-    case 2 * 8 + 2: return values_rh<2, 2>(w, vis, v, head_dim, inv, out);
-    case 2 * 8 + 3: return values_rh<2, 3>(w, vis, v, head_dim, inv, out);
-    case 3 * 8 + 1: return values_rh<3, 1>(w, vis, v, head_dim, inv, out);
-    case 3 * 8 + 2: return values_rh<3, 2>(w, vis, v, head_dim, inv, out);
-    case 4 * 8 + 1: return values_rh<4, 1>(w, vis, v, head_dim, inv, out);
-    case 5 * 8 + 1: return values_rh<5, 1>(w, vis, v, head_dim, inv, out);
+  switch (rows * 16 + heads) {
+    case 1 * 16 + 1: return values_rh<1, 1>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 2: return values_rh<1, 2>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 3: return values_rh<1, 3>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 4: return values_rh<1, 4>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 5: return values_rh<1, 5>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 6: return values_rh<1, 6>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 7: return values_rh<1, 7>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 8: return values_rh<1, 8>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 9: return values_rh<1, 9>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 10: return values_rh<1, 10>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 11: return values_rh<1, 11>(w, vis, v, head_dim, inv, out);
+    case 1 * 16 + 12: return values_rh<1, 12>(w, vis, v, head_dim, inv, out);
+    case 2 * 16 + 1: return values_rh<2, 1>(w, vis, v, head_dim, inv, out);
+    case 2 * 16 + 2: return values_rh<2, 2>(w, vis, v, head_dim, inv, out);
+    case 2 * 16 + 3: return values_rh<2, 3>(w, vis, v, head_dim, inv, out);
+    case 3 * 16 + 1: return values_rh<3, 1>(w, vis, v, head_dim, inv, out);
+    case 3 * 16 + 2: return values_rh<3, 2>(w, vis, v, head_dim, inv, out);
+    case 4 * 16 + 1: return values_rh<4, 1>(w, vis, v, head_dim, inv, out);
+    case 5 * 16 + 1: return values_rh<5, 1>(w, vis, v, head_dim, inv, out);
     default: return values_rh<6, 1>(w, vis, v, head_dim, inv, out);
   }
 }
@@ -232,8 +249,8 @@ void weighted_values(const float* const* w, const Visible* vis, int rows, int he
                      const float* inv, float* const* out) {
   int c0 = 0;
 #if defined(__AVX512F__)
-  if (rows == 1) {  // head tiles of at most 6, as even as possible (7 = 4 + 3, 14 = 5 + 5 + 4)
-    const int tiles = (heads + 5) / 6;
+  if (rows == 1) {  // head tiles of at most 12, as even as possible (16 = 8 + 8)
+    const int tiles = (heads + 11) / 12;
     for (int t = 0, h = 0; t < tiles; ++t) {
       const int m = (heads - h) / (tiles - t);
       values_tiles(1, m, w + h, vis, v, head_dim, inv + h, out + h);
@@ -268,6 +285,7 @@ void AttentionScratch::reserve(int capacity) {
   if (raw.size() < cap * kMaxQueries) raw.resize(cap * kMaxQueries);
   if (weights.size() < cap * kMaxQueries) weights.resize(cap * kMaxQueries);
   if (slots.size() < cap * kMaxRows) slots.resize(cap * kMaxRows);
+  if (qt.size() < size_t(8) * kMaxHeadDim) qt.resize(size_t(8) * kMaxHeadDim);
 }
 
 int attention_rows_per_pass(int n_group) { return n_group >= kMaxRows ? 1 : kMaxRows / n_group; }
@@ -318,7 +336,7 @@ void attend_rows(const float* q, size_t row_stride, int n_rows, int first, int n
           qv[r * hn + h] = q + size_t(r0 + r) * row_stride + size_t(h0 + h) * head_dim;
           ov[r * hn + h] = out + size_t(r0 + r) * row_stride + size_t(h0 + h) * head_dim;
         }
-      if (last_slot >= 0) scores(qv, n_q, kt, head_dim, last_slot + 1, scale, s.raw.data(), stride);
+      if (last_slot >= 0) scores(qv, n_q, kt, head_dim, last_slot + 1, scale, s.raw.data(), stride, s);
       for (int i = 0; i < n_q; ++i) {
         // Softmax over the visible scores packed in order: in place for a contiguous range.
         const Visible& vi = vis[i / hn];

@@ -15,6 +15,7 @@ namespace frspec::FRSPEC_CPU::cpu {
 constexpr int kKvBlock = 16;  // slots per key block
 constexpr int kMaxQueries = 16;  // query vectors (rows x heads of one KV head) in one pass
 constexpr int kMaxRows = 6;      // batch rows in one pass (groups below 6 heads take several)
+constexpr int kMaxHeadDim = 1024;
 
 // Batch rows per pass for a group of n_group heads: the backend hands each task a multiple of it.
 int attention_rows_per_pass(int n_group);
@@ -31,7 +32,7 @@ struct Visible {
 
 // Per-thread scratch, sized for a cache capacity when the cache is made (never per token).
 struct AttentionScratch {
-  std::vector<float> raw, weights;
+  std::vector<float> raw, weights, qt;
   std::vector<int32_t> slots;
   void reserve(int capacity);
 };
