@@ -146,7 +146,7 @@ namespace {
 RowsFn gemm_fn(DType t) {
   switch (t) {
     case DType::Q4_K: return gemm_fn_q4_K();
-    case DType::Q6_K: return gemm_fn_q6_K();
+    case DType::Q6_K: return amx_gemm_fn_q6_K() ? amx_gemm_fn_q6_K() : gemm_fn_q6_K();
     case DType::Q5_K: return gemm_fn_q5_K();
     case DType::IQ4_XS: return gemm_fn_iq4_xs();
     case DType::IQ4_NL: return gemm_fn_iq4_nl();

@@ -91,6 +91,7 @@ RowsFn rows_fn_iq4_xs();
 // n >= gemm_min_n(): same bits as the tile kernels above.
 RowsFn gemm_fn_q4_K();
 RowsFn gemm_fn_q6_K();
+RowsFn amx_gemm_fn_q6_K();  // AMX tiles (cpu_gemm_q6k_amx.cpp): null unless amx::available()
 RowsFn gemm_fn_q5_K();
 RowsFn gemm_fn_iq4_xs();
 RowsFn gemm_fn_iq4_nl();  // reads MatmulJob::act_sums
