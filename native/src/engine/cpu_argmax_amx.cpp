@@ -55,11 +55,15 @@ bool available() {
 
 __attribute__((target("amx-tile"))) TileScope::TileScope(const TileConfig& cfg) {
   _tile_storeconfig(&saved_);  // all zeros (palette 0) when the thread has no tiles configured
+  asm volatile("" : "+m"(saved_) : : "memory");  // (written by STTILECFG, which GCC does not model: see load())
   load(cfg);
 }
 
 __attribute__((target("amx-tile"))) void TileScope::load(const TileConfig& cfg) {
   alignas(64) TileConfig c = cfg;
+  // GCC 12 does not know that LDTILECFG reads all 64 bytes: with -march=native (256-bit vectors) it copied
+  // only the first 32 of them, and the rest of the stack slot made the configuration invalid (SIGSEGV).
+  asm volatile("" : : "m"(c) : "memory");
   _tile_loadconfig(&c);
 }
 
