@@ -15,6 +15,8 @@
 // Tiles: C 0/1 = lo/hi sums of tokens [tok, tok+16), C 2/3 = lo/hi sums of the next 16 tokens, A 4/5 = those
 // two token groups' activation bytes (16 x 64), B 6/7 = the lo/hi planes of 64 values x 16 rows (the VNNI
 // layout q[kq][row][4]). Each weight tile loaded from L2 serves 32 tokens, each activation tile 16 rows x 2 planes.
+#include <algorithm>
+
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_packed.h"
 
@@ -33,13 +35,12 @@ struct alignas(64) PackedQ6KAmx {
   float d[kGroup];
 };
 
-// Rows [row, row + valid) of the weight, block by block; rows past `valid` get scale 0 and d 0 (not stored).
-void pack_q6_K_amx(const MatmulJob& j, int64_t row, int valid, PackedQ6KAmx* out) {
-  const int64_t nb = j.w->cols / QK_K;
+// Blocks [b0, b1) of rows [row, row + valid) of the weight into out[0 .. b1 - b0); rows past `valid` get scale 0 and d 0 (not stored).
+void pack_q6_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b0, int64_t b1, PackedQ6KAmx* out) {
   const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03), b32 = _mm512_set1_epi8(32);
   const __m512i low16 = _mm512_set1_epi32(0xffff), lobyte = _mm512_set1_epi16(0x00ff), hibyte = _mm512_set1_epi16(short(0xff00));
-  for (int64_t b = 0; b < nb; ++b) {
-    PackedQ6KAmx& p = out[b];
+  for (int64_t b = b0; b < b1; ++b) {
+    PackedQ6KAmx& p = out[b - b0];
     const BlockQ6_K* w[kGroup];
     for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r)) + b : nullptr;
     // Each row's 16 signed scales, transposed to one vector per sub-block g; lane r = (sc, sc) as int16.
@@ -97,20 +98,36 @@ FRSPEC_INLINE void epilogue(const int32_t (*lo)[16], const int32_t (*hi)[16], co
   }
 }
 
-// Rows [row, row + valid) (packed in pk) for tokens [tok, tok + nt0 + nt1), nt0 <= 16, nt1 <= 16 (the second
-// group only when kTwo).
+// Rows [row, row + valid) (blocks [b0, b1) packed in pk) for tokens [tok, tok + nt0 + nt1), nt0 <= 16, nt1 <= 16
+// (the second group only when kTwo). The float chains go on from y when b0 > 0 (an earlier block range left
+// them there) and the bias is added after the last block: the same operations in the same order as one pass.
 template <bool kTwo>
-void amx_tokens_q6_K(const MatmulJob& j, const PackedQ6KAmx* pk, int64_t row, int valid, int tok, int nt0, int nt1) {
+void amx_tokens_q6_K(const MatmulJob& j, const PackedQ6KAmx* pk, int64_t b0, int64_t b1, int64_t row, int valid, int tok,
+                     int nt0, int nt1) {
   const int64_t nb = j.w->cols / QK_K;
   const size_t stride = j.act_stride;
+  const __mmask16 mask = __mmask16((1u << valid) - 1);
+  auto y_row = [&](int t) { return j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row); };
   __m512 acc[32];
-  for (int t = 0; t < nt0 + nt1; ++t) acc[t] = _mm512_setzero_ps();
+  for (int t = 0; t < nt0 + nt1; ++t) acc[t] = b0 > 0 ? _mm512_maskz_loadu_ps(mask, y_row(t)) : _mm512_setzero_ps();
   alignas(64) int32_t sums[4][16][16];  // lo, hi of group 0, lo, hi of group 1: [token][row]
   const uint8_t* x0 = j.act_row(tok);
   const uint8_t* x1 = j.act_row(tok + 16);
-  for (int64_t b = 0; b < nb; ++b) {
-    const PackedQ6KAmx& p = pk[b];
-    const size_t at = size_t(b) * sizeof(ActQ8_K) + offsetof(ActQ8_K, qs);
+  for (int64_t b = b0; b < b1; ++b) {
+    const PackedQ6KAmx& p = pk[b - b0];
+    // A: the 16-token tiles of job.act_tiles (aligned rows of 256 quants: one cache line per 64-byte tile row)
+    // when cpu_matmul made them (gemm_act_tiles), else the ActQ8_K rows (292 bytes apart: rows split lines).
+    const int8_t *a0, *a1;
+    size_t a_stride;
+    if (j.act_tiles) {
+      a0 = j.act_tiles + (size_t(tok / 16) * size_t(nb) + size_t(b)) * 16 * QK_K;
+      a1 = a0 + size_t(nb) * 16 * QK_K;
+      a_stride = QK_K;
+    } else {
+      a0 = reinterpret_cast<const ActQ8_K*>(x0 + size_t(b) * sizeof(ActQ8_K))->qs;
+      a1 = reinterpret_cast<const ActQ8_K*>(x1 + size_t(b) * sizeof(ActQ8_K))->qs;
+      a_stride = stride;
+    }
     _tile_zero(0);
     _tile_zero(1);
     if constexpr (kTwo) {
@@ -119,12 +136,12 @@ void amx_tokens_q6_K(const MatmulJob& j, const PackedQ6KAmx* pk, int64_t row, in
     }
     for (int c = 0; c < 4; ++c) {
       _tile_loadd(6, p.lo[16 * c], 64);
-      _tile_loadd(4, x0 + at + 64 * c, stride);
+      _tile_loadd(4, a0 + 64 * c, a_stride);
       _tile_dpbsud(0, 4, 6);
       _tile_loadd(7, p.hi[16 * c], 64);
       _tile_dpbssd(1, 4, 7);
       if constexpr (kTwo) {
-        _tile_loadd(5, x1 + at + 64 * c, stride);
+        _tile_loadd(5, a1 + 64 * c, a_stride);
         _tile_dpbsud(2, 5, 6);
         _tile_dpbssd(3, 5, 7);
       }
@@ -139,19 +156,24 @@ void amx_tokens_q6_K(const MatmulJob& j, const PackedQ6KAmx* pk, int64_t row, in
     epilogue(sums[0], sums[1], x0 + size_t(b) * sizeof(ActQ8_K), stride, nt0, d, acc);
     if constexpr (kTwo) epilogue(sums[2], sums[3], x1 + size_t(b) * sizeof(ActQ8_K), stride, nt1, d, acc + nt0);
   }
-  const __mmask16 mask = __mmask16((1u << valid) - 1);
-  const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
-  for (int t = 0; t < nt0 + nt1; ++t) {
-    float* y = j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row);
-    _mm512_mask_storeu_ps(y, mask, j.bias ? _mm512_add_ps(acc[t], bias) : acc[t]);
-  }
+  const bool last = b1 == j.w->cols / QK_K;
+  const __m512 bias = j.bias && last ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
+  for (int t = 0; t < nt0 + nt1; ++t) _mm512_mask_storeu_ps(y_row(t), mask, j.bias && last ? _mm512_add_ps(acc[t], bias) : acc[t]);
 }
 
-// As packed::gemm_rows: each group of 16 rows packed once per call, then every 32 tokens over it.
+// Activation bytes a block range may span so that it stays in L2 (2 MB per core on Sapphire Rapids) beside
+// the packed weights while every 16-row group passes over it.
+constexpr size_t kActBudget = size_t(1) << 20;
+
+// Rows [r0, r1) for all tokens. Blocks in ranges whose activations (all n tokens) fit kActBudget: for each
+// range, each group of 16 rows is packed (those blocks only: every block is packed once per call) and every
+// 32 tokens pass over it. Without the ranges a 256-token call streamed its 2.6 MB of activations (1536x8960)
+// from L3 once per 16 rows, and the tile loads waited on it.
 void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
+  const int64_t nb = j.w->cols / QK_K;
+  const int64_t span = std::max<int64_t>(1, std::min<int64_t>(nb, int64_t(kActBudget / (size_t(j.n) * sizeof(ActQ8_K)))));
   thread_local std::vector<PackedQ6KAmx> buf;
-  const size_t nb = size_t(j.w->cols / QK_K);
-  if (buf.size() < nb) buf.resize(nb);
+  if (buf.size() < size_t(span)) buf.resize(size_t(span));
   auto split = [&](int tok, int& nt0, int& nt1) {
     const int left = j.n - tok;
     nt0 = left < 16 ? left : 16;
@@ -160,15 +182,18 @@ void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   int c0, c1;
   split(0, c0, c1);
   amx::TileScope tiles(config_q6_K(c0, c1));
-  for (int64_t row = r0; row < r1; row += kGroup) {
-    const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
-    pack_q6_K_amx(j, row, valid, buf.data());
-    for (int tok = 0; tok < j.n; tok += 32) {
-      int nt0, nt1;
-      split(tok, nt0, nt1);
-      if (nt0 != c0 || nt1 != c1) tiles.load(config_q6_K(c0 = nt0, c1 = nt1));
-      if (nt1 > 0) amx_tokens_q6_K<true>(j, buf.data(), row, valid, tok, nt0, nt1);
-      else amx_tokens_q6_K<false>(j, buf.data(), row, valid, tok, nt0, 0);
+  for (int64_t b0 = 0; b0 < nb; b0 += span) {
+    const int64_t b1 = std::min(nb, b0 + span);
+    for (int64_t row = r0; row < r1; row += kGroup) {
+      const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
+      pack_q6_K_amx(j, row, valid, b0, b1, buf.data());
+      for (int tok = 0; tok < j.n; tok += 32) {
+        int nt0, nt1;
+        split(tok, nt0, nt1);
+        if (nt0 != c0 || nt1 != c1) tiles.load(config_q6_K(c0 = nt0, c1 = nt1));
+        if (nt1 > 0) amx_tokens_q6_K<true>(j, buf.data(), b0, b1, row, valid, tok, nt0, nt1);
+        else amx_tokens_q6_K<false>(j, buf.data(), b0, b1, row, valid, tok, nt0, 0);
+      }
     }
   }
 }
