@@ -12,7 +12,8 @@ import { SpecEngine, type SpecResult } from '../native/spec';
 import { Engine } from '../native/engine';
 import { openTokenizer } from '../native/tokenizer';
 import { encodePrompt, specialTexts } from '../sidecar/prompt';
-import { DRAFT_WINDOW } from '../sidecar/decoder';
+import { DRAFT_WINDOW, LOOKUP_NGRAM } from '../sidecar/decoder';
+import { DEFAULT_TOP_K } from '../sidecar/session';
 import { demoModelPath } from '../common/models';
 import { packageRoot } from '../common/paths';
 import { request, walks, type TypingOptions } from './typing';
@@ -69,7 +70,7 @@ async function main() {
         }
         const r: SpecResult = await spec.generate(ids, {
           drafter: mode as 'none' | 'draft', maxTokens: o.maxTokens, stopTokens: tok.specials.eog,
-          ...(mode === 'draft' ? { vocab: values.vocab, vocabTopK: Number(values['top-k'] ?? 32768), contextTokens: true, chain: pattern === 'shapes' ? shape[0] : 3, lookup: 2,
+          ...(mode === 'draft' ? { vocab: values.vocab, vocabTopK: Number(values['top-k'] ?? DEFAULT_TOP_K), contextTokens: true, chain: pattern === 'shapes' ? shape[0] : 3, lookup: LOOKUP_NGRAM,
             lookupTokens: pattern === 'shapes' ? shape[1] : 4, draftWindow: window } : {}),
         });
         if (pattern === 'choice') chooser.record({ mode: mode === 'draft' ? 'speculative' : 'plain', tokens: r.tokens.length, decodeMs: r.totalMs - r.promptMs, steps: r.steps,

@@ -44,7 +44,7 @@ export function readSettings(): Settings {
     model: c.get('model', ''),
     draftModel: c.get('draftModel', ''),
     eagleModel: c.get('eagleModel', ''),
-    topK: c.get('topK', 32768),
+    topK: c.get('topK', 8192),
     maxTokens: c.get('maxTokens', 48),
     timeBudgetMs: c.get('timeBudgetMs', 150),
     promptBudgetMs: c.get('promptBudgetMs', 50),
