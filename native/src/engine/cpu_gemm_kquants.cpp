@@ -231,20 +231,20 @@ struct TileQ6K {
 // bytes instead: a 6-bit scale is 8 hi + lo (hi, lo < 8), and q * lo, q * hi (q < 32) are bytes, so
 //   I = sum_s sc_s * dot_s = sum_k a_k * q_k * lo_s(k) + 8 * sum_k a_k * q_k * hi_s(k)
 // is two dot products over the whole 256-value block. The mins' sum M = sum_s m_s * S_s (S_s: the sum of
-// sub-block s's activation bytes, from the block's 16-value bsums) takes 4 vpdpwssd per token and block.
-// I and M are exact int32, the same integers the VNNI tile computes, and the float epilogue is its own,
-// so a token gets the same bits from this path, the VNNI GEMM and the GEMV.
+// sub-block s's activation bytes, from the block's 16-value bsums) is one BF16 tile product (mins_row).
+// I and M are exact, the same integers the VNNI tile computes, and the float epilogue is its own, so a
+// token gets the same bits from this path, the VNNI GEMM and the GEMV.
 //
-// Where the time goes: per 16 rows, 16 tokens and block, 8 TDPBSUD (~128 cycles) against 1 KB of A and
-// 8 KB of B tiles, 2 tile stores and the float epilogue (~20 instructions per token). So the loops keep B
-// in L1 (one block of two 16-row groups, 17 KB, serves every token tile: C = 4 tiles, lo and hi of both
-// groups, one A tile feeds 4 products) and the activations in L2 (a chunk of blocks for all tokens passes
-// over every row group of the task before the next chunk), and the float sums live in memory per
-// (row group, token) across chunks.
+// Where the time goes: per 16 rows, 16 tokens and block, 8 TDPBSUD and 1 TDPBF16PS (~150 cycles of the
+// tile unit) against 13 KB of tile loads, 3 tile stores and the float step (~12 instructions per token). So
+// the loops keep B in L1 (one block of a 16-row group, 9 KB, serves every token tile) and the activations
+// in L2 (a chunk of blocks for all tokens passes over every row group of the task before the next chunk),
+// the float sums live in memory per (row group, token) across chunks, and the float step of one tile runs
+// while the tile unit computes the next.
 struct alignas(64) PackedQ4KAmx {
   uint8_t lo[64][kGroup][4];  // q * (sc & 7), in PackedQ4K::q's layout
   uint8_t hi[64][kGroup][4];  // q * (sc >> 3)
-  int16_t m[4][kGroup][2];    // (m_2k, m_2k+1): pairs with the activation's (S_2k, S_2k+1)
+  uint16_t mb[16][kGroup][2];  // BF16 B operand of the mins' sum: pairs k < 4 (m_2k, m_2k+1), 4 <= k < 8 64 times those, rest 0
   float d[kGroup], nd[kGroup];
 };
 
@@ -267,28 +267,40 @@ void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b, Packed
       _mm512_store_si512(o.hi[kq], _mm512_mullo_epi16(wq, hi));
     }
   }
-  // p.m[i] = (m_i, m_i) per lane -> (m_2k, m_2k+1).
-  for (int k = 0; k < 4; ++k)
-    _mm512_store_si512(o.m[k], _mm512_or_si512(_mm512_and_si512(_mm512_load_si512(p.m[2 * k]), low16),
-                                               _mm512_andnot_si512(low16, _mm512_load_si512(p.m[2 * k + 1]))));
+  // p.m[i] = (m_i, m_i) per lane -> BF16 (m_2k, m_2k+1) and (64 m_2k, 64 m_2k+1): integers below 2^12 with at
+  // most 6 significant bits, exact in BF16.
+  auto bf16 = [](__m512i v) { return _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepi32_ps(v)), 16); };
+  for (int k = 0; k < 4; ++k) {
+    const __m512i a = _mm512_and_si512(_mm512_load_si512(p.m[2 * k]), low16), c = _mm512_and_si512(_mm512_load_si512(p.m[2 * k + 1]), low16);
+    _mm512_store_si512(o.mb[k], _mm512_or_si512(bf16(a), _mm512_slli_epi32(bf16(c), 16)));
+    _mm512_store_si512(o.mb[4 + k], _mm512_or_si512(bf16(_mm512_slli_epi32(a, 6)), _mm512_slli_epi32(bf16(_mm512_slli_epi32(c, 6)), 16)));
+  }
+  for (int k = 8; k < 16; ++k) _mm512_store_si512(o.mb[k], _mm512_setzero_si512());
   std::memcpy(o.d, p.d, sizeof o.d);
   std::memcpy(o.nd, p.nd, sizeof o.nd);
 }
 
-// Tiles 0, 1: C = lo and hi sums of row group 0 (nt tokens x 16 rows, int32), 2, 3: of group 1; 4, 5: A (nt
-// tokens x 64 bytes, alternating so a load need not wait for the products reading the other); 6, 7: B.
+// Tiles 0, 1: C = lo and hi sums (int32) of one row group and 16-token tile, 2, 3: of the next token tile
+// (or the mins' sums, FP32, of tiles in turn); 4, 5: A of the two token tiles (16 tokens x 64 bytes; or the
+// mins' BF16 A); 6, 7: B of the lo and hi planes (or the mins' B in 7).
 amx::TileConfig amx_config(int nt) {
   amx::TileConfig c;
-  for (int t : {0, 1, 2, 3, 4, 5}) c.rows[t] = uint8_t(nt), c.colsb[t] = 64;
-  for (int t : {6, 7}) c.rows[t] = 16, c.colsb[t] = 64;
+  for (int t = 0; t < 8; ++t) c.rows[t] = uint8_t(t < 6 ? nt : 16), c.colsb[t] = 64;
   return c;
 }
 
-// (S_2k, S_2k+1) as int16 pairs for k = 0..3 (S_s = bsums[2s] + bsums[2s+1], |S_s| <= 32 * 127).
-FRSPEC_INLINE void sub_block_sums(const ActQ8_K& a, int32_t* out) {
+// A token's row of the mins' A operand for one block, 32 BF16: S_s = l_s + 64 h_s (S_s = bsums[2s] +
+// bsums[2s+1], |S_s| <= 32 * 127, so 0 <= l_s < 64 and -64 <= h_s < 64 are exact in BF16) as
+// [l_0..l_7, h_0..h_7, 16 zeros]. With the weights' BF16 (m, 64 m) pairs, one TDPBF16PS gives
+// M = sum_s m_s S_s: every product and partial sum is an integer below 2^24, so the FP32 sum is exact and
+// equals float(M) of the VNNI path.
+FRSPEC_INLINE void mins_row(const ActQ8_K& a, uint16_t* out) {
   const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), _mm256_set1_epi16(1));
-  const __m256i p = _mm256_packs_epi32(s, s);  // [S0..S3 S0..S3 | S4..S7 S4..S7]
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+  auto bf16 = [](__m256i v) { return _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(v)), 16); };
+  const __m256i l = bf16(_mm256_and_si256(s, _mm256_set1_epi32(63))), h = bf16(_mm256_srai_epi32(s, 6));
+  const __m256i lh = _mm256_permute4x64_epi64(_mm256_packus_epi32(l, h), _MM_SHUFFLE(3, 1, 2, 0));  // [l0..7 h0..7]
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), lh);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out + 16), _mm256_setzero_si256());
 }
 
 // The per-thread state of one call (amx_gemm_rows_q4_K): float sums per (row group, token), the tokens'
@@ -298,110 +310,140 @@ struct alignas(64) Row16 {
 };
 struct AmxQ4KScratch {
   std::vector<Row16> acc;  // [group][token]: 16 rows
-  std::vector<int32_t> spairs;
+  std::vector<Row16> mins;   // [token tile][block][16 tokens]: mins_row (tokens past n zero)
+  std::vector<Row16> msums;  // [2][token tile][16 tokens]: the mins' sums of a block (two blocks in flight)
 };
 
-// One 64-value chunk c of a block for one A tile (tile A): products with both groups' lo/hi planes.
-#define FRSPEC_AMX_Q4K_CHUNK(A, c)                \
-  do {                                            \
-    _tile_loadd(A, qs + 64 * (c), QK_K);          \
-    _tile_loadd(6, p0.lo[16 * (c)], 64);          \
-    _tile_dpbsud(0, A, 6);                        \
-    _tile_loadd(7, p0.hi[16 * (c)], 64);          \
-    _tile_dpbsud(1, A, 7);                        \
-    if (two) {                                    \
-      _tile_loadd(6, p1.lo[16 * (c)], 64);        \
-      _tile_dpbsud(2, A, 6);                      \
-      _tile_loadd(7, p1.hi[16 * (c)], 64);        \
-      _tile_dpbsud(3, A, 7);                      \
-    }                                             \
+// One 64-value chunk c of a block for two token tiles (A in tiles 4 and 5): each B tile (6: lo plane, 7:
+// hi plane) feeds two products and each A tile two, so a load has two products' time to arrive.
+#define FRSPEC_AMX_Q4K_CHUNK(c)             \
+  do {                                      \
+    _tile_loadd(4, qs0 + 64 * (c), QK_K);   \
+    _tile_loadd(6, p.lo[16 * (c)], 64);     \
+    _tile_dpbsud(0, 4, 6);                  \
+    _tile_loadd(5, qs1 + 64 * (c), QK_K);   \
+    _tile_dpbsud(2, 5, 6);                  \
+    _tile_loadd(7, p.hi[16 * (c)], 64);     \
+    _tile_dpbsud(1, 4, 7);                  \
+    _tile_dpbsud(3, 5, 7);                  \
   } while (0)
 
-// Block b of row groups p0 (and p1 if `two`) for the 16-token tile at tok (nt <= 16 of its tokens are real):
-// the tile products, then each token's float chain step. acc0/acc1: the groups' float sums, 16 per token.
-FRSPEC_INLINE void amx_block_q4_K(const MatmulJob& j, const PackedQ4KAmx& p0, const PackedQ4KAmx& p1, bool two, int64_t b, int tok,
-                                  int nt, const int32_t* spairs, int64_t nb, float* acc0, float* acc1) {
-  const size_t stride = j.act_stride;
-  const uint8_t* x0 = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
-  const int8_t* qs = j.act_tiles + (size_t(tok / 16) * size_t(nb) + size_t(b)) * 16 * QK_K;
-  alignas(64) int32_t sums[4][16][16];  // lo, hi of group 0, lo, hi of group 1: [token][row]
-  _tile_zero(0);
-  _tile_zero(1);
-  if (two) {
-    _tile_zero(2);
-    _tile_zero(3);
-  }
-  FRSPEC_AMX_Q4K_CHUNK(4, 0);
-  FRSPEC_AMX_Q4K_CHUNK(5, 1);
-  FRSPEC_AMX_Q4K_CHUNK(4, 2);
-  FRSPEC_AMX_Q4K_CHUNK(5, 3);
-  _tile_stored(0, sums[0], 64);
-  _tile_stored(1, sums[1], 64);
-  if (two) {
-    _tile_stored(2, sums[2], 64);
-    _tile_stored(3, sums[3], 64);
-  }
-  const PackedQ4KAmx* pg[2] = {&p0, &p1};
-  float* accg[2] = {acc0, acc1};
-  for (int g = 0; g < (two ? 2 : 1); ++g) {
-    const PackedQ4KAmx& p = *pg[g];
-    const __m512 d = _mm512_load_ps(p.d), nd = _mm512_load_ps(p.nd);
-    const __m512i m0 = _mm512_load_si512(p.m[0]), m1 = _mm512_load_si512(p.m[1]), m2 = _mm512_load_si512(p.m[2]),
-                  m3 = _mm512_load_si512(p.m[3]);
-    for (int t = 0; t < nt; ++t) {
-      const float dxf = reinterpret_cast<const ActQ8_K*>(x0 + size_t(t) * stride)->d;
-      const int32_t* sp = spairs + (size_t(tok + t) * size_t(nb) + size_t(b)) * 4;
-      __m512i msum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), m0, _mm512_set1_epi32(sp[0]));
-      msum = _mm512_dpwssd_epi32(msum, m1, _mm512_set1_epi32(sp[1]));
-      msum = _mm512_dpwssd_epi32(msum, m2, _mm512_set1_epi32(sp[2]));
-      msum = _mm512_dpwssd_epi32(msum, m3, _mm512_set1_epi32(sp[3]));
-      const __m512i isum = _mm512_add_epi32(_mm512_load_si512(sums[2 * g][t]), _mm512_slli_epi32(_mm512_load_si512(sums[2 * g + 1][t]), 3));
-      const __m512 dx = _mm512_set1_ps(dxf);
-      float* a = accg[g] + size_t(tok + t) * 16;
+// The integer sums of one (16-row group, block, two 16-token tiles) in memory, and what their float step
+// needs.
+struct alignas(64) TileSums {
+  int32_t lo[2][16][16], hi[2][16][16];  // [tile][token][row]
+  const float* m[2];                      // the mins' sums of each tile: [token][row]
+  const PackedQ4KAmx* p;                  // d, nd
+  const uint8_t* x0[2];                   // each tile's first token's activation block (its d)
+  float* acc[2];                          // the group's float sums of that token
+  int nt[2];                              // real tokens of each tile (0: none)
+};
+
+// Each real token's float chain step (the VNNI tile's, same order): acc = fma(I, d dx, acc), fma(M, -dmin dx, acc).
+FRSPEC_INLINE void amx_float_step_q4_K(const TileSums& s, size_t stride) {
+  const __m512 d = _mm512_load_ps(s.p->d), nd = _mm512_load_ps(s.p->nd);
+  for (int k = 0; k < 2; ++k)
+    for (int t = 0; t < s.nt[k]; ++t) {
+      const __m512 dx = _mm512_set1_ps(reinterpret_cast<const ActQ8_K*>(s.x0[k] + size_t(t) * stride)->d);
+      const __m512i isum = _mm512_add_epi32(_mm512_load_si512(s.lo[k][t]), _mm512_slli_epi32(_mm512_load_si512(s.hi[k][t]), 3));
+      float* a = s.acc[k] + size_t(t) * 16;
       __m512 acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), _mm512_load_ps(a));
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(nd, dx), acc);
+      acc = _mm512_fmadd_ps(_mm512_load_ps(s.m[k] + t * 16), _mm512_mul_ps(nd, dx), acc);
       _mm512_store_ps(a, acc);
     }
-  }
 }
-#undef FRSPEC_AMX_Q4K_CHUNK
 
 // As packed::gemm_rows, with 16-token AMX tiles (MatmulJob::act_tiles; the last tile's missing tokens are
 // zeros whose products are not used). Loops: chunks of blocks small enough that all tokens' activations
-// for them stay in L2; in each, pairs of 16-row groups, block by block (packed once, then in L1 while every
-// token tile passes over it).
+// for them stay in L2; in each, the 16-row groups block by block (packed once, then in L1 while every
+// pair of token tiles passes over it: first the mins' sums of all tiles, then the integer sums). Software
+// pipelined: the products of one pair of tiles are issued before the float step of the previous pair, so
+// the tile unit and the vector units work at the same time (in program order, a tile store waits for its
+// products, and the next products for that store).
 template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   thread_local AmxQ4KScratch scratch;
   const int64_t nb = j.w->cols / QK_K;
   const int n = j.n;
   const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
+  const int tiles_n = (n + 15) / 16;
   std::vector<Row16>& acc = scratch.acc;
-  std::vector<int32_t>& spairs = scratch.spairs;
+  std::vector<Row16>& mins = scratch.mins;
+  std::vector<Row16>& msums = scratch.msums;
   acc.assign(size_t(groups) * size_t(n), Row16{});
-  if (spairs.size() < size_t(n) * size_t(nb) * 4) spairs.resize(size_t(n) * size_t(nb) * 4);
+  mins.assign(size_t(tiles_n) * size_t(nb) * 16, Row16{});
+  if (msums.size() < size_t(tiles_n) * 32) msums.resize(size_t(tiles_n) * 32);
   for (int t = 0; t < n; ++t)
-    for (int64_t b = 0; b < nb; ++b) sub_block_sums(reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b], spairs.data() + (size_t(t) * size_t(nb) + size_t(b)) * 4);
+    for (int64_t b = 0; b < nb; ++b)
+      mins_row(reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b],
+               reinterpret_cast<uint16_t*>(mins[(size_t(t / 16) * size_t(nb) + size_t(b)) * 16 + size_t(t % 16)].v));
   amx::TileScope tiles(amx_config(16));
   // Blocks per chunk: all tokens' activation blocks of a chunk within ~512 KB.
   const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
   alignas(64) PackedQ4KAmx pk[2];
+  alignas(64) TileSums sums[2];
+  int packs = 0, issued = 0;
   for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
     const int64_t c1 = std::min(nb, c0 + chunk);
-    for (int64_t g = 0; g < groups; g += 2) {
-      const bool two = g + 1 < groups;
-      const int64_t row0 = r0 + g * kGroup, row1 = row0 + kGroup;
-      const int valid0 = int(std::min<int64_t>(kGroup, r1 - row0)), valid1 = two ? int(std::min<int64_t>(kGroup, r1 - row1)) : 0;
-      float* acc0 = reinterpret_cast<float*>(acc.data() + size_t(g) * size_t(n));
-      float* acc1 = two ? acc0 + size_t(n) * 16 : acc0;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t row = r0 + g * kGroup;
+      const int valid = int(std::min<int64_t>(kGroup, r1 - row));
+      float* accg = acc[size_t(g) * size_t(n)].v;
       for (int64_t b = c0; b < c1; ++b) {
-        pack_q4_K_amx<PackBlock>(j, row0, valid0, b, pk[0]);
-        if (two) pack_q4_K_amx<PackBlock>(j, row1, valid1, b, pk[1]);
-        for (int tok = 0; tok < n; tok += 16)
-          amx_block_q4_K(j, pk[0], pk[1], two, b, tok, std::min(16, n - tok), spairs.data(), nb, acc0, acc1);
+        // pk and msums alternate per block: the other one may still serve the pending float step.
+        PackedQ4KAmx& p = pk[packs & 1];
+        float* ms = msums[size_t(packs & 1) * size_t(tiles_n) * 16].v;
+        ++packs;
+        pack_q4_K_amx<PackBlock>(j, row, valid, b, p);
+        // The mins' sums of every token tile (C tiles in turn, so consecutive products do not wait).
+        _tile_loadd(7, p.mb, 64);
+        for (int tt = 0; tt < tiles_n; ++tt) {
+          const Row16* am = mins.data() + (size_t(tt) * size_t(nb) + size_t(b)) * 16;
+          float* out = ms + size_t(tt) * 256;
+#define FRSPEC_AMX_Q4K_MINS(C, A) \
+  _tile_zero(C);                  \
+  _tile_loadd(A, am, 64);         \
+  _tile_dpbf16ps(C, A, 7);        \
+  _tile_stored(C, out, 64)
+          switch (tt & 3) {
+            case 0: FRSPEC_AMX_Q4K_MINS(0, 4); break;
+            case 1: FRSPEC_AMX_Q4K_MINS(1, 5); break;
+            case 2: FRSPEC_AMX_Q4K_MINS(2, 4); break;
+            default: FRSPEC_AMX_Q4K_MINS(3, 5); break;
+          }
+#undef FRSPEC_AMX_Q4K_MINS
+        }
+        for (int tt = 0; tt < tiles_n; tt += 2) {
+          const int tt1 = tt + 1 < tiles_n ? tt + 1 : tt;  // an odd last tile: computed twice, used once
+          const int8_t* qs0 = j.act_tiles + (size_t(tt) * size_t(nb) + size_t(b)) * 16 * QK_K;
+          const int8_t* qs1 = j.act_tiles + (size_t(tt1) * size_t(nb) + size_t(b)) * 16 * QK_K;
+          _tile_zero(0);
+          _tile_zero(1);
+          _tile_zero(2);
+          _tile_zero(3);
+          FRSPEC_AMX_Q4K_CHUNK(0);
+          FRSPEC_AMX_Q4K_CHUNK(1);
+          FRSPEC_AMX_Q4K_CHUNK(2);
+          FRSPEC_AMX_Q4K_CHUNK(3);
+          if (issued) amx_float_step_q4_K(sums[(issued - 1) & 1], j.act_stride);
+          TileSums& s = sums[issued++ & 1];
+          _tile_stored(0, s.lo[0], 64);
+          _tile_stored(1, s.hi[0], 64);
+          _tile_stored(2, s.lo[1], 64);
+          _tile_stored(3, s.hi[1], 64);
+          s.p = &p;
+          for (int k = 0; k < 2; ++k) {
+            const int tile = k ? tt1 : tt, tok = 16 * tile;
+            s.m[k] = ms + size_t(tile) * 256;
+            s.x0[k] = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
+            s.acc[k] = accg + size_t(tok) * 16;
+            s.nt[k] = k && tt1 == tt ? 0 : std::min(16, n - tok);
+          }
+        }
       }
     }
   }
+  if (issued) amx_float_step_q4_K(sums[(issued - 1) & 1], j.act_stride);
   // y = acc (+ bias)
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t row = r0 + g * kGroup;
@@ -444,7 +486,7 @@ RowsFn gemm_fn_q5_K() { return nullptr; }
 bool gemm_act_tiles(DType t) {
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AMX_INT8__) && \
     defined(__AMX_TILE__)
-  return (t == DType::Q4_K || t == DType::Q5_K) && amx::available();
+  return (t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) && amx::available();  // Q6_K: cpu_gemm_q6k_amx.cpp
 #else
   (void)t;
   return false;
