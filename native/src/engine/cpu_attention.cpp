@@ -31,8 +31,10 @@ namespace {
 #if defined(__AVX512F__)
 // raw[i][slot] = scale * sum_c q[i][c] * K[slot][c] for Q query vectors over key blocks [b0, b0 + B):
 // Q x B independent FMA chains (one per query and block), so the chains' latency hides behind each
-// other; each lane's chain is the same whatever Q and B are. The queries come interleaved,
-// qt[c * Q + i] = q[i][c], so that one pointer walks them all.
+// other; each lane's chain is the same whatever Q and B are. The queries come copied kQStride floats
+// apart, q[i][c] = qt[i * kQStride + c], so that one pointer (and constant offsets) walks them all.
+constexpr int kQStride = kMaxHeadDim + 16;  // (not a multiple of 4 KB: the queries' lines in different L1 sets)
+
 template <int Q, int B>
 FRSPEC_ATTN_INLINE void score_blocks(const float* qt, const float* kt, int head_dim, int b0, float scale, float* raw,
                                      size_t stride) {
@@ -41,11 +43,11 @@ FRSPEC_ATTN_INLINE void score_blocks(const float* qt, const float* kt, int head_
     for (int i = 0; i < Q; ++i) acc[b][i] = _mm512_setzero_ps();
   const float* kb = kt + size_t(b0) * head_dim * kKvBlock;
   const size_t block = size_t(head_dim) * kKvBlock;
-  for (int c = 0; c < head_dim; ++c, kb += kKvBlock, qt += Q) {
+  for (int c = 0; c < head_dim; ++c, kb += kKvBlock, ++qt) {
     __m512 k[B];
     for (int b = 0; b < B; ++b) k[b] = _mm512_loadu_ps(kb + b * block);
     for (int i = 0; i < Q; ++i) {
-      const __m512 qc = _mm512_set1_ps(qt[i]);
+      const __m512 qc = _mm512_set1_ps(qt[i * kQStride]);
       for (int b = 0; b < B; ++b) acc[b][i] = _mm512_fmadd_ps(qc, k[b], acc[b][i]);
     }
   }
@@ -69,8 +71,7 @@ void score_rest(const float* qt, const float* kt, int head_dim, int b0, int n, f
 template <int Q>
 void scores_q(const float* const* q, const float* kt, int head_dim, int n_blocks, float scale, float* raw, size_t stride,
               float* qt) {
-  for (int c = 0; c < head_dim; ++c)
-    for (int i = 0; i < Q; ++i) qt[c * Q + i] = q[i][c];
+  for (int i = 0; i < Q; ++i) std::memcpy(qt + i * kQStride, q[i], size_t(head_dim) * sizeof(float));
   constexpr int B = score_step(Q);
   int b = 0;
   for (; b + B <= n_blocks; b += B) score_blocks<Q, B>(qt, kt, head_dim, b, scale, raw, stride);
@@ -116,21 +117,39 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
 #endif
 }
 
-// The largest of x[0 .. n) (n >= 1).
-float max_of(const float* x, int n) {
-  float m = -std::numeric_limits<float>::infinity();
+// The smallest and largest of x[0 .. n) (n >= 1).
+struct Range {
+  float min = std::numeric_limits<float>::infinity(), max = -std::numeric_limits<float>::infinity();
+  void add(float x) { min = std::min(min, x), max = std::max(max, x); }
+};
+Range range_of(const float* x, int n) {
+  Range r;
   int k = 0;
 #if defined(__AVX512F__)
-  if (n >= 16) {
-    __m512 vm = _mm512_loadu_ps(x);
-    for (k = 16; k + 16 <= n; k += 16) vm = _mm512_maskz_max_ps(0xffff, vm, _mm512_loadu_ps(x + k));  // (maskz: GCC 12 warns on the plain form)
-    alignas(64) float lanes[16];  // (GCC 12's _mm512_reduce_max_ps trips -Wmaybe-uninitialized)
-    _mm512_store_ps(lanes, vm);
-    for (float l : lanes) m = std::max(m, l);
+  if (n >= 16) {  // (maskz forms and no _mm512_reduce_*: GCC 12 warns on the plain ones)
+    __m512 lo = _mm512_loadu_ps(x), hi = lo;
+    for (k = 16; k + 16 <= n; k += 16) {
+      const __m512 v = _mm512_loadu_ps(x + k);
+      lo = _mm512_maskz_min_ps(0xffff, lo, v), hi = _mm512_maskz_max_ps(0xffff, hi, v);
+    }
+    if (k < n) {  // the last partial vector, the missing lanes repeating lane 0
+      const __mmask16 t = __mmask16((1u << (n - k)) - 1);
+      const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(x[0]), t, x + k);
+      lo = _mm512_maskz_min_ps(0xffff, lo, v), hi = _mm512_maskz_max_ps(0xffff, hi, v);
+    }
+    // Halve 16 -> 8 -> 4 -> 2 -> 1 lanes (min and max are exact: any order gives the same value).
+    __m256 lo8 = _mm256_min_ps(_mm512_maskz_extractf32x8_ps(0xff, lo, 0), _mm512_maskz_extractf32x8_ps(0xff, lo, 1));
+    __m256 hi8 = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, hi, 0), _mm512_maskz_extractf32x8_ps(0xff, hi, 1));
+    __m128 lo4 = _mm_min_ps(_mm256_castps256_ps128(lo8), _mm256_extractf128_ps(lo8, 1));
+    __m128 hi4 = _mm_max_ps(_mm256_castps256_ps128(hi8), _mm256_extractf128_ps(hi8, 1));
+    lo4 = _mm_min_ps(lo4, _mm_movehl_ps(lo4, lo4)), hi4 = _mm_max_ps(hi4, _mm_movehl_ps(hi4, hi4));
+    lo4 = _mm_min_ss(lo4, _mm_movehdup_ps(lo4)), hi4 = _mm_max_ss(hi4, _mm_movehdup_ps(hi4));
+    r.min = _mm_cvtss_f32(lo4), r.max = _mm_cvtss_f32(hi4);
+    return r;
   }
 #endif
-  for (; k < n; ++k) m = std::max(m, x[k]);
-  return m;
+  for (; k < n; ++k) r.add(x[k]);
+  return r;
 }
 
 // Scores more than kNegligible below the row's maximum get weight exactly 0 (exp(-inf)) instead of a value
@@ -285,7 +304,7 @@ void AttentionScratch::reserve(int capacity) {
   if (raw.size() < cap * kMaxQueries) raw.resize(cap * kMaxQueries);
   if (weights.size() < cap * kMaxQueries) weights.resize(cap * kMaxQueries);
   if (slots.size() < cap * kMaxRows) slots.resize(cap * kMaxRows);
-  if (qt.size() < size_t(8) * kMaxHeadDim) qt.resize(size_t(8) * kMaxHeadDim);
+  if (qt.size() < size_t(8) * (kMaxHeadDim + 16)) qt.resize(size_t(8) * (kMaxHeadDim + 16));  // kQStride
 }
 
 int attention_rows_per_pass(int n_group) { return n_group >= kMaxRows ? 1 : kMaxRows / n_group; }
@@ -342,15 +361,16 @@ void attend_rows(const float* q, size_t row_stride, int n_rows, int first, int n
         const Visible& vi = vis[i / hn];
         float* raw = s.raw.data() + i * stride;
         float* w = raw;
-        float m = vi.n_contig ? max_of(raw, vi.n_contig) : -std::numeric_limits<float>::infinity();
+        Range range = vi.n_contig ? range_of(raw, vi.n_contig) : Range{};
         if (vi.n_tail) {
           w = s.weights.data() + i * stride;
           std::memcpy(w, raw, size_t(vi.n_contig) * sizeof(float));
-          for (int t = 0; t < vi.n_tail; ++t) m = std::max(m, w[vi.n_contig + t] = raw[vi.tail[t]]);
+          for (int t = 0; t < vi.n_tail; ++t) range.add(w[vi.n_contig + t] = raw[vi.tail[t]]);
         }
         wv[i] = w;
         const int n = vi.count();
-        drop_negligible(w, n, m);
+        const float m = range.max;
+        if (range.min < m - kNegligible) drop_negligible(w, n, m);
         inv[i] = n ? 1.f / softmax_weights(w, n, m) : 0.f;  // a query that may see nothing (an empty mask row): 0
       }
       weighted_values(wv, vis, rows, hn, v, head_dim, inv, ov);
