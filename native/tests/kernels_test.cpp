@@ -554,6 +554,36 @@ static void test_gemm_paths(ThreadPool* pools[3]) {
   }
 }
 
+// Q6_K prompt chunks on every byte pattern: blocks of random bytes (each 6-bit value with each int8 sub-block
+// scale, -128 included, which the reference quantizer rarely writes) through the packed GEMM (the AMX tiles in
+// the amx variant, whose product bytes (q - 32) * sc reach +4096) must give every token the bits of its GEMV.
+// 20 blocks per row: at n = 256 the AMX path splits a row's blocks into two L2-sized ranges.
+static void test_q6_K_gemm_all_bytes(ThreadPool* pools[3]) {
+  const int64_t rows = 37, cols = 20 * QK_K;
+  std::vector<BlockQ6_K> blocks(size_t(rows * cols / QK_K));
+  std::uniform_real_distribution<float> scale(1e-4f, 1e-3f);
+  for (BlockQ6_K& b : blocks) {
+    random_bytes(&b, sizeof b);
+    b.d = f32_to_f16(scale(rng));
+  }
+  blocks[0].scales[0] = -128, blocks[0].scales[1] = 127, blocks[1].scales[2] = -128;
+  const Weight w = cpu_weight(DType::Q6_K, rows, cols, blocks.data());
+  const std::vector<float> bias = random_values(size_t(rows));
+  const std::vector<float> x = random_values(size_t(256 * cols));
+  for (const bool with_bias : {false, true}) {
+    const float* b = with_bias ? bias.data() : nullptr;
+    std::vector<float> gemv(size_t(256 * rows));
+    for (int tk = 0; tk < 256; ++tk) cpu_matmul(*pools[0], w, x.data() + size_t(tk) * cols, gemv.data() + size_t(tk) * rows, 1, b);
+    for (int n : {16, 17, 64, 100, 256})
+      for (int p = 0; p < 2; ++p) {
+        std::vector<float> y(size_t(n) * rows, NAN);
+        cpu_matmul(*pools[p], w, x.data(), y.data(), n, b);
+        CHECK(std::memcmp(y.data(), gemv.data(), y.size() * 4) == 0,
+              "Q6_K random-byte blocks n=%d (%d threads, bias %d): a token's outputs differ from its GEMV", n, pools[p]->size(), int(with_bias));
+      }
+  }
+}
+
 // NaN in the activations reaches the outputs for every type (quantizing must not clamp it away), and a
 // matmul issued from inside a pool task (nested) gives the same bits as from outside.
 static void test_nan_and_nesting(ThreadPool& pool) {
@@ -696,6 +726,7 @@ int main() {
   test_matmul(pools);
   test_matmul_many_tasks(pools);
   test_gemm_paths(pools);
+  test_q6_K_gemm_all_bytes(pools);
   test_nan_and_nesting(p2);
   test_rows(p2);
   test_bad_input(p2);
