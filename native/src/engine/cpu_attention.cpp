@@ -58,7 +58,7 @@ FRSPEC_ATTN_INLINE void score_blocks(const float* qt, const float* kt, int head_
 
 // Blocks per step for Q queries: about 24 accumulators (of 32 registers) beside the B key vectors, so
 // that each key vector loaded feeds Q FMAs and each query element broadcast feeds B.
-constexpr int score_step(int q) { return q <= 2 ? 8 : q == 3 ? 6 : q == 4 ? 5 : q <= 6 ? 4 : 3; }
+constexpr int score_step(int q) { return q <= 2 ? 8 : q == 3 ? 6 : q == 4 ? 5 : q <= 6 ? 4 : q <= 8 ? 3 : 2; }
 
 template <int Q, int B = score_step(Q)>
 void score_rest(const float* qt, const float* kt, int head_dim, int b0, int n, float scale, float* raw, size_t stride) {
@@ -84,8 +84,8 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
             size_t stride, [[maybe_unused]] AttentionScratch& s) {
   const int n_blocks = (n_slots + kKvBlock - 1) / kKvBlock;
 #if defined(__AVX512F__)
-  // Groups of at most 8 queries, as even as possible (12 = 6 + 6, 14 = 7 + 7).
-  const int groups = (n_q + 7) / 8;
+  // One group of up to 14 queries (two rows of 6 or 7 heads), else groups of at most 8, as even as possible.
+  const int groups = n_q <= 14 ? 1 : (n_q + 7) / 8;
   for (int g = 0, i = 0; g < groups; ++g) {
     const int m = (n_q - i) / (groups - g);
     const float* const* qg = q + i;
@@ -98,7 +98,13 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
       case 5: scores_q<5>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
       case 6: scores_q<6>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
       case 7: scores_q<7>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
-      default: scores_q<8>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 8: scores_q<8>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 9: scores_q<9>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 10: scores_q<10>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 11: scores_q<11>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 12: scores_q<12>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      case 13: scores_q<13>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
+      default: scores_q<14>(qg, kt, head_dim, n_blocks, scale, rg, stride, s.qt.data()); break;
     }
     i += m;
   }
@@ -252,6 +258,8 @@ void values_tiles(int rows, int heads, const float* const* w, const Visible* vis
     case 2 * 16 + 1: return values_rh<2, 1>(w, vis, v, head_dim, inv, out);
     case 2 * 16 + 2: return values_rh<2, 2>(w, vis, v, head_dim, inv, out);
     case 2 * 16 + 3: return values_rh<2, 3>(w, vis, v, head_dim, inv, out);
+    case 2 * 16 + 6: return values_rh<2, 6>(w, vis, v, head_dim, inv, out);
+    case 2 * 16 + 7: return values_rh<2, 7>(w, vis, v, head_dim, inv, out);
     case 3 * 16 + 1: return values_rh<3, 1>(w, vis, v, head_dim, inv, out);
     case 3 * 16 + 2: return values_rh<3, 2>(w, vis, v, head_dim, inv, out);
     case 4 * 16 + 1: return values_rh<4, 1>(w, vis, v, head_dim, inv, out);
@@ -304,10 +312,10 @@ void AttentionScratch::reserve(int capacity) {
   if (raw.size() < cap * kMaxQueries) raw.resize(cap * kMaxQueries);
   if (weights.size() < cap * kMaxQueries) weights.resize(cap * kMaxQueries);
   if (slots.size() < cap * kMaxRows) slots.resize(cap * kMaxRows);
-  if (qt.size() < size_t(8) * (kMaxHeadDim + 16)) qt.resize(size_t(8) * (kMaxHeadDim + 16));  // kQStride
+  if (qt.size() < size_t(kMaxQueries) * (kMaxHeadDim + 16)) qt.resize(size_t(kMaxQueries) * (kMaxHeadDim + 16));  // kQStride
 }
 
-int attention_rows_per_pass(int n_group) { return n_group >= kMaxRows ? 1 : kMaxRows / n_group; }
+int attention_rows_per_pass(int n_group) { return n_group == 6 || n_group == 7 ? 2 : n_group >= kMaxRows ? 1 : kMaxRows / n_group; }
 
 void attend_rows(const float* q, size_t row_stride, int n_rows, int first, int n_group, const float* kt, const float* v,
                  int head_dim, int n_past, int n_new, const uint8_t* mask, float scale, AttentionScratch& s, float* out) {
