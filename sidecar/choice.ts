@@ -1,8 +1,11 @@
 // Which decoder serves a request: speculative or plain, chosen per request from what each costs on this
 // machine, measured on real requests (running averages), not from one calibration at start-up. Greedy output
 // is identical either way, so the choice is only about speed: predict
-//   plain ≈ L × (plain ms per token)      speculative ≈ drafter's prompt ms + (L ÷ τ) × (speculative ms per step)
-// for the L tokens the request will likely produce, and pick the cheaper. The costs per token and per step
+//   plain ≈ L × (plain ms per token)      speculative ≈ drafter's prompt ms + ((L - 1) ÷ τ) × (speculative ms per step)
+// for the L tokens the request will likely produce, and pick the cheaper. The first token comes with the prompt, so
+// τ is the tokens after it per verify step: counting the first one too made a request cut short after 2 tokens (1
+// step, nothing accepted) read as τ 2, and while typing most requests are cut short (typing replay: a file where
+// the drafter missed, τ 1.1, was predicted at τ 2 and decoded speculatively, 6-20% slower end to end). The costs per token and per step
 // follow the machine (running averages over all requests; of sums, so each request weighs by its tokens).
 // τ and L follow the text being typed: while typing, each request's prompt is the previous one's plus a
 // character (the engine reuses most of its cache), and the previous request's τ and length predict this one's
@@ -67,9 +70,9 @@ const ema = (old: number | undefined, x: number, w = ALPHA) => (old === undefine
  * Running sums (exponentially weighted) of what one decoder spent: ratios of these are per token / per step,
  * so a request weighs by its tokens (a 2-token request cut short by the next keystroke moves little).
  */
-interface Sums { ms: number; tokens: number; steps: number; draftMs: number; verifyMs: number }
+interface Sums { ms: number; tokens: number; decoded: number; steps: number; draftMs: number; verifyMs: number }
 const addTo = (s: Sums | undefined, m: Measured): Sums => {
-  const x = { ms: m.decodeMs, tokens: m.tokens, steps: m.steps, draftMs: m.draftMs ?? 0, verifyMs: m.verifyMs ?? 0 };
+  const x = { ms: m.decodeMs, tokens: m.tokens, decoded: m.tokens - 1, steps: m.steps, draftMs: m.draftMs ?? 0, verifyMs: m.verifyMs ?? 0 };
   if (!s) return x;
   const k = Object.keys(x) as (keyof Sums)[];
   const out = { ...s };
@@ -95,7 +98,7 @@ export class DecoderChoice {
   /** Calibration's tokens/s of both decoders on its fixed prompt: a starting point, replaced by real requests. */
   seed(plainTokensPerSecond: number, specTokensPerSecond: number, tau: number): void {
     // As one request of 48 tokens each (calibration's length): real requests then blend in.
-    const as = (tps: number, t: number): Measured => ({ mode: 'plain', tokens: 48, decodeMs: 48 * 1000 / tps, steps: Math.max(1, Math.round(48 / t)) });
+    const as = (tps: number, t: number): Measured => ({ mode: 'plain', tokens: 48, decodeMs: 48 * 1000 / tps, steps: Math.max(1, Math.round(47 / t)) });
     if (plainTokensPerSecond > 0) {
       const p = this.plainSums = addTo(this.plainSums, as(plainTokensPerSecond, 1));
       this.c.plainMsPerToken = p.ms / p.tokens;
@@ -119,7 +122,7 @@ export class DecoderChoice {
       c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
       c.contextTokens = ema(c.contextTokens, m.tokens, CONTEXT_ALPHA);
     }
-    if (m.mode === 'speculative' && m.steps > 0) c.contextTau = ema(c.contextTau, m.tokens / m.steps, CONTEXT_ALPHA);
+    if (m.mode === 'speculative' && m.steps > 0) c.contextTau = ema(c.contextTau, (m.tokens - 1) / m.steps, CONTEXT_ALPHA);
     if (m.mode === 'plain') {
       const p = this.plainSums = addTo(this.plainSums, m);
       c.plainMsPerToken = p.ms / p.tokens;
@@ -129,7 +132,7 @@ export class DecoderChoice {
     const sp = this.specSums = addTo(this.specSums, m);
     c.specMsPerToken = sp.ms / sp.tokens;
     if (sp.steps > 0) {
-      c.tau = sp.tokens / sp.steps;
+      c.tau = sp.decoded / sp.steps;
       c.draftMsPerStep = sp.draftMs / sp.steps;
       c.verifyMsPerStep = sp.verifyMs / sp.steps;
     }
@@ -164,6 +167,6 @@ export class DecoderChoice {
     // Speculative ms per verify step (drafting + verification + the loop), and the τ that divides it.
     const msPerStep = sp && sp.steps > 0 ? sp.ms / sp.steps : c.specMsPerToken! * (c.tau ?? 1);
     const tau = Math.max(1, c.contextTau ?? c.tau ?? 1);
-    return { plainMs: tokens * c.plainMsPerToken!, specMs: (c.draftPromptMs ?? 0) + (tokens / tau) * msPerStep, tokens, tau };
+    return { plainMs: tokens * c.plainMsPerToken!, specMs: (c.draftPromptMs ?? 0) + ((tokens - 1) / tau) * msPerStep, tokens, tau };
   }
 }

@@ -6,7 +6,7 @@ import { DecoderChoice, EXPLORE_EVERY, type Measured, type Mode } from '../../si
 
 const plain = (msPerToken: number, tokens = 32): Measured => ({ mode: 'plain', tokens, decodeMs: msPerToken * tokens, steps: tokens });
 const spec = (msPerToken: number, tokens = 32, draftPromptMs = 1, tau = 2.5): Measured => ({
-  mode: 'speculative', tokens, decodeMs: msPerToken * tokens, steps: Math.round(tokens / tau), draftMs: 0.2 * tokens / tau, verifyMs: 1.8 * tokens / tau, draftPromptMs,
+  mode: 'speculative', tokens, decodeMs: msPerToken * tokens, steps: Math.max(1, Math.round((tokens - 1) / tau)), draftMs: 0.2 * tokens / tau, verifyMs: 1.8 * tokens / tau, draftPromptMs,
 });
 
 function modes(c: DecoderChoice, n: number, maxTokens = 48): Mode[] {
@@ -57,7 +57,7 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
   it('requests superseded after a few tokens do not shorten the expected completion', () => {
     const c = new DecoderChoice();
     for (let i = 0; i < 4; i++) { c.record(spec(1.5, 32, 6)); c.record(plain(2.0)); }
-    for (let i = 0; i < 20; i++) c.record({ ...spec(1.5, 3, 6), interrupted: true });
+    for (let i = 0; i < 20; i++) c.record({ ...spec(1.5, 6, 6), interrupted: true });
     assert.equal(c.choose(48).mode, 'speculative', 'still ~32 tokens expected');
     assert.ok(c.costs.tokensPerRequest! > 30);
   });
@@ -89,11 +89,21 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
   it('a context whose completions stop after a few tokens decodes plainly when the drafter\'s prompt reading does not pay', () => {
     const c = new DecoderChoice();
     const typed = (m: Measured): Measured => ({ ...m, nPrompt: 1000, nReused: 900 });
-    for (let i = 0; i < 6; i++) { c.record(typed(spec(1.5, 32, 3))); c.record(typed(plain(2.0, 32))); }
+    for (let i = 0; i < 6; i++) { c.record(typed(spec(1.5, 32, 4))); c.record(typed(plain(2.0, 32))); }
     assert.equal(c.choose(32).mode, 'speculative');
     for (let i = 0; i < 4; i++) c.record(typed(plain(2.0, 3)));
     assert.equal(c.costs.contextTokens! < 5, true);
-    assert.equal(c.choose(32).mode, 'plain', '3 tokens: 3 ms of drafter prompt + 1.8 > 6 ms');
+    assert.equal(c.choose(32).mode, 'plain', '~5 tokens expected: 4 ms of drafter prompt + 3.8 tokens after the first at τ 2.4 (5.9 ms) > 9.6 ms plain');
+  });
+
+  it('τ counts the tokens after the first (which comes with the prompt): a request cut short after one step that accepted nothing is τ 1', () => {
+    const c = new DecoderChoice();
+    const typed = (m: Measured): Measured => ({ ...m, nPrompt: 1000, nReused: 900 });
+    for (let i = 0; i < 6; i++) { c.record(typed(spec(1.6, 12, 1, 2.5))); c.record(typed(plain(2.0, 12))); }
+    // Typing: each request is superseded after its first step, which accepted nothing (2 tokens, 1 step).
+    for (let i = 0; i < 4; i++) c.record(typed({ mode: 'speculative', tokens: 2, steps: 1, decodeMs: 4, draftMs: 0.4, verifyMs: 3.6, draftPromptMs: 1, interrupted: true }));
+    assert.ok(c.costs.contextTau! < 1.2, `context τ ${c.costs.contextTau}`);
+    assert.equal(c.choose(12).mode, 'plain');
   });
 
   it('a calibration seeds the estimates; requests that decoded nothing teach nothing', () => {
