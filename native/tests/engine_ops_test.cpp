@@ -82,13 +82,15 @@ void test_swiglu(Backend& b) {
 // A query row's attention has the same bits whatever batch it comes in: row i of a causal batch of n equals
 // the same token evaluated alone (n_past + i committed), and row i of a tree batch equals row i of the
 // batch cut after it (rows are scored in passes of up to cpu::kMaxQueries query vectors: other n, other passes).
-void test_attention_batch_bits(Backend& b, int kv_heads, int heads, int hd) {
+// q_scale > 1 makes rows peaked: scores far below a row's maximum get weight 0 (cpu_attention.cpp).
+void test_attention_batch_bits(Backend& b, int kv_heads, int heads, int hd, float q_scale = 1.f) {
   const int n_past = 37, max_n = 9, cap = n_past + max_n;
   auto kv = b.create_kv({1, kv_heads, hd, cap});
   std::vector<float> K = randn(size_t(cap) * kv_heads * hd), V = randn(size_t(cap) * kv_heads * hd);
   b.kv_write(*kv, 0, K.data(), V.data(), 0, cap);
   const size_t row = size_t(heads) * hd;
   auto q = randn(size_t(max_n) * row);
+  for (float& x : q) x *= q_scale;
   std::vector<uint8_t> tree(size_t(max_n) * max_n, 0);
   for (int i = 0; i < max_n; ++i)
     for (int j = 0; j <= i; ++j) tree[i * max_n + j] = (j == i || (rng() % 2));
@@ -114,13 +116,15 @@ void test_attention_batch_bits(Backend& b, int kv_heads, int heads, int hd) {
   }
 }
 
-// Naive attention: every (query, head) over the visible slots, in double.
-void test_attention(Backend& b, int kv_heads = 2, int heads = 6, int hd = 32) {
+// Naive attention: every (query, head) over the visible slots, in double. q_scale > 1: peaked rows, whose
+// negligible weights (below e^-64 of the largest) the backend sets to 0.
+void test_attention(Backend& b, int kv_heads = 2, int heads = 6, int hd = 32, float q_scale = 1.f) {
   const int layers = 2, cap = 40, n_past = 13, n = 7;
   auto kv = b.create_kv({layers, kv_heads, hd, cap});
   std::vector<float> K = randn(size_t(cap) * kv_heads * hd), V = randn(size_t(cap) * kv_heads * hd);
   for (int l = 0; l < layers; ++l) b.kv_write(*kv, l, K.data(), V.data(), 0, n_past + n);
   auto q = randn(size_t(n) * heads * hd);
+  for (float& x : q) x *= q_scale;
   std::vector<uint8_t> tree(n * n);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j <= i; ++j) tree[i * n + j] = (j == i || (rng() % 2));  // random ancestors, self always
@@ -210,9 +214,14 @@ int main() {
     test_attention(*b);
     test_attention(*b, 2, 4, 64);   // demo-target's shape: the vector paths (head_dim a multiple of 64)
     test_attention(*b, 1, 16, 80);  // a group larger than a pass, a partial 64-dim chunk
+    test_attention(*b, 2, 12, 128, 30.f);  // Qwen2.5-Coder-1.5B's shape, peaked (negligible weights dropped)
+    test_attention(*b, 2, 14, 64, 60.f);   // 0.5B's, peaked
     struct Shape { int kv_heads, heads, head_dim; };
-    for (const Shape& s : {Shape{2, 4, 64}, Shape{1, 2, 64}, Shape{1, 8, 64}, Shape{1, 16, 80}, Shape{4, 4, 128}, Shape{2, 6, 32}})
+    for (const Shape& s : {Shape{2, 4, 64}, Shape{1, 2, 64}, Shape{1, 8, 64}, Shape{1, 16, 80}, Shape{4, 4, 128}, Shape{2, 6, 32},
+                           Shape{2, 12, 128}, Shape{2, 14, 64}}) {
       test_attention_batch_bits(*b, s.kv_heads, s.heads, s.head_dim);
+      test_attention_batch_bits(*b, s.kv_heads, s.heads, s.head_dim, 40.f);
+    }
     test_argmax_topk(*b);
   }
   return check_result("all engine op tests passed");
