@@ -14,6 +14,7 @@
 // acc = fma(float(M), (-dmin) * dx, acc) for Q4_K, blocks in order; y = acc (+ bias). So a token gets the
 // same bits from this GEMM, from the tile GEMM and from the GEMV, whatever n, the tiling or the threads.
 #include <algorithm>
+#include <type_traits>
 
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_packed.h"
@@ -248,36 +249,63 @@ struct alignas(64) PackedQ4KAmx {
   float d[kGroup], nd[kGroup];
 };
 
-// From the VNNI packing of one block (pack_q4_K_block / pack_q5_K_block) to PackedQ4KAmx.
-template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)>
+// Activation chunk c (positions 64c..64c+63: slots 2c and 2c+1) of one row's block: nibble c % 2 of
+// qs[64 (c / 2) ..+64), for Q5_K with the fifth bit (qh[l] bit j for value l of sub-block j).
+template <class Block>
+FRSPEC_INLINE __m512i quant_chunk(const Block* w, int c) {
+  const __m512i raw = _mm512_loadu_si512(w->qs + 64 * (c / 2));
+  const __m512i v = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, _mm512_set1_epi8(0x0f));
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
+    const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w->qh)));
+    const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), _mm512_set1_epi8(0x01));
+    return _mm512_or_si512(v, _mm512_slli_epi16(bit, 4));
+  } else {
+    return v;
+  }
+}
+
+// Block b of rows [row, row + valid) (Q4_K or Q5_K) as PackedQ4KAmx: the quants in PackedQ4K::q's layout
+// (pack_q4_K_block), multiplied by the scale parts as they are transposed. A lane holds one row's 4 values
+// of one sub-block, so both 16-bit words of a lane take the row's scale part: one 16-bit product gives
+// both bytes' products (q * 7 < 256: no carry into the high byte).
+template <class Block>
 void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4KAmx& o) {
-  alignas(64) PackedQ4K p;
-  PackBlock(j, row, valid, b, p);
-  const __m512i low16 = _mm512_set1_epi32(0xffff), seven = _mm512_set1_epi32(0x00070007);
-  for (int s = 0; s < 8; ++s) {
-    // A lane holds one row's 4 values of one sub-block, so both 16-bit words of a lane take the row's
-    // scale part: one 16-bit product gives both bytes' products (q * 7 < 256: no carry into the high byte).
-    const __m512i sc = _mm512_load_si512(p.sc[s]);
-    const __m512i sc2 = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
-    const __m512i lo = _mm512_and_si512(sc2, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc2, 3), seven);
-    for (int q = 0; q < 8; ++q) {
-      const int kq = 8 * s + q;
-      const __m512i wq = _mm512_load_si512(p.q[kq]);
-      _mm512_store_si512(o.lo[kq], _mm512_mullo_epi16(wq, lo));
-      _mm512_store_si512(o.hi[kq], _mm512_mullo_epi16(wq, hi));
+  const Block* w[kGroup];
+  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const Block*>(j.weight_row(row + r)) + b : nullptr;
+  // Scales and mins: row r's [sc0..7, m0..7] as 16 int32, transposed to one vector per field.
+  __m512i sm[kGroup];
+  for (int r = 0; r < kGroup; ++r) sm[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
+  transpose16x16(sm);
+  const __m512i seven = _mm512_set1_epi32(0x00070007), low16 = _mm512_set1_epi32(0xffff);
+  for (int c = 0; c < 4; ++c) {
+    __m512i v[kGroup];
+    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? quant_chunk(w[r], c) : _mm512_setzero_si512();
+    transpose16x16(v);
+    for (int h = 0; h < 2; ++h) {  // slot 2c + h: sub-block kQ4KSlot[2c + h], vectors 8h..8h+7
+      const __m512i sc = sm[kQ4KSlot[2 * c + h]];
+      const __m512i sc2 = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
+      const __m512i lo = _mm512_and_si512(sc2, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc2, 3), seven);
+      for (int k = 8 * h; k < 8 * h + 8; ++k) {
+        _mm512_store_si512(o.lo[16 * c + k], _mm512_mullo_epi16(v[k], lo));
+        _mm512_store_si512(o.hi[16 * c + k], _mm512_mullo_epi16(v[k], hi));
+      }
     }
   }
-  // p.m[i] = (m_i, m_i) per lane -> BF16 (m_2k, m_2k+1) and (64 m_2k, 64 m_2k+1): integers below 2^12 with at
+  // Mins m_i (lanes: rows) -> BF16 (m_2k, m_2k+1) and (64 m_2k, 64 m_2k+1): integers below 2^12 with at
   // most 6 significant bits, exact in BF16.
   auto bf16 = [](__m512i v) { return _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepi32_ps(v)), 16); };
   for (int k = 0; k < 4; ++k) {
-    const __m512i a = _mm512_and_si512(_mm512_load_si512(p.m[2 * k]), low16), c = _mm512_and_si512(_mm512_load_si512(p.m[2 * k + 1]), low16);
+    const __m512i a = _mm512_and_si512(sm[8 + 2 * k], low16), c = _mm512_and_si512(sm[8 + 2 * k + 1], low16);
     _mm512_store_si512(o.mb[k], _mm512_or_si512(bf16(a), _mm512_slli_epi32(bf16(c), 16)));
     _mm512_store_si512(o.mb[4 + k], _mm512_or_si512(bf16(_mm512_slli_epi32(a, 6)), _mm512_slli_epi32(bf16(_mm512_slli_epi32(c, 6)), 16)));
   }
   for (int k = 8; k < 16; ++k) _mm512_store_si512(o.mb[k], _mm512_setzero_si512());
-  std::memcpy(o.d, p.d, sizeof o.d);
-  std::memcpy(o.nd, p.nd, sizeof o.nd);
+  for (int r = 0; r < kGroup; ++r) {
+    o.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
+    o.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+  }
 }
 
 // Tiles 0, 1: C = lo and hi sums (int32) of one row group and 16-token tile, 2, 3: of the next token tile
@@ -360,7 +388,7 @@ FRSPEC_INLINE void amx_float_step_q4_K(const TileSums& s, size_t stride) {
 // pipelined: the products of one pair of tiles are issued before the float step of the previous pair, so
 // the tile unit and the vector units work at the same time (in program order, a tile store waits for its
 // products, and the next products for that store).
-template <void (*PackBlock)(const MatmulJob&, int64_t, int, int64_t, PackedQ4K&)>
+template <class Block>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   thread_local AmxQ4KScratch scratch;
   const int64_t nb = j.w->cols / QK_K;
@@ -394,7 +422,7 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
         PackedQ4KAmx& p = pk[packs & 1];
         float* ms = msums[size_t(packs & 1) * size_t(tiles_n) * 16].v;
         ++packs;
-        pack_q4_K_amx<PackBlock>(j, row, valid, b, p);
+        pack_q4_K_amx<Block>(j, row, valid, b, p);
         // The mins' sums of every token tile (C tiles in turn, so consecutive products do not wait).
         _tile_loadd(7, p.mb, 64);
         for (int tt = 0; tt < tiles_n; ++tt) {
@@ -465,14 +493,14 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
 // FRSPEC_AMX=0 turns them off), else the VNNI tiles. Same bits either way.
 RowsFn gemm_fn_q4_K() {
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__)
-  if (amx::available()) return amx_gemm_rows_q4_K<pack_q4_K_block>;
+  if (amx::available()) return amx_gemm_rows_q4_K<BlockQ4_K>;
 #endif
   return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>;
 }
 RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K, QK_K>; }
 RowsFn gemm_fn_q5_K() {
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__)
-  if (amx::available()) return amx_gemm_rows_q4_K<pack_q5_K_block>;
+  if (amx::available()) return amx_gemm_rows_q4_K<BlockQ5_K>;
 #endif
   return gemm_rows<PackedQ4K, pack_q5_K, TileQ4K, QK_K>;
 }
