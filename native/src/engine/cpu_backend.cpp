@@ -1,7 +1,8 @@
-// The CPU implementation of Backend: matmuls from cpu_kernels (zero-copy over the mmapped weights), row
-// operations from cpu_ops, a KV cache laid out per KV head so attention streams contiguous rows, and one
-// thread pool for everything. Work is split by rows (or query heads), never inside a row, so the result
-// of every row is the same for any thread count and any batch it came in.
+// The CPU implementation of Backend: matmuls from cpu_kernels (over weight copies in huge pages on Linux,
+// else zero-copy over the mmapped weights), row operations from cpu_ops, a KV cache laid out per KV head so
+// attention streams contiguous rows, and one thread pool for everything. Work is split by rows (or query
+// heads), never inside a row, so the result of every row is the same for any thread count and any batch it
+// came in.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "engine/cpu_argmax_filter.h"
 #include "engine/cpu_attention.h"
 #include "engine/cpu_ops.h"
+#include "engine/huge_page_arena.h"
 #include "engine/threadpool.h"
 
 namespace frspec::FRSPEC_CPU {
@@ -73,16 +75,24 @@ class CpuBackend final : public Backend {
     if (dst != src) std::memcpy(dst, src, n * sizeof(float));
   }
 
-  Weight prepare(const WeightView& view) override { return cpu_weight(view.type, view.rows, view.cols, view.data); }
+  // Weights are copied into huge pages where the OS gives them (huge_page_arena.h: a decode step streams
+  // every weight byte, ~25% faster from 2 MiB pages), else used in place in the file's mapping.
+  Weight prepare(const WeightView& view) override {
+    Weight w = cpu_weight(view.type, view.rows, view.cols, view.data);
+    if (void* copy = copy_to_huge_pages(view.data, w.row_bytes * size_t(w.rows))) w.data = copy;
+    return w;
+  }
   Weight gather_rows(const Weight& w, const int32_t* ids, int k) override {
     std::vector<uint8_t> bytes = cpu_gather_rows(w, ids, k);
+    if (void* copy = copy_to_huge_pages(bytes.data(), bytes.size())) return cpu_weight(w.type, k, w.cols, copy);
     Weight g = cpu_weight(w.type, k, w.cols, bytes.data());
     gathered_.emplace(g.data, std::move(bytes));  // the vector's buffer does not move with it
     return g;
   }
   void release(Weight& w) override {
     filters_.erase(w.data);
-    gathered_.erase(w.data);  // zero-copy weights belong to the mapping: nothing to free
+    // Zero-copy weights belong to the mapping: nothing to free.
+    if (!huge_pages_.release(w.data)) gathered_.erase(w.data);
     w = Weight{};
   }
   float* prepare_vector(const float* host, size_t n) override {
@@ -230,6 +240,18 @@ class CpuBackend final : public Backend {
       pool_.parallel_for(n, [&](int i, int) { f(i); });
     }
   }
+  // A copy of `bytes` at src in the huge-page arena, made by all threads (the first touch of each huge page
+  // also zeroes it), or null where the arena is not enabled.
+  void* copy_to_huge_pages(const void* src, size_t bytes) {
+    void* dst = huge_pages_.allocate(bytes);
+    if (!dst) return nullptr;
+    constexpr size_t kPart = size_t(4) << 20;
+    pool_.parallel_for(int((bytes + kPart - 1) / kPart), [&](int task, int) {
+      const size_t off = size_t(task) * kPart;
+      std::memcpy(static_cast<uint8_t*>(dst) + off, static_cast<const uint8_t*>(src) + off, std::min(kPart, bytes - off));
+    });
+    return dst;
+  }
   ArgmaxFilter& filter(const Weight& w) {  // the 8-bit copy of w, built on first use
     std::unique_ptr<ArgmaxFilter>& f = filters_[w.data];
     if (!f || f->rows() != w.rows) f = std::make_unique<ArgmaxFilter>(pool_, w);
@@ -245,6 +267,7 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   std::vector<cpu::AttentionScratch> scratch_;  // per thread
   std::unordered_set<float*> allocations_;
+  HugePageArena huge_pages_;  // weight copies (prepare, gather_rows) where the OS gives huge pages
   std::unordered_map<const void*, std::vector<uint8_t>> gathered_;
   std::unordered_map<const void*, std::unique_ptr<ArgmaxFilter>> filters_;  // by LM head data
   bool use_argmax_filter_ = true;

@@ -45,6 +45,9 @@ PreparedModel::PreparedModel(Backend& backend, const Model& model, const Prepare
       P.down = mat(L.down);
       layers_.push_back(P);
     }
+    // Every matrix now lives in memory of the backend's own (the CPU's huge-page copies, a GPU): the pages
+    // the copying faulted in need not stay this process's memory too (they stay in the page cache).
+    if (all_weights_copied_) model.gguf().drop_resident_pages();
   } catch (...) {
     release_all();
     throw;
@@ -62,6 +65,7 @@ void PreparedModel::release_all() {
 
 Weight PreparedModel::mat(const WeightView& v) {
   Weight w = backend_.prepare(v);
+  all_weights_copied_ = all_weights_copied_ && w.data != v.data;
   owned_weights_.push_back(w);  // a Weight is a handle: the backend finds its memory by data pointer
   return w;
 }

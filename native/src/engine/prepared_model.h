@@ -52,6 +52,7 @@ class PreparedModel {
   const float *output_norm_ = nullptr, *rope_freqs_ = nullptr, *fc_bias_ = nullptr;
   std::vector<PreparedLayer> layers_;
   std::vector<Weight> owned_weights_;
+  bool all_weights_copied_ = true;  // no prepared matrix points into the model's mapping
   std::vector<float*> owned_vectors_;
 };
 

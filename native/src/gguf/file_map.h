@@ -28,6 +28,11 @@ class FileMap {
 
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // Unmaps the pages this process has touched, keeping the mapping: the bytes stay readable (a later read
+  // faults them in again from the page cache or the file), the process just stops holding them. For when a
+  // backend has copied what it needs (POSIX: madvise MADV_DONTNEED, which on a read-only file mapping discards
+  // nothing; Windows: nothing).
+  void drop_resident_pages() const;
 
  private:
   FileMap() = default;

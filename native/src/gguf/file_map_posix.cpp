@@ -44,6 +44,10 @@ std::unique_ptr<FileMap> FileMap::open(const std::string& path, const std::strin
   return f;
 }
 
+void FileMap::drop_resident_pages() const {
+  if (data_) madvise(const_cast<uint8_t*>(data_), size_t(size_), MADV_DONTNEED);
+}
+
 FileMap::~FileMap() {
   if (data_) munmap(const_cast<uint8_t*>(data_), size_t(size_));
 }

@@ -81,6 +81,8 @@ std::unique_ptr<FileMap> FileMap::open(const std::string& path, const std::strin
   return f;
 }
 
+void FileMap::drop_resident_pages() const {}
+
 FileMap::~FileMap() {
   if (data_) UnmapViewOfFile(data_);
   if (handle_) CloseHandle(static_cast<HANDLE>(handle_));

@@ -231,6 +231,10 @@ std::unique_ptr<GgufFile> GgufFile::from_memory(const uint8_t* data, size_t size
 
 GgufFile::~GgufFile() = default;
 
+void GgufFile::drop_resident_pages() const {
+  if (map_) map_->drop_resident_pages();
+}
+
 void GgufFile::fail(uint64_t offset, const std::string& what) const {
   throw GgufError(path_ + ": " + hex_offset(offset) + ": " + printable(what));
 }

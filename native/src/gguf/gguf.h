@@ -116,6 +116,10 @@ class GgufFile {
   const GgufTensor* find_tensor(std::string_view name) const;  // nullptr when absent
   const GgufTensor& tensor(std::string_view name) const;       // throws GgufError when absent
 
+  // The mapping's touched pages stop counting as this process's memory (FileMap::drop_resident_pages); the
+  // bytes stay readable. Nothing for from_memory (the bytes are the caller's).
+  void drop_resident_pages() const;
+
  private:
   GgufFile() = default;
   void parse();
