@@ -41,18 +41,31 @@ struct alignas(64) PackedQ6K {
   float d[kGroup];
 };
 
-// Block b of rows [row, row + valid) of the weight; rows past `valid` are zeros (outputs not stored).
-FRSPEC_INLINE void pack_q4_K_block(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4K& p) {
-  const __m512i nib = _mm512_set1_epi8(0x0f);
-  const BlockQ4_K* w[kGroup];
-  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ4_K*>(j.weight_row(row + r)) + b : nullptr;
-  // Activation chunk c (positions 64c..64c+63, slots 2c and 2c+1) = nibble c % 2 of qs[64 (c / 2) ..+64).
+// Activation chunk c (positions 64c..64c+63: slots 2c and 2c+1) of one row's block: nibble c % 2 of
+// qs[64 (c / 2) ..+64), for Q5_K with the fifth bit (qh[l] bit j for value l of sub-block j).
+template <class Block>
+FRSPEC_INLINE __m512i quant_chunk(const Block* w, int c) {
+  const __m512i raw = _mm512_loadu_si512(w->qs + 64 * (c / 2));
+  const __m512i v = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, _mm512_set1_epi8(0x0f));
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
+    const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w->qh)));
+    const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), _mm512_set1_epi8(0x01));
+    return _mm512_or_si512(v, _mm512_slli_epi16(bit, 4));
+  } else {
+    return v;
+  }
+}
+
+// Block b of rows [row, row + valid) of a Q4_K or Q5_K weight; rows past `valid` are zeros (outputs not stored).
+template <class Block>
+void pack_q4_K_block(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4K& p) {
+  const Block* w[kGroup];
+  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const Block*>(j.weight_row(row + r)) + b : nullptr;
   for (int c = 0; c < 4; ++c) {
     __m512i v[kGroup];
-    for (int r = 0; r < kGroup; ++r) {
-      const __m512i raw = w[r] ? _mm512_loadu_si512(w[r]->qs + 64 * (c / 2)) : _mm512_setzero_si512();
-      v[r] = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib);
-    }
+    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? quant_chunk(w[r], c) : _mm512_setzero_si512();
     transpose16x16(v);
     for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
   }
@@ -67,45 +80,10 @@ FRSPEC_INLINE void pack_q4_K_block(const MatmulJob& j, int64_t row, int valid, i
     p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
   }
 }
-void pack_q4_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
-  for (int64_t b = 0; b < j.w->cols / QK_K; ++b) pack_q4_K_block(j, row, valid, b, out[b]);
-}
-
-// Q5_K: Q4_K's layout plus a fifth bit per value (qh[l] bit j for value l of sub-block j), so the same
-// packed block and tile; quants 0..31.
-FRSPEC_INLINE void pack_q5_K_block(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4K& p) {
-  const __m512i nib = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(0x01);
-  const BlockQ5_K* w[kGroup];
-  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r)) + b : nullptr;
-  for (int c = 0; c < 4; ++c) {
-    // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
-    const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
-    __m512i v[kGroup];
-    for (int r = 0; r < kGroup; ++r) {
-      if (!w[r]) {
-        v[r] = _mm512_setzero_si512();
-        continue;
-      }
-      const __m512i raw = _mm512_loadu_si512(w[r]->qs + 64 * (c / 2));
-      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh)));
-      const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), one);
-      v[r] = _mm512_or_si512(_mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, nib), _mm512_slli_epi16(bit, 4));
-    }
-    transpose16x16(v);
-    for (int k = 0; k < 16; ++k) _mm512_store_si512(p.q[16 * c + k], v[k]);
-  }
-  __m512i v[kGroup];
-  for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
-  transpose16x16(v);
-  for (int s = 0; s < 8; ++s) _mm512_store_si512(p.sc[s], v[kQ4KSlot[s]]);
-  for (int i = 0; i < 8; ++i) _mm512_store_si512(p.m[i], _mm512_or_si512(v[8 + i], _mm512_slli_epi32(v[8 + i], 16)));
-  for (int r = 0; r < kGroup; ++r) {
-    p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
-    p.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
-  }
-}
-void pack_q5_K(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
-  for (int64_t b = 0; b < j.w->cols / QK_K; ++b) pack_q5_K_block(j, row, valid, b, out[b]);
+// All blocks (Q5_K: Q4_K's layout plus the fifth bit, so the same packed block and tile; quants 0..31).
+template <class Block>
+void pack_q4_K_rows(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) {
+  for (int64_t b = 0; b < j.w->cols / QK_K; ++b) pack_q4_K_block<Block>(j, row, valid, b, out[b]);
 }
 
 void pack_q6_K(const MatmulJob& j, int64_t row, int valid, PackedQ6K* out) {
@@ -248,23 +226,6 @@ struct alignas(64) PackedQ4KAmx {
   uint16_t mb[16][kGroup][2];  // BF16 B operand of the mins' sum: pairs k < 4 (m_2k, m_2k+1), 4 <= k < 8 64 times those, rest 0
   float d[kGroup], nd[kGroup];
 };
-
-// Activation chunk c (positions 64c..64c+63: slots 2c and 2c+1) of one row's block: nibble c % 2 of
-// qs[64 (c / 2) ..+64), for Q5_K with the fifth bit (qh[l] bit j for value l of sub-block j).
-template <class Block>
-FRSPEC_INLINE __m512i quant_chunk(const Block* w, int c) {
-  const __m512i raw = _mm512_loadu_si512(w->qs + 64 * (c / 2));
-  const __m512i v = _mm512_and_si512(c % 2 ? _mm512_srli_epi16(raw, 4) : raw, _mm512_set1_epi8(0x0f));
-  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
-    // bytes 0..31 hold sub-block kQ4KSlot[2c], 32..63 kQ4KSlot[2c + 1]: shift qh by the sub-block number
-    const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(short(kQ4KSlot[2 * c])), _mm256_set1_epi16(short(kQ4KSlot[2 * c + 1])), 1);
-    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w->qh)));
-    const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, pick), _mm512_set1_epi8(0x01));
-    return _mm512_or_si512(v, _mm512_slli_epi16(bit, 4));
-  } else {
-    return v;
-  }
-}
 
 // Block b of rows [row, row + valid) (Q4_K or Q5_K) as PackedQ4KAmx: the quants in PackedQ4K::q's layout
 // (pack_q4_K_block), multiplied by the scale parts as they are transposed. A lane holds one row's 4 values
@@ -495,14 +456,14 @@ RowsFn gemm_fn_q4_K() {
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__)
   if (amx::available()) return amx_gemm_rows_q4_K<BlockQ4_K>;
 #endif
-  return gemm_rows<PackedQ4K, pack_q4_K, TileQ4K, QK_K>;
+  return gemm_rows<PackedQ4K, pack_q4_K_rows<BlockQ4_K>, TileQ4K, QK_K>;
 }
 RowsFn gemm_fn_q6_K() { return gemm_rows<PackedQ6K, pack_q6_K, TileQ6K, QK_K>; }
 RowsFn gemm_fn_q5_K() {
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__)
   if (amx::available()) return amx_gemm_rows_q4_K<BlockQ5_K>;
 #endif
-  return gemm_rows<PackedQ4K, pack_q5_K, TileQ4K, QK_K>;
+  return gemm_rows<PackedQ4K, pack_q4_K_rows<BlockQ5_K>, TileQ4K, QK_K>;
 }
 
 #else
