@@ -1,12 +1,17 @@
 // Which decoder serves a request: speculative or plain, chosen per request from what each costs on this
 // machine, measured on real requests (running averages), not from one calibration at start-up. Greedy output
 // is identical either way, so the choice is only about speed: predict
-//   plain ≈ L × (plain ms per token)      speculative ≈ drafter's prompt ms + ((L - 1) ÷ τ) × (speculative ms per step)
+//   plain ≈ (L - 1) × (plain ms per step)      speculative ≈ drafter's prompt ms + ((L - 1) ÷ τ) × (speculative ms per step)
 // for the L tokens the request will likely produce, and pick the cheaper. The first token comes with the prompt, so
-// τ is the tokens after it per verify step: counting the first one too made a request cut short after 2 tokens (1
-// step, nothing accepted) read as τ 2, and while typing most requests are cut short (typing replay: a file where
-// the drafter missed, τ 1.1, was predicted at τ 2 and decoded speculatively, 6-20% slower end to end). The costs per token and per step
-// follow the machine (running averages over all requests; of sums, so each request weighs by its tokens).
+// both count the tokens after it: τ is those per verify step (counting the first one too made a request cut short
+// after 2 tokens, 1 step, nothing accepted, read as τ 2; while typing most requests are cut short, and a file where
+// the drafter missed, τ 1.1, was predicted at τ 2 and decoded speculatively, 6-20% slower end to end).
+// The two step costs are compared as a RATIO measured close in time: the load on this machine changes both alike
+// (other processes share its cores), but only one decoder serves at a time, so an average of the other one is
+// as old as its last re-measurement (one plain request measured at a load peak kept plain looking slow, and a
+// file where speculation does not pay was decoded speculatively). So: the decoder that served lately gives the
+// current cost per step (running average); the other's is that times the ratio of the two, sampled only from
+// neighbouring requests (one re-measurement and the request just before or after it).
 // τ and L follow the text being typed: while typing, each request's prompt is the previous one's plus a
 // character (the engine reuses most of its cache), and the previous request's τ and length predict this one's
 // far better than the session's average does (typing replay, demo models, 12-token requests: τ 2.7 in one
@@ -14,8 +19,10 @@
 // context — the run of requests whose prompts mostly reuse the cache — falling back to the session's averages
 // in a new context. A request that cannot profit (a drafter that is slow here, τ near 1, short completions
 // that do not pay back the drafter's prompt reading) decodes plainly. Every `EXPLORE_EVERY`-th decision runs
-// the other decoder so its estimate follows the load and the text; until both have a measurement (a
-// calibration seeds them) they alternate.
+// the other decoder so the ratio follows the text; until both have a measurement (a calibration seeds them)
+// they alternate. A due re-measurement waits for a request that follows a served one (not superseded): while
+// typing that is a burst's first keystroke, which the next keystroke supersedes, so the user rarely waits for
+// the slower decoder (the burst's last keystroke, the one served, follows a superseded request).
 
 /** Weight of the newest request in the running averages (about the last 8 requests count). */
 const ALPHA = 1 / 8;
@@ -25,6 +32,12 @@ export const EXPLORE_EVERY = 16;
 const CONTEXT_ALPHA = 1 / 2;
 /** A request whose prompt reuses at least this share of the engine's cache continues the current context. */
 const SAME_CONTEXT = 0.5;
+/** Weight of the newest pair in the step-cost ratio (about the last 4 pairs count). */
+const RATIO_ALPHA = 1 / 4;
+/** A due re-measurement waits at most this many decisions for a request that follows a served one. */
+export const EXPLORE_WAIT = EXPLORE_EVERY;
+/** A step-cost ratio is sampled from two requests at most this many requests apart (neighbours). */
+const PAIR_WITHIN = 2;
 
 export type Mode = 'plain' | 'speculative';
 
@@ -52,6 +65,8 @@ export interface Costs {
   draftMsPerStep?: number;
   verifyMsPerStep?: number;
   tau?: number;
+  /** Speculative ms per verify step ÷ plain ms per token, from neighbouring requests (the load cancels). */
+  stepRatio?: number;
   draftPromptMs?: number;
   tokensPerRequest?: number;
   /** Requests measured per decoder (a calibration counts as one each). */
@@ -85,14 +100,22 @@ export class DecoderChoice {
   private plainSums?: Sums;
   private specSums?: Sums;
   private decisions = 0;
+  private records = 0;
+  /** The last request that decoded something: its decoder, its own ms per step, and when (in records). */
+  private last?: { mode: Mode; msPerStep: number; at: number };
+  /** Whether the last request was served (not superseded): a re-measurement now rarely keeps the user waiting. */
+  private afterServed = true;
+  /** The decision at which a re-measurement fell due, while it waits for a request that follows a served one. */
+  private exploreDueAt?: number;
 
   get costs(): Costs { return { ...this.c }; }
 
   /** A new model, drafter or vocabulary: the old measurements no longer apply. */
   reset(): void {
     this.c = { plainRequests: 0, specRequests: 0 };
-    this.plainSums = this.specSums = undefined;
-    this.decisions = 0;
+    this.plainSums = this.specSums = this.last = this.exploreDueAt = undefined;
+    this.decisions = this.records = 0;
+    this.afterServed = true;
   }
 
   /** Calibration's tokens/s of both decoders on its fixed prompt: a starting point, replaced by real requests. */
@@ -114,15 +137,27 @@ export class DecoderChoice {
 
   record(m: Measured): void {
     const c = this.c;
+    const at = ++this.records;
+    this.afterServed = !m.interrupted;
     // A prompt that reuses little of the cache starts a new context (another file, another place in it).
     if (m.nPrompt !== undefined && m.nReused !== undefined && m.nReused < SAME_CONTEXT * m.nPrompt) c.contextTau = c.contextTokens = undefined;
     if (m.tokens < 2 || !(m.decodeMs > 0)) return;  // nothing decoded to learn from (the first token comes with the prompt)
+    if (m.mode === 'speculative' && !(m.steps > 0)) return;
+    // This request's own cost per step (plain: one step per token after the first), and the step-cost ratio
+    // when the other decoder served the request just before it (the load was about the same for both).
+    const msPerStep = m.decodeMs / (m.mode === 'plain' ? m.tokens - 1 : m.steps);
+    const l = this.last;
+    if (l && l.mode !== m.mode && at - l.at <= PAIR_WITHIN) {
+      const ratio = m.mode === 'speculative' ? msPerStep / l.msPerStep : l.msPerStep / msPerStep;
+      c.stepRatio = ema(c.stepRatio, ratio, RATIO_ALPHA);
+    }
+    this.last = { mode: m.mode, msPerStep, at };
     // While typing most requests are superseded after a few tokens: only finished ones tell the length.
     if (!m.interrupted) {
       c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
       c.contextTokens = ema(c.contextTokens, m.tokens, CONTEXT_ALPHA);
     }
-    if (m.mode === 'speculative' && m.steps > 0) c.contextTau = ema(c.contextTau, (m.tokens - 1) / m.steps, CONTEXT_ALPHA);
+    if (m.mode === 'speculative') c.contextTau = ema(c.contextTau, (m.tokens - 1) / m.steps, CONTEXT_ALPHA);
     if (m.mode === 'plain') {
       const p = this.plainSums = addTo(this.plainSums, m);
       c.plainMsPerToken = p.ms / p.tokens;
@@ -131,11 +166,9 @@ export class DecoderChoice {
     }
     const sp = this.specSums = addTo(this.specSums, m);
     c.specMsPerToken = sp.ms / sp.tokens;
-    if (sp.steps > 0) {
-      c.tau = sp.decoded / sp.steps;
-      c.draftMsPerStep = sp.draftMs / sp.steps;
-      c.verifyMsPerStep = sp.verifyMs / sp.steps;
-    }
+    c.tau = sp.decoded / sp.steps;
+    c.draftMsPerStep = sp.draftMs / sp.steps;
+    c.verifyMsPerStep = sp.verifyMs / sp.steps;
     if (m.draftPromptMs !== undefined) c.draftPromptMs = ema(c.draftPromptMs, m.draftPromptMs);
     c.specRequests++;
   }
@@ -150,7 +183,9 @@ export class DecoderChoice {
     }
     const p = this.predict(maxTokens);
     const cheaper: Mode = p.specMs < p.plainMs ? 'speculative' : 'plain';
-    if (n % EXPLORE_EVERY === EXPLORE_EVERY - 1) {
+    if (n % EXPLORE_EVERY === EXPLORE_EVERY - 1) this.exploreDueAt ??= n;
+    if (this.exploreDueAt !== undefined && (this.afterServed || n - this.exploreDueAt >= EXPLORE_WAIT)) {
+      this.exploreDueAt = undefined;
       return { ...p, mode: cheaper === 'plain' ? 'speculative' : 'plain', why: `re-measuring (every ${EXPLORE_EVERY}th request)` };
     }
     return { ...p, mode: cheaper, why: `predicted ${p.specMs.toFixed(1)} ms speculative (τ ${p.tau.toFixed(2)}) vs ${p.plainMs.toFixed(1)} ms plain for ~${p.tokens.toFixed(0)} tokens` };
@@ -158,15 +193,19 @@ export class DecoderChoice {
 
   /**
    * Predicted decoding ms of each decoder for a request of at most `maxTokens` (needs both measured): the
-   * current context's τ and length where measured, else the session's.
+   * current context's τ and length where measured, else the session's; the cost per step of the decoder that
+   * decoded last, and the other's from the step-cost ratio.
    */
   predict(maxTokens: number): { plainMs: number; specMs: number; tokens: number; tau: number } {
     const c = this.c;
     const tokens = Math.max(1, Math.min(maxTokens, c.contextTokens ?? c.tokensPerRequest ?? maxTokens));
-    const sp = this.specSums;
-    // Speculative ms per verify step (drafting + verification + the loop), and the τ that divides it.
-    const msPerStep = sp && sp.steps > 0 ? sp.ms / sp.steps : c.specMsPerToken! * (c.tau ?? 1);
+    const p = this.plainSums!, sp = this.specSums!;
+    let plainStep = p.decoded > 0 ? p.ms / p.decoded : c.plainMsPerToken!;
+    let specStep = sp.steps > 0 ? sp.ms / sp.steps : c.specMsPerToken! * (c.tau ?? 1);
+    const ratio = c.stepRatio ?? specStep / plainStep;
+    if (this.last?.mode === 'speculative') plainStep = specStep / ratio;
+    else specStep = plainStep * ratio;
     const tau = Math.max(1, c.contextTau ?? c.tau ?? 1);
-    return { plainMs: tokens * c.plainMsPerToken!, specMs: (c.draftPromptMs ?? 0) + ((tokens - 1) / tau) * msPerStep, tokens, tau };
+    return { plainMs: (tokens - 1) * plainStep, specMs: (c.draftPromptMs ?? 0) + ((tokens - 1) / tau) * specStep, tokens, tau };
   }
 }

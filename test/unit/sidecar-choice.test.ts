@@ -2,7 +2,7 @@
 // costs, the cheaper decoder for the request's likely length, a re-measurement of the other one every
 // EXPLORE_EVERY requests, both measured before predicting, calibration as a seed that real requests replace.
 import { strict as assert } from 'node:assert';
-import { DecoderChoice, EXPLORE_EVERY, type Measured, type Mode } from '../../sidecar/choice';
+import { DecoderChoice, EXPLORE_EVERY, EXPLORE_WAIT, type Measured, type Mode } from '../../sidecar/choice';
 
 const plain = (msPerToken: number, tokens = 32): Measured => ({ mode: 'plain', tokens, decodeMs: msPerToken * tokens, steps: tokens });
 const spec = (msPerToken: number, tokens = 32, draftPromptMs = 1, tau = 2.5): Measured => ({
@@ -39,9 +39,66 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     c.record(spec(3.0));
     c.record(plain(2.0));
     assert.equal(c.choose(48).mode, 'plain');
-    // The machine changes (another workspace vocabulary, load): speculative requests measure faster now.
-    for (let i = 0; i < 12; i++) c.record(spec(1.0));
+    // The drafter gets cheaper relative to plain (another place in the code: more context lookups): the
+    // re-measurements (a plain request beside speculative ones) carry the new ratio.
+    for (let i = 0; i < 6; i++) {
+      for (let j = 0; j < 4; j++) c.record(spec(1.0));
+      c.record(plain(2.0));
+      c.record(spec(1.0));
+    }
     assert.equal(c.choose(48).mode, 'speculative');
+  });
+
+  // Typing-sized requests: 12 tokens, the first with the prompt, `stepMs` per verify step (speculative) or per token.
+  const specAt = (stepMs: number, tau: number): Measured => {
+    const steps = Math.round(11 / tau);
+    return { mode: 'speculative', tokens: 12, steps, decodeMs: stepMs * steps, draftMs: 0.2 * stepMs * steps, verifyMs: 0.8 * stepMs * steps, draftPromptMs: 0 };
+  };
+  const plainAt = (stepMs: number): Measured => ({ mode: 'plain', tokens: 12, steps: 11, decodeMs: stepMs * 11 });
+
+  it('compares the step costs as a ratio measured close in time: a load change while one decoder serves moves both', () => {
+    // A verify step costs 1.4 plain steps at any load; τ 1.6: speculative is cheaper (1.4 / 1.57 < 1).
+    const c = new DecoderChoice();
+    for (let i = 0; i < 4; i++) { c.record(specAt(2.8, 1.6)); c.record(plainAt(2.0)); }
+    assert.equal(c.choose(12).mode, 'speculative');
+    assert.ok(Math.abs(c.costs.stepRatio! - 1.4) < 1e-9, `ratio ${c.costs.stepRatio}`);
+    // The load doubles while speculation serves: plain's last measurement (2 ms) is stale, not cheaper.
+    for (let i = 0; i < 4; i++) c.record(specAt(2.8, 1.6));
+    for (let i = 0; i < 20; i++) c.record(specAt(5.6, 1.6));
+    const d = c.choose(12);
+    assert.equal(d.mode, 'speculative', d.why);
+    assert.ok(Math.abs(d.plainMs! - 11 * 4.0) < 3, `plain predicted ${d.plainMs} ms`);
+
+    // τ 1.3: plain is cheaper (1.4 / 1.29 > 1). The load doubles while plain serves: speculation's last
+    // measurement (2.8 ms per step) is stale, not cheaper.
+    const p = new DecoderChoice();
+    for (let i = 0; i < 4; i++) { p.record(specAt(2.8, 1.3)); p.record(plainAt(2.0)); }
+    assert.equal(p.choose(12).mode, 'plain');
+    for (let i = 0; i < 20; i++) p.record(plainAt(4.0));
+    const e = p.choose(12);
+    assert.equal(e.mode, 'plain', e.why);
+    assert.ok(Math.abs(e.specMs! - 8 * 5.6) < 3, `speculative predicted ${e.specMs} ms`);
+  });
+
+  it('a due re-measurement waits for a request that follows a served one (a burst\'s first keystroke, not its last)', () => {
+    const c = new DecoderChoice();
+    c.record(specAt(2.8, 2)); c.record(plainAt(2.0));
+    const typed = (mode: Mode, interrupted: boolean): Measured => ({ ...(mode === 'plain' ? plainAt(2.0) : specAt(2.8, 2)), interrupted });
+    // Every request superseded by the next keystroke: the re-measurement due at decision EXPLORE_EVERY - 1
+    // waits, but not for ever (EXPLORE_WAIT decisions at most).
+    const served: Mode[] = [];
+    for (let n = 0; n < EXPLORE_EVERY - 1 + EXPLORE_WAIT; n++) { const d = c.choose(12); served.push(d.mode); c.record(typed(d.mode, true)); }
+    assert.deepEqual(served.filter((m) => m === 'plain'), [], 'no re-measurement right after superseded requests');
+    const forced = c.choose(12);
+    assert.equal(forced.mode, 'plain');
+    assert.match(forced.why, /re-measuring/);
+    c.record(typed('plain', true));
+    // The next one falls due at decision 3 × EXPLORE_EVERY - 1; it runs on the first request after a served one.
+    for (let n = EXPLORE_EVERY + EXPLORE_WAIT; n < 3 * EXPLORE_EVERY; n++) { const d = c.choose(12); assert.equal(d.mode, 'speculative'); c.record(typed(d.mode, true)); }
+    c.record(typed('speculative', false));
+    const d = c.choose(12);
+    assert.equal(d.mode, 'plain');
+    assert.match(d.why, /re-measuring/);
   });
 
   it('a short request that cannot pay back the drafter\'s prompt reading decodes plainly', () => {
