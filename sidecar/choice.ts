@@ -10,14 +10,14 @@
 // (other processes share its cores), but only one decoder serves at a time, so an average of the other one is
 // as old as its last re-measurement (one plain request measured at a load peak kept plain looking slow, and a
 // file where speculation does not pay was decoded speculatively). So: the decoder that served lately gives the
-// current cost per step (running average); the other's is that times the ratio of the two, sampled only from
-// neighbouring requests (one re-measurement and the request just before or after it).
+// current cost per step (running average); the other's is that times the ratio of the two, from running sums
+// over neighbouring requests only (a re-measurement and the request just before or after it).
 // τ and L follow the text being typed: while typing, each request's prompt is the previous one's plus a
 // character (the engine reuses most of its cache), and the previous request's τ and length predict this one's
 // far better than the session's average does (typing replay, demo models, 12-token requests: τ 2.7 in one
 // file, 1.1 in another, where speculation costs 1.35x plain). So τ and L come from the requests of the current
 // context — the run of requests whose prompts mostly reuse the cache — falling back to the session's averages
-// in a new context. A request that cannot profit (a drafter that is slow here, τ near 1, short completions
+// in a new context (and blending from the session's τ). A request that cannot profit (a drafter that is slow here, τ near 1, short completions
 // that do not pay back the drafter's prompt reading) decodes plainly. Every `EXPLORE_EVERY`-th decision runs
 // the other decoder so the ratio follows the text; until both have a measurement (a calibration seeds them)
 // they alternate. A due re-measurement waits for a request that follows a served one (not superseded): while
@@ -65,7 +65,7 @@ export interface Costs {
   draftMsPerStep?: number;
   verifyMsPerStep?: number;
   tau?: number;
-  /** Speculative ms per verify step ÷ plain ms per token, from neighbouring requests (the load cancels). */
+  /** Speculative ms per verify step ÷ plain ms per token after the first, from neighbouring requests (the load cancels). */
   stepRatio?: number;
   draftPromptMs?: number;
   tokensPerRequest?: number;
@@ -101,8 +101,10 @@ export class DecoderChoice {
   private specSums?: Sums;
   private decisions = 0;
   private records = 0;
-  /** The last request that decoded something: its decoder, its own ms per step, and when (in records). */
-  private last?: { mode: Mode; msPerStep: number; at: number };
+  /** The last request that decoded something, when (in records), and whether it is in the pair sums. */
+  private last?: { m: Measured; at: number; paired: boolean };
+  /** Running sums per decoder over the requests measured next to one of the other decoder. */
+  private pairs: { plain?: Sums; speculative?: Sums } = {};
   /** Whether the last request was served (not superseded): a re-measurement now rarely keeps the user waiting. */
   private afterServed = true;
   /** The decision at which a re-measurement fell due, while it waits for a request that follows a served one. */
@@ -114,6 +116,7 @@ export class DecoderChoice {
   reset(): void {
     this.c = { plainRequests: 0, specRequests: 0 };
     this.plainSums = this.specSums = this.last = this.exploreDueAt = undefined;
+    this.pairs = {};
     this.decisions = this.records = 0;
     this.afterServed = true;
   }
@@ -143,21 +146,25 @@ export class DecoderChoice {
     if (m.nPrompt !== undefined && m.nReused !== undefined && m.nReused < SAME_CONTEXT * m.nPrompt) c.contextTau = c.contextTokens = undefined;
     if (m.tokens < 2 || !(m.decodeMs > 0)) return;  // nothing decoded to learn from (the first token comes with the prompt)
     if (m.mode === 'speculative' && !(m.steps > 0)) return;
-    // This request's own cost per step (plain: one step per token after the first), and the step-cost ratio
-    // when the other decoder served the request just before it (the load was about the same for both).
-    const msPerStep = m.decodeMs / (m.mode === 'plain' ? m.tokens - 1 : m.steps);
+    // The step-cost ratio: running sums over the requests that neighbour one of the other decoder (the load
+    // was about the same for both); of sums, so a request cut short after a step or two (whose decoding
+    // includes a fixed start-up cost) weighs by its steps.
     const l = this.last;
-    if (l && l.mode !== m.mode && at - l.at <= PAIR_WITHIN) {
-      const ratio = m.mode === 'speculative' ? msPerStep / l.msPerStep : l.msPerStep / msPerStep;
-      c.stepRatio = ema(c.stepRatio, ratio, RATIO_ALPHA);
+    if (l && l.m.mode !== m.mode && at - l.at <= PAIR_WITHIN) {
+      if (!l.paired) this.pairs[l.m.mode] = addTo(this.pairs[l.m.mode], l.m);
+      this.pairs[m.mode] = addTo(this.pairs[m.mode], m);
+      const ps = this.pairs.speculative!, pp = this.pairs.plain!;
+      c.stepRatio = (ps.ms / ps.steps) / (pp.ms / pp.decoded);
     }
-    this.last = { mode: m.mode, msPerStep, at };
+    this.last = { m, at, paired: !!(l && l.m.mode !== m.mode && at - l.at <= PAIR_WITHIN) };
     // While typing most requests are superseded after a few tokens: only finished ones tell the length.
     if (!m.interrupted) {
       c.tokensPerRequest = ema(c.tokensPerRequest, m.tokens);
       c.contextTokens = ema(c.contextTokens, m.tokens, CONTEXT_ALPHA);
     }
-    if (m.mode === 'speculative') c.contextTau = ema(c.contextTau, (m.tokens - 1) / m.steps, CONTEXT_ALPHA);
+    // A new context's τ starts from the session's: one request that accepted nothing in its only step is not τ 1
+    // for the rest of the context (plain requests do not measure τ, so that would stick until a re-measurement).
+    if (m.mode === 'speculative') c.contextTau = ema(c.contextTau ?? c.tau, (m.tokens - 1) / m.steps, CONTEXT_ALPHA);
     if (m.mode === 'plain') {
       const p = this.plainSums = addTo(this.plainSums, m);
       c.plainMsPerToken = p.ms / p.tokens;
@@ -203,7 +210,7 @@ export class DecoderChoice {
     let plainStep = p.decoded > 0 ? p.ms / p.decoded : c.plainMsPerToken!;
     let specStep = sp.steps > 0 ? sp.ms / sp.steps : c.specMsPerToken! * (c.tau ?? 1);
     const ratio = c.stepRatio ?? specStep / plainStep;
-    if (this.last?.mode === 'speculative') plainStep = specStep / ratio;
+    if (this.last?.m.mode === 'speculative') plainStep = specStep / ratio;
     else specStep = plainStep * ratio;
     const tau = Math.max(1, c.contextTau ?? c.tau ?? 1);
     return { plainMs: (tokens - 1) * plainStep, specMs: (c.draftPromptMs ?? 0) + ((tokens - 1) / tau) * specStep, tokens, tau };

@@ -163,6 +163,16 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     assert.equal(c.choose(12).mode, 'plain');
   });
 
+  it('a new context\'s τ starts from the session\'s: one step that accepted nothing does not make it τ 1', () => {
+    const c = new DecoderChoice();
+    const typed = (m: Measured, nReused = 900): Measured => ({ ...m, nPrompt: 1000, nReused });
+    for (let i = 0; i < 6; i++) { c.record(typed(specAt(2.8, 2.75))); c.record(typed(plainAt(2.0))); }
+    // Another file: its first request is superseded after one verify step that accepted nothing.
+    c.record(typed({ mode: 'speculative', tokens: 2, steps: 1, decodeMs: 2.8, interrupted: true }, 40));
+    assert.ok(c.costs.contextTau! > 1.8, `context τ ${c.costs.contextTau}`);
+    assert.equal(c.choose(12).mode, 'speculative');
+  });
+
   it('a calibration seeds the estimates; requests that decoded nothing teach nothing', () => {
     const c = new DecoderChoice();
     c.seed(400, 600, 2.2);
