@@ -144,6 +144,7 @@ Range range_of(const float* x, int n) {
       lo = _mm512_maskz_min_ps(0xffff, lo, v), hi = _mm512_maskz_max_ps(0xffff, hi, v);
     }
     // Halve 16 -> 8 -> 4 -> 2 -> 1 lanes (min and max are exact: any order gives the same value).
+#if defined(__AVX512DQ__)
     __m256 lo8 = _mm256_min_ps(_mm512_maskz_extractf32x8_ps(0xff, lo, 0), _mm512_maskz_extractf32x8_ps(0xff, lo, 1));
     __m256 hi8 = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, hi, 0), _mm512_maskz_extractf32x8_ps(0xff, hi, 1));
     __m128 lo4 = _mm_min_ps(_mm256_castps256_ps128(lo8), _mm256_extractf128_ps(lo8, 1));
@@ -151,6 +152,11 @@ Range range_of(const float* x, int n) {
     lo4 = _mm_min_ps(lo4, _mm_movehl_ps(lo4, lo4)), hi4 = _mm_max_ps(hi4, _mm_movehl_ps(hi4, hi4));
     lo4 = _mm_min_ss(lo4, _mm_movehdup_ps(lo4)), hi4 = _mm_max_ss(hi4, _mm_movehdup_ps(hi4));
     r.min = _mm_cvtss_f32(lo4), r.max = _mm_cvtss_f32(hi4);
+#else
+    alignas(64) float l[16], h[16];
+    _mm512_store_ps(l, lo), _mm512_store_ps(h, hi);
+    for (int j = 0; j < 16; ++j) r.add(l[j]), r.add(h[j]);
+#endif
     return r;
   }
 #endif
@@ -184,6 +190,17 @@ void drop_negligible(float* w, int n, float max) {
 // q = r * H + h): one FMA chain per element over the query's visible slots in order. The slots every row
 // sees, [0, min n_contig), are loaded once for all R x H queries, then each row's own slots once for its
 // H heads; R x H x NV chains in flight.
+// One value row (vr, the k-th visible slot) into row r's H queries.
+template <int R, int H, int NV>
+FRSPEC_ATTN_INLINE void add_slot(__m512 (&a)[R][H][NV], const float* const* w, int r, const float* vr, int k) {
+  __m512 x[NV];
+  for (int j = 0; j < NV; ++j) x[j] = _mm512_loadu_ps(vr + 16 * j);
+  for (int h = 0; h < H; ++h) {
+    const __m512 wk = _mm512_set1_ps(w[r * H + h][k]);
+    for (int j = 0; j < NV; ++j) a[r][h][j] = _mm512_fmadd_ps(wk, x[j], a[r][h][j]);
+  }
+}
+
 template <int R, int H, int NV>
 void values_tile(const float* const* w, const Visible* vis, const float* v, int head_dim, int c0, const float* inv,
                  float* const* out) {
@@ -205,16 +222,9 @@ void values_tile(const float* const* w, const Visible* vis, const float* v, int 
       }
   }
   for (int r = 0; r < R; ++r) {
-    auto add = [&](const float* vr, int k) __attribute__((always_inline)) {
-      __m512 x[NV];
-      for (int j = 0; j < NV; ++j) x[j] = _mm512_loadu_ps(vr + 16 * j);
-      for (int h = 0; h < H; ++h) {
-        const __m512 wk = _mm512_set1_ps(w[r * H + h][k]);
-        for (int j = 0; j < NV; ++j) a[r][h][j] = _mm512_fmadd_ps(wk, x[j], a[r][h][j]);
-      }
-    };
-    for (int k = common; k < vis[r].n_contig; ++k) add(vc + size_t(k) * head_dim, k);
-    for (int t = 0; t < vis[r].n_tail; ++t) add(vc + size_t(vis[r].tail[t]) * head_dim, vis[r].n_contig + t);
+    for (int k = common; k < vis[r].n_contig; ++k) add_slot<R, H, NV>(a, w, r, vc + size_t(k) * head_dim, k);
+    for (int t = 0; t < vis[r].n_tail; ++t)
+      add_slot<R, H, NV>(a, w, r, vc + size_t(vis[r].tail[t]) * head_dim, vis[r].n_contig + t);
   }
   for (int r = 0; r < R; ++r)
     for (int h = 0; h < H; ++h) {
