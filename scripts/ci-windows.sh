@@ -6,16 +6,20 @@
 # Last, it packs the win32-x64 VSIX with that addon. Needs `npm ci && npm start` first (node_modules, dist/, the
 # Linux addon that writes the test fixtures, the demo models in .cache/models when ../shared is there).
 # Installs its Debian packages itself (g++-mingw-w64-x86-64-posix, wine64). Result: one line per check.
+# Usage: scripts/ci-windows.sh [--build-only]   (install and build, no tests: .ci/run builds early at low priority,
+# and the second call finds the build done)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 if ! command -v x86_64-w64-mingw32-g++-posix >/dev/null || [ ! -x /usr/lib/wine/wine64 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++-mingw-w64-x86-64-posix wine64 >/dev/null
+  # One apt at a time: .ci/run runs this script beside scripts/ci-arm64.sh, which may install too.
+  flock /tmp/frspec-ci-apt.lock sh -c 'apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++-mingw-w64-x86-64-posix wine64 >/dev/null'
 fi
 bin=${FRSPEC_WIN64_BUILD:-build-win64}  # the build folder (kept between runs, so a rerun only relinks)
 scripts/build-win64.sh "$bin"
 built=$(date +%s)
+if [ "${1:-}" = --build-only ]; then echo "== Windows CI: build $((built - start)) s (--build-only)"; exit 0; fi
 
 wine=/usr/lib/wine/wine64
 export WINEDEBUG=-all
