@@ -20,9 +20,12 @@
 // in a new context (and blending from the session's τ). A request that cannot profit (a drafter that is slow here, τ near 1, short completions
 // that do not pay back the drafter's prompt reading) decodes plainly. Every `EXPLORE_EVERY`-th decision runs
 // the other decoder so the ratio follows the text; until both have a measurement (a calibration seeds them)
-// they alternate. A due re-measurement waits for a request that follows a served one (not superseded): while
-// typing that is a burst's first keystroke, which the next keystroke supersedes, so the user rarely waits for
-// the slower decoder (the burst's last keystroke, the one served, follows a superseded request).
+// they alternate. A due re-measurement waits for a request that follows a pause: while typing that is a burst's
+// first keystroke, which the next keystroke supersedes, so the user rarely waits for the slower decoder (the
+// burst's last keystroke, the one the user waits for, follows the keystroke before it closely). Waiting for a
+// request that follows a served one was not enough: where requests finish between keystrokes, most are served,
+// and the typing replay re-measured on the same last keystroke of a burst in two runs (the decision count is
+// the same from run to run).
 
 /** Weight of the newest request in the running averages (about the last 8 requests count). */
 const ALPHA = 1 / 8;
@@ -34,8 +37,13 @@ const CONTEXT_ALPHA = 1 / 2;
 const SAME_CONTEXT = 0.5;
 /** Weight of the newest pair in the step-cost ratio (about the last 4 pairs count). */
 const RATIO_ALPHA = 1 / 4;
-/** A due re-measurement waits at most this many decisions for a request that follows a served one. */
+/** A due re-measurement waits at most this many decisions for a request that follows a pause. */
 export const EXPLORE_WAIT = EXPLORE_EVERY;
+/**
+ * Idle ms before a request that make it follow a pause: keystrokes come 100-200 ms apart while typing (the typing
+ * benchmark: 150 ms, then a 500 ms pause).
+ */
+const PAUSE_MS = 300;
 /** A step-cost ratio is sampled from two requests at most this many requests apart (neighbours). */
 const PAIR_WITHIN = 2;
 
@@ -105,8 +113,8 @@ export class DecoderChoice {
   private last?: { m: Measured; at: number; paired: boolean };
   /** Running sums per decoder over the requests measured next to one of the other decoder. */
   private pairs: { plain?: Sums; speculative?: Sums } = {};
-  /** Whether the last request was served (not superseded): a re-measurement now rarely keeps the user waiting. */
-  private afterServed = true;
+  /** When the last request ended (ms): a request after a pause starts a burst of typing (or is not typing). */
+  private lastEnd?: number;
   /** The decision at which a re-measurement fell due, while it waits for a request that follows a served one. */
   private exploreDueAt?: number;
 
@@ -118,7 +126,7 @@ export class DecoderChoice {
     this.plainSums = this.specSums = this.last = this.exploreDueAt = undefined;
     this.pairs = {};
     this.decisions = this.records = 0;
-    this.afterServed = true;
+    this.lastEnd = undefined;
   }
 
   /** Calibration's tokens/s of both decoders on its fixed prompt: a starting point, replaced by real requests. */
@@ -138,10 +146,10 @@ export class DecoderChoice {
     }
   }
 
-  record(m: Measured): void {
+  record(m: Measured, now = performance.now()): void {
     const c = this.c;
     const at = ++this.records;
-    this.afterServed = !m.interrupted;
+    this.lastEnd = now;
     // A prompt that reuses little of the cache starts a new context (another file, another place in it).
     if (m.nPrompt !== undefined && m.nReused !== undefined && m.nReused < SAME_CONTEXT * m.nPrompt) c.contextTau = c.contextTokens = undefined;
     if (m.tokens < 2 || !(m.decodeMs > 0)) return;  // nothing decoded to learn from (the first token comes with the prompt)
@@ -181,7 +189,7 @@ export class DecoderChoice {
   }
 
   /** The decoder for a request of at most `maxTokens` tokens. */
-  choose(maxTokens: number): Decision {
+  choose(maxTokens: number, now = performance.now()): Decision {
     const c = this.c;
     const n = this.decisions++;
     if (c.plainMsPerToken === undefined || c.specMsPerToken === undefined) {
@@ -191,7 +199,7 @@ export class DecoderChoice {
     const p = this.predict(maxTokens);
     const cheaper: Mode = p.specMs < p.plainMs ? 'speculative' : 'plain';
     if (n % EXPLORE_EVERY === EXPLORE_EVERY - 1) this.exploreDueAt ??= n;
-    if (this.exploreDueAt !== undefined && (this.afterServed || n - this.exploreDueAt >= EXPLORE_WAIT)) {
+    if (this.exploreDueAt !== undefined && (this.lastEnd === undefined || now - this.lastEnd >= PAUSE_MS || n - this.exploreDueAt >= EXPLORE_WAIT)) {
       this.exploreDueAt = undefined;
       return { ...p, mode: cheaper === 'plain' ? 'speculative' : 'plain', why: `re-measuring (every ${EXPLORE_EVERY}th request)` };
     }

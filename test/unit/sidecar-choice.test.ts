@@ -2,15 +2,17 @@
 // costs, the cheaper decoder for the request's likely length, a re-measurement of the other one every
 // EXPLORE_EVERY requests, both measured before predicting, calibration as a seed that real requests replace.
 import { strict as assert } from 'node:assert';
-import { DecoderChoice, EXPLORE_EVERY, EXPLORE_WAIT, type Measured, type Mode } from '../../sidecar/choice';
+import { type Decision, DecoderChoice, EXPLORE_EVERY, EXPLORE_WAIT, type Measured, type Mode } from '../../sidecar/choice';
 
 const plain = (msPerToken: number, tokens = 32): Measured => ({ mode: 'plain', tokens, decodeMs: msPerToken * tokens, steps: tokens });
 const spec = (msPerToken: number, tokens = 32, draftPromptMs = 1, tau = 2.5): Measured => ({
   mode: 'speculative', tokens, decodeMs: msPerToken * tokens, steps: Math.max(1, Math.round((tokens - 1) / tau)), draftMs: 0.2 * tokens / tau, verifyMs: 1.8 * tokens / tau, draftPromptMs,
 });
 
+/** `n` decisions a second apart (each after a pause, as requests are when not typing). */
 function modes(c: DecoderChoice, n: number, maxTokens = 48): Mode[] {
-  return Array.from({ length: n }, () => c.choose(maxTokens).mode);
+  let t = performance.now();
+  return Array.from({ length: n }, () => c.choose(maxTokens, t += 1000).mode);
 }
 
 describe('sidecar: speculative or plain, chosen per request from measured costs', () => {
@@ -80,23 +82,27 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     assert.ok(Math.abs(e.specMs! - 8 * 5.6) < 3, `speculative predicted ${e.specMs} ms`);
   });
 
-  it('a due re-measurement waits for a request that follows a served one (a burst\'s first keystroke, not its last)', () => {
+  it('a due re-measurement waits for a request that follows a pause (a burst\'s first keystroke, not its last)', () => {
     const c = new DecoderChoice();
-    c.record(specAt(2.8, 2)); c.record(plainAt(2.0));
-    const typed = (mode: Mode, interrupted: boolean): Measured => ({ ...(mode === 'plain' ? plainAt(2.0) : specAt(2.8, 2)), interrupted });
-    // Every request superseded by the next keystroke: the re-measurement due at decision EXPLORE_EVERY - 1
-    // waits, but not for ever (EXPLORE_WAIT decisions at most).
-    const served: Mode[] = [];
-    for (let n = 0; n < EXPLORE_EVERY - 1 + EXPLORE_WAIT; n++) { const d = c.choose(12); served.push(d.mode); c.record(typed(d.mode, true)); }
-    assert.deepEqual(served.filter((m) => m === 'plain'), [], 'no re-measurement right after superseded requests');
-    const forced = c.choose(12);
+    let t = 0;
+    c.record(specAt(2.8, 2), t); c.record(plainAt(2.0), t);
+    // Keystrokes 150 ms apart, each request ending (served or superseded) 50-100 ms before the next one: the
+    // re-measurement due at decision EXPLORE_EVERY - 1 waits, but not for ever (EXPLORE_WAIT decisions at most).
+    const key = (served = true): Decision => {
+      const d = c.choose(12, t += 150);
+      c.record({ ...(d.mode === 'plain' ? plainAt(2.0) : specAt(2.8, 2)), interrupted: !served }, t + 50 + (t % 100));
+      return d;
+    };
+    const modesTyped: Mode[] = [];
+    for (let n = 0; n < EXPLORE_EVERY - 1 + EXPLORE_WAIT; n++) modesTyped.push(key(n % 2 === 0).mode);
+    assert.deepEqual(modesTyped.filter((m) => m === 'plain'), [], 'no re-measurement while keystrokes come close together');
+    const forced = key();
     assert.equal(forced.mode, 'plain');
     assert.match(forced.why, /re-measuring/);
-    c.record(typed('plain', true));
-    // The next one falls due at decision 3 × EXPLORE_EVERY - 1; it runs on the first request after a served one.
-    for (let n = EXPLORE_EVERY + EXPLORE_WAIT; n < 3 * EXPLORE_EVERY; n++) { const d = c.choose(12); assert.equal(d.mode, 'speculative'); c.record(typed(d.mode, true)); }
-    c.record(typed('speculative', false));
-    const d = c.choose(12);
+    // The next one falls due at decision 3 × EXPLORE_EVERY - 1; it runs on the first request after a pause.
+    for (let n = EXPLORE_EVERY + EXPLORE_WAIT; n < 3 * EXPLORE_EVERY; n++) assert.equal(key().mode, 'speculative');
+    t += 500;
+    const d = key();
     assert.equal(d.mode, 'plain');
     assert.match(d.why, /re-measuring/);
   });
