@@ -37,8 +37,11 @@ const CONTEXT_ALPHA = 1 / 2;
 const SAME_CONTEXT = 0.5;
 /** Weight of the newest pair in the step-cost ratio (about the last 4 pairs count). */
 const RATIO_ALPHA = 1 / 4;
-/** A due re-measurement waits at most this many decisions for a request that follows a pause. */
-export const EXPLORE_WAIT = EXPLORE_EVERY;
+/**
+ * A due re-measurement waits at most this many decisions for a request that follows a pause (more than a burst
+ * of typing: with 16, the typing replay's bursts of 20 keystrokes forced some onto a served last keystroke).
+ */
+export const EXPLORE_WAIT = 2 * EXPLORE_EVERY;
 /**
  * Idle ms before a request that make it follow a pause: keystrokes come 100-200 ms apart while typing (the typing
  * benchmark: 150 ms, then a 500 ms pause).
