@@ -88,7 +88,6 @@ void pack_q4_K_rows(const MatmulJob& j, int64_t row, int valid, PackedQ4K* out) 
 
 void pack_q6_K(const MatmulJob& j, int64_t row, int valid, PackedQ6K* out) {
   const int64_t nb = j.w->cols / QK_K;
-  const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
   for (int64_t b = 0; b < nb; ++b) {
     PackedQ6K& p = out[b];
     const BlockQ6_K* w[kGroup];
@@ -96,19 +95,7 @@ void pack_q6_K(const MatmulJob& j, int64_t row, int valid, PackedQ6K* out) {
     // Values 64k..64k+63 as the tile kernel assembles them (cpu_matmul_q6_K.cpp).
     for (int k = 0; k < 4; ++k) {
       __m512i v[kGroup];
-      for (int r = 0; r < kGroup; ++r) {
-        if (!w[r]) {
-          v[r] = _mm512_setzero_si512();
-          continue;
-        }
-        const __m512i ql = _mm512_loadu_si512(w[r]->ql + 64 * (k / 2));
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh + 32 * (k / 2)));
-        const __m512i lo = (k & 1) ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4) : _mm512_and_si512(ql, low4);
-        const __m512i hi2 = (k & 1) ? _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_srli_epi16(qh, 4)), _mm256_srli_epi16(qh, 6), 1)
-                                    : _mm512_inserti64x4(_mm512_zextsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-        v[r] = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hi2, low2), 4));
-      }
-      transpose16x16(v);
+      q6_K_values_64(w, k, v);
       for (int i = 0; i < 16; ++i) _mm512_store_si512(p.q[16 * k + i], v[i]);
     }
     // The 16 signed scales of each row as int32, transposed to one vector per sub-block; pairs as int16.

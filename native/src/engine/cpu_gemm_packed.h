@@ -49,6 +49,25 @@ FRSPEC_INLINE void transpose16x16(__m512i (&v)[16]) {
   }
 }
 
+// Values 64k..64k+63 of the Q6_K blocks w[0..15] (nullptr: a row past the matrix, all zero) in natural order, as
+// cpu_matmul_q6_K.cpp assembles them, transposed to the VNNI layout: v[i] = values 4i..4i+3 of rows 0..15.
+FRSPEC_INLINE void q6_K_values_64(const BlockQ6_K* const (&w)[kGroup], int k, __m512i (&v)[kGroup]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
+  for (int r = 0; r < kGroup; ++r) {
+    if (!w[r]) {
+      v[r] = _mm512_setzero_si512();
+      continue;
+    }
+    const __m512i ql = _mm512_loadu_si512(w[r]->ql + 64 * (k / 2));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh + 32 * (k / 2)));
+    const __m512i lo = (k & 1) ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4) : _mm512_and_si512(ql, low4);
+    const __m512i hi2 = (k & 1) ? _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_srli_epi16(qh, 4)), _mm256_srli_epi16(qh, 6), 1)
+                                : _mm512_inserti64x4(_mm512_zextsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+    v[r] = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hi2, low2), 4));
+  }
+  transpose16x16(v);
+}
+
 // acc[t] (+ bias) -> y[tok + t][row .. row + valid).
 template <int T>
 FRSPEC_INLINE void store_rows(const MatmulJob& j, int64_t row, int valid, int tok, const __m512 (&acc)[T]) {

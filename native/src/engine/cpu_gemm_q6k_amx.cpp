@@ -37,7 +37,7 @@ struct alignas(64) PackedQ6KAmx {
 
 // Blocks [b0, b1) of rows [row, row + valid) of the weight into out[0 .. b1 - b0); rows past `valid` get scale 0 and d 0 (not stored).
 void pack_q6_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b0, int64_t b1, PackedQ6KAmx* out) {
-  const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03), b32 = _mm512_set1_epi8(32);
+  const __m512i b32 = _mm512_set1_epi8(32);
   const __m512i low16 = _mm512_set1_epi32(0xffff), lobyte = _mm512_set1_epi16(0x00ff), hibyte = _mm512_set1_epi16(short(0xff00));
   for (int64_t b = b0; b < b1; ++b) {
     PackedQ6KAmx& p = out[b - b0];
@@ -52,19 +52,7 @@ void pack_q6_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b0, int64
     // Values 64k..64k+63 in natural order (as cpu_matmul_q6_K.cpp assembles them), transposed to the VNNI layout.
     for (int k = 0; k < 4; ++k) {
       __m512i v[kGroup];
-      for (int r = 0; r < kGroup; ++r) {
-        if (!w[r]) {
-          v[r] = _mm512_setzero_si512();
-          continue;
-        }
-        const __m512i ql = _mm512_loadu_si512(w[r]->ql + 64 * (k / 2));
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r]->qh + 32 * (k / 2)));
-        const __m512i lo = (k & 1) ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4) : _mm512_and_si512(ql, low4);
-        const __m512i hi2 = (k & 1) ? _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_srli_epi16(qh, 4)), _mm256_srli_epi16(qh, 6), 1)
-                                    : _mm512_inserti64x4(_mm512_zextsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-        v[r] = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hi2, low2), 4));
-      }
-      transpose16x16(v);
+      q6_K_values_64(w, k, v);
       for (int i = 0; i < 16; ++i) {
         // q - 32 as int16 (even and odd bytes apart) times the scale: the product's low and high bytes.
         const __m512i qs = _mm512_sub_epi8(v[i], b32), s = s16[4 * k + i / 4];
