@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "int_list.h"
 
 using namespace frspec;
 
@@ -88,16 +89,6 @@ void run(Backend& b, const Shape& s, float q_scale, int reps) {
   }
 }
 
-std::vector<int> parse_list(const char* s) {
-  std::vector<int> v;
-  for (const char* p = s; *p;) {
-    v.push_back(std::atoi(p));
-    while (*p && *p != ',') ++p;
-    if (*p == ',') ++p;
-  }
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,7 +96,7 @@ int main(int argc, char** argv) {
   int reps = 15;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
-      threads = parse_list(argv[++i]);
+      threads = parse_int_list(argv[++i]);
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else {

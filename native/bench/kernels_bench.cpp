@@ -25,6 +25,7 @@
 #include "engine/cpu_kernels.h"
 #include "engine/quant.h"
 #include "engine/threadpool.h"
+#include "int_list.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -60,16 +61,6 @@ double time_call(F&& fn) {
   }
   std::sort(samples.begin(), samples.end());
   return samples[samples.size() / 2];
-}
-
-std::vector<int> parse_list(const char* s) {
-  std::vector<int> v;
-  for (const char* p = s; *p;) {
-    v.push_back(std::atoi(p));
-    while (*p && *p != ',') ++p;
-    if (*p == ',') ++p;
-  }
-  return v;
 }
 
 volatile int32_t g_sink;
@@ -191,8 +182,8 @@ int main(int argc, char** argv) {
       ns = {1, 8};
       g_seconds = 0.15;
     }
-    else if (a == "--threads" && i + 1 < argc) threads = parse_list(argv[++i]);
-    else if (a == "--ns" && i + 1 < argc) ns = parse_list(argv[++i]);
+    else if (a == "--threads" && i + 1 < argc) threads = parse_int_list(argv[++i]);
+    else if (a == "--ns" && i + 1 < argc) ns = parse_int_list(argv[++i]);
     else if (a == "--seconds" && i + 1 < argc) g_seconds = std::atof(argv[++i]);
     else if (a == "--cpu-time") g_cpu_time = true;
     else if (a == "--gemm-min-n" && i + 1 < argc) cpu_matmul_set_gemm_min_n(std::atoi(argv[++i]));

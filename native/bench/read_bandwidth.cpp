@@ -19,7 +19,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +32,8 @@
 #include <unistd.h>
 #include <ctime>
 #endif
+
+#include "int_list.h"
 
 namespace {
 
@@ -199,14 +200,6 @@ void time_pass(Region& r, int threads, int ahead, bool avx512) {
   r.cpu_gbs.push_back(gbs);
 }
 
-std::vector<int> parse_list(const char* s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(std::atoi(item.c_str()));
-  return v;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -224,8 +217,8 @@ int main(int argc, char** argv) {
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
     if (a == "--mb" && v) mb = size_t(std::atoll(v)), ++i;
     else if (a == "--repeats" && v) repeats = std::max(1, std::atoi(v)), ++i;
-    else if (a == "--threads" && v) threads = parse_list(v), ++i;
-    else if (a == "--prefetch" && v) prefetch = parse_list(v), ++i;
+    else if (a == "--threads" && v) threads = parse_int_list(v), ++i;
+    else if (a == "--prefetch" && v) prefetch = parse_int_list(v), ++i;
     else if (a == "--file" && v) file = v, ++i;
     else {
       std::fprintf(stderr, "usage: %s [--mb 512] [--threads 1,2] [--repeats 5] [--prefetch 0,2048] [--file MODEL.gguf]\n",
