@@ -25,6 +25,35 @@ export interface HttpOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Bytes of a refused (too large) body read and dropped before the 413 goes out. Closing a socket that still has
+ * unread bytes makes the kernel reset it, and a client still sending then sees EPIPE or ECONNRESET instead of our
+ * answer; reading the rest first (as nginx's lingering close and Go's server do) lets it read the 413. A body
+ * past this cap, or a client that stalls (requestTimeoutMs), just loses its connection.
+ */
+const DISCARD_LIMIT_BYTES = 64 << 20;
+
+/** Reads and drops `req`'s body until it ends, closes, fails or passes `maxBytes`. */
+function discardBody(req: http.IncomingMessage, maxBytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const finish = () => {
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (c: Buffer) => {
+      seen += c.length;
+      if (seen > maxBytes) { req.pause(); finish(); }
+    };
+    if (req.complete || req.destroyed) { resolve(); return; }
+    req.on('data', onData);
+    req.once('end', finish);
+    req.once('close', finish);
+    req.once('error', finish);
+    req.resume();
+  });
+}
+
 type Handler = (ctx: RequestContext) => Promise<void>;
 interface Route { GET?: Handler; POST?: Handler; public?: boolean }
 
@@ -152,7 +181,8 @@ export class FrspecHttpServer {
     const limit = this.opts.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit} bytes`, { Connection: 'close' }));
+      const err = new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit} bytes`, { Connection: 'close' });
+      return discardBody(req, Math.min(declared, DISCARD_LIMIT_BYTES)).then(() => Promise.reject(err));
     }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -163,8 +193,9 @@ export class FrspecHttpServer {
         size += c.length;
         if (size > limit) {
           done = true;
-          req.pause();
-          reject(new HttpError(413, `request body is over the limit of ${limit} bytes`, { Connection: 'close' }));
+          chunks.length = 0;
+          const err = new HttpError(413, `request body is over the limit of ${limit} bytes`, { Connection: 'close' });
+          void discardBody(req, DISCARD_LIMIT_BYTES - size).then(() => reject(err));
           return;
         }
         chunks.push(c);
