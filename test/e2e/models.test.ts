@@ -4,37 +4,32 @@
 // CDN path, Range requests, one dropped connection mid-file) with a progress notification into the editor's
 // global storage and selects it. Needs ../shared (the demo models). Run: npm run test:e2e.
 import { strict as assert } from 'node:assert';
-import * as cp from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { demoModelPath } from '../../common/models';
 import { repoRoot } from '../helpers/shared';
-import { type CodeServer, installCodeServer, startCodeServer } from './code-server';
-
-const ARTIFACTS = process.env.FRSPEC_E2E_ARTIFACTS ?? path.join(repoRoot, '.cache', 'e2e-artifacts');
+import { openWorkbench, QUIET_SETTINGS, readSettings, runCommand, screenshots, type Workbench } from './workbench';
 
 describe('e2e: Select Model… (Ollama names) and Download a Recommended Model… (local hub)', function () {
   this.timeout(600_000);
   const target = demoModelPath(repoRoot, 'demo-target');
   const draft = demoModelPath(repoRoot, 'demo-draft');
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
+  let wb: Workbench | undefined;
   let hub: http.Server | undefined;
   let page: Page;
   let tmp: string;
   const requests: string[] = [];
   let dropped = false;
   const saved = { OLLAMA_MODELS: process.env.OLLAMA_MODELS, HF_ENDPOINT: process.env.HF_ENDPOINT };
-  const screenshot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `models-${name}.png`) });
+  let screenshot: (name: string) => Promise<void>;
   // In code-server's remote window, a Global write of a machine-overridable setting (frspec.model) lands in the
   // remote Machine settings: read both, Machine winning, as VS Code does.
-  const settingsIn = (scope: string) => { try { return JSON.parse(fs.readFileSync(path.join(server!.userDataDir, scope, 'settings.json'), 'utf8')); } catch { return {}; } };
-  const userSettings = () => ({ ...settingsIn('User'), ...settingsIn('Machine') });
+  const userSettings = () => ({ ...readSettings(wb!.server, 'User'), ...readSettings(wb!.server, 'Machine') });
 
   before(async function () {
     if (!target || !draft) this.skip();
@@ -72,49 +67,21 @@ describe('e2e: Select Model… (Ollama names) and Download a Recommended Model�
     process.env.OLLAMA_MODELS = ollama;
     process.env.HF_ENDPOINT = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
 
-    const bin = installCodeServer(repoRoot);
-    cp.execSync('npm run package:vsix', { cwd: repoRoot, stdio: 'pipe' });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startCodeServer(bin, path.join(repoRoot, 'frspec-complete.vsix'), {
-      'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
-      'telemetry.telemetryLevel': 'off', 'extensions.ignoreRecommendations': true, 'update.mode': 'none',
-    }, { 'sample.py': 'print("hello")\n' });
-    browser = await chromium.launchPersistentContext(path.join(server.root, 'chromium'), {
-      executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(server.url);
-    await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
+    wb = await openWorkbench(QUIET_SETTINGS, { 'sample.py': 'print("hello")\n' });
+    page = wb.page;
+    screenshot = screenshots(page, (name) => `models-${name}`);
   });
 
   after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
+    await wb?.close();
     hub?.close();
     for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-    if (server && !process.env.FRSPEC_E2E_KEEP) fs.rmSync(server.root, { recursive: true, force: true });
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function runCommand(title: string): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      try {
-        await input.waitFor({ timeout: 5000 });
-        await input.fill(`>${title}`);
-        await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-        await page.keyboard.press('Enter');
-        return;
-      } catch { await page.keyboard.press('Escape'); }
-    }
-    throw new Error(`could not run ${title}`);
-  }
-
   it('Select Model… lists Ollama models by name with architecture, parameters, quantization and size; picking one sets frspec.model', async () => {
     await page.locator('.statusbar-item', { hasText: 'no model' }).first().waitFor({ timeout: 60_000 });
-    await runCommand('FR-Spec: Select Model…');
+    await runCommand(page, 'FR-Spec: Select Model…');
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'qwen2.5-coder:1.5b' }).first();
     await row.waitFor({ timeout: 20_000 });
     const text = await row.innerText();
@@ -139,7 +106,7 @@ describe('e2e: Select Model… (Ollama names) and Download a Recommended Model�
     await page.waitForTimeout(1000);
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Qwen2.5-Coder 1.5B Q4_K_M' }).first();
     for (let attempt = 0; ; attempt++) {
-      await runCommand('FR-Spec: Download a Recommended Model…');
+      await runCommand(page, 'FR-Spec: Download a Recommended Model…');
       try { await row.waitFor({ state: 'visible', timeout: 10_000 }); break; } catch (e) { if (attempt >= 3) throw e; await page.keyboard.press('Escape'); }
     }
     await screenshot('download-pick');
@@ -152,7 +119,7 @@ describe('e2e: Select Model… (Ollama names) and Download a Recommended Model�
     console.log(`      notification: ${JSON.stringify((await done.innerText()).split('\n')[0])}`);
     console.log(`      hub requests: ${requests.join(' | ')}`);
     await screenshot('downloaded');
-    const storage = path.join(server!.userDataDir, 'User', 'globalStorage', 'frspec.frspec-complete', 'models');
+    const storage = path.join(wb!.server.userDataDir, 'User', 'globalStorage', 'frspec.frspec-complete', 'models');
     const got = path.join(storage, 'qwen2.5-coder-1.5b-q4_k_m.gguf');
     assert.equal(userSettings()['frspec.model'], got);
     assert.ok(fs.readFileSync(got).equals(fs.readFileSync(target!)), 'the download equals the served file');

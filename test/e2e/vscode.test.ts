@@ -7,15 +7,16 @@
 // $FRSPEC_E2E_ARTIFACTS); last keystroke → visible ghost text latency is measured and printed.
 // Run: npm run test:e2e (heavy: a browser and an editor; not part of `npm test`).
 import { strict as assert } from 'node:assert';
-import * as cp from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { demoModel, repoRoot, requireShared, sharedDir } from '../helpers/shared';
+import type { Page } from 'playwright-core';
+import { demoModel, requireShared, sharedDir } from '../helpers/shared';
 import { readJsonlCorpus } from '../../common/corpus';
-import { type CodeServer, installCodeServer, startCodeServer } from './code-server';
+import {
+  ARTIFACTS, norm, openWorkbench, quickOpen, readSettings, runCommand, screenshots, sidecars, statusItem, typeAndWaitForGhost,
+  TYPING_SETTINGS, type Workbench,
+} from './workbench';
 
-const ARTIFACTS = process.env.FRSPEC_E2E_ARTIFACTS ?? path.join(repoRoot, '.cache', 'e2e-artifacts');
 const PY = 'import os\n\n\ndef read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()\n\n\n';
 const TS = 'import * as fs from "node:fs";\n\nexport function readJson(file: string) {\n  const text = fs.readFileSync(file, "utf8");\n  return JSON.parse(text);\n}\n\n';
 // What the test types at the end of each file, one try after another (each on the original file) until ghost
@@ -23,34 +24,23 @@ const TS = 'import * as fs from "node:fs";\n\nexport function readJson(file: str
 // once; these are spots where they write something. The test is about the pipeline, not the model's taste.
 const PY_TYPING = ['def add(a, b):\n    return a', 'if __name__ == ', 'def add(a, b):\n    return ', 'def main():\n    for i in range(', 'def main():\n    print('];
 const TS_TYPING = ['function main() {\n  const x = ', 'export function writeJson(file: string, data: unknown) {\n  fs.', 'const value = ', 'export function greet(name: string): string {\n  return ', 'const items = [', 'console.log('];
-const norm = (s: string) => s.replace(/\u00a0/g, ' ');
 const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]; };
 
 describe('e2e: the extension in code-server with the demo model', function () {
   this.timeout(600_000);
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
+  let wb: Workbench | undefined;
   let page: Page;
   const latencies: number[] = [];
   let shot = 0;
-  const screenshot = async (name: string) => {
-    const file = path.join(ARTIFACTS, `${String(++shot).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path: file });
-    console.log(`      screenshot: ${path.relative(repoRoot, file)}`);
-  };
-
-  // Our status bar item, whatever it shows (its accessible label always starts with the product's name).
-  const statusItem = () => page.locator('.statusbar-item', { has: page.locator('a[aria-label^="FR-Spec Complete"]') }).first();
+  let screenshot: (name: string) => Promise<void>;
+  const status = () => statusItem(page);
   // Ready: the zap codicon (loading / building show a spinning sync icon, errors an error icon).
-  const waitReady = (timeout: number) => statusItem().locator('.codicon-zap').waitFor({ timeout });
+  const waitReady = (timeout: number) => status().locator('.codicon-zap').waitFor({ timeout });
 
   before(async function () {
     requireShared(this);
     const model = demoModel('demo-target')!;
-    const bin = installCodeServer(repoRoot);
-    cp.execSync('npm run package:vsix', { cwd: repoRoot, stdio: 'pipe' });
     fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     // A workspace with real code (held-out corpus files) so the vocabulary build has work to show.
     const files: Record<string, string> = { 'sample.py': PY, 'sample.ts': TS };
     let n = 0;
@@ -58,31 +48,22 @@ describe('e2e: the extension in code-server with the demo model', function () {
       files[path.join('corpus', `${n}-${path.basename(f.path)}`)] = f.text;
       if (++n >= 400) break;
     }
-    server = await startCodeServer(bin, path.join(repoRoot, 'frspec-complete.vsix'), {
+    wb = await openWorkbench({
+      ...TYPING_SETTINGS,
       // The product as shipped: FR-Spec speculative decoding with the EAGLE head (plain decoding, with a note
       // in the status bar's tooltip, when the addon was built without it).
       // FRSPEC_E2E_PLAIN=1: no EAGLE head (plain decoding), to tell an editor problem from a speculative-engine one.
       'frspec.model': model, ...(process.env.FRSPEC_E2E_PLAIN ? {} : { 'frspec.eagleModel': demoModel('demo-eagle')! }), 'frspec.topK': 8192, 'frspec.threads': 2, 'frspec.contextSize': 2048, 'frspec.maxTokens': 16,
-      'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
-      'editor.wordBasedSuggestions': 'off', 'editor.quickSuggestions': { other: false, comments: false, strings: false },
-      'editor.suggestOnTriggerCharacters': false, 'editor.inlineSuggest.enabled': true, 'editor.autoIndent': 'none',
-      'editor.autoClosingBrackets': 'never', 'editor.autoClosingQuotes': 'never', 'editor.acceptSuggestionOnEnter': 'off',
-      'telemetry.telemetryLevel': 'off', 'extensions.ignoreRecommendations': true, 'update.mode': 'none', 'files.autoSave': 'off',
     }, files);
-    browser = await chromium.launchPersistentContext(path.join(server.root, 'chromium'), {
-      executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(server.url);
-    await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
+    page = wb.page;
+    screenshot = screenshots(page, (name) => `${String(++shot).padStart(2, '0')}-${name}`);
     // Our status bar item proves the extension is active; then wait for the model to be loaded.
-    await statusItem().waitFor({ timeout: 120_000 });
+    await status().waitFor({ timeout: 120_000 });
     try {
       await waitReady(120_000);
     } catch (e) {
       await screenshot('not-ready');
-      throw new Error(`the model did not load: the status bar item says ${JSON.stringify(await statusItem().locator('a').first().getAttribute('aria-label'))}`, { cause: e });
+      throw new Error(`the model did not load: the status bar item says ${JSON.stringify(await status().locator('a').first().getAttribute('aria-label'))}`, { cause: e });
     }
     await screenshot('activated');
     // First use of this workspace: the draft vocabulary is built in the background, unasked.
@@ -94,76 +75,20 @@ describe('e2e: the extension in code-server with the demo model', function () {
     console.log(`      built automatically on first use: ${fs.readdirSync(vocabDir()).filter((f) => f.endsWith('.frv')).join(', ')}`);
   });
 
-  const vocabDir = () => path.join(server!.userDataDir, 'User', 'globalStorage', 'frspec.frspec-complete', 'vocab');
+  const vocabDir = () => path.join(wb!.server.userDataDir, 'User', 'globalStorage', 'frspec.frspec-complete', 'vocab');
 
   after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-    if (server && !process.env.FRSPEC_E2E_KEEP) fs.rmSync(server.root, { recursive: true, force: true });
+    await wb?.close();
     if (latencies.length) {
       console.log(`      last keystroke → ghost text: ${latencies.length} samples, p50 ${percentile(latencies, 50).toFixed(0)} ms, ` +
         `p95 ${percentile(latencies, 95).toFixed(0)} ms, all [${latencies.map((x) => x.toFixed(0)).join(', ')}] (goal p50 ≤ 300 ms)`);
     }
   });
 
-  async function openFile(name: string): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      await page.keyboard.press('Control+P');
-      const input = page.locator('.quick-input-widget input');
-      try {
-        await input.waitFor({ timeout: 5000 });
-        await input.fill(name);
-        await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
-        await page.keyboard.press('Enter');
-        await page.locator('.tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
-        await page.locator('.monaco-editor textarea').first().focus();
-        return;
-      } catch { await page.keyboard.press('Escape'); }
-    }
-    await screenshot(`quick-open-failed-${name}`);
-    throw new Error(`could not open ${name} with quick open`);
-  }
-
-  /** Types `text` at the end of the file; resolves with the ghost text and the last key → ghost latency, or undefined. */
-  async function typeAndWaitForGhost(original: string, text: string, trigger?: { key: string; pauseMs: number }): Promise<{ ghost: string; ms: number; before?: boolean } | undefined> {
-    // Back to the original file in one edit, then type at its end key by key.
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+A');
-    await page.keyboard.insertText(original);
-    await page.keyboard.press('Control+End');
-    // Browser-side code as strings: this project's TypeScript has no DOM types.
-    await page.evaluate(`document.addEventListener('keydown', () => { window.__lastKey = performance.now(); }, { capture: true })`);
-    for (const ch of text) {
-      if (ch === '\n') await page.keyboard.press('Enter');
-      else await page.keyboard.type(ch);
-      await page.waitForTimeout(60);  // a fast typist
-    }
-    // An explicit trigger (Alt+\): first a pause in which automatic suggestions would have shown.
-    let before: boolean | undefined;
-    if (trigger) {
-      await page.waitForTimeout(trigger.pauseMs);
-      before = (await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').count()) > 0;
-      await page.keyboard.press(trigger.key);
-    }
-    const ms = (await page.evaluate(`new Promise((resolve) => {
-      const tick = () => {
-        const ghosts = [...document.querySelectorAll('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text')];
-        if (ghosts.some((g) => (g.textContent || '').trim())) resolve(performance.now() - window.__lastKey);
-        else if (performance.now() - window.__lastKey > 4000) resolve(-1);
-        else setTimeout(tick, 5);
-      };
-      tick();
-    })`)) as number;
-    if (ms < 0) return undefined;
-    await page.waitForTimeout(300);  // the inline part and the lines below render in separate frames
-    const ghost = norm(await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').allInnerTexts().then((t) => t.join('\n')));
-    return { ghost, ms, before };
-  }
-
   /** Opens the status bar item's menu and picks the entry whose label contains `entry`. */
   async function fromMenu(entry: string): Promise<void> {
     await page.keyboard.press('Escape');
-    await statusItem().click();
+    await status().click();
     await page.locator('.quick-input-widget', { hasText: 'FR-Spec Complete' }).waitFor({ timeout: 10_000 });
     await page.locator('.quick-input-list .monaco-list-row', { hasText: entry }).first().click();
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
@@ -172,23 +97,22 @@ describe('e2e: the extension in code-server with the demo model', function () {
   /** The statistics webview's page (VS Code nests it in two iframes). */
   const statsFrame = () => page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
 
-  const userSettings = () => JSON.parse(fs.readFileSync(path.join(server!.userDataDir, 'User', 'settings.json'), 'utf8'));
-  const sidecars = () => cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
+  const userSettings = () => readSettings(wb!.server, 'User');
 
   for (const [file, original, typing] of [['sample.py', PY, PY_TYPING], ['sample.ts', TS, TS_TYPING]] as const) {
     it(`${file}: ghost text from the engine appears as the user types, and Tab inserts it`, async () => {
-      await openFile(file);
+      await quickOpen(page, file);
       await page.waitForTimeout(1500);  // a user looks before typing; the extension warms the KV cache meanwhile
       let accepted = false;
       for (const [i, t] of typing.entries()) {
-        const r = await typeAndWaitForGhost(original, t);
+        const r = await typeAndWaitForGhost(page, original, t);
         console.log(`      ${file}: typed ${JSON.stringify(t.split('\n').pop())} → ${r ? `ghost ${JSON.stringify(r.ghost.slice(0, 60))} after ${r.ms.toFixed(0)} ms` : 'no suggestion'}` +
           (process.env.FRSPEC_TRACE ? ` (last key at ${await page.evaluate('Math.round(performance.timeOrigin + window.__lastKey)')})` : ''));
         if (!r) { if (process.env.FRSPEC_TRACE) await screenshot(`${path.extname(file).slice(1)}-none-${i}`); continue; }
         latencies.push(r.ms);
         if (accepted) continue;
         await screenshot(`${path.extname(file).slice(1)}-ghost-${i}`);
-        const before = fs.readFileSync(path.join(server!.workspace, file), 'utf8');
+        const before = fs.readFileSync(path.join(wb!.server.workspace, file), 'utf8');
         await page.keyboard.press('Tab');
         await page.waitForTimeout(300);
         await page.keyboard.press('Control+S');
@@ -197,7 +121,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
         for (let k = 0; k < 100 && (disk === before || disk !== previous || !disk); k++) {
           await page.waitForTimeout(100);
           previous = disk;
-          disk = fs.readFileSync(path.join(server!.workspace, file), 'utf8');
+          disk = fs.readFileSync(path.join(wb!.server.workspace, file), 'utf8');
         }
         await screenshot(`${path.extname(file).slice(1)}-accepted`);
         // Tab inserted exactly the shown ghost text after what was typed. Compared without whitespace (the DOM
@@ -267,8 +191,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
 
   it('a sidecar killed with SIGKILL is reported once, restarted, and completions come back', async () => {
     // The sidecar of THIS code-server: its command line names the extensions folder of this run.
-    const ps = cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-    const line = ps.split('\n').find((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
+    const line = sidecars(wb!.server)[0];
     assert.ok(line, 'no sidecar process found');
     const pid = Number(line.trim().split(/\s+/)[0]);
     // Back in sample.ts (the active editor), below the statistics panel.
@@ -280,9 +203,9 @@ describe('e2e: the extension in code-server with the demo model', function () {
     await waitReady(60_000);  // reloaded
     assert.equal(await warning.count(), 1, 'the death was reported more than once');  // (toasts hide after a while)
     let shown: { ghost: string; ms: number } | undefined;
-    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(TS, t))) break;
+    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(page, TS, t))) break;
     assert.ok(shown, 'no ghost text after the restart');
-    const after = cp.execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(server!.root) && l.includes('dist/sidecar.js'));
+    const after = sidecars(wb!.server);
     assert.equal(after.length, 1, 'exactly one sidecar runs after the restart');
     console.log(`      killed sidecar ${pid}; one warning; restarted as ${after[0].trim().split(/\s+/)[0]}; ghost text again after ${shown.ms.toFixed(0)} ms`);
     await screenshot('after-restart');
@@ -291,13 +214,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
   it('"FR-Spec: Rebuild Draft Vocabulary from Workspace" shows progress and writes the vocabulary', async () => {
     // Start from nothing (no vocabulary, no per-file count cache) so the build has work to show.
     for (const f of fs.readdirSync(vocabDir())) fs.rmSync(path.join(vocabDir(), f));
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill('>FR-Spec: Rebuild Draft Vocabulary');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Rebuild Draft Vocabulary' }).first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await runCommand(page, 'FR-Spec: Rebuild Draft Vocabulary');
     const progress = page.locator('.notification-toast', { hasText: 'building the draft vocabulary' }).first();
     await progress.waitFor({ timeout: 20_000 });
     const progressText = norm(await progress.innerText().catch(() => ''));
@@ -315,14 +232,14 @@ describe('e2e: the extension in code-server with the demo model', function () {
   });
 
   it('the menu snoozes automatic suggestions (Alt+\\ still asks for one) and resumes them', async () => {
-    await openFile('sample.ts');
+    await quickOpen(page, 'sample.ts');
     await fromMenu('Snooze for 5 Minutes');
-    const item = statusItem();
+    const item = status();
     await item.filter({ hasText: /snoozed 5 min/ }).waitFor({ timeout: 10_000 });
     await screenshot('snoozed');
     let shown: { ghost: string; ms: number; before?: boolean } | undefined;
     for (const t of TS_TYPING) {
-      shown = await typeAndWaitForGhost(TS, t, { key: 'Alt+Backslash', pauseMs: 1000 });
+      shown = await typeAndWaitForGhost(page, TS, t, { key: 'Alt+Backslash', pauseMs: 1000 });
       assert.equal(shown?.before ?? false, false, `a suggestion showed by itself while snoozed (typed ${JSON.stringify(t)})`);
       if (shown) break;
     }
@@ -336,15 +253,15 @@ describe('e2e: the extension in code-server with the demo model', function () {
 
   it('the menu disables suggestions for the language and globally, in the user settings', async () => {
     await fromMenu('Disable Suggestions for TypeScript');
-    await statusItem().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
+    await status().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
     await screenshot('disabled-typescript');
     assert.equal(userSettings()['[typescript]']?.['frspec.enable'], false);
-    assert.equal(await typeAndWaitForGhost(TS, TS_TYPING[0], { key: 'Alt+Backslash', pauseMs: 300 }), undefined, 'ghost text in a disabled language');
+    assert.equal(await typeAndWaitForGhost(page, TS, TS_TYPING[0], { key: 'Alt+Backslash', pauseMs: 300 }), undefined, 'ghost text in a disabled language');
     await fromMenu('Enable Suggestions for TypeScript');
     await waitReady(10_000);
     assert.equal(userSettings()['[typescript]']?.['frspec.enable'], undefined, 'enabled again: the override is gone (the global value applies)');
     await fromMenu('Disable Suggestions Globally');
-    await statusItem().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
+    await status().filter({ hasText: 'FR-Spec: off' }).waitFor({ timeout: 10_000 });
     assert.equal(userSettings()['frspec.enable'], false);
     await fromMenu('Enable Suggestions Globally');
     await waitReady(10_000);
@@ -352,19 +269,19 @@ describe('e2e: the extension in code-server with the demo model', function () {
   });
 
   it('"Unload Model" stops the engine process; the next suggestion loads it again', async () => {
-    assert.equal(sidecars().length, 1);
+    assert.equal(sidecars(wb!.server).length, 1);
     await fromMenu('Unload Model');
-    await statusItem().filter({ hasText: 'unloaded' }).waitFor({ timeout: 10_000 });
-    for (let k = 0; k < 50 && sidecars().length; k++) await page.waitForTimeout(100);
-    assert.equal(sidecars().length, 0, 'the sidecar still runs after Unload Model');
+    await status().filter({ hasText: 'unloaded' }).waitFor({ timeout: 10_000 });
+    for (let k = 0; k < 50 && sidecars(wb!.server).length; k++) await page.waitForTimeout(100);
+    assert.equal(sidecars(wb!.server).length, 0, 'the sidecar still runs after Unload Model');
     await screenshot('unloaded');
     // A file that differs from the earlier runs at the top, so no suggestion can come from the typed-along
     // cache: each one shown is a new request, and the first request loads the model again.
     const changed = `// after unload\n${TS}`;
     let shown: { ghost: string; ms: number } | undefined;
-    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(changed, t))) break;
+    for (const t of TS_TYPING) if ((shown = await typeAndWaitForGhost(page, changed, t))) break;
     assert.ok(shown, 'no ghost text after unloading');
-    assert.equal(sidecars().length, 1, 'a suggestion was shown but the engine process was not started again');
+    assert.equal(sidecars(wb!.server).length, 1, 'a suggestion was shown but the engine process was not started again');
     console.log(`      unloaded → first ghost text after ${shown.ms.toFixed(0)} ms (model loaded again)`);
     // The statistics view follows live: after the reload it has the new completions too.
     const points = await statsFrame().locator('#summary').innerText();
@@ -373,13 +290,7 @@ describe('e2e: the extension in code-server with the demo model', function () {
   });
 
   it('"FR-Spec: Get Started" opens the walkthrough', async () => {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill('>FR-Spec: Get Started');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'FR-Spec: Get Started' }).first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await runCommand(page, 'FR-Spec: Get Started');
     const walkthrough = page.locator('.gettingStartedContainer', { hasText: 'Get Started with FR-Spec Complete' });
     await walkthrough.waitFor({ timeout: 20_000 });
     for (const step of ['Pick a model', 'Build the draft vocabulary', 'Try a completion', 'Read the statistics']) await walkthrough.getByText(step).first().waitFor({ timeout: 10_000 });
