@@ -2,7 +2,7 @@
 // costs, the cheaper decoder for the request's likely length, a re-measurement of the other one every
 // EXPLORE_EVERY requests, both measured before predicting, calibration as a seed that real requests replace.
 import { strict as assert } from 'node:assert';
-import { type Decision, DecoderChoice, EXPLORE_EVERY, EXPLORE_WAIT, type Measured, type Mode } from '../../sidecar/choice';
+import { type Decision, DecoderChoice, EXPLORE_EVERY, EXPLORE_WAIT, FIXED_STEPS, type Measured, type Mode } from '../../sidecar/choice';
 
 const plain = (msPerToken: number, tokens = 32): Measured => ({ mode: 'plain', tokens, decodeMs: msPerToken * tokens, steps: tokens });
 const spec = (msPerToken: number, tokens = 32, draftPromptMs = 1, tau = 2.5): Measured => ({
@@ -51,14 +51,15 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     assert.equal(c.choose(48).mode, 'speculative');
   });
 
-  // Typing-sized requests: 12 tokens, the first with the prompt, `stepMs` per verify step (speculative) or per token.
+  // Typing-sized requests: 12 tokens, the first with the prompt, `stepMs` per verify step (speculative) or per token,
+  // and a start-up of FIXED_STEPS steps.
   const specAt = (stepMs: number, tau: number): Measured => {
     const steps = Math.round(11 / tau);
-    return { mode: 'speculative', tokens: 12, steps, decodeMs: stepMs * steps, draftMs: 0.2 * stepMs * steps, verifyMs: 0.8 * stepMs * steps, draftPromptMs: 0 };
+    return { mode: 'speculative', tokens: 12, steps, decodeMs: stepMs * (steps + FIXED_STEPS), draftMs: 0.2 * stepMs * steps, verifyMs: 0.8 * stepMs * steps, draftPromptMs: 0 };
   };
-  const plainAt = (stepMs: number): Measured => ({ mode: 'plain', tokens: 12, steps: 11, decodeMs: stepMs * 11 });
+  const plainAt = (stepMs: number): Measured => ({ mode: 'plain', tokens: 12, steps: 11, decodeMs: stepMs * (11 + FIXED_STEPS) });
 
-  it('compares the step costs as a ratio measured close in time: a load change while one decoder serves moves both', () => {
+  it('keeps each decoder\'s cost relative to a load level: a load change while one decoder serves moves both', () => {
     // A verify step costs 1.4 plain steps at any load; τ 1.6: speculative is cheaper (1.4 / 1.57 < 1).
     const c = new DecoderChoice();
     for (let i = 0; i < 4; i++) { c.record(specAt(2.8, 1.6)); c.record(plainAt(2.0)); }
@@ -69,7 +70,7 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     for (let i = 0; i < 20; i++) c.record(specAt(5.6, 1.6));
     const d = c.choose(12);
     assert.equal(d.mode, 'speculative', d.why);
-    assert.ok(Math.abs(d.plainMs! - 11 * 4.0) < 3, `plain predicted ${d.plainMs} ms`);
+    assert.ok(Math.abs(d.plainMs! - (11 + FIXED_STEPS) * 4.0) < 3, `plain predicted ${d.plainMs} ms`);
 
     // τ 1.3: plain is cheaper (1.4 / 1.29 > 1). The load doubles while plain serves: speculation's last
     // measurement (2.8 ms per step) is stale, not cheaper.
@@ -79,7 +80,32 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     for (let i = 0; i < 20; i++) p.record(plainAt(4.0));
     const e = p.choose(12);
     assert.equal(e.mode, 'plain', e.why);
-    assert.ok(Math.abs(e.specMs! - 8 * 5.6) < 3, `speculative predicted ${e.specMs} ms`);
+    assert.ok(Math.abs(e.specMs! - (8 + FIXED_STEPS) * 5.6) < 3, `speculative predicted ${e.specMs} ms`);
+  });
+
+  it('a re-measurement cut short after a step counts its start-up cost once: speculation is chosen again where it pays', () => {
+    // Every request costs its steps plus a start-up of FIXED_STEPS steps: plain 2 ms per token, speculative
+    // 2.8 ms per verify step. Typing replay, run j: plain served a context where the drafter missed, then
+    // kept serving where it hit, because speculation's re-measurements (a burst's first keystroke) were cut
+    // short after a step or two and read as 2.5x plain's per-step cost.
+    const c = new DecoderChoice();
+    const typed = (m: Measured, nReused = 900): Measured => ({ ...m, nPrompt: 1000, nReused });
+    for (let i = 0; i < 4; i++) { c.record(typed(specAt(2.8, 2.75))); c.record(typed(plainAt(2.0))); }
+    assert.equal(c.choose(12).mode, 'speculative');
+    // A context where the drafter misses (τ 1): plain serves.
+    for (let i = 0; i < 3; i++) c.record(typed(specAt(2.8, 1)));
+    assert.equal(c.choose(12).mode, 'plain');
+    // Another place where it hits again: plain serves, and each speculative re-measurement is superseded after
+    // one step that accepted two tokens (3 tokens, 2.8 x (1 + FIXED_STEPS) ms), for about a typing replay's
+    // 300 requests. (The previous chooser predicted 26.7 ms speculative against 23.6 plain here; it is 18.2 against 24.)
+    c.record(typed(plainAt(2.0), 40));
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < EXPLORE_EVERY - 1; i++) c.record(typed(plainAt(2.0)));
+      c.record(typed({ mode: 'speculative', tokens: 3, steps: 1, decodeMs: 2.8 * (1 + FIXED_STEPS), draftMs: 0.6, verifyMs: 2.2, draftPromptMs: 0, interrupted: true }));
+    }
+    const d = c.choose(12);
+    assert.equal(d.mode, 'speculative', d.why);
+    assert.ok(Math.abs(c.costs.stepRatio! - 1.4) < 0.05, `step ratio ${c.costs.stepRatio}`);
   });
 
   it('a due re-measurement waits for a request that follows a pause (a burst\'s first keystroke, not its last)', () => {
