@@ -165,6 +165,10 @@ export interface CompletionStats {
    */
   draftedAt?: number[];
   acceptedAt?: number[];
+  /** Speculative: the drafter's reading of the prompt (part of promptMs), drafting and verification (of decodeMs). */
+  draftPromptMs?: number;
+  draftMs?: number;
+  verifyMs?: number;
   /** Why `mode` served this request (chosen per request from measured costs). */
   why?: string;
   /** Suffix tokens left out to fit `promptBudgetMs`. */

@@ -15,6 +15,7 @@ export function completionStats(r: DecodeResult, t: CompletionTimes): Completion
     tokensPerSecond: r.decodeMs > 0 ? r.tokens.length / (r.decodeMs / 1000) : 0,
     steps: r.steps, tau: r.tau, mode: r.mode,
     ...(r.draftedAt && r.acceptedAt ? { draftedAt: r.draftedAt, acceptedAt: r.acceptedAt } : {}),
+    ...(r.mode === 'speculative' ? { draftPromptMs: r.draftPromptMs, draftMs: r.draftMs, verifyMs: r.verifyMs } : {}),
   };
 }
 
