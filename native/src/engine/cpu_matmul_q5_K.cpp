@@ -5,7 +5,7 @@
 // <= 7874 in int16, weighted by the 6-bit scales); the second uses the activation's 16-value sums.
 // AVX-512: both sums reduced to one int32 per block and (row, token), scaled in one float chain per output
 // (ScalarChains), as the packed GEMM (cpu_gemm_kquants.cpp, Q4_K's tiles) does.
-#include "engine/cpu_matmul_kscales.h"
+#include "engine/cpu_matmul_k45.h"
 #include "engine/cpu_matmul_neon.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -78,102 +78,14 @@ struct Q5KKernel {
 };
 
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-// 32 values (one sub-block) per step.
-struct Q5KKernel {
-  static constexpr int kGemvRows = 2, kRows = 1, kToks = 4;  // 16 ymm registers
-
-  template <int R, int T>
-  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
-    const int64_t nb = j.w->cols / QK_K;
-    const BlockQ5_K* w[R];
-    const ActQ8_K* x[T];
-    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r));
-    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
-    const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(0x01);
-    __m256 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      for (int r = 0; r < R; ++r) prefetch_block_ahead(&w[r][b]);
-      uint8_t sc[R][8], m[R][8];
-      __m256i m16[R], qh[R];
-      for (int r = 0; r < R; ++r) {
-        unpack_scales(w[r][b].scales, sc[r], m[r]);
-        const __m128i mm = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m[r]));
-        m16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
-        qh[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qh));
-      }
-      __m256i isum[R][T];
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
-      for (int sb = 0; sb < 8; ++sb) {
-        __m256i q[R], s[R];
-        for (int r = 0; r < R; ++r) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs + 32 * (sb / 2)));
-          const __m256i low = (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), nib) : _mm256_and_si256(v, nib);
-          const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh[r], sb), one), 4);
-          q[r] = _mm256_or_si256(low, high);
-          s[r] = _mm256_set1_epi16(short(sc[r][sb]));
-        }
-        for (int t = 0; t < T; ++t) {
-          const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].qs + 32 * kQ4KSlot[sb]));
-          for (int r = 0; r < R; ++r)
-            isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], xq), s[r]));
-        }
-      }
-      for (int r = 0; r < R; ++r) {
-        const float d = _cvtsh_ss(w[r][b].d), dmin = _cvtsh_ss(w[r][b].dmin);
-        for (int t = 0; t < T; ++t) {
-          const float dx = x[t][b].d;
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(d * dx), acc[r][t]);
-          const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].bsums));
-          const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(m16[r], bs));
-          acc[r][t] = _mm256_fmadd_ps(msum, _mm256_set1_ps(-dmin * dx), acc[r][t]);
-        }
-      }
-    }
-    store_tile<R, T>(j, row, tok, acc);
-  }
-};
+using Q5KKernel = K45Avx2Kernel<true>;  // cpu_matmul_k45.h
 
 #elif defined(FRSPEC_NEON_KERNELS)
 // arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
 using Q5KKernel = neon::QuantKernel<neon::TypeK45<true>>;
 
 #else
-// Portable fallback: the same integer sums, one (row, token) pair at a time.
-struct Q5KKernel {
-  static constexpr int kGemvRows = 1, kRows = 1, kToks = 1;
-
-  template <int R, int T>
-  static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
-    const int64_t nb = j.w->cols / QK_K;
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) {
-        const BlockQ5_K* w = reinterpret_cast<const BlockQ5_K*>(j.weight_row(row + r));
-        const ActQ8_K* x = reinterpret_cast<const ActQ8_K*>(j.act_row(tok + t));
-        float acc = 0;
-        for (int64_t b = 0; b < nb; ++b) {
-          uint8_t sc[8], m[8];
-          unpack_scales(w[b].scales, sc, m);
-          int32_t isum = 0, msum = 0;
-          for (int sb = 0; sb < 8; ++sb) {
-            const uint8_t* q = w[b].qs + 32 * (sb / 2);
-            int32_t dot = 0;
-            for (int i = 0; i < 32; ++i) {
-              const int low = (sb & 1) ? (q[i] >> 4) : (q[i] & 0xF);
-              dot += (low | (((w[b].qh[i] >> sb) & 1) << 4)) * int32_t(x[b].qs[32 * kQ4KSlot[sb] + i]);
-            }
-            isum += dot * sc[sb];
-            msum += int32_t(m[sb]) * (x[b].bsums[2 * sb] + x[b].bsums[2 * sb + 1]);
-          }
-          acc += float(isum) * (f16_to_f32(w[b].d) * x[b].d);
-          acc += float(msum) * (-f16_to_f32(w[b].dmin) * x[b].d);
-        }
-        j.store(row + r, tok + t, acc);
-      }
-  }
-};
+using Q5KKernel = K45PortableKernel<true>;  // cpu_matmul_k45.h
 #endif
 
 }  // namespace
