@@ -12,10 +12,12 @@
 // (isum - 32 * sum_g sc_g bsum_g), so with their float epilogue, acc = fma(float(I), d * dx, acc) per block,
 // a token gets the same bits from this path, the VNNI GEMM and the GEMV (kernels_test, amx variant).
 //
-// Tiles: C 0/1 = lo/hi sums of tokens [tok, tok+16), C 2/3 = lo/hi sums of the next 16 tokens, A 4/5 = those
-// two token groups' activation bytes (16 x 64), B 6/7 = the lo/hi planes of 64 values x 16 rows (the VNNI
-// layout q[kq][row][4]). Each weight tile loaded from L2 serves 32 tokens, each activation tile 16 rows x 2 planes.
+// Tiles: C 0/1 = lo/hi sums of one 16-token tile, C 2/3 = those of the next tile, A 4/5 = the two tiles'
+// activation bytes (16 x 64), B 6/7 = the lo/hi planes of 64 values x 16 rows (the VNNI layout q[kq][row][4]).
+// The loops are those of the Q4_K AMX GEMM (cpu_gemm_kquants.cpp): see amx_gemm_rows_q6_K.
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_packed.h"
@@ -35,156 +37,211 @@ struct alignas(64) PackedQ6KAmx {
   float d[kGroup];
 };
 
-// Blocks [b0, b1) of rows [row, row + valid) of the weight into out[0 .. b1 - b0); rows past `valid` get scale 0 and d 0 (not stored).
-void pack_q6_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b0, int64_t b1, PackedQ6KAmx* out) {
-  const __m512i b32 = _mm512_set1_epi8(32);
-  const __m512i low16 = _mm512_set1_epi32(0xffff), lobyte = _mm512_set1_epi16(0x00ff), hibyte = _mm512_set1_epi16(short(0xff00));
-  for (int64_t b = b0; b < b1; ++b) {
-    PackedQ6KAmx& p = out[b - b0];
-    const BlockQ6_K* w[kGroup];
-    for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r)) + b : nullptr;
+// Block b of rows [row, row + valid) as PackedQ6KAmx (rows past `valid`: scale 0 and d 0), in five pieces
+// (kPackPieces) so that packing the next unit runs between this unit's tile products instead of leaving the
+// tile unit idle: piece 0 the scales (kept in the state) and d, piece 1 + k the 64 values 64k..64k+63.
+constexpr int kPackPieces = 5;
+struct Q6KPackState {
+  const BlockQ6_K* w[kGroup];
+  alignas(64) int32_t sc[16][16];  // [sub-block][row]: the scale as an int16 pair (sc, sc)
+};
+
+void pack_q6_K_amx_piece(const MatmulJob& j, int64_t row, int valid, int64_t b, int piece, Q6KPackState& st,
+                         PackedQ6KAmx& p) {
+  if (piece == 0) {
+    for (int r = 0; r < kGroup; ++r) st.w[r] = r < valid ? reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r)) + b : nullptr;
     // Each row's 16 signed scales, transposed to one vector per sub-block g; lane r = (sc, sc) as int16.
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
     __m512i s16[kGroup];
     for (int r = 0; r < kGroup; ++r)
-      s16[r] = w[r] ? _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r]->scales))) : _mm512_setzero_si512();
+      s16[r] = st.w[r] ? _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st.w[r]->scales))) : _mm512_setzero_si512();
     transpose16x16(s16);
-    for (int g = 0; g < 16; ++g) s16[g] = _mm512_or_si512(_mm512_and_si512(s16[g], low16), _mm512_slli_epi32(s16[g], 16));
-    // Values 64k..64k+63 in natural order (as cpu_matmul_q6_K.cpp assembles them), transposed to the VNNI layout.
-    for (int k = 0; k < 4; ++k) {
-      __m512i v[kGroup];
-      q6_K_values_64(w, k, v);
-      for (int i = 0; i < 16; ++i) {
-        // q - 32 as int16 (even and odd bytes apart) times the scale: the product's low and high bytes.
-        const __m512i qs = _mm512_sub_epi8(v[i], b32), s = s16[4 * k + i / 4];
-        const __m512i pe = _mm512_mullo_epi16(_mm512_srai_epi16(_mm512_slli_epi16(qs, 8), 8), s);
-        const __m512i po = _mm512_mullo_epi16(_mm512_srai_epi16(qs, 8), s);
-        _mm512_store_si512(p.lo[16 * k + i], _mm512_or_si512(_mm512_and_si512(pe, lobyte), _mm512_slli_epi16(po, 8)));
-        _mm512_store_si512(p.hi[16 * k + i], _mm512_or_si512(_mm512_srli_epi16(pe, 8), _mm512_and_si512(po, hibyte)));
-      }
-    }
-    for (int r = 0; r < kGroup; ++r) p.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
+    for (int g = 0; g < 16; ++g) _mm512_store_si512(st.sc[g], _mm512_or_si512(_mm512_and_si512(s16[g], low16), _mm512_slli_epi32(s16[g], 16)));
+    for (int r = 0; r < kGroup; ++r) p.d[r] = st.w[r] ? _cvtsh_ss(st.w[r]->d) : 0.f;
+    return;
+  }
+  // Values 64k..64k+63 in natural order (as cpu_matmul_q6_K.cpp assembles them), transposed to the VNNI layout.
+  const int k = piece - 1;
+  const __m512i b32 = _mm512_set1_epi8(32);
+  const __m512i lobyte = _mm512_set1_epi16(0x00ff), hibyte = _mm512_set1_epi16(short(0xff00));
+  __m512i v[kGroup];
+  q6_K_values_64(st.w, k, v);
+  for (int i = 0; i < 16; ++i) {
+    // q - 32 as int16 (even and odd bytes apart) times the scale: the product's low and high bytes.
+    const __m512i qs = _mm512_sub_epi8(v[i], b32), s = _mm512_load_si512(st.sc[4 * k + i / 4]);
+    const __m512i pe = _mm512_mullo_epi16(_mm512_srai_epi16(_mm512_slli_epi16(qs, 8), 8), s);
+    const __m512i po = _mm512_mullo_epi16(_mm512_srai_epi16(qs, 8), s);
+    _mm512_store_si512(p.lo[16 * k + i], _mm512_or_si512(_mm512_and_si512(pe, lobyte), _mm512_slli_epi16(po, 8)));
+    _mm512_store_si512(p.hi[16 * k + i], _mm512_or_si512(_mm512_srli_epi16(pe, 8), _mm512_and_si512(po, hibyte)));
   }
 }
 
-// nt0 tokens in C 0/1 and A 4, nt1 (0: none) in C 2/3 and A 5; B 6/7 always 16 rows of 64 bytes.
-amx::TileConfig config_q6_K(int nt0, int nt1) {
+// Tiles 0, 1: C = lo and hi sums (int32) of one row group and 16-token tile; 2, 3: of the next token tile;
+// 4, 5: A of the two token tiles (16 tokens x 64 bytes of MatmulJob::act_tiles); 6, 7: B of the lo and hi planes.
+amx::TileConfig config_q6_K() {
   amx::TileConfig c;
-  for (int t : {0, 1, 4}) c.rows[t] = uint8_t(nt0), c.colsb[t] = 64;
-  if (nt1 > 0)
-    for (int t : {2, 3, 5}) c.rows[t] = uint8_t(nt1), c.colsb[t] = 64;
-  for (int t : {6, 7}) c.rows[t] = 16, c.colsb[t] = 64;
+  for (int t = 0; t < 8; ++t) c.rows[t] = 16, c.colsb[t] = 64;
   return c;
 }
 
-// sums[t] (16 rows' I of token t) into the float chain of acc[t], t < nt.
-FRSPEC_INLINE void epilogue(const int32_t (*lo)[16], const int32_t (*hi)[16], const uint8_t* x0, size_t stride, int nt,
-                            __m512 d, __m512* acc) {
-  for (int t = 0; t < nt; ++t) {
-    const float dxf = reinterpret_cast<const ActQ8_K*>(x0 + size_t(t) * stride)->d;
-    const __m512i isum = _mm512_add_epi32(_mm512_load_si512(lo[t]), _mm512_slli_epi32(_mm512_load_si512(hi[t]), 8));
-    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, _mm512_set1_ps(dxf)), acc[t]);
+// One 64-value chunk c of a block for two token tiles: each B tile feeds two products and each A tile two.
+#define FRSPEC_AMX_Q6K_CHUNK(c)           \
+  do {                                    \
+    _tile_loadd(4, qs0 + 64 * (c), QK_K); \
+    _tile_loadd(6, p.lo[16 * (c)], 64);   \
+    _tile_dpbsud(0, 4, 6);                \
+    _tile_loadd(5, qs1 + 64 * (c), QK_K); \
+    _tile_dpbsud(2, 5, 6);                \
+    _tile_loadd(7, p.hi[16 * (c)], 64);   \
+    _tile_dpbssd(1, 4, 7);                \
+    _tile_dpbssd(3, 5, 7);                \
+  } while (0)
+
+struct alignas(64) Row16 {
+  float v[16];
+};
+
+// The integer sums of one (16-row group, block, two 16-token tiles) in memory, and what their float step needs.
+struct alignas(64) Q6KTileSums {
+  int32_t lo[2][16][16], hi[2][16][16];  // [tile][token][row]
+  float d[kGroup];                        // the rows' d (a copy: the packed block's slot is repacked meanwhile)
+  const uint8_t* x0[2];                   // each tile's first token's activation block (its d)
+  float* acc[2];                          // the group's float sums of that token
+  int nt[2];                              // real tokens of each tile (0: none)
+  int64_t done;                           // >= 0: after this step the float sums of row group `done` are final
+};
+
+// Each real token's float chain step (the VNNI tile's, same order): acc = fma(float(lo + 256 hi), d dx, acc).
+// Quarter q: tile q / 2, tokens 8 (q % 2) .. + 8, so that the step goes in pieces between the next pair's products.
+FRSPEC_INLINE void float_step_q6_K(const Q6KTileSums& s, size_t stride, int q) {
+  const __m512 d = _mm512_load_ps(s.d);
+  const int k = q / 2, t1 = std::min(s.nt[k], 8 * (q % 2) + 8);
+  for (int t = 8 * (q % 2); t < t1; ++t) {
+    const __m512 dx = _mm512_set1_ps(reinterpret_cast<const ActQ8_K*>(s.x0[k] + size_t(t) * stride)->d);
+    const __m512i isum = _mm512_add_epi32(_mm512_load_si512(s.lo[k][t]), _mm512_slli_epi32(_mm512_load_si512(s.hi[k][t]), 8));
+    float* a = s.acc[k] + size_t(t) * 16;
+    _mm512_store_ps(a, _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), _mm512_load_ps(a)));
   }
 }
 
-// Rows [row, row + valid) (blocks [b0, b1) packed in pk) for tokens [tok, tok + nt0 + nt1), nt0 <= 16, nt1 <= 16
-// (the second group only when kTwo). The float chains go on from y when b0 > 0 (an earlier block range left
-// them there) and the bias is added after the last block: the same operations in the same order as one pass.
-template <bool kTwo>
-void amx_tokens_q6_K(const MatmulJob& j, const PackedQ6KAmx* pk, int64_t b0, int64_t b1, int64_t row, int valid, int tok,
-                     int nt0, int nt1) {
+// Rows [r0, r1) for all tokens, in the loop structure of the Q4_K AMX GEMM (cpu_gemm_kquants.cpp): units of
+// (16-row group, block), in chunks of blocks whose activation tiles (all tokens) fit ~512 KB of L2, in each chunk
+// group by group, block by block. A unit's packed block (8 KB) stays in L1 while every pair of token tiles
+// passes over it. Software pipelined: the products of one pair are issued before the float step of the
+// previous pair (a tile store waits for its products and the next products for that store; as one block after
+// them the float step left the tile unit idle), and the next unit is packed piece by piece between the pairs,
+// its weight bytes prefetched a unit earlier. The float sums live in memory per (row group, token) across
+// chunks; a group's outputs are stored as soon as its sums are final.
+void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
+  if (!j.act_tiles) return gemm_fn_q6_K()(j, r0, r1);  // cpu_matmul makes them (gemm_act_tiles); VNNI otherwise
+  thread_local std::vector<Row16> acc_buf;
   const int64_t nb = j.w->cols / QK_K;
-  const size_t stride = j.act_stride;
-  const __mmask16 mask = __mmask16((1u << valid) - 1);
-  auto y_row = [&](int t) { return j.y + size_t(tok + t) * size_t(j.w->rows) + size_t(row); };
-  __m512 acc[32];
-  for (int t = 0; t < nt0 + nt1; ++t) acc[t] = b0 > 0 ? _mm512_maskz_loadu_ps(mask, y_row(t)) : _mm512_setzero_ps();
-  alignas(64) int32_t sums[4][16][16];  // lo, hi of group 0, lo, hi of group 1: [token][row]
-  const uint8_t* x0 = j.act_row(tok);
-  const uint8_t* x1 = j.act_row(tok + 16);
-  for (int64_t b = b0; b < b1; ++b) {
-    const PackedQ6KAmx& p = pk[b - b0];
-    // A: the 16-token tiles of job.act_tiles (aligned rows of 256 quants: one cache line per 64-byte tile row)
-    // when cpu_matmul made them (gemm_act_tiles), else the ActQ8_K rows (292 bytes apart: rows split lines).
-    const int8_t *a0, *a1;
-    size_t a_stride;
-    if (j.act_tiles) {
-      a0 = j.act_tiles + (size_t(tok / 16) * size_t(nb) + size_t(b)) * 16 * QK_K;
-      a1 = a0 + size_t(nb) * 16 * QK_K;
-      a_stride = QK_K;
-    } else {
-      a0 = reinterpret_cast<const ActQ8_K*>(x0 + size_t(b) * sizeof(ActQ8_K))->qs;
-      a1 = reinterpret_cast<const ActQ8_K*>(x1 + size_t(b) * sizeof(ActQ8_K))->qs;
-      a_stride = stride;
+  const int n = j.n;
+  const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
+  const int tiles_n = (n + 15) / 16;
+  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
+  const bool one_chunk = chunk >= nb;
+  acc_buf.resize(size_t(one_chunk ? std::min<int64_t>(2, groups) : groups) * size_t(n));
+  float* const acc0 = acc_buf[0].v;
+  auto acc_of = [&](int64_t g) { return acc0 + size_t(one_chunk ? g % 2 : g) * size_t(n) * 16; };
+  // y = acc (+ bias) for one row group.
+  auto store_group = [&](int64_t g) {
+    const int64_t row = r0 + g * kGroup;
+    const int valid = int(std::min<int64_t>(kGroup, r1 - row));
+    const __mmask16 mask = __mmask16((1u << valid) - 1);
+    const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
+    const float* a = acc_of(g);
+    for (int t = 0; t < n; ++t) {
+      const __m512 v = _mm512_load_ps(a + size_t(t) * 16);
+      _mm512_mask_storeu_ps(j.y + size_t(t) * size_t(j.w->rows) + size_t(row), mask, j.bias ? _mm512_add_ps(v, bias) : v);
     }
-    _tile_zero(0);
-    _tile_zero(1);
-    if constexpr (kTwo) {
+  };
+  struct Unit {
+    int64_t g, b, c0, c1;
+  };
+  auto next_unit = [&](const Unit& u, Unit& v) {
+    v = u;
+    if (++v.b < v.c1) return true;
+    v.b = v.c0;
+    if (++v.g < groups) return true;
+    v.g = 0;
+    v.c0 = v.b = u.c1;
+    v.c1 = std::min(nb, v.c1 + chunk);
+    return v.c0 < nb;
+  };
+  auto prefetch_unit = [&](const Unit& u) {
+    const int64_t row = r0 + u.g * kGroup;
+    for (int r = 0; r < kGroup && row + r < r1; ++r) {
+      const char* a = reinterpret_cast<const char*>(reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r)) + u.b);
+      for (size_t off = 0; off < sizeof(BlockQ6_K); off += 64) _mm_prefetch(a + off, _MM_HINT_T0);
+      _mm_prefetch(a + sizeof(BlockQ6_K) - 1, _MM_HINT_T0);
+    }
+  };
+  auto unit_valid = [&](const Unit& u) { return int(std::min<int64_t>(kGroup, r1 - (r0 + u.g * kGroup))); };
+
+  amx::TileScope tiles(config_q6_K());
+  alignas(64) PackedQ6KAmx pk[2];
+  alignas(64) Q6KTileSums sums[2];
+  Q6KPackState st;
+  Unit u{0, 0, 0, std::min(nb, chunk)};
+  for (int piece = 0; piece < kPackPieces; ++piece) pack_q6_K_amx_piece(j, r0, unit_valid(u), 0, piece, st, pk[0]);
+  int slot = 0, issued = 0;
+  for (;;) {
+    Unit next, after;
+    const bool has_next = next_unit(u, next);
+    if (has_next && next_unit(next, after)) prefetch_unit(after);
+    const PackedQ6KAmx& p = pk[slot];
+    PackedQ6KAmx& pn = pk[slot ^ 1];
+    float* accg = acc_of(u.g);
+    if (u.b == 0) std::memset(accg, 0, size_t(n) * sizeof(Row16));  // a group's float sums start at +0
+    const bool last_of_group = u.b == nb - 1;
+    int piece = has_next ? 0 : kPackPieces;
+    const int next_valid = has_next ? unit_valid(next) : 0;
+    const int64_t next_row = r0 + next.g * kGroup;
+    for (int tt = 0; tt < tiles_n; tt += 2) {
+      const int tt1 = tt + 1 < tiles_n ? tt + 1 : tt;  // an odd last tile: computed twice, used once
+      const int8_t* qs0 = j.act_tiles + (size_t(tt) * size_t(nb) + size_t(u.b)) * 16 * QK_K;
+      const int8_t* qs1 = j.act_tiles + (size_t(tt1) * size_t(nb) + size_t(u.b)) * 16 * QK_K;
+      _tile_zero(0);
+      _tile_zero(1);
       _tile_zero(2);
       _tile_zero(3);
-    }
-    for (int c = 0; c < 4; ++c) {
-      _tile_loadd(6, p.lo[16 * c], 64);
-      _tile_loadd(4, a0 + 64 * c, a_stride);
-      _tile_dpbsud(0, 4, 6);
-      _tile_loadd(7, p.hi[16 * c], 64);
-      _tile_dpbssd(1, 4, 7);
-      if constexpr (kTwo) {
-        _tile_loadd(5, a1 + 64 * c, a_stride);
-        _tile_dpbsud(2, 5, 6);
-        _tile_dpbssd(3, 5, 7);
+      const Q6KTileSums* prev = issued ? &sums[(issued - 1) & 1] : nullptr;
+      FRSPEC_AMX_Q6K_CHUNK(0);
+      if (prev) float_step_q6_K(*prev, j.act_stride, 0);
+      FRSPEC_AMX_Q6K_CHUNK(1);
+      if (prev) float_step_q6_K(*prev, j.act_stride, 1);
+      FRSPEC_AMX_Q6K_CHUNK(2);
+      if (prev) float_step_q6_K(*prev, j.act_stride, 2);
+      FRSPEC_AMX_Q6K_CHUNK(3);
+      if (prev) {
+        float_step_q6_K(*prev, j.act_stride, 3);
+        if (prev->done >= 0) store_group(prev->done);
+      }
+      if (piece < kPackPieces) pack_q6_K_amx_piece(j, next_row, next_valid, next.b, piece++, st, pn);
+      Q6KTileSums& s = sums[issued++ & 1];
+      _tile_stored(0, s.lo[0], 64);
+      _tile_stored(1, s.hi[0], 64);
+      _tile_stored(2, s.lo[1], 64);
+      _tile_stored(3, s.hi[1], 64);
+      std::memcpy(s.d, p.d, sizeof(s.d));
+      s.done = last_of_group && tt + 2 >= tiles_n ? u.g : -1;
+      for (int k = 0; k < 2; ++k) {
+        const int tile = k ? tt1 : tt, tok = 16 * tile;
+        s.x0[k] = j.act_row(tok) + size_t(u.b) * sizeof(ActQ8_K);
+        s.acc[k] = accg + size_t(tok) * 16;
+        s.nt[k] = k && tt1 == tt ? 0 : std::min(16, n - tok);
       }
     }
-    _tile_stored(0, sums[0], 64);
-    _tile_stored(1, sums[1], 64);
-    if constexpr (kTwo) {
-      _tile_stored(2, sums[2], 64);
-      _tile_stored(3, sums[3], 64);
-    }
-    const __m512 d = _mm512_load_ps(p.d);
-    epilogue(sums[0], sums[1], x0 + size_t(b) * sizeof(ActQ8_K), stride, nt0, d, acc);
-    if constexpr (kTwo) epilogue(sums[2], sums[3], x1 + size_t(b) * sizeof(ActQ8_K), stride, nt1, d, acc + nt0);
+    while (piece < kPackPieces) pack_q6_K_amx_piece(j, next_row, next_valid, next.b, piece++, st, pn);
+    if (!has_next) break;
+    u = next;
+    slot ^= 1;
   }
-  const bool last = b1 == j.w->cols / QK_K;
-  const __m512 bias = j.bias && last ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
-  for (int t = 0; t < nt0 + nt1; ++t) _mm512_mask_storeu_ps(y_row(t), mask, j.bias && last ? _mm512_add_ps(acc[t], bias) : acc[t]);
+  for (int q = 0; q < 4; ++q) float_step_q6_K(sums[(issued - 1) & 1], j.act_stride, q);
+  store_group(sums[(issued - 1) & 1].done);
 }
-
-// Activation bytes a block range may span so that it stays in L2 (2 MB per core on Sapphire Rapids) beside
-// the packed weights while every 16-row group passes over it.
-constexpr size_t kActBudget = size_t(1) << 20;
-
-// Rows [r0, r1) for all tokens. Blocks in ranges whose activations (all n tokens) fit kActBudget: for each
-// range, each group of 16 rows is packed (those blocks only: every block is packed once per call) and every
-// 32 tokens pass over it. Without the ranges a 256-token call streamed its 2.6 MB of activations (1536x8960)
-// from L3 once per 16 rows, and the tile loads waited on it.
-void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
-  const int64_t nb = j.w->cols / QK_K;
-  const int64_t span = std::max<int64_t>(1, std::min<int64_t>(nb, int64_t(kActBudget / (size_t(j.n) * sizeof(ActQ8_K)))));
-  thread_local std::vector<PackedQ6KAmx> buf;
-  if (buf.size() < size_t(span)) buf.resize(size_t(span));
-  auto split = [&](int tok, int& nt0, int& nt1) {
-    const int left = j.n - tok;
-    nt0 = left < 16 ? left : 16;
-    nt1 = left - nt0 < 16 ? left - nt0 : 16;
-  };
-  int c0, c1;
-  split(0, c0, c1);
-  amx::TileScope tiles(config_q6_K(c0, c1));
-  for (int64_t b0 = 0; b0 < nb; b0 += span) {
-    const int64_t b1 = std::min(nb, b0 + span);
-    for (int64_t row = r0; row < r1; row += kGroup) {
-      const int valid = int(r1 - row < kGroup ? r1 - row : kGroup);
-      pack_q6_K_amx(j, row, valid, b0, b1, buf.data());
-      for (int tok = 0; tok < j.n; tok += 32) {
-        int nt0, nt1;
-        split(tok, nt0, nt1);
-        if (nt0 != c0 || nt1 != c1) tiles.load(config_q6_K(c0 = nt0, c1 = nt1));
-        if (nt1 > 0) amx_tokens_q6_K<true>(j, buf.data(), b0, b1, row, valid, tok, nt0, nt1);
-        else amx_tokens_q6_K<false>(j, buf.data(), b0, b1, row, valid, tok, nt0, 0);
-      }
-    }
-  }
-}
+#undef FRSPEC_AMX_Q6K_CHUNK
 
 }  // namespace
 
