@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+#include "engine/cpu_gemm_neon.h"
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_tiles.h"
@@ -144,6 +145,7 @@ namespace {
 
 // The packed GEMM for w.type, if this ISA has one.
 RowsFn gemm_fn(DType t) {
+  if (RowsFn neon = gemm_fn_neon(t)) return neon;  // arm64 dotprod / i8mm (cpu_gemm_neon.cpp); null elsewhere
   switch (t) {
     case DType::Q4_K: return gemm_fn_q4_K();
     case DType::Q6_K: return amx_gemm_fn_q6_K() ? amx_gemm_fn_q6_K() : gemm_fn_q6_K();

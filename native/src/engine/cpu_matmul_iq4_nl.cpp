@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include "engine/cpu_gemm_packed.h"
+#include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -179,6 +180,10 @@ struct IQ4NLKernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+using IQ4NLKernel = neon::QuantKernel<neon::TypeIQ4NL>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.

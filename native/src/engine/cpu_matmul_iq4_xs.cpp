@@ -11,6 +11,7 @@
 // AVX2: llama.cpp's sign trick (maddubs of |xq| with the table value carrying xq's sign, pairs <= 32258),
 // its own self-consistent float chain, as the other AVX2 kernels. Scalar: the same integer sums.
 #include "engine/cpu_gemm_packed.h"
+#include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -210,6 +211,10 @@ struct IQ4XSKernel {
     store_tile<R, T>(j, row, tok, acc);
   }
 };
+
+#elif defined(FRSPEC_NEON_KERNELS)
+// arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
+using IQ4XSKernel = neon::QuantKernel<neon::TypeIQ4XS>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.

@@ -14,6 +14,9 @@
 // scalar fallback's). So a token's output never depends on n, the tiling or the thread count (the tile
 // contract), and GEMV == GEMM bit for bit.
 //
+// The packed GEMM for prompt chunks (cpu_gemm_neon.cpp, dotprod and i8mm) unpacks with the same Type::unpack
+// and runs the same Type::finish chain on 4 outputs at once (MinTerm says which second term it has).
+//
 // Float weights (F32/F16/BF16): 8 lanes as two float32x4 (FMA), summed in the pairs the portable code uses.
 #pragma once
 
@@ -93,11 +96,17 @@ FRSPEC_INLINE float act_d(const ActQ8_0x2* x, int64_t b) { return x[b / 2].d[8 *
 FRSPEC_INLINE const int8_t* act_q(const ActQ8_K* x, int64_t b) { return x[b].qs; }
 FRSPEC_INLINE float act_d(const ActQ8_K* x, int64_t b) { return x[b].d; }
 
+// The term a type's float chain adds after acc = fma(isum, d dx, acc) (the packed GEMM, cpu_gemm_neon.cpp,
+// computes it for 4 outputs at once): none, the K-quants' mins (fma(msum, -dmin dx, acc)) or the legacy
+// formats' min (fma(m, sx dx, acc)).
+enum class MinTerm { none, k_mins, legacy_min };
+
 // Q8_0: x = d q.  chain: acc = fma(isum, d dx, acc)
 struct TypeQ8_0 {
   using Block = BlockQ8_0;
   using Act = ActQ8_0x2;
   static constexpr int kValues = 32, kSub = 32;
+  static constexpr MinTerm kMin = MinTerm::none;
   using U = Unpacked<kValues, kSub>;
   static FRSPEC_INLINE void unpack(const Block& b, U& u) {
     vst1q_s8(u.q, vld1q_s8(b.qs));
@@ -119,6 +128,7 @@ struct TypeLegacy {
   using Block = typename F::B;
   using Act = ActQ8_0x2;
   static constexpr int kValues = 32, kSub = 32;
+  static constexpr MinTerm kMin = F::has_min ? MinTerm::legacy_min : MinTerm::none;
   using U = Unpacked<kValues, kSub>;
   static FRSPEC_INLINE void unpack(const Block& b, U& u) {
     const uint8x16_t qs = vld1q_u8(b.qs);
@@ -159,6 +169,7 @@ struct TypeK45 {
   using Block = std::conditional_t<kFiveBit, BlockQ5_K, BlockQ4_K>;
   using Act = ActQ8_K;
   static constexpr int kValues = QK_K, kSub = 32;
+  static constexpr MinTerm kMin = MinTerm::k_mins;
   using U = Unpacked<kValues, kSub>;
   static FRSPEC_INLINE void unpack(const Block& b, U& u) {
     uint8_t sc[8];
@@ -193,6 +204,7 @@ struct TypeQ6_K {
   using Block = BlockQ6_K;
   using Act = ActQ8_K;
   static constexpr int kValues = QK_K, kSub = 16;
+  static constexpr MinTerm kMin = MinTerm::none;
   using U = Unpacked<kValues, kSub>;
   static FRSPEC_INLINE void unpack(const Block& b, U& u) {
     for (int g = 0; g < 16; ++g) u.scale[g] = b.scales[g];
@@ -209,6 +221,51 @@ struct TypeQ6_K {
           vst1q_s8(u.q + 128 * h + 32 * q + 16 * half, v);
         }
       }
+    u.d = f16_to_f32(b.d);
+  }
+  static FRSPEC_INLINE float finish(float acc, int32_t isum, const U& u, const Act* x, int64_t b) {
+    return std::fma(float(isum), u.d * x[b].d, acc);
+  }
+};
+
+// IQ4_NL: Q4_0's block (value j in the low nibble of qs[j], j + 16 in the high one) with each nibble indexing
+// the non-linear table kIQ4NL (TBL looks it up). chain: acc = fma(isum, d dx, acc), as x86's PairChains.
+struct TypeIQ4NL {
+  using Block = BlockIQ4_NL;
+  using Act = ActQ8_0x2;
+  static constexpr int kValues = 32, kSub = 32;
+  static constexpr MinTerm kMin = MinTerm::none;
+  using U = Unpacked<kValues, kSub>;
+  static FRSPEC_INLINE void unpack(const Block& b, U& u) {
+    const int8x16_t table = vld1q_s8(kIQ4NL);
+    const uint8x16_t qs = vld1q_u8(b.qs);
+    vst1q_s8(u.q, vqtbl1q_s8(table, low_nibbles(qs)));
+    vst1q_s8(u.q + 16, vqtbl1q_s8(table, high_nibbles(qs)));
+    u.scale[0] = 1;
+    u.d = f16_to_f32(b.d);
+  }
+  static FRSPEC_INLINE float finish(float acc, int32_t isum, const U& u, const Act* x, int64_t b) {
+    return std::fma(float(isum), u.d * act_d(x, b), acc);
+  }
+};
+
+// IQ4_XS: 8 sub-blocks of 32 with signed 6-bit scales ls - 32 (iq4xs_scale); sub-block j's values 0..15 in the
+// low nibbles of qs[16 j ..], 16..31 in the high ones, each indexing kIQ4NL; activation in natural order.
+// chain: acc = fma(isum, d dx, acc), as x86's ScalarChains.
+struct TypeIQ4XS {
+  using Block = BlockIQ4_XS;
+  using Act = ActQ8_K;
+  static constexpr int kValues = QK_K, kSub = 32;
+  static constexpr MinTerm kMin = MinTerm::none;
+  using U = Unpacked<kValues, kSub>;
+  static FRSPEC_INLINE void unpack(const Block& b, U& u) {
+    const int8x16_t table = vld1q_s8(kIQ4NL);
+    for (int j = 0; j < 8; ++j) {
+      const uint8x16_t qs = vld1q_u8(b.qs + 16 * j);
+      vst1q_s8(u.q + 32 * j, vqtbl1q_s8(table, low_nibbles(qs)));
+      vst1q_s8(u.q + 32 * j + 16, vqtbl1q_s8(table, high_nibbles(qs)));
+      u.scale[j] = iq4xs_scale(b, j);
+    }
     u.d = f16_to_f32(b.d);
   }
   static FRSPEC_INLINE float finish(float acc, int32_t isum, const U& u, const Act* x, int64_t b) {

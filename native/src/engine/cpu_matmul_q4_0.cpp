@@ -10,33 +10,14 @@
 #include <cstddef>
 
 #include "engine/cpu_gemm_packed.h"
+#include "engine/cpu_matmul_legacy.h"
 #include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
-// What differs between the four formats: the block type, 4 or 5 bits, and an offset o or a min m.
-template <class Block, bool kFiveBit, bool kHasMin>
-struct Legacy {
-  using B = Block;
-  static constexpr bool five_bit = kFiveBit, has_min = kHasMin;
-  static constexpr int offset_shift = kFiveBit ? 4 : 3;  // o = 16 or 8 (types without m)
-  // Byte offsets in a block: d first, then m (with a min), then qh (5-bit), then qs.
-  static constexpr int kBytes = int(sizeof(Block)), kQh = kHasMin ? 4 : 2, kQs = kQh + (kFiveBit ? 4 : 0);
-  static uint32_t high_bits(const B& b) {
-    if constexpr (kFiveBit) return q5_high_bits(b.qh);
-    else return 0;
-  }
-  static f16_t min_bits(const B& b) {  // m as stored (raw half bits); 0 (+0.0) for the types without m
-    if constexpr (kHasMin) return b.m;
-    else return 0;
-  }
-};
-using Q4_0 = Legacy<BlockQ4_0, false, false>;
-using Q4_1 = Legacy<BlockQ4_1, false, true>;
-using Q5_0 = Legacy<BlockQ5_0, true, false>;
-using Q5_1 = Legacy<BlockQ5_1, true, true>;
+// Legacy<Block, five_bit, has_min> and Q4_0 .. Q5_1: cpu_matmul_legacy.h.
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 // Two blocks per step, as the Q8_0 kernel: int32 lanes 0..7 hold the first block's sums, 8..15 the
