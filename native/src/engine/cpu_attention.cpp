@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/cpu_attention_avx2.h"
 #include "engine/cpu_attention_neon.h"
 #include "engine/cpu_ops.h"
 
@@ -108,6 +109,8 @@ void scores(const float* const* q, int n_q, const float* kt, int head_dim, int n
     }
     i += m;
   }
+#elif defined(FRSPEC_AVX2_KERNELS)
+  avx2::scores(q, n_q, kt, head_dim, n_blocks, scale, raw, stride, s.qt.data());  // x86-64-v3: cpu_attention_avx2.h
 #elif defined(FRSPEC_NEON_KERNELS)
   neon::scores(q, n_q, kt, head_dim, n_blocks, scale, raw, stride);  // arm64: cpu_attention_neon.h
 #else
@@ -159,6 +162,11 @@ Range range_of(const float* x, int n) {
 #endif
     return r;
   }
+#elif defined(FRSPEC_AVX2_KERNELS)
+  if (n >= 8) {
+    avx2::range_of(x, n, r.min, r.max);
+    return r;
+  }
 #endif
   for (; k < n; ++k) r.add(x[k]);
   return r;
@@ -180,6 +188,8 @@ void drop_negligible(float* w, int n, float max) {
     const __mmask16 low = _mm512_cmp_ps_mask(_mm512_loadu_ps(w + k), f, _CMP_LT_OQ);
     _mm512_mask_storeu_ps(w + k, low, vinf);
   }
+#elif defined(FRSPEC_AVX2_KERNELS)
+  k = avx2::drop_below(w, n, floor);
 #endif
   for (; k < n; ++k)
     if (w[k] < floor) w[k] = ninf;
@@ -297,6 +307,10 @@ void weighted_values(const float* const* w, const Visible* vis, int rows, int he
     values_tiles(rows, heads, w, vis, v, head_dim, inv, out);
   }
   c0 = head_dim / 16 * 16;
+#elif defined(FRSPEC_AVX2_KERNELS)
+  Visible vq[kMaxQueries];
+  for (int i = 0; i < rows * heads; ++i) vq[i] = vis[i / heads];
+  c0 = avx2::weighted_values(w, vq, rows * heads, v, head_dim, inv, out);  // x86-64-v3: cpu_attention_avx2.h
 #elif defined(FRSPEC_NEON_KERNELS)
   Visible vq[kMaxQueries];
   for (int i = 0; i < rows * heads; ++i) vq[i] = vis[i / heads];

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -49,6 +49,39 @@ static inline __m512 vexp(__m512 x) {
   return _mm512_mask_blend_ps(d, res, alt);
 }
 static inline __mmask16 tail_mask(int left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
+#elif defined(__AVX2__) && defined(__FMA__)
+#define FRSPEC_AVX2_OPS 1
+// exp(x) for 8 lanes with the bits of vexp above (the avx512 variant's): the same operations up to j, then
+// j * 2^n, which AVX-512 does with scalef, from integer exponent arithmetic as ggml's AVX2 ggml_v_expf does:
+// one multiply by 2^n for |n| <= 126, for |n| <= 192 a multiply by an exact factor and one by a rounding one
+// (so either way j * 2^n is rounded once, as scalef rounds it), 0 or inf beyond. The last multiply is an
+// explicit FMA with 0, so the compiler cannot fuse it into an add that follows (which would change the bits).
+static inline __m256 vexp8(__m256 x) {
+  const __m256 r = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);  // n << 23: z holds n in its low mantissa bits
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.f))));  // 2^n
+  const __m256 res = _mm256_fmadd_ps(j, k, zero);
+  const __m256 an = _mm256_andnot_ps(_mm256_set1_ps(-0.f), n);
+  const __m256 c = _mm256_cmp_ps(an, _mm256_set1_ps(126), _CMP_GT_OQ);
+  if (!_mm256_movemask_ps(c)) return res;
+  // 2^n = s2 * s1: s1 = 2^127 (n > 0) or 2^-125 (n <= 0), s2 = the rest, a normal power of two.
+  const __m256i g =
+      _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, zero, _CMP_LE_OQ)), _mm256_set1_epi32(int(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 wide = _mm256_fmadd_ps(_mm256_mul_ps(s2, j), s1, zero);
+  const __m256 alt = _mm256_and_ps(_mm256_cmp_ps(n, zero, _CMP_GT_OQ), _mm256_set1_ps(INFINITY));  // |n| > 192
+  return _mm256_blendv_ps(_mm256_blendv_ps(res, wide, c), alt, _mm256_cmp_ps(an, _mm256_set1_ps(192), _CMP_GT_OQ));
+}
 #endif
 
 void axpy(float a, const float* x, float* y, int n) {
@@ -130,6 +163,22 @@ float softmax_weights(float* w, int n, float max) {
     acc = _mm512_add_ps(acc, e);
   }
   sum = hsum16(acc);
+#elif defined(FRSPEC_AVX2_OPS)
+  // The avx512 variant's sums, bit for bit: lanes 0-7 and 8-15 of its 16-lane accumulator, then its hsum16.
+  __m256 lo = _mm256_setzero_ps(), hi = lo;
+  const __m256 vm = _mm256_set1_ps(max);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int k = 0; k < n; k += 8) {
+    const __m256i t = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - k), lane);  // the lanes below n (tail: masked)
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(t), vexp8(_mm256_sub_ps(_mm256_maskload_ps(w + k, t), vm)));
+    _mm256_maskstore_ps(w + k, t, e);
+    if (k % 16 == 0) lo = _mm256_add_ps(lo, e); else hi = _mm256_add_ps(hi, e);
+  }
+  const __m256 h = _mm256_add_ps(lo, hi);
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  sum = _mm_cvtss_f32(q);
 #else
   for (int k = 0; k < n; ++k) sum += (w[k] = std::exp(w[k] - max));
 #endif
