@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
         const size_t comma = s.find(',');
         const std::string name = s.substr(0, comma);
         for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                        DType::Q4_K, DType::Q5_K, DType::Q6_K})
+                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS})
           if (name == dtype_name(t)) types.push_back(t);
         s = comma == std::string::npos ? "" : s.substr(comma + 1);
       }

@@ -3,7 +3,7 @@
 // unsigned x signed for vpdpbusd / maddubs: |w| times x with w's sign); the block's integer sums are
 // then scaled by d_w * d_x and accumulated in F32, one accumulator per (row, token). AVX-512: a block's
 // lanes are reduced to one int32 first (PairChains), the float chain the packed GEMM also computes.
-#include "engine/cpu_gemm_packed.h"
+#include "engine/cpu_gemm_pairs.h"
 #include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
 
@@ -52,21 +52,20 @@ struct Q8_0Kernel {
   }
 };
 
-// Packed GEMM (cpu_gemm_packed.h) for prompt chunks: per pair of blocks of 16 rows, the quants made
-// unsigned (w + 128, row-interleaved) and each block's d per row. Per (row, token) and block:
+// Packed GEMM (cpu_gemm_pairs.h) for prompt chunks: the quants made unsigned (w + 128), so that the shared tile's
 // T = dot(w + 128, x) - 128 S = w . x exactly, scaled as PairChains does.
-struct alignas(64) PackedPairQ8 {
-  uint8_t q[16][packed::kGroup][4];  // K-quads 0..7: block 2p, 8..15: block 2p + 1
-  float d[2][packed::kGroup];
+struct Q8_0Pairs {
+  static constexpr bool has_min = false;
+  static constexpr int offset_shift = 7;  // the bias 128
 };
 
-void pack_q8_0(const MatmulJob& j, int64_t row, int valid, PackedPairQ8* out) {
+void pack_q8_0(const MatmulJob& j, int64_t row, int valid, pairs::Packed* out) {
   const int64_t nb = j.w->cols / QK8_0, np = act_q8_0_pairs(j.w->cols);
   const __m512i bias = _mm512_set1_epi8(char(0x80));
   for (int64_t p = 0; p < np; ++p) {
     const bool second = 2 * p + 1 < nb;
     __m512i v[packed::kGroup];
-    PackedPairQ8& o = out[p];
+    pairs::Packed& o = out[p];
     for (int r = 0; r < packed::kGroup; ++r) {
       if (r >= valid) {
         v[r] = _mm512_setzero_si512();
@@ -84,35 +83,6 @@ void pack_q8_0(const MatmulJob& j, int64_t row, int valid, PackedPairQ8* out) {
     for (int k = 0; k < 16; ++k) _mm512_store_si512(o.q[k], v[k]);
   }
 }
-
-template <int T>
-struct TileQ8_0 {
-  static void run(const MatmulJob& j, const PackedPairQ8* pk, int64_t row, int valid, int tok) {
-    const int64_t nb = j.w->cols / QK8_0;
-    const ActQ8_0x2* x[T];
-    const int32_t* sums[T];
-    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t)), sums[t] = j.act_sums + size_t(tok + t) * nb;
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const PackedPairQ8& p = pk[b / 2];
-      const int h = int(b % 2);
-      __m512i dot[T];
-      for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
-      for (int q = 0; q < 8; ++q) {
-        const __m512i wv = _mm512_load_si512(p.q[8 * h + q]);
-        for (int t = 0; t < T; ++t)
-          dot[t] = _mm512_dpbusd_epi32(dot[t], wv, _mm512_set1_epi32(packed::load_i32(x[t][b / 2].qs + 32 * h + 4 * q)));
-      }
-      const __m512 d = _mm512_load_ps(p.d[h]);
-      for (int t = 0; t < T; ++t) {
-        const __m512i total = _mm512_sub_epi32(dot[t], _mm512_set1_epi32(sums[t][b] << 7));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(x[t][b / 2].d[8 * h])), acc[t]);
-      }
-    }
-    packed::store_rows<T>(j, row, valid, tok, acc);
-  }
-};
 
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 // One block per step.
@@ -187,7 +157,7 @@ struct Q8_0Kernel {
 
 RowsFn rows_fn_q8_0() { return matmul_rows<Q8_0Kernel>; }
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
-RowsFn gemm_fn_q8_0() { return packed::gemm_rows<PackedPairQ8, pack_q8_0, TileQ8_0, 2 * QK8_0>; }
+RowsFn gemm_fn_q8_0() { return pairs::gemm<Q8_0Pairs, pack_q8_0>(); }
 #else
 RowsFn gemm_fn_q8_0() { return nullptr; }
 #endif
