@@ -14,6 +14,7 @@
 // acc = fma(float(M), (-dmin) * dx, acc) for Q4_K, blocks in order; y = acc (+ bias). So a token gets the
 // same bits from this GEMM, from the tile GEMM and from the GEMV, whatever n, the tiling or the threads.
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "engine/cpu_argmax_amx.h"
@@ -218,41 +219,55 @@ struct alignas(64) PackedQ4KAmx {
 // (pack_q4_K_block), multiplied by the scale parts as they are transposed. A lane holds one row's 4 values
 // of one sub-block, so both 16-bit words of a lane take the row's scale part: one 16-bit product gives
 // both bytes' products (q * 7 < 256: no carry into the high byte).
+//
+// In five pieces (kPackPieces), so that packing the next block runs between the tile products of this one
+// instead of leaving the tile unit idle: piece 0 the scales, mins and d (AmxPackState keeps the scales for
+// the rest), piece 1 + c the 64-value chunk c of both planes.
+constexpr int kPackPieces = 5;
 template <class Block>
-void pack_q4_K_amx(const MatmulJob& j, int64_t row, int valid, int64_t b, PackedQ4KAmx& o) {
+struct AmxPackState {
   const Block* w[kGroup];
-  for (int r = 0; r < kGroup; ++r) w[r] = r < valid ? reinterpret_cast<const Block*>(j.weight_row(row + r)) + b : nullptr;
-  // Scales and mins: row r's [sc0..7, m0..7] as 16 int32, transposed to one vector per field.
-  __m512i sm[kGroup];
-  for (int r = 0; r < kGroup; ++r) sm[r] = w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(w[r]->scales)) : _mm512_setzero_si512();
-  transpose16x16(sm);
-  const __m512i seven = _mm512_set1_epi32(0x00070007), low16 = _mm512_set1_epi32(0xffff);
-  for (int c = 0; c < 4; ++c) {
-    __m512i v[kGroup];
-    for (int r = 0; r < kGroup; ++r) v[r] = w[r] ? quant_chunk(w[r], c) : _mm512_setzero_si512();
-    transpose16x16(v);
-    for (int h = 0; h < 2; ++h) {  // slot 2c + h: sub-block kQ4KSlot[2c + h], vectors 8h..8h+7
-      const __m512i sc = sm[kQ4KSlot[2 * c + h]];
-      const __m512i sc2 = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
-      const __m512i lo = _mm512_and_si512(sc2, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc2, 3), seven);
-      for (int k = 8 * h; k < 8 * h + 8; ++k) {
-        _mm512_store_si512(o.lo[16 * c + k], _mm512_mullo_epi16(v[k], lo));
-        _mm512_store_si512(o.hi[16 * c + k], _mm512_mullo_epi16(v[k], hi));
-      }
+  alignas(64) int32_t sm[16][16];  // [field][row]: sc0..7, m0..7
+};
+
+template <class Block>
+void pack_q4_K_amx_piece(const MatmulJob& j, int64_t row, int valid, int64_t b, int piece, AmxPackState<Block>& st, PackedQ4KAmx& o) {
+  if (piece == 0) {
+    for (int r = 0; r < kGroup; ++r) st.w[r] = r < valid ? reinterpret_cast<const Block*>(j.weight_row(row + r)) + b : nullptr;
+    // Scales and mins: row r's [sc0..7, m0..7] as 16 int32, transposed to one vector per field.
+    __m512i sm[kGroup];
+    for (int r = 0; r < kGroup; ++r) sm[r] = st.w[r] ? _mm512_cvtepu16_epi32(scales_mins_16(st.w[r]->scales)) : _mm512_setzero_si512();
+    transpose16x16(sm);
+    for (int k = 0; k < 16; ++k) _mm512_store_si512(st.sm[k], sm[k]);
+    // Mins m_i (lanes: rows) -> BF16 (m_2k, m_2k+1) and (64 m_2k, 64 m_2k+1): integers below 2^12 with at
+    // most 6 significant bits, exact in BF16.
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    auto bf16 = [](__m512i v) { return _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepi32_ps(v)), 16); };
+    for (int k = 0; k < 4; ++k) {
+      const __m512i a = _mm512_and_si512(sm[8 + 2 * k], low16), c = _mm512_and_si512(sm[8 + 2 * k + 1], low16);
+      _mm512_store_si512(o.mb[k], _mm512_or_si512(bf16(a), _mm512_slli_epi32(bf16(c), 16)));
+      _mm512_store_si512(o.mb[4 + k], _mm512_or_si512(bf16(_mm512_slli_epi32(a, 6)), _mm512_slli_epi32(bf16(_mm512_slli_epi32(c, 6)), 16)));
     }
+    for (int k = 8; k < 16; ++k) _mm512_store_si512(o.mb[k], _mm512_setzero_si512());
+    for (int r = 0; r < kGroup; ++r) {
+      o.d[r] = st.w[r] ? _cvtsh_ss(st.w[r]->d) : 0.f;
+      o.nd[r] = st.w[r] ? -_cvtsh_ss(st.w[r]->dmin) : 0.f;
+    }
+    return;
   }
-  // Mins m_i (lanes: rows) -> BF16 (m_2k, m_2k+1) and (64 m_2k, 64 m_2k+1): integers below 2^12 with at
-  // most 6 significant bits, exact in BF16.
-  auto bf16 = [](__m512i v) { return _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepi32_ps(v)), 16); };
-  for (int k = 0; k < 4; ++k) {
-    const __m512i a = _mm512_and_si512(sm[8 + 2 * k], low16), c = _mm512_and_si512(sm[8 + 2 * k + 1], low16);
-    _mm512_store_si512(o.mb[k], _mm512_or_si512(bf16(a), _mm512_slli_epi32(bf16(c), 16)));
-    _mm512_store_si512(o.mb[4 + k], _mm512_or_si512(bf16(_mm512_slli_epi32(a, 6)), _mm512_slli_epi32(bf16(_mm512_slli_epi32(c, 6)), 16)));
-  }
-  for (int k = 8; k < 16; ++k) _mm512_store_si512(o.mb[k], _mm512_setzero_si512());
-  for (int r = 0; r < kGroup; ++r) {
-    o.d[r] = w[r] ? _cvtsh_ss(w[r]->d) : 0.f;
-    o.nd[r] = w[r] ? -_cvtsh_ss(w[r]->dmin) : 0.f;
+  const int c = piece - 1;
+  const __m512i seven = _mm512_set1_epi32(0x00070007);
+  __m512i v[kGroup];
+  for (int r = 0; r < kGroup; ++r) v[r] = st.w[r] ? quant_chunk(st.w[r], c) : _mm512_setzero_si512();
+  transpose16x16(v);
+  for (int h = 0; h < 2; ++h) {  // slot 2c + h: sub-block kQ4KSlot[2c + h], vectors 8h..8h+7
+    const __m512i sc = _mm512_load_si512(st.sm[kQ4KSlot[2 * c + h]]);
+    const __m512i sc2 = _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16));
+    const __m512i lo = _mm512_and_si512(sc2, seven), hi = _mm512_and_si512(_mm512_srli_epi16(sc2, 3), seven);
+    for (int k = 8 * h; k < 8 * h + 8; ++k) {
+      _mm512_store_si512(o.lo[16 * c + k], _mm512_mullo_epi16(v[k], lo));
+      _mm512_store_si512(o.hi[16 * c + k], _mm512_mullo_epi16(v[k], hi));
+    }
   }
 }
 
@@ -285,9 +300,10 @@ struct alignas(64) Row16 {
   float v[16];
 };
 struct AmxQ4KScratch {
-  std::vector<Row16> acc;  // [group][token]: 16 rows
+  std::vector<Row16> acc;    // [group or group % 2][token]: 16 rows
   std::vector<Row16> mins;   // [token tile][block][16 tokens]: mins_row (tokens past n zero)
   std::vector<Row16> msums;  // [2][token tile][16 tokens]: the mins' sums of a block (two blocks in flight)
+  std::vector<float> dx;     // [block][token]: the activations' d, side by side (in their blocks, 292 bytes apart)
 };
 
 // One 64-value chunk c of a block for two token tiles (A in tiles 4 and 5): each B tile (6: lo plane, 7:
@@ -310,32 +326,38 @@ struct alignas(64) TileSums {
   int32_t lo[2][16][16], hi[2][16][16];  // [tile][token][row]
   const float* m[2];                      // the mins' sums of each tile: [token][row]
   const PackedQ4KAmx* p;                  // d, nd
-  const uint8_t* x0[2];                   // each tile's first token's activation block (its d)
+  const float* dx[2];                     // each tile's first token's activation scale d
   float* acc[2];                          // the group's float sums of that token
   int nt[2];                              // real tokens of each tile (0: none)
+  int64_t done;                           // >= 0: after this step the float sums of row group `done` are final
 };
 
 // Each real token's float chain step (the VNNI tile's, same order): acc = fma(I, d dx, acc), fma(M, -dmin dx, acc).
-FRSPEC_INLINE void amx_float_step_q4_K(const TileSums& s, size_t stride) {
+// Quarter q: tile q / 2, tokens 8 (q % 2) .. + 8 (the float step goes in four pieces between the next pair's
+// products: as one block after them, it waited for the tile unit instead of running beside it).
+FRSPEC_INLINE void amx_float_step_q4_K(const TileSums& s, int q) {
   const __m512 d = _mm512_load_ps(s.p->d), nd = _mm512_load_ps(s.p->nd);
-  for (int k = 0; k < 2; ++k)
-    for (int t = 0; t < s.nt[k]; ++t) {
-      const __m512 dx = _mm512_set1_ps(reinterpret_cast<const ActQ8_K*>(s.x0[k] + size_t(t) * stride)->d);
-      const __m512i isum = _mm512_add_epi32(_mm512_load_si512(s.lo[k][t]), _mm512_slli_epi32(_mm512_load_si512(s.hi[k][t]), 3));
-      float* a = s.acc[k] + size_t(t) * 16;
-      __m512 acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), _mm512_load_ps(a));
-      acc = _mm512_fmadd_ps(_mm512_load_ps(s.m[k] + t * 16), _mm512_mul_ps(nd, dx), acc);
-      _mm512_store_ps(a, acc);
-    }
+  const int k = q / 2, t1 = std::min(s.nt[k], 8 * (q % 2) + 8);
+  for (int t = 8 * (q % 2); t < t1; ++t) {
+    const __m512 dx = _mm512_set1_ps(s.dx[k][t]);
+    const __m512i isum = _mm512_add_epi32(_mm512_load_si512(s.lo[k][t]), _mm512_slli_epi32(_mm512_load_si512(s.hi[k][t]), 3));
+    float* a = s.acc[k] + size_t(t) * 16;
+    __m512 acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), _mm512_load_ps(a));
+    acc = _mm512_fmadd_ps(_mm512_load_ps(s.m[k] + t * 16), _mm512_mul_ps(nd, dx), acc);
+    _mm512_store_ps(a, acc);
+  }
 }
 
 // As packed::gemm_rows, with 16-token AMX tiles (MatmulJob::act_tiles; the last tile's missing tokens are
-// zeros whose products are not used). Loops: chunks of blocks small enough that all tokens' activations
-// for them stay in L2; in each, the 16-row groups block by block (packed once, then in L1 while every
-// pair of token tiles passes over it: first the mins' sums of all tiles, then the integer sums). Software
-// pipelined: the products of one pair of tiles are issued before the float step of the previous pair, so
-// the tile unit and the vector units work at the same time (in program order, a tile store waits for its
-// products, and the next products for that store).
+// zeros whose products are not used). The work comes in units of (16-row group, block); units go in chunks
+// of blocks small enough that all tokens' activations for them stay in L2, in each chunk group by group,
+// block by block. A unit's packed block stays in L1 while every pair of token tiles passes over it: first
+// the mins' sums of all tiles, then the integer sums. Software pipelined, so that the tile unit and the
+// vector units work at the same time: the products of one pair of tiles are issued before the float step
+// of the previous pair, and the next unit is packed (in kPackPieces pieces) between the pairs of this one,
+// its weight bytes prefetched a unit earlier. (In program order, a tile store waits for its products, and
+// the next products for that store.) A row group's outputs are stored as soon as its float sums are final,
+// so with a single chunk the float sums of only two groups (16 KB each at 256 tokens) are live, in L1.
 template <class Block>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   thread_local AmxQ4KScratch scratch;
@@ -343,95 +365,152 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   const int n = j.n;
   const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
   const int tiles_n = (n + 15) / 16;
+  // Blocks per chunk: all tokens' activation blocks of a chunk within ~512 KB.
+  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
+  const bool one_chunk = chunk >= nb;
   std::vector<Row16>& acc = scratch.acc;
   std::vector<Row16>& mins = scratch.mins;
   std::vector<Row16>& msums = scratch.msums;
-  acc.assign(size_t(groups) * size_t(n), Row16{});
+  // Row groups are stored in batches of kStoreGroups, token by token (each token's 128 rows are contiguous in
+  // y; a store per token down one 16-row column touched a new page and line each time). With one chunk, the
+  // float sums of two batches are live (the next batch starts before the last float step of this one).
+  constexpr int64_t kStoreGroups = 8;
+  acc.resize(size_t(one_chunk ? std::min<int64_t>(2 * kStoreGroups, groups) : groups) * size_t(n));
   mins.assign(size_t(tiles_n) * size_t(nb) * 16, Row16{});
   if (msums.size() < size_t(tiles_n) * 32) msums.resize(size_t(tiles_n) * 32);
+  std::vector<float>& dxs = scratch.dx;
+  dxs.resize(size_t(nb) * size_t(n));
+  for (int t = 0; t < n; ++t)
+    for (int64_t b = 0; b < nb; ++b) dxs[size_t(b) * size_t(n) + size_t(t)] = reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b].d;
   for (int t = 0; t < n; ++t)
     for (int64_t b = 0; b < nb; ++b)
       mins_row(reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b],
                reinterpret_cast<uint16_t*>(mins[(size_t(t / 16) * size_t(nb) + size_t(b)) * 16 + size_t(t % 16)].v));
+  float* const acc0 = acc[0].v;
+  auto acc_of = [&](int64_t g) { return acc0 + size_t(one_chunk ? g % (2 * kStoreGroups) : g) * size_t(n) * 16; };
+  // y = acc (+ bias) for the row groups of g's batch, once g's float sums are final (g: the batch's last).
+  auto store_group = [&](int64_t g) {
+    if (g % kStoreGroups != kStoreGroups - 1 && g != groups - 1) return;
+    const int64_t g0 = g / kStoreGroups * kStoreGroups;
+    for (int t = 0; t < n; ++t) {
+      float* y = j.y + size_t(t) * size_t(j.w->rows) + size_t(r0);
+      for (int64_t k = g0; k <= g; ++k) {
+        const int valid = int(std::min<int64_t>(kGroup, r1 - r0 - k * kGroup));
+        const __mmask16 mask = __mmask16((1u << valid) - 1);
+        __m512 v = _mm512_load_ps(acc_of(k) + size_t(t) * 16);
+        if (j.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, j.bias + r0 + k * kGroup));
+        _mm512_mask_storeu_ps(y + k * kGroup, mask, v);
+      }
+    }
+  };
+  // Units in order: chunk by chunk, in each group by group, block by block.
+  struct Unit {
+    int64_t g, b, c0, c1;
+  };
+  auto next_unit = [&](const Unit& u, Unit& v) {
+    v = u;
+    if (++v.b < v.c1) return true;
+    v.b = v.c0;
+    if (++v.g < groups) return true;
+    v.g = 0;
+    v.c0 = v.b = u.c1;
+    v.c1 = std::min(nb, v.c1 + chunk);
+    return v.c0 < nb;
+  };
+  auto prefetch_unit = [&](const Unit& u) {
+    const int64_t row = r0 + u.g * kGroup;
+    for (int r = 0; r < kGroup && row + r < r1; ++r) {
+      const char* a = reinterpret_cast<const char*>(reinterpret_cast<const Block*>(j.weight_row(row + r)) + u.b);
+      for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(a + off, _MM_HINT_T0);
+      _mm_prefetch(a + sizeof(Block) - 1, _MM_HINT_T0);
+    }
+  };
+  auto unit_valid = [&](const Unit& u) { return int(std::min<int64_t>(kGroup, r1 - (r0 + u.g * kGroup))); };
+
   amx::TileScope tiles(amx_config(16));
-  // Blocks per chunk: all tokens' activation blocks of a chunk within ~512 KB.
-  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
   alignas(64) PackedQ4KAmx pk[2];
   alignas(64) TileSums sums[2];
-  int packs = 0, issued = 0;
-  for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
-    const int64_t c1 = std::min(nb, c0 + chunk);
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t row = r0 + g * kGroup;
-      const int valid = int(std::min<int64_t>(kGroup, r1 - row));
-      float* accg = acc[size_t(g) * size_t(n)].v;
-      for (int64_t b = c0; b < c1; ++b) {
-        // pk and msums alternate per block: the other one may still serve the pending float step.
-        PackedQ4KAmx& p = pk[packs & 1];
-        float* ms = msums[size_t(packs & 1) * size_t(tiles_n) * 16].v;
-        ++packs;
-        pack_q4_K_amx<Block>(j, row, valid, b, p);
-        // The mins' sums of every token tile (C tiles in turn, so consecutive products do not wait).
-        _tile_loadd(7, p.mb, 64);
-        for (int tt = 0; tt < tiles_n; ++tt) {
-          const Row16* am = mins.data() + (size_t(tt) * size_t(nb) + size_t(b)) * 16;
-          float* out = ms + size_t(tt) * 256;
+  AmxPackState<Block> st;
+  Unit u{0, 0, 0, std::min(nb, chunk)};
+  for (int piece = 0; piece < kPackPieces; ++piece) pack_q4_K_amx_piece<Block>(j, r0, unit_valid(u), 0, piece, st, pk[0]);
+  int slot = 0, issued = 0;
+  for (;;) {
+    Unit next, after;
+    const bool has_next = next_unit(u, next);
+    if (has_next && next_unit(next, after)) prefetch_unit(after);
+    const PackedQ4KAmx& p = pk[slot];
+    PackedQ4KAmx& pn = pk[slot ^ 1];
+    float* ms = msums[size_t(slot) * size_t(tiles_n) * 16].v;
+    float* accg = acc_of(u.g);
+    // A group's first block: its float sums start at +0 (as the VNNI tile's do).
+    if (u.b == 0) std::memset(accg, 0, size_t(n) * sizeof(Row16));
+    const bool last_of_group = u.b == nb - 1;
+    // The mins' sums of every token tile (C tiles in turn, so consecutive products do not wait).
+    _tile_loadd(7, p.mb, 64);
+    for (int tt = 0; tt < tiles_n; ++tt) {
+      const Row16* am = mins.data() + (size_t(tt) * size_t(nb) + size_t(u.b)) * 16;
+      float* out = ms + size_t(tt) * 256;
 #define FRSPEC_AMX_Q4K_MINS(C, A) \
   _tile_zero(C);                  \
   _tile_loadd(A, am, 64);         \
   _tile_dpbf16ps(C, A, 7);        \
   _tile_stored(C, out, 64)
-          switch (tt & 3) {
-            case 0: FRSPEC_AMX_Q4K_MINS(0, 4); break;
-            case 1: FRSPEC_AMX_Q4K_MINS(1, 5); break;
-            case 2: FRSPEC_AMX_Q4K_MINS(2, 4); break;
-            default: FRSPEC_AMX_Q4K_MINS(3, 5); break;
-          }
+      switch (tt & 3) {
+        case 0: FRSPEC_AMX_Q4K_MINS(0, 4); break;
+        case 1: FRSPEC_AMX_Q4K_MINS(1, 5); break;
+        case 2: FRSPEC_AMX_Q4K_MINS(2, 4); break;
+        default: FRSPEC_AMX_Q4K_MINS(3, 5); break;
+      }
 #undef FRSPEC_AMX_Q4K_MINS
-        }
-        for (int tt = 0; tt < tiles_n; tt += 2) {
-          const int tt1 = tt + 1 < tiles_n ? tt + 1 : tt;  // an odd last tile: computed twice, used once
-          const int8_t* qs0 = j.act_tiles + (size_t(tt) * size_t(nb) + size_t(b)) * 16 * QK_K;
-          const int8_t* qs1 = j.act_tiles + (size_t(tt1) * size_t(nb) + size_t(b)) * 16 * QK_K;
-          _tile_zero(0);
-          _tile_zero(1);
-          _tile_zero(2);
-          _tile_zero(3);
-          FRSPEC_AMX_Q4K_CHUNK(0);
-          FRSPEC_AMX_Q4K_CHUNK(1);
-          FRSPEC_AMX_Q4K_CHUNK(2);
-          FRSPEC_AMX_Q4K_CHUNK(3);
-          if (issued) amx_float_step_q4_K(sums[(issued - 1) & 1], j.act_stride);
-          TileSums& s = sums[issued++ & 1];
-          _tile_stored(0, s.lo[0], 64);
-          _tile_stored(1, s.hi[0], 64);
-          _tile_stored(2, s.lo[1], 64);
-          _tile_stored(3, s.hi[1], 64);
-          s.p = &p;
-          for (int k = 0; k < 2; ++k) {
-            const int tile = k ? tt1 : tt, tok = 16 * tile;
-            s.m[k] = ms + size_t(tile) * 256;
-            s.x0[k] = j.act_row(tok) + size_t(b) * sizeof(ActQ8_K);
-            s.acc[k] = accg + size_t(tok) * 16;
-            s.nt[k] = k && tt1 == tt ? 0 : std::min(16, n - tok);
-          }
-        }
+    }
+    int piece = has_next ? 0 : kPackPieces;
+    const int next_valid = has_next ? unit_valid(next) : 0;
+    const int64_t next_row = r0 + next.g * kGroup;
+    for (int tt = 0; tt < tiles_n; tt += 2) {
+      const int tt1 = tt + 1 < tiles_n ? tt + 1 : tt;  // an odd last tile: computed twice, used once
+      const int8_t* qs0 = j.act_tiles + (size_t(tt) * size_t(nb) + size_t(u.b)) * 16 * QK_K;
+      const int8_t* qs1 = j.act_tiles + (size_t(tt1) * size_t(nb) + size_t(u.b)) * 16 * QK_K;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      // Between the products: the previous pair's float step (it may read pk[slot ^ 1]: before the next
+      // unit's packing writes it) and a piece of that packing.
+      const TileSums* prev = issued ? &sums[(issued - 1) & 1] : nullptr;
+      FRSPEC_AMX_Q4K_CHUNK(0);
+      if (prev) amx_float_step_q4_K(*prev, 0);
+      FRSPEC_AMX_Q4K_CHUNK(1);
+      if (prev) amx_float_step_q4_K(*prev, 1);
+      FRSPEC_AMX_Q4K_CHUNK(2);
+      if (prev) amx_float_step_q4_K(*prev, 2);
+      FRSPEC_AMX_Q4K_CHUNK(3);
+      if (prev) {
+        amx_float_step_q4_K(*prev, 3);
+        if (prev->done >= 0) store_group(prev->done);
+      }
+      if (piece < kPackPieces) pack_q4_K_amx_piece<Block>(j, next_row, next_valid, next.b, piece++, st, pn);
+      TileSums& s = sums[issued++ & 1];
+      _tile_stored(0, s.lo[0], 64);
+      _tile_stored(1, s.hi[0], 64);
+      _tile_stored(2, s.lo[1], 64);
+      _tile_stored(3, s.hi[1], 64);
+      s.p = &p;
+      s.done = last_of_group && tt + 2 >= tiles_n ? u.g : -1;
+      for (int k = 0; k < 2; ++k) {
+        const int tile = k ? tt1 : tt, tok = 16 * tile;
+        s.m[k] = ms + size_t(tile) * 256;
+        s.dx[k] = dxs.data() + size_t(u.b) * size_t(n) + size_t(tok);
+        s.acc[k] = accg + size_t(tok) * 16;
+        s.nt[k] = k && tt1 == tt ? 0 : std::min(16, n - tok);
       }
     }
+    while (piece < kPackPieces) pack_q4_K_amx_piece<Block>(j, next_row, next_valid, next.b, piece++, st, pn);
+    if (!has_next) break;
+    u = next;
+    slot ^= 1;
   }
-  if (issued) amx_float_step_q4_K(sums[(issued - 1) & 1], j.act_stride);
-  // y = acc (+ bias)
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t row = r0 + g * kGroup;
-    const int valid = int(std::min<int64_t>(kGroup, r1 - row));
-    const __mmask16 mask = __mmask16((1u << valid) - 1);
-    const __m512 bias = j.bias ? _mm512_maskz_loadu_ps(mask, j.bias + row) : _mm512_setzero_ps();
-    for (int t = 0; t < n; ++t) {
-      const __m512 a = _mm512_load_ps(acc[size_t(g) * size_t(n) + size_t(t)].v);
-      float* y = j.y + size_t(t) * size_t(j.w->rows) + size_t(row);
-      _mm512_mask_storeu_ps(y, mask, j.bias ? _mm512_add_ps(a, bias) : a);
-    }
-  }
+  for (int q = 0; q < 4; ++q) amx_float_step_q4_K(sums[(issued - 1) & 1], q);
+  store_group(sums[(issued - 1) & 1].done);
 }
 #endif
 
