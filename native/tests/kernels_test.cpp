@@ -584,6 +584,44 @@ static void test_q6_K_gemm_all_bytes(ThreadPool* pools[3]) {
   }
 }
 
+// Every other quantized type on random block bytes (each quant, sub-block scale and min, Q8_0's -128
+// included), with tokens whose values all have one sign and size (every 16-value activation sum at its
+// extreme, +-2032: the K-quants' mins term) beside random ones, through the packed GEMM (2 row groups and a
+// partial one): every token must get the bits of its GEMV.
+static void test_gemm_random_blocks(ThreadPool* pools[3]) {
+  const int64_t rows = 21, cols = 2 * QK_K;
+  std::uniform_real_distribution<float> scale(1e-4f, 1e-3f);
+  const std::vector<float> noise = random_values(size_t(64 * cols));
+  std::vector<float> x(size_t(64 * cols));
+  for (int tk = 0; tk < 64; ++tk)
+    for (int64_t i = 0; i < cols; ++i)
+      x[size_t(tk * cols + i)] = tk % 3 == 0 ? 1.5f : tk % 3 == 1 ? -0.25f : noise[size_t(tk * cols + i)];
+  for (DType t : kQuantTypes) {
+    if (t == DType::Q6_K) continue;  // test_q6_K_gemm_all_bytes
+    const size_t block_bytes = dtype_row_bytes(t, dtype_block_elems(t)), blocks = size_t(rows * cols / dtype_block_elems(t));
+    std::vector<uint8_t> bytes(blocks * block_bytes);
+    random_bytes(bytes.data(), bytes.size());
+    const bool two_scales = t == DType::Q4_1 || t == DType::Q5_1 || t == DType::Q4_K || t == DType::Q5_K;  // d, then m / dmin
+    for (size_t b = 0; b < blocks; ++b)
+      for (int f = 0; f < (two_scales ? 2 : 1); ++f) {
+        const f16_t h = f32_to_f16(scale(rng));
+        std::memcpy(bytes.data() + b * block_bytes + 2 * f, &h, 2);
+      }
+    const Weight w = cpu_weight(t, rows, cols, bytes.data());
+    std::vector<float> gemv(size_t(64 * rows));
+    for (int tk = 0; tk < 64; ++tk) cpu_matmul(*pools[0], w, x.data() + size_t(tk) * cols, gemv.data() + size_t(tk) * rows, 1, nullptr);
+    for (int n : {16, 33, 64})
+      for (int p = 0; p < 2; ++p) {
+        const int before = cpu_matmul_set_gemm_min_n(2);
+        std::vector<float> y(size_t(n) * rows, NAN);
+        cpu_matmul(*pools[p], w, x.data(), y.data(), n, nullptr);
+        cpu_matmul_set_gemm_min_n(before);
+        CHECK(std::memcmp(y.data(), gemv.data(), y.size() * 4) == 0, "%s random-byte blocks n=%d (%d threads): a token's outputs differ from its GEMV",
+              dtype_name(t), n, pools[p]->size());
+      }
+  }
+}
+
 // NaN in the activations reaches the outputs for every type (quantizing must not clamp it away), and a
 // matmul issued from inside a pool task (nested) gives the same bits as from outside.
 static void test_nan_and_nesting(ThreadPool& pool) {
@@ -727,6 +765,7 @@ int main() {
   test_matmul_many_tasks(pools);
   test_gemm_paths(pools);
   test_q6_K_gemm_all_bytes(pools);
+  test_gemm_random_blocks(pools);
   test_nan_and_nesting(p2);
   test_rows(p2);
   test_bad_input(p2);
