@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -42,6 +43,31 @@ void test_rms_norm(Backend& b) {
     const double s = 1 / std::sqrt(ss / d + 1e-5);
     for (int j = 0; j < d; ++j) close(y[i * d + j], x[i * d + j] * s * w[j], 1e-5, "rms_norm");
   }
+}
+
+// A batch's rows get the bits a row gets alone (the CPU backend normalizes many rows side by side), in place
+// too, for batch sizes around its 8-row vectors and 32-row tasks, with NaN, infinities and huge values.
+void test_rms_norm_batch_bits(Backend& b) {
+  for (int d : {1536, 200, 17, 1})
+    for (int n : {7, 8, 9, 16, 33, 70, 300}) {
+      auto x = randn(size_t(n) * d, 3.f), w = randn(size_t(d));
+      std::uniform_int_distribution<size_t> at(0, x.size() - 1);
+      x[at(rng)] = NAN;
+      x[at(rng)] = INFINITY;
+      x[at(rng)] = 3e38f;
+      x[at(rng)] = -1e-40f;
+      std::vector<float> y(x.size()), one(x.size()), in_place = x;
+      b.rms_norm(x.data(), w.data(), y.data(), n, d, 1e-6f);
+      b.rms_norm(in_place.data(), nullptr, in_place.data(), n, d, 1e-6f);
+      for (int i = 0; i < n; ++i) b.rms_norm(x.data() + size_t(i) * d, w.data(), one.data() + size_t(i) * d, 1, d, 1e-6f);
+      size_t bad = 0;
+      for (size_t k = 0; k < x.size(); ++k) bad += std::memcmp(&y[k], &one[k], sizeof(float)) != 0;
+      check(bad == 0, "rms_norm n=" + std::to_string(n) + " d=" + std::to_string(d) + ": " + std::to_string(bad) + " values differ from one row at a time");
+      for (int i = 0; i < n; ++i) b.rms_norm(x.data() + size_t(i) * d, nullptr, one.data() + size_t(i) * d, 1, d, 1e-6f);
+      bad = 0;
+      for (size_t k = 0; k < x.size(); ++k) bad += std::memcmp(&in_place[k], &one[k], sizeof(float)) != 0;
+      check(bad == 0, "rms_norm in place, no weight, n=" + std::to_string(n) + " d=" + std::to_string(d) + ": " + std::to_string(bad) + " values differ");
+    }
 }
 
 void test_rope(Backend& b) {
@@ -209,6 +235,7 @@ int main() {
   for (int threads : {1, 3}) {
     auto b = make_cpu_backend(threads);
     test_rms_norm(*b);
+    test_rms_norm_batch_bits(*b);
     test_rope(*b);
     test_swiglu(*b);
     test_attention(*b);

@@ -13,6 +13,9 @@ void axpy(float a, const float* x, float* y, int n);  // y += a * x
 
 // y = x / sqrt(mean(x^2) + eps) * weight (weight may be null). y may alias x.
 void rms_norm_row(const float* x, const float* weight, float* y, int d, float eps);
+// rms_norm_row of rows [0, n) (d floats apart), the same bits, several rows at a time (cpu_rms_norm.cpp). y may
+// alias x (y == x).
+void rms_norm_rows(const float* x, const float* weight, float* y, int n, int d, float eps);
 // out = silu(gate) * up.
 void swiglu_row(const float* gate, const float* up, float* out, int d);
 
