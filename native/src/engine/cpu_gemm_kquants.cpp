@@ -376,7 +376,9 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   // float sums of two batches are live (the next batch starts before the last float step of this one).
   constexpr int64_t kStoreGroups = 8;
   acc.resize(size_t(one_chunk ? std::min<int64_t>(2 * kStoreGroups, groups) : groups) * size_t(n));
-  mins.assign(size_t(tiles_n) * size_t(nb) * 16, Row16{});
+  mins.resize(size_t(tiles_n) * size_t(nb) * 16);
+  for (int t = n; t < 16 * tiles_n; ++t)  // the last tile's missing tokens: zeros (mins_row writes every other row whole)
+    for (int64_t b = 0; b < nb; ++b) mins[(size_t(t / 16) * size_t(nb) + size_t(b)) * 16 + size_t(t % 16)] = Row16{};
   if (msums.size() < size_t(tiles_n) * 32) msums.resize(size_t(tiles_n) * 32);
   std::vector<float>& dxs = scratch.dx;
   dxs.resize(size_t(nb) * size_t(n));
