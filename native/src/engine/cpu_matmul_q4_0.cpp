@@ -1,15 +1,21 @@
-// Matmul kernels for the 32-value legacy formats Q4_0, Q4_1, Q5_0 and Q5_1 against the same 8-bit
-// activation blocks as Q8_0 (ActQ8_0x2). Each weight block is unpacked to unsigned quants q in 0..15
-// (4-bit) or 0..31 (5-bit), whose integer dot with the activation quants is exact in int32 (vpdpbusd /
-// maddubs: unsigned x signed, no sign trick needed). With sx = the sum of the block's activation quants:
-//   Q4_0 / Q5_0  x = d (q - o)   dot = d dx ((q . xq) - o sx)        o = 8 / 16, exact in int32
-//   Q4_1 / Q5_1  x = d q + m     dot = d dx (q . xq) + m (dx sx)      (dx sx once per token)
+// Matmul kernels for the 32-value formats with Q4_0's block layout: the legacy Q4_0, Q4_1, Q5_0 and Q5_1, and
+// IQ4_NL, against the same 8-bit activation blocks as Q8_0 (ActQ8_0x2). Each weight block is unpacked to
+// unsigned quants q: 0..15 (4-bit), 0..31 (5-bit), or for IQ4_NL the nibble's entry of the non-linear table
+// kIQ4NL biased to unsigned bytes (kIQ4NL + 128: 1..241), whose integer dot with the activation quants is exact
+// in int32 (vpdpbusd: unsigned x signed, no sign trick needed). With sx = the sum of the block's activation quants:
+//   Q4_0 / Q5_0 / IQ4_NL  x = d (q - o)   dot = d dx ((q . xq) - o sx)   o = 8 / 16 / 128, exact in int32
+//   Q4_1 / Q5_1           x = d q + m     dot = d dx (q . xq) + m (dx sx)   (dx sx once per token)
 // then accumulated in F32, one accumulator per (row, token), blocks in order (the tile contract). AVX-512:
 // each block's integer sums are reduced to one int32 per (row, token) first (PairChains), the float chain
-// the packed GEMM (cpu_gemm_legacy.cpp) also computes.
+// the packed GEMM (cpu_gemm_pairs.h) also computes, so GEMV, tile and packed GEMM give the same bits. AVX2
+// multiplies with maddubs, whose int16 pairs IQ4_NL's biased values would overflow: there IQ4_NL takes the sign
+// trick (|xq| times the signed table value carrying xq's sign). IQ4_NL is what llama-quantize writes in IQ4_XS
+// files wherever rows are not a multiple of 256 (Qwen2.5-Coder-0.5B: d = 896).
 #include <cstddef>
 
-#include "engine/cpu_gemm_packed.h"
+#include <type_traits>
+
+#include "engine/cpu_gemm_pairs.h"
 #include "engine/cpu_matmul_legacy.h"
 #include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_simd.h"
@@ -17,7 +23,7 @@
 namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
-// Legacy<Block, five_bit, has_min> and Q4_0 .. Q5_1: cpu_matmul_legacy.h.
+// Legacy<Block, five_bit, has_min, table> and Q4_0 .. Q5_1, IQ4_NL: cpu_matmul_legacy.h.
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 // Two blocks per step, as the Q8_0 kernel: int32 lanes 0..7 hold the first block's sums, 8..15 the
@@ -39,7 +45,8 @@ struct LegacyKernel {
   }
 
   // The 64 unsigned quants of the pair, in value order (4-bit: low nibbles are values 0..15 of a block,
-  // high nibbles 16..31; 5-bit: plus bit j of the block's qh as bit 4 of value j).
+  // high nibbles 16..31; 5-bit: plus bit j of the block's qh as bit 4 of value j; IQ4_NL: the nibbles'
+  // biased table values).
   static FRSPEC_INLINE __m512i quants(__m512i pair, const typename F::B* b, bool second) {
 #if defined(__AVX512VBMI__)
     (void)b, (void)second;
@@ -63,6 +70,7 @@ struct LegacyKernel {
       const uint64_t h = uint64_t(F::high_bits(b[0])) | (second ? uint64_t(F::high_bits(b[1])) << 32 : 0);
       q = _mm512_mask_add_epi8(q, __mmask64(h), q, _mm512_set1_epi8(16));
     }
+    if constexpr (F::table) q = _mm512_shuffle_epi8(iq4nl_biased_table(), q);
     return q;
   }
 
@@ -115,76 +123,36 @@ struct LegacyKernel {
   }
 };
 
-// Packed GEMM (cpu_gemm_packed.h) for prompt chunks: per pair of blocks of 16 rows, the unsigned quants
-// row-interleaved, and each block's d (and m) per row. Per (row, token) and block: T = dot - o S (or dot and
-// m S), scaled as PairChains does.
-struct alignas(64) PackedPair {
-  uint8_t q[16][packed::kGroup][4];  // K-quads 0..7: block 2p, 8..15: block 2p + 1
-  float d[2][packed::kGroup], m[2][packed::kGroup];
-};
-
+// Packed GEMM (cpu_gemm_pairs.h, its tile shared with Q8_0) for prompt chunks: per pair of blocks of 16 rows,
+// the unsigned quants row-interleaved, and each block's d (and m) per row.
 template <class F>
-struct LegacyGemm {
-  static void pack(const MatmulJob& j, int64_t row, int valid, PackedPair* out) {
-    const int64_t nb = j.w->cols / QK4_0, np = act_q8_0_pairs(j.w->cols);
-    for (int64_t p = 0; p < np; ++p) {
-      const bool second = 2 * p + 1 < nb;
-      const __mmask64 bytes = second ? ~0ull >> (64 - 2 * F::kBytes) : ~0ull >> (64 - F::kBytes);
-      __m512i v[packed::kGroup];
-      PackedPair& o = out[p];
-      for (int r = 0; r < packed::kGroup; ++r) {
-        if (r >= valid) {
-          v[r] = _mm512_setzero_si512();
-          for (int h = 0; h < 2; ++h) o.d[h][r] = o.m[h][r] = 0.f;
-          continue;
-        }
-        const typename F::B* b = reinterpret_cast<const typename F::B*>(j.weight_row(row + r)) + 2 * p;
-        v[r] = LegacyKernel<F>::quants(_mm512_maskz_loadu_epi8(bytes, b), b, second);
+void pack_legacy(const MatmulJob& j, int64_t row, int valid, pairs::PackedOf<F>* out) {
+  const int64_t nb = j.w->cols / QK4_0, np = act_q8_0_pairs(j.w->cols);
+  for (int64_t p = 0; p < np; ++p) {
+    const bool second = 2 * p + 1 < nb;
+    const __mmask64 bytes = second ? ~0ull >> (64 - 2 * F::kBytes) : ~0ull >> (64 - F::kBytes);
+    __m512i v[packed::kGroup];
+    pairs::PackedOf<F>& o = out[p];
+    for (int r = 0; r < packed::kGroup; ++r) {
+      if (r >= valid) {
+        v[r] = _mm512_setzero_si512();
         for (int h = 0; h < 2; ++h) {
-          o.d[h][r] = h == 0 || second ? _cvtsh_ss(b[h].d) : 0.f;
-          o.m[h][r] = h == 0 || second ? _cvtsh_ss(F::min_bits(b[h])) : 0.f;
+          o.d[h][r] = 0.f;
+          if constexpr (F::has_min) o.m[h][r] = 0.f;
         }
+        continue;
       }
-      packed::transpose16x16(v);
-      for (int k = 0; k < 16; ++k) _mm512_store_si512(o.q[k], v[k]);
+      const typename F::B* b = reinterpret_cast<const typename F::B*>(j.weight_row(row + r)) + 2 * p;
+      v[r] = LegacyKernel<F>::quants(_mm512_maskz_loadu_epi8(bytes, b), b, second);
+      for (int h = 0; h < 2; ++h) {
+        o.d[h][r] = h == 0 || second ? _cvtsh_ss(b[h].d) : 0.f;
+        if constexpr (F::has_min) o.m[h][r] = h == 0 || second ? _cvtsh_ss(F::min_bits(b[h])) : 0.f;
+      }
     }
+    packed::transpose16x16(v);
+    for (int k = 0; k < 16; ++k) _mm512_store_si512(o.q[k], v[k]);
   }
-
-  template <int T>
-  struct Tile {
-    static void run(const MatmulJob& j, const PackedPair* pk, int64_t row, int valid, int tok) {
-      const int64_t nb = j.w->cols / QK4_0;
-      const ActQ8_0x2* x[T];
-      const int32_t* sums[T];
-      for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const ActQ8_0x2*>(j.act_row(tok + t)), sums[t] = j.act_sums + size_t(tok + t) * nb;
-      __m512 acc[T];
-      for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-      for (int64_t b = 0; b < nb; ++b) {
-        const PackedPair& p = pk[b / 2];
-        const int h = int(b % 2);
-        __m512i dot[T];
-        for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
-        for (int q = 0; q < 8; ++q) {
-          const __m512i wv = _mm512_load_si512(p.q[8 * h + q]);
-          for (int t = 0; t < T; ++t)
-            dot[t] = _mm512_dpbusd_epi32(dot[t], wv, _mm512_set1_epi32(packed::load_i32(x[t][b / 2].qs + 32 * h + 4 * q)));
-        }
-        const __m512 d = _mm512_load_ps(p.d[h]);
-        for (int t = 0; t < T; ++t) {
-          const float dx = x[t][b / 2].d[8 * h];
-          if constexpr (F::has_min) {
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(d, _mm512_set1_ps(dx)), acc[t]);
-            acc[t] = _mm512_fmadd_ps(_mm512_load_ps(p.m[h]), _mm512_set1_ps(float(sums[t][b]) * dx), acc[t]);
-          } else {
-            const __m512i total = _mm512_sub_epi32(dot[t], _mm512_set1_epi32(sums[t][b] << F::offset_shift));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(dx)), acc[t]);
-          }
-        }
-      }
-      packed::store_rows<T>(j, row, valid, tok, acc);
-    }
-  };
-};
+}
 
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 // One block per step.
@@ -192,10 +160,12 @@ template <class F>
 struct LegacyKernel {
   static constexpr int kGemvRows = 2, kRows = 2, kToks = 2;  // 16 ymm registers
 
+  // The 32 quants of a block in value order; IQ4_NL: the signed (unbiased) table values, for the sign trick.
   static FRSPEC_INLINE __m256i quants(const typename F::B& b) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
     const __m128i nib = _mm_set1_epi8(0x0f);
     __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), nib), _mm_and_si128(v, nib));
+    if constexpr (F::table) q = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NL))), q);
     if constexpr (F::five_bit) {
       // Byte i takes bit i of the high bits: spread byte i / 8 of them over 8 bytes, test one bit each.
       const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(F::high_bits(b))),
@@ -234,6 +204,12 @@ struct LegacyKernel {
         const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xq), ones16);
         const __m256 xsum = _mm256_mul_ps(_mm256_cvtepi32_ps(sx), dx);  // dx * sx, for m
         for (int r = 0; r < R; ++r) {
+          if constexpr (F::table) {
+            // |xq| <= 127 and |table| <= 127: a pair sums to at most 32258, inside int16.
+            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(xq, xq), _mm256_sign_epi8(q[r], xq)), ones16);
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw[r], dx), acc[r][t]);
+            continue;
+          }
           // q <= 31 and |x| <= 127: a pair sums to at most 7874, inside int16.
           const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], xq), ones16);
           if constexpr (F::has_min) {
@@ -253,7 +229,7 @@ struct LegacyKernel {
 #elif defined(FRSPEC_NEON_KERNELS)
 // arm64 (neon, dotprod, i8mm variants): cpu_matmul_neon.h.
 template <class F>
-using LegacyKernel = neon::QuantKernel<neon::TypeLegacy<F>>;
+using LegacyKernel = neon::QuantKernel<std::conditional_t<F::table, neon::TypeIQ4NL, neon::TypeLegacy<F>>>;
 
 #else
 // Portable fallback: the same integer sums, one (row, token) pair at a time.
@@ -276,7 +252,8 @@ struct LegacyKernel {
           int32_t dot = 0, sx = 0;
           for (int i = 0; i < QK4_0; ++i) {
             const uint8_t byte = w[b].qs[i % 16];
-            const int q = (i < 16 ? byte & 0xF : byte >> 4) | int((h >> i) & 1) << 4;
+            const int n = (i < 16 ? byte & 0xF : byte >> 4) | int((h >> i) & 1) << 4;
+            const int q = F::table ? kIQ4NL[n] + 128 : n;  // IQ4_NL: biased as on AVX-512, o = 128
             dot += q * xq[i];
             sx += xq[i];
           }
@@ -300,21 +277,24 @@ RowsFn rows_fn_q4_0() { return matmul_rows<LegacyKernel<Q4_0>>; }
 RowsFn rows_fn_q4_1() { return matmul_rows<LegacyKernel<Q4_1>>; }
 RowsFn rows_fn_q5_0() { return matmul_rows<LegacyKernel<Q5_0>>; }
 RowsFn rows_fn_q5_1() { return matmul_rows<LegacyKernel<Q5_1>>; }
+RowsFn rows_fn_iq4_nl() { return matmul_rows<LegacyKernel<IQ4_NL>>; }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 template <class F>
 static RowsFn legacy_gemm() {
-  return packed::gemm_rows<PackedPair, LegacyGemm<F>::pack, LegacyGemm<F>::template Tile, 2 * QK4_0>;
+  return pairs::gemm<F, pack_legacy<F>>();
 }
 RowsFn gemm_fn_q4_0() { return legacy_gemm<Q4_0>(); }
 RowsFn gemm_fn_q4_1() { return legacy_gemm<Q4_1>(); }
 RowsFn gemm_fn_q5_0() { return legacy_gemm<Q5_0>(); }
 RowsFn gemm_fn_q5_1() { return legacy_gemm<Q5_1>(); }
+RowsFn gemm_fn_iq4_nl() { return legacy_gemm<IQ4_NL>(); }
 #else
 RowsFn gemm_fn_q4_0() { return nullptr; }
 RowsFn gemm_fn_q4_1() { return nullptr; }
 RowsFn gemm_fn_q5_0() { return nullptr; }
 RowsFn gemm_fn_q5_1() { return nullptr; }
+RowsFn gemm_fn_iq4_nl() { return nullptr; }
 #endif
 
 }  // namespace frspec::kernels
