@@ -53,8 +53,8 @@ const SAME_CONTEXT = 0.5;
 export const FIXED_STEPS = 1;
 /** Weight of the newest request of the serving decoder in the load level (about the last 4 count). */
 const LEVEL_ALPHA = 1 / 4;
-/** Weight of a re-measurement (a request after one of the other decoder) in its decoder's relative cost (the last 2 count). */
-const REMEASURE_ALPHA = 1 / 2;
+/** Weight of a re-measurement (a request after one of the other decoder) in its decoder's relative cost (the last 4 count: a single request varies 2x under load). */
+const REMEASURE_ALPHA = 1 / 4;
 /**
  * A due re-measurement waits at most this many decisions for a request that follows a pause (more than a burst
  * of typing: with 16, the typing replay's bursts of 20 keystrokes forced some onto a served last keystroke).
