@@ -306,6 +306,16 @@ struct AmxQ4KScratch {
   std::vector<float> dx;     // [block][token]: the activations' d, side by side (in their blocks, 292 bytes apart)
 };
 
+// The same for one token tile (an odd last one).
+#define FRSPEC_AMX_Q4K_CHUNK1(c)            \
+  do {                                      \
+    _tile_loadd(4, qs0 + 64 * (c), QK_K);   \
+    _tile_loadd(6, p.lo[16 * (c)], 64);     \
+    _tile_dpbsud(0, 4, 6);                  \
+    _tile_loadd(7, p.hi[16 * (c)], 64);     \
+    _tile_dpbsud(1, 4, 7);                  \
+  } while (0)
+
 // One 64-value chunk c of a block for two token tiles (A in tiles 4 and 5): each B tile (6: lo plane, 7:
 // hi plane) feeds two products and each A tile two, so a load has two products' time to arrive.
 #define FRSPEC_AMX_Q4K_CHUNK(c)             \
@@ -469,23 +479,29 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
     const int next_valid = has_next ? unit_valid(next) : 0;
     const int64_t next_row = r0 + next.g * kGroup;
     for (int tt = 0; tt < tiles_n; tt += 2) {
-      const int tt1 = tt + 1 < tiles_n ? tt + 1 : tt;  // an odd last tile: computed twice, used once
+      const bool two = tt + 1 < tiles_n;  // else an odd last tile, alone
       const int8_t* qs0 = j.act_tiles + (size_t(tt) * size_t(nb) + size_t(u.b)) * 16 * QK_K;
-      const int8_t* qs1 = j.act_tiles + (size_t(tt1) * size_t(nb) + size_t(u.b)) * 16 * QK_K;
+      const int8_t* qs1 = qs0 + size_t(nb) * 16 * QK_K;
       _tile_zero(0);
       _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
+      if (two) {
+        _tile_zero(2);
+        _tile_zero(3);
+      }
       // Between the products: the previous pair's float step (it may read pk[slot ^ 1]: before the next
       // unit's packing writes it) and a piece of that packing.
       const TileSums* prev = issued ? &sums[(issued - 1) & 1] : nullptr;
-      FRSPEC_AMX_Q4K_CHUNK(0);
+      if (two) FRSPEC_AMX_Q4K_CHUNK(0);
+      else FRSPEC_AMX_Q4K_CHUNK1(0);
       if (prev) amx_float_step_q4_K(*prev, 0);
-      FRSPEC_AMX_Q4K_CHUNK(1);
+      if (two) FRSPEC_AMX_Q4K_CHUNK(1);
+      else FRSPEC_AMX_Q4K_CHUNK1(1);
       if (prev) amx_float_step_q4_K(*prev, 1);
-      FRSPEC_AMX_Q4K_CHUNK(2);
+      if (two) FRSPEC_AMX_Q4K_CHUNK(2);
+      else FRSPEC_AMX_Q4K_CHUNK1(2);
       if (prev) amx_float_step_q4_K(*prev, 2);
-      FRSPEC_AMX_Q4K_CHUNK(3);
+      if (two) FRSPEC_AMX_Q4K_CHUNK(3);
+      else FRSPEC_AMX_Q4K_CHUNK1(3);
       if (prev) {
         amx_float_step_q4_K(*prev, 3);
         if (prev->done >= 0) store_group(prev->done);
@@ -494,16 +510,18 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
       TileSums& s = sums[issued++ & 1];
       _tile_stored(0, s.lo[0], 64);
       _tile_stored(1, s.hi[0], 64);
-      _tile_stored(2, s.lo[1], 64);
-      _tile_stored(3, s.hi[1], 64);
+      if (two) {
+        _tile_stored(2, s.lo[1], 64);
+        _tile_stored(3, s.hi[1], 64);
+      }
       s.p = &p;
       s.done = last_of_group && tt + 2 >= tiles_n ? u.g : -1;
       for (int k = 0; k < 2; ++k) {
-        const int tile = k ? tt1 : tt, tok = 16 * tile;
+        const int tile = tt + k, tok = 16 * tile;
         s.m[k] = ms + size_t(tile) * 256;
         s.dx[k] = dxs.data() + size_t(u.b) * size_t(n) + size_t(tok);
         s.acc[k] = accg + size_t(tok) * 16;
-        s.nt[k] = k && tt1 == tt ? 0 : std::min(16, n - tok);
+        s.nt[k] = k && !two ? 0 : std::min(16, n - tok);
       }
     }
     while (piece < kPackPieces) pack_q4_K_amx_piece<Block>(j, next_row, next_valid, next.b, piece++, st, pn);
