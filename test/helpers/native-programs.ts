@@ -120,6 +120,9 @@ export function runProgram(r: ProgramRun, o: RunOptions = {}): RunResult {
   const seconds = (Date.now() - t0) / 1000;
   if (res.error) return { status: 'failed', why: res.error.message, stdout, output, seconds };
   if (res.status !== 0) return { status: 'failed', why: `exit status ${res.status}${res.signal ? ` (${res.signal})` : ''}`, stdout, output, seconds };
+  // wine: a thread that faults after main returned (at exit) starts wine's debugger, and the program still exits 0.
+  const crash = /^wine: Unhandled .*$/m.exec(output);
+  if (crash) return { status: 'failed', why: crash[0], stdout, output, seconds };
   const j = judge(r.expect, stdout);
   if (j.problem) return { status: 'failed', why: j.problem, stdout, output, seconds };
   return { status: 'passed', why: j.notApplicable, stdout, output, seconds };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/cpu_matmul_simd.h"
+#include "common/thread_scratch.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 namespace frspec::FRSPEC_CPU::kernels::packed {
@@ -99,7 +100,8 @@ void all_tokens(const MatmulJob& j, const P* pk, int64_t row, int valid) {
 // token tile over it.
 template <class P, void (*Pack)(const MatmulJob&, int64_t, int, P*), template <int> class Tile, int kValues>
 void gemm_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
-  thread_local std::vector<P> buf;
+  thread_local ThreadScratch<std::vector<P>> scratch;  // common/thread_scratch.h: why
+  std::vector<P>& buf = scratch.get();
   const size_t nb = size_t((j.w->cols / QK8_0 * QK8_0 + kValues - 1) / kValues);  // packed units per row
   if (buf.size() < nb) buf.resize(nb);
   for (int64_t row = r0; row < r1; row += kGroup) {

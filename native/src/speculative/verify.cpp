@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/thread_scratch.h"
+
 namespace frspec {
 
 float SparseDist::prob_of(int32_t id) const {
@@ -27,7 +29,8 @@ int32_t sample_from(const float* probs, int vocab, double u) {
 void verify_walk(const DraftTree& tree, const std::function<int32_t(int row)>& pick, VerifyResult& out) {
   out.accepted_nodes.clear();
   out.tokens.clear();
-  thread_local std::vector<int32_t> kids;
+  thread_local ThreadScratch<std::vector<int32_t>> kids_scratch;  // common/thread_scratch.h: why
+  std::vector<int32_t>& kids = kids_scratch.get();
   int node = -1;
   for (;;) {
     const int32_t want = pick(node + 1);
@@ -67,7 +70,8 @@ void verify_chain_sampling(const int32_t* draft, const SparseDist* q, int n, con
       continue;
     }
     // Rejected: draw from the residual norm(max(0, p - q)). q is sparse, so start from p and subtract.
-    thread_local std::vector<float> residual;  // reused: nothing allocated per token once warm
+    thread_local ThreadScratch<std::vector<float>> residual_scratch;  // reused: nothing allocated per token once warm
+    std::vector<float>& residual = residual_scratch.get();
     residual.assign(p, p + vocab);
     if (q[i].ids) {
       for (int j = 0; j < q[i].n; ++j) residual[q[i].ids[j]] = std::max(0.f, residual[q[i].ids[j]] - q[i].probs[j]);

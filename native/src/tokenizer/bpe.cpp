@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "common/thread_scratch.h"
+
 namespace frspec {
 
 MergeTable::MergeTable(size_t expected) {
@@ -55,7 +57,9 @@ void bpe_merge_scan(const MergeTable& merges, std::vector<int32_t>& ids) {
   size_t n = ids.size();
   if (n < 2) return;
   // rank[i], merged[i]: the merge of the pair (ids[i], ids[i + 1]).
-  thread_local std::vector<int32_t> rank, merged;
+  thread_local ThreadScratch<std::vector<int32_t>> rank_scratch, merged_scratch;  // common/thread_scratch.h: why
+  std::vector<int32_t>& rank = rank_scratch.get();
+  std::vector<int32_t>& merged = merged_scratch.get();
   rank.resize(n);
   merged.resize(n);
   auto look = [&](size_t i) {
@@ -100,8 +104,11 @@ void bpe_merge_heap(const MergeTable& merges, std::vector<int32_t>& ids) {
   auto lower_priority = [](const Candidate& a, const Candidate& b) {
     return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
   };
-  thread_local std::vector<int32_t> prev, next;
-  thread_local std::vector<Candidate> heap;
+  thread_local ThreadScratch<std::vector<int32_t>> prev_scratch, next_scratch;
+  thread_local ThreadScratch<std::vector<Candidate>> heap_scratch;
+  std::vector<int32_t>& prev = prev_scratch.get();
+  std::vector<int32_t>& next = next_scratch.get();
+  std::vector<Candidate>& heap = heap_scratch.get();
   prev.resize(n);
   next.resize(n);
   heap.clear();

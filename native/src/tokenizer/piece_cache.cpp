@@ -4,6 +4,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/thread_scratch.h"
+
 namespace frspec {
 namespace {
 
@@ -24,7 +26,8 @@ struct ThreadTables {
 PieceCache::PieceCache() : serial_(next_serial.fetch_add(1)) {}
 
 PieceCache::Slot* PieceCache::table() const {
-  thread_local ThreadTables t;
+  thread_local ThreadScratch<ThreadTables> scratch;  // common/thread_scratch.h: why
+  ThreadTables& t = scratch.get();
   ++t.clock;
   int victim = 0;
   for (int i = 0; i < kTablesPerThread; ++i) {

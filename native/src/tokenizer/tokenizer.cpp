@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/thread_scratch.h"
+
 namespace frspec {
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
@@ -65,7 +67,8 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   const uint64_t h = cacheable ? PieceCache::hash(piece) : 0;
   if (cacheable && cache_.lookup(piece, h, out)) return;
 
-  thread_local std::vector<int32_t> ids;
+  thread_local ThreadScratch<std::vector<int32_t>> ids_scratch;  // common/thread_scratch.h: why
+  std::vector<int32_t>& ids = ids_scratch.get();
   ids.resize(piece.size());
   for (size_t i = 0; i < piece.size(); ++i) ids[i] = byte_token_[uint8_t(piece[i])];
   bpe_merge(merges_, ids);
@@ -74,7 +77,8 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
 }
 
 size_t Tokenizer::count_into(std::string_view text, uint32_t* counts) const {
-  thread_local std::vector<int32_t> ids;
+  thread_local ThreadScratch<std::vector<int32_t>> ids_scratch;
+  std::vector<int32_t>& ids = ids_scratch.get();
   ids.clear();
   encode_append(text, ids);
   for (int32_t id : ids) ++counts[id];
