@@ -108,11 +108,11 @@ FRSPEC_INLINE __m256i hsum4x2_epi32(__m512i a, __m512i b, __m512i c, __m512i d) 
   return _mm512_castsi512_si256(_mm512_permutexvar_epi32(_mm512_setr_epi32(0, 8, 2, 10, 4, 12, 6, 14, 0, 0, 0, 0, 0, 0, 0, 0), y));
 }
 
-// The canonical epilogue of the 32-value formats (Q8_0, Q4_0 .. Q5_1), whose kernels hold two blocks per
+// The canonical epilogue of the 32-value formats (Q8_0, Q4_0 .. Q5_1, IQ4_NL), whose kernels hold two blocks per
 // register (int32 lanes 0..7 and 8..15): per (row, token) one float chain over the blocks in order,
 //   acc = fma(float(T_b), dw_b * dx_b, acc)      [then acc = fma(m_b, float(S_b) * dx_b, acc) with a min]
-// with T_b the block's exact integer dot product (minus offset * S_b for Q4_0/Q5_0), S_b the sum of the
-// activation block's quants. The packed GEMM (cpu_gemm_legacy.cpp) computes the same.
+// with T_b the block's exact integer dot product (minus offset * S_b for Q4_0/Q5_0/IQ4_NL), S_b the sum of the
+// activation block's quants. The packed GEMM (cpu_gemm_pairs.h) computes the same.
 template <int R, int T>
 struct PairChains {
   // Lane groups of 4 (row, token) pairs, token-major (pair p = t * R + r): with R a multiple of 4 (the
