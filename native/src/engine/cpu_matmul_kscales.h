@@ -1,5 +1,6 @@
-// Internal to cpu_matmul_q4_K.cpp and cpu_matmul_q5_K.cpp: the 6-bit scales and mins of a Q4_K / Q5_K block
-// (the two formats pack them identically, ggml get_scale_min_k4), unpacked for the kernels.
+// Internal to the Q4_K / Q5_K kernels (cpu_matmul_q4_K.cpp, _q5_K.cpp, cpu_matmul_k45.h, arm64's cpu_matmul_neon.h)
+// and their packed GEMM (cpu_gemm_kquants.cpp): the 6-bit scales and mins of a Q4_K / Q5_K block (the two formats
+// pack them identically, ggml get_scale_min_k4), unpacked for the kernels.
 #pragma once
 #include "engine/cpu_matmul_simd.h"
 
