@@ -294,16 +294,14 @@ FRSPEC_INLINE void mins_row(const ActQ8_K& a, uint16_t* out) {
   _mm256_store_si256(reinterpret_cast<__m256i*>(out + 16), _mm256_setzero_si256());
 }
 
-// The per-thread state of one call (amx_gemm_rows_q4_K): float sums per (row group, token), the tokens'
-// sub-block sum pairs per block.
+// The per-thread state of one call (amx_gemm_rows_q4_K): float sums per (row group, token), the mins' sums
+// of a block.
 struct alignas(64) Row16 {
   float v[16];
 };
 struct AmxQ4KScratch {
   std::vector<Row16> acc;    // [group or group % 2][token]: 16 rows
-  std::vector<Row16> mins;   // [token tile][block][16 tokens]: mins_row (tokens past n zero)
   std::vector<Row16> msums;  // [2][token tile][16 tokens]: the mins' sums of a block (two blocks in flight)
-  std::vector<float> dx;     // [block][token]: the activations' d, side by side (in their blocks, 292 bytes apart)
 };
 
 // The same for one token tile (an odd last one).
@@ -379,25 +377,13 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
   const bool one_chunk = chunk >= nb;
   std::vector<Row16>& acc = scratch.acc;
-  std::vector<Row16>& mins = scratch.mins;
   std::vector<Row16>& msums = scratch.msums;
   // Row groups are stored in batches of kStoreGroups, token by token (each token's 128 rows are contiguous in
   // y; a store per token down one 16-row column touched a new page and line each time). With one chunk, the
   // float sums of two batches are live (the next batch starts before the last float step of this one).
   constexpr int64_t kStoreGroups = 8;
   acc.resize(size_t(one_chunk ? std::min<int64_t>(2 * kStoreGroups, groups) : groups) * size_t(n));
-  mins.resize(size_t(tiles_n) * size_t(nb) * 16);
-  for (int t = n; t < 16 * tiles_n; ++t)  // the last tile's missing tokens: zeros (mins_row writes every other row whole)
-    for (int64_t b = 0; b < nb; ++b) mins[(size_t(t / 16) * size_t(nb) + size_t(b)) * 16 + size_t(t % 16)] = Row16{};
   if (msums.size() < size_t(tiles_n) * 32) msums.resize(size_t(tiles_n) * 32);
-  std::vector<float>& dxs = scratch.dx;
-  dxs.resize(size_t(nb) * size_t(n));
-  for (int t = 0; t < n; ++t)
-    for (int64_t b = 0; b < nb; ++b) dxs[size_t(b) * size_t(n) + size_t(t)] = reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b].d;
-  for (int t = 0; t < n; ++t)
-    for (int64_t b = 0; b < nb; ++b)
-      mins_row(reinterpret_cast<const ActQ8_K*>(j.act_row(t))[b],
-               reinterpret_cast<uint16_t*>(mins[(size_t(t / 16) * size_t(nb) + size_t(b)) * 16 + size_t(t % 16)].v));
   float* const acc0 = acc[0].v;
   auto acc_of = [&](int64_t g) { return acc0 + size_t(one_chunk ? g % (2 * kStoreGroups) : g) * size_t(n) * 16; };
   // y = acc (+ bias) for the row groups of g's batch, once g's float sums are final (g: the batch's last).
@@ -460,7 +446,7 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
     // The mins' sums of every token tile (C tiles in turn, so consecutive products do not wait).
     _tile_loadd(7, p.mb, 64);
     for (int tt = 0; tt < tiles_n; ++tt) {
-      const Row16* am = mins.data() + (size_t(tt) * size_t(nb) + size_t(u.b)) * 16;
+      const uint16_t* am = j.act_mins + (size_t(tt) * size_t(nb) + size_t(u.b)) * 16 * 32;
       float* out = ms + size_t(tt) * 256;
 #define FRSPEC_AMX_Q4K_MINS(C, A) \
   _tile_zero(C);                  \
@@ -519,7 +505,7 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
       for (int k = 0; k < 2; ++k) {
         const int tile = tt + k, tok = 16 * tile;
         s.m[k] = ms + size_t(tile) * 256;
-        s.dx[k] = dxs.data() + size_t(u.b) * size_t(n) + size_t(tok);
+        s.dx[k] = j.act_d + size_t(u.b) * size_t(n) + size_t(tok);
         s.acc[k] = accg + size_t(tok) * 16;
         s.nt[k] = k && !two ? 0 : std::min(16, n - tok);
       }
@@ -557,6 +543,33 @@ RowsFn gemm_fn_q4_K() { return nullptr; }
 RowsFn gemm_fn_q6_K() { return nullptr; }
 RowsFn gemm_fn_q5_K() { return nullptr; }
 #endif
+
+bool gemm_act_mins(DType t) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AMX_INT8__) && \
+    defined(__AMX_TILE__)
+  return (t == DType::Q4_K || t == DType::Q5_K) && amx::available();
+#else
+  (void)t;
+  return false;
+#endif
+}
+
+void gemm_act_mins_token(const ActQ8_K* x, int t, int n, int64_t blocks, uint16_t* mins, float* d) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AMX_INT8__) && \
+    defined(__AMX_TILE__)
+  for (int64_t b = 0; b < blocks; ++b) {
+    uint16_t* row = mins + ((size_t(t / 16) * size_t(blocks) + size_t(b)) * 16 + size_t(t % 16)) * 32;
+    if (x) {
+      mins_row(x[b], row);
+      d[size_t(b) * size_t(n) + size_t(t)] = x[b].d;
+    } else {
+      std::memset(row, 0, 64);
+    }
+  }
+#else
+  (void)x, (void)t, (void)n, (void)blocks, (void)mins, (void)d;
+#endif
+}
 
 bool gemm_act_tiles(DType t) {
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AMX_INT8__) && \

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+#include "common/thread_scratch.h"
 #include "engine/cpu_gemm_neon.h"
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_neon.h"
@@ -213,8 +214,8 @@ class ActScratch {
 
  private:
   static std::vector<uint8_t>& shared() {
-    thread_local std::vector<uint8_t> buf;
-    return buf;
+    thread_local ThreadScratch<std::vector<uint8_t>> buf;  // common/thread_scratch.h: why
+    return buf.get();
   }
   static bool& busy() {
     thread_local bool flag = false;
@@ -252,16 +253,23 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     // The AMX K-quant GEMMs read the quants again as 16-token tiles (MatmulJob::act_tiles).
     const int64_t kb = w.cols / QK_K;
     const size_t tile_bytes = gemm && k_quant && gemm_act_tiles(w.type) ? size_t((n + 15) / 16) * 16 * size_t(w.cols) : 0;
+    // The AMX Q4_K / Q5_K GEMM also reads each block's mins row and d per token (MatmulJob::act_mins, act_d).
+    const bool mins = tile_bytes && gemm_act_mins(w.type);
+    const size_t mins_bytes = mins ? tile_bytes / 4 : 0, d_bytes = mins ? (size_t(n * kb) * sizeof(float) + 63) / 64 * 64 : 0;
     const size_t act_bytes = (job.act_stride * size_t(n) + 63) / 64 * 64;
     const size_t sums_bytes = (size_t(n * sum_blocks) * sizeof(int32_t) + 63) / 64 * 64;
-    scratch.emplace(act_bytes + sums_bytes + tile_bytes + 64);
+    scratch.emplace(act_bytes + sums_bytes + tile_bytes + mins_bytes + d_bytes + 64);
     uint8_t* act = scratch->data();
     int32_t* sums = reinterpret_cast<int32_t*>(act + act_bytes);
     int8_t* tiles = tile_bytes ? reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(act + act_bytes + sums_bytes) + 63) / 64 * 64) : nullptr;
     auto tile_row = [&](int t, int64_t b) { return tiles + ((size_t(t / 16) * size_t(kb) + size_t(b)) * 16 + size_t(t % 16)) * QK_K; };
+    uint16_t* mins_rows = mins ? reinterpret_cast<uint16_t*>(tiles + tile_bytes) : nullptr;
+    float* act_d = mins ? reinterpret_cast<float*>(tiles + tile_bytes + mins_bytes) : nullptr;
     if (tiles)
-      for (int t = n; t % 16; ++t)
+      for (int t = n; t % 16; ++t) {
         for (int64_t b = 0; b < kb; ++b) std::memset(tile_row(t, b), 0, QK_K);
+        if (mins) gemm_act_mins_token(nullptr, t, n, kb, mins_rows, act_d);
+      }
     auto quantize_token = [&](int t, int) {
       const float* xt = x + size_t(t) * size_t(w.cols);
       if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols,
@@ -270,6 +278,7 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
       if (tiles)
         for (int64_t b = 0; b < kb; ++b)
           std::memcpy(tile_row(t, b), reinterpret_cast<const ActQ8_K*>(act + size_t(t) * job.act_stride)[b].qs, QK_K);
+      if (mins) gemm_act_mins_token(reinterpret_cast<const ActQ8_K*>(act + size_t(t) * job.act_stride), t, n, kb, mins_rows, act_d);
       for (int64_t b = 0; b < sum_blocks; ++b) {
         const int8_t* q = reinterpret_cast<const ActQ8_0x2*>(act + size_t(t) * job.act_stride)[b / 2].qs + QK8_0 * (b % 2);
         int32_t s = 0;
@@ -279,6 +288,8 @@ void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int
     };
     if (sum_blocks) job.act_sums = sums;
     job.act_tiles = tiles;
+    job.act_mins = mins_rows;
+    job.act_d = act_d;
     if (n >= 4) pool.parallel_for(n, quantize_token);
     else for (int t = 0; t < n; ++t) quantize_token(t, 0);
     job.act = act;

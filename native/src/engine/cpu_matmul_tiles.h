@@ -35,6 +35,11 @@ struct MatmulJob {
   // AMX GEMMs of K-quants (gemm_act_tiles): the quants of each 16-token tile block by block, as one AMX A
   // operand each: [tile][block][16 tokens][256 bytes], 64-byte aligned, tokens past n zero.
   const int8_t* act_tiles = nullptr;
+  // The AMX GEMM of Q4_K / Q5_K (gemm_act_mins), made once per call rather than per task: each token's mins'
+  // BF16 A row per block in act_tiles' order ([tile][block][16 tokens][32], 64-byte aligned, tokens past n
+  // zero) and the activations' d side by side ([block][token]).
+  const uint16_t* act_mins = nullptr;
+  const float* act_d = nullptr;
 
   const uint8_t* weight_row(int64_t r) const { return static_cast<const uint8_t*>(w->data) + size_t(r) * w->row_bytes; }
   const uint8_t* act_row(int t) const { return act + size_t(t) * act_stride; }
@@ -101,6 +106,9 @@ RowsFn gemm_fn_q5_0();
 RowsFn gemm_fn_q5_1();
 RowsFn gemm_fn_q8_0();
 bool gemm_act_tiles(DType t);  // whether gemm_fn_<t>() reads MatmulJob::act_tiles
+bool gemm_act_mins(DType t);   // whether gemm_fn_<t>() reads MatmulJob::act_mins and act_d
+// Token t's act_mins rows and act_d entries (x: its activation blocks; null: a zero row for a token past n).
+void gemm_act_mins_token(const ActQ8_K* x, int t, int n, int64_t blocks, uint16_t* mins, float* d);
 int gemm_min_n();
 
 // Rows [r0, r1) of tokens [tok, tok + T).
