@@ -1,11 +1,12 @@
-// Attention has the same bits in every CPU kernel variant this CPU runs: x86-64's v3 (AVX2, cpu_attention_avx2.h
-// and cpu_ops.cpp's 8-lane exp), avx512 and amx; arm64's generic (scalar), neon, dotprod and i8mm. Each variant's
-// own backend (make_variant_backend, not the one FRSPEC_CPU_VARIANT picks) runs the same cases: a causal prompt
-// chunk, a decode step, a batch, trees (a row's visible slots not contiguous), at the real models' GQA shapes and
-// at odd ones (a group larger than a pass, head_dim not a multiple of 16), with moderate and peaked queries (most
-// weights negligible). Every output float must equal the first variant's. A token's attention then does not
-// depend on the machine's variant either, only its matmuls' rounding does. (Including engine/cpu_variant.h makes
-// CMake build this program once per variant, tests/variant/; main() compares the same variants in any of them.)
+// Attention and SwiGLU (whose exp is the softmax's) have the same bits in every CPU kernel variant this CPU runs:
+// x86-64's v3 (AVX2: cpu_attention_avx2.h, cpu_ops.cpp's 8-lane exp), avx512 and amx; arm64's generic (scalar),
+// neon, dotprod and i8mm. Each variant's own backend (make_variant_backend, not the one FRSPEC_CPU_VARIANT picks)
+// runs the same cases: a causal prompt chunk, a decode step, a batch, trees (a row's visible slots not
+// contiguous), at the real models' GQA shapes and at odd ones (a group larger than a pass, head_dim not a multiple
+// of 16), with moderate and peaked queries (most weights negligible); SwiGLU rows with gates up to +-120. Every
+// output float must equal the first variant's. A token's attention then does not depend on the machine's variant
+// either, only its matmuls' rounding does. (Including engine/cpu_variant.h makes CMake build this program once per
+// variant, tests/variant/; main() compares the same variants in any of them.)
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +68,19 @@ std::vector<float> attention_outputs(Backend& b) {
   return all;
 }
 
+// SwiGLU of rows with gates from -120 to 120 (exp's arguments past +-87, where it leaves the plain path) and
+// a length that is not a multiple of the vector width.
+std::vector<float> swiglu_outputs(Backend& b) {
+  const int rows = 4, d = 1003;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> wide(-120.f, 120.f);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  std::vector<float> g(size_t(rows) * d), u(g.size()), out(g.size());
+  for (size_t i = 0; i < g.size(); ++i) g[i] = i % 3 ? nd(rng) : wide(rng), u[i] = nd(rng);
+  b.swiglu(g.data(), u.data(), out.data(), rows, d);
+  return out;
+}
+
 }  // namespace
 
 int main() {
@@ -81,19 +95,21 @@ int main() {
   std::vector<float> first;
   for (const Variant& v : runnable) {
     auto b = v.make(2);
-    const std::vector<float> out = attention_outputs(*b);
+    std::vector<float> out = attention_outputs(*b);
+    const std::vector<float> swiglu = swiglu_outputs(*b);
+    out.insert(out.end(), swiglu.begin(), swiglu.end());
     if (first.empty()) {
       first = out;
-      std::printf("%s: %zu attention outputs\n", v.name.c_str(), out.size());
+      std::printf("%s: %zu attention and SwiGLU outputs\n", v.name.c_str(), out.size());
       continue;
     }
     size_t differ = 0;
     for (size_t i = 0; i < out.size(); ++i) differ += std::memcmp(&out[i], &first[i], sizeof(float)) != 0;
-    CHECK(out.size() == first.size() && differ == 0, "%s: attention differs from %s's in %zu of %zu outputs",
+    CHECK(out.size() == first.size() && differ == 0, "%s: attention/SwiGLU differ from %s's in %zu of %zu outputs",
           v.name.c_str(), runnable[0].name.c_str(), differ, out.size());
-    std::printf("%s: %zu attention outputs, %zu differ from %s\n", v.name.c_str(), out.size(), differ,
+    std::printf("%s: %zu attention and SwiGLU outputs, %zu differ from %s\n", v.name.c_str(), out.size(), differ,
                 runnable[0].name.c_str());
   }
   std::printf("variants compared: %zu\n", runnable.size());
-  return check_result("attention has the same bits in every variant this CPU runs");
+  return check_result("attention and SwiGLU have the same bits in every variant this CPU runs");
 }

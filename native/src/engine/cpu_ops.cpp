@@ -113,6 +113,16 @@ void swiglu_row(const float* gate, const float* up, float* out, int d) {
     const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, vexp(_mm512_sub_ps(_mm512_setzero_ps(), g))));
     _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(k, up + i)));
   }
+#elif defined(FRSPEC_AVX2_OPS)
+  // The avx512 variant's operations lane for lane (vexp8 == vexp), so the same bits; the tail through masks.
+  const __m256 one = _mm256_set1_ps(1.f);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int i = 0; i < d; i += 8) {
+    const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(d - i), lane);
+    const __m256 g = _mm256_maskload_ps(gate + i, k);
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, vexp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+    _mm256_maskstore_ps(out + i, k, _mm256_mul_ps(silu, _mm256_maskload_ps(up + i, k)));
+  }
 #else
   for (int i = 0; i < d; ++i) {
     const float g = gate[i];
