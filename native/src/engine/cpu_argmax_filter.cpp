@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "engine/cpu_argmax_amx.h"
+#include "engine/cpu_argmax_neon.h"
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_ops.h"
 #include "engine/quant.h"
@@ -14,17 +15,32 @@
 #include <immintrin.h>
 #define FRSPEC_ARGMAX_FILTER_VNNI 1
 #endif
+// The filter runs where its integer dot products have vector code: AVX-512 VNNI (below), arm64 NEON
+// (cpu_argmax_neon.h: the neon, dotprod and i8mm variants).
+#if defined(FRSPEC_ARGMAX_FILTER_VNNI) || defined(FRSPEC_ARGMAX_FILTER_NEON)
+#define FRSPEC_ARGMAX_FILTER_SIMD 1
+#endif
 
 namespace frspec::FRSPEC_CPU {
 namespace {
 
-#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
+#if defined(FRSPEC_ARGMAX_FILTER_SIMD)
 // The smallest float >= v (v >= 0).
 float round_up(double v) {
   float f = float(v);
   if (double(f) < v) f = std::nextafter(f, std::numeric_limits<float>::infinity());
   return f;
 }
+
+struct RowQuant {
+  float s = 0;
+  double amax = 0, err = 0, abs_q = 0;
+  int32_t sum_q = 0;
+  bool finite = true;
+};
+#endif
+
+#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
 
 // The integer dot products sum_j q[row][j] * r_k[j] of one block of 16 rows stored interleaved (for each
 // group of 4 columns, 16 rows x 4 bytes) with N rounded x rows r_k (r_stride bytes apart): each lane
@@ -49,13 +65,6 @@ inline void dot16_u8s8(const uint8_t* r, size_t r_stride, const int8_t* qt, int 
     out[k] = sum;
   }
 }
-
-struct RowQuant {
-  float s = 0;
-  double amax = 0, err = 0, abs_q = 0;
-  int32_t sum_q = 0;
-  bool finite = true;
-};
 
 // One row of W in 8 bits: s = max|w| / 127, q_j = round(w_j / s) clamped to [-127, 127], stored at
 // q[(j / 4) * 64 + j % 4] (the filter's interleaved layout), with what the bounds need: err = max |w_j - s q_j|
@@ -147,12 +156,43 @@ inline __m512 approx_logits(const float* scale, const int32_t* q_sum, __m512i do
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(scale), _mm512_set1_ps(t)),
                        _mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(dots, q_sum128)));
 }
+#elif defined(FRSPEC_ARGMAX_FILTER_NEON)
+// quantize_row_8bit as above in plain C++ (once per head; the dot products are the filter's time): the same
+// s and rounding to nearest even, err measured in double.
+RowQuant quantize_row_8bit(DType type, const uint8_t* src, float* row, int cols, int8_t* q) {
+  dequantize_row(type, src, row, cols);
+  RowQuant r;
+  float amax = 0;
+  bool nan = false;
+  for (int j = 0; j < cols; ++j) nan |= row[j] != row[j], amax = std::max(amax, std::fabs(row[j]));
+  r.finite = !nan && std::isfinite(amax);
+  r.amax = amax;
+  r.s = float(double(amax) / 127);
+  if (!(r.s > 0) || !r.finite) {  // all zeros (or unusable): q = 0, err = amax
+    for (int j = 0; j < cols; ++j) q[(j / 4) * 64 + j % 4] = 0;
+    r.err = amax;
+    return r;
+  }
+  for (int j = 0; j < cols; ++j) {
+    const float qf = std::min(127.f, std::max(-127.f, std::nearbyint(row[j] / r.s)));
+    const int qi = int(qf);
+    q[(j / 4) * 64 + j % 4] = int8_t(qi);
+    r.err = std::max(r.err, std::fabs(double(row[j]) - double(r.s) * qf));
+    r.sum_q += qi;
+    r.abs_q += std::abs(qi);
+  }
+  return r;
+}
+
+// The approximate logit a_i = s_i t dot_i (dot_i: the exact sum_j q_ij r_j) and its bound B_i, the same
+// arithmetic as the AVX-512 code's approx_logits and score_pass.
+inline float approx_logit(float scale, float t, int32_t dot) { return scale * t * float(dot); }
 #endif
 
 }  // namespace
 
 bool ArgmaxFilter::applicable(const Weight& w) {
-#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
+#if defined(FRSPEC_ARGMAX_FILTER_SIMD)
   // (cols <= 16384 keeps the integer dot products inside int32: 255 * 127 * 16384 < 2^31)
   return (w.type == DType::F32 || w.type == DType::F16 || w.type == DType::BF16) && w.cols % 16 == 0 &&
          w.cols >= 16 && w.cols <= 16384 && w.rows > 0;
@@ -174,7 +214,7 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : 
   abs_sum_.assign(padded, 0.f);
   q_sum_.assign(padded, 0);
   std::vector<uint8_t> bad(tasks(), 0);
-#if defined(FRSPEC_ARGMAX_FILTER_VNNI)  // (applicable() is false without it)
+#if defined(FRSPEC_ARGMAX_FILTER_SIMD)  // (applicable() is false without it)
   const double gamma = double(cols + 64) * std::ldexp(1.0, -23);
   pool_.parallel_for(tasks(), [&](int task, int) {
     std::vector<float> row(cols);
@@ -211,7 +251,7 @@ void ArgmaxFilter::argmax(const float* x, int n, float* logits, int32_t* out) {
   }
 }
 
-#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
+#if defined(FRSPEC_ARGMAX_FILTER_SIMD)
 void ArgmaxFilter::round_x(const float* x, int n, bool* ok) {
   const int cols = int(w_.cols);
   r_.resize(size_t(n) * cols);
@@ -239,7 +279,9 @@ void ArgmaxFilter::round_x(const float* x, int n, bool* ok) {
     ex_[i] = round_up(ex);
   }
 }
+#endif
 
+#if defined(FRSPEC_ARGMAX_FILTER_VNNI)
 void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
   const int rows = int(w_.rows), cols = int(w_.cols), tasks = this->tasks();
   task_lo_max_.resize(size_t(tasks) * n);
@@ -344,6 +386,82 @@ void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, flo
   *value = task_best_[k];
 }
 
+#elif defined(FRSPEC_ARGMAX_FILTER_NEON)
+// score_pass and approx_argmax of the AVX-512 code above, with the dot products of cpu_argmax_neon.h and
+// each block's 16 rows as a plain loop (their arithmetic is negligible beside the dot products).
+void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
+  const int rows = int(w_.rows), cols = int(w_.cols), tasks = this->tasks();
+  task_lo_max_.resize(size_t(tasks) * n);
+  task_found_.resize(size_t(tasks) * kMaxPass);
+  round_x(x, n, ok);
+
+  pool_.parallel_for(tasks, [&](int task, int) {
+    const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
+    float lo_max[kMaxPass];
+    for (int k = 0; k < n; ++k) lo_max[k] = -std::numeric_limits<float>::infinity();
+    std::vector<Candidate>* found = task_found_.data() + size_t(task) * kMaxPass;
+    for (int k = 0; k < n; ++k) found[k].clear();
+    int32_t dots[kMaxPass][16];
+    float hi[16];
+    for (int i = begin; i < end; i += 16) {
+      argmax_neon::block_dots(r_.data(), cols, q_.data() + size_t(i) * cols, cols, n, dots);  // the block is read once for all n
+      const int valid = std::min(16, end - i);
+      for (int k = 0; k < n; ++k) {
+        if (!ok[k]) continue;
+        for (int l = 0; l < valid; ++l) {
+          const float a = approx_logit(scale_[i + l], t_[k], dots[k][l]);
+          const float bound = std::fma(std::fabs(a), 1e-6f, std::fma(err_[i + l], l1_[k], abs_sum_[i + l] * ex_[k]) * 1.001f);
+          const float lo = a - bound;
+          if (lo > lo_max[k]) lo_max[k] = lo;
+          hi[l] = a + bound;
+        }
+        // lo_max is the largest a - B seen so far in this task: the final one (over all tasks) can only be
+        // higher, so only rows at or above it are kept. not (hi < lo_max), unordered included: a NaN keeps the row.
+        for (int l = 0; l < valid; ++l)
+          if (!(hi[l] < lo_max[k])) found[k].push_back({i + l, hi[l]});
+      }
+    }
+    for (int k = 0; k < n; ++k) task_lo_max_[size_t(task) * n + k] = lo_max[k];
+  });
+}
+
+void ArgmaxFilter::approx_argmax(const float* x, float* logits, int32_t* id, float* value) {
+  const int rows = int(w_.rows), cols = int(w_.cols);
+  bool ok = usable_;
+  if (ok) round_x(x, 1, &ok);
+  if (!ok) {  // non-finite W or x: the exact answer
+    *id = exact_argmax(x, logits);
+    *value = logits[*id];
+    return;
+  }
+  const int tasks = this->tasks();
+  task_best_.resize(tasks);
+  task_best_id_.resize(tasks);
+  const float t = t_[0];
+  pool_.parallel_for(tasks, [&](int task, int) {
+    const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
+    float best = -std::numeric_limits<float>::infinity();
+    int32_t best_row = begin;
+    int32_t dot[1][16];
+    for (int i = begin; i < end; i += 16) {
+      argmax_neon::block_dots(r_.data(), cols, q_.data() + size_t(i) * cols, cols, 1, dot);
+      for (int l = 0; l < std::min(16, end - i); ++l) {
+        const float a = approx_logit(scale_[i + l], t, dot[0][l]);
+        if (a > best) best = a, best_row = i + l;  // strictly greater: earlier rows win ties
+      }
+    }
+    task_best_[task] = best;
+    task_best_id_[task] = best_row;
+  });
+  int k = 0;
+  for (int task = 1; task < tasks; ++task)
+    if (task_best_[task] > task_best_[k]) k = task;
+  *id = task_best_id_[k];
+  *value = task_best_[k];
+}
+#endif
+
+#if defined(FRSPEC_ARGMAX_FILTER_SIMD)
 bool ArgmaxFilter::collect_candidates(int i, float lo, std::vector<int32_t>& ids) const {
   // Every row that might reach `lo`, in increasing id order (tasks in order, rows in order within a
   // task), so the first maximum later is the lowest id.

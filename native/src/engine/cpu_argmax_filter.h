@@ -14,7 +14,8 @@
 // ex, measured per call):  |sum w x - s_i t sum q r| <= e_i |x|_1 + ex * s_i sum_j |q_ij|, plus the F32
 // rounding of the kernel's own sum, <= gamma * max_j |w_ij| * |x|_1 with gamma = (cols + 64) * 2^-23
 // (twice the classic n * 2^-24), plus the rounding of a_i. Stored bound terms are rounded up, and B_i
-// gets a relative margin of 1e-3. Without AVX-512 VNNI the filter is not used (the plain GEMV is).
+// gets a relative margin of 1e-3. The dot products run on AVX-512 VNNI (AMX) or arm64 NEON (SDOT with dotprod:
+// cpu_argmax_neon.h); elsewhere (AVX2, the generic variant) the filter is not used (the plain GEMV is).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,7 +28,7 @@ namespace frspec::FRSPEC_CPU {
 
 class ArgmaxFilter {
  public:
-  // Whether W can be filtered here: a float type, columns a multiple of 16, a CPU build with VNNI.
+  // Whether W can be filtered here: a float type, columns a multiple of 16, a CPU build with VNNI or NEON.
   static bool applicable(const Weight& w);
   // Builds the 8-bit copy (once per LM head; parallel on the pool). The integer dot products run on AMX
   // tiles where the CPU has them (cpu_argmax_amx.h) unless allow_amx is false, else on AVX-512 VNNI.
