@@ -31,8 +31,8 @@ if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/
 fi
 
 # The programs, run on both CPU models. Left out under qemu (they run natively on x86 in `npm test`): engine_argmax_test
-# (the 8-bit LM-head prefilter is AVX-512 VNNI code; on arm64 it does not apply and the test only times the full
-# head: ~90 s of CPU per run under qemu), spec_sampling_test (100000 speculative samples of a tiny F32 model: the
+# (~1 CPU minute per run under qemu; the arm64 filter's dot products are cpu_argmax_neon.h, and the greedy tokens
+# below go through the filter: the demo target's head is F16), spec_sampling_test (100000 speculative samples of a tiny F32 model: the
 # statistics of shared code, minutes under qemu) and spec_loop_test (speculative loops on the demo models, many
 # minutes under qemu; its --covering 5 run below); their arm64 kernels are kernels_test's and engine_greedy_tokens'.
 programs=(gguf_dump gguf_fuzz kernels_test engine_ops_test engine_head_test engine_alloc_test tokenizer_selftest
