@@ -20,6 +20,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/thread_scratch.h"
 #include "engine/cpu_matmul_legacy.h"
 #include "engine/cpu_matmul_neon.h"
 
@@ -285,9 +286,13 @@ void tile(const MatmulJob& j, const Unit<Ty>* units, const SlotInfo* info, const
 
 template <class Ty>
 void gemm_rows(const MatmulJob& j, int64_t r0, int64_t r1) {
-  thread_local std::vector<Unit<Ty>> units;
-  thread_local std::vector<SlotInfo> info;
-  thread_local std::vector<int8_t> xz;
+  struct Scratch {
+    std::vector<Unit<Ty>> units;
+    std::vector<SlotInfo> info;
+    std::vector<int8_t> xz;
+  };
+  thread_local ThreadScratch<Scratch> scratch;  // common/thread_scratch.h: why
+  auto& [units, info, xz] = scratch.get();
   const int64_t nb = j.w->cols / Ty::kValues;
   if (units.size() < size_t(nb)) units.resize(size_t(nb));
   prepare_acts<Ty>(j, info, xz);
