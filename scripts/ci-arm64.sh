@@ -35,8 +35,8 @@ fi
 # below go through the filter: the demo target's head is F16), spec_sampling_test (100000 speculative samples of a tiny F32 model: the
 # statistics of shared code, minutes under qemu) and spec_loop_test (speculative loops on the demo models, many
 # minutes under qemu; its --covering 5 run below); their arm64 kernels are kernels_test's and engine_greedy_tokens'.
-programs=(gguf_dump gguf_fuzz kernels_test engine_ops_test engine_head_test engine_alloc_test tokenizer_selftest
-          tokenizer_vectors spec_verify_test)
+programs=(gguf_dump gguf_fuzz kernels_test engine_ops_test engine_variants_test engine_head_test engine_alloc_test
+          tokenizer_selftest tokenizer_vectors spec_verify_test)
 # Only these programs and the addon (no CUDA, no benchmarks).
 cmake -S native -B "$bin" -DCMAKE_TOOLCHAIN_FILE="$PWD/native/cmake/aarch64-linux-gnu.cmake" -DFRSPEC_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=Release -DFRSPEC_NODE_API_HEADERS="$PWD/node_modules/node-api-headers" >/dev/null
