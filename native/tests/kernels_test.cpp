@@ -622,6 +622,28 @@ static void test_gemm_random_blocks(ThreadPool* pools[3]) {
   }
 }
 
+// The AMX Q4_K / Q5_K GEMM's larger loops: 2100 rows (at 1 thread, tasks of 17 row groups: outputs stored in
+// batches of 8, float sums in a ring of 16 groups), 10 blocks per row (n = 256: two block chunks, float sums of
+// every group kept across them; n = 64: one chunk), bias on: every token == its GEMV, 1 and 2 threads.
+static void test_gemm_large_q4_K(ThreadPool* pools[3]) {
+  const int64_t rows = 2100, cols = 10 * QK_K;
+  const std::vector<float> x = random_values(size_t(256 * cols));
+  const std::vector<float> bias = random_values(size_t(rows));
+  for (DType t : {DType::Q4_K, DType::Q5_K}) {
+    const std::vector<uint8_t> bytes = quantize_matrix(t, random_values(size_t(rows * cols), 0.05f), rows, cols);
+    const Weight w = cpu_weight(t, rows, cols, bytes.data());
+    std::vector<float> gemv(size_t(256 * rows));
+    for (int tk = 0; tk < 256; ++tk) cpu_matmul(*pools[0], w, x.data() + size_t(tk) * cols, gemv.data() + size_t(tk) * rows, 1, bias.data());
+    for (int n : {64, 256})
+      for (int p = 0; p < 2; ++p) {
+        std::vector<float> y(size_t(n) * rows, NAN);
+        cpu_matmul(*pools[p], w, x.data(), y.data(), n, bias.data());
+        CHECK(std::memcmp(y.data(), gemv.data(), y.size() * 4) == 0, "%s %lldx%lld n=%d (%d threads): a token's outputs differ from its GEMV",
+              dtype_name(t), (long long)rows, (long long)cols, n, pools[p]->size());
+      }
+  }
+}
+
 // NaN in the activations reaches the outputs for every type (quantizing must not clamp it away), and a
 // matmul issued from inside a pool task (nested) gives the same bits as from outside.
 static void test_nan_and_nesting(ThreadPool& pool) {
@@ -766,6 +788,7 @@ int main() {
   test_gemm_paths(pools);
   test_q6_K_gemm_all_bytes(pools);
   test_gemm_random_blocks(pools);
+  test_gemm_large_q4_K(pools);
   test_nan_and_nesting(p2);
   test_rows(p2);
   test_bad_input(p2);
