@@ -71,15 +71,17 @@ void test_rms_norm_batch_bits(Backend& b) {
 }
 
 void test_rope(Backend& b) {
-  const int n = 3, heads = 2, hd = 16;
-  const std::vector<int32_t> pos = {0, 7, 1000};
+  // Twice through the variants (the CPU backend keeps each position's angles while the frequencies stay the
+  // same); the last position is past what it keeps.
+  const int n = 4, heads = 2, hd = 16;
+  const std::vector<int32_t> pos = {0, 7, 1000, (1 << 20) + 3};
   const std::vector<float> ff = {1, 1, 2, 4, 8, 8, 8, 8};
-  for (int variant = 0; variant < 4; ++variant) {
+  for (int variant = 0; variant < 8; ++variant) {
     RopeParams p;
     p.theta = 10000.f;
     p.neox = variant % 2 == 0;
-    p.freq_factors = variant >= 2 ? ff.data() : nullptr;
-    p.rot_dims = variant == 3 ? 8 : 0;
+    p.freq_factors = variant % 4 >= 2 ? ff.data() : nullptr;
+    p.rot_dims = variant % 4 == 3 ? 8 : 0;
     const int rot = p.rot_dims ? p.rot_dims : hd;
     auto x = randn(n * heads * hd), y = x;
     b.rope(y.data(), pos.data(), n, heads, hd, p);

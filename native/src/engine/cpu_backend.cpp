@@ -116,20 +116,24 @@ class CpuBackend final : public Backend {
   }
   void rope(float* x, const int32_t* pos, int n, int n_heads, int head_dim, const RopeParams& p) override {
     if (head_dim > 1024) throw std::invalid_argument("rope: head_dim above 1024");
-    double inv_freq[512];
-    cpu::rope_inv_freq(head_dim, p, inv_freq);
+    const float* cs = rope_table(pos, n, head_dim, p);
     const int half = (p.rot_dims > 0 ? p.rot_dims : head_dim) / 2;
     rows(n, [&](int i) {
-      float cs[1024];  // cos/sin pairs
-      cpu::rope_angles(pos[i], half, inv_freq, cs);
-      cpu::rope_apply(x + size_t(i) * n_heads * head_dim, n_heads, head_dim, p, cs);
+      float own[1024];  // cos/sin pairs of a position the table does not keep
+      const bool kept = pos[i] >= 0 && pos[i] < kRopeMaxPos;
+      if (!kept) cpu::rope_angles(pos[i], half, rope_.inv_freq.data(), own);
+      cpu::rope_apply(x + size_t(i) * n_heads * head_dim, n_heads, head_dim, p, kept ? cs + size_t(pos[i]) * 2 * half : own);
     });
   }
   void swiglu(const float* gate, const float* up, float* out, int n, int d) override {
     rows(n, [&](int i) { cpu::swiglu_row(gate + size_t(i) * d, up + size_t(i) * d, out + size_t(i) * d, d); });
   }
   void add(float* y, const float* x, size_t n) override {
-    for (size_t i = 0; i < n; ++i) y[i] += x[i];
+    // A prompt chunk's residual (256 x 1536 floats) in parts across the threads; a decode step's on this one.
+    constexpr size_t kPart = 16384;
+    pool_.parallel_for(int((n + kPart - 1) / kPart), [&](int t, int) {
+      for (size_t i = size_t(t) * kPart, e = std::min(n, i + kPart); i < e; ++i) y[i] += x[i];
+    });
   }
 
   void copy_rows(float* dst, size_t dst_stride, const float* src, size_t src_stride, int n, int cols) override {
@@ -257,6 +261,32 @@ class CpuBackend final : public Backend {
     });
     return dst;
   }
+  // RoPE's cos/sin pairs by position: the same for every layer and for q and k, so computed once (in double,
+  // cpu::rope_angles) and kept while the frequencies stay bitwise the same. Returns the table: position p's
+  // pairs at p * rot_dims for p in [0, kRopeMaxPos) (a row at another position computes its own from
+  // rope_.inv_freq).
+  static constexpr int32_t kRopeMaxPos = 1 << 20;
+  const float* rope_table(const int32_t* pos, int n, int head_dim, const RopeParams& p) {
+    const int half = (p.rot_dims > 0 ? p.rot_dims : head_dim) / 2;
+    double inv_freq[512];
+    cpu::rope_inv_freq(head_dim, p, inv_freq);
+    if (half != rope_.half || (half > 0 && std::memcmp(inv_freq, rope_.inv_freq.data(), size_t(half) * sizeof(double)) != 0)) {
+      rope_.half = half;
+      rope_.inv_freq.assign(inv_freq, inv_freq + half);
+      rope_.cs.clear();
+      rope_.have.clear();
+    }
+    for (int i = 0; i < n; ++i) {
+      if (pos[i] < 0 || pos[i] >= kRopeMaxPos) continue;
+      const size_t at = size_t(pos[i]);
+      if (at >= rope_.have.size()) {
+        rope_.have.resize(std::max(at + 1, 2 * rope_.have.size()), 0);
+        rope_.cs.resize(rope_.have.size() * 2 * size_t(half));
+      }
+      if (!rope_.have[at]) cpu::rope_angles(pos[i], half, inv_freq, rope_.cs.data() + at * 2 * half), rope_.have[at] = 1;
+    }
+    return rope_.cs.data();
+  }
   ArgmaxFilter& filter(const Weight& w) {  // the 8-bit copy of w, built on first use
     std::unique_ptr<ArgmaxFilter>& f = filters_[w.data];
     if (!f || f->rows() != w.rows) f = std::make_unique<ArgmaxFilter>(pool_, w);
@@ -276,6 +306,12 @@ class CpuBackend final : public Backend {
   std::unordered_map<const void*, std::vector<uint8_t>> gathered_;
   std::unordered_map<const void*, std::unique_ptr<ArgmaxFilter>> filters_;  // by LM head data
   bool use_argmax_filter_ = true;
+  struct RopeTable {
+    int half = -1;  // none yet
+    std::vector<double> inv_freq;
+    std::vector<float> cs;       // [position][half pairs]
+    std::vector<uint8_t> have;   // [position]: cs filled
+  } rope_;
 };
 
 }  // namespace
