@@ -144,6 +144,7 @@ class CpuBackend final : public Backend {
     if (s.n_layers <= 0 || s.n_kv_heads <= 0 || s.head_dim <= 0 || s.capacity <= 0 || s.head_dim > 1024)
       throw std::invalid_argument("create_kv: invalid KV cache shape");
     for (cpu::AttentionScratch& a : scratch_) a.reserve(s.capacity);
+    rope_.positions = std::max(rope_.positions, size_t(std::min(s.capacity, kRopeMaxPos)));
     return std::make_unique<CpuKvCache>(s);
   }
 
@@ -280,7 +281,7 @@ class CpuBackend final : public Backend {
       if (pos[i] < 0 || pos[i] >= kRopeMaxPos) continue;
       const size_t at = size_t(pos[i]);
       if (at >= rope_.have.size()) {
-        rope_.have.resize(std::max(at + 1, 2 * rope_.have.size()), 0);
+        rope_.have.resize(std::max({at + 1, 2 * rope_.have.size(), rope_.positions}), 0);
         rope_.cs.resize(rope_.have.size() * 2 * size_t(half));
       }
       if (!rope_.have[at]) cpu::rope_angles(pos[i], half, inv_freq, rope_.cs.data() + at * 2 * half), rope_.have[at] = 1;
@@ -311,6 +312,7 @@ class CpuBackend final : public Backend {
     std::vector<double> inv_freq;
     std::vector<float> cs;       // [position][half pairs]
     std::vector<uint8_t> have;   // [position]: cs filled
+    size_t positions = 0;        // the largest KV cache's slots: the table's first size (decoding then allocates nothing)
   } rope_;
 };
 
