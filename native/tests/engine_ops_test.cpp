@@ -107,6 +107,24 @@ void test_swiglu(Backend& b) {
   for (int i = 0; i < 300; ++i) close(o[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-5, "swiglu");
 }
 
+// K/V written as one prompt chunk (the CPU backend splits it into tasks of 16-slot blocks and heads) land as
+// one token at a time does: every query row's attention over the two caches has the same bits.
+void test_kv_write_batch(Backend& b) {
+  const int kv_heads = 2, heads = 4, hd = 64, first = 5, n = 70, cap = 80;
+  auto one = b.create_kv({1, kv_heads, hd, cap}), batch = b.create_kv({1, kv_heads, hd, cap});
+  const size_t kv_row = size_t(kv_heads) * hd, row = size_t(heads) * hd;
+  std::vector<float> K = randn(size_t(first + n) * kv_row), V = randn(size_t(first + n) * kv_row);
+  b.kv_write(*one, 0, K.data(), V.data(), 0, first);
+  b.kv_write(*batch, 0, K.data(), V.data(), 0, first);
+  for (int i = first; i < first + n; ++i) b.kv_write(*one, 0, K.data() + i * kv_row, V.data() + i * kv_row, i, 1);
+  b.kv_write(*batch, 0, K.data() + first * kv_row, V.data() + first * kv_row, first, n);
+  auto q = randn(size_t(n) * row);
+  std::vector<float> a(q.size()), c(q.size());
+  b.attention(*one, 0, q.data(), a.data(), first, n, nullptr, heads, 0.125f);
+  b.attention(*batch, 0, q.data(), c.data(), first, n, nullptr, heads, 0.125f);
+  check(std::memcmp(a.data(), c.data(), a.size() * sizeof(float)) == 0, "kv_write of a 70-token chunk == 70 single writes");
+}
+
 // A query row's attention has the same bits whatever batch it comes in: row i of a causal batch of n equals
 // the same token evaluated alone (n_past + i committed), and row i of a tree batch equals row i of the
 // batch cut after it (rows are scored in passes of up to cpu::kMaxQueries query vectors: other n, other passes).
@@ -251,6 +269,7 @@ int main() {
       test_attention_batch_bits(*b, s.kv_heads, s.heads, s.head_dim);
       test_attention_batch_bits(*b, s.kv_heads, s.heads, s.head_dim, 40.f);
     }
+    test_kv_write_batch(*b);
     test_argmax_topk(*b);
   }
   return check_result("all engine op tests passed");

@@ -153,12 +153,23 @@ class CpuBackend final : public Backend {
     const KvCacheShape& s = kv.shape();
     check_slots(s, layer, first_slot, n);
     const size_t row = size_t(s.n_kv_heads) * s.head_dim;
-    for (int i = 0; i < n; ++i)
-      for (int h = 0; h < s.n_kv_heads; ++h) {
+    auto write = [&](int i0, int i1, int h) {
+      for (int i = i0; i < i1; ++i) {
         cpu::store_key(kv.k(layer, h), s.head_dim, first_slot + i, k + i * row + size_t(h) * s.head_dim);
         std::memcpy(kv.v(layer, h) + size_t(first_slot + i) * s.head_dim, v + i * row + size_t(h) * s.head_dim,
                     s.head_dim * sizeof(float));
       }
+    };
+    if (n < 32) {
+      for (int h = 0; h < s.n_kv_heads; ++h) write(0, n, h);
+      return;
+    }
+    // A prompt chunk: tasks of (head, 16-slot key block), so no two tasks write the same cache lines.
+    const int b0 = first_slot / cpu::kKvBlock, blocks = (first_slot + n - 1) / cpu::kKvBlock - b0 + 1;
+    pool_.parallel_for(blocks * s.n_kv_heads, [&](int task, int) {
+      const int b = b0 + task / s.n_kv_heads, h = task % s.n_kv_heads;
+      write(std::max(0, b * cpu::kKvBlock - first_slot), std::min(n, (b + 1) * cpu::kKvBlock - first_slot), h);
+    });
   }
 
   void kv_move(KvCache& kv_, const int32_t* src, const int32_t* dst, int n) override {
