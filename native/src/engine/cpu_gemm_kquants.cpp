@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "engine/cpu_argmax_amx.h"
+#include "engine/cpu_gemm_amx_units.h"
 #include "engine/cpu_gemm_packed.h"
 #include "engine/cpu_matmul_kscales.h"
 
@@ -369,12 +370,10 @@ FRSPEC_INLINE void amx_float_step_q4_K(const TileSums& s, int q) {
 template <class Block>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   thread_local AmxQ4KScratch scratch;
-  const int64_t nb = j.w->cols / QK_K;
+  const AmxUnitWalk<Block> walk(j, r0, r1);
+  const int64_t nb = walk.nb, groups = walk.groups, chunk = walk.chunk;
   const int n = j.n;
-  const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
   const int tiles_n = (n + 15) / 16;
-  // Blocks per chunk: all tokens' activation blocks of a chunk within ~512 KB.
-  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
   const bool one_chunk = chunk >= nb;
   std::vector<Row16>& acc = scratch.acc;
   std::vector<Row16>& msums = scratch.msums;
@@ -401,41 +400,18 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
       }
     }
   };
-  // Units in order: chunk by chunk, in each group by group, block by block.
-  struct Unit {
-    int64_t g, b, c0, c1;
-  };
-  auto next_unit = [&](const Unit& u, Unit& v) {
-    v = u;
-    if (++v.b < v.c1) return true;
-    v.b = v.c0;
-    if (++v.g < groups) return true;
-    v.g = 0;
-    v.c0 = v.b = u.c1;
-    v.c1 = std::min(nb, v.c1 + chunk);
-    return v.c0 < nb;
-  };
-  auto prefetch_unit = [&](const Unit& u) {
-    const int64_t row = r0 + u.g * kGroup;
-    for (int r = 0; r < kGroup && row + r < r1; ++r) {
-      const char* a = reinterpret_cast<const char*>(reinterpret_cast<const Block*>(j.weight_row(row + r)) + u.b);
-      for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(a + off, _MM_HINT_T0);
-      _mm_prefetch(a + sizeof(Block) - 1, _MM_HINT_T0);
-    }
-  };
-  auto unit_valid = [&](const Unit& u) { return int(std::min<int64_t>(kGroup, r1 - (r0 + u.g * kGroup))); };
 
   amx::TileScope tiles(amx_config(16));
   alignas(64) PackedQ4KAmx pk[2];
   alignas(64) TileSums sums[2];
   AmxPackState<Block> st;
-  Unit u{0, 0, 0, std::min(nb, chunk)};
-  for (int piece = 0; piece < kPackPieces; ++piece) pack_q4_K_amx_piece<Block>(j, r0, unit_valid(u), 0, piece, st, pk[0]);
+  AmxUnit u = walk.first();
+  for (int piece = 0; piece < kPackPieces; ++piece) pack_q4_K_amx_piece<Block>(j, r0, walk.valid(u), 0, piece, st, pk[0]);
   int slot = 0, issued = 0;
   for (;;) {
-    Unit next, after;
-    const bool has_next = next_unit(u, next);
-    if (has_next && next_unit(next, after)) prefetch_unit(after);
+    AmxUnit next, after;
+    const bool has_next = walk.next(u, next);
+    if (has_next && walk.next(next, after)) walk.prefetch(after);
     const PackedQ4KAmx& p = pk[slot];
     PackedQ4KAmx& pn = pk[slot ^ 1];
     float* ms = msums[size_t(slot) * size_t(tiles_n) * 16].v;
@@ -462,7 +438,7 @@ void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
 #undef FRSPEC_AMX_Q4K_MINS
     }
     int piece = has_next ? 0 : kPackPieces;
-    const int next_valid = has_next ? unit_valid(next) : 0;
+    const int next_valid = has_next ? walk.valid(next) : 0;
     const int64_t next_row = r0 + next.g * kGroup;
     for (int tt = 0; tt < tiles_n; tt += 2) {
       const bool two = tt + 1 < tiles_n;  // else an odd last tile, alone

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/cpu_argmax_amx.h"
+#include "engine/cpu_gemm_amx_units.h"
 #include "engine/cpu_gemm_packed.h"
 
 namespace frspec::FRSPEC_CPU::kernels {
@@ -135,11 +136,10 @@ FRSPEC_INLINE void float_step_q6_K(const Q6KTileSums& s, size_t stride, int q) {
 void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   if (!j.act_tiles) return gemm_fn_q6_K()(j, r0, r1);  // cpu_matmul makes them (gemm_act_tiles); VNNI otherwise
   thread_local std::vector<Row16> acc_buf;
-  const int64_t nb = j.w->cols / QK_K;
+  const AmxUnitWalk<BlockQ6_K> walk(j, r0, r1);
+  const int64_t nb = walk.nb, groups = walk.groups, chunk = walk.chunk;
   const int n = j.n;
-  const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
   const int tiles_n = (n + 15) / 16;
-  const int64_t chunk = std::max<int64_t>(1, int64_t(512 * 1024) / (int64_t(n) * int64_t(QK_K)));
   const bool one_chunk = chunk >= nb;
   acc_buf.resize(size_t(one_chunk ? std::min<int64_t>(2, groups) : groups) * size_t(n));
   float* const acc0 = acc_buf[0].v;
@@ -156,47 +156,25 @@ void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
       _mm512_mask_storeu_ps(j.y + size_t(t) * size_t(j.w->rows) + size_t(row), mask, j.bias ? _mm512_add_ps(v, bias) : v);
     }
   };
-  struct Unit {
-    int64_t g, b, c0, c1;
-  };
-  auto next_unit = [&](const Unit& u, Unit& v) {
-    v = u;
-    if (++v.b < v.c1) return true;
-    v.b = v.c0;
-    if (++v.g < groups) return true;
-    v.g = 0;
-    v.c0 = v.b = u.c1;
-    v.c1 = std::min(nb, v.c1 + chunk);
-    return v.c0 < nb;
-  };
-  auto prefetch_unit = [&](const Unit& u) {
-    const int64_t row = r0 + u.g * kGroup;
-    for (int r = 0; r < kGroup && row + r < r1; ++r) {
-      const char* a = reinterpret_cast<const char*>(reinterpret_cast<const BlockQ6_K*>(j.weight_row(row + r)) + u.b);
-      for (size_t off = 0; off < sizeof(BlockQ6_K); off += 64) _mm_prefetch(a + off, _MM_HINT_T0);
-      _mm_prefetch(a + sizeof(BlockQ6_K) - 1, _MM_HINT_T0);
-    }
-  };
-  auto unit_valid = [&](const Unit& u) { return int(std::min<int64_t>(kGroup, r1 - (r0 + u.g * kGroup))); };
 
   amx::TileScope tiles(config_q6_K());
   alignas(64) PackedQ6KAmx pk[2];
   alignas(64) Q6KTileSums sums[2];
   Q6KPackState st;
-  Unit u{0, 0, 0, std::min(nb, chunk)};
-  for (int piece = 0; piece < kPackPieces; ++piece) pack_q6_K_amx_piece(j, r0, unit_valid(u), 0, piece, st, pk[0]);
+  AmxUnit u = walk.first();
+  for (int piece = 0; piece < kPackPieces; ++piece) pack_q6_K_amx_piece(j, r0, walk.valid(u), 0, piece, st, pk[0]);
   int slot = 0, issued = 0;
   for (;;) {
-    Unit next, after;
-    const bool has_next = next_unit(u, next);
-    if (has_next && next_unit(next, after)) prefetch_unit(after);
+    AmxUnit next, after;
+    const bool has_next = walk.next(u, next);
+    if (has_next && walk.next(next, after)) walk.prefetch(after);
     const PackedQ6KAmx& p = pk[slot];
     PackedQ6KAmx& pn = pk[slot ^ 1];
     float* accg = acc_of(u.g);
     if (u.b == 0) std::memset(accg, 0, size_t(n) * sizeof(Row16));  // a group's float sums start at +0
     const bool last_of_group = u.b == nb - 1;
     int piece = has_next ? 0 : kPackPieces;
-    const int next_valid = has_next ? unit_valid(next) : 0;
+    const int next_valid = has_next ? walk.valid(next) : 0;
     const int64_t next_row = r0 + next.g * kGroup;
     for (int tt = 0; tt < tiles_n; tt += 2) {
       const int tt1 = tt + 1 < tiles_n ? tt + 1 : tt;  // an odd last tile: computed twice, used once
