@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
+
+#include "engine/cpu_ops_neon.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -82,6 +86,27 @@ static inline __m256 vexp8(__m256 x) {
   const __m256 alt = _mm256_and_ps(_mm256_cmp_ps(n, zero, _CMP_GT_OQ), _mm256_set1_ps(INFINITY));  // |n| > 192
   return _mm256_blendv_ps(_mm256_blendv_ps(res, wide, c), alt, _mm256_cmp_ps(an, _mm256_set1_ps(192), _CMP_GT_OQ));
 }
+#elif !defined(FRSPEC_NEON_KERNELS)
+// One lane of vexp8 above (so of the AVX-512 vexp, and of cpu_ops_neon.h's vexp4) in scalar code: the same
+// operations, std::fma for each FMA, so the portable variant's softmax and SwiGLU have the x86 variants' bits
+// (the generic variant is built with -ffp-contract=off: no other product is fused).
+static inline float vexp1(float x) {
+  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
+  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  const uint32_t e = bits(z) << 23;
+  const float an = std::fabs(n);
+  if (!(an > 126)) return std::fma(j, from(e + bits(1.f)), 0.f);  // (NaN too)
+  if (an > 192) return n > 0 ? INFINITY : 0.f;
+  const uint32_t g = n <= 0 ? 0x82000000u : 0u;
+  return std::fma(from(e - g) * j, from(g + 0x7f000000u), 0.f);
+}
 #endif
 
 void axpy(float a, const float* x, float* y, int n) {
@@ -123,10 +148,12 @@ void swiglu_row(const float* gate, const float* up, float* out, int d) {
     const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, vexp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
     _mm256_maskstore_ps(out + i, k, _mm256_mul_ps(silu, _mm256_maskload_ps(up + i, k)));
   }
+#elif defined(FRSPEC_NEON_KERNELS)
+  neon::swiglu_row(gate, up, out, d);
 #else
   for (int i = 0; i < d; ++i) {
     const float g = gate[i];
-    out[i] = g / (1.f + std::exp(-g)) * up[i];
+    out[i] = g / (1.f + vexp1(0.f - g)) * up[i];
   }
 #endif
 }
@@ -147,6 +174,9 @@ void rope_angles(int32_t pos, int half, const double* inv_freq, float* cs) {
 
 void rope_apply(float* x, int n_heads, int head_dim, const RopeParams& p, const float* cs) {
   const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
+#if defined(FRSPEC_NEON_KERNELS)
+  return neon::rope_apply(x, n_heads, head_dim, p.neox, rot, cs);
+#endif
   const int half = rot / 2;
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + size_t(h) * head_dim;
@@ -189,8 +219,15 @@ float softmax_weights(float* w, int n, float max) {
   q = _mm_add_ps(q, _mm_movehl_ps(q, q));
   q = _mm_add_ss(q, _mm_movehdup_ps(q));
   sum = _mm_cvtss_f32(q);
+#elif defined(FRSPEC_NEON_KERNELS)
+  sum = neon::softmax_weights(w, n, max);
 #else
-  for (int k = 0; k < n; ++k) sum += (w[k] = std::exp(w[k] - max));
+  // The avx512 variant's sum order: a 16-lane accumulator, then its hsum16 (lanes i + 8, + 4, + 2, + 1).
+  float acc[16] = {};
+  for (int k = 0; k < n; ++k) acc[k % 16] += (w[k] = vexp1(w[k] - max));
+  float q[4];
+  for (int l = 0; l < 4; ++l) q[l] = (acc[l] + acc[l + 8]) + (acc[l + 4] + acc[l + 12]);
+  sum = (q[0] + q[2]) + (q[1] + q[3]);
 #endif
   return sum;
 }
@@ -199,6 +236,9 @@ int32_t argmax_row(const float* x, int n) {
   int i = 0;
   int32_t best = 0;
   float bv = x[0];
+#if defined(FRSPEC_NEON_KERNELS)
+  if (n >= 32) return neon::argmax_row(x, n);
+#endif
 #if defined(__AVX512F__)
   if (n >= 32) {
     // Per lane: the first maximum of its strided elements; then the lowest index among the lanes that

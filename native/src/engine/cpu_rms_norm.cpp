@@ -15,6 +15,7 @@
 #endif
 
 #include "engine/cpu_ops.h"
+#include "engine/cpu_ops_neon.h"
 
 // GCC 12's AVX-512 headers warn about their own unused merge sources (GCC PR 105593; see cpu_matmul_tiles.h).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -64,6 +65,11 @@ void rms_norm_rows(const float* x, const float* weight, float* y, int n, int d, 
     for (; i + 16 <= n; i += 16) rows_8v<2>(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps);
     for (; i + 8 <= n; i += 8) rows_8v<1>(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps);
   }
+#elif defined(FRSPEC_NEON_KERNELS)
+  // arm64: 2 rows per float64x2, up to 8 vectors side by side (cpu_ops_neon.h).
+  for (; i + 16 <= n; i += 16) neon::rms_rows_2v<8>(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps);
+  for (; i + 8 <= n; i += 8) neon::rms_rows_2v<4>(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps);
+  for (; i + 2 <= n; i += 2) neon::rms_rows_2v<1>(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps);
 #endif
   for (; i < n; ++i) rms_norm_row(x + size_t(i) * d, weight, y + size_t(i) * d, d, eps);
 }
