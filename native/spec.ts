@@ -47,6 +47,12 @@ export interface DraftShapeOptions {
   lookup?: number;
   /** Context lookup: tokens proposed per step (default 4). */
   lookupTokens?: number;
+  /**
+   * Context lookup also searches these ids, as if they came before the prompt (ids < 0 separate pieces; others
+   * must be in the target's vocabulary): e.g. the previous keystroke's prompt tail and completion, which the
+   * next keystroke's completion mostly repeats. Drafts only: the output stays exact.
+   */
+  lookupHistory?: Int32Array | number[];
 }
 
 export interface SpecGenerateOptions extends DraftShapeOptions {

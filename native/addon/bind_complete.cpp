@@ -80,6 +80,15 @@ Request parse_request(const Napi::CallbackInfo& info, const LoadedModel& m) {
   p.shape.budget = int_opt(o, "nodes", p.shape.budget, 1, 255);
   p.shape.lookup = int_opt(o, "lookup", 0, 0, kLookupMaxNgram);
   p.shape.lookup_tokens = int_opt(o, "lookupTokens", p.shape.lookup_tokens, 1, 32);
+  if (!o.Get("lookupHistory").IsUndefined()) {
+    // Ids the context lookup may propose as drafts: in the target's vocabulary, or < 0 (separators).
+    p.lookup_history = ids_array(env, o.Get("lookupHistory"), "lookupHistory");
+    const int vocab = m.ctx->model().n_vocab();
+    for (int32_t id : p.lookup_history)
+      if (id >= vocab)
+        throw Napi::RangeError::New(env, "lookupHistory: token id " + std::to_string(id) + " is outside the vocabulary (" +
+                                             std::to_string(vocab) + ")");
+  }
   guarded(env, [&] { p.shape.validate(); });
   return r;
 }

@@ -251,7 +251,60 @@ static void test_lookup() {
   CHECK(lookup_draft(c, 1, 4, out) == 4 && out == std::vector<int32_t>({9, 2, 8, 1}), "lookup: the longer match wins over a more recent shorter one");
   CHECK(lookup_draft(std::vector<int32_t>{7}, 1, 4, out) == 0, "lookup: a one-token history has nothing earlier");
   CHECK(lookup_draft(a, 0, 4, out) == 0 && lookup_draft(a, 2, 0, out) == 0, "lookup: off");
+  // Separators (ids < 0): a continuation ends before one; an occurrence right before one is skipped.
+  const std::vector<int32_t> d = {7, 8, 5, -1, 7, 8, -1, 3, 7, 8};
+  CHECK(lookup_draft(d, 2, 4, out) == 1 && out == std::vector<int32_t>({5}), "lookup: stops at a separator, skips an empty continuation");
+  // ContextLookup's `recent`: searched as if before the context; the context's own occurrence wins.
+  ContextLookup cl;
+  const std::vector<int32_t> recent = {4, 1, 2, 3, 9, 9, 9};
+  CHECK(cl.propose(std::vector<int32_t>{5, 6, 1, 2}, 3, 3, 8, out, recent) == 3 && out == std::vector<int32_t>({9, 9, 9}),
+        "lookup: a match in recent, up to its end");
+  CHECK(cl.propose(std::vector<int32_t>{1, 2, 3, 6, 1, 2}, 3, 3, 8, out, recent) == 4 && out == std::vector<int32_t>({6, 1, 2, 3}),
+        "lookup: the context's occurrence before recent's");
+  const std::vector<int32_t> seam = {7, 2, 3, 4, 8, 1, 2};  // 2 | 3 4 would match 2 3 4 without the separator
+  CHECK(cl.propose(std::vector<int32_t>{3}, 4, 3, 8, out, seam) == 0, "lookup: an n-gram across the seam between recent and the context");
+  CHECK(cl.propose(std::vector<int32_t>{3}, 4, 2, 8, out, seam) == 3 && out == std::vector<int32_t>({8, 1, 2}),
+        "lookup: recent's continuation ends at the seam");
+  CHECK(cl.propose(std::vector<int32_t>{5, 6, 1, 2}, 3, 3, 8, out) == 0, "lookup: without recent, no match");
   std::printf("lookup_draft checks done\n");
+}
+
+// Context lookup over a caller's history (SpecParams::lookup_history): whatever it holds, the output is plain
+// greedy; the previous completion of the same prompt as history saves steps (where the context holds no
+// later occurrence of the same n-grams, it is proposed whole: prompt 2, 2 steps against 11).
+static void test_lookup_history(Models& m) {
+  const int n_tokens = 24;
+  auto ps = prompts(*m.tok);
+  ps.resize(2);
+  Context plain_ctx(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
+  Context target(*m.pt, ContextParams{.n_ctx = 2048, .max_batch = 256, .max_logit_rows = 64});
+  auto dm = make_model_drafter(*m.pd, *m.pt, 2048);
+  SpeculativeDecoder dec(target, *dm);
+  GenerateParams gp;
+  gp.max_tokens = n_tokens;
+  for (const auto& p : ps) {
+    const std::vector<int32_t> want = generate(plain_ctx, p, gp).tokens;
+    SpecParams sp;
+    sp.max_tokens = n_tokens;
+    sp.shape = DraftShape{.tree = false, .chain = 3, .lookup = 3, .lookup_tokens = 12};
+    const SpecResult none = dec.generate(p, sp);
+    // The right continuation: the prompt's last tokens and the completion, behind a separator and noise.
+    sp.lookup_history = {11, 12, 13, -1};
+    sp.lookup_history.insert(sp.lookup_history.end(), p.end() - 4, p.end());
+    sp.lookup_history.insert(sp.lookup_history.end(), want.begin(), want.end());
+    const SpecResult right = dec.generate(p, sp);
+    CHECK(right.tokens == want, "lookup history (the completion itself): output differs from plain greedy");
+    CHECK(right.stats.steps < none.stats.steps && right.stats.lookup_steps > 0,
+          "lookup history: %d steps (%d from lookup) against %d without", right.stats.steps, right.stats.lookup_steps, none.stats.steps);
+    // A wrong continuation: the completion shifted by one, and ids from all over the vocabulary.
+    sp.lookup_history.assign(p.end() - 4, p.end());
+    sp.lookup_history.insert(sp.lookup_history.end(), want.begin() + 1, want.end());
+    for (int i = 0; i < 64; ++i) sp.lookup_history.push_back(int32_t((i * 7919) % m.pt->n_vocab()));
+    const SpecResult wrong = dec.generate(p, sp);
+    CHECK(wrong.tokens == want, "lookup history (wrong): output differs from plain greedy");
+    std::printf("lookup history: %d steps (%d lookup) with the completion as history, %d without, %d with a wrong one\n",
+                right.stats.steps, right.stats.lookup_steps, none.stats.steps, wrong.stats.steps);
+  }
 }
 
 static void test_stops(Models& m) {
@@ -384,6 +437,7 @@ int main(int argc, char** argv) {
   if (!covering) test_eagle_reference(m, ref);
   test_head_reuse(m);
   test_greedy_identity(m, covering);
+  if (!covering) test_lookup_history(m);
   if (!covering) test_stops(m);
   std::printf(failures ? "%d FAILURES\n" : "all spec loop tests passed\n", failures);
   return failures ? 1 : 0;

@@ -126,6 +126,30 @@ describe('speculative decoding (demo models, addon)', function () {
     console.log(`      draftWindow 64: the drafter read ${read} prompt tokens of ${long.reduce((s, p) => s + p.tokens.length, 0)}`);
   });
 
+  it('context lookup over earlier completions (lookupHistory) drafts from them and stays plain greedy', async () => {
+    const opts: SpecGenerateOptions = { vocab, vocabTopK: 8192, contextTokens: true, chain: 3, lookup: 3, lookupTokens: 12, maxTokens: N_TOKENS, stopTokens: stop };
+    let withSteps = 0, withoutSteps = 0;
+    for (const p of prompts.slice(0, 6)) {
+      const plain = (await engine.generate(p.tokens, { drafter: 'none', maxTokens: N_TOKENS, stopTokens: stop })).tokens;
+      // As the sidecar keeps it (RecentCompletions): the prompt's tail and its completion, behind a separator.
+      const history = [-1, ...p.tokens.slice(-8), ...plain];
+      // Noise: another prompt's ids, and the completion shifted by one token.
+      const noise = [-1, ...prompts[19].tokens.slice(0, 40), -1, ...p.tokens.slice(-8), ...plain.slice(1)];
+      for (const drafter of ['draft', 'eagle'] as const) {
+        const none = await engine.generate(p.tokens, { drafter, ...opts });
+        const right = await engine.generate(p.tokens, { drafter, ...opts, lookupHistory: history });
+        const wrong = await engine.generate(p.tokens, { drafter, ...opts, lookupHistory: Int32Array.from(noise) });
+        for (const [name, r] of [['right', right], ['noise', wrong]] as const)
+          assert.deepEqual(Array.from(r.tokens), Array.from(plain), `${drafter}, history ${name}: ${p.path} differs from plain greedy`);
+        withSteps += right.steps;
+        withoutSteps += none.steps;
+      }
+    }
+    assert.ok(withSteps < withoutSteps, `steps with the completion as history ${withSteps}, without ${withoutSteps}`);
+    await assert.rejects(engine.generate(prompts[0].tokens, { drafter: 'draft', ...opts, lookupHistory: [5, 1 << 30] }), /lookupHistory: token id 1073741824 is outside the vocabulary/);
+    console.log(`      lookup history: ${withSteps} steps with the completion as history, ${withoutSteps} without`);
+  });
+
   it('the prompt-id head is built in prompt processing and kept across prompts that share their ids', async () => {
     const opts: SpecGenerateOptions = { drafter: 'draft', vocab, vocabTopK: 8192, contextTokens: true, chain: 3, maxTokens: N_TOKENS, stopTokens: stop };
     const p = prompts[5].tokens;

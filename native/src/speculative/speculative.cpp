@@ -201,7 +201,7 @@ void SpeculativeDecoder::step_host(Run& run, int32_t root, int base, int limit) 
   tree.clear();
   run.from_lookup = run.lookup && limit > 0 &&
                     lookup_.propose(target_.tokens(), root, params.shape.lookup, std::min(params.shape.lookup_tokens, limit),
-                                    run.looked_up) > 0;
+                                    run.looked_up, params.lookup_history) > 0;
   if (run.from_lookup) {
     for (int32_t tok : run.looked_up) tree.add(tok, tree.size() - 1, 0.f);
   } else if (limit > 0) {
@@ -266,7 +266,7 @@ void SpeculativeDecoder::step_queued(Run& run, int32_t root, int base, int limit
   tree.clear();
   run.from_lookup = run.lookup &&
                     lookup_.propose(target_.tokens(), root, params.shape.lookup, std::min(params.shape.lookup_tokens, limit),
-                                    run.looked_up) > 0;
+                                    run.looked_up, params.lookup_history) > 0;
   const bool graph = params.graph_steps && st.steps > 0 && params.shape.lookup == 0;
   if (graph) b.begin_graph();
   int n = 0;

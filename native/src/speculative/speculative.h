@@ -31,6 +31,10 @@ struct SpecParams {
   double time_budget_ms = 0;         // decoding time after prompt processing; 0: none; checked between steps
   DraftShape shape;
   bool context_tokens = false;       // FR-Spec: also let the drafter propose every id of the prompt
+  // Context lookup (shape.lookup) also searches these tokens, as if before the context (ContextLookup's
+  // `recent`; ids < 0 separate pieces): the caller's earlier completions, e.g. the previous keystroke's prompt
+  // tail and output. Verification keeps the output exact whatever they hold.
+  std::vector<int32_t> lookup_history;
   // Prompt tokens the target evaluates between two looks at the cancel flag (generate.h's prefill_chunk).
   int prefill_chunk = kPrefillChunkAuto;
   // A draft model reads at most about this many of the prompt's last tokens (Drafter::prefill); 0: all.
