@@ -8,6 +8,7 @@ import { SpecEngine } from '../native/spec';
 import { ErrorCode, type DecodingSummary, type InitializeResult } from './protocol';
 import { SidecarError } from './errors';
 import { type Decision, DecoderChoice } from './choice';
+import { RecentCompletions } from './recent-completions';
 
 export type ModelSummary = InitializeResult['model'];
 
@@ -144,6 +145,8 @@ export const DRAFT_WINDOW = 256;
 
 /** Context lookup: the shortest n-gram whose earlier occurrence proposes a draft (see SpecDecoder.run). */
 export const LOOKUP_NGRAM = 3;
+/** Context lookup: tokens proposed at most per step (a previous completion repeats in long runs). */
+export const LOOKUP_TOKENS = 12;
 
 /** FR-Spec speculative decoding with a draft model or an EAGLE head, restricted to a workspace vocabulary. */
 export class SpecDecoder implements Decoder {
@@ -152,6 +155,8 @@ export class SpecDecoder implements Decoder {
   private vocab?: { file: string; topK: number };
   /** Per request: speculative or plain, from measured costs (choice.ts). */
   readonly choice = new DecoderChoice();
+  /** The last completions, plain or speculative: the context lookup drafts from them too. */
+  private readonly recent = new RecentCompletions();
 
   /**
    * `measureFirst`: choose per request from measured costs (never slower than plain on average); without it
@@ -166,9 +171,9 @@ export class SpecDecoder implements Decoder {
   }
 
   async generate(req: DecodeRequest): Promise<DecodeResult> {
-    if (!this.measureFirst) return { ...(await this.run(req, this.drafter)), why: 'configured (no measurement)' };
+    if (!this.measureFirst) return { ...(await this.run(req, this.drafter, true)), why: 'configured (no measurement)' };
     const d = this.choice.choose(req.maxTokens);
-    const r = await this.run(req, d.mode === 'speculative' ? this.drafter : 'none');
+    const r = await this.run(req, d.mode === 'speculative' ? this.drafter : 'none', true);
     // Superseded or cancelled by the client (not a stop rule or the time budget, which abort without a reason).
     const interrupted = req.signal.aborted && (req.signal.reason as { code?: number } | undefined)?.code === ErrorCode.RequestCancelled;
     this.choice.record({ ...r, tokens: r.tokens.length, interrupted });
@@ -220,11 +225,17 @@ export class SpecDecoder implements Decoder {
     };
   }
 
-  private async run(req: DecodeRequest, mode: 'none' | 'draft' | 'eagle'): Promise<DecodeResult> {
+  /**
+   * `recent`: the completion path (generate) — the context lookup also drafts from the last completions, and
+   * this one joins them. Calibration and `frspec demo` (configured, plain) decode one prompt with both
+   * decoders in turn: there the second would copy the first's completion, so they neither use nor add to them.
+   */
+  private async run(req: DecodeRequest, mode: 'none' | 'draft' | 'eagle', recent = false): Promise<DecodeResult> {
     // EAGLE decodes plainly through its own loop (noDraft): the target's features stay in step with the
     // cache, so the next speculative request does not evaluate its whole prompt again.
     const eaglePlain = mode === 'none' && this.drafter === 'eagle';
     const drafter = eaglePlain ? 'eagle' : mode;
+    const history = recent && mode !== 'none' ? this.recent.history() : undefined;
     const r = await this.spec.generate(req.prompt, {
       drafter, ...(eaglePlain ? { noDraft: true } : {}), maxTokens: req.maxTokens, stopTokens: req.stopTokens, signal: req.signal, onToken: req.onToken,
       // FR-Spec: the drafter proposes only the workspace's most frequent ids, plus the prompt's own ids.
@@ -233,8 +244,11 @@ export class SpecDecoder implements Decoder {
       // of the last 3-4 tokens cost no drafting). Lookup from 2-token matches lost τ on typing requests (demo
       // models, 300 requests of 12 tokens: τ 1.74 with lookup 2, 1.87 with 3 or none; 2-token matches were
       // accepted less often than the draft model's own chain).
-      ...(mode !== 'none' ? { chain: 3, lookup: LOOKUP_NGRAM, draftWindow: DRAFT_WINDOW } : {}),
+      ...(mode !== 'none' ? { chain: 3, lookup: LOOKUP_NGRAM, lookupTokens: LOOKUP_TOKENS, draftWindow: DRAFT_WINDOW } : {}),
+      // The last completions too (recent-completions.ts): the next keystroke's completion mostly repeats them.
+      ...(history?.length ? { lookupHistory: history } : {}),
     });
+    if (recent) this.recent.add(req.prompt, r.tokens);
     const stop = r.stop === 'stop_token' || r.stop === 'max_tokens' || r.stop === 'context_full' ? r.stop : 'cancelled';
     const spec = mode !== 'none';
     return {

@@ -299,6 +299,12 @@ describe('sidecar: speculative decoding (EAGLE head + FR-Spec workspace vocabula
         assert.ok(steps < tokens, `τ ${tokens / steps}: the drafter never got a token accepted`);
         // The statistics add the recent completions' positions up.
         assert.deepEqual((await client.stats()).recent.acceptedAt, sumPositions(accepteds));
+        // The first prompt again (as after a keystroke and its undo): the context lookup drafts from the earlier
+        // completion (recent-completions.ts), the same text in far fewer steps.
+        const first = await client.complete({ parts: fim(PREFIX, '\n'), maxTokens: 24 });
+        const again = await client.complete({ parts: fim(PREFIX, '\n'), maxTokens: 24 });
+        assert.equal(again.text, first.text);
+        assert.ok(again.stats.steps * 2 <= first.stats.steps || again.stats.steps <= 3, `again: ${again.stats.steps} steps, before ${first.stats.steps}`);
       } finally {
         await engine.close();
       }
