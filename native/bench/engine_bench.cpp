@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,17 @@ class TimingBackend final : public Backend {
   void matmul(const Weight& w, const float* x, float* y, int n, const float* bias) override {
     time("matmul " + std::string(dtype_name(w.type)) + " " + std::to_string(w.rows) + "x" + std::to_string(w.cols),
          [&] { b_->matmul(w, x, y, n, bias); });
+  }
+  // The fused ops as one bucket each (the CPU backend runs q|k|v and gate|up as one call).
+  void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq, float* yk,
+                  float* yv, const float* bq, const float* bk, const float* bv, const InputNorm* norm) override {
+    time("matmul_qkv " + shapes({&wq, &wk, &wv}) + (norm ? " (+rms_norm)" : ""),
+         [&] { b_->matmul_qkv(wq, wk, wv, x, n, yq, yk, yv, bq, bk, bv, norm); });
+  }
+  void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n,
+                     const InputNorm* norm) override {
+    time("matmul_swiglu " + shapes({&gate, &up}) + (norm ? " (+rms_norm)" : ""),
+         [&] { b_->matmul_swiglu(gate, up, x, out, tmp, n, norm); });
   }
   void get_rows(const Weight& w, const int32_t* ids, int n, float* out) override {
     time("get_rows", [&] { b_->get_rows(w, ids, n, out); });
@@ -80,6 +92,14 @@ class TimingBackend final : public Backend {
     timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+  }
+  static std::string shapes(std::initializer_list<const Weight*> ws) {
+    std::string s;
+    for (const Weight* w : ws) {
+      if (!s.empty()) s += '+';
+      s.append(dtype_name(w->type)).append(" ").append(std::to_string(w->rows)).append("x").append(std::to_string(w->cols));
+    }
+    return s;
   }
   template <class F>
   void time(const std::string& what, F&& f) {

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "engine/backend.h"
+#include "engine/quant.h"
 
 using namespace frspec;
 
@@ -105,6 +106,77 @@ void test_swiglu(Backend& b) {
   std::vector<float> o(300);
   b.swiglu(g.data(), u.data(), o.data(), 3, 100);
   for (int i = 0; i < 300; ++i) close(o[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-5, "swiglu");
+}
+
+// A random weight of `type` (rows x cols), as prepared by the backend; the bytes stay in `keep`.
+Weight random_weight(Backend& b, DType type, int rows, int cols, std::vector<std::vector<uint8_t>>& keep) {
+  const size_t row_bytes = dtype_row_bytes(type, cols);
+  std::vector<uint8_t> bytes(row_bytes * rows);
+  for (int r = 0; r < rows; ++r) {
+    auto x = randn(size_t(cols), 0.05f);
+    quantize_row(type, x.data(), bytes.data() + r * row_bytes, cols);
+  }
+  keep.push_back(std::move(bytes));
+  return b.prepare(WeightView{type, rows, cols, keep.back().data(), "test"});
+}
+
+size_t differ(const std::vector<float>& a, const std::vector<float>& b) {
+  size_t bad = a.size() != b.size() ? 1 : 0;
+  for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) bad += std::memcmp(&a[k], &b[k], sizeof(float)) != 0;
+  return bad;
+}
+
+// The fused projections (the CPU backend runs q|k|v and gate|up as one call: one quantization per weight
+// type, one task list) give each output the bits of its own matmul, for a decode step, verification batches
+// and prompt chunks (the packed GEMM from 16 tokens), with mixed types (Q4_K_M's Q6_K v), biases and the
+// input norm; and a token's rows are the same in a chunk as alone.
+void test_fused_matmuls(Backend& b) {
+  const int cols = 512;
+  struct Types { DType q, k, v; };
+  for (const Types& t : {Types{DType::Q4_K, DType::Q4_K, DType::Q6_K}, Types{DType::Q4_K, DType::Q4_K, DType::Q4_K},
+                         Types{DType::Q8_0, DType::Q8_0, DType::Q8_0}, Types{DType::F16, DType::Q5_0, DType::F32}}) {
+    std::vector<std::vector<uint8_t>> keep;
+    Weight wq = random_weight(b, t.q, 320, cols, keep), wk = random_weight(b, t.k, 64, cols, keep),
+           wv = random_weight(b, t.v, 48, cols, keep), wg = random_weight(b, t.k, 400, cols, keep),
+           wu = random_weight(b, t.k, 400, cols, keep);
+    auto bq = randn(320), bk = randn(64), bv = randn(48), norm_w = randn(cols);
+    const std::string types = std::string(dtype_name(t.q)) + "/" + dtype_name(t.k) + "/" + dtype_name(t.v);
+    for (int n : {1, 3, 16, 37, 144, 256}) {
+      auto x = randn(size_t(n) * cols, 2.f);
+      const std::string what = types + " n=" + std::to_string(n);
+      for (bool with_norm : {false, true}) {
+        std::vector<float> h(x.size()), q(size_t(n) * 320), k(size_t(n) * 64), v(size_t(n) * 48);
+        std::vector<float> q1 = q, k1 = k, v1 = v, h1 = h;
+        const InputNorm norm{norm_w.data(), 1e-6f, h.data()};
+        b.matmul_qkv(wq, wk, wv, x.data(), n, q.data(), k.data(), v.data(), bq.data(), bk.data(), bv.data(),
+                     with_norm ? &norm : nullptr);
+        const float* in = x.data();
+        if (with_norm) b.rms_norm(x.data(), norm_w.data(), h1.data(), n, cols, 1e-6f), in = h1.data();
+        b.matmul(wq, in, q1.data(), n, bq.data());
+        b.matmul(wk, in, k1.data(), n, bk.data());
+        b.matmul(wv, in, v1.data(), n, bv.data());
+        check(differ(q, q1) + differ(k, k1) + differ(v, v1) == 0, "matmul_qkv == q, k, v apart, " + what + (with_norm ? " (norm)" : ""));
+        // Row by row (a prompt's tokens decoded one at a time): the same bits.
+        std::vector<float> qt(320), kt(64), vt(48);
+        size_t bad = 0;
+        for (int i = 0; i < n; ++i) {
+          b.matmul_qkv(wq, wk, wv, in + size_t(i) * cols, 1, qt.data(), kt.data(), vt.data(), bq.data(), bk.data(), bv.data());
+          bad += std::memcmp(qt.data(), q.data() + size_t(i) * 320, 320 * sizeof(float)) != 0;
+          bad += std::memcmp(kt.data(), k.data() + size_t(i) * 64, 64 * sizeof(float)) != 0;
+          bad += std::memcmp(vt.data(), v.data() + size_t(i) * 48, 48 * sizeof(float)) != 0;
+        }
+        check(bad == 0, "matmul_qkv of a chunk == its tokens one at a time, " + what);
+
+        std::vector<float> g(size_t(n) * 400), u(g.size()), g1(g.size()), u1(g.size());
+        b.matmul_swiglu(wg, wu, x.data(), g.data(), u.data(), n, with_norm ? &norm : nullptr);
+        b.matmul(wg, in, g1.data(), n, nullptr);
+        b.matmul(wu, in, u1.data(), n, nullptr);
+        b.swiglu(g1.data(), u1.data(), g1.data(), n, 400);
+        check(differ(g, g1) == 0, "matmul_swiglu == gate, up, swiglu apart, " + what + (with_norm ? " (norm)" : ""));
+      }
+    }
+    for (Weight* w : {&wq, &wk, &wv, &wg, &wu}) b.release(*w);
+  }
 }
 
 // K/V written as one prompt chunk (the CPU backend splits it into tasks of 16-slot blocks and heads) land as
@@ -271,6 +343,7 @@ int main() {
     }
     test_kv_write_batch(*b);
     test_argmax_topk(*b);
+    test_fused_matmuls(*b);
   }
   return check_result("all engine op tests passed");
 }

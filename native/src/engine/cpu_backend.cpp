@@ -105,6 +105,21 @@ class CpuBackend final : public Backend {
     cpu_matmul(pool_, w, x, y, n, bias);
   }
   void get_rows(const Weight& w, const int32_t* ids, int n, float* out) override { cpu_get_rows(w, ids, n, out); }
+  // q, k and v (gate and up) in one call: x quantized once per weight type, one task list for all rows (the
+  // 256-row k and v alone left a thread idle at each call's end). Each output is cpu_matmul's, bit for bit.
+  void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq, float* yk,
+                  float* yv, const float* bq, const float* bk, const float* bv, const InputNorm* norm) override {
+    if (norm) rms_norm(x, norm->weight, norm->h, n, int(wq.cols), norm->eps), x = norm->h;
+    const MatmulOut outs[3] = {{&wq, yq, bq}, {&wk, yk, bk}, {&wv, yv, bv}};
+    cpu_matmul_multi(pool_, outs, 3, x, n);
+  }
+  void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, float* out, float* tmp, int n,
+                     const InputNorm* norm) override {
+    if (norm) rms_norm(x, norm->weight, norm->h, n, int(gate.cols), norm->eps), x = norm->h;
+    const MatmulOut outs[2] = {{&gate, out, nullptr}, {&up, tmp, nullptr}};
+    cpu_matmul_multi(pool_, outs, 2, x, n);
+    swiglu(out, tmp, out, n, int(gate.rows));
+  }
 
   void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps) override {
     // Tasks of 32 rows: cpu::rms_norm_rows runs 32 rows' chains side by side.
@@ -118,11 +133,15 @@ class CpuBackend final : public Backend {
     if (head_dim > 1024) throw std::invalid_argument("rope: head_dim above 1024");
     const float* cs = rope_table(pos, n, head_dim, p);
     const int half = (p.rot_dims > 0 ? p.rot_dims : head_dim) / 2;
-    rows(n, [&](int i) {
-      float own[1024];  // cos/sin pairs of a position the table does not keep
-      const bool kept = pos[i] >= 0 && pos[i] < kRopeMaxPos;
-      if (!kept) cpu::rope_angles(pos[i], half, rope_.inv_freq.data(), own);
-      cpu::rope_apply(x + size_t(i) * n_heads * head_dim, n_heads, head_dim, p, kept ? cs + size_t(pos[i]) * 2 * half : own);
+    // Tasks of 16 rows (a row is ~1 us: one row per task spent the time claiming tasks, not rotating).
+    constexpr int kRows = 16;
+    pool_.parallel_for((n + kRows - 1) / kRows, [&](int t, int) {
+      for (int i = t * kRows; i < std::min(n, (t + 1) * kRows); ++i) {
+        float own[1024];  // cos/sin pairs of a position the table does not keep
+        const bool kept = pos[i] >= 0 && pos[i] < kRopeMaxPos;
+        if (!kept) cpu::rope_angles(pos[i], half, rope_.inv_freq.data(), own);
+        cpu::rope_apply(x + size_t(i) * n_heads * head_dim, n_heads, head_dim, p, kept ? cs + size_t(pos[i]) * 2 * half : own);
+      }
     });
   }
   void swiglu(const float* gate, const float* up, float* out, int n, int d) override {

@@ -22,6 +22,17 @@ namespace frspec::FRSPEC_CPU {
 // Picks the best kernel for w.type and n (GEMV for n == 1, register-tiled GEMM for n > 1).
 void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int n, const float* bias);
 
+// Several weights over the same input x (q|k|v, gate|up), outs[i].y = x . outs[i].w^T (+ outs[i].bias), each
+// bit for bit what cpu_matmul gives: x is quantized once per weight type and all rows go through one task
+// list (no wait between the weights). The weights must have the same columns; at most kMaxMatmulOuts.
+constexpr int kMaxMatmulOuts = 4;
+struct MatmulOut {
+  const Weight* w = nullptr;
+  float* y = nullptr;
+  const float* bias = nullptr;
+};
+void cpu_matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const float* x, int n);
+
 // out[n][w.cols] = dequantized rows ids[0..n) of w. Throws std::out_of_range for an id outside [0, rows).
 void cpu_get_rows(const Weight& w, const int32_t* ids, int n, float* out);
 

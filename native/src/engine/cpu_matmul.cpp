@@ -14,6 +14,7 @@
 #endif
 
 #include "common/thread_scratch.h"
+#include "engine/cpu_act_quant_neon.h"
 #include "engine/cpu_gemm_neon.h"
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_neon.h"
@@ -61,6 +62,9 @@ namespace kernels {
 // the outputs as it would with float weights instead of being clamped away.
 template <int B>
 static inline float quantize_block(const float* x, int8_t* q) {
+#if defined(FRSPEC_NEON_KERNELS)
+  if constexpr (B % 16 == 0) return neon::quantize_block<B>(x, q);  // cpu_act_quant_neon.h: the same bits
+#endif
   float amax = 0;
   bool nan = false;
   for (int i = 0; i < B; ++i) amax = std::max(amax, std::fabs(x[i])), nan |= x[i] != x[i];
@@ -228,85 +232,178 @@ class ActScratch {
 
 }  // namespace
 
-void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int n, const float* bias) {
-  check_weight(w, "matmul");
-  if (n < 0) throw std::invalid_argument("matmul: negative token count " + std::to_string(n));
-  if (n == 0) return;
-  if (!x || !y) throw std::invalid_argument("matmul: null activation or output");
+namespace {
 
-  const RowsFn gemm = n >= gemm_min_n() ? gemm_fn(w.type) : nullptr;
-  MatmulJob job;
-  std::optional<ActScratch> scratch;
-  job.w = &w;
-  job.n = n;
-  job.y = y;
-  job.bias = bias;
-  if (w.type == DType::F32 || w.type == DType::F16 || w.type == DType::BF16) {
-    job.act = reinterpret_cast<const uint8_t*>(x);
-    job.act_stride = size_t(w.cols) * sizeof(float);
-  } else {
-    const bool k_quant = dtype_block_elems(w.type) == QK_K;  // 256-value blocks; else 32 (Q8_0, Q4_0 .. Q5_1)
-    job.act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(act_q8_0_pairs(w.cols)) * sizeof(ActQ8_0x2);
+// The activation bytes one weight type's kernels read for n tokens (cpu_matmul quantizes x into them once per
+// call; weights of the same type and width over the same x share them): the 8-bit rows, and what the packed
+// GEMMs read besides.
+struct ActFormat {
+  DType type = DType::F32;
+  int64_t cols = 0;
+  bool quantized = false, k_quant = false;
+  size_t act_stride = 0;   // bytes between two tokens' rows
+  int64_t sum_blocks = 0;  // packed GEMM of the 32-value formats: each block's sum of quants per token
+  int64_t kb = 0;          // 256-value blocks per row
+  size_t act_bytes = 0, sums_bytes = 0, tile_bytes = 0, mins_bytes = 0, d_bytes = 0;
+  bool mins = false;
+  // Where they live once bound to scratch memory.
+  uint8_t* act = nullptr;
+  int32_t* sums = nullptr;
+  int8_t* tiles = nullptr;
+  uint16_t* mins_rows = nullptr;
+  float* act_d = nullptr;
+
+  ActFormat(const Weight& w, int n, bool gemm) : type(w.type), cols(w.cols) {
+    quantized = !(w.type == DType::F32 || w.type == DType::F16 || w.type == DType::BF16);
+    if (!quantized) return;
+    k_quant = dtype_block_elems(w.type) == QK_K;  // 256-value blocks; else 32 (Q8_0, Q4_0 .. Q5_1)
+    act_stride = k_quant ? size_t(w.cols / QK_K) * sizeof(ActQ8_K) : size_t(act_q8_0_pairs(w.cols)) * sizeof(ActQ8_0x2);
     // The packed GEMM of the 32-value formats also reads each block's sum of quants (the K-quants' blocks
     // carry theirs): n * blocks int32 after the activation rows.
-    const int64_t sum_blocks = gemm && !k_quant ? w.cols / QK8_0 : 0;
+    sum_blocks = gemm && !k_quant ? w.cols / QK8_0 : 0;
     // The AMX K-quant GEMMs read the quants again as 16-token tiles (MatmulJob::act_tiles).
-    const int64_t kb = w.cols / QK_K;
-    const size_t tile_bytes = gemm && k_quant && gemm_act_tiles(w.type) ? size_t((n + 15) / 16) * 16 * size_t(w.cols) : 0;
+    kb = w.cols / QK_K;
+    tile_bytes = gemm && k_quant && gemm_act_tiles(w.type) ? size_t((n + 15) / 16) * 16 * size_t(w.cols) : 0;
     // The AMX Q4_K / Q5_K GEMM also reads each block's mins row and d per token (MatmulJob::act_mins, act_d).
-    const bool mins = tile_bytes && gemm_act_mins(w.type);
-    const size_t mins_bytes = mins ? tile_bytes / 4 : 0, d_bytes = mins ? (size_t(n * kb) * sizeof(float) + 63) / 64 * 64 : 0;
-    const size_t act_bytes = (job.act_stride * size_t(n) + 63) / 64 * 64;
-    const size_t sums_bytes = (size_t(n * sum_blocks) * sizeof(int32_t) + 63) / 64 * 64;
-    scratch.emplace(act_bytes + sums_bytes + tile_bytes + mins_bytes + d_bytes + 64);
-    uint8_t* act = scratch->data();
-    int32_t* sums = reinterpret_cast<int32_t*>(act + act_bytes);
-    int8_t* tiles = tile_bytes ? reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(act + act_bytes + sums_bytes) + 63) / 64 * 64) : nullptr;
-    auto tile_row = [&](int t, int64_t b) { return tiles + ((size_t(t / 16) * size_t(kb) + size_t(b)) * 16 + size_t(t % 16)) * QK_K; };
-    uint16_t* mins_rows = mins ? reinterpret_cast<uint16_t*>(tiles + tile_bytes) : nullptr;
-    float* act_d = mins ? reinterpret_cast<float*>(tiles + tile_bytes + mins_bytes) : nullptr;
+    mins = tile_bytes && gemm_act_mins(w.type);
+    mins_bytes = mins ? tile_bytes / 4 : 0;
+    d_bytes = mins ? (size_t(n * kb) * sizeof(float) + 63) / 64 * 64 : 0;
+    act_bytes = (act_stride * size_t(n) + 63) / 64 * 64;
+    sums_bytes = (size_t(n * sum_blocks) * sizeof(int32_t) + 63) / 64 * 64;
+  }
+  size_t bytes() const { return quantized ? act_bytes + sums_bytes + tile_bytes + mins_bytes + d_bytes + 64 : 0; }
+  bool same_as(const ActFormat& o) const { return type == o.type && cols == o.cols; }
+
+  // Points the buffers into base (bytes() of scratch) and zeroes the tile rows of the last tile's tokens past n.
+  void bind(uint8_t* base, int n) {
+    act = base;
+    sums = reinterpret_cast<int32_t*>(act + act_bytes);
+    tiles = tile_bytes ? reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(act + act_bytes + sums_bytes) + 63) / 64 * 64) : nullptr;
+    mins_rows = mins ? reinterpret_cast<uint16_t*>(tiles + tile_bytes) : nullptr;
+    act_d = mins ? reinterpret_cast<float*>(tiles + tile_bytes + mins_bytes) : nullptr;
     if (tiles)
       for (int t = n; t % 16; ++t) {
         for (int64_t b = 0; b < kb; ++b) std::memset(tile_row(t, b), 0, QK_K);
         if (mins) gemm_act_mins_token(nullptr, t, n, kb, mins_rows, act_d);
       }
-    auto quantize_token = [&](int t, int) {
-      const float* xt = x + size_t(t) * size_t(w.cols);
-      if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(act + size_t(t) * job.act_stride), w.cols,
-                                   w.type == DType::Q4_K || w.type == DType::Q5_K);
-      else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0x2*>(act + size_t(t) * job.act_stride), w.cols);
-      if (tiles)
-        for (int64_t b = 0; b < kb; ++b)
-          std::memcpy(tile_row(t, b), reinterpret_cast<const ActQ8_K*>(act + size_t(t) * job.act_stride)[b].qs, QK_K);
-      if (mins) gemm_act_mins_token(reinterpret_cast<const ActQ8_K*>(act + size_t(t) * job.act_stride), t, n, kb, mins_rows, act_d);
-      for (int64_t b = 0; b < sum_blocks; ++b) {
-        const int8_t* q = reinterpret_cast<const ActQ8_0x2*>(act + size_t(t) * job.act_stride)[b / 2].qs + QK8_0 * (b % 2);
-        int32_t s = 0;
-        for (int i = 0; i < QK8_0; ++i) s += q[i];
-        sums[size_t(t) * sum_blocks + b] = s;
-      }
-    };
+  }
+  int8_t* tile_row(int t, int64_t b) const { return tiles + ((size_t(t / 16) * size_t(kb) + size_t(b)) * 16 + size_t(t % 16)) * QK_K; }
+
+  // Token t's row xt (cols floats) into every buffer.
+  void quantize(const float* xt, int t, int n) const {
+    uint8_t* row = act + size_t(t) * act_stride;
+    if (k_quant) quantize_act_q8_K(xt, reinterpret_cast<ActQ8_K*>(row), cols, type == DType::Q4_K || type == DType::Q5_K);
+    else quantize_act_q8_0(xt, reinterpret_cast<ActQ8_0x2*>(row), cols);
+    if (tiles)
+      for (int64_t b = 0; b < kb; ++b) std::memcpy(tile_row(t, b), reinterpret_cast<const ActQ8_K*>(row)[b].qs, QK_K);
+    if (mins) gemm_act_mins_token(reinterpret_cast<const ActQ8_K*>(row), t, n, kb, mins_rows, act_d);
+    for (int64_t b = 0; b < sum_blocks; ++b) {
+      const int8_t* q = reinterpret_cast<const ActQ8_0x2*>(row)[b / 2].qs + QK8_0 * (b % 2);
+      int32_t s = 0;
+      for (int i = 0; i < QK8_0; ++i) s += q[i];
+      sums[size_t(t) * sum_blocks + b] = s;
+    }
+  }
+  void fill(MatmulJob& job, const float* x) const {
+    if (!quantized) {
+      job.act = reinterpret_cast<const uint8_t*>(x);
+      job.act_stride = size_t(cols) * sizeof(float);
+      return;
+    }
+    job.act = act;
+    job.act_stride = act_stride;
     if (sum_blocks) job.act_sums = sums;
     job.act_tiles = tiles;
     job.act_mins = mins_rows;
     job.act_d = act_d;
+  }
+};
+
+}  // namespace
+
+void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int n, const float* bias) {
+  const MatmulOut out{&w, y, bias};
+  cpu_matmul_multi(pool, &out, 1, x, n);
+}
+
+void cpu_matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const float* x, int n) {
+  if (count < 1 || count > kMaxMatmulOuts) throw std::invalid_argument("matmul: " + std::to_string(count) + " weights in one call");
+  for (int i = 0; i < count; ++i) {
+    check_weight(*outs[i].w, "matmul");
+    if (outs[i].w->cols != outs[0].w->cols)
+      throw std::invalid_argument("matmul: weights of one call must have the same columns, got " + std::to_string(outs[0].w->cols) +
+                                  " and " + std::to_string(outs[i].w->cols));
+  }
+  if (n < 0) throw std::invalid_argument("matmul: negative token count " + std::to_string(n));
+  if (n == 0) return;
+  if (!x) throw std::invalid_argument("matmul: null activation or output");
+  for (int i = 0; i < count; ++i)
+    if (!outs[i].y) throw std::invalid_argument("matmul: null activation or output");
+
+  // One job per weight; weights of one type share one activation format (ActFormat), quantized once.
+  MatmulJob jobs[kMaxMatmulOuts];
+  RowsFn fns[kMaxMatmulOuts];
+  std::optional<ActFormat> formats[kMaxMatmulOuts];
+  int format_of[kMaxMatmulOuts];
+  int n_formats = 0;
+  size_t scratch_bytes = 0;
+  for (int i = 0; i < count; ++i) {
+    const Weight& w = *outs[i].w;
+    const RowsFn gemm = n >= gemm_min_n() ? gemm_fn(w.type) : nullptr;
+    fns[i] = gemm ? gemm : rows_fn(w.type);
+    const ActFormat f(w, n, gemm != nullptr);
+    format_of[i] = -1;
+    for (int k = 0; k < n_formats; ++k)
+      if (formats[k]->same_as(f)) format_of[i] = k;
+    if (format_of[i] < 0) {
+      format_of[i] = n_formats;
+      formats[n_formats++].emplace(f);
+      scratch_bytes += f.bytes();
+    }
+    jobs[i].w = &w;
+    jobs[i].n = n;
+    jobs[i].y = outs[i].y;
+    jobs[i].bias = outs[i].bias;
+  }
+  std::optional<ActScratch> scratch;
+  if (scratch_bytes) {
+    scratch.emplace(scratch_bytes);
+    uint8_t* at = scratch->data();
+    for (int k = 0; k < n_formats; ++k)
+      if (formats[k]->quantized) formats[k]->bind(at, n), at += formats[k]->bytes();
+    auto quantize_token = [&](int t, int) {
+      const float* xt = x + size_t(t) * size_t(outs[0].w->cols);
+      for (int k = 0; k < n_formats; ++k)
+        if (formats[k]->quantized) formats[k]->quantize(xt, t, n);
+    };
     if (n >= 4) pool.parallel_for(n, quantize_token);
     else for (int t = 0; t < n; ++t) quantize_token(t, 0);
-    job.act = act;
   }
+  for (int i = 0; i < count; ++i) formats[format_of[i]]->fill(jobs[i], x);
 
   // Tasks of whole 16-row groups: several per thread so a busy core does not hold everyone up, but
   // each at least ~64 KB of weight work so the claim overhead stays negligible; small matrices run
-  // on the calling thread alone.
-  const RowsFn fn = gemm ? gemm : rows_fn(w.type);
-  const int64_t work_rows = std::max<int64_t>(16, int64_t(65536 / (w.row_bytes * size_t(n))) / 16 * 16);
+  // on the calling thread alone. Several weights share one task list (no wait between them): each
+  // task about the same share of all their bytes.
   const int64_t want_tasks = int64_t(pool.size()) * 8;
-  int64_t rows_per_task = (w.rows + want_tasks - 1) / want_tasks;
-  rows_per_task = std::max(work_rows, (rows_per_task + 15) / 16 * 16);
-  const int n_tasks = int((w.rows + rows_per_task - 1) / rows_per_task);
-  pool.parallel_for(n_tasks, [&](int task, int) {
-    const int64_t r0 = int64_t(task) * rows_per_task;
-    fn(job, r0, std::min(w.rows, r0 + rows_per_task));
+  size_t total_bytes = 0;
+  for (int i = 0; i < count; ++i) total_bytes += size_t(outs[i].w->rows) * outs[i].w->row_bytes;
+  int64_t rows_per_task[kMaxMatmulOuts];
+  int first_task[kMaxMatmulOuts + 1];
+  first_task[0] = 0;
+  for (int i = 0; i < count; ++i) {
+    const Weight& w = *outs[i].w;
+    const int64_t work_rows = std::max<int64_t>(16, int64_t(65536 / (w.row_bytes * size_t(n))) / 16 * 16);
+    const size_t task_bytes = w.row_bytes * size_t(want_tasks);  // rows of this weight in 1/want_tasks of all bytes
+    const int64_t rows = int64_t((total_bytes + task_bytes - 1) / task_bytes);
+    rows_per_task[i] = std::max(work_rows, (rows + 15) / 16 * 16);
+    first_task[i + 1] = first_task[i] + int((w.rows + rows_per_task[i] - 1) / rows_per_task[i]);
+  }
+  pool.parallel_for(first_task[count], [&](int task, int) {
+    int i = 0;
+    while (task >= first_task[i + 1]) ++i;
+    const int64_t r0 = int64_t(task - first_task[i]) * rows_per_task[i], r1 = std::min(outs[i].w->rows, r0 + rows_per_task[i]);
+    fns[i](jobs[i], r0, r1);
   });
 }
 
