@@ -41,7 +41,7 @@ double min_ms(int reps, const std::function<void()>& fn) {
 
 int main(int argc, char** argv) {
   std::string dir, prompts_path, vocab_path;
-  int threads = 2, reps = 200, k = 8192, profile_rows = 0, profile_chain = 0;
+  int threads = 2, reps = 200, k = 8192, profile_rows = 0, profile_head = 0, profile_chain = 0;
   try {
     for (int i = 1; i + 1 < argc; i += 2) {
       const std::string a = argv[i], v = argv[i + 1];
@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
       else if (a == "--reps") reps = std::stoi(v);
       else if (a == "--k") k = std::stoi(v);
       else if (a == "--profile-rows") profile_rows = std::stoi(v);  // only the target's layer pass of N rows (for perf)
+      else if (a == "--profile-head") profile_head = std::stoi(v);  // only the target's LM head argmax of N rows (for perf)
       else if (a == "--profile-chain") profile_chain = std::stoi(v);  // only the draft model's chain of N (for perf)
       else throw std::invalid_argument("unknown option " + a);
     }
@@ -93,6 +94,14 @@ int main(int argc, char** argv) {
       q.logits = LogitRows::None;
       return std::printf("target layers, %d rows: %.3f ms\n", profile_rows, min_ms(reps, [&] { ctx.eval(q); ctx.truncate(base); })), 0;
     }
+    std::vector<int32_t> ids(8);
+    std::vector<float> scratch(size_t(8) * pt.n_vocab());
+    if (profile_head > 0) {
+      const int n = std::min(profile_head, 6);
+      return std::printf("target LM head argmax, %d rows: %.3f ms\n", n, min_ms(reps, [&] {
+        backend->matmul_argmax(pt.output(), pres.hidden, n, scratch.data(), ids.data());
+      })), 0;
+    }
     std::printf("target layers (hidden rows)  :");
     for (int n = 1; n <= 6; ++n) {
       EvalRequest q;
@@ -102,8 +111,6 @@ int main(int argc, char** argv) {
       std::printf("  %d: %.3f", n, min_ms(reps, [&] { ctx.eval(q); ctx.truncate(base); }));
     }
     std::printf(" ms\ntarget LM head argmax        :");
-    std::vector<int32_t> ids(8);
-    std::vector<float> scratch(size_t(8) * pt.n_vocab());
     for (int n = 1; n <= 6; ++n)
       std::printf("  %d: %.3f", n, min_ms(reps, [&] { backend->matmul_argmax(pt.output(), pres.hidden, n, scratch.data(), ids.data()); }));
     std::printf(" ms\n");

@@ -120,10 +120,21 @@ struct TagBF16 {
   static FRSPEC_INLINE vf load_part(const E* p, int rest) { return vload_part(p, rest, 0); }
 };
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+constexpr int kGemmRowsFew = 4;
+#else
+constexpr int kGemmRowsFew = 0;  // AVX2 (16 registers) and NEON (two registers per accumulator): kRows
+#endif
+
 template <class Tag, int GemvRows, int Rows, int Toks>
 struct FloatKernel {
   using E = typename Tag::E;
   static constexpr int kGemvRows = GemvRows, kRows = Rows, kToks = Toks;
+  // Tiles of a few tokens (speculative verification: 2-6 rows) take 4 rows where 32 vector registers hold
+  // 4 x T accumulators: each widened weight vector then serves 4 x T FMAs instead of 2 x T, and the lane sums
+  // go 4 rows at a time (hsum4). Each output's chain is the same in any tile, so the bits are too.
+  template <int T>
+  static constexpr int kRowsFor = kGemmRowsFew > 0 && T <= 6 ? kGemmRowsFew : Rows;
 
   template <int R, int T>
   static FRSPEC_INLINE void tile(const MatmulJob& j, int64_t row, int tok) {
@@ -160,7 +171,8 @@ struct FloatKernel {
 }  // namespace
 
 // GEMV: 4 rows per tile. GEMM: 2 rows x 8 tokens (16 accumulators; one weight-block pass serves 8
-// tokens, which measured ~1.5x faster than 4 x 4 on the LM head at n = 8). arm64: 2 x 4, since a NEON
+// tokens, which measured ~1.5x faster than 4 x 4 on the LM head at n = 8); AVX-512: 4 rows x 2..6 tokens
+// for the last (or only) tile of up to 6 tokens (kRowsFor). arm64: 2 x 4, since a NEON
 // accumulator takes two of its 32 registers.
 #if defined(FRSPEC_NEON_KERNELS)
 constexpr int kGemmToks = 4;

@@ -111,11 +111,20 @@ bool gemm_act_mins(DType t);   // whether gemm_fn_<t>() reads MatmulJob::act_min
 void gemm_act_mins_token(const ActQ8_K* x, int t, int n, int64_t blocks, uint16_t* mins, float* d);
 int gemm_min_n();
 
+// Rows per register tile for T tokens: K::kRowsFor<T> where the kernel has it (a few tokens fill the
+// registers better with more rows per tile), else K::kRows.
+template <class K, int T>
+constexpr int tile_rows() {
+  if constexpr (requires { K::template kRowsFor<T>; }) return K::template kRowsFor<T>;
+  else return K::kRows;
+}
+
 // Rows [r0, r1) of tokens [tok, tok + T).
 template <class K, int T>
 inline void rows_for_tokens(const MatmulJob& j, int64_t r0, int64_t r1, int tok) {
+  constexpr int R = tile_rows<K, T>();
   int64_t r = r0;
-  for (; r + K::kRows <= r1; r += K::kRows) K::template tile<K::kRows, T>(j, r, tok);
+  for (; r + R <= r1; r += R) K::template tile<R, T>(j, r, tok);
   for (; r < r1; ++r) K::template tile<1, T>(j, r, tok);
 }
 
