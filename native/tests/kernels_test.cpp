@@ -128,6 +128,48 @@ static void test_act_q8_K_bits() {
   }
 }
 
+// The same for the 32-value blocks of Q8_0 / Q4_0..Q5_1 activations (pairs of blocks, each scale in 8 lanes, an odd
+// row's last half pair zero): bit for bit the scalar definition, whatever vector code builds them (arm64: NEON).
+static void test_act_q8_0_bits() {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-3.f, 3.f);
+  const int64_t cols = 15 * QK8_0;  // odd: the last pair is half empty
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (float& v : x) v = u(rng) * (trial % 4 == 0 ? 1e-30f : trial % 4 == 1 ? 1e30f : 1.f);
+    for (int i = 0; i < QK8_0; ++i) x[size_t(QK8_0 + i)] = float(i * 8 - 127) + (i % 2 ? 0.5f : -0.5f);  // ties
+    for (int i = 0; i < QK8_0; ++i) x[size_t(2 * QK8_0 + i)] = float(i % 9 - 4) + 0.5f * float(i % 3 - 1);
+    x[size_t(2 * QK8_0 + 7)] = 127.f;  // amax 127: id = 1, exact ties at +-0.5
+    for (int i = 0; i < QK8_0; ++i) x[size_t(3 * QK8_0 + i)] = 0.f;
+    x[size_t(4 * QK8_0 + trial % QK8_0)] = NAN;
+    x[size_t(5 * QK8_0 + (trial * 7) % QK8_0)] = trial % 2 ? INFINITY : -INFINITY;
+    x[size_t(6 * QK8_0 + 3)] = -0.f;
+    std::vector<kernels::ActQ8_0x2> got(size_t(kernels::act_q8_0_pairs(cols)));
+    std::memset(got.data(), 0x5a, got.size() * sizeof(got[0]));
+    kernels::quantize_act_q8_0(x.data(), got.data(), cols);
+    for (int64_t b = 0; b < 2 * kernels::act_q8_0_pairs(cols); ++b) {
+      const kernels::ActQ8_0x2& p = got[size_t(b / 2)];
+      const int half = int(b % 2);
+      float d = 0;
+      bool ok = true;
+      if (b < cols / QK8_0) {
+        const float* xb = x.data() + b * QK8_0;
+        float amax = 0;
+        bool nan = false;
+        for (int i = 0; i < QK8_0; ++i) amax = std::max(amax, std::fabs(xb[i])), nan |= xb[i] != xb[i];
+        d = nan ? NAN : amax / 127.f;
+        const float id = amax > 0 ? 127.f / amax : 0.f;
+        for (int i = 0; i < QK8_0; ++i)
+          ok &= p.qs[QK8_0 * half + i] == int8_t(std::nearbyint(std::min(127.f, std::max(-127.f, xb[i] * id))));
+      } else {
+        for (int i = 0; i < QK8_0; ++i) ok &= p.qs[QK8_0 * half + i] == 0;
+      }
+      for (int l = 0; l < 8; ++l) ok &= std::memcmp(&d, &p.d[8 * half + l], 4) == 0;
+      CHECK(ok, "Q8_0 activation block %lld (trial %d) differs from the scalar definition", (long long)b, trial);
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------ scalar conversions
 
 // The compiler's own half type: arm64 has __fp16 (GCC 12's C++ front end has no _Float16 there).
@@ -783,6 +825,7 @@ int main() {
   test_layouts();
   test_round_trip_error();
   test_act_q8_K_bits();
+  test_act_q8_0_bits();
   test_matmul(pools);
   test_matmul_many_tasks(pools);
   test_gemm_paths(pools);
