@@ -40,6 +40,13 @@
 const ALPHA = 1 / 8;
 /** One decision in this many runs the decoder not predicted cheaper, to keep its measurement fresh. */
 export const EXPLORE_EVERY = 16;
+/**
+ * Plain is not re-measured while speculation is predicted at least this many times cheaper: the load changes
+ * both alike, so no drift of plain's relative cost flips that choice, and each re-measurement cost the user a
+ * request at that many times the time (typing with the last completions as lookup drafts: τ 7-10, speculation
+ * 2.5-4x plain's decode speed; 1 request in EXPLORE_EVERY at that cost is 10-15% of the decode time).
+ */
+export const EXPLORE_CLEAR = 2.5;
 /** Weight of the newest request in the current context's τ and length (the last 2-3 requests count). */
 const CONTEXT_ALPHA = 1 / 2;
 /** A request whose prompt reuses at least this share of the engine's cache continues the current context. */
@@ -242,7 +249,8 @@ export class DecoderChoice {
     }
     const p = this.predict(maxTokens);
     const cheaper: Mode = p.specMs < p.plainMs ? 'speculative' : 'plain';
-    if (n % EXPLORE_EVERY === EXPLORE_EVERY - 1) this.exploreDueAt ??= n;
+    if (p.specMs * EXPLORE_CLEAR < p.plainMs) this.exploreDueAt = undefined;  // nothing to re-measure: plain cannot win
+    else if (n % EXPLORE_EVERY === EXPLORE_EVERY - 1) this.exploreDueAt ??= n;
     if (this.exploreDueAt !== undefined && (this.lastEnd === undefined || now - this.lastEnd >= PAUSE_MS || n - this.exploreDueAt >= EXPLORE_WAIT)) {
       this.exploreDueAt = undefined;
       return { ...p, mode: cheaper === 'plain' ? 'speculative' : 'plain', why: `re-measuring (every ${EXPLORE_EVERY}th request)` };

@@ -138,7 +138,9 @@ export class SidecarServer {
     const started = performance.now();
     const onText = p.streamId ? (text: string) => void this.conn.sendNotification(Notify.partial, { streamId: p.streamId, text }) : undefined;
     const { text, stop, result: r, firstTokenAt } = await decodeText(s.tok, (req) => s.decoder.generate(req), prompt, { ...p, maxTokens }, signal, onText);
-    this.promptRate.record(r.nPrompt - r.nReused, r.promptMs);
+    // The target's prompt speed: the drafter's reading of the prompt (speculative) is left out, so that both
+    // decoders cut the suffix alike at the same load and write the same completion.
+    this.promptRate.record(r.nPrompt - r.nReused, r.promptMs - (r.draftPromptMs ?? 0));
     if (signal.aborted) throw signal.reason;
     const done = performance.now();
     const stats: CompletionStats = {

@@ -2,7 +2,7 @@
 // costs, the cheaper decoder for the request's likely length, a re-measurement of the other one every
 // EXPLORE_EVERY requests, both measured before predicting, calibration as a seed that real requests replace.
 import { strict as assert } from 'node:assert';
-import { type Decision, DecoderChoice, EXPLORE_EVERY, EXPLORE_WAIT, FIXED_STEPS, type Measured, type Mode } from '../../sidecar/choice';
+import { type Decision, DecoderChoice, EXPLORE_CLEAR, EXPLORE_EVERY, EXPLORE_WAIT, FIXED_STEPS, type Measured, type Mode } from '../../sidecar/choice';
 
 const plain = (msPerToken: number, tokens = 32): Measured => ({ mode: 'plain', tokens, decodeMs: msPerToken * tokens, steps: tokens });
 const spec = (msPerToken: number, tokens = 32, draftPromptMs = 1, tau = 2.5): Measured => ({
@@ -34,6 +34,24 @@ describe('sidecar: speculative or plain, chosen per request from measured costs'
     const d = c.choose(48);
     assert.match(d.why, /predicted .* ms speculative \(τ .*\) vs .* ms plain/);
     assert.ok(d.specMs! < d.plainMs!);
+  });
+
+  it('does not re-measure plain while speculation is predicted EXPLORE_CLEAR times cheaper, and does again when it is not', () => {
+    const c = new DecoderChoice();
+    // Typing with the last completions as lookup drafts: 12-token requests in 2 steps of 1.5 plain steps each.
+    const fast: Measured = { mode: 'speculative', tokens: 12, steps: 1, decodeMs: 1.5 * (1 + FIXED_STEPS), draftMs: 0.1, verifyMs: 1.4, draftPromptMs: 0 };
+    const slowPlain: Measured = { mode: 'plain', tokens: 12, steps: 11, decodeMs: 11 + FIXED_STEPS };
+    c.record(fast);
+    c.record(slowPlain);
+    for (let i = 0; i < 4; i++) c.record(fast);
+    const d = c.choose(12);
+    assert.ok(d.specMs! * EXPLORE_CLEAR < d.plainMs!, `predicted ${d.specMs} vs ${d.plainMs}`);
+    assert.deepEqual(modes(c, 4 * EXPLORE_EVERY, 12).filter((x) => x === 'plain'), [], 'plain re-measured although it cannot win');
+    // The completions stop repeating (another place): τ falls, speculation is no longer far cheaper.
+    for (let i = 0; i < 4; i++) c.record(specAt(1.5, 1.2));
+    const e = c.choose(12);
+    assert.ok(!(e.specMs! * EXPLORE_CLEAR < e.plainMs!), `predicted ${e.specMs} vs ${e.plainMs}`);
+    assert.ok(modes(c, 2 * EXPLORE_EVERY, 12).includes('plain'), 'plain never re-measured');
   });
 
   it('decodes plainly where speculation is measured slower, and follows the measurements when they change', () => {
