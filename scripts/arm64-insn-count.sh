@@ -6,8 +6,29 @@
 # quantization and copies cancel. A count of work asked for, not a speed: it says nothing about latencies, ports or
 # memory. Plugin: scripts/qemu-insn-count.c (built here with gcc); program: native/bench/matmul_calls.cpp.
 # Usage: scripts/arm64-insn-count.sh [build dir, default build-arm64] [variants, default i8mm,dotprod] [types] [N] [ROWS] [COLS]
+#        scripts/arm64-insn-count.sh --ops [build dir] [variants, default generic,neon,i8mm] [ops]
+# --ops: the row operations instead (native/bench/row_ops_calls.cpp: RMSNorm, RoPE, SwiGLU, softmax, argmax, the
+# activation quantization at the 1.5B model's shapes), instructions per call of each; generic is the scalar code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --ops ]; then
+  bin=${2:-build-arm64}
+  variants=${3:-generic,neon,i8mm}
+  ops=${4:-rms_norm,rms_norm1,rope,swiglu,softmax,softmax_libm,argmax,quant_q8_K,quant_q8_0}
+  cmake --build "$bin" -j2 --target row_ops_calls >/dev/null
+  plugin=$(mktemp -d)/qemu-insn-count.so
+  gcc -shared -fPIC -O2 -o "$plugin" scripts/qemu-insn-count.c
+  count() {  # count VARIANT OP CALLS
+    FRSPEC_CPU_VARIANT=$1 qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu max -plugin "$plugin" "$bin/row_ops_calls" "$2" "$3" 2>&1 >/dev/null |
+      awk '/^insns /{print $2}'
+  }
+  for o in ${ops//,/ }; do
+    line="$o:"
+    for v in ${variants//,/ }; do line+=" $v $(( $(count "$v" "$o" 2) - $(count "$v" "$o" 1) ))"; done
+    echo "$line instructions per call"
+  done
+  exit 0
+fi
 bin=${1:-build-arm64}
 variants=${2:-i8mm,dotprod}
 types=${3:-Q4_K,Q5_K,Q6_K,Q8_0,Q4_0,IQ4_XS}

@@ -22,15 +22,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace frspec::FRSPEC_CPU::cpu::neon {
+#include "engine/cpu_variant.h"
 
-// GCC's arm_neon.h writes vmulq_f32 / vaddq_f32 as plain `a * b` / `a + b`, so with its default -ffp-contract=fast
-// it may fuse a product into a following add or subtract. An empty asm that "changes" a value hides where it came
-// from (no instruction is emitted).
-inline __attribute__((always_inline)) float32x4_t opaque(float32x4_t v) {
-  __asm__("" : "+w"(v));
-  return v;
-}
+namespace frspec::FRSPEC_CPU::cpu::neon {
 
 // exp(x) on 4 lanes: the operations of cpu_ops.cpp's vexp8 (ggml's ggml_v_expf) in the same order, FMA for FMA:
 // fmadd(a, b, c) = vfmaq_f32(c, a, b), fnmadd(a, b, c) = vfmsq_f32(c, a, b); the same bits as the AVX-512 vexp.
@@ -55,7 +49,7 @@ inline __attribute__((always_inline)) float32x4_t vexp4(float32x4_t x) {
   const uint32x4_t g = vandq_u32(vcleq_f32(n, zero), vdupq_n_u32(0x82000000u));
   const float32x4_t s1 = vreinterpretq_f32_u32(vaddq_u32(g, vdupq_n_u32(0x7f000000u)));
   const float32x4_t s2 = vreinterpretq_f32_u32(vsubq_u32(e, g));
-  const float32x4_t wide = vfmaq_f32(zero, opaque(vmulq_f32(s2, j)), s1);
+  const float32x4_t wide = vfmaq_f32(zero, vmulq_f32(s2, j), s1);
   const float32x4_t alt = vreinterpretq_f32_u32(vandq_u32(vcgtq_f32(n, zero), vreinterpretq_u32_f32(vdupq_n_f32(INFINITY))));
   return vbslq_f32(vcgtq_f32(an, vdupq_n_f32(192)), alt, vbslq_f32(c, wide, res));
 }
@@ -107,33 +101,52 @@ inline float softmax_weights(float* w, int n, float max) {
   return vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
 }
 
+// a * b rounded, as one FMUL the compiler cannot fuse into the add or subtract that uses it (GCC's arm_neon.h writes
+// vmulq_f32 as a plain `a * b`, which its default -ffp-contract=fast may fuse).
+inline __attribute__((always_inline)) float32x4_t mul_rounded(float32x4_t a, float32x4_t b) {
+  float32x4_t p;
+  __asm__("fmul %0.4s, %1.4s, %2.4s" : "=w"(p) : "w"(a), "w"(b));
+  return p;
+}
+
+// One pair set: (x0 c - x1 s, x0 s + x1 c), each product rounded.
+inline __attribute__((always_inline)) void rotate(float32x4_t& x0, float32x4_t& x1, float32x4_t c, float32x4_t s) {
+  const float32x4_t a = vsubq_f32(mul_rounded(x0, c), mul_rounded(x1, s));
+  x1 = vaddq_f32(mul_rounded(x0, s), mul_rounded(x1, c));
+  x0 = a;
+}
+
 // Rotates one token's heads in place: v[a] = x0 c - x1 s, v[b] = x0 s + x1 c with each product rounded (see top).
-inline void rope_apply(float* x, int n_heads, int head_dim, bool neox, int rot, const float* cs) {
-  const int half = rot / 2;
+template <bool neox>
+inline void rope_heads(float* x, int n_heads, int head_dim, int half, const float* cs) {
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + size_t(h) * head_dim;
     int i = 0;
     for (; i + 4 <= half; i += 4) {
       const float32x4x2_t t = vld2q_f32(cs + 2 * i);  // val[0] = 4 cos, val[1] = 4 sin
-      if (neox) {
-        const float32x4_t x0 = vld1q_f32(v + i), x1 = vld1q_f32(v + i + half);
-        vst1q_f32(v + i, vsubq_f32(opaque(vmulq_f32(x0, t.val[0])), opaque(vmulq_f32(x1, t.val[1]))));
-        vst1q_f32(v + i + half, vaddq_f32(opaque(vmulq_f32(x0, t.val[1])), opaque(vmulq_f32(x1, t.val[0]))));
+      if constexpr (neox) {
+        float32x4_t x0 = vld1q_f32(v + i), x1 = vld1q_f32(v + i + half);
+        rotate(x0, x1, t.val[0], t.val[1]);
+        vst1q_f32(v + i, x0);
+        vst1q_f32(v + i + half, x1);
       } else {
         float32x4x2_t p = vld2q_f32(v + 2 * i);  // val[0] = x0 of 4 pairs, val[1] = x1
-        const float32x4_t x0 = p.val[0], x1 = p.val[1];
-        p.val[0] = vsubq_f32(opaque(vmulq_f32(x0, t.val[0])), opaque(vmulq_f32(x1, t.val[1])));
-        p.val[1] = vaddq_f32(opaque(vmulq_f32(x0, t.val[1])), opaque(vmulq_f32(x1, t.val[0])));
+        rotate(p.val[0], p.val[1], t.val[0], t.val[1]);
         vst2q_f32(v + 2 * i, p);
       }
     }
     for (; i < half; ++i) {
       const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-      const float32x4_t x0 = vdupq_n_f32(v[a]), x1 = vdupq_n_f32(v[b]), c = vdupq_n_f32(cs[2 * i]), s = vdupq_n_f32(cs[2 * i + 1]);
-      v[a] = vgetq_lane_f32(vsubq_f32(opaque(vmulq_f32(x0, c)), opaque(vmulq_f32(x1, s))), 0);
-      v[b] = vgetq_lane_f32(vaddq_f32(opaque(vmulq_f32(x0, s)), opaque(vmulq_f32(x1, c))), 0);
+      float32x4_t x0 = vdupq_n_f32(v[a]), x1 = vdupq_n_f32(v[b]);
+      rotate(x0, x1, vdupq_n_f32(cs[2 * i]), vdupq_n_f32(cs[2 * i + 1]));
+      v[a] = vgetq_lane_f32(x0, 0);
+      v[b] = vgetq_lane_f32(x1, 0);
     }
   }
+}
+inline void rope_apply(float* x, int n_heads, int head_dim, bool neox, int rot, const float* cs) {
+  if (neox) rope_heads<true>(x, n_heads, head_dim, rot / 2, cs);
+  else rope_heads<false>(x, n_heads, head_dim, rot / 2, cs);
 }
 
 // First index of the maximum of x[0, n), n >= 32: the AVX-512 code's 16 lanes (lane l takes elements l, l + 16,
