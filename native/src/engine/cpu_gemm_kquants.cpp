@@ -17,6 +17,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "common/thread_scratch.h"
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_amx_units.h"
 #include "engine/cpu_gemm_packed.h"
@@ -369,7 +370,8 @@ FRSPEC_INLINE void amx_float_step_q4_K(const TileSums& s, int q) {
 // so with a single chunk the float sums of only two groups (16 KB each at 256 tokens) are live, in L1.
 template <class Block>
 void amx_gemm_rows_q4_K(const MatmulJob& j, int64_t r0, int64_t r1) {
-  thread_local AmxQ4KScratch scratch;
+  thread_local ThreadScratch<AmxQ4KScratch> scratch_tls;  // common/thread_scratch.h: why
+  AmxQ4KScratch& scratch = scratch_tls.get();
   const AmxUnitWalk<Block> walk(j, r0, r1);
   const int64_t nb = walk.nb, groups = walk.groups, chunk = walk.chunk;
   const int n = j.n;

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/thread_scratch.h"
 #include "engine/cpu_argmax_amx.h"
 #include "engine/cpu_gemm_amx_units.h"
 #include "engine/cpu_gemm_packed.h"
@@ -135,7 +136,8 @@ FRSPEC_INLINE void float_step_q6_K(const Q6KTileSums& s, size_t stride, int q) {
 // chunks; a group's outputs are stored as soon as its sums are final.
 void amx_gemm_rows_q6_K(const MatmulJob& j, int64_t r0, int64_t r1) {
   if (!j.act_tiles) return gemm_fn_q6_K()(j, r0, r1);  // cpu_matmul makes them (gemm_act_tiles); VNNI otherwise
-  thread_local std::vector<Row16> acc_buf;
+  thread_local ThreadScratch<std::vector<Row16>> acc_tls;  // common/thread_scratch.h: why
+  std::vector<Row16>& acc_buf = acc_tls.get();
   const AmxUnitWalk<BlockQ6_K> walk(j, r0, r1);
   const int64_t nb = walk.nb, groups = walk.groups, chunk = walk.chunk;
   const int n = j.n;
