@@ -84,6 +84,20 @@ cpu_model() {  # cpu_model CPU VARIANTS GREEDY_RUN...
 cpu_model cortex-a57 generic,neon demo-target:cortex-a57:neon || status=1
 cpu_model max dotprod,i8mm demo-target:max:i8mm demo-draft:max:i8mm || status=1
 
+# The row ops whose bits are defined the same on every platform (attention, SwiGLU, RMSNorm, argmax; not RoPE: x86's
+# bits there are GCC's choice of fused multiply-adds) == x86-64's: engine_variants_test's digests of the same
+# integer-made inputs (under -cpu max its 4 variants equal each other, so all of them equal x86-64).
+digests() { grep -E '^digest (attention|swiglu|rms_norm|argmax) ' "$1" || true; }
+"$x86/engine_variants_test" >"$tmp/variants-x86.txt" 2>&1 || true
+qemu-aarch64 -L $sysroot -cpu max "$bin/engine_variants_test" >"$tmp/variants-arm64.txt" 2>&1 || true
+if [ "$(digests "$tmp/variants-x86.txt" | wc -l)" = 4 ] && [ "$(digests "$tmp/variants-x86.txt")" = "$(digests "$tmp/variants-arm64.txt")" ]; then
+  echo "PASS row-op bits on arm64 == x86-64 (attention, SwiGLU, RMSNorm, argmax digests; aarch64 -cpu max, 4 variants)"
+else
+  echo "FAIL row-op bits: aarch64 -cpu max digests differ from x86-64's ($x86/engine_variants_test)"
+  diff <(digests "$tmp/variants-x86.txt") <(digests "$tmp/variants-arm64.txt") || true
+  status=1
+fi
+
 # Speculative == plain greedy on arm64 (i8mm): both drafters, every vocabulary and shape once, and KV rollback.
 target=.cache/models/demo-target.gguf draft=.cache/models/demo-draft.gguf
 if [ -f "$target" ] && [ -f "$draft" ] && [ -f .cache/models/demo-eagle.gguf ]; then
