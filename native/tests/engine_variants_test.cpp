@@ -26,6 +26,11 @@
 #include "engine/backend.h"
 #include "engine/cpu_variant.h"
 
+// This names every variant's namespace, reopening the baseline's inline one as `namespace frspec::cpu_<name>` (still
+// the same inline namespace); clang (Apple's included) warns about the spelling.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Winline-namespace-reopened-noninline"
+#endif
 #define FRSPEC_DECLARE_VARIANT_BACKEND(v) \
   namespace frspec::cpu_##v {             \
   std::unique_ptr<Backend> make_variant_backend(int threads); \

@@ -18,7 +18,7 @@ namespace frspec::FRSPEC_CPU::kernels {
 namespace {
 
 // The 8 signed sub-block scales of a block.
-inline void iq4xs_scales(const BlockIQ4_XS& b, int s[8]) {
+[[maybe_unused]] inline void iq4xs_scales(const BlockIQ4_XS& b, int s[8]) {  // (not in the NEON variants)
   for (int j = 0; j < 8; ++j) s[j] = iq4xs_scale(b, j);
 }
 

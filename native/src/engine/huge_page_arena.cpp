@@ -15,7 +15,7 @@ namespace {
 
 // Chunks are reserved at least this large; only the bytes handed out are ever touched, so an unused tail costs
 // address space, not memory (at most one partly used huge page per chunk).
-constexpr size_t kChunkBytes = size_t(256) << 20;
+[[maybe_unused]] constexpr size_t kChunkBytes = size_t(256) << 20;  // (Linux only)
 
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 

@@ -25,6 +25,11 @@
 #include <sys/sysctl.h>
 #endif
 
+// This names every variant's namespace, reopening the baseline's inline one as `namespace frspec::cpu_<name>` (still
+// the same inline namespace); clang (Apple's included) warns about the spelling.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Winline-namespace-reopened-noninline"
+#endif
 // Each variant's entry points (cpu_backend.cpp, cpu_matmul.cpp), in its own namespace.
 #define FRSPEC_DECLARE_VARIANT(v)                                 \
   namespace frspec::cpu_##v {                                      \

@@ -8,6 +8,11 @@
 #include "cpu_variants_built.h"
 #include "engine/cpu_variant.h"
 
+// This names every variant's namespace, reopening the baseline's inline one as `namespace frspec::cpu_<name>` (still
+// the same inline namespace); clang (Apple's included) warns about the spelling.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Winline-namespace-reopened-noninline"
+#endif
 #define FRSPEC_DECLARE_VARIANT_MAIN(v) \
   namespace frspec::cpu_##v {          \
   int variant_main(int argc, char** argv); \
