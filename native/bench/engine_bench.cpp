@@ -44,7 +44,7 @@ class TimingBackend final : public Backend {
     time("matmul " + std::string(dtype_name(w.type)) + " " + std::to_string(w.rows) + "x" + std::to_string(w.cols),
          [&] { b_->matmul(w, x, y, n, bias); });
   }
-  // The fused ops as one bucket each (the CPU backend runs q|k|v and gate|up as one call).
+  // The fused ops as one bucket each (the CPU backend runs q|k|v and gate|up as one call, the FFN as two).
   void matmul_qkv(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int n, float* yq, float* yk,
                   float* yv, const float* bq, const float* bk, const float* bv, const InputNorm* norm) override {
     time("matmul_qkv " + shapes({&wq, &wk, &wv}) + (norm ? " (+rms_norm)" : ""),
@@ -54,6 +54,11 @@ class TimingBackend final : public Backend {
                      const InputNorm* norm) override {
     time("matmul_swiglu " + shapes({&gate, &up}) + (norm ? " (+rms_norm)" : ""),
          [&] { b_->matmul_swiglu(gate, up, x, out, tmp, n, norm); });
+  }
+  void ffn_add(const Weight& gate, const Weight& up, const Weight& down, const float* x, float* y, float* gate_buf,
+               float* up_buf, float* tmp, int n, const InputNorm* norm) override {
+    time("ffn_add " + shapes({&gate, &up, &down}) + (norm ? " (+rms_norm)" : ""),
+         [&] { b_->ffn_add(gate, up, down, x, y, gate_buf, up_buf, tmp, n, norm); });
   }
   void get_rows(const Weight& w, const int32_t* ids, int n, float* out) override {
     time("get_rows", [&] { b_->get_rows(w, ids, n, out); });

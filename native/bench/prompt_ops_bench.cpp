@@ -1,5 +1,5 @@
 // The CPU backend's fused prompt operations beside the plain compositions they replace (Backend's defaults:
-// rms_norm + one matmul per weight, then swiglu), on one layer of a real model, in alternation in one process
+// rms_norm + one matmul per weight, then swiglu; the FFN: gate|up + swiglu, then the down projection + add), on one layer of a real model, in alternation in one process
 // so a shared machine's load hits both alike. The outputs are compared bit for bit too.
 //   prompt_ops_bench MODEL.gguf [--threads 1,2] [--ns 256,144] [--reps 40] [--layers 0,1]
 // Prints per op, thread count and token count the min and median wall time of each and median(split)/median(fused).
@@ -112,6 +112,18 @@ int main(int argc, char** argv) {
                   [&] { b.Backend::matmul_swiglu(L.gate, L.up, x.data(), gate2.data(), up.data(), n, &ffn); });
           if (std::memcmp(gate.data(), gate2.data(), size_t(n) * ff * sizeof(float)) != 0)
             std::printf("  MISMATCH: fused gate|up+swiglu differs from the split one\n");
+          // The whole FFN as a residual on a copy of x each time (the output accumulates into it).
+          std::vector<float> y1(size_t(n) * d), y2(y1.size()), tmp(y1.size());
+          compare("layer " + std::to_string(l) + " n=" + std::to_string(n) + " ffn " + shape(L.gate) + "+" + shape(L.down), reps,
+                  [&] {
+                    std::memcpy(y1.data(), x.data(), y1.size() * sizeof(float));
+                    b.ffn_add(L.gate, L.up, L.down, y1.data(), y1.data(), gate.data(), up.data(), tmp.data(), n, &ffn);
+                  },
+                  [&] {
+                    std::memcpy(y2.data(), x.data(), y2.size() * sizeof(float));
+                    b.Backend::ffn_add(L.gate, L.up, L.down, y2.data(), y2.data(), gate2.data(), up.data(), tmp.data(), n, &ffn);
+                  });
+          if (y1 != y2) std::printf("  MISMATCH: fused ffn differs from the split one\n");
         }
       }
     }

@@ -137,8 +137,8 @@ void test_fused_matmuls(Backend& b) {
                          Types{DType::Q8_0, DType::Q8_0, DType::Q8_0}, Types{DType::F16, DType::Q5_0, DType::F32}}) {
     std::vector<std::vector<uint8_t>> keep;
     Weight wq = random_weight(b, t.q, 320, cols, keep), wk = random_weight(b, t.k, 64, cols, keep),
-           wv = random_weight(b, t.v, 48, cols, keep), wg = random_weight(b, t.k, 400, cols, keep),
-           wu = random_weight(b, t.k, 400, cols, keep);
+           wv = random_weight(b, t.v, 48, cols, keep), wg = random_weight(b, t.k, 512, cols, keep),
+           wu = random_weight(b, t.k, 512, cols, keep), wd = random_weight(b, t.v, cols, 512, keep);
     auto bq = randn(320), bk = randn(64), bv = randn(48), norm_w = randn(cols);
     const std::string types = std::string(dtype_name(t.q)) + "/" + dtype_name(t.k) + "/" + dtype_name(t.v);
     for (int n : {1, 3, 16, 37, 144, 256}) {
@@ -167,15 +167,23 @@ void test_fused_matmuls(Backend& b) {
         }
         check(bad == 0, "matmul_qkv of a chunk == its tokens one at a time, " + what);
 
-        std::vector<float> g(size_t(n) * 400), u(g.size()), g1(g.size()), u1(g.size());
+        std::vector<float> g(size_t(n) * 512), u(g.size()), g1(g.size()), u1(g.size());
         b.matmul_swiglu(wg, wu, x.data(), g.data(), u.data(), n, with_norm ? &norm : nullptr);
         b.matmul(wg, in, g1.data(), n, nullptr);
         b.matmul(wu, in, u1.data(), n, nullptr);
-        b.swiglu(g1.data(), u1.data(), g1.data(), n, 400);
+        b.swiglu(g1.data(), u1.data(), g1.data(), n, 512);
         check(differ(g, g1) == 0, "matmul_swiglu == gate, up, swiglu apart, " + what + (with_norm ? " (norm)" : ""));
+
+        // The FFN as a residual (the CPU backend quantizes silu(g) * u for the down projection as it makes it):
+        // x += down(swiglu) as the separate ops give it, in place (y == x) as the forward pass calls it.
+        std::vector<float> y = x, y1 = x, gb(g.size()), ub(g.size()), tmp(x.size());
+        b.ffn_add(wg, wu, wd, y.data(), y.data(), gb.data(), ub.data(), tmp.data(), n, with_norm ? &norm : nullptr);
+        b.matmul(wd, g1.data(), tmp.data(), n, nullptr);
+        b.add(y1.data(), tmp.data(), y1.size());
+        check(differ(y, y1) == 0, "ffn_add == gate, up, swiglu, down, add apart, " + what + (with_norm ? " (norm)" : ""));
       }
     }
-    for (Weight* w : {&wq, &wk, &wv, &wg, &wu}) b.release(*w);
+    for (Weight* w : {&wq, &wk, &wv, &wg, &wu, &wd}) b.release(*w);
   }
 }
 

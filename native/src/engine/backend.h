@@ -134,6 +134,15 @@ class Backend {
     matmul(up, x, tmp, n, nullptr);
     swiglu(out, tmp, out, n, int(gate.rows));
   }
+  // The whole FFN as a residual: y[n][down.rows] += (silu(x . Wgate^T) * (x . Wup^T)) . Wdown^T, x first normalized
+  // when `norm` is given (x may be y: it is read before y is written). gate_buf and up_buf: scratch of n * gate.rows
+  // floats, tmp of n * down.rows; their contents afterwards are unspecified. The CPU backend makes silu(g) * u
+  // while quantizing it for the down projection instead of writing it out.
+  virtual void ffn_add(const Weight& gate, const Weight& up, const Weight& down, const float* x, float* y, float* gate_buf,
+                       float* up_buf, float* tmp, int n, const InputNorm* norm = nullptr) {
+    matmul_swiglu(gate, up, x, gate_buf, up_buf, n, norm);
+    matmul_add(down, gate_buf, y, tmp, n, nullptr);
+  }
   // RoPE on k[n][n_kv_heads*head_dim] (shape from the cache), K and V into slots first_slot.., then RoPE on
   // q[n][n_heads*head_dim] in place when q is non-null. k's contents afterwards are unspecified.
   virtual void rope_kv_write(KvCache& kv, int layer, float* q, int n_heads, float* k, const float* v,

@@ -121,6 +121,18 @@ class CpuBackend final : public Backend {
     swiglu(out, tmp, out, n, int(gate.rows));
   }
 
+  void ffn_add(const Weight& gate, const Weight& up, const Weight& down, const float* x, float* y, float* gate_buf,
+               float* up_buf, float* tmp, int n, const InputNorm* norm) override {
+    if (down.type == DType::F32 || down.type == DType::F16 || down.type == DType::BF16 || down.cols != gate.rows || up.rows != gate.rows)
+      return Backend::ffn_add(gate, up, down, x, y, gate_buf, up_buf, tmp, n, norm);
+    if (norm) rms_norm(x, norm->weight, norm->h, n, int(gate.cols), norm->eps), x = norm->h;
+    const MatmulOut outs[2] = {{&gate, gate_buf, nullptr}, {&up, up_buf, nullptr}};
+    cpu_matmul_multi(pool_, outs, 2, x, n);
+    // silu(g) * u made row by row as the down projection quantizes it (the same bits as swiglu, then matmul).
+    cpu_matmul_swiglu_input(pool_, down, gate_buf, up_buf, tmp, n, nullptr);
+    add(y, tmp, size_t(n) * down.rows);
+  }
+
   void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps) override {
     // Tasks of 32 rows: cpu::rms_norm_rows runs 32 rows' chains side by side.
     constexpr int kRows = 32;

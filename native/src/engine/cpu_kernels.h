@@ -32,6 +32,11 @@ struct MatmulOut {
   const float* bias = nullptr;
 };
 void cpu_matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const float* x, int n);
+// cpu_matmul(w, silu(gate) * up, y, n, bias), bit for bit, without writing silu(gate) * up out: each token's row is
+// made (cpu::swiglu_row) in a per-thread buffer while it is quantized (the FFN's down projection). gate and up
+// are [n][w.cols]; w must be quantized (std::invalid_argument otherwise).
+void cpu_matmul_swiglu_input(ThreadPool& pool, const Weight& w, const float* gate, const float* up, float* y, int n,
+                             const float* bias);
 
 // out[n][w.cols] = dequantized rows ids[0..n) of w. Throws std::out_of_range for an id outside [0, rows).
 void cpu_get_rows(const Weight& w, const int32_t* ids, int n, float* out);

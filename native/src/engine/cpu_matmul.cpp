@@ -19,6 +19,7 @@
 #include "engine/cpu_kernels.h"
 #include "engine/cpu_matmul_neon.h"
 #include "engine/cpu_matmul_tiles.h"
+#include "engine/cpu_ops.h"
 
 namespace frspec::FRSPEC_CPU {
 
@@ -321,12 +322,29 @@ struct ActFormat {
 
 }  // namespace
 
+namespace {
+void matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const float* x, const float* x_up, int n);
+}  // namespace
+
 void cpu_matmul(ThreadPool& pool, const Weight& w, const float* x, float* y, int n, const float* bias) {
   const MatmulOut out{&w, y, bias};
   cpu_matmul_multi(pool, &out, 1, x, n);
 }
 
 void cpu_matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const float* x, int n) {
+  matmul_multi(pool, outs, count, x, nullptr, n);
+}
+
+void cpu_matmul_swiglu_input(ThreadPool& pool, const Weight& w, const float* gate, const float* up, float* y, int n, const float* bias) {
+  if (!up) throw std::invalid_argument("matmul: null activation or output");
+  const MatmulOut out{&w, y, bias};
+  matmul_multi(pool, &out, 1, gate, up, n);
+}
+
+namespace {
+
+// cpu_matmul_multi; with x_up non-null the input row t is silu(x_t) * x_up_t (quantized weights only).
+void matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const float* x, const float* x_up, int n) {
   if (count < 1 || count > kMaxMatmulOuts) throw std::invalid_argument("matmul: " + std::to_string(count) + " weights in one call");
   for (int i = 0; i < count; ++i) {
     check_weight(*outs[i].w, "matmul");
@@ -365,14 +383,25 @@ void cpu_matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const 
     jobs[i].y = outs[i].y;
     jobs[i].bias = outs[i].bias;
   }
+  const size_t cols = size_t(outs[0].w->cols);
+  if (x_up && !formats[0]->quantized)
+    throw std::invalid_argument(std::string("matmul: a SwiGLU input needs a quantized weight, not ") + dtype_name(outs[0].w->type));
+  // A SwiGLU input: each thread makes a token's row in a buffer of its own, then quantizes it from there.
+  const size_t row_bytes = x_up ? (cols * sizeof(float) + 63) / 64 * 64 : 0;
   std::optional<ActScratch> scratch;
   if (scratch_bytes) {
-    scratch.emplace(scratch_bytes);
+    scratch.emplace(scratch_bytes + row_bytes * size_t(pool.size()));
     uint8_t* at = scratch->data();
     for (int k = 0; k < n_formats; ++k)
       if (formats[k]->quantized) formats[k]->bind(at, n), at += formats[k]->bytes();
-    auto quantize_token = [&](int t, int) {
-      const float* xt = x + size_t(t) * size_t(outs[0].w->cols);
+    float* rows = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(at) + 63) / 64 * 64);
+    auto quantize_token = [&](int t, int thread) {
+      const float* xt = x + size_t(t) * cols;
+      if (x_up) {
+        float* row = rows + size_t(thread) * (row_bytes / sizeof(float));
+        cpu::swiglu_row(xt, x_up + size_t(t) * cols, row, int(cols));
+        xt = row;
+      }
       for (int k = 0; k < n_formats; ++k)
         if (formats[k]->quantized) formats[k]->quantize(xt, t, n);
     };
@@ -406,6 +435,8 @@ void cpu_matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const 
     fns[i](jobs[i], r0, r1);
   });
 }
+
+}  // namespace
 
 void cpu_get_rows(const Weight& w, const int32_t* ids, int n, float* out) {
   check_weight(w, "get_rows");

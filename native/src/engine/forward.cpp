@@ -71,8 +71,7 @@ void Context::layer(const PreparedLayer& L, int l, int n, const uint8_t* mask, i
   b.matmul_add(L.o, att_, x, h_, m, L.o_bias);  // x += attention . Wo
 
   const InputNorm ffn_in{L.ffn_norm, c.rms_eps, h_};
-  b.matmul_swiglu(L.gate, L.up, x, gate_, up_, m, &ffn_in);  // silu(norm(x) . Wgate) * norm(x) . Wup
-  b.matmul_add(L.down, gate_, x, h_, m, nullptr);  // x += (silu(h . Wgate) * h . Wup) . Wdown
+  b.ffn_add(L.gate, L.up, L.down, x, x, gate_, up_, h_, m, &ffn_in);  // x += (silu(h . Wgate) * h . Wup) . Wdown, h = norm(x)
 }
 
 // The token embeddings, from host ids or (token_ids) from ids a drafter left in backend memory.
