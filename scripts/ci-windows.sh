@@ -71,6 +71,12 @@ npx tsx scripts/native-tests.ts --bin-dir "$bin" --exe-suffix .exe --runner "$wi
 native_status=$?
 FRSPEC_CPU_VARIANT=v3 "$wine" "$bin/engine_ops_test.exe" </dev/null >"$tmp/ops-v3.txt" 2>&1
 check "engine_ops_test [v3] (attention with the AVX2 kernels)" grep -q "all engine op tests passed" "$tmp/ops-v3.txt"
+# The row ops' bits (attention, SwiGLU, RMSNorm, argmax) == the Linux build's: engine_variants_test's digests.
+digests() { grep -E '^digest (attention|swiglu|rms_norm|argmax) ' "$1" | tr -d '\r'; }
+"${FRSPEC_X86_BIN_DIR:-build}/engine_variants_test" >"$tmp/variants-linux.txt" 2>&1
+"$wine" "$bin/engine_variants_test.exe" </dev/null >"$tmp/variants-win.txt" 2>&1
+same_digests() { [ "$(digests "$tmp/variants-linux.txt" | wc -l)" = 4 ] && [ "$(digests "$tmp/variants-linux.txt")" = "$(digests "$tmp/variants-win.txt")" ]; }
+check "row-op bits on Windows == Linux (attention, SwiGLU, RMSNorm, argmax digests)" same_digests
 set -e
 
 target=.cache/models/demo-target.gguf draft=.cache/models/demo-draft.gguf
