@@ -3,7 +3,7 @@
 // for 1..6 rows, one draft-model token (layers, then the FR head + argmax), one EAGLE token, and the
 // drafter's whole greedy chain of 3 and 4. spec_cpu_bench gives the same split averaged over real steps.
 //
-//   spec_ops_bench --models DIR --prompts FILE --vocab FILE.frv [--k 8192] [--threads 2] [--reps 200]
+//   spec_ops_bench --models DIR --prompts FILE --vocab FILE.frv [--k 8192] [--threads 2] [--reps 200] [--rows 1,2,4,8,13]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +20,7 @@
 #include "engine/prepared_model.h"
 #include "speculative/drafters.h"
 #include "speculative/ranked_vocab.h"
+#include "int_list.h"
 #include "prompts_file.h"
 
 using namespace frspec;
@@ -42,6 +43,7 @@ double min_ms(int reps, const std::function<void()>& fn) {
 int main(int argc, char** argv) {
   std::string dir, prompts_path, vocab_path;
   int threads = 2, reps = 200, k = 8192, profile_rows = 0, profile_head = 0, profile_chain = 0;
+  std::vector<int> row_counts = {1, 2, 3, 4, 5, 6, 8, 13};  // verify passes: a chain of 3 is 4 rows, a lookup of 12 is 13
   try {
     for (int i = 1; i + 1 < argc; i += 2) {
       const std::string a = argv[i], v = argv[i + 1];
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
       else if (a == "--threads") threads = std::stoi(v);
       else if (a == "--reps") reps = std::stoi(v);
       else if (a == "--k") k = std::stoi(v);
+      else if (a == "--rows") row_counts = parse_int_list(v.c_str());
       else if (a == "--profile-rows") profile_rows = std::stoi(v);  // only the target's layer pass of N rows (for perf)
       else if (a == "--profile-head") profile_head = std::stoi(v);  // only the target's LM head argmax of N rows (for perf)
       else if (a == "--profile-chain") profile_chain = std::stoi(v);  // only the draft model's chain of N (for perf)
@@ -85,25 +88,27 @@ int main(int argc, char** argv) {
     std::vector<float> features(size_t(ctx.n_past()) * target->config().d_model);
     backend->to_host(features.data(), pres.hidden, features.size());
     const int base = ctx.n_past();
-    std::vector<int32_t> toks(8);
-    for (int i = 0; i < 8; ++i) toks[i] = prompt[size_t(i) % prompt.size()];
+    constexpr int kMaxRows = 16;
+    for (int& n : row_counts) n = std::clamp(n, 1, std::min(kMaxRows, base));
+    std::vector<int32_t> toks(kMaxRows);
+    for (int i = 0; i < kMaxRows; ++i) toks[i] = prompt[size_t(i) % prompt.size()];
     if (profile_rows > 0) {
       EvalRequest q;
-      q.tokens = std::span<const int32_t>(toks).first(std::min(profile_rows, 8));
+      q.tokens = std::span<const int32_t>(toks).first(std::min(profile_rows, kMaxRows));
       q.hidden = true;
       q.logits = LogitRows::None;
       return std::printf("target layers, %d rows: %.3f ms\n", profile_rows, min_ms(reps, [&] { ctx.eval(q); ctx.truncate(base); })), 0;
     }
-    std::vector<int32_t> ids(8);
-    std::vector<float> scratch(size_t(8) * pt.n_vocab());
+    std::vector<int32_t> ids(kMaxRows);
+    std::vector<float> scratch(size_t(kMaxRows) * pt.n_vocab());
     if (profile_head > 0) {
-      const int n = std::min(profile_head, 6);
+      const int n = std::min(profile_head, std::min(kMaxRows, base));
       return std::printf("target LM head argmax, %d rows: %.3f ms\n", n, min_ms(reps, [&] {
         backend->matmul_argmax(pt.output(), pres.hidden, n, scratch.data(), ids.data());
       })), 0;
     }
     std::printf("target layers (hidden rows)  :");
-    for (int n = 1; n <= 6; ++n) {
+    for (int n : row_counts) {
       EvalRequest q;
       q.tokens = std::span<const int32_t>(toks).first(n);
       q.hidden = true;
@@ -111,7 +116,7 @@ int main(int argc, char** argv) {
       std::printf("  %d: %.3f", n, min_ms(reps, [&] { ctx.eval(q); ctx.truncate(base); }));
     }
     std::printf(" ms\ntarget LM head argmax        :");
-    for (int n = 1; n <= 6; ++n)
+    for (int n : row_counts)
       std::printf("  %d: %.3f", n, min_ms(reps, [&] { backend->matmul_argmax(pt.output(), pres.hidden, n, scratch.data(), ids.data()); }));
     std::printf(" ms\n");
 

@@ -2,7 +2,8 @@
 // F32/F16/BF16 heads of several shapes with exact duplicate rows (ties: the first id wins), rows one
 // ulp apart, near-tied logits made on purpose, all-zero and huge inputs, on 1 and 3 threads; and, given
 // MODEL.gguf, on the model's own LM head with its real final hidden states; and several rows in one call
-// (speculative verification) equal to the single-row call and the full matmul; the drafting argmax
+// (speculative verification) equal to the single-row call and the full matmul; kept-row lists that fill
+// up (pruned, or the full matmul); the drafting argmax
 // (approx_argmax, 8-bit only) close to the maximum and mostly equal to it. Exits non-zero on a mismatch.
 #include <algorithm>
 #include <cmath>
@@ -139,6 +140,36 @@ void synthetic(ThreadPool& pool, DType t, int rows, int cols, std::mt19937& rng,
   }
 }
 
+// The filter keeps at most ArgmaxFilter::kFoundCap rows per task and x row (nothing is allocated per call):
+// a head whose logits rise row by row (0.1% each) keeps every row it meets, so its lists fill and are pruned of the rows
+// the risen threshold has passed (the call stays filtered); 400 exact duplicates tied at the maximum cannot
+// be pruned, so that x row takes the full matmul. Both must still give the full matmul's first maximum.
+void capped_lists(ThreadPool& pool, std::mt19937& rng, bool use_amx) {
+  const int rows = 5000, cols = 256;
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<float> u(cols);
+  for (float& e : u) e = g(rng) * 0.05f;
+  for (bool rising : {true, false}) {
+    std::vector<float> v(size_t(rows) * cols);
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j)
+        v[size_t(i) * cols + j] = rising ? u[j] * std::pow(1.001f, float(i)) : i >= 100 && i < 500 ? u[j] : g(rng) * 0.01f;
+    std::vector<uint8_t> bytes = encode(DType::F16, v, cols);
+    Weight w = cpu_weight(DType::F16, rows, cols, bytes.data());
+    ArgmaxFilter f(pool, w, use_amx);
+    const std::string name = std::string(rising ? "rising" : "400 tied rows") + (f.uses_amx() ? " (AMX)" : " (VNNI)");
+    std::vector<float> x(cols);
+    for (int j = 0; j < cols; ++j) x[j] = u[j] * 100.f + g(rng) * 1e-4f;
+    check_one(pool, f, w, x.data(), name);
+    // (where the filter does not apply, e.g. AVX2, every call is the full matmul)
+    CHECK(!ArgmaxFilter::applicable(w) || (rising ? f.last_candidates() < rows : f.last_candidates() == rows), "%s: %d rows computed exactly (%s)", name.c_str(),
+          f.last_candidates(), rising ? "expected a filtered call" : "expected the full matmul");
+    std::vector<float> xs(size_t(3) * cols);
+    for (int j = 0; j < cols; ++j) xs[j] = x[j], xs[size_t(cols) + j] = g(rng), xs[size_t(2 * cols) + j] = -x[j];
+    check_batch(pool, f, w, xs, 3, name + " batch");
+  }
+}
+
 void real_model(ThreadPool& pool, const char* path, bool use_amx) {
   auto model = Model::load(path);
   auto backend = make_cpu_backend(2);
@@ -184,6 +215,7 @@ int main(int argc, char** argv) {
       synthetic(pool, DType::F16, 500, 96, rng, use_amx);  // 96 columns: VNNI only (AMX wants multiples of 64)
       synthetic(pool, DType::F32, 1500, 1024, rng, use_amx);
       synthetic(pool, DType::F16, 700, 4096, rng, use_amx);
+      capped_lists(pool, rng, use_amx);
     }
   if (argc > 1) {
     ThreadPool pool(2);

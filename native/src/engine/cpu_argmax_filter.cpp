@@ -191,6 +191,19 @@ inline float approx_logit(float scale, float t, int32_t dot) { return scale * t 
 
 }  // namespace
 
+// Appends c to a task's kept rows for one x row within the capacity reserved at construction (kFoundCap):
+// a full list first drops the rows that have fallen below the running threshold since they were kept (the
+// final one is at least as high, so they cannot be candidates). False when that frees less than a quarter:
+// the x row then takes the full matmul (its candidates would be too many for the filter to pay anyway).
+bool ArgmaxFilter::keep_candidate(std::vector<Candidate>& found, Candidate c, float threshold) {
+  if (found.size() == found.capacity()) {
+    found.erase(std::remove_if(found.begin(), found.end(), [&](const Candidate& f) { return f.hi < threshold; }), found.end());
+    if (found.size() > found.capacity() / 4 * 3) return false;
+  }
+  found.push_back(c);
+  return true;
+}
+
 bool ArgmaxFilter::applicable(const Weight& w) {
 #if defined(FRSPEC_ARGMAX_FILTER_SIMD)
   // (cols <= 16384 keeps the integer dot products inside int32: 255 * 127 * 16384 < 2^31)
@@ -233,9 +246,32 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : 
   });
 #endif
   usable_ = std::find(bad.begin(), bad.end(), 1) == bad.end();
+  if (usable_) {
+    err_max_ = *std::max_element(err_.begin(), err_.end());
+    abs_sum_max_ = *std::max_element(abs_sum_.begin(), abs_sum_.end());
+  }
   padded_ = padded;
   use_amx_ = allow_amx && cols % 64 == 0 && amx::available();
   if (use_amx_) amx_dots_.resize(size_t(pool_.size()) * kRowsPerTask * kMaxPass);
+  // Every per-call buffer at its working size now, so that a call allocates nothing (decoding allocates
+  // nothing: engine_alloc_test). Only a pass whose candidate union outgrows kReservedUnion rows grows one.
+  r_.reserve(size_t(kMaxPass) * cols);
+  t_.reserve(kMaxPass);
+  l1_.reserve(kMaxPass);
+  ex_.reserve(kMaxPass);
+  task_lo_max_.reserve(size_t(tasks()) * kMaxPass);
+  thread_lo_.reserve(size_t(pool_.size()) * kMaxPass);
+  task_found_.resize(size_t(tasks()) * kMaxPass);
+  for (std::vector<Candidate>& f : task_found_) f.reserve(kFoundCap);
+  task_overflow_.assign(size_t(tasks()) * kMaxPass, 0);
+  task_best_.reserve(tasks());
+  task_best_id_.reserve(tasks());
+  candidates_.resize(kMaxPass);
+  for (std::vector<int32_t>& c : candidates_) c.reserve(kMaxCandidates);
+  union_.reserve(size_t(kMaxPass) * kMaxCandidates);
+  candidate_rows_.reserve(size_t(kReservedUnion) * w.row_bytes);
+  candidate_logits_.reserve(size_t(kMaxPass) * kReservedUnion);
+  own_logits_.reserve(kMaxCandidates);
 }
 
 int32_t ArgmaxFilter::exact_argmax(const float* x, float* logits) {
@@ -282,54 +318,89 @@ void ArgmaxFilter::round_x(const float* x, int n, bool* ok) {
 #endif
 
 #if defined(FRSPEC_ARGMAX_FILTER_VNNI)
+// Row i's bound for x row k, B = fma(|a|, rel, (err_i l1_k + abs_sum_i ex_k) * margin): the one formula, so
+// that bound_base with the head's largest err and abs_sum is >= every row's term, rounding included
+// (each rounded operation is monotone in each of its arguments).
+inline __m512 bound_base(__m512 err, __m512 abs_sum, float l1, float ex) {
+  return _mm512_mul_ps(_mm512_fmadd_ps(err, _mm512_set1_ps(l1), _mm512_mul_ps(abs_sum, _mm512_set1_ps(ex))), _mm512_set1_ps(1.001f));
+}
+inline __m512 bound_of(__m512 a, __m512 base) { return _mm512_fmadd_ps(_mm512_abs_ps(a), _mm512_set1_ps(1e-6f), base); }
+
 void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
   const int rows = int(w_.rows), cols = int(w_.cols), tasks = this->tasks();
   task_lo_max_.resize(size_t(tasks) * n);
   task_found_.resize(size_t(tasks) * kMaxPass);
   round_x(x, n, ok);
+  // Per thread and x row, the largest a - B of the tasks it scored before: a lower bound of the final
+  // max (a - B), so a task can start from it instead of -inf (fewer rows kept at each task's start).
+  thread_lo_.assign(size_t(pool_.size()) * kMaxPass, -std::numeric_limits<float>::infinity());
+  // Per x row, the bound's base with the head's largest err and abs_sum: a + fma(|a|, rel, that) >= a + B for
+  // every row, so a block whose lanes all stay below the threshold with it is skipped without its own bounds.
+  float base_max[kMaxPass];
+  for (int k = 0; k < n; ++k) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, bound_base(_mm512_set1_ps(err_max_), _mm512_set1_ps(abs_sum_max_), l1_[k], ex_[k]));
+    base_max[k] = lanes[0];
+  }
 
   pool_.parallel_for(tasks, [&](int task, int thread) {
     const int begin = task * kRowsPerTask, end = std::min(rows, (task + 1) * kRowsPerTask);
+    // (locals: the candidate lists' push_back would otherwise make the compiler reload every member pointer)
+    const float *scale = scale_.data(), *err_row = err_.data(), *abs_row = abs_sum_.data(), *t = t_.data(), *l1 = l1_.data(),
+                *ex = ex_.data();
+    const int32_t* q_sum = q_sum_.data();
+    const int8_t* q = q_.data();
+    const uint8_t* r = r_.data();
+    float* seed = thread_lo_.data() + size_t(thread) * kMaxPass;
     // AMX: every block's dot products for all n rows first, into this thread's buffer (L2-sized).
     // (One row stays on VNNI: there the tiles' store and reload cost more than they save.)
     const bool amx = use_amx_ && n > 1;
     int32_t* tile_dots = amx ? amx_dots_.data() + size_t(thread) * kRowsPerTask * kMaxPass : nullptr;
-    if (amx) amx::block_dots(r_.data(), n, cols, q_.data() + size_t(begin) * cols, (end - begin + 15) / 16, tile_dots);
-    const __m512 margin = _mm512_set1_ps(1.001f), rel = _mm512_set1_ps(1e-6f);
-    __m512 lo_max[kMaxPass], threshold[kMaxPass];
-    for (int k = 0; k < n; ++k) lo_max[k] = threshold[k] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    if (amx) amx::block_dots(r, n, cols, q + size_t(begin) * cols, (end - begin + 15) / 16, tile_dots);
+    __m512 lo_max[kMaxPass], threshold[kMaxPass], base_hi[kMaxPass];
+    for (int k = 0; k < n; ++k) {
+      lo_max[k] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      threshold[k] = _mm512_set1_ps(seed[k]);
+      base_hi[k] = _mm512_set1_ps(base_max[k]);
+    }
     std::vector<Candidate>* found = task_found_.data() + size_t(task) * kMaxPass;
-    for (int k = 0; k < n; ++k) found[k].clear();
+    uint8_t* overflow = task_overflow_.data() + size_t(task) * kMaxPass;
+    for (int k = 0; k < n; ++k) found[k].clear(), overflow[k] = 0;
     __m512i dots[kMaxPass];
     for (int i = begin; i < end; i += 16) {
       if (amx) {
         for (int k = 0; k < n; ++k) dots[k] = _mm512_loadu_si512(tile_dots + (size_t(i - begin) / 16 * n + k) * 16);
       } else {
-        _mm_prefetch(reinterpret_cast<const char*>(q_.data() + size_t(i + 64) * cols), _MM_HINT_T0);
-        dot16_rows(r_.data(), cols, q_.data() + size_t(i) * cols, cols, n, dots);  // the block is read once for all n
+        _mm_prefetch(reinterpret_cast<const char*>(q + size_t(i + 64) * cols), _MM_HINT_T0);
+        dot16_rows(r, cols, q + size_t(i) * cols, cols, n, dots);  // the block is read once for all n
       }
-      const __m512 err = _mm512_loadu_ps(err_.data() + i), abs_sum = _mm512_loadu_ps(abs_sum_.data() + i);
       const __mmask16 valid = end - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (end - i)) - 1);
       for (int k = 0; k < n; ++k) {
         if (!ok[k]) continue;
-        const __m512 a = approx_logits(scale_.data() + i, q_sum_.data() + i, dots[k], t_[k]);
-        const __m512 bound = _mm512_fmadd_ps(_mm512_abs_ps(a), rel,
-            _mm512_mul_ps(_mm512_fmadd_ps(err, _mm512_set1_ps(l1_[k]), _mm512_mul_ps(abs_sum, _mm512_set1_ps(ex_[k]))), margin));
+        const __m512 a = approx_logits(scale + i, q_sum + i, dots[k], t[k]);
+        // Every lane's a + B is at most a + fma(|a|, rel, base_max), and a - B <= a + B: when that stays below
+        // the threshold in every lane, no row here is kept and none raises the running max (most blocks).
+        // not (x < threshold), unordered included: a NaN takes the full path
+        if (!_mm512_mask_cmp_ps_mask(valid, _mm512_add_ps(a, bound_of(a, base_hi[k])), threshold[k], _CMP_NLT_UQ)) continue;
+        const __m512 bound = bound_of(a, bound_base(_mm512_loadu_ps(err_row + i), _mm512_loadu_ps(abs_row + i), l1[k], ex[k]));
         const __m512 lo = _mm512_sub_ps(a, bound);
         lo_max[k] = _mm512_mask_max_ps(lo_max[k], valid, lo_max[k], lo);
-        // The threshold is the largest a - B seen so far in this task, in every lane. The final one (over
-        // all tasks) can only be higher, so a row below the threshold now can never be a candidate: only
-        // the few rows at or above it are kept (with a + B), instead of a + B for every row.
+        // The threshold is the largest a - B seen so far (this task's, or the thread's earlier tasks' seed), in
+        // every lane. The final one (over all tasks) can only be higher, so a row below the threshold now can
+        // never be a candidate: only the few rows at or above it are kept (with a + B), not a + B for every row.
         if (_mm512_mask_cmp_ps_mask(valid, lo, threshold[k], _CMP_GT_OQ)) threshold[k] = broadcast_max(lo_max[k]);
         // not (hi < threshold), unordered included: a NaN keeps the row
         const __m512 hi = _mm512_add_ps(a, bound);
         uint32_t keep = _mm512_mask_cmp_ps_mask(valid, hi, threshold[k], _CMP_NLT_UQ);
-        if (keep) {
+        if (keep && !overflow[k]) {
           alignas(64) float his[16];
           _mm512_store_ps(his, hi);
           for (; keep; keep &= keep - 1) {
             const int lane = __builtin_ctz(keep);
-            found[k].push_back({i + lane, his[lane]});
+            if (!keep_candidate(found[k], {i + lane, his[lane]}, _mm512_cvtss_f32(threshold[k]))) {
+              overflow[k] = 1;
+              break;
+            }
           }
         }
       }
@@ -337,7 +408,9 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
     alignas(64) float lanes[16];  // (not _mm512_reduce_max_ps: GCC 12 warns inside it)
     for (int k = 0; k < n; ++k) {
       _mm512_store_ps(lanes, lo_max[k]);
-      task_lo_max_[size_t(task) * n + k] = *std::max_element(lanes, lanes + 16);
+      const float task_lo = *std::max_element(lanes, lanes + 16);
+      task_lo_max_[size_t(task) * n + k] = task_lo;
+      seed[k] = std::max(seed[k], task_lo);
     }
   });
 }
@@ -400,7 +473,8 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
     float lo_max[kMaxPass];
     for (int k = 0; k < n; ++k) lo_max[k] = -std::numeric_limits<float>::infinity();
     std::vector<Candidate>* found = task_found_.data() + size_t(task) * kMaxPass;
-    for (int k = 0; k < n; ++k) found[k].clear();
+    uint8_t* overflow = task_overflow_.data() + size_t(task) * kMaxPass;
+    for (int k = 0; k < n; ++k) found[k].clear(), overflow[k] = 0;
     int32_t dots[kMaxPass][16];
     float hi[16];
     for (int i = begin; i < end; i += 16) {
@@ -417,8 +491,8 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
         }
         // lo_max is the largest a - B seen so far in this task: the final one (over all tasks) can only be
         // higher, so only rows at or above it are kept. not (hi < lo_max), unordered included: a NaN keeps the row.
-        for (int l = 0; l < valid; ++l)
-          if (!(hi[l] < lo_max[k])) found[k].push_back({i + l, hi[l]});
+        for (int l = 0; l < valid && !overflow[k]; ++l)
+          if (!(hi[l] < lo_max[k]) && !keep_candidate(found[k], {i + l, hi[l]}, lo_max[k])) overflow[k] = 1;
       }
     }
     for (int k = 0; k < n; ++k) task_lo_max_[size_t(task) * n + k] = lo_max[k];
@@ -466,12 +540,14 @@ bool ArgmaxFilter::collect_candidates(int i, float lo, std::vector<int32_t>& ids
   // Every row that might reach `lo`, in increasing id order (tasks in order, rows in order within a
   // task), so the first maximum later is the lowest id.
   ids.clear();
-  for (int t = 0; t < tasks(); ++t)
+  for (int t = 0; t < tasks(); ++t) {
+    if (task_overflow_[size_t(t) * kMaxPass + i]) return false;
     for (const Candidate& c : task_found_[size_t(t) * kMaxPass + i]) {
       if (c.hi < lo) continue;  // (a NaN hi stays)
       if (int(ids.size()) == kMaxCandidates) return false;
       ids.push_back(c.row);
     }
+  }
   return true;
 }
 
