@@ -296,14 +296,19 @@ static void test_lookup_history(Models& m) {
     CHECK(right.tokens == want, "lookup history (the completion itself): output differs from plain greedy");
     CHECK(right.stats.steps < none.stats.steps && right.stats.lookup_steps > 0,
           "lookup history: %d steps (%d from lookup) against %d without", right.stats.steps, right.stats.lookup_steps, none.stats.steps);
+    // The drafter reads the prompt only for a step the lookup has no draft for.
+    const bool drafter_ran = right.stats.lookup_steps < right.stats.steps;
+    CHECK(drafter_ran || (right.stats.draft_prompt_tokens == 0 && right.stats.draft_prompt_ms == 0),
+          "lookup history: %d of %d steps from lookup, the drafter read %d prompt tokens", right.stats.lookup_steps, right.stats.steps,
+          right.stats.draft_prompt_tokens);
     // A wrong continuation: the completion shifted by one, and ids from all over the vocabulary.
     sp.lookup_history.assign(p.end() - 4, p.end());
     sp.lookup_history.insert(sp.lookup_history.end(), want.begin() + 1, want.end());
     for (int i = 0; i < 64; ++i) sp.lookup_history.push_back(int32_t((i * 7919) % m.pt->n_vocab()));
     const SpecResult wrong = dec.generate(p, sp);
     CHECK(wrong.tokens == want, "lookup history (wrong): output differs from plain greedy");
-    std::printf("lookup history: %d steps (%d lookup) with the completion as history, %d without, %d with a wrong one\n",
-                right.stats.steps, right.stats.lookup_steps, none.stats.steps, wrong.stats.steps);
+    std::printf("lookup history: %d steps (%d lookup, drafter prompt %d tokens) with the completion as history, %d without, %d with a wrong one\n",
+                right.stats.steps, right.stats.lookup_steps, right.stats.draft_prompt_tokens, none.stats.steps, wrong.stats.steps);
   }
 }
 

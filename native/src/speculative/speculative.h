@@ -63,7 +63,7 @@ struct SpecStats {
   int emitted = 0;        // tokens the steps produced (accepted + one from the target each), before stops
   int verify_rows = 0;    // verify rows the target's LM head was computed for (those verification reached)
   int lookup_steps = 0;   // steps whose draft came from the context (DraftShape::lookup), not the drafter
-  double prompt_ms = 0;   // prompt processing: the target's prefill, then the drafter's (draft_prompt_ms)
+  double prompt_ms = 0;   // prompt processing: the target's prefill, then the drafter's (draft_prompt_ms, also when deferred)
   double draft_prompt_ms = 0;
   int draft_prompt_tokens = 0;  // prompt tokens the drafter evaluated (not already in its cache; draft_window)
   double draft_ms = 0, verify_ms = 0, total_ms = 0;
@@ -102,8 +102,12 @@ class SpeculativeDecoder {
  private:
   struct Run;  // one generate() call: its parameters, result and step buffers (speculative.cpp)
 
-  // The target reads the prompt (its last row gives the first token), then the drafter; false: cancelled.
+  // The target reads the prompt (its last row gives the first token), then the drafter (or, with context
+  // lookup on the host, the drafter later: read_drafter_prompt); false: cancelled.
   bool prefill(std::span<const int32_t> prompt, Run& run, EvalResult& last);
+  // The drafter reads the context (Drafter::prefill, its window) and the head takes the prompt's ids: in
+  // prompt processing, or deferred to the first step the context lookup has no draft for. Returns its ms.
+  double read_drafter_prompt(Run& run);
   // One step's draft and verification below `root` at slot `base`, into run's tree and verify result.
   void step_host(Run& run, int32_t root, int base, int limit);
   void step_queued(Run& run, int32_t root, int base, int limit);
