@@ -187,6 +187,22 @@ void test_fused_matmuls(Backend& b) {
   }
 }
 
+// A matmul whose activation quants outgrow L2 (n x cols > 1 MB: the down projection's tiles) is cut into fewer
+// tasks on the AMX path; every token's outputs are still those of its GEMV, at any thread count.
+void test_wide_matmul_bits(Backend& b) {
+  const int rows = 200, cols = 4608, n = 256;
+  for (DType type : {DType::Q4_K, DType::Q6_K}) {
+    std::vector<std::vector<uint8_t>> keep;
+    Weight w = random_weight(b, type, rows, cols, keep);
+    auto x = randn(size_t(n) * cols), bias = randn(rows);
+    std::vector<float> y(size_t(n) * rows), one(y.size());
+    b.matmul(w, x.data(), y.data(), n, bias.data());
+    for (int t = 0; t < n; ++t) b.matmul(w, x.data() + size_t(t) * cols, one.data() + size_t(t) * rows, 1, bias.data());
+    check(differ(y, one) == 0, std::string("a ") + dtype_name(type) + " 200x4608 matmul of 256 tokens == 256 GEMVs");
+    b.release(w);
+  }
+}
+
 // K/V written as one prompt chunk (the CPU backend splits it into tasks of 16-slot blocks and heads) land as
 // one token at a time does: every query row's attention over the two caches has the same bits.
 void test_kv_write_batch(Backend& b) {
@@ -352,6 +368,7 @@ int main() {
     test_kv_write_batch(*b);
     test_argmax_topk(*b);
     test_fused_matmuls(*b);
+    test_wide_matmul_bits(*b);
   }
   return check_result("all engine op tests passed");
 }

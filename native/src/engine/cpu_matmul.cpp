@@ -405,7 +405,12 @@ void matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const floa
       for (int k = 0; k < n_formats; ++k)
         if (formats[k]->quantized) formats[k]->quantize(xt, t, n);
     };
-    if (n >= 4) pool.parallel_for(n, quantize_token);
+    // A prompt chunk's tokens in tasks of 8 (one token, ~1-2 us, per task spent much of it claiming the task).
+    const int per_task = n >= 64 ? 8 : 1;
+    if (n >= 4)
+      pool.parallel_for((n + per_task - 1) / per_task, [&](int task, int thread) {
+        for (int t = task * per_task; t < std::min(n, (task + 1) * per_task); ++t) quantize_token(t, thread);
+      });
     else for (int t = 0; t < n; ++t) quantize_token(t, 0);
   }
   for (int i = 0; i < count; ++i) formats[format_of[i]]->fill(jobs[i], x);
@@ -414,9 +419,16 @@ void matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const floa
   // each at least ~64 KB of weight work so the claim overhead stays negligible; small matrices run
   // on the calling thread alone. Several weights share one task list (no wait between them): each
   // task about the same share of all their bytes.
-  const int64_t want_tasks = int64_t(pool.size()) * 8;
+  int64_t want_tasks = int64_t(pool.size()) * 8;
   size_t total_bytes = 0;
   for (int i = 0; i < count; ++i) total_bytes += size_t(outs[i].w->rows) * outs[i].w->row_bytes;
+  // Every task of the AMX GEMMs streams all the activation tiles (n x cols bytes); past ~1 MB (the down
+  // projection's 8960 columns) they no longer stay in L2, and 16 tasks read them 16 times at 2 threads: then
+  // fewer tasks, about as many weight bytes as activation bytes each, but still 2 per thread.
+  // kernels_bench --cpu-time --threads 2 --shape 1536x8960, n = 144 / 256: -3..-8% CPU (load ~7).
+  const size_t act_pass = formats[0]->tiles ? size_t(n) * cols : 0;
+  if (act_pass > (size_t(1) << 20))
+    want_tasks = std::min(want_tasks, std::max<int64_t>(2, int64_t(total_bytes / act_pass) / pool.size()) * pool.size());
   int64_t rows_per_task[kMaxMatmulOuts];
   int first_task[kMaxMatmulOuts + 1];
   first_task[0] = 0;
