@@ -3,7 +3,7 @@
 // by every shape in turn on one engine (plain too: 'plain'), so load hits them alike. A shape: [e]cCHAINlNGRAM[xTOKENS][hN][kK]
 // (e: the EAGLE head, else the draft model; lookup n-gram 0 = off; hN: the lookup also searches the shape's last N
 // completions, as the sidecar's RecentCompletions) or [e]tDEPTH,BRANCH,BEAM,NODES[kK]; k: FR-Spec top-k.
-//   SHAPES='plain;c3l0k8192;c3l3x4k8192' FILES=5 VOCAB=V.frv npx tsx bench/typing-shapes.ts
+//   SHAPES='plain;c3l0k8192;c3l3x4k8192' FILES=5 VOCAB=V.frv [MAX_TOKENS=12] npx tsx bench/typing-shapes.ts
 import { packageRoot } from '../common/paths';
 import { SpecEngine } from '../native/spec';
 import { openTokenizer } from '../native/tokenizer';
@@ -14,7 +14,7 @@ import { RecentCompletions } from '../sidecar/recent-completions';
 const root = packageRoot();
 const model = demoModelPath(root, 'demo-target')!, draft = demoModelPath(root, 'demo-draft')!;
 const o: TypingOptions = { model, corpus: `${root}/../shared/corpus/dev.jsonl.xz`, files: Number(process.env.FILES ?? 5), keystrokes: 20, bursts: 3,
-  paceMs: 0, pauseMs: 0, prefixChars: 1500, suffixChars: 500, maxTokens: 12, timeBudgetMs: 0, threads: 2, contextSize: 4096, sidecarEntry: '', llamaCpp: false };
+  paceMs: 0, pauseMs: 0, prefixChars: 1500, suffixChars: 500, maxTokens: Number(process.env.MAX_TOKENS ?? 12), timeBudgetMs: 0, threads: 2, contextSize: 4096, sidecarEntry: '', llamaCpp: false };
 const shapes = (process.env.SHAPES ?? 'c3l0').split(';');
 async function main() {
   const tok = openTokenizer(model);
@@ -30,10 +30,10 @@ async function main() {
   for (const s of shapes) { const h = /h(\d+)/.exec(s); if (h) recent[s] = new RecentCompletions(Number(h[1])); }
   for (const f of files) for (const keys of f.bursts) for (const k of keys) {
     const p = request(k, f, specials, o);
-    const ids = encodePrompt(tok, p.parts, { maxPromptTokens: 1 << 30, maxPromptChars: 1 << 30, maxTokens: 12 });
+    const ids = encodePrompt(tok, p.parts, { maxPromptTokens: 1 << 30, maxPromptChars: 1 << 30, maxTokens: o.maxTokens });
     for (const s of shapes) {
       if (s === 'plain') {
-        const r = await spec.generate(ids, { drafter: 'none', maxTokens: 12, stopTokens: tok.specials.eog });
+        const r = await spec.generate(ids, { drafter: 'none', maxTokens: o.maxTokens, stopTokens: tok.specials.eog });
         for (const a of [agg[s], fileAgg(f.path, s)]) { a.n++; a.tokens += r.tokens.length; a.steps += r.steps; a.verifyMs += r.verifyMs; a.decodeMs += r.decodeMs; a.layersMs += r.verifyLayersMs; }
         continue;
       }
@@ -44,7 +44,7 @@ async function main() {
       const shape = t ? { tree: true, depth: Number(t[1]), branch: Number(t[2]), beam: Number(t[3]), nodes: Number(t[4]) }
         : { chain: Number(m![1]), lookup: Number(m![2]), lookupTokens: Number(m![3] ?? 4) };
       const history = recent[s]?.history();
-      const r = await spec.generate(ids, { drafter, maxTokens: 12, stopTokens: tok.specials.eog, vocab: process.env.VOCAB ?? '/tmp/drafter-dev.frv', vocabTopK: topk, contextTokens: true, ...shape, draftWindow: 256, ...(history ? { lookupHistory: history } : {}) });
+      const r = await spec.generate(ids, { drafter, maxTokens: o.maxTokens, stopTokens: tok.specials.eog, vocab: process.env.VOCAB ?? '/tmp/drafter-dev.frv', vocabTopK: topk, contextTokens: true, ...shape, draftWindow: 256, ...(history ? { lookupHistory: history } : {}) });
       recent[s]?.add(ids, r.tokens);
       for (const a of [agg[s], fileAgg(f.path, s)]) {
         a.n++; a.tokens += r.tokens.length; a.steps += r.steps; a.lookupSteps += r.lookupSteps; a.draftMs += r.draftMs; a.verifyMs += r.verifyMs; a.decodeMs += r.decodeMs; a.layersMs += r.verifyLayersMs;
