@@ -390,7 +390,7 @@ void matmul_multi(ThreadPool& pool, const MatmulOut* outs, int count, const floa
   const size_t row_bytes = x_up ? (cols * sizeof(float) + 63) / 64 * 64 : 0;
   std::optional<ActScratch> scratch;
   if (scratch_bytes) {
-    scratch.emplace(scratch_bytes + row_bytes * size_t(pool.size()));
+    scratch.emplace(scratch_bytes + (x_up ? row_bytes * size_t(pool.size()) + 64 : 0));  // + 64: the rows are 64-byte aligned
     uint8_t* at = scratch->data();
     for (int k = 0; k < n_formats; ++k)
       if (formats[k]->quantized) formats[k]->bind(at, n), at += formats[k]->bytes();
