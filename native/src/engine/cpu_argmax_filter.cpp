@@ -191,17 +191,14 @@ inline float approx_logit(float scale, float t, int32_t dot) { return scale * t 
 
 }  // namespace
 
-// Appends c to a task's kept rows for one x row within the capacity reserved at construction (kFoundCap):
-// a full list first drops the rows that have fallen below the running threshold since they were kept (the
-// final one is at least as high, so they cannot be candidates). False when that frees less than a quarter:
-// the x row then takes the full matmul (its candidates would be too many for the filter to pay anyway).
-bool ArgmaxFilter::keep_candidate(std::vector<Candidate>& found, Candidate c, float threshold) {
-  if (found.size() == found.capacity()) {
+// Appends c to a task's kept rows for one x row. The lists are reserved for kFoundCap rows at construction;
+// a full one first drops the rows that have fallen below the running threshold since they were kept (the
+// final one is at least as high, so they cannot be candidates), and grows only when that frees less than a
+// quarter (a task whose threshold rises slowly among many close rows: then it allocates, once per list).
+void ArgmaxFilter::keep_candidate(std::vector<Candidate>& found, Candidate c, float threshold) {
+  if (found.size() == found.capacity())
     found.erase(std::remove_if(found.begin(), found.end(), [&](const Candidate& f) { return f.hi < threshold; }), found.end());
-    if (found.size() > found.capacity() / 4 * 3) return false;
-  }
   found.push_back(c);
-  return true;
 }
 
 bool ArgmaxFilter::applicable(const Weight& w) {
@@ -263,7 +260,6 @@ ArgmaxFilter::ArgmaxFilter(ThreadPool& pool, const Weight& w, bool allow_amx) : 
   thread_lo_.reserve(size_t(pool_.size()) * kMaxPass);
   task_found_.resize(size_t(tasks()) * kMaxPass);
   for (std::vector<Candidate>& f : task_found_) f.reserve(kFoundCap);
-  task_overflow_.assign(size_t(tasks()) * kMaxPass, 0);
   task_best_.reserve(tasks());
   task_best_id_.reserve(tasks());
   candidates_.resize(kMaxPass);
@@ -364,8 +360,7 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
       base_hi[k] = _mm512_set1_ps(base_max[k]);
     }
     std::vector<Candidate>* found = task_found_.data() + size_t(task) * kMaxPass;
-    uint8_t* overflow = task_overflow_.data() + size_t(task) * kMaxPass;
-    for (int k = 0; k < n; ++k) found[k].clear(), overflow[k] = 0;
+    for (int k = 0; k < n; ++k) found[k].clear();
     __m512i dots[kMaxPass];
     for (int i = begin; i < end; i += 16) {
       if (amx) {
@@ -392,15 +387,12 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
         // not (hi < threshold), unordered included: a NaN keeps the row
         const __m512 hi = _mm512_add_ps(a, bound);
         uint32_t keep = _mm512_mask_cmp_ps_mask(valid, hi, threshold[k], _CMP_NLT_UQ);
-        if (keep && !overflow[k]) {
+        if (keep) {
           alignas(64) float his[16];
           _mm512_store_ps(his, hi);
           for (; keep; keep &= keep - 1) {
             const int lane = __builtin_ctz(keep);
-            if (!keep_candidate(found[k], {i + lane, his[lane]}, _mm512_cvtss_f32(threshold[k]))) {
-              overflow[k] = 1;
-              break;
-            }
+            keep_candidate(found[k], {i + lane, his[lane]}, _mm512_cvtss_f32(threshold[k]));
           }
         }
       }
@@ -473,8 +465,7 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
     float lo_max[kMaxPass];
     for (int k = 0; k < n; ++k) lo_max[k] = -std::numeric_limits<float>::infinity();
     std::vector<Candidate>* found = task_found_.data() + size_t(task) * kMaxPass;
-    uint8_t* overflow = task_overflow_.data() + size_t(task) * kMaxPass;
-    for (int k = 0; k < n; ++k) found[k].clear(), overflow[k] = 0;
+    for (int k = 0; k < n; ++k) found[k].clear();
     int32_t dots[kMaxPass][16];
     float hi[16];
     for (int i = begin; i < end; i += 16) {
@@ -491,8 +482,8 @@ void ArgmaxFilter::score_pass(const float* x, int n, bool* ok) {
         }
         // lo_max is the largest a - B seen so far in this task: the final one (over all tasks) can only be
         // higher, so only rows at or above it are kept. not (hi < lo_max), unordered included: a NaN keeps the row.
-        for (int l = 0; l < valid && !overflow[k]; ++l)
-          if (!(hi[l] < lo_max[k]) && !keep_candidate(found[k], {i + l, hi[l]}, lo_max[k])) overflow[k] = 1;
+        for (int l = 0; l < valid; ++l)
+          if (!(hi[l] < lo_max[k])) keep_candidate(found[k], {i + l, hi[l]}, lo_max[k]);
       }
     }
     for (int k = 0; k < n; ++k) task_lo_max_[size_t(task) * n + k] = lo_max[k];
@@ -541,7 +532,6 @@ bool ArgmaxFilter::collect_candidates(int i, float lo, std::vector<int32_t>& ids
   // task), so the first maximum later is the lowest id.
   ids.clear();
   for (int t = 0; t < tasks(); ++t) {
-    if (task_overflow_[size_t(t) * kMaxPass + i]) return false;
     for (const Candidate& c : task_found_[size_t(t) * kMaxPass + i]) {
       if (c.hi < lo) continue;  // (a NaN hi stays)
       if (int(ids.size()) == kMaxCandidates) return false;

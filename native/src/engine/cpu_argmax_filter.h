@@ -61,7 +61,7 @@ class ArgmaxFilter {
   static constexpr int kMaxCandidates = 1024;  // per x row; beyond this, the full matmul is cheaper
   static constexpr int kRowsPerTask = 4096;  // W rows per parallel task
   static constexpr int kMaxPass = 16;          // x rows scored in one pass over the head (more: several passes)
-  static constexpr int kFoundCap = 256;        // rows kept per task and x row before the x row takes the full matmul
+  static constexpr int kFoundCap = 256;        // rows reserved per task and x row (keep_candidate)
   static constexpr int kReservedUnion = 256;   // candidate rows (all x rows together) a call copies without allocating
 
   int tasks() const { return int((w_.rows + kRowsPerTask - 1) / kRowsPerTask); }  // row ranges scored in parallel
@@ -95,13 +95,12 @@ class ArgmaxFilter {
     int32_t row;
     float hi;  // a_i + B_i
   };
-  static bool keep_candidate(std::vector<Candidate>& found, Candidate c, float threshold);
+  static void keep_candidate(std::vector<Candidate>& found, Candidate c, float threshold);
   std::vector<float> task_lo_max_;  // per task, per x row: max (a_i - B_i)
   std::vector<float> task_best_;    // approx_argmax: per task, the largest a_i ...
   std::vector<int32_t> task_best_id_;  // ... and its first row
   // per task, per x row (kMaxPass slots): the W rows whose a_i + B_i reached the task's running max (a - B)
   std::vector<std::vector<Candidate>> task_found_;  // (each reserved for kFoundCap rows)
-  std::vector<uint8_t> task_overflow_;  // per task, per x row: more than kFoundCap rows kept (full matmul)
   std::vector<std::vector<int32_t>> candidates_;  // per x row
   std::vector<int32_t> union_;   // all rows' candidates, increasing
   std::vector<uint8_t> candidate_rows_;  // the union's original bytes, contiguous
